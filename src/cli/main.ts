@@ -1,0 +1,32 @@
+/** merge-lab: the Merge Lab engine from the terminal. */
+import { CheckpointError, MergeError, RecipeError, SafetensorsError } from '../core/errors';
+import { UsageError } from './args';
+import { MERGE_USAGE, mergeCommand } from './merge-command';
+
+const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
+  merge: { usage: MERGE_USAGE, run: mergeCommand },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || !COMMANDS[cmd]) {
+    console.error(`usage:\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}`);
+    return cmd && cmd !== '--help' && cmd !== '-h' ? 2 : 0;
+  }
+  try {
+    await COMMANDS[cmd]!.run(rest);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`merge-lab ${cmd}: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof RecipeError || e instanceof SafetensorsError || e instanceof CheckpointError || e instanceof MergeError) {
+      console.error(`merge-lab ${cmd}: ${e.name}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,72 @@
+/** The parts of a Hugging Face `config.json` that merging and inference need. */
+import { CheckpointError } from '../errors';
+
+export interface ModelConfig {
+  readonly architecture: string;
+  readonly modelType: string;
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly vocabSize: number;
+  readonly tieWordEmbeddings: boolean;
+  readonly rmsNormEps: number;
+  readonly ropeTheta: number;
+  readonly ropeScaling: Readonly<Record<string, unknown>> | null;
+  readonly maxPositionEmbeddings: number;
+  readonly torchDtype: string | undefined;
+  readonly useSlidingWindow: boolean;
+  /** The untouched JSON, so that it can be copied to a merge's output as-is. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+export function parseModelConfig(text: string, file = 'config.json'): ModelConfig {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError('bad-config', file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError('bad-config', file, 'not a JSON object');
+  const num = (key: string, fallback?: number): number => {
+    const v = raw[key];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+    if (v === undefined && fallback !== undefined) return fallback;
+    throw new CheckpointError('bad-config', file, `'${key}' must be a number (got ${JSON.stringify(v)})`);
+  };
+  const archs = raw.architectures;
+  const architecture = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : String(raw.model_type ?? 'unknown');
+  const hiddenSize = num('hidden_size');
+  const numHeads = num('num_attention_heads');
+  return {
+    architecture,
+    modelType: String(raw.model_type ?? 'unknown'),
+    hiddenSize,
+    intermediateSize: num('intermediate_size'),
+    numLayers: num('num_hidden_layers'),
+    numHeads,
+    numKvHeads: num('num_key_value_heads', numHeads),
+    headDim: num('head_dim', hiddenSize / numHeads),
+    vocabSize: num('vocab_size'),
+    tieWordEmbeddings: raw.tie_word_embeddings === true,
+    rmsNormEps: num('rms_norm_eps', 1e-6),
+    ropeTheta: num('rope_theta', 10000),
+    ropeScaling: (raw.rope_scaling as Record<string, unknown> | null | undefined) ?? null,
+    maxPositionEmbeddings: num('max_position_embeddings', 2048),
+    torchDtype: typeof raw.torch_dtype === 'string' ? raw.torch_dtype : undefined,
+    useSlidingWindow: raw.use_sliding_window === true,
+    raw,
+  };
+}
+
+/** Counts parameters as the config implies (Qwen2/Llama layout), for display. */
+export function estimateParameters(c: ModelConfig): number {
+  const h = c.hiddenSize;
+  const kv = c.numKvHeads * c.headDim;
+  const attn = h * c.numHeads * c.headDim * 2 + h * kv * 2;
+  const mlp = 3 * h * c.intermediateSize;
+  const embed = c.vocabSize * h * (c.tieWordEmbeddings ? 1 : 2);
+  return embed + c.numLayers * (attn + mlp + 2 * h) + h;
+}

@@ -1,0 +1,69 @@
+/**
+ * Random-access, read-only bytes: a File/Blob in the browser, a file handle in Node, or memory.
+ * Readers take byte ranges from it and never need a whole file in memory.
+ */
+export interface ByteSource {
+  /** File name shown in errors, e.g. `model-00001-of-00002.safetensors`. */
+  readonly name: string;
+  readonly size: number;
+  /** Reads exactly `length` bytes at `offset`, or fewer when the file ends first. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close?(): Promise<void>;
+}
+
+/** A Blob/File source: `Blob.slice` reads only the requested range. */
+export class BlobByteSource implements ByteSource {
+  readonly size: number;
+  constructor(
+    private readonly blob: Blob,
+    readonly name: string,
+  ) {
+    this.size = blob.size;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const end = Math.min(this.size, offset + length);
+    if (end <= offset) return new Uint8Array(0);
+    return new Uint8Array(await this.blob.slice(offset, end).arrayBuffer());
+  }
+}
+
+export class MemoryByteSource implements ByteSource {
+  readonly size: number;
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name: string,
+  ) {
+    this.size = bytes.byteLength;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    return this.bytes.subarray(offset, Math.min(this.size, offset + length));
+  }
+}
+
+/** A folder of model files (a Hugging Face checkpoint), read-only. */
+export interface ModelFolder {
+  readonly name: string;
+  list(): Promise<string[]>;
+  /** Opens a file, or returns undefined when it does not exist. */
+  open(file: string): Promise<ByteSource | undefined>;
+}
+
+export async function readText(src: ByteSource): Promise<string> {
+  return new TextDecoder().decode(await src.read(0, src.size));
+}
+
+/** A ModelFolder over an in-memory map of files (tests, browser uploads as Blobs). */
+export class MapModelFolder implements ModelFolder {
+  constructor(
+    readonly name: string,
+    private readonly files: Map<string, Blob | Uint8Array>,
+  ) {}
+  async list(): Promise<string[]> {
+    return [...this.files.keys()];
+  }
+  async open(file: string): Promise<ByteSource | undefined> {
+    const f = this.files.get(file);
+    if (f === undefined) return undefined;
+    return f instanceof Uint8Array ? new MemoryByteSource(f, file) : new BlobByteSource(f, file);
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * CPU twin of shaders/dare-mask.wgsl. DARE keeps each element with probability `density` and
+ * rescales kept ones by 1/density. The mask is a counter-based hash of (seed, stream, global
+ * element index), so it is identical whatever the chunking, backend or order of work.
+ */
+import { daresKeepThreshold, randomU32 } from './rng';
+
+// x: [n] (elements offset … offset+n−1 of the tensor)   out: [n]
+export function dareMask(x: Float32Array, density: number, seed: number, stream: number, offset: number, rescale: boolean): Float32Array {
+  const out = new Float32Array(x.length);
+  const keep = daresKeepThreshold(density);
+  const scale = Math.fround(density);
+  for (let i = 0; i < x.length; i++) {
+    if (randomU32(seed, stream, offset + i) >>> 8 < keep) out[i] = rescale ? x[i]! / scale : x[i]!;
+  }
+  return out;
+}

@@ -1,0 +1,33 @@
+/**
+ * The kernel interface a merge runs on. Methods are written once against it; the CPU reference
+ * (cpu-backend.ts) and the WebGPU backend (src/gpu) implement it kernel for kernel.
+ * A handle `T` is a 1-D f32 working tensor (a chunk of a weight); the backend owns its memory.
+ */
+import type { DType } from '../dtype';
+import type { HistogramPass } from '../kernels/abs-histogram';
+
+export interface TensorBackend<T = unknown> {
+  /** e.g. `cpu` or `webgpu (llvmpipe …)`. */
+  readonly name: string;
+  /** Largest chunk, in elements, the backend wants to process at once. */
+  readonly maxChunkElements: number;
+
+  /** Storage bytes → f32 working tensor. */
+  load(bytes: Uint8Array, dtype: DType): Promise<T>;
+  /** f32 working tensor → storage bytes (round-to-nearest-even for 16-bit types). */
+  store(x: T, dtype: DType): Promise<Uint8Array>;
+  release(x: T): void;
+
+  delta(model: T, base: T): Promise<T>;
+  weightedSum(xs: readonly T[], ws: readonly number[]): Promise<T>;
+  /** Accumulates one radix-select pass over |x| into `counts` (length 2^pass.width). */
+  absHistogram(x: T, pass: HistogramPass, counts: Uint32Array): Promise<void>;
+  magnitudeBand(x: T, lo: number, hi: number): Promise<T>;
+  dareMask(x: T, density: number, seed: number, stream: number, offset: number, rescale: boolean): Promise<T>;
+  electSign(xs: readonly T[]): Promise<T>;
+  disjointMean(xs: readonly T[], ws: readonly number[], sign: T, normalize: boolean): Promise<T>;
+  dot(a: T, b: T): Promise<number>;
+
+  /** Frees everything (device, pools). */
+  dispose?(): Promise<void>;
+}

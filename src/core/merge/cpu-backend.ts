@@ -1,0 +1,47 @@
+/** The plain-TS reference backend: the living spec every GPU kernel is checked against. */
+import { type DType, decodeToF32, encodeFromF32 } from '../dtype';
+import { absHistogram } from '../kernels/abs-histogram';
+import { dareMask } from '../kernels/dare-mask';
+import { delta } from '../kernels/delta';
+import { disjointMean } from '../kernels/disjoint-mean';
+import { dot } from '../kernels/dot';
+import { electSign } from '../kernels/elect-sign';
+import { magnitudeBand } from '../kernels/magnitude-band';
+import { weightedSum } from '../kernels/weighted-sum';
+import type { TensorBackend } from './backend';
+
+export class CpuBackend implements TensorBackend<Float32Array> {
+  readonly name = 'cpu';
+  constructor(readonly maxChunkElements = 1 << 22) {}
+  async load(bytes: Uint8Array, dtype: DType) {
+    return decodeToF32(bytes, dtype);
+  }
+  async store(x: Float32Array, dtype: DType) {
+    return encodeFromF32(x, dtype);
+  }
+  release(): void {}
+  async delta(model: Float32Array, base: Float32Array) {
+    return delta(model, base);
+  }
+  async weightedSum(xs: readonly Float32Array[], ws: readonly number[]) {
+    return weightedSum(xs, ws);
+  }
+  async absHistogram(x: Float32Array, pass: Parameters<typeof absHistogram>[1], counts: Uint32Array) {
+    absHistogram(x, pass, counts);
+  }
+  async magnitudeBand(x: Float32Array, lo: number, hi: number) {
+    return magnitudeBand(x, lo, hi);
+  }
+  async dareMask(x: Float32Array, density: number, seed: number, stream: number, offset: number, rescale: boolean) {
+    return dareMask(x, density, seed, stream, offset, rescale);
+  }
+  async electSign(xs: readonly Float32Array[]) {
+    return electSign(xs);
+  }
+  async disjointMean(xs: readonly Float32Array[], ws: readonly number[], sign: Float32Array, normalize: boolean) {
+    return disjointMean(xs, ws, sign, normalize);
+  }
+  async dot(a: Float32Array, b: Float32Array) {
+    return dot(a, b);
+  }
+}

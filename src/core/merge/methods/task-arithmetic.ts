@@ -1,0 +1,105 @@
+/**
+ * The generalized task-arithmetic core shared by task_arithmetic, ties, dare_linear, dare_ties,
+ * breadcrumbs and breadcrumbs_ties (mergekit's GTA):
+ *   δ_t = θ_t − θ₀;  δ̂_t = sparsify(δ_t);  x_t = w_t δ̂_t
+ *   consensus: γ = sign(Σ x_t); m = Σ_{sign x_t = γ} x_t / (normalize ? Σ_{agree} w_t : 1)
+ *   none:      m = Σ x_t / (normalize ? Σ w_t : 1)
+ *   θ = θ₀ + λ m
+ * Magnitude thresholds are per tensor, over the whole tensor, as the paper's authors do.
+ */
+import { kthLargestAbs } from '../select';
+import type { TensorJob } from '../tensor-job';
+import type { MethodSpec } from './registry';
+
+interface Band {
+  lo: number;
+  hi: number;
+}
+
+/** Sparsification band (keep lo ≤ |δ| < hi) for the magnitude methods, from exact whole-tensor ranks. */
+async function magnitudeBand<T>(job: TensorJob<T>, spec: MethodSpec, t: number, deltaChunks: (visit: (x: T) => Promise<void>) => Promise<void>): Promise<Band> {
+  const { density, gamma } = job.inputs[t]!.params;
+  const n = job.numel;
+  const select = (k: number) => kthLargestAbs(job.backend, deltaChunks, k);
+  if (spec.sparsification === 'magnitude') {
+    return { lo: await select(Math.floor(density * n)), hi: Infinity };
+  }
+  // magnitude_outliers (breadcrumbs): drop the top γ fraction, keep the next `density` fraction.
+  const target = Math.floor(density * n);
+  let top = Math.floor(gamma * n);
+  const bottom = n - target - top;
+  if (bottom < 0) top += bottom;
+  return { lo: await select(top + target), hi: top > 0 ? await select(top) : Infinity };
+}
+
+export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): Promise<void> {
+  const be = job.backend;
+  const models = job.inputs.slice(1);
+  const { lambda, normalize, rescale } = job.global;
+  const sparsify = spec.sparsification;
+  const sparse = (i: number) => sparsify !== 'none' && models[i]!.params.density < 1;
+
+  // Single-chunk tensors keep their deltas between the selection passes and the merge pass.
+  const cached = new Map<number, T>();
+  const deltaOf = async (ins: readonly T[], i: number): Promise<T> => cached.get(i) ?? be.delta(ins[i + 1]!, ins[0]!);
+  const done = (i: number, d: T) => {
+    if (cached.get(i) !== d) be.release(d);
+  };
+
+  const bands: (Band | undefined)[] = [];
+  for (let i = 0; i < models.length; i++) {
+    if (!sparse(i) || (sparsify !== 'magnitude' && sparsify !== 'magnitude_outliers')) continue;
+    const visitDeltas = async (visit: (x: T) => Promise<void>) => {
+      for (let c = 0; c < job.numChunks; c++) {
+        const d = await deltaOf(await job.load(c), i);
+        if (job.numChunks === 1) cached.set(i, d);
+        await visit(d);
+        done(i, d);
+      }
+    };
+    const band = await magnitudeBand(job, spec, i + 1, visitDeltas);
+    bands[i] = band;
+    job.note(`threshold_lo[${models[i]!.model}]`, band.lo);
+    if (band.hi !== Infinity) job.note(`threshold_hi[${models[i]!.model}]`, band.hi);
+  }
+
+  const ws = models.map((m) => m.params.weight);
+  const wsum = ws.reduce((a, b) => a + b, 0);
+  const divisor = normalize && Math.abs(wsum) >= 1e-8 ? wsum : 1;
+
+  for (let c = 0; c < job.numChunks; c++) {
+    const ins = await job.load(c);
+    if (sparsify === 'none' && spec.consensus === 'none') {
+      // Task arithmetic in one pass: θ₀ + λ Σ w_t (θ_t − θ₀)/div = (1 − Σc_t) θ₀ + Σ c_t θ_t.
+      const coefs = ws.map((w) => (lambda * w) / divisor);
+      await job.emit(await be.weightedSum(ins, [1 - coefs.reduce((a, b) => a + b, 0), ...coefs]));
+      continue;
+    }
+    const sparsified: T[] = [];
+    for (let i = 0; i < models.length; i++) {
+      const d = await deltaOf(ins, i);
+      let s = d;
+      if (sparse(i)) {
+        s =
+          sparsify === 'random'
+            ? await be.dareMask(d, models[i]!.params.density, job.seed, models[i]!.stream, c * job.chunkElements, rescale)
+            : await be.magnitudeBand(d, bands[i]!.lo, bands[i]!.hi);
+        done(i, d);
+      }
+      sparsified.push(s);
+    }
+    let out: T;
+    if (spec.consensus === 'sign') {
+      const weighted = await Promise.all(sparsified.map((s, i) => be.weightedSum([s], [ws[i]!])));
+      const sign = await be.electSign(weighted);
+      const mixed = await be.disjointMean(weighted, ws, sign, normalize);
+      out = await be.weightedSum([ins[0]!, mixed], [1, lambda]);
+      for (const x of [...weighted, sign, mixed]) be.release(x);
+    } else {
+      out = await be.weightedSum([ins[0]!, ...sparsified], [1, ...ws.map((w) => (lambda * w) / divisor)]);
+    }
+    sparsified.forEach((s, i) => (sparse(i) ? be.release(s) : done(i, s)));
+    await job.emit(out);
+  }
+  for (const d of cached.values()) be.release(d);
+}

@@ -1,0 +1,168 @@
+/**
+ * Merge planning: which output tensors exist, where each input comes from, and the per-tensor
+ * parameters. Pure metadata: nothing here reads tensor data.
+ */
+import type { DType } from '../dtype';
+import { MergeError, RecipeError } from '../errors';
+import type { Checkpoint, CheckpointTensor } from '../formats/checkpoint';
+import { numel } from '../formats/safetensors';
+import { fnv1a, lowbias32 } from '../kernels/rng';
+import { evaluateSetting, layerPosition } from '../recipe/resolve';
+import type { Recipe, Setting } from '../recipe/types';
+import { DEFAULT_GAMMA, METHODS, type MethodSpec } from './methods/registry';
+import type { InputParameters } from './tensor-job';
+
+export interface PlannedInput {
+  readonly model: string;
+  readonly tensor: CheckpointTensor;
+  /** Elements this input really has; beyond it, the base's values stand in (vocab_policy: base). */
+  readonly available: number;
+  readonly params: InputParameters;
+  readonly stream: number;
+}
+
+export interface TensorPlan {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly numel: number;
+  readonly outDtype: DType;
+  readonly inputs: readonly PlannedInput[];
+  readonly global: { lambda: number; normalize: boolean; rescale: boolean; t: number };
+}
+
+export interface MergePlan {
+  readonly spec: MethodSpec;
+  readonly tensors: readonly TensorPlan[];
+  /** Model references in method order ([base, ...others] or the models list). */
+  readonly inputModels: readonly string[];
+  readonly warnings: readonly string[];
+  /** The base (or first) checkpoint: its config and tokenizer are the output's defaults. */
+  readonly primary: Checkpoint;
+  readonly tieWordEmbeddings: boolean;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+const LM_HEAD = 'lm_head.weight';
+const EMBED = 'model.embed_tokens.weight';
+
+function isEmbedding(name: string): boolean {
+  return name === LM_HEAD || name === EMBED || /embed_tokens\.weight$/.test(name);
+}
+
+/** Orders the method's inputs: task-vector methods and SLERP put the base first. */
+export function methodInputs(recipe: Recipe, spec: MethodSpec): string[] {
+  if (spec.family === 'linear') return recipe.models.map((m) => m.model);
+  return [recipe.baseModel!, ...recipe.models.map((m) => m.model).filter((m) => m !== recipe.baseModel)];
+}
+
+export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoint>): MergePlan {
+  const spec = METHODS[recipe.mergeMethod];
+  const refs = methodInputs(recipe, spec);
+  const warnings: string[] = [];
+  const ckpts = refs.map((r, i) => {
+    const c = sources.get(r);
+    if (!c) throw new RecipeError(i === 0 && recipe.baseModel === r ? 'base_model' : 'models', `model '${r}' was not loaded`);
+    return c;
+  });
+  const primary = ckpts[0]!;
+  const numLayers = primary.config?.numLayers ?? inferLayers(primary);
+
+  // lm_head: materialise it from embed_tokens for models with tied embeddings when any model has one.
+  const anyHead = ckpts.some((c) => c.tensor(LM_HEAD));
+  const names = [...primary.tensors.keys()];
+  if (anyHead && !primary.tensor(LM_HEAD)) names.push(LM_HEAD);
+  for (const c of ckpts.slice(1))
+    for (const n of c.tensors.keys())
+      if (!names.includes(n) && !(n === LM_HEAD)) warnings.push(`${c.name}: tensor '${n}' is not in ${primary.name}; it is left out`);
+
+  const modelParams = new Map(recipe.models.map((m) => [m.model, m.parameters]));
+  const setting = (key: string, model: string | undefined, tensor: string, t: number): number | boolean | string | undefined => {
+    const own = model !== undefined ? modelParams.get(model)?.[key] : undefined;
+    const v = own !== undefined ? evaluateSetting(own as Setting, tensor, t) : undefined;
+    if (v !== undefined) return v;
+    const g = recipe.parameters[key];
+    return g !== undefined ? evaluateSetting(g, tensor, t) : undefined;
+  };
+  const numberSetting = (key: string, model: string | undefined, tensor: string, t: number, fallback: number, field: string): number => {
+    const v = setting(key, model, tensor, t);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number') throw new RecipeError(field, `must be a number for tensor '${tensor}', got ${JSON.stringify(v)}`);
+    return v;
+  };
+
+  const materialised = new Set<string>();
+  const tensors: TensorPlan[] = names.map((name) => {
+    const t = layerPosition(name, numLayers);
+    const source = (c: Checkpoint): CheckpointTensor => {
+      const own = c.tensor(name);
+      if (own) return own;
+      if (name === LM_HEAD && c.tensor(EMBED)) {
+        materialised.add(c.name);
+        return c.tensor(EMBED)!;
+      }
+      throw new MergeError('missing-tensor', `missing from model '${c.name}' (present in '${primary.name}')`, name);
+    };
+    const base = source(primary);
+    const n = numel(base.shape);
+    const inputs: PlannedInput[] = ckpts.map((c, i) => {
+      const tensor = source(c);
+      let available = n;
+      if (tensor.shape.join('x') !== base.shape.join('x')) {
+        const rowsDiffer = tensor.shape.length === base.shape.length && tensor.shape.slice(1).join('x') === base.shape.slice(1).join('x');
+        if (isEmbedding(name) && rowsDiffer) {
+          if (recipe.vocabPolicy !== 'base')
+            throw new MergeError('vocab-mismatch', `vocabulary sizes differ: '${primary.name}' has ${base.shape[0]} rows, '${c.name}' has ${tensor.shape[0]} (set vocab_policy: base to keep the base's rows)`, name);
+          available = Math.min(n, numel(tensor.shape));
+          warnings.push(`${name}: '${c.name}' has ${tensor.shape[0]} rows; using the base's ${base.shape[0]}`);
+        } else {
+          throw new MergeError('shape-mismatch', `shape [${base.shape.join(', ')}] in '${primary.name}' but [${tensor.shape.join(', ')}] in '${c.name}'`, name);
+        }
+      }
+      const model = refs[i]!;
+      const isBase = spec.family !== 'linear' && i === 0;
+      const params: InputParameters = isBase
+        ? { weight: 0, density: 1, gamma: 0 }
+        : {
+            weight: spec.family === 'slerp' ? 1 : numberSetting('weight', model, name, t, NaN, `models[${model}].parameters.weight`),
+            density: numberSetting('density', model, name, t, 1, `models[${model}].parameters.density`),
+            gamma: numberSetting('gamma', model, name, t, DEFAULT_GAMMA, `models[${model}].parameters.gamma`),
+          };
+      if (Number.isNaN(params.weight)) throw new RecipeError(`models[${model}].parameters.weight`, `no weight resolves for tensor '${name}'`);
+      const modelIndex = recipe.models.findIndex((m) => m.model === model);
+      return { model, tensor, available, params, stream: (fnv1a(name) ^ lowbias32(modelIndex + 1)) >>> 0 };
+    });
+    const flag = (key: string, fallback: boolean) => {
+      const v = setting(key, undefined, name, t);
+      return typeof v === 'boolean' ? v : fallback;
+    };
+    return {
+      name,
+      shape: base.shape,
+      numel: n,
+      outDtype: recipe.dtype ?? base.dtype,
+      inputs,
+      global: {
+        lambda: numberSetting('lambda', undefined, name, t, 1, 'parameters.lambda'),
+        normalize: flag('normalize', spec.defaultNormalize),
+        rescale: flag('rescale', spec.defaultRescale),
+        t: spec.family === 'slerp' ? numberSetting('t', undefined, name, t, NaN, 'parameters.t') : 0,
+      },
+    };
+  });
+  for (const m of materialised) warnings.push(`${m}: tied embeddings; lm_head.weight materialised from model.embed_tokens.weight`);
+
+  const bytesIn = tensors.reduce((s, tp) => s + tp.inputs.reduce((a, i) => a + i.tensor.byteLength, 0), 0);
+  const bytesOut = tensors.reduce((s, tp) => s + tp.numel * (tp.outDtype === 'F32' ? 4 : 2), 0);
+  const tieWordEmbeddings = !names.includes(LM_HEAD) && (primary.config?.tieWordEmbeddings ?? false);
+  return { spec, tensors, inputModels: refs, warnings, primary, tieWordEmbeddings, bytesIn, bytesOut };
+}
+
+function inferLayers(c: Checkpoint): number {
+  let max = -1;
+  for (const n of c.tensors.keys()) {
+    const m = /(?:^|\.)layers\.(\d+)\./.exec(n);
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max + 1;
+}

@@ -1,0 +1,31 @@
+/** What a method sees of one output tensor: its inputs in chunks, its parameters, and a sink. */
+import type { TensorBackend } from './backend';
+
+export interface InputParameters {
+  readonly weight: number;
+  readonly density: number;
+  readonly gamma: number;
+}
+
+export interface TensorJob<T> {
+  readonly name: string;
+  readonly numel: number;
+  readonly backend: TensorBackend<T>;
+  /** Elements per chunk; the last chunk may be shorter. */
+  readonly chunkElements: number;
+  readonly numChunks: number;
+  /** Per input model, in method order ([base, ...others] for task-vector methods and SLERP). */
+  readonly inputs: readonly { readonly model: string; readonly params: InputParameters; readonly stream: number }[];
+  readonly global: { readonly lambda: number; readonly normalize: boolean; readonly rescale: boolean; readonly t: number };
+  readonly seed: number;
+  /** Loads chunk `c` of every input. The job owns these handles: do not release them. */
+  load(c: number): Promise<readonly T[]>;
+  /** Receives output chunks in order. The sink releases the handle. */
+  emit(out: T): Promise<void>;
+  /** Records a per-tensor statistic for diagnostics (fraction trimmed, thresholds…). */
+  note(key: string, value: number): void;
+}
+
+export function chunkStart<T>(job: TensorJob<T>, c: number): number {
+  return c * job.chunkElements;
+}

@@ -1,0 +1,46 @@
+/**
+ * A merge recipe in mergekit's YAML schema (https://github.com/arcee-ai/mergekit), plus a few
+ * Merge Lab extensions that mergekit ignores (`random_seed`, `vocab_policy`).
+ */
+import type { DType } from '../dtype';
+
+/** A scalar, a gradient across layer depth, or a list of tensor-name filters. */
+export type Setting = number | boolean | string | number[] | ConditionalSetting[];
+export interface ConditionalSetting {
+  filter?: string;
+  value: number | boolean | string | number[];
+}
+
+export const MERGE_METHODS = [
+  'linear',
+  'task_arithmetic',
+  'ties',
+  'dare_linear',
+  'dare_ties',
+  'breadcrumbs',
+  'breadcrumbs_ties',
+  'slerp',
+] as const;
+export type MergeMethodName = (typeof MERGE_METHODS)[number];
+
+/** What to do when embedding row counts (vocabularies) differ between models. */
+export type VocabPolicy = 'error' | 'base';
+
+export interface RecipeModel {
+  readonly model: string;
+  readonly parameters: Readonly<Record<string, Setting>>;
+}
+
+export interface Recipe {
+  readonly mergeMethod: MergeMethodName;
+  readonly baseModel?: string;
+  readonly models: readonly RecipeModel[];
+  readonly parameters: Readonly<Record<string, Setting>>;
+  readonly dtype?: DType;
+  /** `base`, or a model reference whose tokenizer files are copied. */
+  readonly tokenizerSource?: string;
+  readonly randomSeed: number;
+  readonly vocabPolicy: VocabPolicy;
+}
+
+export const DEFAULT_SEED = 0;

@@ -1,0 +1,16 @@
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { defineConfig } from 'vite';
+
+// Cross-origin isolation (COOP/COEP) lets onnxruntime-web use wasm threads (SharedArrayBuffer).
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+export default defineConfig({
+  plugins: [svelte()],
+  server: { headers: isolation, port: 5173, strictPort: false },
+  preview: { headers: isolation, port: 4173, strictPort: false },
+  worker: { format: 'es' },
+  build: { target: 'es2022', sourcemap: true },
+});
