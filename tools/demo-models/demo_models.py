@@ -31,11 +31,11 @@ SETTINGS = {
     "heldout_per_level": 60,
     "optim": dict(betas=(0.9, 0.95), weight_decay=0.1, clip=1.0, warmup=50, final_lr_frac=0.1),
     # base: chat-templated chains (answer, then EOS), arithmetic fact lists, direct answers
-    "base": dict(steps=1500, lr=2e-3, batch=32, seq=256, p_chain=0.55, p_facts=0.20, facts_per_doc=16),
+    "base": dict(steps=1300, lr=2e-3, batch=48, seq=160, p_chain=0.55, p_facts=0.35, facts_per_doc=16),
     # System 1 from base: mostly direct "The answer is N.", sometimes a short chain (no reflection)
     "s1": dict(init="base", steps=150, lr=1e-3, batch=32, seq=128, p_chain=0.15),
     # System 2 from System 1: chain, "So the answer is N.", then 0/1/2 reflections that redo the chain
-    "s2": dict(init="s1", steps=450, lr=1e-3, batch=32, seq=320, p_reflect=[0.1, 0.3, 0.6]),
+    "s2": dict(init="s1", steps=450, lr=1e-3, batch=16, seq=320, p_reflect=[0.1, 0.3, 0.6]),
     "eval": dict(max_new=300),
     "merges": [("TA", dict(alpha=a)) for a in (0.5, 0.6, 0.7, 0.8, 0.9)]
     + [("TIES", dict(density=0.2, lam=1.0)), ("TIES", dict(density=0.2, lam=0.7)),
