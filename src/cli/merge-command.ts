@@ -49,5 +49,6 @@ export async function mergeCommand(argv: string[]): Promise<void> {
   } finally {
     process.off('SIGINT', onSigint);
     await backend.dispose?.();
+    await Promise.all([...sources.values()].map((c) => c.close()));
   }
 }

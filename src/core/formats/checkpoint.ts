@@ -97,6 +97,10 @@ export class Checkpoint {
     return new Checkpoint(folder, config, shards, tensors, warnings);
   }
 
+  async close(): Promise<void> {
+    await this.folder.close?.();
+  }
+
   tensor(name: string): CheckpointTensor | undefined {
     return this.tensors.get(name);
   }

@@ -46,6 +46,8 @@ export interface ModelFolder {
   list(): Promise<string[]>;
   /** Opens a file, or returns undefined when it does not exist. */
   open(file: string): Promise<ByteSource | undefined>;
+  /** Releases open file handles (Node). */
+  close?(): Promise<void>;
 }
 
 export async function readText(src: ByteSource): Promise<string> {
