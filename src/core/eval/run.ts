@@ -1,0 +1,115 @@
+/**
+ * The one entry point for an evaluation: run every model on every problem of a set, keep every
+ * response, score it, and compute the metrics. Models are anything that can complete a chat
+ * (src/infer's generator in practice); the runner knows nothing of ONNX or workers.
+ */
+import { answersMatch, extractAnswer } from './extract';
+import { type ResponseRecord, type SetMetrics, computeMetrics } from './metrics';
+import type { Problem, ProblemSet } from './problem-set';
+
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+export interface Completion {
+  readonly text: string;
+  /** Generated tokens, EOS excluded. */
+  readonly tokens: number;
+  readonly hitLimit: boolean;
+}
+
+export interface CompletionModel {
+  readonly name: string;
+  complete(messages: readonly ChatMessage[], opts: { maxNewTokens: number; signal?: AbortSignal; onText?: (textSoFar: string) => void }): Promise<Completion>;
+}
+
+export interface PromptStyle {
+  /** The user turn; `{question}` is replaced by the problem. */
+  readonly template: string;
+  /** Solved examples shown before the question (System 1 models in the paper: few-shot). */
+  readonly fewShot: number;
+}
+
+export const DEFAULT_PROMPT: PromptStyle = { template: '{question}', fewShot: 0 };
+
+export interface EvalOptions {
+  readonly limit?: number;
+  readonly maxNewTokens: number;
+  readonly signal?: AbortSignal;
+  onProgress?(p: { done: number; total: number; model: string; problem: string }): void;
+  onResponse?(model: string, r: ResponseRecord): void;
+  onText?(model: string, problemId: string, textSoFar: string): void;
+}
+
+export interface ModelResult {
+  readonly name: string;
+  readonly prompt: PromptStyle;
+  readonly responses: readonly ResponseRecord[];
+  readonly metrics: SetMetrics;
+}
+
+export interface EvalRun {
+  readonly set: { readonly name: string; readonly problems: number; readonly fewShotHeldOut: number };
+  readonly maxNewTokens: number;
+  readonly models: readonly ModelResult[];
+  readonly ms: number;
+}
+
+export function buildMessages(problem: Problem, style: PromptStyle, examples: readonly Problem[]): ChatMessage[] {
+  const user = (q: string): ChatMessage => ({ role: 'user', content: style.template.replaceAll('{question}', q) });
+  const shots = examples.slice(0, style.fewShot).flatMap((e) => [user(e.question), { role: 'assistant', content: `The answer is ${e.answer}.` } as ChatMessage]);
+  return [...shots, user(problem.question)];
+}
+
+export class EvalCancelled extends Error {
+  override readonly name = 'EvalCancelled';
+  constructor() {
+    super('evaluation cancelled');
+  }
+}
+
+export async function evaluate(
+  entries: readonly { model: CompletionModel; prompt?: PromptStyle }[],
+  set: ProblemSet,
+  opts: EvalOptions,
+): Promise<EvalRun> {
+  const started = Date.now();
+  // Few-shot examples come from the head of the set and are scored for no model, so every model sees the same problems.
+  const heldOut = Math.max(0, ...entries.map((e) => e.prompt?.fewShot ?? 0));
+  const examples = set.problems.slice(0, heldOut);
+  const problems = set.problems.slice(heldOut, opts.limit !== undefined ? heldOut + opts.limit : undefined);
+  if (problems.length === 0) throw new Error(`${set.name}: no problems left to evaluate after ${heldOut} few-shot examples`);
+  const total = problems.length * entries.length;
+  let done = 0;
+  const models: ModelResult[] = [];
+  for (const { model, prompt = DEFAULT_PROMPT } of entries) {
+    const responses: ResponseRecord[] = [];
+    for (const p of problems) {
+      opts.onProgress?.({ done, total, model: model.name, problem: p.id });
+      if (opts.signal?.aborted) throw new EvalCancelled();
+      const c = await model.complete(buildMessages(p, prompt, examples), {
+        maxNewTokens: opts.maxNewTokens,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onText ? { onText: (t: string) => opts.onText!(model.name, p.id, t) } : {}),
+      });
+      const ex = extractAnswer(c.text);
+      const r: ResponseRecord = {
+        problemId: p.id,
+        ...(p.level !== undefined ? { level: p.level } : {}),
+        text: c.text,
+        tokens: c.tokens,
+        hitLimit: c.hitLimit,
+        extracted: ex.answer,
+        rule: ex.rule,
+        correct: answersMatch(ex.answer, p.answer),
+      };
+      responses.push(r);
+      opts.onResponse?.(model.name, r);
+      done++;
+    }
+    models.push({ name: model.name, prompt, responses, metrics: computeMetrics(responses) });
+  }
+  opts.onProgress?.({ done, total, model: '', problem: '' });
+  return { set: { name: set.name, problems: problems.length, fewShotHeldOut: heldOut }, maxNewTokens: opts.maxNewTokens, models, ms: Date.now() - started };
+}
