@@ -7,7 +7,8 @@ import { FsOutputFolder } from '../node/fs-folder';
 import { UsageError, parse, parseBytes } from './args';
 import { selectBackend } from './backends';
 import { openRecipeSources } from './load-sources';
-import { formatBytes, formatMs, progressPrinter } from './progress';
+import { formatBytes, formatMs } from '../core/units';
+import { progressPrinter } from './progress';
 
 export const MERGE_USAGE = `merge-lab merge RECIPE.yml --out DIR [--backend auto|cpu|webgpu] [--shard-size 1GiB] [--force]`;
 

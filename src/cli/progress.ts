@@ -1,21 +1,7 @@
 /** A one-line terminal progress bar on stderr (plain lines when stderr is not a TTY). */
 import type { MergeProgress } from '../core/merge/execute';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-}
+import { formatBytes, formatMs } from '../core/units';
 
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
   let last = 0;

@@ -1,0 +1,74 @@
+/** The models the lab knows about: the demo family, local checkpoints and merges made here. */
+import { DEMO_MODELS, type FileGroup, fetchDemoModel } from '../../browser/model-files';
+import { Checkpoint } from '../../core/formats/checkpoint';
+import { type CheckpointSummary, describeCheckpoint } from '../../core/formats/describe';
+import { MapModelFolder } from '../../core/io/byte-source';
+
+export type ModelOrigin = 'demo' | 'local' | 'merged';
+
+export interface ModelEntry {
+  readonly id: string;
+  readonly name: string;
+  readonly origin: ModelOrigin;
+  readonly label: string;
+  readonly files: Map<string, Blob>;
+  readonly status: 'loading' | 'ready' | 'error';
+  readonly summary?: CheckpointSummary;
+  readonly error?: string;
+}
+
+let nextId = 1;
+
+export class ModelsState {
+  entries = $state.raw<ModelEntry[]>([]);
+
+  get ready(): ModelEntry[] {
+    return this.entries.filter((e) => e.status === 'ready');
+  }
+
+  byName(name: string): ModelEntry | undefined {
+    return this.entries.find((e) => e.name === name);
+  }
+
+  private upsert(entry: ModelEntry): void {
+    const i = this.entries.findIndex((e) => e.id === entry.id);
+    this.entries = i < 0 ? [...this.entries, entry] : this.entries.map((e, j) => (j === i ? entry : e));
+  }
+
+  remove(id: string): void {
+    this.entries = this.entries.filter((e) => e.id !== id);
+  }
+
+  /** Opens a group of files as a checkpoint (headers only) and records what is wrong, if anything. */
+  async add(group: FileGroup, origin: ModelOrigin, label = group.name): Promise<ModelEntry> {
+    let name = group.name;
+    for (let k = 2; this.entries.some((e) => e.name === name); k++) name = `${group.name}-${k}`;
+    const id = `m${nextId++}`;
+    this.upsert({ id, name, origin, label, files: group.files, status: 'loading' });
+    let entry: ModelEntry;
+    try {
+      const ckpt = await Checkpoint.open(new MapModelFolder(name, group.files));
+      entry = { id, name, origin, label, files: group.files, status: 'ready', summary: describeCheckpoint(ckpt) };
+    } catch (e) {
+      entry = { id, name, origin, label, files: group.files, status: 'error', error: (e as Error).message };
+    }
+    this.upsert(entry);
+    return entry;
+  }
+
+  async loadDemo(): Promise<void> {
+    await Promise.all(
+      DEMO_MODELS.map(async (d) => {
+        if (this.byName(d.id)) return;
+        try {
+          await this.add(await fetchDemoModel(d.id), 'demo', d.label);
+        } catch (e) {
+          this.upsert({ id: `m${nextId++}`, name: d.id, origin: 'demo', label: d.label, files: new Map(), status: 'error', error: (e as Error).message });
+        }
+      }),
+    );
+    // Keep the demo family in a stable order: quick, slow, base.
+    const order = DEMO_MODELS.map((d) => d.id as string);
+    this.entries = [...this.entries].sort((a, b) => (order.indexOf(a.name) + 1 || 99) - (order.indexOf(b.name) + 1 || 99));
+  }
+}

@@ -1,0 +1,111 @@
+/** The recipe being edited: form controls and the live mergekit YAML view edit the same Recipe. */
+import { RecipeError } from '../../core/errors';
+import { METHODS } from '../../core/merge/methods/registry';
+import { emitRecipe, parseRecipe } from '../../core/recipe/parse';
+import type { MergeMethodName, Recipe, RecipeModel, Setting } from '../../core/recipe/types';
+
+export interface Preset {
+  readonly id: string;
+  readonly label: string;
+  readonly description: string;
+  build(quick: string, slow: string): Recipe;
+}
+
+const base = (method: MergeMethodName, quick: string, models: RecipeModel[], parameters: Record<string, Setting> = {}): Recipe => ({
+  mergeMethod: method,
+  baseModel: quick,
+  models,
+  parameters,
+  randomSeed: 0,
+  vocabPolicy: 'error',
+});
+
+/** The paper's settings (Wu et al. 2025, 7B column), System 1 as the base. */
+export const PRESETS: readonly Preset[] = [
+  { id: 'ta', label: 'TA α=0.7', description: 'Task arithmetic: 0.3·θ_S1 + 0.7·θ_S2', build: (q, s) => base('task_arithmetic', q, [{ model: s, parameters: { weight: 0.7 } }]) },
+  { id: 'ties', label: 'TIES k=0.8, α=1.0', description: 'Trim 80% of |δ| per tensor, elect signs, disjoint mean', build: (q, s) => base('ties', q, [{ model: s, parameters: { weight: 1, density: 0.2 } }], { lambda: 1 }) },
+  { id: 'dare', label: 'DARE p=0.3', description: 'Drop 30% of δ at random, rescale by 1/0.7, then TA α=0.7', build: (q, s) => base('dare_linear', q, [{ model: s, parameters: { weight: 0.7, density: 0.7 } }]) },
+  { id: 'dare_ties', label: 'DARE-TIES p=0.3', description: 'DARE drop, then TIES sign election', build: (q, s) => base('dare_ties', q, [{ model: s, parameters: { weight: 1, density: 0.7 } }], { lambda: 0.7 }) },
+  { id: 'slerp', label: 'SLERP t=0.7', description: 'Spherical interpolation toward System 2', build: (q, s) => base('slerp', q, [{ model: s, parameters: {} }], { t: 0.7 }) },
+];
+
+export class RecipeState {
+  recipe = $state.raw<Recipe>(PRESETS[0]!.build('demo-quick', 'demo-slow'));
+  /** The YAML text as the user typed it (may be invalid while editing). */
+  yamlDraft = $state<string | undefined>(undefined);
+  yamlError = $state<string | undefined>(undefined);
+
+  readonly yaml = $derived(emitRecipe(this.recipe));
+  readonly spec = $derived(METHODS[this.recipe.mergeMethod]);
+
+  applyPreset(p: Preset, quick: string, slow: string): void {
+    this.set(p.build(quick, slow));
+  }
+
+  set(r: Recipe): void {
+    this.recipe = r;
+    this.yamlDraft = undefined;
+    this.yamlError = undefined;
+  }
+
+  /** Parses edited YAML; on error keeps the draft and names the offending field. */
+  editYaml(text: string): void {
+    this.yamlDraft = text;
+    try {
+      this.recipe = parseRecipe(text).recipe;
+      this.yamlError = undefined;
+    } catch (e) {
+      this.yamlError = e instanceof RecipeError ? e.message : String(e);
+    }
+  }
+
+  setMethod(method: MergeMethodName): void {
+    const spec = METHODS[method];
+    const r = this.recipe;
+    const allowed = new Set(spec.modelParameters);
+    let models = r.models.map((m) => ({ model: m.model, parameters: Object.fromEntries(Object.entries(m.parameters).filter(([k]) => allowed.has(k))) }));
+    if (spec.family === 'slerp') models = models.filter((m) => m.model !== r.baseModel).slice(0, 1);
+    else
+      models = models.map((m) => (m.model === r.baseModel && spec.family === 'task_vector' ? m : { ...m, parameters: { weight: 1, ...m.parameters, ...(spec.sparsification !== 'none' ? { density: m.parameters.density ?? 0.5 } : {}) } }));
+    const globals = new Set(spec.globalParameters);
+    const parameters: Record<string, Setting> = Object.fromEntries(Object.entries(r.parameters).filter(([k]) => globals.has(k)));
+    if (spec.family === 'slerp' && parameters.t === undefined) parameters.t = 0.5;
+    if (spec.family === 'linear' && r.baseModel && !models.some((m) => m.model === r.baseModel)) models = [{ model: r.baseModel, parameters: { weight: 1 } }, ...models];
+    this.set({ ...r, mergeMethod: method, models, parameters });
+  }
+
+  setModelParameter(model: string, key: string, value: Setting | undefined): void {
+    this.set({
+      ...this.recipe,
+      models: this.recipe.models.map((m) => {
+        if (m.model !== model) return m;
+        const parameters = { ...m.parameters };
+        if (value === undefined) delete parameters[key];
+        else parameters[key] = value;
+        return { ...m, parameters };
+      }),
+    });
+  }
+
+  setGlobal(key: string, value: Setting | undefined): void {
+    const parameters = { ...this.recipe.parameters };
+    if (value === undefined) delete parameters[key];
+    else parameters[key] = value;
+    this.set({ ...this.recipe, parameters });
+  }
+
+  setBase(name: string): void {
+    this.set({ ...this.recipe, baseModel: name });
+  }
+
+  setModels(names: string[]): void {
+    const keep = new Map(this.recipe.models.map((m) => [m.model, m]));
+    const spec = this.spec;
+    const defaults: Record<string, Setting> = spec.family === 'slerp' ? {} : { weight: 1, ...(spec.sparsification !== 'none' ? { density: 0.5 } : {}) };
+    this.set({ ...this.recipe, models: names.map((n) => keep.get(n) ?? { model: n, parameters: { ...defaults } }) });
+  }
+
+  setSeed(seed: number): void {
+    this.set({ ...this.recipe, randomSeed: seed });
+  }
+}
