@@ -1,0 +1,74 @@
+/**
+ * End-to-end harness: builds the app, serves it with `vite preview` (COOP/COEP on), and drives
+ * Debian's Chromium through playwright-core. Every request the page makes is recorded so tests
+ * can assert that nothing leaves the page's origin.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type PreviewServer, build, preview } from 'vite';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export interface Lab {
+  url: string;
+  context: BrowserContext;
+  page: Page;
+  requests: string[];
+  consoleErrors: string[];
+  close(): Promise<void>;
+}
+
+let built: Promise<void> | undefined;
+function buildOnce(): Promise<void> {
+  built ??= build({ logLevel: 'warn', build: { outDir: 'dist', emptyOutDir: true } }).then(() => undefined);
+  return built;
+}
+
+export async function openLab(): Promise<Lab> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (scripts/test.sh installs Debian's chromium)`);
+  await buildOnce();
+  const server: PreviewServer = await preview({ logLevel: 'warn', preview: { port: 0, host: '127.0.0.1' } });
+  const address = server.httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : 4173;
+  const url = `http://127.0.0.1:${port}/`;
+  const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'merge-lab-chrome-')), {
+    executablePath: CHROMIUM,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--no-sandbox',
+      '--enable-unsafe-webgpu',
+      '--enable-features=Vulkan',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const requests: string[] = [];
+  const consoleErrors: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  await page.goto(url);
+  return {
+    url,
+    context,
+    page,
+    requests,
+    consoleErrors,
+    async close() {
+      await context.close();
+      await new Promise<void>((res) => server.httpServer.close(() => res()));
+    },
+  };
+}
+
+/** Requests that left the page's origin (data: and blob: URLs are local). */
+export function foreignRequests(lab: Lab): string[] {
+  const origin = new URL(lab.url).origin;
+  return lab.requests.filter((u) => !u.startsWith('data:') && !u.startsWith('blob:') && new URL(u).origin !== origin);
+}
