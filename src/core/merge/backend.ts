@@ -27,6 +27,12 @@ export interface TensorBackend<T = unknown> {
   electSign(xs: readonly T[]): Promise<T>;
   disjointMean(xs: readonly T[], ws: readonly number[], sign: T, normalize: boolean): Promise<T>;
   dot(a: T, b: T): Promise<number>;
+  /**
+   * op(A)·op(B) (+ C₀) on row-major 2-D handles, for the SVD merges (src/core/linalg):
+   * A [m, k] (transA: stored [k, m]), B [k, n] (transB: stored [n, k]), C₀ and result [m, n].
+   * Optional: without it the SVD code moves its operands through the CPU twin (kernels/matmul.ts).
+   */
+  matmul?(a: T, b: T, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: T): Promise<T>;
 
   /** Frees everything (device, pools). */
   dispose?(): Promise<void>;

@@ -7,6 +7,7 @@ import { disjointMean } from '../kernels/disjoint-mean';
 import { dot } from '../kernels/dot';
 import { electSign } from '../kernels/elect-sign';
 import { magnitudeBand } from '../kernels/magnitude-band';
+import { matmul } from '../kernels/matmul';
 import { weightedSum } from '../kernels/weighted-sum';
 import type { TensorBackend } from './backend';
 
@@ -43,5 +44,8 @@ export class CpuBackend implements TensorBackend<Float32Array> {
   }
   async dot(a: Float32Array, b: Float32Array) {
     return dot(a, b);
+  }
+  async matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: Float32Array) {
+    return matmul(a, b, m, k, n, transA, transB, acc);
   }
 }
