@@ -1,0 +1,251 @@
+/**
+ * Builds the ONNX graph of a Qwen2 / Llama / Mistral decoder from its spec. One graph serves
+ * prefill and incremental decoding: it takes the new token ids and the KV cache so far, and
+ * returns logits and the grown cache. Batch size is 1 and is left out of every shape.
+ *
+ * Shape legend: S new tokens, P cached positions, T = P + S, H hidden, nH heads, kvH KV heads,
+ * G = nH / kvH, D head dim, I intermediate, V vocab.
+ *
+ *   inputs   input_ids          int32 [S]
+ *            past.{l}.key       f32   [kvH, P, D]     (P = 0 for the first call)
+ *            past.{l}.value     f32   [kvH, P, D]
+ *   outputs  logits             f32   [S, V]  (allLogits) or [1, V] (last position only)
+ *            present.{l}.key    f32   [kvH, T, D]
+ *            present.{l}.value  f32   [kvH, T, D]
+ *
+ * Weights are initializers with data_location EXTERNAL whose `location` is the safetensors shard
+ * and whose `offset` is the tensor's absolute byte offset in it: nothing is copied or re-serialised.
+ * HF Linear weights are stored [out, in]; every projection is a `Gemm` with transB=1, which reads
+ * W as Wᵀ in place (y = x·Wᵀ + b), so no transposed copy exists anywhere. Gemm needs 2-D operands,
+ * which is why the hidden state is kept as [S, H] (batch 1). F16 / BF16 weights are declared in
+ * their own type and followed by a Cast to f32 (ORT folds it at session creation).
+ */
+import type { DType } from '../core/dtype';
+import { type ModelSpec, ropeInvFreq } from './architecture';
+import { InferError } from './errors';
+import {
+  AttrType,
+  DataType,
+  type AttributeProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  encodeModel,
+  valueInfo,
+} from './onnx-proto';
+
+/** Where a weight's bytes live: a file mounted as ONNX external data, at an absolute offset. */
+export interface WeightRef {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly location: string;
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
+export interface GraphOptions {
+  /** Logits at every position (parity tests) instead of the last one only (generation). */
+  allLogits?: boolean;
+}
+
+export interface BuiltGraph {
+  readonly model: Uint8Array;
+  /** External data files the graph refers to (each must be mounted under this exact path). */
+  readonly locations: readonly string[];
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+}
+
+export const OPSET = 17;
+export const pastKey = (l: number) => `past.${l}.key`;
+export const pastValue = (l: number) => `past.${l}.value`;
+export const presentKey = (l: number) => `present.${l}.key`;
+export const presentValue = (l: number) => `present.${l}.value`;
+
+const ONNX_DTYPE: Record<DType, DataType> = { F32: DataType.FLOAT, F16: DataType.FLOAT16, BF16: DataType.BFLOAT16 };
+
+type Attr = number | number[] | { f: number } | { floats: number[] };
+
+class GraphWriter {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  private n = 0;
+
+  op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string): string {
+    const output = out ?? `${opType.toLowerCase()}_${this.n}`;
+    const attribute: AttributeProto[] = Object.entries(attrs).map(([name, v]) =>
+      typeof v === 'number'
+        ? { name, type: AttrType.INT, i: v }
+        : Array.isArray(v)
+          ? { name, type: AttrType.INTS, ints: v }
+          : 'f' in v
+            ? { name, type: AttrType.FLOAT, f: v.f }
+            : { name, type: AttrType.FLOATS, floats: v.floats },
+    );
+    this.nodes.push({ name: `n${this.n++}_${opType}`, opType, input: inputs, output: [output], attribute });
+    return output;
+  }
+
+  constI64(name: string, values: number[], dims: number[] = [values.length]): string {
+    const raw = new BigInt64Array(values.map((v) => BigInt(v)));
+    this.initializers.push({ name, dims, dataType: DataType.INT64, rawData: new Uint8Array(raw.buffer) });
+    return name;
+  }
+
+  constF32(name: string, values: Float32Array | number[], dims: number[] = [values.length]): string {
+    const raw = Float32Array.from(values);
+    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(raw.buffer) });
+    return name;
+  }
+
+  external(w: WeightRef): string {
+    this.initializers.push({
+      name: w.name,
+      dims: [...w.shape],
+      dataType: ONNX_DTYPE[w.dtype],
+      dataLocation: 1,
+      externalData: [
+        { key: 'location', value: w.location },
+        { key: 'offset', value: String(w.offset) },
+        { key: 'length', value: String(w.byteLength) },
+      ],
+    });
+    return w.dtype === 'F32' ? w.name : this.op('Cast', [w.name], { to: DataType.FLOAT }, `${w.name}.f32`);
+  }
+}
+
+/**
+ * Builds the graph. `weight(name)` returns where a tensor is, or undefined when the checkpoint
+ * lacks it (then the error names it).
+ */
+export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef | undefined, opts: GraphOptions = {}): BuiltGraph {
+  const { hidden: H, heads: nH, kvHeads: kvH, headDim: D, intermediate: I, vocab: V, layers: L } = spec;
+  const g = new GraphWriter();
+  const locations = new Set<string>();
+  const w = (name: string, shape: number[]): string => {
+    const ref = weight(name);
+    if (!ref) throw new InferError('missing-weight', `the checkpoint has no tensor '${name}' (needed by ${spec.architecture})`);
+    if (ref.shape.length !== shape.length || ref.shape.some((d, i) => d !== shape[i]))
+      throw new InferError('weight-shape', `tensor '${name}' has shape [${ref.shape.join(', ')}] but the config implies [${shape.join(', ')}]`);
+    locations.add(ref.location);
+    return g.external(ref);
+  };
+
+  // Shared constants.
+  const axis0 = g.constI64('c.axis0', [0]);
+  const axisLast = g.constI64('c.axis_last', [-1]);
+  const one = g.constI64('c.one', [1]);
+  const zero = g.constI64('c.zero_scalar', [0], []);
+  const oneScalar = g.constI64('c.one_scalar', [1], []);
+  const halfD = g.constI64('c.half_d', [D / 2]);
+  const intMax = g.constI64('c.int_max', [2 ** 31 - 1]);
+  const shapeSHeadsD = g.constI64('c.shape_s_nh_d', [-1, nH, D]);
+  const shapeSKvD = g.constI64('c.shape_s_kvh_d', [-1, kvH, D]);
+  const shapeKvGroupD = g.constI64('c.shape_kvh_gs_d', [kvH, -1, D]);
+  const shapeHeadsSD = g.constI64('c.shape_nh_s_d', [nH, -1, D]);
+  const shapeHeadsST = g.constI64('c.shape_nh_s_t', [nH, -1, 0]); // 0 copies T from the input
+  const shapeKvGroupT = g.constI64('c.shape_kvh_gs_t', [kvH, -1, 0]);
+  const shapeSAttn = g.constI64('c.shape_s_attn', [-1, nH * D]);
+  const eps = g.constF32('c.eps', [spec.eps], []);
+  const scale = g.constF32('c.scale', [1 / Math.sqrt(D)], []);
+  const negInf = g.constF32('c.neg_inf', [-Infinity], []);
+  const zeroF = g.constF32('c.zero_f', [0], []);
+  const invFreq = g.constF32('c.inv_freq', ropeInvFreq(spec), [1, D / 2]);
+
+  // Positions P..T-1 and the causal mask [S, T]: key j is visible to query i when j <= P + i.
+  const S = g.op('Shape', ['input_ids'], {}, 'S'); // [1]
+  const P = g.op('Shape', [pastKey(0)], { start: 1, end: 2 }, 'P'); // [1]
+  const T = g.op('Add', [P, S], {}, 'T');
+  const pS = g.op('Squeeze', [P, axis0]);
+  const tS = g.op('Squeeze', [T, axis0]);
+  const positions = g.op('Range', [pS, tS, oneScalar], {}, 'positions'); // [S] int64
+  const keyIdx = g.op('Range', [zero, tS, oneScalar], {}, 'key_index'); // [T]
+  const future = g.op('Greater', [g.op('Unsqueeze', [keyIdx, axis0]), g.op('Unsqueeze', [positions, one])]); // [S, T]
+  const mask = g.op('Where', [future, negInf, zeroF], {}, 'causal_mask'); // [S, T]
+
+  // Rotary tables, as transformers builds them: freqs = pos ⊗ inv_freq, emb = [freqs, freqs].
+  const freqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [positions], { to: DataType.FLOAT }), one]), invFreq]); // [S, D/2]
+  const emb = g.op('Concat', [freqs, freqs], { axis: -1 }); // [S, D]
+  const cos = g.op('Cos', [emb], {}, 'rope_cos');
+  const sin = g.op('Sin', [emb], {}, 'rope_sin');
+  // x·cos + rotate_half(x)·sin with rotate_half(x) = [-x2, x1] (x: [heads, S, D]).
+  const rope = (x: string): string => {
+    const x1 = g.op('Slice', [x, axis0, halfD, axisLast]);
+    const x2 = g.op('Slice', [x, halfD, intMax, axisLast]);
+    const rot = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 });
+    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rot, sin])]);
+  };
+  // RMSNorm: x / sqrt(mean(x²) + eps) · w, over the last axis.
+  const rmsNorm = (x: string, wName: string): string => {
+    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const normed = g.op('Div', [x, g.op('Sqrt', [g.op('Add', [ms, eps])])]);
+    return g.op('Mul', [normed, w(wName, [H])]);
+  };
+  // y = x·Wᵀ (+ b): Gemm with transB=1 reads the [out, in] weight as stored.
+  const linear = (x: string, wName: string, out: number, inn: number, bias?: string): string =>
+    g.op('Gemm', bias ? [x, w(wName, [out, inn]), w(bias, [out])] : [x, w(wName, [out, inn])], { transB: 1 });
+
+  const embedName = 'model.embed_tokens.weight';
+  const embed = w(embedName, [V, H]);
+  let x = g.op('Gather', [embed, 'input_ids'], { axis: 0 }, 'embedded'); // [S, H]
+
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}`;
+    const h = rmsNorm(x, `${p}.input_layernorm.weight`);
+    const bias = (n: string) => (spec.qkvBias ? `${p}.self_attn.${n}.bias` : undefined);
+    const q = linear(h, `${p}.self_attn.q_proj.weight`, nH * D, H, bias('q_proj')); // [S, nH·D]
+    const k = linear(h, `${p}.self_attn.k_proj.weight`, kvH * D, H, bias('k_proj')); // [S, kvH·D]
+    const v = linear(h, `${p}.self_attn.v_proj.weight`, kvH * D, H, bias('v_proj'));
+    const qh = rope(g.op('Transpose', [g.op('Reshape', [q, shapeSHeadsD])], { perm: [1, 0, 2] })); // [nH, S, D]
+    const kh = rope(g.op('Transpose', [g.op('Reshape', [k, shapeSKvD])], { perm: [1, 0, 2] })); // [kvH, S, D]
+    const vh = g.op('Transpose', [g.op('Reshape', [v, shapeSKvD])], { perm: [1, 0, 2] });
+    const kAll = g.op('Concat', [pastKey(l), kh], { axis: 1 }, presentKey(l)); // [kvH, T, D]
+    const vAll = g.op('Concat', [pastValue(l), vh], { axis: 1 }, presentValue(l));
+    // GQA without repeating K/V: query heads h = kv·G + j are contiguous, so [nH, S, D] viewed
+    // as [kvH, G·S, D] lines each group up with its KV head.
+    const qg = g.op('Reshape', [g.op('Mul', [qh, scale]), shapeKvGroupD]); // [kvH, G·S, D]
+    const scores = g.op('MatMul', [qg, g.op('Transpose', [kAll], { perm: [0, 2, 1] })]); // [kvH, G·S, T]
+    const masked = g.op('Add', [g.op('Reshape', [scores, shapeHeadsST]), mask]); // [nH, S, T]
+    const probs = g.op('Reshape', [g.op('Softmax', [masked], { axis: -1 }), shapeKvGroupT]); // [kvH, G·S, T]
+    const ctx = g.op('Reshape', [g.op('MatMul', [probs, vAll]), shapeHeadsSD]); // [nH, S, D]
+    const attn = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [1, 0, 2] }), shapeSAttn]); // [S, nH·D]
+    x = g.op('Add', [x, linear(attn, `${p}.self_attn.o_proj.weight`, H, nH * D)]);
+
+    const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`);
+    const gate = linear(h2, `${p}.mlp.gate_proj.weight`, I, H); // [S, I]
+    const up = linear(h2, `${p}.mlp.up_proj.weight`, I, H);
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // silu(gate)·up
+    x = g.op('Add', [x, linear(act, `${p}.mlp.down_proj.weight`, H, I)]);
+  }
+
+  if (!opts.allLogits) {
+    const last = g.op('Sub', [S, one]); // [1]
+    x = g.op('Gather', [x, last], { axis: 0 }); // [1, H]
+  }
+  const normed = rmsNorm(x, 'model.norm.weight');
+  const head = spec.tied ? embed : w('lm_head.weight', [V, H]);
+  if (spec.tied) locations.add(weight(embedName)!.location);
+  g.op('Gemm', [normed, head], { transB: 1 }, 'logits'); // [S or 1, V]
+
+  const inputs = [valueInfo('input_ids', DataType.INT32, ['S'])];
+  const outputs = [valueInfo('logits', DataType.FLOAT, [opts.allLogits ? 'S' : 1, V])];
+  for (let l = 0; l < L; l++) {
+    inputs.push(valueInfo(pastKey(l), DataType.FLOAT, [kvH, 'P', D]), valueInfo(pastValue(l), DataType.FLOAT, [kvH, 'P', D]));
+    outputs.push(valueInfo(presentKey(l), DataType.FLOAT, [kvH, 'T', D]), valueInfo(presentValue(l), DataType.FLOAT, [kvH, 'T', D]));
+  }
+  const model: ModelProto = {
+    irVersion: 8,
+    producerName: 'merge-lab',
+    producerVersion: '0.1.0',
+    docString: `${spec.architecture} decoder, ${L} layers, built from config.json`,
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: { name: spec.architecture, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
+  };
+  return {
+    model: encodeModel(model),
+    locations: [...locations],
+    inputNames: inputs.map((i) => i.name),
+    outputNames: outputs.map((o) => o.name),
+  };
+}

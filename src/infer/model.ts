@@ -1,0 +1,115 @@
+/**
+ * A causal LM ready to run: checkpoint → spec → ONNX graph over the shards → ORT session.
+ * `forward(ids, cache)` appends ids to the cache and returns their logits; prefill is one call
+ * with the prompt, decoding is one call per token.
+ */
+import type * as Ort from 'onnxruntime-web';
+import { Checkpoint } from '../core/formats/checkpoint';
+import type { ModelFolder } from '../core/io/byte-source';
+import { type ModelSpec, modelSpec } from './architecture';
+import { InferError, throwIfCancelled } from './errors';
+import { type BuiltGraph, type GraphOptions, type WeightRef, buildGraph, pastKey, pastValue, presentKey, presentValue } from './graph';
+import { type EpChoice, type EpReport, type OrtModule, type RuntimeAdapter, openSession } from './runtime';
+
+export interface LoadOptions extends GraphOptions {
+  ep?: EpChoice;
+  adapter?: RuntimeAdapter;
+  signal?: AbortSignal;
+}
+
+/** The KV cache after some tokens: one [kvH, T, D] key and value tensor per layer. */
+export interface KvCache {
+  readonly length: number;
+  readonly tensors: ReadonlyMap<string, Ort.Tensor>;
+}
+
+export interface ForwardResult {
+  /** [rows, vocab] row-major: every new position with `allLogits`, else the last one. */
+  readonly logits: Float32Array;
+  readonly rows: number;
+  readonly cache: KvCache;
+}
+
+/** Maps a checkpoint's tensors to external-data references into its own shard files. */
+export function weightRefs(ckpt: Checkpoint): (name: string) => WeightRef | undefined {
+  return (name) => {
+    const t = ckpt.tensor(name);
+    return t && { name: t.name, dtype: t.dtype, shape: t.shape, location: t.file.name, offset: t.offset, byteLength: t.byteLength };
+  };
+}
+
+export function specOf(ckpt: Checkpoint): ModelSpec {
+  if (!ckpt.config) throw new InferError('missing-file', `${ckpt.name}/config.json: missing; inference needs the model config`);
+  return modelSpec(ckpt.config, ckpt.tensor('model.layers.0.self_attn.q_proj.bias') !== undefined);
+}
+
+export class CausalLM {
+  private constructor(
+    readonly spec: ModelSpec,
+    readonly graph: BuiltGraph,
+    readonly ep: EpReport,
+    private readonly ort: OrtModule,
+    private readonly session: Ort.InferenceSession,
+  ) {}
+
+  static async load(folder: ModelFolder, opts: LoadOptions = {}): Promise<CausalLM> {
+    const ckpt = await Checkpoint.open(folder, { requireConfig: true });
+    return CausalLM.fromCheckpoint(ckpt, opts);
+  }
+
+  static async fromCheckpoint(ckpt: Checkpoint, opts: LoadOptions = {}): Promise<CausalLM> {
+    const spec = specOf(ckpt);
+    const graph = buildGraph(spec, weightRefs(ckpt), opts);
+    throwIfCancelled(opts.signal);
+    // Each shard is handed to ORT whole under its own name; the initializers' offsets index it.
+    const externalData: { path: string; data: Uint8Array }[] = [];
+    for (const location of graph.locations) {
+      const src = await ckpt.folder.open(location);
+      if (!src) throw new InferError('missing-file', `${ckpt.name}/${location}: missing`);
+      externalData.push({ path: location, data: await src.read(0, src.size) });
+      throwIfCancelled(opts.signal);
+    }
+    let opened;
+    try {
+      opened = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter);
+    } catch (e) {
+      if (e instanceof InferError) throw e;
+      throw new InferError('session', `onnxruntime-web could not create the session for ${ckpt.name}: ${(e as Error).message}`);
+    }
+    return new CausalLM(spec, graph, opened.report, opened.ort, opened.session);
+  }
+
+  /** An empty cache (P = 0). */
+  emptyCache(): KvCache {
+    const { kvHeads, headDim, layers } = this.spec;
+    const tensors = new Map<string, Ort.Tensor>();
+    for (let l = 0; l < layers; l++) {
+      tensors.set(pastKey(l), new this.ort.Tensor('float32', new Float32Array(0), [kvHeads, 0, headDim]));
+      tensors.set(pastValue(l), new this.ort.Tensor('float32', new Float32Array(0), [kvHeads, 0, headDim]));
+    }
+    return { length: 0, tensors };
+  }
+
+  async forward(ids: ArrayLike<number>, cache: KvCache = this.emptyCache()): Promise<ForwardResult> {
+    if (ids.length === 0) throw new InferError('context-overflow', 'forward needs at least one token');
+    if (cache.length + ids.length > this.spec.maxContext)
+      throw new InferError('context-overflow', `${cache.length + ids.length} tokens exceed the model's context of ${this.spec.maxContext}`);
+    for (let i = 0; i < ids.length; i++)
+      if (!(ids[i]! >= 0 && ids[i]! < this.spec.vocab)) throw new InferError('tokenizer-mismatch', `token id ${ids[i]} is outside the vocabulary [0, ${this.spec.vocab})`);
+    const feeds: Record<string, Ort.Tensor> = { input_ids: new this.ort.Tensor('int32', Int32Array.from(ids), [ids.length]) };
+    for (const [k, t] of cache.tensors) feeds[k] = t;
+    const out = await this.session.run(feeds);
+    const logitsT = out.logits!;
+    const next = new Map<string, Ort.Tensor>();
+    for (let l = 0; l < this.spec.layers; l++) {
+      next.set(pastKey(l), out[presentKey(l)]!);
+      next.set(pastValue(l), out[presentValue(l)]!);
+    }
+    const logits = (await logitsT.getData()) as Float32Array;
+    return { logits, rows: logitsT.dims[0]!, cache: { length: cache.length + ids.length, tensors: next } };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * onnxruntime-web sessions: which execution provider (WebGPU, falling back to wasm) and why,
+ * and loading ORT itself. Runs unchanged in a browser worker and in Node; what differs (Dawn's
+ * `navigator.gpu` in Node, wasm file paths in a Vite build) comes in through `RuntimeAdapter`.
+ */
+import type * as Ort from 'onnxruntime-web';
+import { InferError } from './errors';
+
+export type OrtModule = typeof Ort;
+export type EpName = 'webgpu' | 'wasm';
+/** `auto`: WebGPU when an adapter exists, otherwise wasm. `webgpu`: WebGPU or an error. */
+export type EpChoice = 'auto' | EpName;
+
+export interface EpReport {
+  readonly ep: EpName;
+  /** Why this EP: requested, or why WebGPU was not used. */
+  readonly reason: string;
+  /** The GPU adapter's description when WebGPU is used. */
+  readonly adapter?: string;
+}
+
+export interface RuntimeAdapter {
+  /** Makes `navigator.gpu` available (Node: Dawn) and returns it, or undefined when there is none. */
+  gpu?(): Promise<GPU | undefined>;
+  /** Imports onnxruntime-web for an EP. Default: `onnxruntime-web/webgpu` for WebGPU, `onnxruntime-web` for wasm. */
+  loadOrt?(ep: EpName): Promise<OrtModule>;
+  /** Applied to `ort.env` after loading (e.g. `env.wasm.wasmPaths`, `env.wasm.numThreads`). */
+  configure?(env: OrtModule['env'], ep: EpName): void;
+}
+
+async function defaultLoadOrt(ep: EpName): Promise<OrtModule> {
+  return ep === 'webgpu' ? ((await import('onnxruntime-web/webgpu')) as OrtModule) : ((await import('onnxruntime-web')) as OrtModule);
+}
+
+function describeAdapter(a: GPUAdapter): string {
+  const i = a.info;
+  return [i?.vendor, i?.architecture, i?.device, i?.description].filter((s) => s).join(' ') || 'unknown adapter';
+}
+
+/** Finds out whether WebGPU can be used, without creating a session. */
+export async function probeWebGpu(adapter: RuntimeAdapter): Promise<{ ok: true; adapter: string } | { ok: false; reason: string }> {
+  let gpu: GPU | undefined;
+  try {
+    gpu = adapter.gpu ? await adapter.gpu() : (globalThis.navigator as Navigator | undefined)?.gpu;
+  } catch (e) {
+    return { ok: false, reason: `WebGPU could not be initialised: ${(e as Error).message}` };
+  }
+  if (!gpu) return { ok: false, reason: 'navigator.gpu is not available in this environment' };
+  try {
+    const a = await gpu.requestAdapter();
+    if (!a) return { ok: false, reason: 'navigator.gpu.requestAdapter() returned no adapter' };
+    return { ok: true, adapter: describeAdapter(a) };
+  } catch (e) {
+    return { ok: false, reason: `requestAdapter failed: ${(e as Error).message}` };
+  }
+}
+
+export interface OpenedSession {
+  readonly ort: OrtModule;
+  readonly session: Ort.InferenceSession;
+  readonly report: EpReport;
+}
+
+/**
+ * Creates the session on the chosen EP. With `auto`, a WebGPU failure (no adapter, or session
+ * creation failing) falls back to wasm and the report says why.
+ */
+export async function openSession(
+  model: Uint8Array,
+  externalData: { path: string; data: Uint8Array | Blob }[],
+  choice: EpChoice,
+  adapter: RuntimeAdapter = {},
+): Promise<OpenedSession> {
+  const create = async (ep: EpName) => {
+    const ort = await (adapter.loadOrt ?? defaultLoadOrt)(ep);
+    adapter.configure?.(ort.env, ep);
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: [ep],
+      externalData,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+    return { ort, session };
+  };
+  if (choice === 'wasm') return { ...(await create('wasm')), report: { ep: 'wasm', reason: 'requested' } };
+
+  const probe = await probeWebGpu(adapter);
+  let why: string;
+  if (probe.ok) {
+    try {
+      const s = await create('webgpu');
+      return { ...s, report: { ep: 'webgpu', reason: choice === 'webgpu' ? 'requested' : 'WebGPU adapter found', adapter: probe.adapter } };
+    } catch (e) {
+      why = `WebGPU session creation failed: ${(e as Error).message}`;
+    }
+  } else why = probe.reason;
+  if (choice === 'webgpu') throw new InferError('session', `the WebGPU EP was requested but ${why}`);
+  return { ...(await create('wasm')), report: { ep: 'wasm', reason: `fell back to wasm: ${why}` } };
+}

@@ -1,0 +1,147 @@
+/**
+ * The generated ONNX graph on the wasm EP against the plain-TS reference forward pass, on tiny
+ * random Qwen2-shaped checkpoints (GQA 2 heads / 1 KV head, q/k/v biases), and the KV cache
+ * against full recomputation.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DType } from '../../src/core/dtype';
+import { Checkpoint } from '../../src/core/formats/checkpoint';
+import { MapModelFolder } from '../../src/core/io/byte-source';
+import { ropeInvFreq } from '../../src/infer/architecture';
+import { InferError } from '../../src/infer/errors';
+import { buildGraph } from '../../src/infer/graph';
+import { CausalLM, specOf, weightRefs } from '../../src/infer/model';
+import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { decodeModel } from '../../src/infer/onnx-proto';
+import { TINY, row, tinyCkpt, tinyFiles } from './fixtures';
+import { maxAbsDiff, referenceLogits } from './reference';
+
+const adapter = nodeRuntimeAdapter();
+const IDS = [3, 17, 0, 39, 8, 8, 21, 5, 12];
+const loaded: CausalLM[] = [];
+async function load(ckpt: Checkpoint, allLogits = true): Promise<CausalLM> {
+  const lm = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', allLogits, adapter });
+  loaded.push(lm);
+  return lm;
+}
+afterAll(async () => {
+  for (const lm of loaded) await lm.release();
+});
+
+describe('graph vs the plain-TS reference (wasm EP)', () => {
+  const cases: [string, Parameters<typeof tinyCkpt>[0], Record<string, unknown>?, number?][] = [
+    ['Qwen2, untied head, f32', TINY],
+    ['Qwen2, tied head, f32', { ...TINY, seed: 12, tied: true }],
+    ['Qwen2, f16 weights (Cast in graph)', { ...TINY, seed: 13, dtype: 'F16' as DType }],
+    ['Qwen2, bf16 weights (Cast in graph)', { ...TINY, seed: 14, dtype: 'BF16' as DType }],
+    ['Qwen2, 3 shards (one external-data file each)', { ...TINY, seed: 15, shards: 3 }],
+    [
+      'Llama, llama3 rope_scaling, attention_bias',
+      { ...TINY, seed: 16 },
+      {
+        architectures: ['LlamaForCausalLM'], model_type: 'llama', attention_bias: true, rope_theta: 500000,
+        rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
+      },
+    ],
+    ['Mistral, sliding_window caps the context', { ...TINY, seed: 17 }, { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 32 }],
+  ];
+  it.each(cases)('%s: logits at every position match (max abs diff < 1e-4)', async (_n, o, cfg) => {
+    const ckpt = await tinyCkpt(o, cfg);
+    const lm = await load(ckpt);
+    const { logits, rows } = await lm.forward(IDS);
+    const ref = await referenceLogits(ckpt, IDS);
+    expect(rows).toBe(IDS.length);
+    const diff = maxAbsDiff(logits, ref);
+    console.log(`graph vs reference [${_n}]: max abs diff ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-4);
+  });
+
+  it('the llama3 rope_scaling really changes the frequencies (the test above is not vacuous)', () => {
+    const base = { headDim: 8, ropeTheta: 500000, ropeScaling: { type: 'none' } as const };
+    const scaled = ropeInvFreq({ ...base, ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16 } });
+    expect(maxAbsDiff(ropeInvFreq(base), scaled)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('KV cache', () => {
+  it('prefill + one-token decode steps give the same logits as recomputing the full sequence', async () => {
+    const ckpt = await tinyCkpt();
+    const V = TINY.vocab!;
+    const full = await (await load(ckpt)).forward(IDS);
+    const lm = await load(ckpt, false);
+    const prefill = await lm.forward(IDS.slice(0, 4));
+    expect(prefill.rows).toBe(1);
+    let worst = maxAbsDiff(prefill.logits, row(full.logits, 3, V));
+    let cache = prefill.cache;
+    for (let i = 4; i < IDS.length; i++) {
+      const step = await lm.forward([IDS[i]!], cache);
+      cache = step.cache;
+      expect(cache.length).toBe(i + 1);
+      worst = Math.max(worst, maxAbsDiff(step.logits, row(full.logits, i, V)));
+    }
+    console.log(`KV-cache decode vs full recompute: max abs diff ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('refuses to run past the context (max_position_embeddings, or a Mistral sliding window)', async () => {
+    const lm = await load(await tinyCkpt({ ...TINY, seed: 17 }, { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 8 }), false);
+    expect(lm.spec.maxContext).toBe(8);
+    await expect(lm.forward(IDS)).rejects.toThrow(/9 tokens exceed the model's context of 8/);
+  });
+});
+
+describe('graph structure', () => {
+  it('weights are external data pointing into the shards at their byte offsets, linear layers are Gemm transB=1', async () => {
+    const ckpt = await tinyCkpt({ ...TINY, shards: 2 });
+    const g = buildGraph(specOf(ckpt), weightRefs(ckpt));
+    const model = decodeModel(g.model);
+    const inits = new Map(model.graph.initializer.map((t) => [t.name, t]));
+    for (const [name, t] of ckpt.tensors) {
+      const init = inits.get(name)!;
+      expect(init.dataLocation, name).toBe(1);
+      expect(init.rawData ?? new Uint8Array(0)).toHaveLength(0);
+      const ext = Object.fromEntries(init.externalData!.map((e) => [e.key, e.value]));
+      expect(ext).toEqual({ location: t.file.name, offset: String(t.offset), length: String(t.byteLength) });
+    }
+    expect(g.model.byteLength).toBeLessThan(64 * 1024); // the graph holds no weights
+    const gemms = model.graph.node.filter((n) => n.opType === 'Gemm');
+    expect(gemms).toHaveLength(TINY.layers! * 7 + 1);
+    for (const n of gemms) expect(n.attribute.find((a) => a.name === 'transB')?.i).toBe(1);
+    expect(model.graph.node.some((n) => n.opType === 'MatMul' && n.input.some((i) => i.includes('_proj.weight')))).toBe(false);
+  });
+});
+
+describe('errors', () => {
+  it('an unsupported architecture names the supported ones', async () => {
+    const ckpt = await tinyCkpt(TINY, { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2' });
+    const err = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter }).catch((e) => e);
+    expect(err).toBeInstanceOf(InferError);
+    expect(err.code).toBe('unsupported-architecture');
+    expect(err.message).toMatch(/'GPT2LMHeadModel'.*Qwen2ForCausalLM, LlamaForCausalLM, MistralForCausalLM/);
+  });
+
+  it.each([
+    [{ use_sliding_window: true }, /sliding-window attention/],
+    [{ num_local_experts: 8 }, /mixture-of-experts/],
+    [{ rope_scaling: { rope_type: 'yarn', factor: 4 } }, /rope_scaling type 'yarn' is not supported; supported rope_scaling: none, default, linear, llama3/],
+    [{ hidden_act: 'gelu' }, /hidden_act 'gelu'/],
+  ])('unsupported feature %j is refused clearly', async (cfg, msg) => {
+    const err = await CausalLM.fromCheckpoint(await tinyCkpt(TINY, cfg), { ep: 'wasm', adapter }).catch((e) => e);
+    expect(err).toBeInstanceOf(InferError);
+    expect(err.message).toMatch(msg);
+  });
+
+  it('a missing weight is named', async () => {
+    const files = tinyFiles({ ...TINY, drop: ['model.layers.1.mlp.up_proj.weight'] });
+    const ckpt = await Checkpoint.open(new MapModelFolder('dropped', files));
+    const err = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter }).catch((e) => e);
+    expect(err).toBeInstanceOf(InferError);
+    expect(err.code).toBe('missing-weight');
+    expect(err.message).toContain("'model.layers.1.mlp.up_proj.weight'");
+  });
+
+  it('an untied config without lm_head.weight names lm_head.weight', async () => {
+    const ckpt = await Checkpoint.open(new MapModelFolder('nohead', tinyFiles({ ...TINY, tied: true }, { tie_word_embeddings: false })));
+    await expect(CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter })).rejects.toThrow(/'lm_head.weight'/);
+  });
+});
