@@ -1,0 +1,49 @@
+/**
+ * A fixed DARE workload whose output bytes must be identical on every backend and adapter
+ * (Node/Dawn/lavapipe, the browser worker on SwiftShader, the CPU reference): deterministic input
+ * values, stored in `dtype`, masked and rescaled by dareMask, stored back in `dtype`.
+ * The e2e test calls it in Node and through the worker (MergeClient.dareBytes) and compares.
+ */
+import { type DType, encodeFromF32 } from '../core/dtype';
+import type { TensorBackend } from '../core/merge/backend';
+
+export interface DareProbeArgs {
+  n: number;
+  density: number;
+  seed: number;
+  stream: number;
+  offset: number;
+  rescale: boolean;
+  dtype: DType;
+}
+
+export const DEFAULT_DARE_PROBE: DareProbeArgs = { n: 100_003, density: 0.37, seed: 1234, stream: 0x9e3779b9, offset: 4096, rescale: true, dtype: 'BF16' };
+
+/** mulberry32 values in [-1, 1): the probe's input. */
+export function probeValues(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+export async function dareProbeBytes<T>(backend: TensorBackend<T>, args: DareProbeArgs = DEFAULT_DARE_PROBE): Promise<Uint8Array> {
+  const x = await backend.load(encodeFromF32(probeValues(args.n, args.seed ^ 0x5bd1e995), args.dtype), args.dtype);
+  const m = await backend.dareMask(x, args.density, args.seed, args.stream, args.offset, args.rescale);
+  backend.release(x);
+  const out = await backend.store(m, args.dtype);
+  backend.release(m);
+  return out;
+}
+
+/** SHA-256 hex of bytes (Web Crypto: Node ≥ 20 and browsers). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const d = await crypto.subtle.digest('SHA-256', bytes.slice().buffer);
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

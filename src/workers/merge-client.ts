@@ -1,0 +1,62 @@
+/**
+ * The page's handle on the merge worker (one client per worker). Wraps the comlink API:
+ * input Uint8Arrays are transferred (they are detached afterwards; Files/Blobs are cloned and
+ * read lazily), progress arrives through a proxied callback, an AbortSignal cancels.
+ */
+import { type Endpoint, type Remote, proxy, releaseProxy, transfer, wrap } from 'comlink';
+import type { MergeProgress } from '../core/merge/execute';
+import type { AdapterReport } from '../gpu/device';
+import type { DareProbeArgs, MergeWorkerApi, WorkerMergeRequest, WorkerMergeResult } from './merge.worker';
+
+export type { WorkerMergeRequest, WorkerMergeResult } from './merge.worker';
+
+export interface MergeCallOptions {
+  onProgress?: (p: MergeProgress) => void;
+  signal?: AbortSignal;
+}
+
+export class MergeClient {
+  private readonly api: Remote<MergeWorkerApi>;
+
+  /** `endpoint`: a Worker running merge.worker.ts, or any comlink endpoint (tests: a MessagePort). */
+  constructor(private readonly endpoint: Endpoint & { terminate?: () => void }) {
+    this.api = wrap<MergeWorkerApi>(endpoint);
+  }
+
+  /** Starts the module worker (Vite bundles it from this URL pattern). */
+  static spawn(): MergeClient {
+    return new MergeClient(new Worker(new URL('./merge.worker.ts', import.meta.url), { type: 'module', name: 'merge' }));
+  }
+
+  async merge(req: WorkerMergeRequest, opts: MergeCallOptions = {}): Promise<WorkerMergeResult> {
+    const buffers = new Set<ArrayBuffer>();
+    for (const files of Object.values(req.models))
+      for (const f of Object.values(files)) if (f instanceof Uint8Array && f.buffer instanceof ArrayBuffer) buffers.add(f.buffer);
+    const onAbort = () => void this.api.cancel();
+    if (opts.signal?.aborted) throw new DOMException('merge cancelled', 'AbortError');
+    opts.signal?.addEventListener('abort', onAbort);
+    try {
+      return await this.api.merge(transfer(req, [...buffers]), opts.onProgress ? proxy(opts.onProgress) : undefined);
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  cancel(): Promise<void> {
+    return this.api.cancel();
+  }
+
+  gpuInfo(): Promise<AdapterReport | { error: string }> {
+    return this.api.gpuInfo();
+  }
+
+  /** DARE probe bytes from the worker's backend: e2e compares them with Node's (dareProbeBytes). */
+  dareBytes(args?: DareProbeArgs, backend: 'webgpu' | 'cpu' = 'webgpu'): Promise<Uint8Array> {
+    return this.api.dareBytes(args, backend);
+  }
+
+  dispose(): void {
+    this.api[releaseProxy]();
+    this.endpoint.terminate?.();
+  }
+}
