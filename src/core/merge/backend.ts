@@ -27,6 +27,8 @@ export interface TensorBackend<T = unknown> {
   electSign(xs: readonly T[]): Promise<T>;
   disjointMean(xs: readonly T[], ws: readonly number[], sign: T, normalize: boolean): Promise<T>;
   dot(a: T, b: T): Promise<number>;
+  /** AIM post-step (kernels/aim-scale.ts): θ₀ + (θ_m − θ₀)(1 − (1−ω) s_j), j = (offset + i) mod cols. */
+  aimScale?(base: T, merged: T, scale: T, omega: number, offset: number, cols: number): Promise<T>;
   /**
    * op(A)·op(B) (+ C₀) on row-major 2-D handles, for the SVD merges (src/core/linalg):
    * A [m, k] (transA: stored [k, m]), B [k, n] (transB: stored [n, k]), C₀ and result [m, n].

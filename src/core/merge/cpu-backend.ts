@@ -1,6 +1,7 @@
 /** The plain-TS reference backend: the living spec every GPU kernel is checked against. */
 import { type DType, decodeToF32, encodeFromF32 } from '../dtype';
 import { absHistogram } from '../kernels/abs-histogram';
+import { aimScale } from '../kernels/aim-scale';
 import { dareMask } from '../kernels/dare-mask';
 import { delta } from '../kernels/delta';
 import { disjointMean } from '../kernels/disjoint-mean';
@@ -44,6 +45,9 @@ export class CpuBackend implements TensorBackend<Float32Array> {
   }
   async dot(a: Float32Array, b: Float32Array) {
     return dot(a, b);
+  }
+  async aimScale(base: Float32Array, merged: Float32Array, scale: Float32Array, omega: number, offset: number, cols: number) {
+    return aimScale(base, merged, scale, omega, offset, cols);
   }
   async matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: Float32Array) {
     return matmul(a, b, m, k, n, transA, transB, acc);

@@ -14,6 +14,7 @@ import { DEFAULT_SHARD_BYTES, ShardedSafetensorsWriter, planShards } from '../fo
 import type { OutputFolder } from '../io/output-folder';
 import { emitRecipe } from '../recipe/parse';
 import type { Recipe } from '../recipe/types';
+import type { ActivationStats } from './activation-stats';
 import type { TensorBackend } from './backend';
 import { mergeLinear } from './methods/linear';
 import { mergeSlerp } from './methods/slerp';
@@ -40,6 +41,8 @@ export interface MergeOptions {
   chunkElements?: number;
   /** Called once per finished tensor with its statistics (thresholds, SLERP coefficients…). */
   onTensor?: (name: string, notes: Record<string, number>) => void;
+  /** Activation statistics for a recipe with `aim` (see activation-stats.ts). */
+  activationStats?: ActivationStats;
 }
 
 export interface MergeSummary {
@@ -65,7 +68,8 @@ export async function merge<T>(
 ): Promise<MergeSummary> {
   const started = now();
   throwIfAborted(opts.signal);
-  const plan = planMerge(recipe, sources);
+  const plan = planMerge(recipe, sources, opts.activationStats);
+  if (plan.tensors.some((t) => t.aim) && !backend.aimScale) throw new MergeError('backend', `the ${backend.name} backend cannot apply AIM`);
   const tokenizerFrom = resolveTokenizerSource(recipe, sources, plan);
   const shards = planShards(
     plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })),
@@ -229,10 +233,16 @@ function makeJob<T>(
   let loadedChunk = -1;
   let loaded: T[] = [];
   let chunksCounted = 0;
+  let aimScale: T | undefined;
   const releaseLoaded = () => {
     for (const h of loaded) backend.release(h);
     loaded = [];
     loadedChunk = -1;
+  };
+  const dispose = () => {
+    releaseLoaded();
+    if (aimScale) backend.release(aimScale);
+    aimScale = undefined;
   };
   return {
     name: tp.name,
@@ -256,7 +266,14 @@ function makeJob<T>(
       loadedChunk = c;
       return loaded;
     },
-    async emit(out) {
+    async emit(merged) {
+      let out = merged;
+      if (tp.aim) {
+        // AIM post-step against θ₀ (input 0) of the chunk being emitted.
+        const scale = (aimScale ??= await backend.load(encodeFromF32(tp.aim.scale, 'F32'), 'F32'));
+        out = await backend.aimScale!(loaded[0]!, merged, scale, tp.aim.omega, loadedChunk * chunkElements, tp.aim.cols);
+        backend.release(merged);
+      }
       const bytes = await backend.store(out, tp.outDtype as DType);
       backend.release(out);
       await hooks.onChunkOut(bytes);
@@ -264,7 +281,7 @@ function makeJob<T>(
     note(key, value) {
       tensorNotes[key] = value;
     },
-    dispose: releaseLoaded,
+    dispose,
   };
 }
 

@@ -10,6 +10,7 @@ import { fnv1a, lowbias32 } from '../kernels/rng';
 import { evaluateSetting, layerPosition } from '../recipe/resolve';
 import type { Recipe, Setting } from '../recipe/types';
 import { DEFAULT_GAMMA, METHODS, type MethodSpec } from './methods/registry';
+import { type ActivationStats, aimApplies, normalisedScale } from './activation-stats';
 import type { InputParameters } from './tensor-job';
 
 export interface PlannedInput {
@@ -28,6 +29,8 @@ export interface TensorPlan {
   readonly outDtype: DType;
   readonly inputs: readonly PlannedInput[];
   readonly global: { lambda: number; normalize: boolean; rescale: boolean; t: number };
+  /** AIM post-step for this tensor (linear weights with calibration statistics). */
+  readonly aim?: { readonly omega: number; readonly scale: Float32Array; readonly cols: number };
 }
 
 export interface MergePlan {
@@ -56,7 +59,7 @@ export function methodInputs(recipe: Recipe, spec: MethodSpec): string[] {
   return [recipe.baseModel!, ...recipe.models.map((m) => m.model).filter((m) => m !== recipe.baseModel)];
 }
 
-export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoint>): MergePlan {
+export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoint>, stats?: ActivationStats): MergePlan {
   const spec = METHODS[recipe.mergeMethod];
   const refs = methodInputs(recipe, spec);
   const warnings: string[] = [];
@@ -91,6 +94,16 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
     return v;
   };
 
+  if (recipe.aim && !stats) throw new RecipeError('aim.calibration', `AIM needs activation statistics ('${recipe.aim.calibration}') measured on the base model; none were loaded`);
+  const aimFor = (name: string, shape: readonly number[]): TensorPlan['aim'] => {
+    if (!recipe.aim || !stats || !aimApplies(name, shape)) return undefined;
+    const channels = stats.channels[name];
+    if (!channels || channels.length !== shape[1]) {
+      warnings.push(`aim: no activation statistics for '${name}'${channels ? ` (${channels.length} channels, weight has ${shape[1]})` : ''}; left as merged`);
+      return undefined;
+    }
+    return { omega: recipe.aim.omega, scale: normalisedScale(channels), cols: shape[1]! };
+  };
   const materialised = new Set<string>();
   const tensors: TensorPlan[] = names.map((name) => {
     const t = layerPosition(name, numLayers);
@@ -136,7 +149,9 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
       const v = setting(key, undefined, name, t);
       return typeof v === 'boolean' ? v : fallback;
     };
+    const aim = aimFor(name, base.shape);
     return {
+      ...(aim ? { aim } : {}),
       name,
       shape: base.shape,
       numel: n,

@@ -3,7 +3,7 @@ import YAML from 'yaml';
 import { RECIPE_DTYPE, recipeDTypeName } from '../dtype';
 import { RecipeError } from '../errors';
 import { METHODS } from '../merge/methods/registry';
-import { type ConditionalSetting, DEFAULT_SEED, MERGE_METHODS, type MergeMethodName, type Recipe, type RecipeModel, type Setting } from './types';
+import { type AimSettings, type ConditionalSetting, DEFAULT_AIM_OMEGA, DEFAULT_SEED, MERGE_METHODS, type MergeMethodName, type Recipe, type RecipeModel, type Setting } from './types';
 
 export interface ParsedRecipe {
   readonly recipe: Recipe;
@@ -11,7 +11,7 @@ export interface ParsedRecipe {
   readonly warnings: readonly string[];
 }
 
-const TOP_LEVEL_KEYS = ['merge_method', 'base_model', 'models', 'parameters', 'dtype', 'out_dtype', 'tokenizer_source', 'random_seed', 'vocab_policy', 'name'];
+const TOP_LEVEL_KEYS = ['merge_method', 'base_model', 'models', 'parameters', 'dtype', 'out_dtype', 'tokenizer_source', 'random_seed', 'vocab_policy', 'aim', 'name'];
 const IGNORED_KEYS = ['int8_mask'];
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -135,6 +135,17 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   const vp = doc.vocab_policy ?? 'error';
   if (vp !== 'error' && vp !== 'base') throw new RecipeError('vocab_policy', "must be 'error' or 'base'");
 
+  let aim: AimSettings | undefined;
+  if (doc.aim !== undefined && doc.aim !== null) {
+    if (!isRecord(doc.aim)) throw new RecipeError('aim', 'must be a mapping such as {omega: 0.4, calibration: stats.json}');
+    for (const k of Object.keys(doc.aim)) if (k !== 'omega' && k !== 'calibration') throw new RecipeError(`aim.${k}`, "unknown key (known: omega, calibration)");
+    const omega = doc.aim.omega ?? DEFAULT_AIM_OMEGA;
+    if (typeof omega !== 'number' || !(omega >= 0 && omega <= 1)) throw new RecipeError('aim.omega', `must be a number in [0, 1], got ${JSON.stringify(omega)}`);
+    if (typeof doc.aim.calibration !== 'string' || !doc.aim.calibration) throw new RecipeError('aim.calibration', 'must name the activation statistics file or calibration set');
+    if (!spec.needsBase) throw new RecipeError('aim', `AIM scales the merged task vector against θ₀, so it needs a method with a base_model (${m} has none)`);
+    aim = { omega, calibration: doc.aim.calibration };
+  }
+
   return {
     recipe: {
       mergeMethod: m as MergeMethodName,
@@ -145,6 +156,7 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
       ...(tokenizerSource ? { tokenizerSource } : {}),
       randomSeed: seed,
       vocabPolicy: vp,
+      ...(aim ? { aim } : {}),
     },
     warnings,
   };
@@ -170,7 +182,18 @@ export function recipeToObject(r: Recipe): Record<string, unknown> {
   if (r.tokenizerSource) out.tokenizer_source = r.tokenizerSource;
   if (r.randomSeed !== DEFAULT_SEED) out.random_seed = r.randomSeed;
   if (r.vocabPolicy !== 'error') out.vocab_policy = r.vocabPolicy;
+  if (r.aim) out.aim = { omega: r.aim.omega, calibration: r.aim.calibration };
   return out;
+}
+
+/** What mergekit will do differently with this recipe, in plain words (shown on export). */
+export function mergekitWarnings(r: Recipe): string[] {
+  const w: string[] = [];
+  if (r.aim) w.push('aim: mergekit cannot apply activation-informed merging (AIM); it ignores this key and produces the plain merge');
+  if (r.vocabPolicy !== 'error') w.push("vocab_policy is a Merge Lab extension; mergekit resolves embedding sizes with its own tokenizer settings");
+  if (r.randomSeed !== DEFAULT_SEED && (r.mergeMethod === 'dare_linear' || r.mergeMethod === 'dare_ties'))
+    w.push('random_seed: pass it to mergekit as --random-seed; its DARE masks come from torch, so they differ from Merge Lab\'s');
+  return w;
 }
 
 export function emitRecipe(r: Recipe): string {

@@ -41,6 +41,17 @@ export interface Recipe {
   readonly tokenizerSource?: string;
   readonly randomSeed: number;
   readonly vocabPolicy: VocabPolicy;
+  /** Activation-informed merging applied after the method (Merge Lab extension; mergekit ignores it). */
+  readonly aim?: AimSettings;
 }
+
+export interface AimSettings {
+  /** ω: how much of the merged task vector survives on the most active channels (paper: 0.4). */
+  readonly omega: number;
+  /** The activation statistics file (or calibration set) measured on the base model. */
+  readonly calibration: string;
+}
+
+export const DEFAULT_AIM_OMEGA = 0.4;
 
 export const DEFAULT_SEED = 0;

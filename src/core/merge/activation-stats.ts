@@ -1,0 +1,52 @@
+/**
+ * Activation statistics for AIM: for each linear weight, the mean |activation| of each input
+ * channel on a calibration set, measured in the base model. Saved as a small JSON file keyed by
+ * model and calibration set so that a calibration is reused.
+ */
+export const ACTIVATION_STATS_FORMAT = 'merge-lab-activation-stats';
+
+export interface ActivationStats {
+  readonly format: typeof ACTIVATION_STATS_FORMAT;
+  readonly version: 1;
+  /** The model the calibration ran through (the merge's base θ₀). */
+  readonly model: string;
+  readonly calibration: { readonly set: string; readonly samples: number; readonly tokens: number };
+  /** Linear weight name → mean |x_j| per input channel j. */
+  readonly channels: Readonly<Record<string, readonly number[]>>;
+}
+
+export class ActivationStatsError extends Error {
+  override readonly name = 'ActivationStatsError';
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(`${file}: ${detail}`);
+  }
+}
+
+export function parseActivationStats(text: string, file: string): ActivationStats {
+  let doc: Partial<ActivationStats>;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ActivationStatsError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (doc.format !== ACTIVATION_STATS_FORMAT || doc.version !== 1) throw new ActivationStatsError(file, `not a ${ACTIVATION_STATS_FORMAT} v1 file`);
+  if (!doc.channels || typeof doc.channels !== 'object') throw new ActivationStatsError(file, "no 'channels'");
+  for (const [name, v] of Object.entries(doc.channels))
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0))
+      throw new ActivationStatsError(file, `channels['${name}'] must be non-negative numbers`);
+  return doc as ActivationStats;
+}
+
+/** s_j = mean|x_j| / max_j mean|x_j| for one weight (all zeros stay zeros). */
+export function normalisedScale(channels: readonly number[]): Float32Array {
+  const max = Math.max(0, ...channels);
+  return Float32Array.from(channels, (c) => (max > 0 ? c / max : 0));
+}
+
+/** AIM applies to linear weights only: embeddings, norms and the head are left as merged. */
+export function aimApplies(name: string, shape: readonly number[]): boolean {
+  return shape.length === 2 && !/embed_tokens|lm_head/.test(name);
+}
