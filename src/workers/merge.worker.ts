@@ -9,7 +9,9 @@ import { expose, transfer } from 'comlink';
 import type { DType } from '../core/dtype';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { MapModelFolder } from '../core/io/byte-source';
+import { DirectoryOutputFolder } from '../browser/directory-output';
 import { MemoryOutputFolder } from '../core/io/output-folder';
+import { parseActivationStats } from '../core/merge/activation-stats';
 import type { TensorBackend } from '../core/merge/backend';
 import { CpuBackend } from '../core/merge/cpu-backend';
 import { type MergeProgress, type MergeSummary, merge } from '../core/merge/execute';
@@ -26,6 +28,13 @@ export interface WorkerMergeRequest {
   backend?: 'auto' | 'webgpu' | 'cpu';
   chunkElements?: number;
   shardBytes?: number;
+  /**
+   * Write the output into this folder of the origin-private file system and return disk-backed
+   * Files, so multi-GB merges never sit in one ArrayBuffer. Without it: in memory (small models, tests).
+   */
+  opfsFolder?: string;
+  /** Activation statistics JSON for a recipe with `aim`. */
+  activationStats?: string;
 }
 
 export interface WorkerMergeResult {
@@ -33,8 +42,8 @@ export interface WorkerMergeResult {
   /** Which backend ran, and why (adapter name, or the reason for the CPU fallback). */
   backendNotice: string;
   warnings: string[];
-  /** Output files (safetensors shards, index, config, tokenizer files), transferred. */
-  files: Record<string, Uint8Array>;
+  /** Output files (safetensors shards, index, config, tokenizer files): OPFS Files, or transferred bytes. */
+  files: Record<string, Blob | Uint8Array>;
 }
 
 export type ProgressCallback = (p: MergeProgress) => void | Promise<void>;
@@ -72,12 +81,13 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
         const { recipe, warnings } = parseRecipe(req.recipe);
         const sources = new Map<string, Checkpoint>();
         for (const [ref, files] of Object.entries(req.models)) sources.set(ref, await Checkpoint.open(new MapModelFolder(ref, new Map(Object.entries(files)))));
-        const out = new MemoryOutputFolder('merge');
+        const out = req.opfsFolder ? await DirectoryOutputFolder.opfs(req.opfsFolder) : new MemoryOutputFolder('merge');
         let last = 0;
         const summary = await merge(recipe, sources, backend, out, {
           signal: ac.signal,
           ...(req.chunkElements ? { chunkElements: req.chunkElements } : {}),
           ...(req.shardBytes ? { shardBytes: req.shardBytes } : {}),
+          ...(req.activationStats ? { activationStats: parseActivationStats(req.activationStats, recipe.aim?.calibration ?? 'activation statistics') } : {}),
           onProgress: (p) => {
             const t = Date.now();
             if (!onProgress || (t - last < 50 && p.tensorsDone < p.tensorsTotal)) return;
@@ -85,9 +95,10 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
             void Promise.resolve(onProgress(p)).catch(() => undefined); // fire and forget across the port
           },
         });
-        const files = Object.fromEntries(out.files);
+        const files: Record<string, Blob | Uint8Array> = Object.fromEntries(out instanceof DirectoryOutputFolder ? await out.files() : out.files);
         const result: WorkerMergeResult = { summary, backendNotice: notice, warnings: [...warnings, ...summary.warnings], files };
-        return transfer(result, [...new Set(Object.values(files).map((f) => f.buffer as ArrayBuffer))]);
+        const buffers = Object.values(files).flatMap((f) => (f instanceof Uint8Array ? [f.buffer as ArrayBuffer] : []));
+        return transfer(result, [...new Set(buffers)]);
       } finally {
         active = undefined;
         await backend.dispose?.();
