@@ -52,7 +52,7 @@ describe.skipIf(skip)('merge worker API (comlink)', () => {
     const local = await runMerge(RECIPE, models, { backend: be });
     await be.dispose();
     expect(Object.keys(r.files).sort()).toEqual([...local.out.files.keys()].sort());
-    for (const [f, bytes] of local.out.files) expect(Buffer.from(r.files[f]!).equals(Buffer.from(bytes)), f).toBe(true);
+    for (const [f, bytes] of local.out.files) expect(Buffer.from(r.files[f] as Uint8Array).equals(Buffer.from(bytes)), f).toBe(true);
   });
 
   it('cancels through an AbortSignal', async () => {
