@@ -2,9 +2,11 @@
 import { CheckpointError, MergeError, RecipeError, SafetensorsError } from '../core/errors';
 import { UsageError } from './args';
 import { MERGE_USAGE, mergeCommand } from './merge-command';
+import { GENERATE_USAGE, generateCommand } from './generate-command';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
   merge: { usage: MERGE_USAGE, run: mergeCommand },
+  generate: { usage: GENERATE_USAGE, run: generateCommand },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,84 @@
+/**
+ * `merge-lab generate --model DIR --prompt TEXT`: runs a checkpoint through the same engine as
+ * the page (onnxruntime-web; wasm, or WebGPU through Dawn). The answer streams to stdout; the EP
+ * and the timings go to stderr.
+ */
+import { ChatModel } from '../infer/engine';
+import { InferError } from '../infer/errors';
+import { nodeRuntimeAdapter } from '../infer/node-adapter';
+import type { EpChoice } from '../infer/runtime';
+import { FsModelFolder } from '../node/fs-folder';
+import { UsageError, parse } from './args';
+
+export const GENERATE_USAGE =
+  'merge-lab generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop STR]... [--ep auto|wasm|webgpu] [--threads N] [--no-chat]';
+
+function number(v: string | undefined, flag: string, check: (n: number) => boolean, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || !check(n)) throw new UsageError(`${flag} must be ${what} (got '${v}')`);
+  return n;
+}
+
+export async function generateCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    model: { type: 'string', short: 'm' },
+    prompt: { type: 'string', short: 'p' },
+    'max-new-tokens': { type: 'string', default: '256' },
+    temperature: { type: 'string', default: '0' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    stop: { type: 'string', multiple: true },
+    ep: { type: 'string', default: 'auto' },
+    threads: { type: 'string' },
+    'no-chat': { type: 'boolean', default: false },
+  });
+  if (!values.model || values.prompt === undefined) throw new UsageError(`usage: ${GENERATE_USAGE}`);
+  const ep = values.ep as EpChoice;
+  if (!['auto', 'wasm', 'webgpu'].includes(ep)) throw new UsageError(`--ep must be auto, wasm or webgpu (got '${values.ep}')`);
+  const int = (n: number) => Number.isInteger(n);
+  const maxNewTokens = number(values['max-new-tokens'], '--max-new-tokens', (n) => int(n) && n > 0, 'a positive integer')!;
+  const temperature = number(values.temperature, '--temperature', (n) => n >= 0, 'a number ≥ 0')!;
+  const topK = number(values['top-k'], '--top-k', (n) => int(n) && n >= 0, 'an integer ≥ 0');
+  const topP = number(values['top-p'], '--top-p', (n) => n > 0 && n <= 1, 'in (0, 1]');
+  const seed = number(values.seed, '--seed', int, 'an integer')!;
+  const threads = number(values.threads, '--threads', (n) => int(n) && n > 0, 'a positive integer');
+
+  const folder = new FsModelFolder(values.model);
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  const t0 = performance.now();
+  try {
+    const model = await ChatModel.load(folder, { ep, adapter: nodeRuntimeAdapter(threads ? { threads } : {}), signal: ac.signal });
+    const e = model.ep;
+    process.stderr.write(`ep: ${e.ep}${e.adapter ? ` (${e.adapter})` : ''}: ${e.reason}; loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+    const r = await model.ask(values.prompt, {
+      chat: !values['no-chat'],
+      maxNewTokens,
+      temperature,
+      seed,
+      ...(topK !== undefined ? { topK } : {}),
+      ...(topP !== undefined ? { topP } : {}),
+      ...(values.stop ? { stopStrings: values.stop } : {}),
+      onToken: (t) => process.stdout.write(t.text),
+      signal: ac.signal,
+    });
+    process.stdout.write('\n');
+    const t = r.timings;
+    process.stderr.write(
+      `finish: ${r.finishReason}; prompt ${t.promptTokens} tokens, prefill ${t.prefillTokPerS.toFixed(1)} tok/s (${t.prefillMs.toFixed(0)} ms); ` +
+        `time to first token ${t.timeToFirstTokenMs.toFixed(0)} ms; ${t.newTokens} new tokens, decode ${t.decodeTokPerS.toFixed(1)} tok/s\n`,
+    );
+    await model.release();
+  } catch (e) {
+    // main() reports the core's error types; the engine's are reported here the same way.
+    if (!(e instanceof InferError)) throw e;
+    process.stderr.write(`merge-lab generate: ${e.name}: ${e.message}\n`);
+    process.exit(1);
+  } finally {
+    process.off('SIGINT', onSigint);
+    await folder.close();
+  }
+}

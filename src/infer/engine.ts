@@ -1,0 +1,66 @@
+/**
+ * The one entry point for running a model: load a checkpoint folder (graph + session + tokenizer)
+ * and answer prompts through its chat template. The CLI, the worker and the tests all use it.
+ */
+import { Checkpoint } from '../core/formats/checkpoint';
+import type { ModelFolder } from '../core/io/byte-source';
+import { InferError } from './errors';
+import { type GenerateOptions, type GenerateResult, generate } from './generate';
+import { CausalLM, type LoadOptions } from './model';
+import type { EpReport } from './runtime';
+import { type ChatMessage, ChatTokenizer } from './tokenizer';
+
+export interface AskOptions extends Omit<GenerateOptions, 'decode' | 'eosIds'> {
+  /** Apply the chat template (default true when the tokenizer has one). */
+  chat?: boolean;
+  /** Extra EOS ids on top of the tokenizer's. */
+  eosIds?: readonly number[];
+}
+
+export interface AskResult extends GenerateResult {
+  promptText: string;
+  promptIds: number[];
+}
+
+export class ChatModel {
+  private constructor(
+    readonly name: string,
+    readonly lm: CausalLM,
+    readonly tokenizer: ChatTokenizer,
+  ) {}
+
+  static async load(folder: ModelFolder, opts: LoadOptions = {}): Promise<ChatModel> {
+    const ckpt = await Checkpoint.open(folder, { requireConfig: true });
+    if (!ckpt.config) throw new InferError('missing-file', `${folder.name}/config.json: missing`);
+    // The tokenizer is checked first: it is cheap, and a mismatch makes the session pointless.
+    const tokenizer = await ChatTokenizer.load(folder, ckpt.config.raw);
+    const lm = await CausalLM.fromCheckpoint(ckpt, opts);
+    return new ChatModel(folder.name, lm, tokenizer);
+  }
+
+  get ep(): EpReport {
+    return this.lm.ep;
+  }
+
+  /** The prompt text the model reads: the chat template around the messages, or the raw text. */
+  promptText(prompt: string | readonly ChatMessage[], chat = true): string {
+    const messages: readonly ChatMessage[] = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt;
+    if (chat && this.tokenizer.hasChatTemplate) return this.tokenizer.applyChatTemplate(messages);
+    return typeof prompt === 'string' ? prompt : messages.map((m) => m.content).join('\n');
+  }
+
+  async ask(prompt: string | readonly ChatMessage[], opts: AskOptions = {}): Promise<AskResult> {
+    const promptText = this.promptText(prompt, opts.chat ?? true);
+    const promptIds = this.tokenizer.encode(promptText);
+    const result = await generate(this.lm, promptIds, {
+      ...opts,
+      eosIds: [...this.tokenizer.eosIds, ...(opts.eosIds ?? [])],
+      decode: (ids) => this.tokenizer.decode(ids),
+    });
+    return { ...result, promptText, promptIds };
+  }
+
+  async release(): Promise<void> {
+    await this.lm.release();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * tokenizer.json through @huggingface/tokenizers and the chat template from
+ * tokenizer_config.json through @huggingface/jinja. Loading checks that every token id fits the
+ * model's embedding (vocab_size), so a tokenizer from another model fails here, not mid-answer.
+ */
+import { Template } from '@huggingface/jinja';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { type ModelFolder, readText } from '../core/io/byte-source';
+import { InferError } from './errors';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+async function readJson(folder: ModelFolder, file: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+  const src = await folder.open(file);
+  if (!src) {
+    if (required) throw new InferError('missing-file', `${folder.name}/${file}: missing; generation needs the tokenizer`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(await readText(src)) as Record<string, unknown>;
+  } catch (e) {
+    throw new InferError('tokenizer-mismatch', `${folder.name}/${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+const tokenContent = (t: unknown): string | undefined =>
+  typeof t === 'string' ? t : t && typeof t === 'object' && typeof (t as { content?: unknown }).content === 'string' ? (t as { content: string }).content : undefined;
+
+export class ChatTokenizer {
+  private constructor(
+    private readonly tok: Tokenizer,
+    private readonly template: Template | undefined,
+    private readonly config: Record<string, unknown>,
+    /** Token ids that end generation: eos_token of tokenizer_config plus generation_config / config eos_token_id. */
+    readonly eosIds: readonly number[],
+    /** Number of distinct ids (vocabulary + added tokens). */
+    readonly size: number,
+  ) {}
+
+  /** `modelConfig` is config.json's raw object (for vocab_size and eos_token_id). */
+  static async load(folder: ModelFolder, modelConfig: Readonly<Record<string, unknown>>): Promise<ChatTokenizer> {
+    const tj = (await readJson(folder, 'tokenizer.json', true))!;
+    const tc = (await readJson(folder, 'tokenizer_config.json', false)) ?? {};
+    const gen = (await readJson(folder, 'generation_config.json', false)) ?? {};
+    let tok: Tokenizer;
+    try {
+      tok = new Tokenizer(tj, tc);
+    } catch (e) {
+      throw new InferError('tokenizer-mismatch', `${folder.name}/tokenizer.json: could not be loaded (${(e as Error).message})`);
+    }
+    const vocab = tok.get_vocab(true);
+    const vocabSize = modelConfig.vocab_size as number;
+    let maxId = -1;
+    let maxToken = '';
+    for (const [t, id] of vocab) if (id > maxId) [maxId, maxToken] = [id, t];
+    if (maxId >= vocabSize)
+      throw new InferError(
+        'tokenizer-mismatch',
+        `${folder.name}/tokenizer.json does not match the model: token ${JSON.stringify(maxToken)} has id ${maxId} but config.json's vocab_size is ${vocabSize} (is the tokenizer from another model?)`,
+      );
+    const eos = new Set<number>();
+    for (const v of [gen.eos_token_id, modelConfig.eos_token_id].flat()) if (typeof v === 'number') eos.add(v);
+    const eosText = tokenContent(tc.eos_token);
+    if (eosText !== undefined && vocab.has(eosText)) eos.add(vocab.get(eosText)!);
+    const chat = typeof tc.chat_template === 'string' ? tc.chat_template : undefined;
+    let template: Template | undefined;
+    try {
+      template = chat ? new Template(chat) : undefined;
+    } catch (e) {
+      throw new InferError('tokenizer-mismatch', `${folder.name}/tokenizer_config.json: the chat_template does not parse (${(e as Error).message})`);
+    }
+    return new ChatTokenizer(tok, template, tc, [...eos], vocab.size);
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.template !== undefined;
+  }
+
+  /** Text → ids, without adding BOS/EOS (templates already contain their special tokens). */
+  encode(text: string): number[] {
+    return this.tok.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  decode(ids: readonly number[], skipSpecial = true): string {
+    return this.tok.decode([...ids], { skip_special_tokens: skipSpecial });
+  }
+
+  /** Renders the chat template with add_generation_prompt (or returns the last content when there is none). */
+  applyChatTemplate(messages: readonly ChatMessage[]): string {
+    if (!this.template) return messages.map((m) => m.content).join('\n');
+    return this.template.render({
+      messages,
+      add_generation_prompt: true,
+      bos_token: tokenContent(this.config.bos_token) ?? '',
+      eos_token: tokenContent(this.config.eos_token) ?? '',
+    });
+  }
+}
