@@ -27,6 +27,8 @@ export interface TensorBackend<T = unknown> {
   electSign(xs: readonly T[]): Promise<T>;
   disjointMean(xs: readonly T[], ws: readonly number[], sign: T, normalize: boolean): Promise<T>;
   dot(a: T, b: T): Promise<number>;
+  /** Diagnostics: elements where two or more nonzero inputs disagree in sign. */
+  signConflicts?(xs: readonly T[]): Promise<number>;
   /** AIM post-step (kernels/aim-scale.ts): θ₀ + (θ_m − θ₀)(1 − (1−ω) s_j), j = (offset + i) mod cols. */
   aimScale?(base: T, merged: T, scale: T, omega: number, offset: number, cols: number): Promise<T>;
   /**

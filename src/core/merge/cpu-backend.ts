@@ -8,6 +8,7 @@ import { disjointMean } from '../kernels/disjoint-mean';
 import { dot } from '../kernels/dot';
 import { electSign } from '../kernels/elect-sign';
 import { magnitudeBand } from '../kernels/magnitude-band';
+import { signConflicts } from '../kernels/sign-conflicts';
 import { matmul } from '../kernels/matmul';
 import { weightedSum } from '../kernels/weighted-sum';
 import type { TensorBackend } from './backend';
@@ -45,6 +46,9 @@ export class CpuBackend implements TensorBackend<Float32Array> {
   }
   async dot(a: Float32Array, b: Float32Array) {
     return dot(a, b);
+  }
+  async signConflicts(xs: readonly Float32Array[]) {
+    return signConflicts(xs);
   }
   async aimScale(base: Float32Array, merged: Float32Array, scale: Float32Array, omega: number, offset: number, cols: number) {
     return aimScale(base, merged, scale, omega, offset, cols);

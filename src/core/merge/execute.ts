@@ -18,6 +18,8 @@ import type { ActivationStats } from './activation-stats';
 import type { TensorBackend } from './backend';
 import { mergeLinear } from './methods/linear';
 import { mergeSlerp } from './methods/slerp';
+import type { SpectrumDiagnostics } from './methods/svd-common';
+import { mergeSvdFamily } from './methods/svd-merge';
 import { mergeTaskVectors } from './methods/task-arithmetic';
 import { type MergePlan, type TensorPlan, planMerge } from './plan';
 import type { TensorJob } from './tensor-job';
@@ -41,6 +43,10 @@ export interface MergeOptions {
   chunkElements?: number;
   /** Called once per finished tensor with its statistics (thresholds, SLERP coefficients…). */
   onTensor?: (name: string, notes: Record<string, number>) => void;
+  /** SVD merges: the singular-value spectrum of each task vector (or residual) of each 2-D weight, for plots. */
+  onSpectrum?: (d: SpectrumDiagnostics) => void;
+  /** Spend extra passes on per-tensor diagnostics (norms, cosines, sign conflicts); default off. */
+  diagnostics?: boolean;
   /** Activation statistics for a recipe with `aim` (see activation-stats.ts). */
   activationStats?: ActivationStats;
 }
@@ -91,12 +97,14 @@ export async function merge<T>(
 
   try {
     const reader = new ChunkReader(plan.tensors, chunkElements);
+    const chunkOf = (tp: TensorPlan) => tensorChunk(tp, chunkElements);
     for (let ti = 0; ti < plan.tensors.length; ti++) {
       const tp = plan.tensors[ti]!;
       throwIfAborted(opts.signal);
       await writer.begin(tp.name);
       const tensorNotes: Record<string, number> = {};
-      const job = makeJob(tp, ti, plan, backend, reader, chunkElements, recipe.randomSeed, tensorNotes, {
+      const job = makeJob(tp, ti, plan, backend, reader, chunkOf(tp), recipe.randomSeed, tensorNotes, opts.diagnostics ?? false, {
+        ...(opts.onSpectrum ? { onSpectrum: opts.onSpectrum } : {}),
         onRead: (n) => {
           bytesRead += n;
           bytesDone += n;
@@ -149,7 +157,14 @@ function runMethod<T>(job: TensorJob<T>, plan: MergePlan): Promise<void> {
       return mergeLinear(job);
     case 'slerp':
       return mergeSlerp(job);
+    case 'svd':
+      return mergeSvdFamily(job, plan.spec, job.svd!);
   }
+}
+
+/** Elements per chunk of a tensor: SVD merges take their 2-D weights whole. */
+function tensorChunk(tp: TensorPlan, chunkElements: number): number {
+  return tp.svd && tp.svd.fallback === undefined ? Math.max(chunkElements, tp.numel) : chunkElements;
 }
 
 /** Reads chunk bytes of every input, one chunk ahead of the consumer. */
@@ -166,7 +181,7 @@ class ChunkReader {
 
   private next(ti: number, c: number): [number, number] | undefined {
     const tp = this.tensors[ti]!;
-    if ((c + 1) * this.chunkElements < tp.numel) return [ti, c + 1];
+    if ((c + 1) * tensorChunk(tp, this.chunkElements) < tp.numel) return [ti, c + 1];
     return ti + 1 < this.tensors.length ? [ti + 1, 0] : undefined;
   }
 
@@ -174,7 +189,7 @@ class ChunkReader {
     const k = this.key(ti, c);
     let p = this.pending.get(k);
     if (!p) {
-      p = readChunk(this.tensors[ti]!, c, this.chunkElements);
+      p = readChunk(this.tensors[ti]!, c, tensorChunk(this.tensors[ti]!, this.chunkElements));
       p.catch(() => undefined); // surfaced when awaited
       this.pending.set(k, p);
     }
@@ -214,6 +229,7 @@ async function readChunk(tp: TensorPlan, c: number, chunkElements: number): Prom
 }
 
 interface JobHooks {
+  onSpectrum?: (d: SpectrumDiagnostics) => void;
   onRead(bytes: number): void;
   onChunkOut(bytes: Uint8Array): Promise<void>;
 }
@@ -227,6 +243,7 @@ function makeJob<T>(
   chunkElements: number,
   seed: number,
   tensorNotes: Record<string, number>,
+  diagnose: boolean,
   hooks: JobHooks,
 ): TensorJob<T> & { dispose(): void } {
   const numChunks = Math.max(1, Math.ceil(tp.numel / chunkElements));
@@ -252,7 +269,11 @@ function makeJob<T>(
     numChunks,
     inputs: tp.inputs.map((i) => ({ model: i.model, params: i.params, stream: i.stream })),
     global: tp.global,
+    shape: tp.shape,
+    ...(tp.svd ? { svd: tp.svd } : {}),
+    ...(hooks.onSpectrum ? { spectrum: hooks.onSpectrum } : {}),
     seed,
+    diagnose,
     async load(c) {
       if (c === loadedChunk) return loaded;
       releaseLoaded();

@@ -67,8 +67,14 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
   const wsum = ws.reduce((a, b) => a + b, 0);
   const divisor = normalize && Math.abs(wsum) >= 1e-8 ? wsum : 1;
 
+  const diag = job.diagnose ? new TaskVectorDiagnostics(models.length) : undefined;
   for (let c = 0; c < job.numChunks; c++) {
     const ins = await job.load(c);
+    if (diag) {
+      const deltas = await Promise.all(models.map((_, i) => deltaOf(ins, i)));
+      await diag.add(be, deltas);
+      deltas.forEach((d, i) => done(i, d));
+    }
     if (sparsify === 'none' && spec.consensus === 'none') {
       // Task arithmetic in one pass: θ₀ + λ Σ w_t (θ_t − θ₀)/div = (1 − Σc_t) θ₀ + Σ c_t θ_t.
       const coefs = ws.map((w) => (lambda * w) / divisor);
@@ -102,4 +108,31 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
     await job.emit(out);
   }
   for (const d of cached.values()) be.release(d);
+  diag?.report(job, models.map((m) => m.model), spec, models.map((m) => m.params.density));
+}
+
+/** Per-tensor task-vector statistics: norms, pairwise cosines, sign-conflict rate, fraction trimmed. */
+class TaskVectorDiagnostics<T> {
+  private readonly gram: number[][];
+  private conflicts: number | undefined = 0;
+  private n = 0;
+  constructor(k: number) {
+    this.gram = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  }
+  async add(be: TensorJob<T>['backend'], deltas: readonly T[]): Promise<void> {
+    for (let i = 0; i < deltas.length; i++) for (let j = i; j < deltas.length; j++) this.gram[i]![j]! += await be.dot(deltas[i]!, deltas[j]!);
+    if (deltas.length > 1 && this.conflicts !== undefined) this.conflicts = be.signConflicts ? this.conflicts + (await be.signConflicts(deltas)) : undefined;
+  }
+  report(job: TensorJob<T>, names: readonly string[], spec: MethodSpec, densities: readonly number[]): void {
+    this.n = job.numel;
+    names.forEach((m, i) => {
+      job.note(`norm[${m}]`, Math.sqrt(this.gram[i]![i]!));
+      if (spec.sparsification !== 'none') job.note(`trimmed[${m}]`, 1 - Math.min(1, densities[i]!));
+      for (let j = i + 1; j < names.length; j++) {
+        const den = Math.sqrt(this.gram[i]![i]! * this.gram[j]![j]!);
+        job.note(`cos[${m}|${names[j]}]`, den > 0 ? this.gram[i]![j]! / den : 0);
+      }
+    });
+    if (names.length > 1 && this.conflicts !== undefined) job.note('sign_conflict', this.n ? this.conflicts / this.n : 0);
+  }
 }
