@@ -12,6 +12,8 @@ export type { WorkerMergeRequest, WorkerMergeResult } from './merge.worker';
 
 export interface MergeCallOptions {
   onProgress?: (p: MergeProgress) => void;
+  /** Per-tensor diagnostics as the merge runs (norms, cosines, sign conflicts, thresholds). */
+  onTensor?: (name: string, notes: Record<string, number>) => void;
   signal?: AbortSignal;
 }
 
@@ -36,7 +38,7 @@ export class MergeClient {
     if (opts.signal?.aborted) throw new DOMException('merge cancelled', 'AbortError');
     opts.signal?.addEventListener('abort', onAbort);
     try {
-      return await this.api.merge(transfer(req, [...buffers]), opts.onProgress ? proxy(opts.onProgress) : undefined);
+      return await this.api.merge(transfer(req, [...buffers]), opts.onProgress ? proxy(opts.onProgress) : undefined, opts.onTensor ? proxy(opts.onTensor) : undefined);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }

@@ -47,6 +47,8 @@ export interface WorkerMergeResult {
 }
 
 export type ProgressCallback = (p: MergeProgress) => void | Promise<void>;
+/** Per-tensor diagnostics as each tensor finishes (turns diagnostics on). */
+export type TensorCallback = (name: string, notes: Record<string, number>) => void | Promise<void>;
 
 export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = async () => browserGpu()) {
   let active: AbortController | undefined;
@@ -72,7 +74,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       }
     },
 
-    async merge(req: WorkerMergeRequest, onProgress?: ProgressCallback): Promise<WorkerMergeResult> {
+    async merge(req: WorkerMergeRequest, onProgress?: ProgressCallback, onTensor?: TensorCallback): Promise<WorkerMergeResult> {
       if (active) throw new Error('a merge is already running in this worker');
       const ac = new AbortController();
       active = ac;
@@ -85,6 +87,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
         let last = 0;
         const summary = await merge(recipe, sources, backend, out, {
           signal: ac.signal,
+          ...(onTensor ? { diagnostics: true, onTensor: (name: string, notes: Record<string, number>) => void Promise.resolve(onTensor(name, notes)).catch(() => undefined) } : {}),
           ...(req.chunkElements ? { chunkElements: req.chunkElements } : {}),
           ...(req.shardBytes ? { shardBytes: req.shardBytes } : {}),
           ...(req.activationStats ? { activationStats: parseActivationStats(req.activationStats, recipe.aim?.calibration ?? 'activation statistics') } : {}),
