@@ -6,7 +6,7 @@ import { Checkpoint } from '../core/formats/checkpoint';
 import type { ModelFolder } from '../core/io/byte-source';
 import { InferError } from './errors';
 import { type GenerateOptions, type GenerateResult, generate } from './generate';
-import { CausalLM, type LoadOptions } from './model';
+import { CausalLM, type LoadOptions, specOf } from './model';
 import type { EpReport } from './runtime';
 import { type ChatMessage, ChatTokenizer } from './tokenizer';
 
@@ -32,7 +32,8 @@ export class ChatModel {
   static async load(folder: ModelFolder, opts: LoadOptions = {}): Promise<ChatModel> {
     const ckpt = await Checkpoint.open(folder, { requireConfig: true });
     if (!ckpt.config) throw new InferError('missing-file', `${folder.name}/config.json: missing`);
-    // The tokenizer is checked first: it is cheap, and a mismatch makes the session pointless.
+    // Cheap checks first (config, then tokenizer), before the weights are read.
+    specOf(ckpt);
     const tokenizer = await ChatTokenizer.load(folder, ckpt.config.raw);
     const lm = await CausalLM.fromCheckpoint(ckpt, opts);
     return new ChatModel(folder.name, lm, tokenizer);

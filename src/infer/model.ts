@@ -44,6 +44,9 @@ export function specOf(ckpt: Checkpoint): ModelSpec {
 }
 
 export class CausalLM {
+  /** ORT sessions must not run concurrently: calls queue behind this. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   private constructor(
     readonly spec: ModelSpec,
     readonly graph: BuiltGraph,
@@ -98,7 +101,9 @@ export class CausalLM {
       if (!(ids[i]! >= 0 && ids[i]! < this.spec.vocab)) throw new InferError('tokenizer-mismatch', `token id ${ids[i]} is outside the vocabulary [0, ${this.spec.vocab})`);
     const feeds: Record<string, Ort.Tensor> = { input_ids: new this.ort.Tensor('int32', Int32Array.from(ids), [ids.length]) };
     for (const [k, t] of cache.tensors) feeds[k] = t;
-    const out = await this.session.run(feeds);
+    const run = this.queue.then(() => this.session.run(feeds));
+    this.queue = run.catch(() => undefined);
+    const out = await run;
     const logitsT = out.logits!;
     const next = new Map<string, Ort.Tensor>();
     for (let l = 0; l < this.spec.layers; l++) {

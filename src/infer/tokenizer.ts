@@ -85,6 +85,7 @@ export class ChatTokenizer {
   }
 
   decode(ids: readonly number[], skipSpecial = true): string {
+    if (ids.length === 0) return '';
     return this.tok.decode([...ids], { skip_special_tokens: skipSpecial });
   }
 
