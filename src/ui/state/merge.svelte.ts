@@ -1,0 +1,97 @@
+/** Running a merge in the merge worker: progress, cancel, per-layer diagnostics, the result. */
+import type { MergeProgress, MergeSummary } from '../../core/merge/execute';
+import type { Recipe } from '../../core/recipe/types';
+import { emitRecipe } from '../../core/recipe/parse';
+import { MergeClient } from '../../workers/merge-client';
+import type { ModelEntry, ModelsState } from './models.svelte';
+
+export interface LayerDiagnostics {
+  readonly tensor: string;
+  readonly notes: Readonly<Record<string, number>>;
+}
+
+export type MergeStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'failed';
+
+let mergeCount = 0;
+
+export class MergeState {
+  status = $state<MergeStatus>('idle');
+  progress = $state.raw<MergeProgress | undefined>(undefined);
+  diagnostics = $state.raw<LayerDiagnostics[]>([]);
+  summary = $state.raw<MergeSummary | undefined>(undefined);
+  backendNotice = $state<string | undefined>(undefined);
+  warnings = $state.raw<string[]>([]);
+  error = $state<string | undefined>(undefined);
+  /** Merges made in this session, newest last. */
+  results = $state.raw<ModelEntry[]>([]);
+  private client: MergeClient | undefined;
+  private abort: AbortController | undefined;
+
+  constructor(private readonly models: ModelsState) {}
+
+  readonly mbPerSecond = $derived(this.progress && this.progress.elapsedMs > 0 ? this.progress.bytesDone / 1e3 / this.progress.elapsedMs : 0);
+
+  async run(recipe: Recipe, label?: string): Promise<ModelEntry | undefined> {
+    if (this.status === 'running') return undefined;
+    this.client ??= MergeClient.spawn();
+    this.status = 'running';
+    this.progress = undefined;
+    this.diagnostics = [];
+    this.summary = undefined;
+    this.error = undefined;
+    this.warnings = [];
+    this.abort = new AbortController();
+    const refs = new Set([...(recipe.baseModel ? [recipe.baseModel] : []), ...recipe.models.map((m) => m.model)]);
+    if (recipe.tokenizerSource && recipe.tokenizerSource !== 'base') refs.add(recipe.tokenizerSource);
+    const models: Record<string, Record<string, Blob>> = {};
+    for (const ref of refs) {
+      const entry = this.models.byName(ref);
+      if (!entry || entry.status !== 'ready') {
+        this.status = 'failed';
+        this.error = `model '${ref}' is not loaded`;
+        return undefined;
+      }
+      models[ref] = Object.fromEntries(entry.files);
+    }
+    const name = `merge-${++mergeCount}-${recipe.mergeMethod}`;
+    const pending: LayerDiagnostics[] = [];
+    let flush: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const res = await this.client.merge(
+        { recipe: emitRecipe(recipe), models, opfsFolder: `merge-lab-${name}` },
+        {
+          signal: this.abort.signal,
+          onProgress: (p) => (this.progress = p),
+          onTensor: (tensor, notes) => {
+            pending.push({ tensor, notes });
+            flush ??= setTimeout(() => {
+              this.diagnostics = [...this.diagnostics, ...pending.splice(0)];
+              flush = undefined;
+            }, 100);
+          },
+        },
+      );
+      if (flush) clearTimeout(flush);
+      this.diagnostics = [...this.diagnostics, ...pending.splice(0)];
+      this.summary = res.summary;
+      this.backendNotice = res.backendNotice;
+      this.warnings = res.warnings;
+      const files = new Map(Object.entries(res.files).map(([f, b]) => [f, b instanceof Blob ? b : new Blob([b as Uint8Array<ArrayBuffer>])]));
+      const entry = await this.models.add({ name, files }, 'merged', label ?? name);
+      this.results = [...this.results, entry];
+      this.status = 'done';
+      return entry;
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      this.status = /cancel/i.test(msg) ? 'cancelled' : 'failed';
+      this.error = this.status === 'cancelled' ? 'Merge cancelled: partial output was discarded.' : msg;
+      return undefined;
+    } finally {
+      this.abort = undefined;
+    }
+  }
+
+  cancel(): void {
+    this.abort?.abort();
+  }
+}
