@@ -1,0 +1,47 @@
+/**
+ * The WebGPU EP in Node (Dawn's `webgpu` package on a Vulkan ICD, e.g. lavapipe from
+ * scripts/setup-vulkan.sh) gives the same greedy output as the wasm EP. Without an adapter this
+ * test FAILS when CI is set and is skipped loudly otherwise. Slow on a CPU Vulkan driver: the
+ * first run compiles every shader (about a minute on 2 busy cores).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { generate } from '../../src/infer/generate';
+import { CausalLM } from '../../src/infer/model';
+import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { probeWebGpu } from '../../src/infer/runtime';
+import { TINY, tinyCkpt } from './fixtures';
+import { maxAbsDiff } from './reference';
+
+const adapter = nodeRuntimeAdapter();
+const probe = await probeWebGpu(adapter);
+if (!probe.ok && !process.env.CI)
+  console.warn(`SKIPPING the WebGPU EP test: ${probe.reason} (set VK_ICD_FILENAMES, see scripts/setup-vulkan.sh; with CI set this fails)`);
+
+describe.skipIf(!probe.ok && !process.env.CI)('WebGPU EP (Node, Dawn)', () => {
+  const models: CausalLM[] = [];
+  afterAll(async () => {
+    for (const m of models) await m.release();
+  });
+
+  it('has an adapter', () => {
+    expect(probe.ok, probe.ok ? '' : `no WebGPU adapter: ${probe.reason}`).toBe(true);
+  });
+
+  it('gives the same greedy tokens and logits as wasm', { timeout: 600_000 }, async () => {
+    const ckpt = await tinyCkpt({ ...TINY, seed: 21 });
+    const wasm = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter });
+    const gpu = await CausalLM.fromCheckpoint(ckpt, { ep: 'webgpu', adapter });
+    models.push(wasm, gpu);
+    expect(gpu.ep.ep).toBe('webgpu');
+    console.log(`WebGPU adapter: ${gpu.ep.adapter}`);
+    const prompt = [3, 17, 0, 39, 8, 8, 21];
+    const a = await generate(wasm, prompt, { maxNewTokens: 12 });
+    const b = await generate(gpu, prompt, { maxNewTokens: 12 });
+    expect(b.ids).toEqual(a.ids);
+    const la = await wasm.forward([...prompt, ...a.ids]);
+    const lb = await gpu.forward([...prompt, ...a.ids]);
+    const diff = maxAbsDiff(la.logits, lb.logits);
+    console.log(`WebGPU vs wasm: greedy ids ${a.ids.join(',')}; last-position logits max abs diff ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-4);
+  });
+});
