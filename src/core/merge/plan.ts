@@ -9,8 +9,10 @@ import { numel } from '../formats/safetensors';
 import { fnv1a, lowbias32 } from '../kernels/rng';
 import { evaluateSetting, layerPosition } from '../recipe/resolve';
 import type { Recipe, Setting } from '../recipe/types';
-import { DEFAULT_GAMMA, METHODS, type MethodSpec } from './methods/registry';
+import { DEFAULT_OVERSAMPLE, DEFAULT_POWER_ITERS } from '../linalg/rsvd';
+import { DEFAULT_GAMMA, METHODS, type MethodSpec, SVD_DEFAULTS } from './methods/registry';
 import { type ActivationStats, aimApplies, normalisedScale } from './activation-stats';
+import type { SvdSettings } from './methods/svd-common';
 import type { InputParameters } from './tensor-job';
 
 export interface PlannedInput {
@@ -29,6 +31,8 @@ export interface TensorPlan {
   readonly outDtype: DType;
   readonly inputs: readonly PlannedInput[];
   readonly global: { lambda: number; normalize: boolean; rescale: boolean; t: number };
+  /** SVD family only: per-tensor settings; such tensors are merged whole (one chunk) unless they fall back. */
+  readonly svd?: SvdSettings;
   /** AIM post-step for this tensor (linear weights with calibration statistics). */
   readonly aim?: { readonly omega: number; readonly scale: Float32Array; readonly cols: number };
 }
@@ -55,7 +59,7 @@ function isEmbedding(name: string): boolean {
 
 /** Orders the method's inputs: task-vector methods and SLERP put the base first. */
 export function methodInputs(recipe: Recipe, spec: MethodSpec): string[] {
-  if (spec.family === 'linear') return recipe.models.map((m) => m.model);
+  if (spec.family === 'linear' || recipe.baseModel === undefined) return recipe.models.map((m) => m.model);
   return [recipe.baseModel!, ...recipe.models.map((m) => m.model).filter((m) => m !== recipe.baseModel)];
 }
 
@@ -133,11 +137,11 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
         }
       }
       const model = refs[i]!;
-      const isBase = spec.family !== 'linear' && i === 0;
+      const isBase = spec.family !== 'linear' && recipe.baseModel !== undefined && i === 0;
       const params: InputParameters = isBase
         ? { weight: 0, density: 1, gamma: 0 }
         : {
-            weight: spec.family === 'slerp' ? 1 : numberSetting('weight', model, name, t, NaN, `models[${model}].parameters.weight`),
+            weight: spec.family === 'slerp' ? 1 : numberSetting('weight', model, name, t, spec.family === 'svd' ? 1 : NaN, `models[${model}].parameters.weight`),
             density: numberSetting('density', model, name, t, 1, `models[${model}].parameters.density`),
             gamma: numberSetting('gamma', model, name, t, DEFAULT_GAMMA, `models[${model}].parameters.gamma`),
           };
@@ -163,8 +167,28 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
         rescale: flag('rescale', spec.defaultRescale),
         t: spec.family === 'slerp' ? numberSetting('t', undefined, name, t, NaN, 'parameters.t') : 0,
       },
+      ...(spec.family === 'svd' ? { svd: svdSettings(name, base.shape, t) } : {}),
     };
   });
+  function svdSettings(name: string, shape: readonly number[], t: number): SvdSettings {
+    const opt = (key: string) => {
+      const v = setting(key, undefined, name, t);
+      if (v !== undefined && typeof v !== 'number') throw new RecipeError(`parameters.${key}`, `must be a number for tensor '${name}', got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const fallback = shape.length !== 2 ? `${shape.length}-D` : isEmbedding(name) ? 'an embedding' : undefined;
+    if (fallback) warnings.push(`${name}: ${spec.name} applies to 2-D weights, not ${fallback === 'an embedding' ? 'embeddings' : `${fallback} tensors`}; merged with task arithmetic instead`);
+    return {
+      rank: opt('rank'),
+      energy: opt('energy'),
+      mu: opt('mu') ?? SVD_DEFAULTS.mu,
+      iterations: opt('iterations') ?? SVD_DEFAULTS.iterations,
+      oversample: opt('oversample') ?? DEFAULT_OVERSAMPLE,
+      powerIters: opt('power_iters') ?? DEFAULT_POWER_ITERS,
+      hasBase: recipe.baseModel !== undefined,
+      fallback,
+    };
+  }
   for (const m of materialised) warnings.push(`${m}: tied embeddings; lm_head.weight materialised from model.embed_tokens.weight`);
 
   const bytesIn = tensors.reduce((s, tp) => s + tp.inputs.reduce((a, i) => a + i.tensor.byteLength, 0), 0);

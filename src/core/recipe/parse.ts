@@ -46,7 +46,10 @@ function checkNumeric(s: Setting, field: string, min: number, max: number): void
 
 const RANGES: Record<string, [number, number]> = {
   weight: [-1e6, 1e6], density: [0, 1], gamma: [0, 1], lambda: [-1e6, 1e6], t: [0, 1],
+  // SVD family (methods/registry.ts documents each)
+  rank: [1, 1e6], energy: [1e-6, 1], mu: [0, 1], iterations: [1, 100], oversample: [0, 1024], power_iters: [0, 32],
 };
+const INTEGER_KEYS = ['rank', 'iterations', 'oversample', 'power_iters'];
 
 function parseParameters(v: unknown, field: string, allowed: readonly string[], method: string, warnings: string[]): Record<string, Setting> {
   if (v === undefined || v === null) return {};
@@ -63,6 +66,8 @@ function parseParameters(v: unknown, field: string, allowed: readonly string[], 
     if (k === 'normalize' || k === 'rescale') {
       if (typeof s !== 'boolean') throw new RecipeError(f, 'must be true or false');
     } else checkNumeric(s, f, ...(RANGES[k] ?? [-Infinity, Infinity]));
+    if (INTEGER_KEYS.includes(k) && (typeof s === 'number' ? !Number.isInteger(s) : Array.isArray(s) && s.some((e) => typeof e === 'number' ? !Number.isInteger(e) : typeof e.value === 'number' && !Number.isInteger(e.value))))
+      throw new RecipeError(f, 'must be a whole number');
     out[k] = s;
   }
   return out;
@@ -105,11 +110,12 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   }
   if (spec.family !== 'slerp') {
     models.forEach((x, i) => {
-      if (x.model === baseModel && spec.family === 'task_vector') return;
+      if (x.model === baseModel && (spec.family === 'task_vector' || spec.family === 'svd')) return;
+      if (spec.family === 'svd') return; // SVD merges: weight defaults to 1
       if (x.parameters.weight === undefined && parameters.weight === undefined)
         throw new RecipeError(`models[${i}].parameters.weight`, `${m} needs a weight for every model`);
     });
-    if (spec.family === 'task_vector' && others.length === 0) throw new RecipeError('models', `${m} needs at least one model besides the base_model`);
+    if ((spec.family === 'task_vector' || spec.family === 'svd') && others.length === 0) throw new RecipeError('models', `${m} needs at least one model besides the base_model`);
   }
   const seen = new Set<string>();
   models.forEach((x, i) => {

@@ -20,6 +20,12 @@ export const MERGE_METHODS = [
   'breadcrumbs',
   'breadcrumbs_ties',
   'slerp',
+  // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
+  'tsv',
+  'iso_c',
+  'lore',
+  'twin',
+  'low_rank_task_arithmetic',
 ] as const;
 export type MergeMethodName = (typeof MERGE_METHODS)[number];
 

@@ -1,0 +1,223 @@
+/**
+ * What the SVD merges share: per-tensor settings, the task vectors of a whole 2-D weight,
+ * truncated SVDs with their diagnostics, the polar factor of concatenated factors, and the
+ * task-arithmetic fallback for tensors an SVD does not apply to.
+ *
+ * Shapes: a weight W is [m, n] row-major (m = out features, n = in features); δ_t = θ_t − θ₀.
+ */
+import { symmetricEigen } from '../../kernels/jacobi-svd';
+import { type MatOps, matOps } from '../../linalg/ops';
+import { type RsvdResult, randomizedSvd } from '../../linalg/rsvd';
+import type { TensorJob } from '../tensor-job';
+
+/** Per-tensor settings of the SVD family (resolved by the planner; undefined = method default). */
+export interface SvdSettings {
+  readonly rank: number | undefined;
+  readonly energy: number | undefined;
+  readonly mu: number;
+  readonly iterations: number;
+  readonly oversample: number;
+  readonly powerIters: number;
+  /** False only for lore without a base_model: then every input is a model. */
+  readonly hasBase: boolean;
+  /** Why this tensor is merged with task arithmetic instead (not 2-D, or an embedding). */
+  readonly fallback: string | undefined;
+}
+
+/** The spectrum of one task vector (or residual) of one weight, for plots. */
+export interface SpectrumDiagnostics {
+  readonly tensor: string;
+  /** The model the matrix belongs to, or e.g. `mean` for Iso-C's mean task vector. */
+  readonly model: string;
+  /** What was decomposed: `task_vector`, `mean_task_vector`, `residual` (Twin), `lore_delta`. */
+  readonly matrix: string;
+  readonly shape: readonly [number, number];
+  /** Leading singular values, descending (the k+p Ritz values of the sketch). */
+  readonly singularValues: readonly number[];
+  /** ‖δ‖²_F: the exact total energy, so captured fractions are exact. */
+  readonly totalEnergy: number;
+  /** The rank the method kept. */
+  readonly rank: number;
+  /** Σ_{i≤rank} σ_i² / ‖δ‖²_F. */
+  readonly energyAtRank: number;
+  /** Smallest r with Σ_{i≤r} σ_i² ≥ 0.9 ‖δ‖²_F, or null when beyond the computed values. */
+  readonly rank90: number | null;
+  /**
+   * Entropy effective rank exp(−Σ p_i ln p_i), p_i = σ_i/Σσ_j (Roy & Vetterli 2007), over the
+   * computed values: exact when they cover min(m, n), a lower bound otherwise.
+   */
+  readonly effectiveRank: number;
+}
+
+export const DEFAULT_SVD_RANK = 32;
+
+export interface SvdContext<T> {
+  readonly job: TensorJob<T>;
+  readonly ops: MatOps<T>;
+  readonly m: number;
+  readonly n: number;
+  readonly settings: SvdSettings;
+  /** Models (not the base) in job order, with their weights. */
+  readonly models: readonly { readonly model: string; readonly weight: number; readonly stream: number }[];
+}
+
+export function svdContext<T>(job: TensorJob<T>, settings: SvdSettings): SvdContext<T> {
+  const [m, n] = job.shape as [number, number];
+  const models = job.inputs.slice(settings.hasBase ? 1 : 0).map((i) => ({ model: i.model, weight: i.params.weight, stream: i.stream }));
+  return { job, ops: matOps(job.backend), m, n, settings, models };
+}
+
+/** The rank a method keeps: the recipe's `rank` (or `fallback`), clamped to [1, min(m, n)]. */
+export function keptRank<T>(ctx: SvdContext<T>, fallback: number): number {
+  return Math.max(1, Math.min(Math.round(ctx.settings.rank ?? fallback), ctx.m, ctx.n));
+}
+
+/** Truncated SVD of a [m, n] handle, with diagnostics recorded under `label`. */
+export async function truncatedSvd<T>(
+  ctx: SvdContext<T>,
+  x: T,
+  rank: number,
+  stream: number,
+  diag: { model: string; matrix: string } | undefined,
+): Promise<RsvdResult<T> & { totalEnergy: number }> {
+  const { ops, m, n, settings, job } = ctx;
+  const r = await randomizedSvd(ops, x, m, n, { rank, oversample: settings.oversample, powerIters: settings.powerIters, seed: job.seed, stream });
+  const totalEnergy = await ops.sumSquares(x);
+  if (diag) report(ctx, diag.model, diag.matrix, r.sketch, totalEnergy, r.k);
+  return { ...r, totalEnergy };
+}
+
+/** Smallest r ≤ k whose leading singular values hold `fraction` of `total` energy (k if none). */
+export function rankForEnergy(s: ArrayLike<number>, total: number, fraction: number): number {
+  let acc = 0;
+  for (let i = 0; i < s.length; i++) {
+    acc += s[i]! * s[i]!;
+    if (acc >= fraction * total * (1 - 1e-6)) return i + 1;
+  }
+  return s.length;
+}
+
+export function spectrumDiagnostics(tensor: string, model: string, matrix: string, shape: [number, number], sigma: ArrayLike<number>, totalEnergy: number, rank: number): SpectrumDiagnostics {
+  const s = Array.from(sigma);
+  let cum = 0;
+  let rank90: number | null = null;
+  let atRank = 0;
+  s.forEach((x, i) => {
+    cum += x * x;
+    if (i < rank) atRank = cum;
+    if (rank90 === null && cum >= 0.9 * totalEnergy) rank90 = i + 1;
+  });
+  const sum = s.reduce((a, b) => a + b, 0);
+  const h = sum > 0 ? -s.reduce((a, x) => (x > 0 ? a + (x / sum) * Math.log(x / sum) : a), 0) : 0;
+  return {
+    tensor, model, matrix, shape, singularValues: s, totalEnergy, rank,
+    energyAtRank: totalEnergy > 0 ? Math.min(1, atRank / totalEnergy) : 1,
+    rank90: totalEnergy > 0 ? rank90 : 0,
+    effectiveRank: Math.exp(h),
+  };
+}
+
+function report<T>(ctx: SvdContext<T>, model: string, matrix: string, sigma: ArrayLike<number>, totalEnergy: number, rank: number): void {
+  const d = spectrumDiagnostics(ctx.job.name, model, matrix, [ctx.m, ctx.n], sigma, totalEnergy, rank);
+  const tag = matrix === 'task_vector' ? model : `${matrix}:${model}`;
+  ctx.job.note(`rank[${tag}]`, d.rank);
+  ctx.job.note(`energy_at_rank[${tag}]`, d.energyAtRank);
+  ctx.job.note(`effective_rank[${tag}]`, d.effectiveRank);
+  ctx.job.note(`sigma_max[${tag}]`, d.singularValues[0] ?? 0);
+  if (d.rank90 !== null) ctx.job.note(`rank90[${tag}]`, d.rank90);
+  ctx.job.spectrum?.(d);
+}
+
+/** Spectra of the plain task vectors, for methods whose own SVDs are of other matrices (only when someone listens). */
+export async function reportTaskVectorSpectra<T>(ctx: SvdContext<T>, base: T, inputs: readonly T[], rank: number): Promise<void> {
+  if (!ctx.job.spectrum) return;
+  for (let i = 0; i < ctx.models.length; i++) {
+    const d = await ctx.job.backend.delta(inputs[i]!, base);
+    const r = await truncatedSvd(ctx, d, rank, ctx.models[i]!.stream, { model: ctx.models[i]!.model, matrix: 'task_vector' });
+    for (const h of [d, r.U, r.V]) ctx.ops.release(h);
+  }
+}
+
+/**
+ * (XᵀX)^{-1/2} for X = [X_1 … X_T] (each [rows, k]) from its Gram blocks: with X = P S Qᵀ,
+ * X·(XᵀX)^{-1/2} = P Qᵀ, the polar factor (the nearest matrix with orthonormal columns).
+ * Directions with λ ≤ 1e-10·λ_max are left out (pseudo-inverse). Returns [Tk, Tk] f64.
+ */
+export async function inverseSqrtGram<T>(ops: MatOps<T>, xs: readonly T[], rows: number, k: number): Promise<Float64Array> {
+  const T_ = xs.length;
+  const K = T_ * k;
+  const G = new Float64Array(K * K);
+  for (let a = 0; a < T_; a++)
+    for (let b = a; b < T_; b++) {
+      const h = await ops.matmul(xs[a]!, xs[b]!, k, rows, k, true, false);
+      const g = await ops.download(h);
+      ops.release(h);
+      for (let i = 0; i < k; i++)
+        for (let j = 0; j < k; j++) {
+          G[(a * k + i) * K + b * k + j] = g[i * k + j]!;
+          G[(b * k + j) * K + a * k + i] = g[i * k + j]!;
+        }
+    }
+  const { lambda, W } = symmetricEigen(G, K);
+  const out = new Float64Array(K * K);
+  const lmax = lambda[0]!;
+  for (let p = 0; p < K; p++) {
+    const lam = lambda[p]!;
+    if (!(lam > 1e-10 * lmax)) continue;
+    const f = 1 / Math.sqrt(lam);
+    for (let i = 0; i < K; i++) {
+      const wi = W[i * K + p]! * f;
+      if (wi === 0) continue;
+      for (let j = 0; j < K; j++) out[i * K + j]! += wi * W[j * K + p]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * θ₀ + Σ_{s,r} U_s C_{sr} V_rᵀ for factor lists U_s [m, k], V_r [n, k] and C [Tk, Tk] (f64):
+ * Z_s = Σ_r V_r C_{sr}ᵀ  [n, k], then out += U_s Z_sᵀ. Consumes nothing.
+ */
+export async function addFactorProduct<T>(ops: MatOps<T>, base: T, Us: readonly T[], Vs: readonly T[], C: Float64Array, m: number, n: number, k: number): Promise<T> {
+  const T_ = Us.length;
+  const K = T_ * k;
+  let out = base;
+  for (let s = 0; s < T_; s++) {
+    let Z: T | undefined;
+    for (let r = 0; r < T_; r++) {
+      const block = new Float32Array(k * k);
+      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) block[i * k + j] = C[(s * k + i) * K + r * k + j]!;
+      const bh = await ops.upload(block);
+      const next = await ops.matmul(Vs[r]!, bh, n, k, k, false, true, Z); // V_r C_srᵀ
+      ops.release(bh);
+      if (Z) ops.release(Z);
+      Z = next;
+    }
+    const next = await ops.matmul(Us[s]!, Z!, m, k, n, false, true, out);
+    ops.release(Z!);
+    if (out !== base) ops.release(out);
+    out = next;
+  }
+  return out;
+}
+
+/**
+ * Task arithmetic for tensors an SVD does not apply to: θ₀ + λ Σ c_t δ_t, c_t = w_t (or
+ * w_t/Σw when `mean`). Without a base (lore), θ₀ is the weighted mean of the models, so the
+ * result is that mean.
+ */
+export async function mergeFallback<T>(job: TensorJob<T>, settings: SvdSettings, mean: boolean): Promise<void> {
+  const be = job.backend;
+  const models = job.inputs.slice(settings.hasBase ? 1 : 0);
+  const ws = models.map((m) => m.params.weight);
+  const wsum = ws.reduce((a, b) => a + b, 0);
+  job.note('fallback_task_arithmetic', 1);
+  let coefs: number[];
+  if (!settings.hasBase) coefs = ws.map((w) => w / (Math.abs(wsum) >= 1e-8 ? wsum : 1));
+  else {
+    const div = mean && Math.abs(wsum) >= 1e-8 ? wsum : 1;
+    const c = ws.map((w) => (job.global.lambda * w) / div);
+    coefs = [1 - c.reduce((a, b) => a + b, 0), ...c];
+  }
+  for (let c = 0; c < job.numChunks; c++) await job.emit(await be.weightedSum(await job.load(c), coefs));
+}
