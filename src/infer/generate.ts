@@ -46,6 +46,25 @@ export interface GenerateResult {
   timings: Timings;
 }
 
+/**
+ * Lets queued tasks run (a cancel message arriving at a worker, streamed tokens being posted):
+ * ORT's wasm run can complete without ever returning to the event loop. Unclamped, unlike
+ * nested setTimeout(0).
+ */
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { scheduler?: { yield?: () => Promise<void> }; setImmediate?: (f: () => void) => void };
+  if (g.scheduler?.yield) return g.scheduler.yield();
+  if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
+  return new Promise((r) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      r();
+    };
+    ch.port2.postMessage(null);
+  });
+}
+
 /** Length of the longest suffix of `text` that is a proper prefix of a stop string. */
 function pendingStopPrefix(text: string, stops: readonly string[]): number {
   let best = 0;
@@ -110,7 +129,10 @@ export async function generate(lm: CausalLM, promptIds: readonly number[], opts:
       finishReason = 'context';
       break;
     }
-    throwIfCancelled(opts.signal);
+    if (opts.signal) {
+      await yieldToEventLoop();
+      throwIfCancelled(opts.signal);
+    }
     const t = now();
     step = await lm.forward([next], step.cache);
     decodeMs += now() - t;
