@@ -3,10 +3,16 @@ import { CheckpointError, MergeError, RecipeError, SafetensorsError } from '../c
 import { UsageError } from './args';
 import { MERGE_USAGE, mergeCommand } from './merge-command';
 import { GENERATE_USAGE, generateCommand } from './generate-command';
+import { EVAL_USAGE, evalCommand } from './eval-command';
+import { SWEEP_USAGE, sweepCommand } from './sweep-command';
+import { ProblemSetError } from '../core/eval/problem-set';
+import { InferError } from '../infer/errors';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
   merge: { usage: MERGE_USAGE, run: mergeCommand },
   generate: { usage: GENERATE_USAGE, run: generateCommand },
+  eval: { usage: EVAL_USAGE, run: evalCommand },
+  sweep: { usage: SWEEP_USAGE, run: sweepCommand },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -23,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`merge-lab ${cmd}: ${e.message}`);
       return 2;
     }
-    if (e instanceof RecipeError || e instanceof SafetensorsError || e instanceof CheckpointError || e instanceof MergeError) {
+    if (e instanceof RecipeError || e instanceof SafetensorsError || e instanceof CheckpointError || e instanceof MergeError || e instanceof ProblemSetError || e instanceof InferError) {
       console.error(`merge-lab ${cmd}: ${e.name}: ${e.message}`);
       return 1;
     }

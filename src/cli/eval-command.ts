@@ -1,0 +1,128 @@
+/**
+ * `merge-lab eval --models DIR1,DIR2,... --set FILE`: every model on every problem, greedy, and a
+ * table shaped like the paper's Table 1. `--json`/`--csv` keep every response.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { type ProblemFormat, type ProblemSet, parseProblemSet } from '../core/eval/problem-set';
+import { formatTable, runsToCsv, runsToJson, tableRows } from '../core/eval/report';
+import { type CompletionModel, type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
+import { formatMs } from '../core/units';
+import { completionModel } from '../infer/completion';
+import { ChatModel } from '../infer/engine';
+import { nodeRuntimeAdapter } from '../infer/node-adapter';
+import type { EpChoice } from '../infer/runtime';
+import { FsModelFolder } from '../node/fs-folder';
+import { UsageError, parse } from './args';
+
+export const EVAL_USAGE =
+  'merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu]';
+
+export const evalFlags = {
+  set: { type: 'string' },
+  limit: { type: 'string' },
+  reference: { type: 'string' },
+  'max-new-tokens': { type: 'string', default: '512' },
+  'few-shot': { type: 'string', multiple: true },
+  prompt: { type: 'string', default: '{question}' },
+  format: { type: 'string', default: 'auto' },
+  json: { type: 'string' },
+  csv: { type: 'string' },
+  ep: { type: 'string', default: 'wasm' },
+  'bad-lines': { type: 'string', default: 'skip' },
+} as const;
+
+export interface EvalSettings {
+  sets: ProblemSet[];
+  limit: number | undefined;
+  maxNewTokens: number;
+  prompt: string;
+  fewShot: Map<string, number>;
+  ep: EpChoice;
+}
+
+function positiveInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer (got '${v}')`);
+  return n;
+}
+
+export async function evalSettings(values: Record<string, unknown>): Promise<EvalSettings> {
+  if (typeof values.set !== 'string') throw new UsageError('--set FILE is required');
+  const format = values.format as string;
+  if (!['auto', 'gsm8k', 'math', 'generic'].includes(format)) throw new UsageError(`--format must be auto, gsm8k, math or generic`);
+  const onBadLine = values['bad-lines'] === 'reject' ? 'reject' : 'skip';
+  const sets = await Promise.all(
+    values.set.split(',').map(async (f) => {
+      const s = parseProblemSet(await fs.readFile(f, 'utf8'), path.basename(f), { format: format as ProblemFormat | 'auto', onBadLine });
+      for (const b of s.badLines) process.stderr.write(`${s.name}: line ${b.line} skipped: ${b.reason}\n`);
+      return s;
+    }),
+  );
+  const fewShot = new Map<string, number>();
+  for (const spec of (values['few-shot'] as string[] | undefined) ?? []) {
+    const m = /^(.+)=(\d+)$/.exec(spec);
+    if (!m) throw new UsageError(`--few-shot takes NAME=K (got '${spec}')`);
+    fewShot.set(m[1]!, Number(m[2]));
+  }
+  const ep = values.ep as EpChoice;
+  if (!['auto', 'wasm', 'webgpu'].includes(ep)) throw new UsageError('--ep must be auto, wasm or webgpu');
+  return {
+    sets,
+    limit: positiveInt(values.limit as string | undefined, '--limit'),
+    maxNewTokens: positiveInt(values['max-new-tokens'] as string, '--max-new-tokens')!,
+    prompt: values.prompt as string,
+    fewShot,
+    ep,
+  };
+}
+
+/** Loads models, runs them on every set with a one-line progress display, and releases them. */
+export async function runEvaluation(dirs: readonly string[], s: EvalSettings, signal?: AbortSignal): Promise<EvalRun[]> {
+  const loaded: { chat: ChatModel; model: CompletionModel; prompt: PromptStyle }[] = [];
+  const folders: FsModelFolder[] = [];
+  try {
+    for (const dir of dirs) {
+      const folder = new FsModelFolder(dir);
+      folders.push(folder);
+      const chat = await ChatModel.load(folder, { ep: s.ep, adapter: nodeRuntimeAdapter(), ...(signal ? { signal } : {}) });
+      const name = path.basename(path.resolve(dir));
+      loaded.push({ chat, model: completionModel(chat, name), prompt: { template: s.prompt, fewShot: s.fewShot.get(name) ?? 0 } });
+    }
+    const runs: EvalRun[] = [];
+    for (const set of s.sets) {
+      const run = await evaluate(loaded.map((l) => ({ model: l.model, prompt: l.prompt })), set, {
+        maxNewTokens: s.maxNewTokens,
+        ...(s.limit !== undefined ? { limit: s.limit } : {}),
+        ...(signal ? { signal } : {}),
+        onProgress: (p) => process.stderr.isTTY && process.stderr.write(`\r${set.name}: ${p.done}/${p.total} ${p.model}\x1b[K`),
+      });
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      process.stderr.write(`${set.name}: ${run.set.problems} problems × ${loaded.length} models in ${formatMs(run.ms)}\n`);
+      runs.push(run);
+    }
+    return runs;
+  } finally {
+    for (const l of loaded) await l.chat.release();
+    for (const f of folders) await f.close();
+  }
+}
+
+export async function writeOutputs(runs: EvalRun[], values: Record<string, unknown>): Promise<void> {
+  if (typeof values.json === 'string') await fs.writeFile(values.json, runsToJson(runs));
+  if (typeof values.csv === 'string') await fs.writeFile(values.csv, runsToCsv(runs));
+}
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { models: { type: 'string' }, ...evalFlags });
+  if (!values.models) throw new UsageError(`usage: ${EVAL_USAGE}`);
+  const dirs = values.models.split(',').filter(Boolean);
+  const settings = await evalSettings(values);
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  const runs = await runEvaluation(dirs, settings, ac.signal);
+  const reference = values.reference ? path.basename(path.resolve(values.reference)) : undefined;
+  console.log(formatTable(tableRows(runs, reference)));
+  await writeOutputs(runs, values);
+}
