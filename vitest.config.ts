@@ -9,6 +9,9 @@ import { defineConfig } from 'vitest/config';
 // starts, so they must be set here (before vitest forks its workers), not inside a test file.
 const icd = path.join(path.dirname(fileURLToPath(import.meta.url)), '.cache/vulkan/lvp_icd.json');
 if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+// vitest runs test files in parallel forks: one lavapipe thread per device avoids oversubscribing
+// the cores (lavapipe's worker threads spin at barriers; oversubscribed, the GPU suite runs 3× slower).
+process.env.LP_NUM_THREADS ??= '1';
 if (!process.env.XDG_RUNTIME_DIR) {
   const dir = path.join(tmpdir(), `merge-lab-xdg-${process.getuid?.() ?? 0}`);
   mkdirSync(dir, { recursive: true });

@@ -1,56 +1,68 @@
 // GPU twin of src/core/kernels/disjoint-mean.ts: the TIES disjoint merge. Sums the weighted task
 // vectors whose sign agrees with the elected sign (zeros never agree); with NORMALIZE, divides by
-// the sum of the agreeing models' weights (1 where none agree).
-// Up to four inputs per dispatch; longer lists chain through `state` (running sum, divisor) in
-// input order: ACC reads state, FINAL = false writes state instead of the result.
-// x0..x3: [n] f32 (slots ≥ K bound to x0, unread)   sign: [n] ±1   state: [n] vec2f
-// out: [n] f32 (FINAL) or [2n] f32 interleaved (sum, div)   w: the K weights
+// the sum of the agreeing models' weights (1 where none agree). Adding an exact 0 for
+// non-agreeing inputs leaves the CPU's sums unchanged (the running sum is never −0).
+// Up to four inputs per dispatch; longer lists chain through `state` in input order: ACC reads
+// state, FINAL = false writes state instead of the result. State interleaves (sum, div) per
+// element: state[2v] = (s0, d0, s1, d1), state[2v + 1] = (s2, d2, s3, d3) for elements 4v…4v+3.
+// x0..x3: [n] f32 (slots ≥ K bound to x0, unread)   sgn: [n] ±1   state: [2n] f32
+// out: [n] f32 (FINAL) or [2n] f32 (state)   w: the K weights
+// Layout: each invocation handles vec4s (4 consecutive elements); a workgroup of 256 handles
+// ITER = 16 vec4s per invocation, strided so neighbouring lanes touch neighbouring memory:
+// 16384 elements per workgroup, workgroup id folded 2-D. Bindings are sized up to a multiple of
+// 16 bytes; lanes past n only touch the buffers' padding, which is never read back.
 
 override K: u32 = 1u;
 override ACC: bool = false;
 override FINAL: bool = true;
 override NORMALIZE: bool = true;
+const ITER: u32 = 16u;
 
 struct Params { n: u32, pad0: u32, pad1: u32, pad2: u32, w: vec4f }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x0: array<f32>;
-@group(0) @binding(2) var<storage, read> x1: array<f32>;
-@group(0) @binding(3) var<storage, read> x2: array<f32>;
-@group(0) @binding(4) var<storage, read> x3: array<f32>;
-@group(0) @binding(5) var<storage, read> sgn: array<f32>;
-@group(0) @binding(6) var<storage, read> state: array<vec2f>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x0: array<vec4f>;
+@group(0) @binding(2) var<storage, read> x1: array<vec4f>;
+@group(0) @binding(3) var<storage, read> x2: array<vec4f>;
+@group(0) @binding(4) var<storage, read> x3: array<vec4f>;
+@group(0) @binding(5) var<storage, read> sgn: array<vec4f>;
+@group(0) @binding(6) var<storage, read> state: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> out: array<vec4f>;
 
-fn agrees(v: f32, g: f32) -> bool {
-  return (v > 0.0 && g > 0.0) || (v < 0.0 && g < 0.0);
+fn agrees(v: vec4f, g: vec4f) -> vec4<bool> {
+  return ((v > vec4f(0.0)) & (g > vec4f(0.0))) | ((v < vec4f(0.0)) & (g < vec4f(0.0)));
 }
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid;
-  if (i >= p.n) { return; }
-  var sum = 0.0;
-  var div = 0.0;
-  if (ACC) {
-    let st = state[i];
-    sum = st.x;
-    div = st.y;
-  }
-  let g = sgn[i];
-  var v = x0[i];
-  if (agrees(v, g)) { sum = sum + v; div = div + p.w.x; }
-  if (K > 1u) { v = x1[i]; if (agrees(v, g)) { sum = sum + v; div = div + p.w.y; } }
-  if (K > 2u) { v = x2[i]; if (agrees(v, g)) { sum = sum + v; div = div + p.w.z; } }
-  if (K > 3u) { v = x3[i]; if (agrees(v, g)) { sum = sum + v; div = div + p.w.w; } }
-  if (FINAL) {
-    if (NORMALIZE) {
-      out[i] = sum / select(div, 1.0, div == 0.0);
-    } else {
-      out[i] = sum;
+  let first = (wg.y * nwg.x + wg.x) * 256u * ITER;
+  for (var k = 0u; k < ITER; k++) {
+    let v = first + k * 256u + lid;
+    if (v * 4u >= p.n) { break; }
+    var sum = vec4f(0.0);
+    var div = vec4f(0.0);
+    if (ACC) {
+      let a = state[2u * v];
+      let b = state[2u * v + 1u];
+      sum = vec4f(a.x, a.z, b.x, b.z);
+      div = vec4f(a.y, a.w, b.y, b.w);
     }
-  } else {
-    out[2u * i] = sum;
-    out[2u * i + 1u] = div;
+    let g = sgn[v];
+    var m = agrees(x0[v], g);
+    sum = sum + select(vec4f(0.0), x0[v], m);
+    div = div + select(vec4f(0.0), vec4f(p.w.x), m);
+    if (K > 1u) { m = agrees(x1[v], g); sum = sum + select(vec4f(0.0), x1[v], m); div = div + select(vec4f(0.0), vec4f(p.w.y), m); }
+    if (K > 2u) { m = agrees(x2[v], g); sum = sum + select(vec4f(0.0), x2[v], m); div = div + select(vec4f(0.0), vec4f(p.w.z), m); }
+    if (K > 3u) { m = agrees(x3[v], g); sum = sum + select(vec4f(0.0), x3[v], m); div = div + select(vec4f(0.0), vec4f(p.w.w), m); }
+    if (FINAL) {
+      if (NORMALIZE) {
+        out[v] = sum / select(div, vec4f(1.0), div == vec4f(0.0));
+      } else {
+        out[v] = sum;
+      }
+    } else {
+      out[2u * v] = vec4f(sum.x, div.x, sum.y, div.y);
+      out[2u * v + 1u] = vec4f(sum.z, div.z, sum.w, div.w);
+    }
   }
 }

@@ -62,7 +62,8 @@ interface Bind {
 /** Window granule (elements): keeps every binding offset a multiple of 256 bytes for all kernels. */
 const GRANULE = 65536;
 const WG = 256;
-const HIST_PER_WG = WG * 16;
+/** Elements per workgroup of the vec4 kernels (256 lanes × 16 iterations × 4). */
+const PER_WG = WG * 16 * 4;
 const DOT_BLOCK = 256;
 
 const f32Bits = (x: number) => {
@@ -174,7 +175,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
       const bindGroup = this.device.createBindGroup({
         label: `bg:${kernel}`,
         layout: this.pipelines.layout(kernel),
-        entries: [{ binding: 0, resource: { buffer: ub, size: params.byteLength } }, ...binds.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: Math.max(4, b.size) } }))],
+        entries: [{ binding: 0, resource: { buffer: ub, size: params.byteLength } }, ...binds.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: Math.ceil(Math.max(16, b.size) / 16) * 16 } }))],
       });
       const pass = enc.beginComputePass({ label: `${label}:${kernel}` });
       pass.setPipeline(pipeline);
@@ -256,7 +257,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     for (const [s, c] of this.windows(n, 4)) {
       op.dispatch('dtype', 'load16', { BF16: dtype === 'BF16' ? 1 : 0 }, new Uint32Array([c, 0, 0, 0]).buffer,
         [{ buffer: staging, offset: s * 2, size: Math.ceil(c / 2) * 4 }, { buffer: out.buffer, offset: s * 4, size: c * 4 }],
-        Math.ceil(Math.ceil(c / 2) / WG));
+        Math.ceil(c / PER_WG));
     }
     void op.submit();
     return out;
@@ -273,7 +274,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     for (const [s, c] of this.windows(n, 4)) {
       op.dispatch('dtype', 'store16', { BF16: dtype === 'BF16' ? 1 : 0 }, new Uint32Array([c, 0, 0, 0]).buffer,
         [{ buffer: x.buffer, offset: s * 4, size: c * 4 }, { buffer: packed, offset: s * 2, size: Math.ceil(c / 2) * 4 }],
-        Math.ceil(Math.ceil(c / 2) / WG));
+        Math.ceil(c / PER_WG));
     }
     return this.readBack(op, packed, n * 2);
   }
@@ -291,7 +292,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const op = this.begin('delta');
     for (const [s, c] of this.windows(n, 4)) {
       const w = (b: GPUBuffer) => ({ buffer: b, offset: s * 4, size: c * 4 });
-      op.dispatch('delta', 'main', {}, new Uint32Array([c, 0, 0, 0]).buffer, [w(model.buffer), w(base.buffer), w(out.buffer)], Math.ceil(c / WG));
+      op.dispatch('delta', 'main', {}, new Uint32Array([c, 0, 0, 0]).buffer, [w(model.buffer), w(base.buffer), w(out.buffer)], Math.ceil(c / PER_WG));
     }
     void op.submit();
     return out;
@@ -317,7 +318,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
         const p = params.slice(0);
         new Uint32Array(p, 0, 1)[0] = c;
         const ins = [0, 1, 2, 3].map((i) => w((part[i] ?? part[0]!).buffer));
-        op.dispatch('weighted-sum', 'main', { K: part.length, ACC: acc ? 1 : 0 }, p, [...ins, w(acc ?? part[0]!.buffer), w(dst)], Math.ceil(c / WG));
+        op.dispatch('weighted-sum', 'main', { K: part.length, ACC: acc ? 1 : 0 }, p, [...ins, w(acc ?? part[0]!.buffer), w(dst)], Math.ceil(c / PER_WG));
       }
       acc = dst;
     }
@@ -335,7 +336,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     op.enc.clearBuffer(hist, 0, bins * 4);
     for (const [s, c] of this.windows(n, 4)) {
       op.dispatch('abs-histogram', 'main', {}, new Uint32Array([c, pass.prefix >>> 0, pass.prefixShift, pass.shift, bins - 1, 0, 0, 0]).buffer,
-        [{ buffer: x.buffer, offset: s * 4, size: c * 4 }, { buffer: hist, size: bins * 4 }], Math.ceil(c / HIST_PER_WG));
+        [{ buffer: x.buffer, offset: s * 4, size: c * 4 }, { buffer: hist, size: bins * 4 }], Math.ceil(c / PER_WG));
     }
     const got = new Uint32Array((await this.readBack(op, hist, bins * 4)).buffer);
     for (let i = 0; i < bins; i++) counts[i]! += got[i]!;
@@ -348,7 +349,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const op = this.begin('magnitude-band');
     for (const [s, c] of this.windows(n, 4)) {
       const w = (b: GPUBuffer) => ({ buffer: b, offset: s * 4, size: c * 4 });
-      op.dispatch('magnitude-band', 'main', {}, new Uint32Array([c, f32Bits(lo), f32Bits(hi), 0]).buffer, [w(x.buffer), w(out.buffer)], Math.ceil(c / WG));
+      op.dispatch('magnitude-band', 'main', {}, new Uint32Array([c, f32Bits(lo), f32Bits(hi), 0]).buffer, [w(x.buffer), w(out.buffer)], Math.ceil(c / PER_WG));
     }
     void op.submit();
     return out;
@@ -364,7 +365,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
       const params = new ArrayBuffer(32);
       new Uint32Array(params, 0, 6).set([c, seed >>> 0, stream >>> 0, (offset + s) >>> 0, daresKeepThreshold(density), rescale ? 1 : 0]);
       new Float32Array(params, 24, 1)[0] = density;
-      op.dispatch('dare-mask', 'main', {}, params, [w(x.buffer), w(out.buffer)], Math.ceil(c / WG));
+      op.dispatch('dare-mask', 'main', {}, params, [w(x.buffer), w(out.buffer)], Math.ceil(c / PER_WG));
     }
     void op.submit();
     return out;
@@ -388,7 +389,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     for (const [s, c] of this.windows(n, 4)) {
       const w = (b: GPUBuffer) => ({ buffer: b, offset: s * 4, size: c * 4 });
       op.dispatch('elect-sign', 'main', { K: xs.length }, new Uint32Array([c, 0, 0, 0]).buffer,
-        [...[0, 1, 2, 3].map((i) => w((xs[i] ?? xs[0]!).buffer)), w(out.buffer)], Math.ceil(c / WG));
+        [...[0, 1, 2, 3].map((i) => w((xs[i] ?? xs[0]!).buffer)), w(out.buffer)], Math.ceil(c / PER_WG));
     }
     void op.submit();
     return out;
@@ -416,10 +417,10 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
         const params = new ArrayBuffer(32);
         new Uint32Array(params, 0, 1)[0] = c;
         new Float32Array(params, 16, 4).set(part.map((_, i) => ws[g * 4 + i]!));
-        const st = state ? { buffer: state, offset: s * 8, size: c * 8 } : { buffer: sign.buffer, size: 8 }; // unread when !ACC
+        const st = state ? { buffer: state, offset: s * 8, size: c * 8 } : { buffer: sign.buffer, size: 16 }; // unread when !ACC
         const dstBind = final ? w(dst) : { buffer: dst, offset: s * 8, size: c * 8 };
         op.dispatch('disjoint-mean', 'main', { K: part.length, ACC: state ? 1 : 0, FINAL: final ? 1 : 0, NORMALIZE: normalize ? 1 : 0 }, params,
-          [...[0, 1, 2, 3].map((i) => w((part[i] ?? part[0]!).buffer)), w(sign.buffer), st, dstBind], Math.ceil(c / WG));
+          [...[0, 1, 2, 3].map((i) => w((part[i] ?? part[0]!).buffer)), w(sign.buffer), st, dstBind], Math.ceil(c / PER_WG));
       }
       state = dst;
     }
@@ -444,6 +445,13 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     let total = 0;
     for (let i = 0; i < blocks; i++) total += parts[i]!;
     return total;
+  }
+
+  /** Waits until the GPU has finished all submitted work (benchmarks, profiling). */
+  async sync(): Promise<void> {
+    this.check();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
   }
 
   async dispose(): Promise<void> {

@@ -37,4 +37,4 @@ export async function gpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGp
 }
 
 /** Limits lowered so that small tensors exercise windowing (binding limit) and 2-D grid folding. */
-export const TIGHT: WebGpuBackendOptions = { maxBindingBytes: 512 * 1024, maxWorkgroupsPerDimension: 64 };
+export const TIGHT: WebGpuBackendOptions = { maxBindingBytes: 512 * 1024, maxWorkgroupsPerDimension: 3 };
