@@ -18,6 +18,7 @@ import type { HistogramPass } from '../core/kernels/abs-histogram';
 import { daresKeepThreshold } from '../core/kernels/rng';
 import type { TensorBackend } from '../core/merge/backend';
 import { BufferPool, type PoolStats } from './buffer-pool';
+import { GpuLinalg } from './linalg';
 import { type AdapterReport, type GpuDevice, GpuDeviceLostError, GpuError, acquireGpuDevice } from './device';
 import { PipelineCache } from './pipelines';
 import { type ShaderName, loadShaders } from './shaders';
@@ -81,6 +82,8 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   private readonly uniforms: BufferPool;
   private readonly pipelines: PipelineCache;
   private readonly maxBindingBytes: number;
+  /** The SVD merges' matmul (src/gpu/linalg.ts), compiled on first use. */
+  private linalg: Promise<GpuLinalg> | undefined;
   private readonly maxWgPerDim: number;
   private failure: Error | undefined;
   private disposed = false;
@@ -452,6 +455,18 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     this.check();
     await this.device.queue.onSubmittedWorkDone();
     this.check();
+  }
+
+  /** op(A)·op(B) (+ C₀) on row-major 2-D handles, for the SVD merges: shaders/matmul.wgsl via src/gpu/linalg.ts. */
+  async matmul(a: GpuTensor, b: GpuTensor, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: GpuTensor): Promise<GpuTensor> {
+    this.linalg ??= GpuLinalg.create(this.device, { maxBindingBytes: this.maxBindingBytes });
+    const linalg = await this.linalg;
+    const out = this.alloc(m * n, 'matmul');
+    const op = this.begin('matmul');
+    const uniforms = linalg.encodeMatmul(op.enc, this.live(a).buffer, this.live(b).buffer, out.buffer, { m, k, n, transA, transB }, acc ? this.live(acc).buffer : undefined);
+    void op.submit();
+    for (const u of uniforms) u.destroy();
+    return out;
   }
 
   async dispose(): Promise<void> {

@@ -1,12 +1,13 @@
 /**
- * Orthonormalisation of tall matrices by Gram passes (CholeskyQR2 in the SVQR form):
- *   G = YᵀY (on the backend) → G = W Λ Wᵀ (l×l, CPU, f64) → Y ← Y · W Λ^{-1/2}   (on the backend)
+ * Orthonormalisation of tall matrices by Gram passes (CholeskyQR2):
+ *   G = YᵀY (on the backend) → G = RᵀR (l×l Cholesky, CPU, f64) → Y ← Y R⁻¹ (on the backend)
  * repeated until ‖YᵀY − I‖_max ≤ 1e-5 (two passes for a well-conditioned Y, three or four
- * otherwise). Using the eigendecomposition of G where CholeskyQR uses its Cholesky factor makes a
- * pass rank-revealing: directions with λ ≤ 1e-9·λ_max (σ below 3e-5·σ_max, under f32 resolution
- * of the Gram matrix) are dropped and refilled with fresh Gaussian columns, which the next pass
- * orthogonalises against the rest. So rank-deficient inputs (exactly low-rank task vectors,
- * rank(A) < k+p) still give l orthonormal columns.
+ * otherwise). When the Cholesky meets a pivot ≤ 1e-6 of the largest diagonal (κ(Y) ≳ 1e3, or a
+ * rank-deficient Y), that pass uses the eigendecomposition G = W Λ Wᵀ instead (the SVQR form,
+ * Y ← Y W Λ^{-1/2}), which is rank-revealing: directions with λ ≤ 1e-9·λ_max (σ below
+ * 3e-5·σ_max, under the f32 resolution of the Gram matrix) are dropped and refilled with fresh
+ * Gaussian columns, which the next pass orthogonalises against the rest. So rank-deficient inputs
+ * (exactly low-rank task vectors, rank(A) < k+p) still give l orthonormal columns.
  *
  * f32 limits: one pass of Gram orthonormalisation loses orthogonality like ε·κ(Y)², ε = 6e-8,
  * so a single pass is only good for κ ≲ 10; the first pass brings κ near 1 for κ(Y) up to about
@@ -20,6 +21,36 @@ import { gaussian } from './random';
 
 export const ORTH_TOL = 1e-5;
 export const DROP_RATIO = 1e-9;
+export const CHOLESKY_PIVOT_RATIO = 1e-6;
+
+/** R⁻¹ for G = RᵀR (R upper triangular), or undefined when a pivot is ≤ ratio·max diag(G). G: [l, l]. */
+export function choleskyInverse(G: ArrayLike<number>, l: number, ratio = CHOLESKY_PIVOT_RATIO): Float64Array | undefined {
+  let maxd = 0;
+  for (let j = 0; j < l; j++) maxd = Math.max(maxd, G[j * l + j]!);
+  if (!(maxd > 0)) return undefined;
+  const R = new Float64Array(l * l);
+  for (let j = 0; j < l; j++) {
+    let d = G[j * l + j]!;
+    for (let p = 0; p < j; p++) d -= R[p * l + j]! ** 2;
+    if (!(d > ratio * maxd)) return undefined;
+    const rjj = Math.sqrt(d);
+    R[j * l + j] = rjj;
+    for (let i = j + 1; i < l; i++) {
+      let v = G[j * l + i]!;
+      for (let p = 0; p < j; p++) v -= R[p * l + j]! * R[p * l + i]!;
+      R[j * l + i] = v / rjj;
+    }
+  }
+  // X = R⁻¹ (upper triangular), column by column: R x = e_c.
+  const X = new Float64Array(l * l);
+  for (let c = 0; c < l; c++)
+    for (let i = c; i >= 0; i--) {
+      let v = i === c ? 1 : 0;
+      for (let p = i + 1; p <= c; p++) v -= R[i * l + p]! * X[p * l + c]!;
+      X[i * l + c] = v / R[i * l + i]!;
+    }
+  return X;
+}
 const MAX_PASSES = 5;
 
 export interface OrthOptions {
@@ -42,11 +73,13 @@ export async function orthonormalize<T>(ops: MatOps<T>, Y: T, m: number, l: numb
       for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) dev = Math.max(dev, Math.abs(G[i * l + j]! - (i === j ? 1 : 0)));
       if (dev <= ORTH_TOL) return { Q: cur, passes: pass };
     }
-    const { lambda, W } = symmetricEigen(G, l);
-    const lmax = lambda[0]!;
     const M = new Float32Array(l * l);
     const bad: number[] = [];
-    for (let j = 0; j < l; j++) {
+    const rinv = choleskyInverse(G, l);
+    if (rinv) M.set(rinv);
+    const { lambda, W } = rinv ? { lambda: new Float64Array(0), W: new Float64Array(0) } : symmetricEigen(G, l);
+    const lmax = lambda[0]!;
+    for (let j = 0; j < (rinv ? 0 : l); j++) {
       const lam = lambda[j]!;
       if (!(lmax > 0) || lam <= DROP_RATIO * lmax) {
         bad.push(j);

@@ -1,6 +1,6 @@
 /**
  * tsv: Task Singular Vectors merge (TSV-M, Gargiulo et al., CVPR 2025), per 2-D weight:
- *   1. δ_t ≈ U_t Σ_t V_tᵀ, rank k (default ⌊min(m, n)/T⌋, capped at 32; `rank` overrides);
+ *   1. δ_t ≈ U_t Σ_t V_tᵀ, rank k = min(`rank` (default 32), ⌊min(m, n)/T⌋);
  *   2. U = [U_1 … U_T], V = [V_1 … V_T], Σ = diag(w_1 Σ_1 … w_T Σ_T);
  *   3. whiten with the polar factors: Û = U (UᵀU)^{-1/2}, V̂ = V (VᵀV)^{-1/2}  (X = PSQᵀ → PQᵀ);
  *   4. θ = θ₀ + λ Û Σ V̂ᵀ = θ₀ + Σ_{s,r} U_s C_{sr} V_rᵀ with C = λ (UᵀU)^{-1/2} Σ (VᵀV)^{-1/2}.
@@ -12,7 +12,8 @@ export async function mergeTsv<T>(ctx: SvdContext<T>): Promise<void> {
   const { job, ops, m, n } = ctx;
   const [base, ...ins] = await job.load(0);
   const T_ = ctx.models.length;
-  const k = keptRank(ctx, Math.min(DEFAULT_SVD_RANK, Math.max(1, Math.floor(Math.min(m, n) / T_))));
+  // T·k ≤ min(m, n), so that the whitened concatenated factors can have orthonormal columns.
+  const k = Math.min(keptRank(ctx, DEFAULT_SVD_RANK), Math.max(1, Math.floor(Math.min(m, n) / T_)));
   const Us: T[] = [];
   const Vs: T[] = [];
   const sig: number[] = [];
