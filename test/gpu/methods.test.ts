@@ -11,67 +11,13 @@ import type { DType } from '../../src/core/dtype';
 import type { Checkpoint } from '../../src/core/formats/checkpoint';
 import type { WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats, tinyCheckpoint } from '../helpers/checkpoints';
-import { type MergeResult, readOutputTensor, runMerge, valuesCheckpoint } from '../helpers/merge-harness';
+import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
 import { TIGHT, gpuBackend, skipWithoutGpu } from './gpu-env';
+import { expectParity } from './parity';
+import { RECIPES } from './recipes';
 
 const skip = await skipWithoutGpu();
 
-const M = (w: number, d: number, g?: number) => `{weight: ${w}, density: ${d}${g !== undefined ? `, gamma: ${g}` : ''}}`;
-export const RECIPES: Record<string, string> = {
-  task_arithmetic: `merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.7}}, {model: b, parameters: {weight: 0.4}}]\nparameters: {lambda: 0.9}`,
-  ties: `merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: ${M(0.6, 0.3)}}, {model: b, parameters: ${M(1, 0.5)}}]`,
-  dare_linear: `merge_method: dare_linear\nbase_model: base\nmodels: [{model: a, parameters: ${M(0.5, 0.4)}}, {model: b, parameters: ${M(0.5, 0.7)}}]\nrandom_seed: 11`,
-  dare_ties: `merge_method: dare_ties\nbase_model: base\nmodels: [{model: a, parameters: ${M(0.6, 0.5)}}, {model: b, parameters: ${M(0.4, 0.7)}}]\nrandom_seed: 3`,
-  breadcrumbs: `merge_method: breadcrumbs\nbase_model: base\nmodels: [{model: a, parameters: ${M(1, 0.6, 0.05)}}, {model: b, parameters: ${M(0.5, 0.5, 0.1)}}]`,
-  breadcrumbs_ties: `merge_method: breadcrumbs_ties\nbase_model: base\nmodels: [{model: a, parameters: ${M(1, 0.5, 0.05)}}, {model: b, parameters: ${M(1, 0.5)}}]`,
-  linear: `merge_method: linear\nmodels: [{model: base, parameters: {weight: 1}}, {model: a, parameters: {weight: 2}}, {model: b, parameters: {weight: 0.5}}]`,
-  slerp: `merge_method: slerp\nbase_model: base\nmodels: [{model: a}]\nparameters: {t: [0.2, 0.8]}`,
-};
-
-/** GPU output equals CPU output: f32 ≤ 1e-6 relative to the tensor scale; 16-bit ≤ 1 ulp. */
-export async function expectParity(gpu: MergeResult, cpu: MergeResult, names: Iterable<string>, label: string) {
-  for (const name of names) {
-    const g = await readOutputTensor(gpu.out, name);
-    const c = await readOutputTensor(cpu.out, name);
-    expect(g.dtype).toBe(c.dtype);
-    expect(g.bytes.byteLength, `${label} ${name}`).toBe(c.bytes.byteLength);
-    if (c.dtype === 'F32') {
-      const scale = c.values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      let bad = 0;
-      let first = '';
-      for (let i = 0; i < c.values.length; i++) {
-        const d = Math.abs(g.values[i]! - c.values[i]!);
-        if (!(d <= 1e-6 * Math.max(Math.abs(c.values[i]!), scale))) {
-          bad++;
-          first ||= `[${i}] gpu ${g.values[i]} cpu ${c.values[i]}`;
-        }
-      }
-      expect(bad, `${label} ${name} ${first}`).toBe(0);
-    } else {
-      const gb = new Uint16Array(g.bytes.slice().buffer);
-      const cb = new Uint16Array(c.bytes.slice().buffer);
-      let bad = 0;
-      let first = '';
-      for (let i = 0; i < cb.length; i++) {
-        const same = gb[i] === cb[i] || ((gb[i]! ^ cb[i]!) < 0x8000 && Math.abs(gb[i]! - cb[i]!) <= 1);
-        if (!same) {
-          bad++;
-          first ||= `[${i}] gpu 0x${gb[i]!.toString(16)} cpu 0x${cb[i]!.toString(16)}`;
-        }
-      }
-      expect(bad, `${label} ${name} ${first}`).toBe(0);
-    }
-  }
-  // Thresholds: exact. SLERP coefficients come from GPU dot products: ≤ 1e-6 relative.
-  expect(Object.keys(gpu.summary.notes).sort()).toEqual(Object.keys(cpu.summary.notes).sort());
-  for (const [tensor, notes] of Object.entries(cpu.summary.notes)) {
-    for (const [k, v] of Object.entries(notes)) {
-      const got = gpu.summary.notes[tensor]![k]!;
-      if (k.startsWith('threshold')) expect(got, `${label} ${tensor} ${k}`).toBe(v);
-      else expect(Math.abs(got - v), `${label} ${tensor} ${k}`).toBeLessThanOrEqual(1e-6 * Math.abs(v));
-    }
-  }
-}
 
 describe.skipIf(skip)('whole-merge parity, WebGPU vs CPU reference', () => {
   let gpu: WebGpuBackend;

@@ -1,0 +1,31 @@
+/**
+ * Run by swiftshader.test.ts in a subprocess with VK_ICD_FILENAMES pointing at Chromium's
+ * SwiftShader (the adapter headless Chromium gives the browser worker: no shader-f16, 256
+ * invocations per workgroup). Prints JSON: the DARE probe bytes' hashes and every method's merge
+ * output on tiny bf16 checkpoints.
+ */
+import { MemoryOutputFolder } from '../../src/core/io/output-folder';
+import { merge } from '../../src/core/merge/execute';
+import { parseRecipe } from '../../src/core/recipe/parse';
+import { DEFAULT_DARE_PROBE, dareProbeBytes, sha256Hex } from '../../src/gpu/dare-probe';
+import { createNodeWebGpuBackend } from '../../src/gpu/node';
+import { tinyCheckpoint } from '../helpers/checkpoints';
+import { RECIPES } from './recipes';
+
+const be = await createNodeWebGpuBackend();
+const dare: Record<string, string> = {};
+for (const dtype of ['F32', 'F16', 'BF16'] as const) dare[dtype] = await sha256Hex(await dareProbeBytes(be, { ...DEFAULT_DARE_PROBE, dtype }));
+const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers: 1 };
+const models = [
+  await tinyCheckpoint('base', { ...o, seed: 1 }),
+  await tinyCheckpoint('a', { ...o, seed: 2, like: { seed: 1, scale: 0.05 } }),
+  await tinyCheckpoint('b', { ...o, seed: 3, like: { seed: 1, scale: 0.08 } }),
+];
+const merges: Record<string, { file: string; notes: unknown }> = {};
+for (const [method, yaml] of Object.entries(RECIPES)) {
+  const out = new MemoryOutputFolder();
+  const s = await merge(parseRecipe(yaml).recipe, new Map(models.map((m) => [m.name, m])), be, out, {});
+  merges[method] = { file: Buffer.from(out.files.get('model.safetensors')!).toString('base64'), notes: s.notes };
+}
+console.log(JSON.stringify({ adapter: be.adapter.name, shaderF16: be.adapter.shaderF16, dare, merges }));
+process.exit(0);
