@@ -134,12 +134,9 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
 
   // Shared constants.
   const axis0 = g.constI64('c.axis0', [0]);
-  const axisLast = g.constI64('c.axis_last', [-1]);
   const one = g.constI64('c.one', [1]);
   const zero = g.constI64('c.zero_scalar', [0], []);
   const oneScalar = g.constI64('c.one_scalar', [1], []);
-  const halfD = g.constI64('c.half_d', [D / 2]);
-  const intMax = g.constI64('c.int_max', [2 ** 31 - 1]);
   const shapeSHeadsD = g.constI64('c.shape_s_nh_d', [-1, nH, D]);
   const shapeSKvD = g.constI64('c.shape_s_kvh_d', [-1, kvH, D]);
   const shapeKvGroupD = g.constI64('c.shape_kvh_gs_d', [kvH, -1, D]);
@@ -169,16 +166,20 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
   const emb = g.op('Concat', [freqs, freqs], { axis: -1 }); // [S, D]
   const cos = g.op('Cos', [emb], {}, 'rope_cos');
   const sin = g.op('Sin', [emb], {}, 'rope_sin');
-  // x·cos + rotate_half(x)·sin with rotate_half(x) = [-x2, x1] (x: [heads, S, D]).
-  const rope = (x: string): string => {
-    const x1 = g.op('Slice', [x, axis0, halfD, axisLast]);
-    const x2 = g.op('Slice', [x, halfD, intMax, axisLast]);
-    const rot = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 });
-    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rot, sin])]);
-  };
-  // RMSNorm: x / sqrt(mean(x²) + eps) · w, over the last axis.
+  // x·cos + rotate_half(x)·sin, rotate_half(x) = [-x2, x1] = x·R with R a signed [D, D]
+  // permutation (one MatMul instead of Slice, Slice, Neg, Concat). x: [heads, S, D].
+  const rotation = new Float32Array(D * D);
+  for (let i = 0; i < D / 2; i++) {
+    rotation[(i + D / 2) * D + i] = -1; // out[i] = -x[i + D/2]
+    rotation[i * D + i + D / 2] = 1; // out[i + D/2] = x[i]
+  }
+  const rotate = g.constF32('c.rotate_half', rotation, [D, D]);
+  const rope = (x: string): string => g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('MatMul', [x, rotate]), sin])]);
+  // RMSNorm: x / sqrt(mean(x²) + eps) · w, over the last axis. Written Pow → ReduceMean → Add →
+  // Sqrt → Div → Mul, the pattern ORT fuses into one SimplifiedLayerNormalization kernel.
+  const two = g.constF32('c.two', [2], []);
   const rmsNorm = (x: string, wName: string): string => {
-    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const ms = g.op('ReduceMean', [g.op('Pow', [x, two])], { axes: [-1], keepdims: 1 });
     const normed = g.op('Div', [x, g.op('Sqrt', [g.op('Add', [ms, eps])])]);
     return g.op('Mul', [normed, w(wName, [H])]);
   };

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""PyTorch eager baseline for `npm run bench:infer`: the same Qwen2/Llama decoder written with
+torch ops (transformers is not installed here), the same safetensors weights (f32), the same
+greedy loop with a KV cache. Prints one JSON object.
+
+Usage: infer_torch.py --model DIR --prompt-ids 1,2,3 --new-tokens N [--threads T]"""
+import argparse, json, math, struct, time
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F32", f"{name}: {t['dtype']} (the baseline reads f32 checkpoints)"
+        b, e = t["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(mm[8 + n + b:8 + n + e], dtype=np.float32).reshape(t["shape"]).copy())
+    return out
+
+
+class Decoder:
+    def __init__(self, cfg, w):
+        self.cfg, self.w = cfg, w
+        self.H, self.nH = cfg["hidden_size"], cfg["num_attention_heads"]
+        self.kvH = cfg.get("num_key_value_heads", self.nH)
+        self.D = cfg.get("head_dim", self.H // self.nH)
+        self.L, self.eps = cfg["num_hidden_layers"], cfg["rms_norm_eps"]
+        theta = cfg.get("rope_theta", 10000.0)
+        self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.D, 2).float() / self.D))
+        self.head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+        self.bias = "model.layers.0.self_attn.q_proj.bias" in w
+
+    def rms(self, x, weight):
+        return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+    @staticmethod
+    def rot(x):
+        h = x.shape[-1] // 2
+        return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+    def forward(self, ids, cache):
+        """ids: [S] new tokens; cache: list of (k, v) [kvH, P, D] or None. Returns last logits [V], cache."""
+        w, S = self.w, ids.shape[0]
+        P = 0 if cache[0] is None else cache[0][0].shape[1]
+        pos = torch.arange(P, P + S, dtype=torch.float32)
+        freqs = torch.outer(pos, self.inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        x = F.embedding(ids, w["model.embed_tokens.weight"])  # [S, H]
+        mask = torch.full((S, P + S), float("-inf")).triu(P + 1)
+        rep = self.nH // self.kvH
+        for l in range(self.L):
+            p = f"model.layers.{l}."
+            h = self.rms(x, w[p + "input_layernorm.weight"])
+            b = (lambda n: w[p + f"self_attn.{n}.bias"]) if self.bias else (lambda n: None)
+            q = F.linear(h, w[p + "self_attn.q_proj.weight"], b("q_proj")).view(S, self.nH, self.D).transpose(0, 1)
+            k = F.linear(h, w[p + "self_attn.k_proj.weight"], b("k_proj")).view(S, self.kvH, self.D).transpose(0, 1)
+            v = F.linear(h, w[p + "self_attn.v_proj.weight"], b("v_proj")).view(S, self.kvH, self.D).transpose(0, 1)
+            q = q * cos + self.rot(q) * sin
+            k = k * cos + self.rot(k) * sin
+            if cache[l] is not None:
+                k = torch.cat((cache[l][0], k), dim=1)
+                v = torch.cat((cache[l][1], v), dim=1)
+            cache[l] = (k, v)
+            kr = k.repeat_interleave(rep, dim=0)  # repeat_kv
+            vr = v.repeat_interleave(rep, dim=0)
+            att = torch.matmul(q, kr.transpose(1, 2)) / math.sqrt(self.D) + mask
+            o = torch.matmul(torch.softmax(att, dim=-1), vr).transpose(0, 1).reshape(S, self.nH * self.D)
+            x = x + F.linear(o, w[p + "self_attn.o_proj.weight"])
+            h = self.rms(x, w[p + "post_attention_layernorm.weight"])
+            x = x + F.linear(F.silu(F.linear(h, w[p + "mlp.gate_proj.weight"])) * F.linear(h, w[p + "mlp.up_proj.weight"]), w[p + "mlp.down_proj.weight"])
+        x = self.rms(x[-1:], w["model.norm.weight"])
+        return F.linear(x, self.head)[0], cache
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--prompt-ids", required=True)
+    ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=3, help="measured runs; the best of each rate is kept")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    cfg = json.load(open(f"{a.model}/config.json"))
+    t = time.perf_counter()
+    m = Decoder(cfg, load_safetensors(f"{a.model}/model.safetensors"))
+    load_s = time.perf_counter() - t
+    prompt = torch.tensor([int(s) for s in a.prompt_ids.split(",")], dtype=torch.long)
+    best = {}
+    with torch.inference_mode():
+        m.forward(prompt[:4], [None] * m.L)  # warm-up (allocator, kernels)
+        for _ in range(a.reps):
+            t0, c0 = time.perf_counter(), time.process_time()
+            logits, cache = m.forward(prompt, [None] * m.L)
+            prefill, prefill_cpu = time.perf_counter() - t0, time.process_time() - c0
+            ids = [int(torch.argmax(logits))]
+            ttft = time.perf_counter() - t0
+            t1, c1 = time.perf_counter(), time.process_time()
+            while len(ids) < a.new_tokens:
+                logits, cache = m.forward(torch.tensor([ids[-1]]), cache)
+                ids.append(int(torch.argmax(logits)))
+            decode, decode_cpu = time.perf_counter() - t1, time.process_time() - c1
+            n = len(ids) - 1
+            run = {"prefill_tok_s": len(prompt) / prefill, "ttft_ms": -ttft * 1e3, "decode_tok_s": n / decode if decode > 0 else 0.0,
+                   "prefill_tok_cpu_s": len(prompt) / max(prefill_cpu, 1e-9), "decode_tok_cpu_s": n / max(decode_cpu, 1e-9)}
+            for k, v in run.items():
+                best[k] = max(best.get(k, v), v)
+    best["ttft_ms"] = -best["ttft_ms"]
+    print(json.dumps({
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "load_s": load_s, "reps": a.reps,
+        "prompt_tokens": len(prompt), "new_tokens": len(ids), **best, "ids": ids,
+    }))
+
+if __name__ == "__main__":
+    main()
