@@ -1,0 +1,60 @@
+/**
+ * The inference worker in headless Chromium (Debian's /usr/bin/chromium through playwright-core,
+ * served by Vite's dev server): the same greedy answer as the engine in Node, on the wasm EP and
+ * on the WebGPU EP (SwiftShader in this Chromium), with the EP report. Skipped loudly when
+ * Chromium is not installed, and failing then when CI is set.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { type ViteDevServer, createServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatModel } from '../../src/infer/engine';
+import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { FsModelFolder } from '../../src/node/fs-folder';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const have = existsSync(CHROMIUM);
+if (!have && !process.env.CI) console.warn(`SKIPPING the browser inference test: no Chromium at ${CHROMIUM}`);
+const PROMPT = 'Tom has 47 coins. #1 He finds 42. How many coins does he have now?';
+
+describe.skipIf(!have && !process.env.CI)('inference worker in Chromium', () => {
+  let server: ViteDevServer;
+  let context: BrowserContext;
+  let base: string;
+  let expected: number[];
+  beforeAll(async () => {
+    server = await createServer({ logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
+    await server.listen();
+    const a = server.httpServer!.address();
+    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 5173}`;
+    context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'merge-lab-infer-')), {
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    const local = await ChatModel.load(new FsModelFolder('public/models/demo-base'), { ep: 'wasm', adapter: nodeRuntimeAdapter() });
+    expected = (await local.ask(PROMPT, { maxNewTokens: 16 })).ids;
+    await local.release();
+  }, 300_000);
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+  });
+
+  it.each(['wasm', 'webgpu'])('%s EP: same greedy tokens as Node, streamed text equals the answer', { timeout: 300_000 }, async (ep) => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/test/infer/browser/index.html?ep=${ep}&n=16`);
+    await page.waitForFunction(() => (window as any).__inferResult || (window as any).__inferError, undefined, { timeout: 280_000 });
+    const { result, error } = await page.evaluate(() => ({ result: (window as any).__inferResult, error: (window as any).__inferError }));
+    expect(error, String(error)).toBeUndefined();
+    console.log(`Chromium ${ep}: ${JSON.stringify(result.ep)}; decode ${result.timings.decodeTokPerS.toFixed(1)} tok/s`);
+    expect(result.ep.ep).toBe(ep);
+    expect(result.ids).toEqual(expected);
+    expect(result.streamed).toBe(result.text);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
