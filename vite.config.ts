@@ -1,5 +1,6 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vite';
+import { ortAssets } from './tools/vite-plugin-ort.ts';
 
 // Cross-origin isolation (COOP/COEP) lets onnxruntime-web use wasm threads (SharedArrayBuffer).
 const isolation = {
@@ -8,7 +9,7 @@ const isolation = {
 };
 
 export default defineConfig({
-  plugins: [svelte()],
+  plugins: [svelte(), ortAssets()],
   server: { headers: isolation, port: 5173, strictPort: false },
   preview: { headers: isolation, port: 4173, strictPort: false },
   worker: { format: 'es' },

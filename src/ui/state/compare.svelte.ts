@@ -1,0 +1,152 @@
+/** Evaluating models side by side in the evaluation worker: streaming responses, results, sweeps. */
+import { DEMO_SETS, fetchDemoText } from '../../browser/model-files';
+import type { ResponseRecord } from '../../core/eval/metrics';
+import { type ProblemSet, ProblemSetError, parseProblemSet } from '../../core/eval/problem-set';
+import { type TableRow, tableRows } from '../../core/eval/report';
+import type { EvalRun } from '../../core/eval/run';
+import { sweepRecipes } from '../../core/eval/sweep';
+import type { Recipe } from '../../core/recipe/types';
+import type { EpReport } from '../../infer/runtime';
+import { EvalClient } from '../../workers/eval-client';
+import type { MergeState } from './merge.svelte';
+import type { ModelsState } from './models.svelte';
+
+export interface LoadedSet {
+  readonly id: string;
+  readonly text: string;
+  readonly set: ProblemSet;
+}
+
+export interface SweepPoint {
+  readonly value: number;
+  readonly model: string;
+}
+
+export class CompareState {
+  sets = $state.raw<LoadedSet[]>([]);
+  setId = $state<string | undefined>(undefined);
+  setError = $state<string | undefined>(undefined);
+  selected = $state.raw<string[]>([]);
+  reference = $state<string | undefined>(undefined);
+  limit = $state(24);
+  maxNewTokens = $state(192);
+  status = $state<'idle' | 'loading' | 'running' | 'done' | 'cancelled' | 'failed'>('idle');
+  error = $state<string | undefined>(undefined);
+  progress = $state.raw<{ done: number; total: number; model: string } | undefined>(undefined);
+  live = $state.raw<Record<string, { problem: string; text: string }>>({});
+  eps = $state.raw<Record<string, EpReport>>({});
+  run = $state.raw<EvalRun | undefined>(undefined);
+  /** Responses as they arrive, per model (the table fills in live). */
+  partial = $state.raw<Record<string, ResponseRecord[]>>({});
+  sweep = $state.raw<SweepPoint[]>([]);
+  sweepStatus = $state<string | undefined>(undefined);
+  private client: EvalClient | undefined;
+  private loadedFiles = new Map<string, Map<string, Blob>>();
+  private abort: AbortController | undefined;
+
+  constructor(
+    private readonly models: ModelsState,
+    private readonly merge: MergeState,
+  ) {}
+
+  readonly current = $derived(this.sets.find((s) => s.id === this.setId));
+  readonly rows = $derived<TableRow[]>(this.run ? tableRows([this.run], this.reference) : []);
+
+  async loadDemoSets(): Promise<void> {
+    for (const d of DEMO_SETS) {
+      if (this.sets.some((s) => s.id === d.id)) continue;
+      try {
+        this.addSet(d.id, await fetchDemoText(d.file));
+      } catch (e) {
+        this.setError = (e as Error).message;
+      }
+    }
+  }
+
+  /** Adds a JSONL problem set; malformed lines are reported, an empty set is an error. */
+  addSet(id: string, text: string): void {
+    try {
+      const set = parseProblemSet(text, id);
+      this.sets = [...this.sets.filter((s) => s.id !== id), { id, text, set }];
+      this.setId = id;
+      this.setError = set.badLines.length ? `${set.badLines.length} malformed line(s) skipped: ${set.badLines.slice(0, 3).map((b) => `line ${b.line}: ${b.reason}`).join('; ')}` : undefined;
+    } catch (e) {
+      this.setError = e instanceof ProblemSetError ? e.message : String(e);
+    }
+  }
+
+  private async ensureLoaded(names: readonly string[]): Promise<void> {
+    this.client ??= EvalClient.spawn();
+    for (const name of names) {
+      const entry = this.models.byName(name);
+      if (!entry) throw new Error(`model '${name}' is not loaded`);
+      if (this.loadedFiles.get(name) === entry.files) continue;
+      const ep = await this.client.load(name, entry.files);
+      this.loadedFiles.set(name, entry.files);
+      this.eps = { ...this.eps, [name]: ep };
+    }
+  }
+
+  async evaluate(names: readonly string[] = this.selected): Promise<EvalRun | undefined> {
+    const set = this.current;
+    if (!set || names.length === 0) return undefined;
+    this.status = 'loading';
+    this.error = undefined;
+    this.partial = {};
+    this.live = {};
+    this.run = undefined;
+    this.abort = new AbortController();
+    try {
+      await this.ensureLoaded(names);
+      this.status = 'running';
+      const run = await this.client!.evaluate(
+        { models: names.map((name) => ({ name })), setText: set.text, setName: set.id, limit: this.limit, maxNewTokens: this.maxNewTokens },
+        {
+          signal: this.abort.signal,
+          onProgress: (p) => (this.progress = p),
+          onText: (model, problem, text) => (this.live = { ...this.live, [model]: { problem, text } }),
+          onResponse: (model, r) => {
+            this.partial = { ...this.partial, [model]: [...(this.partial[model] ?? []), r] };
+            this.live = { ...this.live, [model]: { problem: r.problemId, text: r.text } };
+          },
+        },
+      );
+      this.run = run;
+      this.status = 'done';
+      return run;
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      this.status = /cancel/i.test(msg) ? 'cancelled' : 'failed';
+      this.error = msg;
+      return undefined;
+    } finally {
+      this.abort = undefined;
+    }
+  }
+
+  cancel(): void {
+    this.abort?.abort();
+    this.merge.cancel();
+  }
+
+  /** Merges each value of one recipe parameter, then evaluates the sources and every point together. */
+  async runSweep(recipe: Recipe, param: string, values: readonly number[]): Promise<void> {
+    this.sweep = [];
+    const points: SweepPoint[] = [];
+    try {
+      for (const { value, recipe: r } of sweepRecipes(recipe, param, values)) {
+        this.sweepStatus = `merging ${param} = ${value}…`;
+        const entry = await this.merge.run(r, `${recipe.mergeMethod} ${param}=${value}`);
+        if (!entry) throw new Error(this.merge.error ?? 'merge failed');
+        points.push({ value, model: entry.name });
+      }
+      this.sweep = points;
+      const sources = [...new Set([recipe.baseModel, ...recipe.models.map((m) => m.model)].filter((m): m is string => !!m))];
+      this.sweepStatus = 'evaluating…';
+      await this.evaluate([...sources, ...points.map((p) => p.model)]);
+      this.sweepStatus = undefined;
+    } catch (e) {
+      this.sweepStatus = `sweep stopped: ${(e as Error).message}`;
+    }
+  }
+}

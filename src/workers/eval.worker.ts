@@ -1,0 +1,91 @@
+/**
+ * The evaluation worker: loads models (onnxruntime-web, WebGPU EP or wasm) and runs the one
+ * evaluation entry point (src/core/eval/run.ts) off the main thread. Responses stream back
+ * through proxied callbacks; cancel() stops between tokens.
+ */
+import { expose } from 'comlink';
+import { browserRuntimeAdapter } from '../browser/ort-adapter';
+import { MapModelFolder } from '../core/io/byte-source';
+import { type ProblemFormat, parseProblemSet } from '../core/eval/problem-set';
+import type { ResponseRecord } from '../core/eval/metrics';
+import { type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
+import { completionModel } from '../infer/completion';
+import { ChatModel } from '../infer/engine';
+import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
+
+export interface EvalRequest {
+  models: { name: string; prompt?: PromptStyle }[];
+  setText: string;
+  setName: string;
+  format?: ProblemFormat | 'auto';
+  limit?: number;
+  maxNewTokens: number;
+}
+
+export interface EvalCallbacks {
+  onProgress?: (p: { done: number; total: number; model: string; problem: string }) => void;
+  onResponse?: (model: string, r: ResponseRecord) => void;
+  onText?: (model: string, problemId: string, text: string) => void;
+}
+
+export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdapter()) {
+  const loaded = new Map<string, ChatModel>();
+  let active: AbortController | undefined;
+  return {
+    /** Loads (or reloads) a model from its files; returns which execution provider runs it, and why. */
+    async load(name: string, files: Record<string, Blob>, ep: EpChoice = 'auto'): Promise<EpReport> {
+      await loaded.get(name)?.release();
+      loaded.delete(name);
+      const chat = await ChatModel.load(new MapModelFolder(name, new Map(Object.entries(files))), { ep, adapter });
+      loaded.set(name, chat);
+      return chat.ep;
+    },
+
+    async unload(name: string): Promise<void> {
+      await loaded.get(name)?.release();
+      loaded.delete(name);
+    },
+
+    async evaluate(req: EvalRequest, onProgress?: EvalCallbacks['onProgress'], onResponse?: EvalCallbacks['onResponse'], onText?: EvalCallbacks['onText']): Promise<EvalRun> {
+      if (active) throw new Error('an evaluation is already running in this worker');
+      active = new AbortController();
+      try {
+        const set = parseProblemSet(req.setText, req.setName, { format: req.format ?? 'auto' });
+        const entries = req.models.map((m) => {
+          const chat = loaded.get(m.name);
+          if (!chat) throw new Error(`model '${m.name}' is not loaded in the evaluation worker`);
+          return { model: completionModel(chat, m.name), ...(m.prompt ? { prompt: m.prompt } : {}) };
+        });
+        let lastText = 0;
+        return await evaluate(entries, set, {
+          maxNewTokens: req.maxNewTokens,
+          signal: active.signal,
+          ...(req.limit !== undefined ? { limit: req.limit } : {}),
+          ...(onProgress ? { onProgress: (p) => void Promise.resolve(onProgress(p)).catch(() => undefined) } : {}),
+          ...(onResponse ? { onResponse: (m, r) => void Promise.resolve(onResponse(m, r)).catch(() => undefined) } : {}),
+          ...(onText
+            ? {
+                onText: (m, id, text) => {
+                  const t = Date.now();
+                  if (t - lastText < 60) return; // ~16 updates a second is plenty for reading
+                  lastText = t;
+                  void Promise.resolve(onText(m, id, text)).catch(() => undefined);
+                },
+              }
+            : {}),
+        });
+      } finally {
+        active = undefined;
+      }
+    },
+
+    cancel(): void {
+      active?.abort();
+    },
+  };
+}
+
+export type EvalWorkerApi = ReturnType<typeof createEvalWorkerApi>;
+
+declare const WorkerGlobalScope: { new (): unknown } | undefined;
+if (typeof WorkerGlobalScope !== 'undefined' && typeof self !== 'undefined' && self instanceof WorkerGlobalScope) expose(createEvalWorkerApi());
