@@ -18,7 +18,7 @@ import type { HistogramPass } from '../core/kernels/abs-histogram';
 import { daresKeepThreshold } from '../core/kernels/rng';
 import type { TensorBackend } from '../core/merge/backend';
 import { BufferPool, type PoolStats } from './buffer-pool';
-import { GpuLinalg } from './linalg';
+import { GpuLinalg, isCpuAdapter } from './linalg';
 import { type AdapterReport, type GpuDevice, GpuDeviceLostError, GpuError, acquireGpuDevice } from './device';
 import { PipelineCache } from './pipelines';
 import { type ShaderName, loadShaders } from './shaders';
@@ -459,7 +459,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
 
   /** op(A)·op(B) (+ C₀) on row-major 2-D handles, for the SVD merges: shaders/matmul.wgsl via src/gpu/linalg.ts. */
   async matmul(a: GpuTensor, b: GpuTensor, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: GpuTensor): Promise<GpuTensor> {
-    this.linalg ??= GpuLinalg.create(this.device, { maxBindingBytes: this.maxBindingBytes });
+    this.linalg ??= GpuLinalg.create(this.device, { maxBindingBytes: this.maxBindingBytes, variant: isCpuAdapter(this.adapter.name) ? 'registers' : 'tiled' });
     const linalg = await this.linalg;
     const out = this.alloc(m * n, 'matmul');
     const op = this.begin('matmul');

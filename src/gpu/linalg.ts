@@ -2,6 +2,8 @@
  * Linear algebra on the GPU for the SVD merges: the tiled matmul of shaders/matmul.wgsl, with
  * operands larger than the storage-binding limit streamed in blocks.
  *
+ * - Two kernels (entry points of matmul.wgsl): workgroup-memory tiles for real GPUs, register
+ *   tiles without workgroup memory for CPU adapters (chosen from the adapter's name).
  * - GpuLinalg.encodeMatmul encodes C = op(A)·op(B) (+ C₀) into any command encoder. The product
  *   is split (rows of C, columns of C, or the reduction dimension K, halving the operand that
  *   does not fit) until every bound range of A, B, C and C₀ fits the binding limit; blocks along
@@ -13,8 +15,19 @@
 import type { MatOps } from '../core/linalg/ops';
 import { BufferUsage, MapModeRead } from './usage';
 
-const TILE = 64;
 const MAX_WG = 65535;
+
+/** `tiled`: workgroup-memory tiles (real GPUs); `registers`: no workgroup memory (CPU adapters). */
+export type MatmulVariant = 'tiled' | 'registers';
+const TILES: Record<MatmulVariant, { rows: number; cols: number; entry: string }> = {
+  tiled: { rows: 64, cols: 64, entry: 'main' },
+  registers: { rows: 128, cols: 32, entry: 'main_registers' },
+};
+
+/** CPU implementations of WebGPU (lavapipe/llvmpipe, SwiftShader), where `registers` is faster. */
+export function isCpuAdapter(name: string): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(name);
+}
 
 async function matmulSource(): Promise<string> {
   try {
@@ -52,13 +65,16 @@ export class GpuLinalg {
   private readonly module: GPUShaderModule;
   readonly maxBindingBytes: number;
   private readonly align: number;
+  private readonly tile: (typeof TILES)[MatmulVariant];
   dispatches = 0;
 
   private constructor(
     readonly device: GPUDevice,
     source: string,
     maxBindingBytes: number | undefined,
+    readonly variant: MatmulVariant,
   ) {
+    this.tile = TILES[variant];
     this.maxBindingBytes = Math.min(maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
     this.align = device.limits.minStorageBufferOffsetAlignment;
     this.module = device.createShaderModule({ label: 'wgsl:matmul', code: source });
@@ -70,18 +86,18 @@ export class GpuLinalg {
   }
 
   /** `maxBindingBytes` lowers the binding limit (tests use it to exercise the blocking). */
-  static async create(device: GPUDevice, opts: { maxBindingBytes?: number } = {}): Promise<GpuLinalg> {
-    return new GpuLinalg(device, await matmulSource(), opts.maxBindingBytes);
+  static async create(device: GPUDevice, opts: { maxBindingBytes?: number; variant?: MatmulVariant } = {}): Promise<GpuLinalg> {
+    return new GpuLinalg(device, await matmulSource(), opts.maxBindingBytes, opts.variant ?? 'tiled');
   }
 
   private pipeline(): GPUComputePipeline {
-    const key = 'matmul';
+    const key = `matmul:${this.variant}`;
     let p = this.pipelines.get(key);
     if (!p) {
       p = this.device.createComputePipeline({
         label: `pipeline:${key}`,
         layout: this.device.createPipelineLayout({ label: 'layout:matmul', bindGroupLayouts: [this.layout] }),
-        compute: { module: this.module, entryPoint: 'main' },
+        compute: { module: this.module, entryPoint: this.tile.entry },
       });
       this.pipelines.set(key, p);
     }
@@ -118,8 +134,8 @@ export class GpuLinalg {
           which === 'a' ? (s.transA ? ['p', 'i'] : ['i', 'p']) : which === 'b' ? (s.transB ? ['j', 'p'] : ['p', 'j']) : ['i', 'j'];
         split = prefer.find((d) => dims[d] > 1);
         if (!split) throw new Error(`matmul: one row of a ${which.toUpperCase()} block exceeds the ${lim}-byte binding limit`);
-      } else if (Math.ceil(dims.i / TILE) > MAX_WG) split = 'i';
-      else if (Math.ceil(dims.j / TILE) > MAX_WG) split = 'j';
+      } else if (Math.ceil(dims.i / this.tile.rows) > MAX_WG) split = 'i';
+      else if (Math.ceil(dims.j / this.tile.cols) > MAX_WG) split = 'j';
       if (!split) {
         out.push(b);
         return;
@@ -171,7 +187,7 @@ export class GpuLinalg {
       const pass = enc.beginComputePass({ label: 'matmul' });
       pass.setPipeline(this.pipeline());
       pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(Math.ceil((blk.j1 - blk.j0) / TILE), Math.ceil((blk.i1 - blk.i0) / TILE));
+      pass.dispatchWorkgroups(Math.ceil((blk.j1 - blk.j0) / this.tile.cols), Math.ceil((blk.i1 - blk.i0) / this.tile.rows));
       pass.end();
       this.dispatches++;
     }
@@ -199,7 +215,7 @@ export class GpuMatOps implements MatOps<GpuMat> {
     this.name = name;
   }
 
-  static async create(device: GPUDevice, opts: { maxBindingBytes?: number; name?: string } = {}): Promise<GpuMatOps> {
+  static async create(device: GPUDevice, opts: { maxBindingBytes?: number; name?: string; variant?: MatmulVariant } = {}): Promise<GpuMatOps> {
     return new GpuMatOps(device, await GpuLinalg.create(device, opts), opts.name);
   }
 

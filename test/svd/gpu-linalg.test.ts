@@ -9,7 +9,7 @@ import { jacobiSvd } from '../../src/core/kernels/jacobi-svd';
 import { matmul } from '../../src/core/kernels/matmul';
 import { randomizedSvd } from '../../src/core/linalg/rsvd';
 import { type GpuDevice, requestGpuDevice } from '../../src/gpu/device';
-import { GpuMatOps } from '../../src/gpu/linalg';
+import { GpuMatOps, type MatmulVariant, isCpuAdapter } from '../../src/gpu/linalg';
 import { nodeGpu } from '../../src/gpu/node';
 import { randomFloats } from '../helpers/checkpoints';
 import { skipWithoutGpu } from '../gpu/gpu-env';
@@ -18,13 +18,14 @@ import { CASES, frobenius, orthogonalityError, residual, withSpectrum } from './
 const skip = await skipWithoutGpu();
 
 let dev: GpuDevice;
-let ops: GpuMatOps;
-let tight: GpuMatOps;
+let ops: GpuMatOps; // the variant this adapter gets
+const variants = {} as Record<MatmulVariant, { whole: GpuMatOps; tight: GpuMatOps }>;
 beforeAll(async () => {
   if (skip) return;
   dev = await requestGpuDevice(await nodeGpu());
-  ops = await GpuMatOps.create(dev.device);
-  tight = await GpuMatOps.create(dev.device, { maxBindingBytes: 4096 });
+  for (const variant of ['tiled', 'registers'] as const)
+    variants[variant] = { whole: await GpuMatOps.create(dev.device, { variant }), tight: await GpuMatOps.create(dev.device, { variant, maxBindingBytes: 4096 }) };
+  ops = variants[isCpuAdapter(dev.adapter.name) ? 'registers' : 'tiled'].whole;
 });
 afterAll(() => dev?.device.destroy());
 
@@ -55,13 +56,14 @@ const SHAPES: [number, number, number][] = [
   [257, 3, 66],
 ];
 
-describe.skipIf(skip)('matmul.wgsl against the CPU twin', () => {
+describe.skipIf(skip).each(['tiled', 'registers'] as const)('matmul.wgsl (%s) against the CPU twin', (variant) => {
   it('odd shapes, every transpose combination, with and without C₀', async () => {
     let seed = 1;
-    for (const [m, k, n] of SHAPES) for (const ta of [false, true]) for (const tb of [false, true]) await parity(ops, m, k, n, ta, tb, seed % 2 === 0, seed++);
+    for (const [m, k, n] of SHAPES) for (const ta of [false, true]) for (const tb of [false, true]) await parity(variants[variant].whole, m, k, n, ta, tb, seed % 2 === 0, seed++);
   });
 
   it('operands over the binding limit are split into blocks (rows, columns and K)', async () => {
+    const tight = variants[variant].tight;
     expect(tight.linalg.planBlocks({ m: 100, k: 70, n: 90, transA: true, transB: false }).length).toBeGreaterThan(8);
     let seed = 100;
     for (const ta of [false, true]) for (const tb of [false, true]) for (const acc of [false, true]) await parity(tight, 100, 70, 90, ta, tb, acc, seed++);
