@@ -56,7 +56,7 @@ export class CompareState {
     for (const d of DEMO_SETS) {
       if (this.sets.some((s) => s.id === d.id)) continue;
       try {
-        this.addSet(d.id, await fetchDemoText(d.file));
+        this.addSet(d.id, await fetchDemoText(d.file), this.setId === undefined || this.setId === d.id);
       } catch (e) {
         this.setError = (e as Error).message;
       }
@@ -64,11 +64,11 @@ export class CompareState {
   }
 
   /** Adds a JSONL problem set; malformed lines are reported, an empty set is an error. */
-  addSet(id: string, text: string): void {
+  addSet(id: string, text: string, select = true): void {
     try {
       const set = parseProblemSet(text, id);
       this.sets = [...this.sets.filter((s) => s.id !== id), { id, text, set }];
-      this.setId = id;
+      if (select) this.setId = id;
       this.setError = set.badLines.length ? `${set.badLines.length} malformed line(s) skipped: ${set.badLines.slice(0, 3).map((b) => `line ${b.line}: ${b.reason}`).join('; ')}` : undefined;
     } catch (e) {
       this.setError = e instanceof ProblemSetError ? e.message : String(e);
