@@ -5,7 +5,8 @@
  *   2. θ₀ ← mean_i (θ_i − δ_i)
  *   repeated `iterations` times (default 3), then θ = θ₀ + λ Σ w_i δ_i.
  * θ₀ starts at the base_model when one is given, else at the mean of the models: LoRE estimates
- * its own base. The SVDs keep at most `rank` values (default min(m, n)/4, at least 32).
+ * its own base. The SVDs keep at most `rank` values (default 64): singular values above τ past
+ * that are dropped too.
  * `mu` is relative to each matrix's largest singular value, so one value suits every layer.
  */
 import { reconstruct } from '../../linalg/rsvd';
@@ -18,7 +19,7 @@ export async function mergeLore<T>(ctx: SvdContext<T>): Promise<void> {
   const ins = settings.hasBase ? all.slice(1) : all;
   const N = ins.length;
   let theta0 = settings.hasBase ? await be.weightedSum([all[0]!], [1]) : await be.weightedSum(ins, ins.map(() => 1 / N));
-  const k = keptRank(ctx, Math.max(DEFAULT_SVD_RANK, Math.floor(Math.min(ctx.m, ctx.n) / 4)));
+  const k = keptRank(ctx, 2 * DEFAULT_SVD_RANK);
   let deltas: T[] = [];
   const iters = Math.max(1, Math.round(settings.iterations));
   for (let it = 0; it < iters; it++) {

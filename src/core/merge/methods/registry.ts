@@ -43,8 +43,8 @@ function taskVector(
 /**
  * Parameters of the SVD family (top level; gradients and filters allowed like any setting):
  * - `rank` (integer ≥ 1): singular triplets kept per matrix. Defaults: tsv 32, and never more
- *   than ⌊min(m,n)/T⌋ (T task vectors); iso_c min(m,n) (full); twin and
- *   low_rank_task_arithmetic 32; lore max(32, min(m,n)/4).
+ *   than ⌊min(m,n)/T⌋ (T task vectors); iso_c min(m,n, 256) (full up to 256); twin and
+ *   low_rank_task_arithmetic 32; lore 64. Cost: the (rank+p)² factorisations run on the CPU.
  * - `energy` (0, 1], low_rank_task_arithmetic: keep the smallest rank holding this fraction of
  *   ‖δ_t‖²_F (with `rank` as a cap; without it the whole spectrum is computed).
  * - `mu` [0, 1], lore: singular-value threshold as a fraction of σ_max (default 0.1).
