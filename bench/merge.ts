@@ -78,6 +78,7 @@ for (const backend of values.backends!.split(',')) {
     const run = JSON.parse(line) as Run;
     run.backend = backend;
     runs.push(run);
+    writeFileSync(path.join(DATA, 'results.json'), JSON.stringify({ memcpy: mem, runs }, null, 2)); // kept if interrupted
     const gbs = (run.bytesRead + run.bytesWritten) / 1e9 / (run.ms / 1000);
     console.log(`${(run.ms / 1000).toFixed(1)} s, ${gbs.toFixed(2)} GB/s, peak RSS ${run.maxRssMB.toFixed(0)} MB`);
   }
