@@ -3,7 +3,7 @@
  * Debian's Chromium through playwright-core. Every request the page makes is recorded so tests
  * can assert that nothing leaves the page's origin.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
@@ -20,16 +20,18 @@ export interface Lab {
   close(): Promise<void>;
 }
 
+// Each test file runs in its own process: each builds into its own folder, so parallel files never clobber one another.
+const OUT_DIR = `.cache/e2e-dist-${process.pid}`;
 let built: Promise<void> | undefined;
 function buildOnce(): Promise<void> {
-  built ??= build({ logLevel: 'warn', build: { outDir: 'dist', emptyOutDir: true } }).then(() => undefined);
+  built ??= build({ logLevel: 'error', build: { outDir: OUT_DIR, emptyOutDir: true, sourcemap: false } }).then(() => undefined);
   return built;
 }
 
 export async function openLab(): Promise<Lab> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (scripts/test.sh installs Debian's chromium)`);
   await buildOnce();
-  const server: PreviewServer = await preview({ logLevel: 'warn', preview: { port: 0, host: '127.0.0.1' } });
+  const server: PreviewServer = await preview({ logLevel: 'error', build: { outDir: OUT_DIR }, preview: { port: 0, host: '127.0.0.1' } });
   const address = server.httpServer.address();
   const port = typeof address === 'object' && address ? address.port : 4173;
   const url = `http://127.0.0.1:${port}/`;
@@ -63,6 +65,7 @@ export async function openLab(): Promise<Lab> {
     async close() {
       await context.close();
       await new Promise<void>((res) => server.httpServer.close(() => res()));
+      rmSync(OUT_DIR, { recursive: true, force: true });
     },
   };
 }

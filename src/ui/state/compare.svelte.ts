@@ -6,7 +6,7 @@ import { type TableRow, tableRows } from '../../core/eval/report';
 import type { EvalRun } from '../../core/eval/run';
 import { sweepRecipes } from '../../core/eval/sweep';
 import type { Recipe } from '../../core/recipe/types';
-import type { EpReport } from '../../infer/runtime';
+import type { EpChoice, EpReport } from '../../infer/runtime';
 import { EvalClient } from '../../workers/eval-client';
 import type { MergeState } from './merge.svelte';
 import type { ModelsState } from './models.svelte';
@@ -30,6 +30,8 @@ export class CompareState {
   reference = $state<string | undefined>(undefined);
   limit = $state(24);
   maxNewTokens = $state(192);
+  /** Execution provider for inference: WebGPU when there is an adapter, else wasm (auto). */
+  ep = $state<EpChoice>('auto');
   status = $state<'idle' | 'loading' | 'running' | 'done' | 'cancelled' | 'failed'>('idle');
   error = $state<string | undefined>(undefined);
   progress = $state.raw<{ done: number; total: number; model: string } | undefined>(undefined);
@@ -41,7 +43,7 @@ export class CompareState {
   sweep = $state.raw<SweepPoint[]>([]);
   sweepStatus = $state<string | undefined>(undefined);
   private client: EvalClient | undefined;
-  private loadedFiles = new Map<string, Map<string, Blob>>();
+  private loadedFiles = new Map<string, { files: Map<string, Blob>; ep: EpChoice }>();
   private abort: AbortController | undefined;
 
   constructor(
@@ -80,9 +82,10 @@ export class CompareState {
     for (const name of names) {
       const entry = this.models.byName(name);
       if (!entry) throw new Error(`model '${name}' is not loaded`);
-      if (this.loadedFiles.get(name) === entry.files) continue;
-      const ep = await this.client.load(name, entry.files);
-      this.loadedFiles.set(name, entry.files);
+      const have = this.loadedFiles.get(name);
+      if (have?.files === entry.files && have.ep === this.ep) continue;
+      const ep = await this.client.load(name, entry.files, this.ep);
+      this.loadedFiles.set(name, { files: entry.files, ep: this.ep });
       this.eps = { ...this.eps, [name]: ep };
     }
   }
