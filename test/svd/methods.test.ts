@@ -9,7 +9,7 @@ import type { SpectrumDiagnostics } from '../../src/core/merge/methods/svd-commo
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { type TinyModelOptions, tinyCheckpoint, tinyTensorShapes, tinyValues } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
-import { isoCRef, loreRef, lowRankRef, tsvRef, twinRef } from './reference';
+import { isoCRef, isoCtsRef, loreRef, lowRankRef, tsvRef, twinRef } from './reference';
 
 const SHAPE: Omit<TinyModelOptions, 'seed'> = { layers: 1, hidden: 8, intermediate: 12, vocab: 16 };
 const BASE: TinyModelOptions = { ...SHAPE, seed: 1 };
@@ -94,6 +94,13 @@ parameters: {lambda: 1.5}`, (base, th, m, n) => isoCRef(base, th, [1, 3], m, n, 
 base_model: base
 models: [{model: a}, {model: b}]
 parameters: {rank: 2}`, (base, th, m, n) => isoCRef(base, th, [1, 1], m, n, 2, 1), taFallback(1, [1, 1], true));
+  });
+
+  it('iso_cts: common subspace of the mean plus task-specific directions, whitened, flat spectrum', async () => {
+    await check(`merge_method: iso_cts
+base_model: base
+models: [{model: a}, {model: b, parameters: {weight: 2}}]
+parameters: {common_fraction: 0.5, rank: 6, lambda: 1.2}`, (base, th, m, n) => isoCtsRef(base, th, [1, 2], m, n, Math.min(m, n, 6), 0.5, 1.2), taFallback(1.2, [1, 2], true));
   });
 
   it('twin: TA merge plus the weighted rank-r residuals', async () => {

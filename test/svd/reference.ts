@@ -111,3 +111,37 @@ export function lowRankRef(base: ArrayLike<number>, thetas: ArrayLike<number>[],
   });
   return out;
 }
+
+export function isoCtsRef(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws: number[], m: number, n: number, k: number, commonFraction: number, lambda: number): M {
+  const wsum = ws.reduce((a, b) => a + b, 0);
+  const mean = new Float64Array(m * n);
+  thetas.forEach((th, t) => axpy(mean, ws[t]! / wsum, sub(th, base)));
+  const kc = Math.max(1, Math.min(k, Math.round(commonFraction * k)));
+  const s = Math.floor((k - kc) / thetas.length);
+  const fc = truncSvd(mean, m, n, kc);
+  const Us: [M, number][] = [[fc.U, kc]];
+  const Vs: [M, number][] = [[fc.V, kc]];
+  const sig = [...fc.s];
+  if (s > 0)
+    for (const th of thetas) {
+      const d = sub(th, base);
+      const proj = mul(fc.U, mul(transpose(fc.U, m, kc), d, kc, m, n), m, kc, n);
+      const f = truncSvd(sub(d, proj), m, n, s);
+      Us.push([f.U, s]);
+      Vs.push([f.V, s]);
+      sig.push(...f.s);
+    }
+  const K = sig.length;
+  const cat = (blocks: [M, number][], rows: number) => {
+    const X = new Float64Array(rows * K);
+    let off = 0;
+    for (const [B, w] of blocks) {
+      for (let i = 0; i < rows; i++) for (let j = 0; j < w; j++) X[i * K + off + j] = B[i * w + j]!;
+      off += w;
+    }
+    return X;
+  };
+  const sbar = sig.reduce((a, b) => a + b, 0) / K;
+  const D = mul(polar(cat(Us, m), m, K), transpose(polar(cat(Vs, n), n, K), n, K), m, K, n);
+  return axpy(Float64Array.from(base), lambda * sbar, D);
+}

@@ -183,6 +183,7 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
       energy: opt('energy'),
       mu: opt('mu') ?? SVD_DEFAULTS.mu,
       iterations: opt('iterations') ?? SVD_DEFAULTS.iterations,
+      commonFraction: opt('common_fraction'),
       oversample: opt('oversample') ?? DEFAULT_OVERSAMPLE,
       powerIters: opt('power_iters') ?? DEFAULT_POWER_ITERS,
       hasBase: recipe.baseModel !== undefined,

@@ -47,7 +47,7 @@ function checkNumeric(s: Setting, field: string, min: number, max: number): void
 const RANGES: Record<string, [number, number]> = {
   weight: [-1e6, 1e6], density: [0, 1], gamma: [0, 1], lambda: [-1e6, 1e6], t: [0, 1],
   // SVD family (methods/registry.ts documents each)
-  rank: [1, 1e6], energy: [1e-6, 1], mu: [0, 1], iterations: [1, 100], oversample: [0, 1024], power_iters: [0, 32],
+  rank: [1, 1e6], energy: [1e-6, 1], mu: [0, 1], common_fraction: [0, 1], iterations: [1, 100], oversample: [0, 1024], power_iters: [0, 32],
 };
 const INTEGER_KEYS = ['rank', 'iterations', 'oversample', 'power_iters'];
 

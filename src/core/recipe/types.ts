@@ -23,6 +23,7 @@ export const MERGE_METHODS = [
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',
   'iso_c',
+  'iso_cts',
   'lore',
   'twin',
   'low_rank_task_arithmetic',

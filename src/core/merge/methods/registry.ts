@@ -45,6 +45,7 @@ function taskVector(
  * - `rank` (integer ≥ 1): singular triplets kept per matrix. Defaults: tsv 32, and never more
  *   than ⌊min(m,n)/T⌋ (T task vectors); iso_c min(m,n, 256) (full up to 256); twin and
  *   low_rank_task_arithmetic 32; lore 64. Cost: the (rank+p)² factorisations run on the CPU.
+ * - `common_fraction` [0, 1], iso_cts: share of the rank for the common subspace (default 0.8).
  * - `energy` (0, 1], low_rank_task_arithmetic: keep the smallest rank holding this fraction of
  *   ‖δ_t‖²_F (with `rank` as a cap; without it the whole spectrum is computed).
  * - `mu` [0, 1], lore: singular-value threshold as a fraction of σ_max (default 0.1).
@@ -67,6 +68,8 @@ const SVD_METHODS = {
     'δ_t ≈ U_t Σ_t V_tᵀ (rank k); U = polar([U_1…U_T]), V = polar([V_1…V_T]); θ = θ₀ + λ U diag(w_t Σ_t) Vᵀ', 'https://arxiv.org/abs/2412.00081'),
   iso_c: svdMethod('iso_c', 'Iso-C (isotropic merge)', true, [],
     'δ̄ = Σ w_t δ_t / Σ w_t = U Σ Vᵀ; θ = θ₀ + λ σ̄ U Vᵀ, σ̄ = mean σ_i', 'https://arxiv.org/abs/2502.04959'),
+  iso_cts: svdMethod('iso_cts', 'Iso-CTS (isotropic, common + task subspaces)', true, ['common_fraction'],
+    'U* = [U_c, top-s of (I − U_cU_cᵀ)δ_t …], V* likewise, whitened; θ = θ₀ + λ σ̄ Û* V̂*ᵀ', 'https://arxiv.org/abs/2502.04959'),
   lore: svdMethod('lore', 'LoRE-Merging', false, ['mu', 'iterations'],
     'repeat: δ_i = U max(Σ − μσ₁, 0) Vᵀ of θ_i − θ₀; θ₀ = mean(θ_i − δ_i); θ = θ₀ + λ Σ w_i δ_i', 'https://arxiv.org/abs/2502.10749'),
   twin: svdMethod('twin', 'Twin-Merging (SVD part, no router)', true, [],

@@ -16,6 +16,8 @@ export interface SvdSettings {
   readonly energy: number | undefined;
   readonly mu: number;
   readonly iterations: number;
+  /** iso_cts: share of the rank given to the common subspace (undefined = 0.8). */
+  readonly commonFraction?: number | undefined;
   readonly oversample: number;
   readonly powerIters: number;
   /** False only for lore without a base_model: then every input is a model. */
@@ -139,23 +141,25 @@ export async function reportTaskVectorSpectra<T>(ctx: SvdContext<T>, base: T, in
 }
 
 /**
- * (XᵀX)^{-1/2} for X = [X_1 … X_T] (each [rows, k]) from its Gram blocks: with X = P S Qᵀ,
+ * (XᵀX)^{-1/2} for X = [X_1 … X_T] (X_t: [rows, k_t]) from its Gram blocks: with X = P S Qᵀ,
  * X·(XᵀX)^{-1/2} = P Qᵀ, the polar factor (the nearest matrix with orthonormal columns).
- * Directions with λ ≤ 1e-10·λ_max are left out (pseudo-inverse). Returns [Tk, Tk] f64.
+ * Directions with λ ≤ 1e-10·λ_max are left out (pseudo-inverse). Returns [K, K] f64, K = Σ k_t.
  */
-export async function inverseSqrtGram<T>(ops: MatOps<T>, xs: readonly T[], rows: number, k: number): Promise<Float64Array> {
-  const T_ = xs.length;
-  const K = T_ * k;
+export async function inverseSqrtGram<T>(ops: MatOps<T>, xs: readonly T[], rows: number, ks: number | readonly number[]): Promise<Float64Array> {
+  const widths = typeof ks === 'number' ? xs.map(() => ks) : ks;
+  const offs = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
+  const K = widths.reduce((a, b) => a + b, 0);
   const G = new Float64Array(K * K);
-  for (let a = 0; a < T_; a++)
-    for (let b = a; b < T_; b++) {
-      const h = await ops.matmul(xs[a]!, xs[b]!, k, rows, k, true, false);
+  for (let a = 0; a < xs.length; a++)
+    for (let b = a; b < xs.length; b++) {
+      const [ka, kb] = [widths[a]!, widths[b]!];
+      const h = await ops.matmul(xs[a]!, xs[b]!, ka, rows, kb, true, false);
       const g = await ops.download(h);
       ops.release(h);
-      for (let i = 0; i < k; i++)
-        for (let j = 0; j < k; j++) {
-          G[(a * k + i) * K + b * k + j] = g[i * k + j]!;
-          G[(b * k + j) * K + a * k + i] = g[i * k + j]!;
+      for (let i = 0; i < ka; i++)
+        for (let j = 0; j < kb; j++) {
+          G[(offs[a]! + i) * K + offs[b]! + j] = g[i * kb + j]!;
+          G[(offs[b]! + j) * K + offs[a]! + i] = g[i * kb + j]!;
         }
     }
   const { lambda, W } = symmetricEigen(G, K);
@@ -175,25 +179,28 @@ export async function inverseSqrtGram<T>(ops: MatOps<T>, xs: readonly T[], rows:
 }
 
 /**
- * θ₀ + Σ_{s,r} U_s C_{sr} V_rᵀ for factor lists U_s [m, k], V_r [n, k] and C [Tk, Tk] (f64):
- * Z_s = Σ_r V_r C_{sr}ᵀ  [n, k], then out += U_s Z_sᵀ. Consumes nothing.
+ * θ₀ + Σ_{s,r} U_s C_{sr} V_rᵀ for factor lists U_s [m, k_s], V_r [n, k_r] and C [K, K] (f64):
+ * Z_s = Σ_r V_r C_{sr}ᵀ  [n, k_s], then out += U_s Z_sᵀ. Consumes nothing.
  */
-export async function addFactorProduct<T>(ops: MatOps<T>, base: T, Us: readonly T[], Vs: readonly T[], C: Float64Array, m: number, n: number, k: number): Promise<T> {
-  const T_ = Us.length;
-  const K = T_ * k;
+export async function addFactorProduct<T>(ops: MatOps<T>, base: T, Us: readonly T[], Vs: readonly T[], C: Float64Array, m: number, n: number, ks: number | readonly number[]): Promise<T> {
+  const widths = typeof ks === 'number' ? Us.map(() => ks) : ks;
+  const offs = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
+  const K = widths.reduce((a, b) => a + b, 0);
   let out = base;
-  for (let s = 0; s < T_; s++) {
+  for (let s = 0; s < Us.length; s++) {
+    const ksz = widths[s]!;
     let Z: T | undefined;
-    for (let r = 0; r < T_; r++) {
-      const block = new Float32Array(k * k);
-      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) block[i * k + j] = C[(s * k + i) * K + r * k + j]!;
+    for (let r = 0; r < Vs.length; r++) {
+      const kr = widths[r]!;
+      const block = new Float32Array(ksz * kr);
+      for (let i = 0; i < ksz; i++) for (let j = 0; j < kr; j++) block[i * kr + j] = C[(offs[s]! + i) * K + offs[r]! + j]!;
       const bh = await ops.upload(block);
-      const next = await ops.matmul(Vs[r]!, bh, n, k, k, false, true, Z); // V_r C_srᵀ
+      const next = await ops.matmul(Vs[r]!, bh, n, kr, ksz, false, true, Z); // V_r C_srᵀ
       ops.release(bh);
       if (Z) ops.release(Z);
       Z = next;
     }
-    const next = await ops.matmul(Us[s]!, Z!, m, k, n, false, true, out);
+    const next = await ops.matmul(Us[s]!, Z!, m, ksz, n, false, true, out);
     ops.release(Z!);
     if (out !== base) ops.release(out);
     out = next;

@@ -1,6 +1,6 @@
 /** Dispatch for the SVD family: whole 2-D weights go to the method, everything else to its fallback. */
 import type { TensorJob } from '../tensor-job';
-import { mergeIsoC } from './iso-c';
+import { mergeIsoC, mergeIsoCts } from './iso-c';
 import { mergeLore } from './lore';
 import { mergeLowRank } from './low-rank';
 import type { MethodSpec } from './registry';
@@ -10,7 +10,7 @@ import { mergeTwin } from './twin';
 
 export async function mergeSvdFamily<T>(job: TensorJob<T>, spec: MethodSpec, settings: SvdSettings): Promise<void> {
   if (settings.fallback !== undefined || job.numChunks !== 1 || job.shape.length !== 2 || job.numel === 0) {
-    return mergeFallback(job, settings, spec.name === 'iso_c' || (spec.name === 'low_rank_task_arithmetic' && job.global.normalize));
+    return mergeFallback(job, settings, spec.name === 'iso_c' || spec.name === 'iso_cts' || (spec.name === 'low_rank_task_arithmetic' && job.global.normalize));
   }
   const ctx = svdContext(job, settings);
   switch (spec.name) {
@@ -18,6 +18,8 @@ export async function mergeSvdFamily<T>(job: TensorJob<T>, spec: MethodSpec, set
       return mergeTsv(ctx);
     case 'iso_c':
       return mergeIsoC(ctx);
+    case 'iso_cts':
+      return mergeIsoCts(ctx);
     case 'lore':
       return mergeLore(ctx);
     case 'twin':
