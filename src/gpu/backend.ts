@@ -288,6 +288,24 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     if (!this.disposed) this.storage.release(x.buffer);
   }
 
+  /** AIM post-step: θ₀ + (θ_m − θ₀)(1 − (1−ω) s_j) with j = (offset + i) mod cols (shaders/aim-scale.wgsl). */
+  async aimScale(base: GpuTensor, merged: GpuTensor, scale: GpuTensor, omega: number, offset: number, cols: number): Promise<GpuTensor> {
+    const n = this.live(base).length;
+    if (this.live(merged).length !== n) throw new GpuError(`aimScale: lengths differ (${n} vs ${merged.length})`);
+    if (this.live(scale).length !== cols) throw new GpuError(`aimScale: scale has ${scale.length} entries, weight has ${cols} columns`);
+    const out = this.alloc(n, 'aim-scale');
+    const op = this.begin('aim-scale');
+    for (const [s, c] of this.windows(n, 4)) {
+      const w = (b: GPUBuffer) => ({ buffer: b, offset: s * 4, size: c * 4 });
+      const params = new ArrayBuffer(16);
+      new Uint32Array(params, 0, 3).set([c, (offset + s) % cols, cols]);
+      new Float32Array(params, 12, 1)[0] = 1 - omega;
+      op.dispatch('aim-scale', 'main', {}, params, [w(base.buffer), w(merged.buffer), { buffer: scale.buffer, size: Math.max(4, cols * 4) }, w(out.buffer)], Math.ceil(c / PER_WG));
+    }
+    void op.submit();
+    return out;
+  }
+
   async delta(model: GpuTensor, base: GpuTensor): Promise<GpuTensor> {
     const n = this.live(model).length;
     if (this.live(base).length !== n) throw new GpuError(`delta: lengths differ (${n} vs ${base.length})`);

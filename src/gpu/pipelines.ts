@@ -18,6 +18,7 @@ export const LAYOUTS: Record<ShaderName, readonly Slot[]> = {
   'elect-sign': ['uniform', ...R4, 'rw'],
   'disjoint-mean': ['uniform', ...R4, 'read', 'read', 'rw'],
   dot: ['uniform', 'read', 'read', 'rw'],
+  'aim-scale': ['uniform', 'read', 'read', 'read', 'rw'],
 };
 
 export class PipelineCache {

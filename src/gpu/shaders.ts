@@ -13,7 +13,8 @@ export type ShaderName =
   | 'dare-mask'
   | 'elect-sign'
   | 'disjoint-mean'
-  | 'dot';
+  | 'dot'
+  | 'aim-scale';
 
 const PRELUDE: Partial<Record<ShaderName, string[]>> = { 'dare-mask': ['rng'] };
 
@@ -50,6 +51,6 @@ export async function loadShaders(): Promise<Record<ShaderName, string>> {
     if (s === undefined) throw new Error(`shaders/${n}.wgsl is missing`);
     return s;
   };
-  const names: ShaderName[] = ['dtype', 'delta', 'weighted-sum', 'abs-histogram', 'magnitude-band', 'dare-mask', 'elect-sign', 'disjoint-mean', 'dot'];
+  const names: ShaderName[] = ['dtype', 'delta', 'weighted-sum', 'abs-histogram', 'magnitude-band', 'dare-mask', 'elect-sign', 'disjoint-mean', 'dot', 'aim-scale'];
   return Object.fromEntries(names.map((n) => [n, [...(PRELUDE[n] ?? []).map(get), get(n)].join('\n')])) as Record<ShaderName, string>;
 }

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeToF32, encodeFromF32 } from '../../src/core/dtype';
 import { absHistogram } from '../../src/core/kernels/abs-histogram';
+import { aimScale } from '../../src/core/kernels/aim-scale';
 import { dareMask } from '../../src/core/kernels/dare-mask';
 import { delta } from '../../src/core/kernels/delta';
 import { disjointMean } from '../../src/core/kernels/disjoint-mean';
@@ -252,6 +253,20 @@ describe.skipIf(skip)('WGSL kernels = CPU twins', () => {
       }
       be.release(ta);
       be.release(tb);
+    }
+  });
+
+  it('AIM scale: per-column factors over chunks at any offset, ≤ 1e-6 relative', async () => {
+    for (const { label, n, be } of cases()) {
+      for (const [cols, offset] of [[7, 0], [13, 5], [1, 3]] as const) {
+        const base = randomFloats(n, 11, 1);
+        const merged = randomFloats(n, 12, 1);
+        const scale = randomFloats(cols, 13, 0.5).map((v) => v + 0.5);
+        const g = await down(be, await be.aimScale(await up(be, base), await up(be, merged), await up(be, scale), 0.4, offset, cols));
+        const c = aimScale(base, merged, scale, 0.4, offset, cols);
+        expectRel(g, c, 1e-6, base.map((b, i) => Math.abs(b) + Math.abs(merged[i]!)));
+        void label;
+      }
     }
   });
 
