@@ -72,6 +72,21 @@ describe.skipIf(skip).each(['tiled', 'registers'] as const)('matmul.wgsl (%s) ag
 });
 
 describe.skipIf(skip)('randomized SVD with its products on the GPU (f32)', () => {
+  it('blocked products (16 KiB binding limit) give the same factorisation', async () => {
+    const c = CASES[1]!;
+    const A = withSpectrum(c.m, c.n, c.sigma, 42);
+    const run = async (o: GpuMatOps) => {
+      const h = await o.upload(A);
+      const r = await randomizedSvd(o, h, c.m, c.n, { rank: c.k, seed: 9 });
+      for (const x of [h, r.U, r.V]) o.release(x);
+      return r.s;
+    };
+    const tight = await GpuMatOps.create(dev.device, { variant: ops.linalg.variant, maxBindingBytes: 16384 });
+    const [whole, blocked] = [await run(ops), await run(tight)];
+    expect(tight.linalg.planBlocks({ m: c.m, k: c.n, n: c.k + 10, transA: false, transB: false }).length).toBeGreaterThan(2);
+    whole.forEach((x, i) => expect(Math.abs(x - blocked[i]!)).toBeLessThan(1e-5 * whole[0]!));
+  });
+
   for (const c of CASES) {
     it(c.name, async () => {
       const A = withSpectrum(c.m, c.n, c.sigma, 42);

@@ -5,6 +5,7 @@
  * embeddings must equal the task-arithmetic fallback and be listed in the summary's warnings.
  */
 import { describe, expect, it } from 'vitest';
+import { jacobiSvd } from '../../src/core/kernels/jacobi-svd';
 import type { SpectrumDiagnostics } from '../../src/core/merge/methods/svd-common';
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { type TinyModelOptions, tinyCheckpoint, tinyTensorShapes, tinyValues } from '../helpers/checkpoints';
@@ -72,6 +73,19 @@ parameters: {rank: 3, lambda: 0.8}`,
     expect(d.energyAtRank).toBeGreaterThan(0);
     expect(d.energyAtRank).toBeLessThan(1);
     expect(r.summary.notes['model.layers.0.mlp.up_proj.weight']!['energy_at_rank[a]']).toBeCloseTo(d.energyAtRank, 12);
+    // against the exact spectrum of δ_a = θ_a − θ₀
+    const name = 'model.layers.0.mlp.up_proj.weight';
+    const delta = Float64Array.from(vals(A, name, [12, 8]), (x, i) => x - vals(BASE, name, [12, 8])[i]!);
+    const exact = jacobiSvd(delta, 12, 8).s;
+    const total = exact.reduce((a, x) => a + x * x, 0);
+    d.singularValues.forEach((x, i) => expect(Math.abs(x - exact[i]!)).toBeLessThan(1e-5 * exact[0]!));
+    expect(Math.abs(d.totalEnergy - total)).toBeLessThan(1e-5 * total);
+    expect(Math.abs(d.energyAtRank - (exact[0]! ** 2 + exact[1]! ** 2 + exact[2]! ** 2) / total)).toBeLessThan(1e-5);
+    const p = Array.from(exact, (x) => x / exact.reduce((a, y) => a + y, 0));
+    expect(d.effectiveRank).toBeCloseTo(Math.exp(-p.reduce((a, x) => a + x * Math.log(x), 0)), 4);
+    let cum = 0;
+    const rank90 = exact.findIndex((x) => (cum += x * x) >= 0.9 * total) + 1;
+    expect(d.rank90).toBe(rank90);
   });
 
   it('tsv at full rank with one task vector is task arithmetic', async () => {
