@@ -5,7 +5,8 @@
  *    and rank-64 Frobenius error ratio (targets: faster, error ≤ 1.02×).
  * 2. whole-model `tsv` merge time as a ratio to `task_arithmetic` on the same checkpoints
  *    (public/models demo-quick + demo-slow), on the CPU reference backend and on WebGPU.
- * Environment: BENCH_M, BENCH_N, BENCH_K override the matrix size and rank.
+ * Environment: BENCH_M, BENCH_N, BENCH_K override the matrix size and rank; BENCH_REPEAT (default
+ * 2): both SVD timings are the best of that many runs (the machine is shared).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { FsModelFolder } from '../src/node/fs-folder';
 const M = Number(process.env.BENCH_M ?? 1536);
 const N = Number(process.env.BENCH_N ?? 8960);
 const K = Number(process.env.BENCH_K ?? 64);
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 2));
 const PY = '/usr/bin/python3';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const now = () => performance.now();
@@ -47,22 +49,29 @@ async function randomizedVsLapack(dir: string) {
   await ops.download(await ops.matmul(w, w, 64, 64, 64, false, false));
   ops.release(w);
 
-  t = now();
-  const h = await ops.upload(A);
-  const r = await randomizedSvd(ops, h, M, N, { rank: K, oversample: 10, powerIters: 2, seed: 1 });
-  const U = await ops.download(r.U);
-  const V = await ops.download(r.V);
-  const gpuS = (now() - t) / 1000;
-  for (const x of [h, r.U, r.V]) ops.release(x);
+  let gpuS = Infinity;
+  let best: { r: Awaited<ReturnType<typeof randomizedSvd>>; U: Float32Array; V: Float32Array } | undefined;
+  for (let rep = 0; rep < REPEAT; rep++) {
+    ops.linalg.dispatches = 0;
+    t = now();
+    const h = await ops.upload(A);
+    const r = await randomizedSvd(ops, h, M, N, { rank: K, oversample: 10, powerIters: 2, seed: 1 });
+    const U = await ops.download(r.U);
+    const V = await ops.download(r.V);
+    gpuS = Math.min(gpuS, (now() - t) / 1000);
+    for (const x of [h, r.U, r.V]) ops.release(x);
+    best = { r, U, V };
+  }
+  const { r, U, V } = best!;
   gpu.device.destroy();
 
   const [uPath, sPath, vPath] = ['U.f32', 's.f64', 'V.f32'].map((f) => path.join(dir, f)) as [string, string, string];
   writeFileSync(uPath, new Uint8Array(U.buffer));
   writeFileSync(sPath, new Uint8Array(Float64Array.from(r.s).buffer));
   writeFileSync(vPath, new Uint8Array(V.buffer));
-  const res = JSON.parse(execFileSync(PY, [path.join(here, 'svd_lapack.py'), 'eval', aPath, String(M), String(N), String(K), uPath, sPath, vPath]).toString());
+  const res = JSON.parse(execFileSync(PY, [path.join(here, 'svd_lapack.py'), 'eval', aPath, String(M), String(N), String(K), uPath, sPath, vPath, String(REPEAT)]).toString());
   console.log(`randomized SVD on ${ops.name}, ${variant} matmul: ${gpuS.toFixed(2)} s (upload + ${ops.linalg.dispatches} matmul dispatches + downloads)`);
-  console.log(`numpy ${res.numpy} full LAPACK SVD: ${res.lapack_s.toFixed(2)} s`);
+  console.log(`numpy ${res.numpy} full LAPACK SVD: ${res.lapack_s.toFixed(2)} s (both: best of ${REPEAT})`);
   console.log(`rank-${K} error: randomized ${res.rand_err.toExponential(4)}, exact truncated ${res.exact_err.toExponential(4)}`);
   console.log(`singular values max rel. error ${res.sv_max_rel_err.toExponential(2)}; ‖UᵀU−I‖∞ ${res.orth_u.toExponential(2)}, ‖VᵀV−I‖∞ ${res.orth_v.toExponential(2)}`);
   return { gpuS, lapackS: res.lapack_s as number, errRatio: res.rand_err / res.exact_err, adapter: ops.name };
