@@ -7,11 +7,17 @@
  * G = nH / kvH, D head dim, I intermediate, V vocab.
  *
  *   inputs   input_ids          int32 [S]
- *            past.{l}.key       f32   [kvH, P, D]     (P = 0 for the first call)
- *            past.{l}.value     f32   [kvH, P, D]
+ *            past.{l}.key       f32   [1, kvH, P, D]     (P = 0 for the first call)
+ *            past.{l}.value     f32   [1, kvH, P, D]
  *   outputs  logits             f32   [S, V]  (allLogits) or [1, V] (last position only)
- *            present.{l}.key    f32   [kvH, T, D]
- *            present.{l}.value  f32   [kvH, T, D]
+ *            present.{l}.key    f32   [1, kvH, T, D]
+ *            present.{l}.value  f32   [1, kvH, T, D]
+ *
+ * Attention comes in two forms with the same inputs and outputs:
+ *   - 'gqa' (default when head_dim % 16 == 0): ORT's fused com.microsoft GroupQueryAttention (rotary embedding, KV-cache
+ *     concat, causal softmax in one kernel; CPU/wasm and WebGPU EPs). Fewer, larger kernels:
+ *     per-kernel overhead dominates small models on wasm.
+ *   - 'onnx': standard ONNX ops only (Mul/MatMul/Softmax/Concat...), portable to any runtime.
  *
  * Weights are initializers with data_location EXTERNAL whose `location` is the safetensors shard
  * and whose `offset` is the tensor's absolute byte offset in it: nothing is copied or re-serialised.
@@ -44,9 +50,18 @@ export interface WeightRef {
   readonly byteLength: number;
 }
 
+export type AttentionImpl = 'gqa' | 'onnx';
+
+/** GroupQueryAttention with rotary needs head_dim % 16 == 0 (64 and 128 in every supported family). */
+export function defaultAttention(spec: Pick<ModelSpec, 'headDim'>): AttentionImpl {
+  return spec.headDim % 16 === 0 ? 'gqa' : 'onnx';
+}
+
 export interface GraphOptions {
   /** Logits at every position (parity tests) instead of the last one only (generation). */
   allLogits?: boolean;
+  /** Fused GroupQueryAttention or standard ONNX ops; default: `defaultAttention(spec)`. */
+  attention?: AttentionImpl;
 }
 
 export interface BuiltGraph {
@@ -55,6 +70,7 @@ export interface BuiltGraph {
   readonly locations: readonly string[];
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  readonly attention: AttentionImpl;
 }
 
 export const OPSET = 17;
@@ -72,7 +88,7 @@ class GraphWriter {
   readonly initializers: TensorProto[] = [];
   private n = 0;
 
-  op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string): string {
+  op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string, domain?: string): string {
     const output = out ?? `${opType.toLowerCase()}_${this.n}`;
     const attribute: AttributeProto[] = Object.entries(attrs).map(([name, v]) =>
       typeof v === 'number'
@@ -83,8 +99,15 @@ class GraphWriter {
             ? { name, type: AttrType.FLOAT, f: v.f }
             : { name, type: AttrType.FLOATS, floats: v.floats },
     );
-    this.nodes.push({ name: `n${this.n++}_${opType}`, opType, input: inputs, output: [output], attribute });
+    this.nodes.push({ name: `n${this.n++}_${opType}`, opType, input: inputs, output: [output], attribute, ...(domain ? { domain } : {}) });
     return output;
+  }
+
+  /** A node with several outputs (names given). */
+  opN(opType: string, inputs: string[], outputs: string[], attrs: Record<string, number>, domain?: string): string[] {
+    const attribute: AttributeProto[] = Object.entries(attrs).map(([name, v]) => ({ name, type: AttrType.INT, i: v }));
+    this.nodes.push({ name: `n${this.n++}_${opType}`, opType, input: inputs, output: outputs, attribute, ...(domain ? { domain } : {}) });
+    return outputs;
   }
 
   constI64(name: string, values: number[], dims: number[] = [values.length]): string {
@@ -93,10 +116,32 @@ class GraphWriter {
     return name;
   }
 
+  constI32(name: string, values: number[], dims: number[] = [values.length]): string {
+    const raw = Int32Array.from(values);
+    this.initializers.push({ name, dims, dataType: DataType.INT32, rawData: new Uint8Array(raw.buffer) });
+    return name;
+  }
+
   constF32(name: string, values: Float32Array | number[], dims: number[] = [values.length]): string {
     const raw = Float32Array.from(values);
     this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(raw.buffer) });
     return name;
+  }
+
+  /** Drops nodes whose outputs nothing reads, and initializers no node reads (shared helpers
+   *  are written for both attention forms; each form uses part of them). */
+  prune(graphOutputs: string[]): void {
+    const live = new Set(graphOutputs);
+    const kept: NodeProto[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i]!;
+      if (!n.output.some((o) => live.has(o))) continue;
+      kept.push(n);
+      for (const inp of n.input) live.add(inp);
+    }
+    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
+    const used = this.initializers.filter((t) => live.has(t.name));
+    this.initializers.splice(0, this.initializers.length, ...used);
   }
 
   external(w: WeightRef): string {
@@ -151,8 +196,10 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
   const invFreq = g.constF32('c.inv_freq', ropeInvFreq(spec), [1, D / 2]);
 
   // Positions P..T-1 and the causal mask [S, T]: key j is visible to query i when j <= P + i.
+  const attention = opts.attention ?? defaultAttention(spec);
+  if (attention === 'gqa' && D % 16 !== 0) throw new InferError('unsupported-feature', `GroupQueryAttention needs head_dim % 16 == 0 (got ${D}); use attention 'onnx'`);
   const S = g.op('Shape', ['input_ids'], {}, 'S'); // [1]
-  const P = g.op('Shape', [pastKey(0)], { start: 1, end: 2 }, 'P'); // [1]
+  const P = g.op('Shape', [pastKey(0)], { start: 2, end: 3 }, 'P'); // [1]
   const T = g.op('Add', [P, S], {}, 'T');
   const pS = g.op('Squeeze', [P, axis0]);
   const tS = g.op('Squeeze', [T, axis0]);
@@ -160,6 +207,20 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
   const keyIdx = g.op('Range', [zero, tS, oneScalar], {}, 'key_index'); // [T]
   const future = g.op('Greater', [g.op('Unsqueeze', [keyIdx, axis0]), g.op('Unsqueeze', [positions, one])]); // [S, T]
   const mask = g.op('Where', [future, negInf, zeroF], {}, 'causal_mask'); // [S, T]
+
+  // GroupQueryAttention inputs: rotary caches for positions 0..T-1 ([T, D/2], its rotate_half
+  // convention with rotary_interleaved=0), seqlens_k = T - 1 and the total length T (int32).
+  let gqaExtra: string[] = [];
+  if (attention === 'gqa') {
+    const allFreqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [keyIdx], { to: DataType.FLOAT }), one]), invFreq]); // [T, D/2]
+    const t32 = g.op('Cast', [T], { to: DataType.INT32 });
+    gqaExtra = [
+      g.op('Sub', [t32, g.constI32('c.one_i32', [1])], {}, 'seqlens_k'), // [1]
+      g.op('Squeeze', [t32, axis0], {}, 'total_sequence_length'), // scalar
+      g.op('Cos', [allFreqs], {}, 'cos_cache'),
+      g.op('Sin', [allFreqs], {}, 'sin_cache'),
+    ];
+  }
 
   // Rotary tables, as transformers builds them: freqs = pos ⊗ inv_freq, emb = [freqs, freqs].
   const freqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [positions], { to: DataType.FLOAT }), one]), invFreq]); // [S, D/2]
@@ -198,19 +259,33 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
     const q = linear(h, `${p}.self_attn.q_proj.weight`, nH * D, H, bias('q_proj')); // [S, nH·D]
     const k = linear(h, `${p}.self_attn.k_proj.weight`, kvH * D, H, bias('k_proj')); // [S, kvH·D]
     const v = linear(h, `${p}.self_attn.v_proj.weight`, kvH * D, H, bias('v_proj'));
-    const qh = rope(g.op('Transpose', [g.op('Reshape', [q, shapeSHeadsD])], { perm: [1, 0, 2] })); // [nH, S, D]
-    const kh = rope(g.op('Transpose', [g.op('Reshape', [k, shapeSKvD])], { perm: [1, 0, 2] })); // [kvH, S, D]
-    const vh = g.op('Transpose', [g.op('Reshape', [v, shapeSKvD])], { perm: [1, 0, 2] });
-    const kAll = g.op('Concat', [pastKey(l), kh], { axis: 1 }, presentKey(l)); // [kvH, T, D]
-    const vAll = g.op('Concat', [pastValue(l), vh], { axis: 1 }, presentValue(l));
-    // GQA without repeating K/V: query heads h = kv·G + j are contiguous, so [nH, S, D] viewed
-    // as [kvH, G·S, D] lines each group up with its KV head.
-    const qg = g.op('Reshape', [g.op('Mul', [qh, scale]), shapeKvGroupD]); // [kvH, G·S, D]
-    const scores = g.op('MatMul', [qg, g.op('Transpose', [kAll], { perm: [0, 2, 1] })]); // [kvH, G·S, T]
-    const masked = g.op('Add', [g.op('Reshape', [scores, shapeHeadsST]), mask]); // [nH, S, T]
-    const probs = g.op('Reshape', [g.op('Softmax', [masked], { axis: -1 }), shapeKvGroupT]); // [kvH, G·S, T]
-    const ctx = g.op('Reshape', [g.op('MatMul', [probs, vAll]), shapeHeadsSD]); // [nH, S, D]
-    const attn = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [1, 0, 2] }), shapeSAttn]); // [S, nH·D]
+    let attn: string; // [S, nH·D]
+    if (attention === 'gqa') {
+      const [out] = g.opN(
+        'GroupQueryAttention',
+        [g.op('Unsqueeze', [q, axis0]), g.op('Unsqueeze', [k, axis0]), g.op('Unsqueeze', [v, axis0]), pastKey(l), pastValue(l), ...gqaExtra],
+        [`attn_${l}`, presentKey(l), presentValue(l)],
+        { num_heads: nH, kv_num_heads: kvH, do_rotary: 1, rotary_interleaved: 0 },
+        'com.microsoft',
+      );
+      attn = g.op('Squeeze', [out!, axis0]);
+    } else {
+      const qh = rope(g.op('Transpose', [g.op('Reshape', [q, shapeSHeadsD])], { perm: [1, 0, 2] })); // [nH, S, D]
+      const kh = rope(g.op('Transpose', [g.op('Reshape', [k, shapeSKvD])], { perm: [1, 0, 2] })); // [kvH, S, D]
+      const vh = g.op('Transpose', [g.op('Reshape', [v, shapeSKvD])], { perm: [1, 0, 2] });
+      const kAll = g.op('Concat', [g.op('Squeeze', [pastKey(l), axis0]), kh], { axis: 1 }); // [kvH, T, D]
+      const vAll = g.op('Concat', [g.op('Squeeze', [pastValue(l), axis0]), vh], { axis: 1 });
+      g.op('Unsqueeze', [kAll, axis0], {}, presentKey(l));
+      g.op('Unsqueeze', [vAll, axis0], {}, presentValue(l));
+      // GQA without repeating K/V: query heads h = kv·G + j are contiguous, so [nH, S, D] viewed
+      // as [kvH, G·S, D] lines each group up with its KV head.
+      const qg = g.op('Reshape', [g.op('Mul', [qh, scale]), shapeKvGroupD]); // [kvH, G·S, D]
+      const scores = g.op('MatMul', [qg, g.op('Transpose', [kAll], { perm: [0, 2, 1] })]); // [kvH, G·S, T]
+      const masked = g.op('Add', [g.op('Reshape', [scores, shapeHeadsST]), mask]); // [nH, S, T]
+      const probs = g.op('Reshape', [g.op('Softmax', [masked], { axis: -1 }), shapeKvGroupT]); // [kvH, G·S, T]
+      const ctx = g.op('Reshape', [g.op('MatMul', [probs, vAll]), shapeHeadsSD]); // [nH, S, D]
+      attn = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [1, 0, 2] }), shapeSAttn]); // [S, nH·D]
+    }
     x = g.op('Add', [x, linear(attn, `${p}.self_attn.o_proj.weight`, H, nH * D)]);
 
     const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`);
@@ -232,15 +307,16 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
   const inputs = [valueInfo('input_ids', DataType.INT32, ['S'])];
   const outputs = [valueInfo('logits', DataType.FLOAT, [opts.allLogits ? 'S' : 1, V])];
   for (let l = 0; l < L; l++) {
-    inputs.push(valueInfo(pastKey(l), DataType.FLOAT, [kvH, 'P', D]), valueInfo(pastValue(l), DataType.FLOAT, [kvH, 'P', D]));
-    outputs.push(valueInfo(presentKey(l), DataType.FLOAT, [kvH, 'T', D]), valueInfo(presentValue(l), DataType.FLOAT, [kvH, 'T', D]));
+    inputs.push(valueInfo(pastKey(l), DataType.FLOAT, [1, kvH, 'P', D]), valueInfo(pastValue(l), DataType.FLOAT, [1, kvH, 'P', D]));
+    outputs.push(valueInfo(presentKey(l), DataType.FLOAT, [1, kvH, 'T', D]), valueInfo(presentValue(l), DataType.FLOAT, [1, kvH, 'T', D]));
   }
+  g.prune(outputs.map((o) => o.name));
   const model: ModelProto = {
     irVersion: 8,
     producerName: 'merge-lab',
     producerVersion: '0.1.0',
     docString: `${spec.architecture} decoder, ${L} layers, built from config.json`,
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...(attention === 'gqa' ? [{ domain: 'com.microsoft', version: 1 }] : [])],
     graph: { name: spec.architecture, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
   };
   return {
@@ -248,5 +324,6 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
     locations: [...locations],
     inputNames: inputs.map((i) => i.name),
     outputNames: outputs.map((o) => o.name),
+    attention,
   };
 }

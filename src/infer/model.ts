@@ -17,7 +17,7 @@ export interface LoadOptions extends GraphOptions {
   signal?: AbortSignal;
 }
 
-/** The KV cache after some tokens: one [kvH, T, D] key and value tensor per layer. */
+/** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer. */
 export interface KvCache {
   readonly length: number;
   readonly tensors: ReadonlyMap<string, Ort.Tensor>;
@@ -87,8 +87,8 @@ export class CausalLM {
     const { kvHeads, headDim, layers } = this.spec;
     const tensors = new Map<string, Ort.Tensor>();
     for (let l = 0; l < layers; l++) {
-      tensors.set(pastKey(l), new this.ort.Tensor('float32', new Float32Array(0), [kvHeads, 0, headDim]));
-      tensors.set(pastValue(l), new this.ort.Tensor('float32', new Float32Array(0), [kvHeads, 0, headDim]));
+      tensors.set(pastKey(l), new this.ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]));
+      tensors.set(pastValue(l), new this.ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]));
     }
     return { length: 0, tensors };
   }

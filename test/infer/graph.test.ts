@@ -9,7 +9,7 @@ import { Checkpoint } from '../../src/core/formats/checkpoint';
 import { MapModelFolder } from '../../src/core/io/byte-source';
 import { ropeInvFreq } from '../../src/infer/architecture';
 import { InferError } from '../../src/infer/errors';
-import { buildGraph } from '../../src/infer/graph';
+import { type AttentionImpl, buildGraph } from '../../src/infer/graph';
 import { CausalLM, specOf, weightRefs } from '../../src/infer/model';
 import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
 import { decodeModel } from '../../src/infer/onnx-proto';
@@ -18,9 +18,11 @@ import { maxAbsDiff, referenceLogits } from './reference';
 
 const adapter = nodeRuntimeAdapter();
 const IDS = [3, 17, 0, 39, 8, 8, 21, 5, 12];
+/** head_dim 16: GroupQueryAttention needs a multiple of 16 (TINY's head_dim is 8). */
+const WIDE = { hidden: 32 };
 const loaded: CausalLM[] = [];
-async function load(ckpt: Checkpoint, allLogits = true): Promise<CausalLM> {
-  const lm = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', allLogits, adapter });
+async function load(ckpt: Checkpoint, allLogits = true, attention?: AttentionImpl): Promise<CausalLM> {
+  const lm = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', allLogits, adapter, ...(attention ? { attention } : {}) });
   loaded.push(lm);
   return lm;
 }
@@ -28,34 +30,68 @@ afterAll(async () => {
   for (const lm of loaded) await lm.release();
 });
 
-describe('graph vs the plain-TS reference (wasm EP)', () => {
-  const cases: [string, Parameters<typeof tinyCkpt>[0], Record<string, unknown>?, number?][] = [
-    ['Qwen2, untied head, f32', TINY],
-    ['Qwen2, tied head, f32', { ...TINY, seed: 12, tied: true }],
-    ['Qwen2, f16 weights (Cast in graph)', { ...TINY, seed: 13, dtype: 'F16' as DType }],
-    ['Qwen2, bf16 weights (Cast in graph)', { ...TINY, seed: 14, dtype: 'BF16' as DType }],
-    ['Qwen2, 3 shards (one external-data file each)', { ...TINY, seed: 15, shards: 3 }],
+describe.each(['onnx', 'gqa'] as const)('graph (%s attention) vs the plain-TS reference (wasm EP)', (attention) => {
+  const cases: [string, Parameters<typeof tinyCkpt>[0], Record<string, unknown>?][] = [
+    ['Qwen2, untied head, f32', { ...TINY, ...WIDE }],
+    ['Qwen2, tied head, f32', { ...TINY, ...WIDE, seed: 12, tied: true }],
+    ['Qwen2, f16 weights (Cast in graph)', { ...TINY, ...WIDE, seed: 13, dtype: 'F16' as DType }],
+    ['Qwen2, bf16 weights (Cast in graph)', { ...TINY, ...WIDE, seed: 14, dtype: 'BF16' as DType }],
+    ['Qwen2, 3 shards (one external-data file each)', { ...TINY, ...WIDE, seed: 15, shards: 3 }],
     [
       'Llama, llama3 rope_scaling, attention_bias',
-      { ...TINY, seed: 16 },
+      { ...TINY, ...WIDE, seed: 16 },
       {
         architectures: ['LlamaForCausalLM'], model_type: 'llama', attention_bias: true, rope_theta: 500000,
         rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
       },
     ],
-    ['Mistral, sliding_window caps the context', { ...TINY, seed: 17 }, { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 32 }],
+    ['Mistral, sliding_window caps the context', { ...TINY, ...WIDE, seed: 17 }, { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 32 }],
   ];
   it.each(cases)('%s: logits at every position match (max abs diff < 1e-4)', async (_n, o, cfg) => {
     const ckpt = await tinyCkpt(o, cfg);
-    const lm = await load(ckpt);
+    const lm = await load(ckpt, true, attention);
+    expect(lm.graph.attention).toBe(attention);
     const { logits, rows } = await lm.forward(IDS);
     const ref = await referenceLogits(ckpt, IDS);
     expect(rows).toBe(IDS.length);
     const diff = maxAbsDiff(logits, ref);
-    console.log(`graph vs reference [${_n}]: max abs diff ${diff.toExponential(2)}`);
+    console.log(`graph (${attention}) vs reference [${_n}]: max abs diff ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
   });
 
+  it('KV cache: prefill, a second multi-token chunk, then one-token steps give the logits of the full sequence', async () => {
+    const ckpt = await tinyCkpt({ ...TINY, ...WIDE });
+    const V = TINY.vocab!;
+    const full = await (await load(ckpt, true, attention)).forward(IDS);
+    const lm = await load(ckpt, false, attention);
+    const prefill = await lm.forward(IDS.slice(0, 3));
+    expect(prefill.rows).toBe(1);
+    let worst = maxAbsDiff(prefill.logits, row(full.logits, 2, V));
+    const chunk = await lm.forward(IDS.slice(3, 6), prefill.cache); // P = 3, S = 3
+    worst = Math.max(worst, maxAbsDiff(chunk.logits, row(full.logits, 5, V)));
+    let cache = chunk.cache;
+    for (let i = 6; i < IDS.length; i++) {
+      const step = await lm.forward([IDS[i]!], cache);
+      cache = step.cache;
+      expect(cache.length).toBe(i + 1);
+      worst = Math.max(worst, maxAbsDiff(step.logits, row(full.logits, i, V)));
+    }
+    console.log(`KV-cache decode (${attention}) vs full recompute: max abs diff ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-5);
+  });
+});
+
+describe('attention choice', () => {
+  it('defaults to GroupQueryAttention when head_dim allows, standard ops otherwise; both agree', async () => {
+    const narrow = await load(await tinyCkpt(TINY));
+    expect(narrow.graph.attention).toBe('onnx');
+    const wide = await tinyCkpt({ ...TINY, ...WIDE });
+    const a = await load(wide);
+    const b = await load(wide, true, 'onnx');
+    expect(a.graph.attention).toBe('gqa');
+    expect(maxAbsDiff((await a.forward(IDS)).logits, (await b.forward(IDS)).logits)).toBeLessThan(1e-5);
+    await expect(CausalLM.fromCheckpoint(await tinyCkpt(TINY), { ep: 'wasm', adapter, attention: 'gqa' })).rejects.toThrow(/head_dim % 16 == 0 \(got 8\)/);
+  });
   it('the llama3 rope_scaling really changes the frequencies (the test above is not vacuous)', () => {
     const base = { headDim: 8, ropeTheta: 500000, ropeScaling: { type: 'none' } as const };
     const scaled = ropeInvFreq({ ...base, ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16 } });
@@ -63,26 +99,7 @@ describe('graph vs the plain-TS reference (wasm EP)', () => {
   });
 });
 
-describe('KV cache', () => {
-  it('prefill + one-token decode steps give the same logits as recomputing the full sequence', async () => {
-    const ckpt = await tinyCkpt();
-    const V = TINY.vocab!;
-    const full = await (await load(ckpt)).forward(IDS);
-    const lm = await load(ckpt, false);
-    const prefill = await lm.forward(IDS.slice(0, 4));
-    expect(prefill.rows).toBe(1);
-    let worst = maxAbsDiff(prefill.logits, row(full.logits, 3, V));
-    let cache = prefill.cache;
-    for (let i = 4; i < IDS.length; i++) {
-      const step = await lm.forward([IDS[i]!], cache);
-      cache = step.cache;
-      expect(cache.length).toBe(i + 1);
-      worst = Math.max(worst, maxAbsDiff(step.logits, row(full.logits, i, V)));
-    }
-    console.log(`KV-cache decode vs full recompute: max abs diff ${worst.toExponential(2)}`);
-    expect(worst).toBeLessThan(1e-5);
-  });
-
+describe('context', () => {
   it('refuses to run past the context (max_position_embeddings, or a Mistral sliding window)', async () => {
     const lm = await load(await tinyCkpt({ ...TINY, seed: 17 }, { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 8 }), false);
     expect(lm.spec.maxContext).toBe(8);

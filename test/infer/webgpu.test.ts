@@ -27,12 +27,17 @@ describe.skipIf(!probe.ok && !process.env.CI)('WebGPU EP (Node, Dawn)', () => {
     expect(probe.ok, probe.ok ? '' : `no WebGPU adapter: ${probe.reason}`).toBe(true);
   });
 
-  it('gives the same greedy tokens and logits as wasm', { timeout: 600_000 }, async () => {
-    const ckpt = await tinyCkpt({ ...TINY, seed: 21 });
+  // hidden 32 → head_dim 16: GroupQueryAttention; TINY's head_dim 8: standard ONNX attention.
+  it.each([
+    ['gqa', { ...TINY, seed: 21, hidden: 32 }],
+    ['onnx', { ...TINY, seed: 22 }],
+  ] as const)('%s attention: the same greedy tokens and logits as wasm', { timeout: 600_000 }, async (attention, o) => {
+    const ckpt = await tinyCkpt(o);
     const wasm = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter });
     const gpu = await CausalLM.fromCheckpoint(ckpt, { ep: 'webgpu', adapter });
     models.push(wasm, gpu);
     expect(gpu.ep.ep).toBe('webgpu');
+    expect([wasm.graph.attention, gpu.graph.attention]).toEqual([attention, attention]);
     console.log(`WebGPU adapter: ${gpu.ep.adapter}`);
     const prompt = [3, 17, 0, 39, 8, 8, 21];
     const a = await generate(wasm, prompt, { maxNewTokens: 12 });
@@ -41,7 +46,7 @@ describe.skipIf(!probe.ok && !process.env.CI)('WebGPU EP (Node, Dawn)', () => {
     const la = await wasm.forward([...prompt, ...a.ids]);
     const lb = await gpu.forward([...prompt, ...a.ids]);
     const diff = maxAbsDiff(la.logits, lb.logits);
-    console.log(`WebGPU vs wasm: greedy ids ${a.ids.join(',')}; last-position logits max abs diff ${diff.toExponential(2)}`);
+    console.log(`WebGPU vs wasm (${attention}): greedy ids ${a.ids.join(',')}; last-position logits max abs diff ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
   });
 });
