@@ -206,15 +206,24 @@ class ChunkReader {
   }
 }
 
-async function readChunk(tp: TensorPlan, c: number, chunkElements: number): Promise<Uint8Array[]> {
+/** Chunk c of the given inputs (all by default): their storage bytes. */
+async function readChunk(tp: TensorPlan, c: number, chunkElements: number, which?: readonly number[]): Promise<Uint8Array[]> {
   const start = c * chunkElements;
   const count = Math.min(chunkElements, tp.numel - start);
-  const raw = await Promise.all(
-    tp.inputs.map((inp) => {
-      const have = Math.max(0, Math.min(count, inp.available - start));
-      return have > 0 ? inp.tensor.file.readRange(inp.tensor.name, start, have) : Promise.resolve(new Uint8Array(0));
-    }),
-  );
+  const readInput = (i: number) => {
+    const inp = tp.inputs[i]!;
+    const have = Math.max(0, Math.min(count, inp.available - start));
+    return have > 0 ? inp.tensor.file.readRange(inp.tensor.name, start, have) : Promise.resolve(new Uint8Array(0));
+  };
+  if (which) {
+    // Only the asked-for inputs (selection passes): padding needs the base's bytes too.
+    const short = which.some((i) => tp.inputs[i]!.available < start + count);
+    const raw = await Promise.all(which.map(readInput));
+    if (!short) return raw;
+    const all = await readChunk(tp, c, chunkElements);
+    return which.map((i) => all[i]!);
+  }
+  const raw = await Promise.all(tp.inputs.map((_, i) => readInput(i)));
   // vocab_policy: base — rows an input lacks take the base's (input 0) values.
   return raw.map((bytes, i) => {
     const inp = tp.inputs[i]!;
@@ -274,6 +283,10 @@ function makeJob<T>(
     ...(hooks.onSpectrum ? { spectrum: hooks.onSpectrum } : {}),
     seed,
     diagnose,
+    async loadInputs(c, which) {
+      const bytes = await readChunk(tp, c, chunkElements, which);
+      return Promise.all(bytes.map((b, k) => backend.load(b, tp.inputs[which[k]!]!.tensor.dtype)));
+    },
     async load(c) {
       if (c === loadedChunk) return loaded;
       releaseLoaded();

@@ -27,6 +27,8 @@ export interface TensorJob<T> {
   readonly spectrum?: (d: SpectrumDiagnostics) => void;
   /** Loads chunk `c` of every input. The job owns these handles: do not release them. */
   load(c: number): Promise<readonly T[]>;
+  /** Chunk `c` of some inputs only, for passes that need few of them (radix selection); the caller releases them. */
+  loadInputs(c: number, which: readonly number[]): Promise<readonly T[]>;
   /** Receives output chunks in order. The sink releases the handle. */
   emit(out: T): Promise<void>;
   /** Records a per-tensor statistic for diagnostics (fraction trimmed, thresholds…). */

@@ -50,11 +50,19 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
   for (let i = 0; i < models.length; i++) {
     if (!sparse(i) || (sparsify !== 'magnitude' && sparsify !== 'magnitude_outliers')) continue;
     const visitDeltas = async (visit: (x: T) => Promise<void>) => {
+      if (job.numChunks === 1) {
+        const d = await deltaOf(await job.load(0), i);
+        cached.set(i, d);
+        return visit(d);
+      }
+      // Multi-chunk tensors: each pass re-reads only the base and the model being ranked.
       for (let c = 0; c < job.numChunks; c++) {
-        const d = await deltaOf(await job.load(c), i);
-        if (job.numChunks === 1) cached.set(i, d);
+        const [base, model] = await job.loadInputs(c, [0, i + 1]);
+        const d = await be.delta(model!, base!);
+        be.release(base!);
+        be.release(model!);
         await visit(d);
-        done(i, d);
+        be.release(d);
       }
     };
     const band = await magnitudeBand(job, spec, i + 1, visitDeltas);
