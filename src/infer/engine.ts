@@ -27,6 +27,7 @@ export class ChatModel {
     readonly name: string,
     readonly lm: CausalLM,
     readonly tokenizer: ChatTokenizer,
+    private readonly folder: ModelFolder,
   ) {}
 
   static async load(folder: ModelFolder, opts: LoadOptions = {}): Promise<ChatModel> {
@@ -36,7 +37,7 @@ export class ChatModel {
     specOf(ckpt);
     const tokenizer = await ChatTokenizer.load(folder, ckpt.config.raw);
     const lm = await CausalLM.fromCheckpoint(ckpt, opts);
-    return new ChatModel(folder.name, lm, tokenizer);
+    return new ChatModel(folder.name, lm, tokenizer, folder);
   }
 
   get ep(): EpReport {
@@ -61,7 +62,9 @@ export class ChatModel {
     return { ...result, promptText, promptIds };
   }
 
+  /** Releases the session and closes the folder when it can be closed (file handles in Node). */
   async release(): Promise<void> {
     await this.lm.release();
+    await (this.folder as { close?: () => Promise<void> }).close?.();
   }
 }

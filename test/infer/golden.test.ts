@@ -45,13 +45,15 @@ describe.each(MODELS)('%s vs PyTorch goldens', (name) => {
   const goldenBytes = present ? new Uint8Array(readFileSync(`test/golden/${name}.golden.safetensors`)) : undefined;
   let lm: CausalLM;
   let chat: ChatModel;
+  const folder = new FsModelFolder(dir);
   beforeAll(async () => {
     if (!present) return;
-    lm = await CausalLM.fromCheckpoint(await Checkpoint.open(new FsModelFolder(dir)), { ep: 'wasm', allLogits: true, adapter });
+    lm = await CausalLM.fromCheckpoint(await Checkpoint.open(folder), { ep: 'wasm', allLogits: true, adapter });
     chat = await ChatModel.load(new FsModelFolder(dir), { ep: 'wasm', adapter });
   });
   afterAll(async () => {
     await lm?.release();
+    await folder.close();
     await chat?.release();
   });
 
