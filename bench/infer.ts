@@ -5,7 +5,7 @@
  *   - the demo model (public/models/demo-base), and
  *   - a random-weight f32 checkpoint shaped like Qwen2.5-0.5B (generated into bench/.data/).
  * Prints README table rows. Options: --threads N (both engines; default 1), --new-tokens N,
- * --prompt-tokens N, --reps N (best of N runs), --only demo|qwen05b.
+ * --prompt-tokens N, --reps N (best of N runs), --warmup-s S (untimed runs first), --only demo|qwen05b.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,12 +25,14 @@ const { values } = parseArgs({
     'prompt-tokens': { type: 'string', default: '64' },
     only: { type: 'string' },
     reps: { type: 'string', default: '3' },
+    'warmup-s': { type: 'string', default: '10' },
   },
 });
 const threads = Number(values.threads);
 const newTokens = Number(values['new-tokens']);
 const promptTokens = Number(values['prompt-tokens']);
 const reps = Number(values.reps);
+const warmupS = Number(values['warmup-s']);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const QWEN = path.join(ROOT, 'bench/.data/qwen2.5-0.5b-random');
 const PY = '/usr/bin/python3';
@@ -58,7 +60,10 @@ async function benchOne(model: string, dir: string, prompt: number[]): Promise<R
   const t0 = performance.now();
   const lm = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter: nodeRuntimeAdapter({ threads }) });
   process.stderr.write(`${model}: session on ${lm.ep.ep} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  await generate(lm, prompt.slice(0, 4), { maxNewTokens: 2 }); // warm-up, as the PyTorch side does
+  // Warm-up, the same on both sides: full untimed runs until warmup-s seconds have passed. V8
+  // first runs ORT's wasm with its baseline compiler and tiers hot functions up to TurboFan
+  // while they run; until then decoding is several times slower.
+  for (const w0 = performance.now(); performance.now() - w0 < warmupS * 1000; ) await generate(lm, prompt, { maxNewTokens: newTokens });
   // CPU seconds as well as wall time: on a shared machine, wall time measures the neighbours.
   const cpu = () => {
     const u = process.cpuUsage();
@@ -94,7 +99,7 @@ async function benchOne(model: string, dir: string, prompt: number[]): Promise<R
   await folder.close();
   const params = [...ckpt.tensors.values()].reduce((n, t) => n + t.byteLength / (t.dtype === 'F32' ? 4 : 2), 0);
   process.stderr.write(`${model}: onnxruntime-web done; running PyTorch\n`);
-  const out = execFileSync(PY, [path.join(ROOT, 'bench/infer_torch.py'), '--model', dir, '--prompt-ids', prompt.join(','), '--new-tokens', String(newTokens), '--threads', String(threads), '--reps', String(reps)], {
+  const out = execFileSync(PY, [path.join(ROOT, 'bench/infer_torch.py'), '--model', dir, '--prompt-ids', prompt.join(','), '--new-tokens', String(newTokens), '--threads', String(threads), '--reps', String(reps), '--warmup-s', String(warmupS)], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
   });
@@ -122,7 +127,7 @@ if (values.only !== 'demo') {
 }
 
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-console.log(`\nNode ${process.version}, onnxruntime-web wasm EP (${threads} thread${threads > 1 ? 's' : ''}), PyTorch ${rows[0]?.torch.torch} eager (${threads} thread${threads > 1 ? 's' : ''}), ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${os.loadavg()[0]!.toFixed(1)}; ${newTokens} new tokens; best of ${reps} runs\n`);
+console.log(`\nNode ${process.version}, onnxruntime-web wasm EP (${threads} thread${threads > 1 ? 's' : ''}), PyTorch ${rows[0]?.torch.torch} eager (${threads} thread${threads > 1 ? 's' : ''}), ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${os.loadavg()[0]!.toFixed(1)}; ${newTokens} new tokens; best of ${reps} runs after ${warmupS} s of warm-up runs\n`);
 console.log('Wall-clock tokens/s (and, in brackets, tokens per CPU-second, which neighbours on a shared machine do not distort):\n');
 console.log('| model | params | prompt tokens | ORT prefill tok/s | PyTorch prefill tok/s | prefill ratio | ORT decode tok/s | PyTorch decode tok/s | decode ratio | ORT time to first token | same greedy tokens |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');

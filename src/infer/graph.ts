@@ -1,7 +1,8 @@
 /**
  * Builds the ONNX graph of a Qwen2 / Llama / Mistral decoder from its spec. One graph serves
  * prefill and incremental decoding: it takes the new token ids and the KV cache so far, and
- * returns logits and the grown cache. Batch size is 1 and is left out of every shape.
+ * returns logits and the grown cache. Batch size is 1: activations are [S, ·]; only the KV cache
+ * keeps the conventional leading batch axis.
  *
  * Shape legend: S new tokens, P cached positions, T = P + S, H hidden, nH heads, kvH KV heads,
  * G = nH / kvH, D head dim, I intermediate, V vocab.
@@ -14,9 +15,9 @@
  *            present.{l}.value  f32   [1, kvH, T, D]
  *
  * Attention comes in two forms with the same inputs and outputs:
- *   - 'gqa' (default when head_dim % 16 == 0): ORT's fused com.microsoft GroupQueryAttention (rotary embedding, KV-cache
- *     concat, causal softmax in one kernel; CPU/wasm and WebGPU EPs). Fewer, larger kernels:
- *     per-kernel overhead dominates small models on wasm.
+ *   - 'gqa' (default when head_dim % 16 == 0): ORT's fused com.microsoft GroupQueryAttention
+ *     (rotary embedding, KV-cache concat, causal softmax in one kernel; CPU/wasm and WebGPU
+ *     EPs). Fewer, larger kernels: per-kernel overhead dominates small models on wasm.
  *   - 'onnx': standard ONNX ops only (Mul/MatMul/Softmax/Concat...), portable to any runtime.
  *
  * Weights are initializers with data_location EXTERNAL whose `location` is the safetensors shard
@@ -195,9 +196,11 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
   const zeroF = g.constF32('c.zero_f', [0], []);
   const invFreq = g.constF32('c.inv_freq', ropeInvFreq(spec), [1, D / 2]);
 
-  // Positions P..T-1 and the causal mask [S, T]: key j is visible to query i when j <= P + i.
   const attention = opts.attention ?? defaultAttention(spec);
-  if (attention === 'gqa' && D % 16 !== 0) throw new InferError('unsupported-feature', `GroupQueryAttention needs head_dim % 16 == 0 (got ${D}); use attention 'onnx'`);
+  if (attention === 'gqa' && D % 16 !== 0)
+    throw new InferError('unsupported-feature', `GroupQueryAttention needs head_dim % 16 == 0 (got ${D}); use attention 'onnx'`);
+
+  // Positions P..T-1 and the causal mask [S, T]: key j is visible to query i when j <= P + i.
   const S = g.op('Shape', ['input_ids'], {}, 'S'); // [1]
   const P = g.op('Shape', [pastKey(0)], { start: 2, end: 3 }, 'P'); // [1]
   const T = g.op('Add', [P, S], {}, 'T');
