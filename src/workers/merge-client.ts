@@ -6,6 +6,7 @@
 import { type Endpoint, type Remote, proxy, releaseProxy, transfer, wrap } from 'comlink';
 import type { MergeProgress } from '../core/merge/execute';
 import type { AdapterReport } from '../gpu/device';
+import type { SpectrumDiagnostics } from '../core/merge/methods/svd-common';
 import type { DareProbeArgs, MergeWorkerApi, WorkerMergeRequest, WorkerMergeResult } from './merge.worker';
 
 export type { WorkerMergeRequest, WorkerMergeResult } from './merge.worker';
@@ -14,6 +15,8 @@ export interface MergeCallOptions {
   onProgress?: (p: MergeProgress) => void;
   /** Per-tensor diagnostics as the merge runs (norms, cosines, sign conflicts, thresholds). */
   onTensor?: (name: string, notes: Record<string, number>) => void;
+  /** SVD merges: singular-value spectra as each weight is decomposed. */
+  onSpectrum?: (d: SpectrumDiagnostics) => void;
   signal?: AbortSignal;
 }
 
@@ -38,7 +41,7 @@ export class MergeClient {
     if (opts.signal?.aborted) throw new DOMException('merge cancelled', 'AbortError');
     opts.signal?.addEventListener('abort', onAbort);
     try {
-      return await this.api.merge(transfer(req, [...buffers]), opts.onProgress ? proxy(opts.onProgress) : undefined, opts.onTensor ? proxy(opts.onTensor) : undefined);
+      return await this.api.merge(transfer(req, [...buffers]), opts.onProgress ? proxy(opts.onProgress) : undefined, opts.onTensor ? proxy(opts.onTensor) : undefined, opts.onSpectrum ? proxy(opts.onSpectrum) : undefined);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }

@@ -16,6 +16,7 @@ import type { TensorBackend } from '../core/merge/backend';
 import { CpuBackend } from '../core/merge/cpu-backend';
 import { type MergeProgress, type MergeSummary, merge } from '../core/merge/execute';
 import { parseRecipe } from '../core/recipe/parse';
+import type { SpectrumDiagnostics } from '../core/merge/methods/svd-common';
 import { WebGpuBackend } from '../gpu/backend';
 import { type DareProbeArgs, DEFAULT_DARE_PROBE, dareProbeBytes } from '../gpu/dare-probe';
 import { type AdapterReport, acquireGpuDevice, browserGpu } from '../gpu/device';
@@ -49,6 +50,8 @@ export interface WorkerMergeResult {
 export type ProgressCallback = (p: MergeProgress) => void | Promise<void>;
 /** Per-tensor diagnostics as each tensor finishes (turns diagnostics on). */
 export type TensorCallback = (name: string, notes: Record<string, number>) => void | Promise<void>;
+/** SVD merges: each decomposed matrix's singular-value spectrum. */
+export type SpectrumCallback = (d: SpectrumDiagnostics) => void | Promise<void>;
 
 export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = async () => browserGpu()) {
   let active: AbortController | undefined;
@@ -74,7 +77,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       }
     },
 
-    async merge(req: WorkerMergeRequest, onProgress?: ProgressCallback, onTensor?: TensorCallback): Promise<WorkerMergeResult> {
+    async merge(req: WorkerMergeRequest, onProgress?: ProgressCallback, onTensor?: TensorCallback, onSpectrum?: SpectrumCallback): Promise<WorkerMergeResult> {
       if (active) throw new Error('a merge is already running in this worker');
       const ac = new AbortController();
       active = ac;
@@ -87,6 +90,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
         let last = 0;
         const summary = await merge(recipe, sources, backend, out, {
           signal: ac.signal,
+          ...(onSpectrum ? { onSpectrum: (d: SpectrumDiagnostics) => void Promise.resolve(onSpectrum(d)).catch(() => undefined) } : {}),
           ...(onTensor ? { diagnostics: true, onTensor: (name: string, notes: Record<string, number>) => void Promise.resolve(onTensor(name, notes)).catch(() => undefined) } : {}),
           ...(req.chunkElements ? { chunkElements: req.chunkElements } : {}),
           ...(req.shardBytes ? { shardBytes: req.shardBytes } : {}),

@@ -2,6 +2,7 @@
 import type { ChartConfiguration } from 'chart.js';
 import { paretoFrontier, type TradeoffPoint } from '../../core/eval/pareto';
 import type { ModelResult } from '../../core/eval/run';
+import type { SpectrumDiagnostics } from '../../core/merge/methods/svd-common';
 
 const PALETTE = ['#1f8a70', '#c2410c', '#3552d6', '#8e44ad', '#b7950b', '#2e86c1', '#d35400', '#16a085'];
 export const colorOf = (i: number) => PALETTE[i % PALETTE.length]!;
@@ -56,5 +57,25 @@ export function lengthByLevel(models: readonly ModelResult[]): ChartConfiguratio
       })),
     },
     options: { scales: { x: { title: { display: true, text: 'difficulty level (operations)' } }, y: { title: { display: true, text: 'mean tokens' }, min: 0 } } },
+  };
+}
+
+/** Normalised singular values σ_i/σ_1 of a few decomposed weights (log scale): fast decay = low rank. */
+export function spectrumChart(spectra: readonly SpectrumDiagnostics[], max = 8): ChartConfiguration {
+  const shown = spectra.slice(0, max);
+  const len = Math.max(0, ...shown.map((s) => s.singularValues.length));
+  return {
+    type: 'line',
+    data: {
+      labels: Array.from({ length: len }, (_, i) => String(i + 1)),
+      datasets: shown.map((s, i) => ({
+        label: `${s.tensor.replace(/^model\./, '')} (${s.model})`,
+        borderColor: colorOf(i),
+        backgroundColor: colorOf(i),
+        pointRadius: 0,
+        data: s.singularValues.map((v) => v / (s.singularValues[0] || 1)),
+      })),
+    },
+    options: { scales: { x: { title: { display: true, text: 'index i' } }, y: { type: 'logarithmic', title: { display: true, text: 'σ_i / σ_1' } } } },
   };
 }

@@ -1,5 +1,6 @@
 /** Running a merge in the merge worker: progress, cancel, per-layer diagnostics, the result. */
 import type { MergeProgress, MergeSummary } from '../../core/merge/execute';
+import type { SpectrumDiagnostics } from '../../core/merge/methods/svd-common';
 import type { Recipe } from '../../core/recipe/types';
 import { emitRecipe } from '../../core/recipe/parse';
 import { MergeClient } from '../../workers/merge-client';
@@ -18,6 +19,8 @@ export class MergeState {
   status = $state<MergeStatus>('idle');
   progress = $state.raw<MergeProgress | undefined>(undefined);
   diagnostics = $state.raw<LayerDiagnostics[]>([]);
+  /** SVD merges: the singular-value spectrum of each decomposed matrix. */
+  spectra = $state.raw<SpectrumDiagnostics[]>([]);
   summary = $state.raw<MergeSummary | undefined>(undefined);
   backendNotice = $state<string | undefined>(undefined);
   warnings = $state.raw<string[]>([]);
@@ -37,6 +40,7 @@ export class MergeState {
     this.status = 'running';
     this.progress = undefined;
     this.diagnostics = [];
+    this.spectra = [];
     this.summary = undefined;
     this.error = undefined;
     this.warnings = [];
@@ -62,6 +66,7 @@ export class MergeState {
         {
           signal: this.abort.signal,
           onProgress: (p) => (this.progress = p),
+          onSpectrum: (d) => (this.spectra = [...this.spectra, d]),
           onTensor: (tensor, notes) => {
             pending.push({ tensor, notes });
             flush ??= setTimeout(() => {

@@ -27,7 +27,25 @@ export const PRESETS: readonly Preset[] = [
   { id: 'dare', label: 'DARE p=0.3', description: 'Drop 30% of δ at random, rescale by 1/0.7, then TA α=0.7', build: (q, s) => base('dare_linear', q, [{ model: s, parameters: { weight: 0.7, density: 0.7 } }]) },
   { id: 'dare_ties', label: 'DARE-TIES p=0.3', description: 'DARE drop, then TIES sign election', build: (q, s) => base('dare_ties', q, [{ model: s, parameters: { weight: 1, density: 0.7 } }], { lambda: 0.7 }) },
   { id: 'slerp', label: 'SLERP t=0.7', description: 'Spherical interpolation toward System 2', build: (q, s) => base('slerp', q, [{ model: s, parameters: {} }], { t: 0.7 }) },
+  { id: 'tsv', label: 'TSV rank 16', description: 'Task singular vectors: truncate, whiten, rebuild', build: (q, s) => base('tsv', q, [{ model: s, parameters: { weight: 1 } }], { lambda: 0.7, rank: 16 }) },
+  { id: 'iso_c', label: 'Iso-C', description: 'Flat spectrum of the mean task vector', build: (q, s) => base('iso_c', q, [{ model: s, parameters: { weight: 1 } }], { lambda: 0.7 }) },
+  { id: 'lore', label: 'LoRE μ=0.1', description: 'Low-rank estimation with its own base (coordinate descent)', build: (q, s) => base('lore', q, [{ model: q, parameters: { weight: 0.3 } }, { model: s, parameters: { weight: 0.7 } }], { mu: 0.1 }) },
+  { id: 'twin', label: 'Twin rank 16', description: 'TA merge plus rank-r residuals of each model', build: (q, s) => base('twin', q, [{ model: s, parameters: { weight: 0.7 } }], { rank: 16 }) },
+  { id: 'low_rank', label: 'Low-rank TA 90%', description: 'TA with each task vector truncated to 90% of its energy', build: (q, s) => base('low_rank_task_arithmetic', q, [{ model: s, parameters: { weight: 0.7 } }], { energy: 0.9 }) },
 ];
+
+/** Slider ranges of the numeric top-level parameters (integers step by 1). */
+export const GLOBAL_RANGES: Record<string, { min: number; max: number; step: number; help: string }> = {
+  lambda: { min: 0, max: 2, step: 0.01, help: 'scales the merged task vector' },
+  t: { min: 0, max: 1, step: 0.01, help: '0 = base, 1 = the other model' },
+  rank: { min: 1, max: 256, step: 1, help: 'singular triplets kept per weight' },
+  energy: { min: 0.01, max: 1, step: 0.01, help: 'keep the smallest rank holding this energy fraction' },
+  mu: { min: 0, max: 1, step: 0.01, help: 'singular-value threshold, as a fraction of σ_max' },
+  iterations: { min: 1, max: 20, step: 1, help: 'coordinate-descent rounds' },
+  common_fraction: { min: 0, max: 1, step: 0.01, help: 'share of the rank for the common subspace' },
+  oversample: { min: 0, max: 64, step: 1, help: 'randomized SVD oversampling p' },
+  power_iters: { min: 0, max: 8, step: 1, help: 'randomized SVD power iterations q' },
+};
 
 export class RecipeState {
   recipe = $state.raw<Recipe>(PRESETS[0]!.build('demo-quick', 'demo-slow'));
