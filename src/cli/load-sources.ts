@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { RecipeError } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
+import { type ActivationStats, parseActivationStats } from '../core/merge/activation-stats';
+import { readFile } from 'node:fs/promises';
 import type { Recipe } from '../core/recipe/types';
 import { FsModelFolder } from '../node/fs-folder';
 
@@ -21,4 +23,12 @@ export async function openRecipeSources(recipe: Recipe, recipeDir: string): Prom
     out.set(ref, await Checkpoint.open(folder));
   }
   return out;
+}
+
+/** The activation statistics a recipe with `aim` names, read relative to the recipe's folder. */
+export async function loadAimStats(recipe: Recipe, recipeDir: string): Promise<ActivationStats | undefined> {
+  if (!recipe.aim) return undefined;
+  const file = path.resolve(recipeDir, recipe.aim.calibration);
+  if (!existsSync(file)) throw new RecipeError('aim.calibration', `${file} not found; create it with: merge-lab calibrate --model <base> --set <problems.jsonl> --out ${recipe.aim.calibration}`);
+  return parseActivationStats(await readFile(file, 'utf8'), file);
 }

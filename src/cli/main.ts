@@ -5,6 +5,8 @@ import { MERGE_USAGE, mergeCommand } from './merge-command';
 import { GENERATE_USAGE, generateCommand } from './generate-command';
 import { EVAL_USAGE, evalCommand } from './eval-command';
 import { SWEEP_USAGE, sweepCommand } from './sweep-command';
+import { CALIBRATE_USAGE, calibrateCommand } from './calibrate-command';
+import { ActivationStatsError } from '../core/merge/activation-stats';
 import { ProblemSetError } from '../core/eval/problem-set';
 import { InferError } from '../infer/errors';
 
@@ -13,6 +15,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   generate: { usage: GENERATE_USAGE, run: generateCommand },
   eval: { usage: EVAL_USAGE, run: evalCommand },
   sweep: { usage: SWEEP_USAGE, run: sweepCommand },
+  calibrate: { usage: CALIBRATE_USAGE, run: calibrateCommand },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -29,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`merge-lab ${cmd}: ${e.message}`);
       return 2;
     }
-    if (e instanceof RecipeError || e instanceof SafetensorsError || e instanceof CheckpointError || e instanceof MergeError || e instanceof ProblemSetError || e instanceof InferError) {
+    if (e instanceof RecipeError || e instanceof SafetensorsError || e instanceof CheckpointError || e instanceof MergeError || e instanceof ProblemSetError || e instanceof InferError || e instanceof ActivationStatsError) {
       console.error(`merge-lab ${cmd}: ${e.name}: ${e.message}`);
       return 1;
     }

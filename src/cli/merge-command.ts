@@ -2,11 +2,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { merge } from '../core/merge/execute';
-import { parseRecipe } from '../core/recipe/parse';
+import { mergekitWarnings, parseRecipe } from '../core/recipe/parse';
 import { FsOutputFolder } from '../node/fs-folder';
 import { UsageError, parse, parseBytes } from './args';
 import { selectBackend } from './backends';
-import { openRecipeSources } from './load-sources';
+import { loadAimStats, openRecipeSources } from './load-sources';
 import { formatBytes, formatMs } from '../core/units';
 import { progressPrinter } from './progress';
 
@@ -28,6 +28,7 @@ export async function mergeCommand(argv: string[]): Promise<void> {
 
   const { recipe, warnings } = parseRecipe(await fs.readFile(recipeFile, 'utf8'));
   const sources = await openRecipeSources(recipe, path.dirname(path.resolve(recipeFile)));
+  const activationStats = await loadAimStats(recipe, path.dirname(path.resolve(recipeFile)));
   const { backend, notice } = await selectBackend(values.backend!);
   process.stderr.write(`${notice}\n`);
   const bar = progressPrinter();
@@ -38,6 +39,7 @@ export async function mergeCommand(argv: string[]): Promise<void> {
     const summary = await merge(recipe, sources, backend, new FsOutputFolder(outDir), {
       signal: ac.signal,
       onProgress: (p) => bar.update(p),
+      ...(activationStats ? { activationStats } : {}),
       ...(values['shard-size'] ? { shardBytes: parseBytes(values['shard-size'], '--shard-size') } : {}),
     });
     bar.done();
@@ -46,7 +48,7 @@ export async function mergeCommand(argv: string[]): Promise<void> {
       `merged ${summary.tensors} tensors with ${summary.method} on ${summary.backend}: read ${formatBytes(summary.bytesRead)}, wrote ${formatBytes(summary.bytesWritten)} in ${formatMs(summary.ms)} (${formatBytes(rate)}/s)`,
     );
     console.log(`output: ${outDir} (${summary.files.join(', ')})`);
-    for (const w of [...warnings, ...summary.warnings]) console.log(`warning: ${w}`);
+    for (const w of [...warnings, ...summary.warnings, ...mergekitWarnings(recipe)]) console.log(`warning: ${w}`);
   } finally {
     process.off('SIGINT', onSigint);
     await backend.dispose?.();

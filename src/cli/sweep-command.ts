@@ -16,7 +16,7 @@ import { FsOutputFolder } from '../node/fs-folder';
 import { UsageError, parse } from './args';
 import { selectBackend } from './backends';
 import { evalFlags, evalSettings, runEvaluation, writeOutputs } from './eval-command';
-import { openRecipeSources, resolveModelPath } from './load-sources';
+import { loadAimStats, openRecipeSources, resolveModelPath } from './load-sources';
 
 export const SWEEP_USAGE =
   'merge-lab sweep RECIPE.yml --param weight|density|gamma|lambda|t|models.NAME.PARAM --values V1,V2,... --set FILE [--within POINTS] [--keep DIR] [eval flags]';
@@ -42,6 +42,7 @@ export async function sweepCommand(argv: string[]): Promise<void> {
   const { recipe } = parseRecipe(await fs.readFile(recipeFile, 'utf8'));
   const settings = await evalSettings(values);
   const sources = await openRecipeSources(recipe, recipeDir);
+  const activationStats = await loadAimStats(recipe, recipeDir);
   const outRoot = values.keep ? path.resolve(values.keep) : await fs.mkdtemp(path.join(tmpdir(), 'merge-lab-sweep-'));
   const { backend, notice } = await selectBackend(values.backend!);
   process.stderr.write(`${notice}\n`);
@@ -51,7 +52,7 @@ export async function sweepCommand(argv: string[]): Promise<void> {
     for (const { value, recipe: r } of sweepRecipes(recipe, values.param, points)) {
       const dir = path.join(outRoot, `${recipe.mergeMethod}-${values.param}-${value}`);
       await fs.rm(dir, { recursive: true, force: true });
-      const s = await merge(r, sources, backend, new FsOutputFolder(dir));
+      const s = await merge(r, sources, backend, new FsOutputFolder(dir), activationStats ? { activationStats } : {});
       process.stderr.write(`merged ${values.param}=${value} in ${formatMs(s.ms)}\n`);
       mergedDirs.push(dir);
     }

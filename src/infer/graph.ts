@@ -63,7 +63,15 @@ export interface GraphOptions {
   allLogits?: boolean;
   /** Fused GroupQueryAttention or standard ONNX ops; default: `defaultAttention(spec)`. */
   attention?: AttentionImpl;
+  /**
+   * Calibration variant (AIM): for every linear weight W, an extra output `act_sum.<W>` [in] with
+   * Σ over this call's positions of |x_j|, the input W reads. Reduced in the graph, so full
+   * activations never leave the device.
+   */
+  activationSums?: boolean;
 }
+
+export const ACT_SUM_PREFIX = 'act_sum.';
 
 export interface BuiltGraph {
   readonly model: Uint8Array;
@@ -248,8 +256,11 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
     return g.op('Mul', [normed, w(wName, [H])]);
   };
   // y = x·Wᵀ (+ b): Gemm with transB=1 reads the [out, in] weight as stored.
-  const linear = (x: string, wName: string, out: number, inn: number, bias?: string): string =>
-    g.op('Gemm', bias ? [x, w(wName, [out, inn]), w(bias, [out])] : [x, w(wName, [out, inn])], { transB: 1 });
+  const linearInputs: { x: string; weight: string; inn: number }[] = [];
+  const linear = (x: string, wName: string, out: number, inn: number, bias?: string): string => {
+    linearInputs.push({ x, weight: wName, inn });
+    return g.op('Gemm', bias ? [x, w(wName, [out, inn]), w(bias, [out])] : [x, w(wName, [out, inn])], { transB: 1 });
+  };
 
   const embedName = 'model.embed_tokens.weight';
   const embed = w(embedName, [V, H]);
@@ -312,6 +323,15 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
   for (let l = 0; l < L; l++) {
     inputs.push(valueInfo(pastKey(l), DataType.FLOAT, [1, kvH, 'P', D]), valueInfo(pastValue(l), DataType.FLOAT, [1, kvH, 'P', D]));
     outputs.push(valueInfo(presentKey(l), DataType.FLOAT, [1, kvH, 'T', D]), valueInfo(presentValue(l), DataType.FLOAT, [1, kvH, 'T', D]));
+  }
+  if (opts.activationSums) {
+    const reduced = new Map<string, string>(); // q, k and v read the same input: reduce it once
+    for (const { x: input, weight: wName, inn } of linearInputs) {
+      let r = reduced.get(input);
+      if (!r) reduced.set(input, (r = g.op('ReduceSum', [g.op('Abs', [input]), axis0], { keepdims: 0 })));
+      g.op('Identity', [r], {}, ACT_SUM_PREFIX + wName);
+      outputs.push(valueInfo(ACT_SUM_PREFIX + wName, DataType.FLOAT, [inn]));
+    }
   }
   g.prune(outputs.map((o) => o.name));
   const model: ModelProto = {

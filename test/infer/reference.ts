@@ -69,7 +69,8 @@ function rope(x: Vec, off: number, d: number, pos: number, freqs: number[]): voi
 }
 
 /** Logits [ids.length, vocab] for a full sequence. */
-export async function referenceLogits(ckpt: Checkpoint, ids: number[]): Promise<Float32Array> {
+/** `onLinearInput` sees the input x of every linear layer inside the decoder layers (AIM calibration checks). */
+export async function referenceLogits(ckpt: Checkpoint, ids: number[], onLinearInput?: (weight: string, x: Float64Array) => void): Promise<Float32Array> {
   const cfg = ckpt.config!.raw as Record<string, any>;
   const H: number = cfg.hidden_size;
   const nH: number = cfg.num_attention_heads;
@@ -96,8 +97,10 @@ export async function referenceLogits(ckpt: Checkpoint, ids: number[]): Promise<
     const qs: Vec[] = [];
     const ks: Vec[] = [];
     const vs: Vec[] = [];
+    const seen = (n: string, x: Vec) => onLinearInput?.(`${p}.${n}.weight`, x);
     xs.forEach((x, pos) => {
       const h = rmsNorm(x, ln1!, eps);
+      for (const n of ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj']) seen(n, h);
       const q = linear(h, wq!, nH * D, bq);
       const k = linear(h, wk!, kvH * D, bk);
       for (let hd = 0; hd < nH; hd++) rope(q, hd * D, D, pos, freqs);
@@ -122,12 +125,16 @@ export async function referenceLogits(ckpt: Checkpoint, ids: number[]): Promise<
         const z = e.reduce((a, b) => a + b, 0);
         for (let j = 0; j <= i; j++) for (let d = 0; d < D; d++) attn[hd * D + d]! += (e[j]! / z) * vs[j]![kv * D + d]!;
       }
+      seen('self_attn.o_proj', attn);
       const o = linear(attn, wo!, H);
       const x1 = x.map((v, k) => v + o[k]!);
       const h2 = rmsNorm(x1, ln2!, eps);
+      seen('mlp.gate_proj', h2);
+      seen('mlp.up_proj', h2);
       const g = linear(h2, wg!, I);
       const u = linear(h2, wu!, I);
       const act = g.map((v, k) => (v / (1 + Math.exp(-v))) * u[k]!);
+      seen('mlp.down_proj', act);
       const mlp = linear(act, wd!, H);
       return x1.map((v, k) => v + mlp[k]!);
     });

@@ -1,0 +1,47 @@
+/**
+ * `merge-lab calibrate --model DIR --set FILE`: AIM activation statistics of the base model on
+ * short answers from a problem set, saved as a small JSON file keyed by model and set
+ * (default name `<model>.<set>.aim-stats.json`), which recipes name in `aim.calibration`.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { parseProblemSet } from '../core/eval/problem-set';
+import { calibrate, calibrationMessages } from '../infer/calibrate';
+import { nodeRuntimeAdapter } from '../infer/node-adapter';
+import type { EpChoice } from '../infer/runtime';
+import { FsModelFolder } from '../node/fs-folder';
+import { UsageError, parse } from './args';
+
+export const CALIBRATE_USAGE = 'merge-lab calibrate --model DIR --set FILE [--samples 32] [--out FILE] [--ep auto|wasm|webgpu]';
+
+export function defaultStatsFile(modelDir: string, setFile: string): string {
+  return `${path.basename(path.resolve(modelDir))}.${path.basename(setFile).replace(/\.[^.]+$/, '')}.aim-stats.json`;
+}
+
+export async function calibrateCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    model: { type: 'string' },
+    set: { type: 'string' },
+    samples: { type: 'string', default: '32' },
+    out: { type: 'string' },
+    ep: { type: 'string', default: 'wasm' },
+  });
+  if (!values.model || !values.set) throw new UsageError(`usage: ${CALIBRATE_USAGE}`);
+  const samples = Number(values.samples);
+  if (!Number.isInteger(samples) || samples <= 0) throw new UsageError('--samples must be a positive integer');
+  const set = parseProblemSet(await fs.readFile(values.set, 'utf8'), path.basename(values.set));
+  const folder = new FsModelFolder(values.model);
+  try {
+    const stats = await calibrate(folder, calibrationMessages(set, samples), set.name, {
+      ep: values.ep as EpChoice,
+      adapter: nodeRuntimeAdapter(),
+      onProgress: (d, n) => process.stderr.isTTY && process.stderr.write(`\rcalibrating ${d}/${n}\x1b[K`),
+    });
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    const out = values.out ?? defaultStatsFile(values.model, values.set);
+    await fs.writeFile(out, JSON.stringify(stats) + '\n');
+    console.log(`${out}: ${Object.keys(stats.channels).length} linear weights, ${stats.calibration.samples} samples, ${stats.calibration.tokens} tokens`);
+  } finally {
+    await folder.close();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * AIM calibration: run calibration text through the base model with the graph's calibration
+ * variant (activationSums) and return the mean |activation| of every input channel of every
+ * linear layer. Only the [in]-sized sums leave the session, never the activations.
+ */
+import type { ProblemSet } from '../core/eval/problem-set';
+import { Checkpoint } from '../core/formats/checkpoint';
+import type { ModelFolder } from '../core/io/byte-source';
+import { ACTIVATION_STATS_FORMAT, type ActivationStats } from '../core/merge/activation-stats';
+import { InferError, throwIfCancelled } from './errors';
+import { ACT_SUM_PREFIX, buildGraph, pastKey, pastValue } from './graph';
+import { specOf, weightRefs } from './model';
+import { type EpChoice, type RuntimeAdapter, openSession } from './runtime';
+import { ChatTokenizer } from './tokenizer';
+
+export interface CalibrationOptions {
+  ep?: EpChoice;
+  adapter?: RuntimeAdapter;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * The paper's best calibration data: problems with short answers. Each text is the chat-templated
+ * question followed by "The answer is N." (what a System 1 model would say).
+ */
+export function calibrationMessages(set: ProblemSet, samples = 32): { question: string; answer: string }[] {
+  const step = Math.max(1, Math.floor(set.problems.length / samples));
+  return set.problems.filter((_, i) => i % step === 0).slice(0, samples).map((p) => ({ question: p.question, answer: `The answer is ${p.answer}.` }));
+}
+
+export async function calibrate(folder: ModelFolder, examples: readonly { question: string; answer: string }[], setName: string, opts: CalibrationOptions = {}): Promise<ActivationStats> {
+  if (examples.length === 0) throw new InferError('missing-file', `${setName}: no calibration examples`);
+  const ckpt = await Checkpoint.open(folder, { requireConfig: true });
+  const tokenizer = await ChatTokenizer.load(folder, ckpt.config!.raw);
+  const ids = examples.map((ex) => tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: ex.question }]) + ex.answer));
+  return calibrateIds(ckpt, ids, setName, opts);
+}
+
+/** The statistics from token sequences (each run as one prefill). */
+export async function calibrateIds(ckpt: Checkpoint, sequences: readonly (readonly number[])[], setName: string, opts: CalibrationOptions = {}): Promise<ActivationStats> {
+  const spec = specOf(ckpt);
+  const graph = buildGraph(spec, weightRefs(ckpt), { activationSums: true });
+  const externalData: { path: string; data: Uint8Array }[] = [];
+  for (const location of graph.locations) {
+    const src = await ckpt.folder.open(location);
+    if (!src) throw new InferError('missing-file', `${ckpt.name}/${location}: missing`);
+    externalData.push({ path: location, data: await src.read(0, src.size) });
+  }
+  const { ort, session } = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter);
+  const sums = new Map<string, Float64Array>();
+  let tokens = 0;
+  try {
+    for (let e = 0; e < sequences.length; e++) {
+      throwIfCancelled(opts.signal);
+      const ids = sequences[e]!.slice(0, spec.maxContext);
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { input_ids: new ort.Tensor('int32', Int32Array.from(ids), [ids.length]) };
+      for (let l = 0; l < spec.layers; l++) {
+        feeds[pastKey(l)] = new ort.Tensor('float32', new Float32Array(0), [1, spec.kvHeads, 0, spec.headDim]);
+        feeds[pastValue(l)] = new ort.Tensor('float32', new Float32Array(0), [1, spec.kvHeads, 0, spec.headDim]);
+      }
+      const out = await session.run(feeds);
+      for (const name of graph.outputNames) {
+        if (!name.startsWith(ACT_SUM_PREFIX)) continue;
+        const v = (await out[name]!.getData()) as Float32Array;
+        const weight = name.slice(ACT_SUM_PREFIX.length);
+        const acc = sums.get(weight) ?? new Float64Array(v.length);
+        for (let j = 0; j < v.length; j++) acc[j]! += v[j]!;
+        sums.set(weight, acc);
+      }
+      tokens += ids.length;
+      opts.onProgress?.(e + 1, sequences.length);
+    }
+  } finally {
+    await session.release();
+  }
+  const channels: Record<string, number[]> = {};
+  for (const [w, acc] of sums) channels[w] = Array.from(acc, (s) => s / tokens);
+  return {
+    format: ACTIVATION_STATS_FORMAT,
+    version: 1,
+    model: ckpt.name,
+    calibration: { set: setName, samples: sequences.length, tokens },
+    channels,
+  };
+}
