@@ -102,6 +102,8 @@ async function benchOne(model: string, dir: string, prompt: number[]): Promise<R
   const out = execFileSync(PY, [path.join(ROOT, 'bench/infer_torch.py'), '--model', dir, '--prompt-ids', prompt.join(','), '--new-tokens', String(newTokens), '--threads', String(threads), '--reps', String(reps), '--warmup-s', String(warmupS)], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
+    // Debian's torch calls the system BLAS (OpenBLAS: its own thread pool); pin every pool.
+    env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
   });
   return {
     model,

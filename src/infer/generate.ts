@@ -97,45 +97,51 @@ export async function generate(lm: CausalLM, promptIds: readonly number[], opts:
   let text = '';
   let finishReason: FinishReason = 'max-new-tokens';
 
-  while (ids.length < maxNew) {
-    const V = lm.spec.vocab;
-    const next = sampleToken(step.logits.subarray((step.rows - 1) * V, step.rows * V), opts, random);
-    if (ids.length === 0) timeToFirstTokenMs = now() - t0;
-    if (eos.has(next)) {
-      finishReason = 'eos';
-      break;
-    }
-    ids.push(next);
-    if (opts.decode) {
-      text = opts.decode(ids);
-      const hit = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0);
-      if (hit.length) {
-        text = text.slice(0, Math.min(...hit));
-        opts.onToken?.({ id: next, text: text.slice(emitted.length) });
-        emitted = text;
-        finishReason = 'stop-string';
+  try {
+    while (ids.length < maxNew) {
+      const V = lm.spec.vocab;
+      const next = sampleToken(step.logits.subarray((step.rows - 1) * V, step.rows * V), opts, random);
+      if (ids.length === 0) timeToFirstTokenMs = now() - t0;
+      if (eos.has(next)) {
+        finishReason = 'eos';
         break;
       }
-      // Hold back a trailing replacement character (an incomplete UTF-8 sequence) and any tail
-      // that may still grow into a stop string.
-      let final = text.length - pendingStopPrefix(text, stops);
-      if (text.charCodeAt(final - 1) === 0xfffd) final--;
-      const delta = final > emitted.length && text.startsWith(emitted) ? text.slice(emitted.length, final) : '';
-      emitted += delta;
-      opts.onToken?.({ id: next, text: delta });
-    } else opts.onToken?.({ id: next, text: '' });
-    if (ids.length >= maxNew) break;
-    if (step.cache.length + 1 > lm.spec.maxContext) {
-      finishReason = 'context';
-      break;
+      ids.push(next);
+      if (opts.decode) {
+        text = opts.decode(ids);
+        const hit = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0);
+        if (hit.length) {
+          text = text.slice(0, Math.min(...hit));
+          opts.onToken?.({ id: next, text: text.slice(emitted.length) });
+          emitted = text;
+          finishReason = 'stop-string';
+          break;
+        }
+        // Hold back a trailing replacement character (an incomplete UTF-8 sequence) and any tail
+        // that may still grow into a stop string.
+        let final = text.length - pendingStopPrefix(text, stops);
+        if (text.charCodeAt(final - 1) === 0xfffd) final--;
+        const delta = final > emitted.length && text.startsWith(emitted) ? text.slice(emitted.length, final) : '';
+        emitted += delta;
+        opts.onToken?.({ id: next, text: delta });
+      } else opts.onToken?.({ id: next, text: '' });
+      if (ids.length >= maxNew) break;
+      if (step.cache.length + 1 > lm.spec.maxContext) {
+        finishReason = 'context';
+        break;
+      }
+      if (opts.signal) {
+        await yieldToEventLoop();
+        throwIfCancelled(opts.signal);
+      }
+      const t = now();
+      const previous = step.cache;
+      step = await lm.forward([next], previous);
+      decodeMs += now() - t;
+      lm.releaseCache(previous);
     }
-    if (opts.signal) {
-      await yieldToEventLoop();
-      throwIfCancelled(opts.signal);
-    }
-    const t = now();
-    step = await lm.forward([next], step.cache);
-    decodeMs += now() - t;
+  } finally {
+    lm.releaseCache(step.cache);
   }
   if (opts.decode && finishReason !== 'stop-string') {
     text = opts.decode(ids);

@@ -17,7 +17,8 @@ export interface LoadOptions extends GraphOptions {
   signal?: AbortSignal;
 }
 
-/** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer. */
+/** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer, in CPU
+ *  memory (wasm EP) or in GPU buffers (WebGPU EP: free them with `releaseCache`). */
 export interface KvCache {
   readonly length: number;
   readonly tensors: ReadonlyMap<string, Ort.Tensor>;
@@ -74,7 +75,9 @@ export class CausalLM {
     }
     let opened;
     try {
-      opened = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter);
+      // On WebGPU the grown cache stays on the GPU between steps (only the logits come back).
+      const gpuOutputs = graph.outputNames.filter((n) => n.startsWith('present.'));
+      opened = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter, gpuOutputs);
     } catch (e) {
       if (e instanceof InferError) throw e;
       throw new InferError('session', `onnxruntime-web could not create the session for ${ckpt.name}: ${(e as Error).message}`);
@@ -112,6 +115,11 @@ export class CausalLM {
     }
     const logits = (await logitsT.getData()) as Float32Array;
     return { logits, rows: logitsT.dims[0]!, cache: { length: cache.length + ids.length, tensors: next } };
+  }
+
+  /** Frees a cache's GPU buffers (WebGPU EP; a no-op for caches in CPU memory). Do not use it afterwards. */
+  releaseCache(cache: KvCache): void {
+    for (const t of cache.tensors.values()) if (t.location === 'gpu-buffer') t.dispose();
   }
 
   async release(): Promise<void> {

@@ -70,6 +70,8 @@ export async function openSession(
   externalData: { path: string; data: Uint8Array | Blob }[],
   choice: EpChoice,
   adapter: RuntimeAdapter = {},
+  /** Outputs to leave in GPU buffers on the WebGPU EP (the KV cache fed back next step). */
+  gpuOutputs: readonly string[] = [],
 ): Promise<OpenedSession> {
   const create = async (ep: EpName) => {
     const ort = await (adapter.loadOrt ?? defaultLoadOrt)(ep);
@@ -79,6 +81,7 @@ export async function openSession(
       externalData,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      ...(ep === 'webgpu' && gpuOutputs.length ? { preferredOutputLocation: Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer' as const])) } : {}),
     });
     return { ort, session };
   };
