@@ -1,6 +1,7 @@
 /** The page's handle on the evaluation worker (one client per worker). */
 import { type Remote, proxy, releaseProxy, wrap } from 'comlink';
 import type { EvalRun } from '../core/eval/run';
+import type { ActivationStats } from '../core/merge/activation-stats';
 import type { EpChoice, EpReport } from '../infer/runtime';
 import type { EvalCallbacks, EvalRequest, EvalWorkerApi } from './eval.worker';
 
@@ -37,6 +38,10 @@ export class EvalClient {
     } finally {
       cb.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  calibrate(name: string, files: Map<string, Blob>, setText: string, setName: string, samples: number, onProgress?: (done: number, total: number) => void): Promise<ActivationStats> {
+    return this.api.calibrate(name, Object.fromEntries(files), setText, setName, samples, onProgress ? proxy(onProgress) : undefined);
   }
 
   dispose(): void {

@@ -10,6 +10,8 @@ import { type ProblemFormat, parseProblemSet } from '../core/eval/problem-set';
 import type { ResponseRecord } from '../core/eval/metrics';
 import { type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
 import { completionModel } from '../infer/completion';
+import { calibrate, calibrationMessages } from '../infer/calibrate';
+import type { ActivationStats } from '../core/merge/activation-stats';
 import { ChatModel } from '../infer/engine';
 import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
 
@@ -73,6 +75,22 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
                 },
               }
             : {}),
+        });
+      } finally {
+        active = undefined;
+      }
+    },
+
+    /** AIM calibration of a (base) model on short answers from a problem set. */
+    async calibrate(name: string, files: Record<string, Blob>, setText: string, setName: string, samples: number, onProgress?: (done: number, total: number) => void): Promise<ActivationStats> {
+      if (active) throw new Error('the evaluation worker is busy');
+      active = new AbortController();
+      try {
+        const set = parseProblemSet(setText, setName);
+        return await calibrate(new MapModelFolder(name, new Map(Object.entries(files))), calibrationMessages(set, samples), setName, {
+          adapter,
+          signal: active.signal,
+          ...(onProgress ? { onProgress: (d: number, n: number) => void Promise.resolve(onProgress(d, n)).catch(() => undefined) } : {}),
         });
       } finally {
         active = undefined;

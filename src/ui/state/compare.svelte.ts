@@ -6,6 +6,7 @@ import { type TableRow, tableRows } from '../../core/eval/report';
 import type { EvalRun } from '../../core/eval/run';
 import { sweepRecipes } from '../../core/eval/sweep';
 import type { Recipe } from '../../core/recipe/types';
+import type { ActivationStats } from '../../core/merge/activation-stats';
 import type { EpChoice, EpReport } from '../../infer/runtime';
 import { EvalClient } from '../../workers/eval-client';
 import type { MergeState } from './merge.svelte';
@@ -42,7 +43,7 @@ export class CompareState {
   partial = $state.raw<Record<string, ResponseRecord[]>>({});
   sweep = $state.raw<SweepPoint[]>([]);
   sweepStatus = $state<string | undefined>(undefined);
-  private client: EvalClient | undefined;
+  private evalClient: EvalClient | undefined;
   private loadedFiles = new Map<string, { files: Map<string, Blob>; ep: EpChoice }>();
   private abort: AbortController | undefined;
 
@@ -77,14 +78,19 @@ export class CompareState {
     }
   }
 
+  /** The evaluation worker (started on first use). */
+  client(): EvalClient {
+    this.evalClient ??= EvalClient.spawn();
+    return this.evalClient;
+  }
+
   private async ensureLoaded(names: readonly string[]): Promise<void> {
-    this.client ??= EvalClient.spawn();
     for (const name of names) {
       const entry = this.models.byName(name);
       if (!entry) throw new Error(`model '${name}' is not loaded`);
       const have = this.loadedFiles.get(name);
       if (have?.files === entry.files && have.ep === this.ep) continue;
-      const ep = await this.client.load(name, entry.files, this.ep);
+      const ep = await this.client().load(name, entry.files, this.ep);
       this.loadedFiles.set(name, { files: entry.files, ep: this.ep });
       this.eps = { ...this.eps, [name]: ep };
     }
@@ -102,7 +108,7 @@ export class CompareState {
     try {
       await this.ensureLoaded(names);
       this.status = 'running';
-      const run = await this.client!.evaluate(
+      const run = await this.client().evaluate(
         { models: names.map((name) => ({ name })), setText: set.text, setName: set.id, limit: this.limit, maxNewTokens: this.maxNewTokens },
         {
           signal: this.abort.signal,
@@ -133,13 +139,13 @@ export class CompareState {
   }
 
   /** Merges each value of one recipe parameter, then evaluates the sources and every point together. */
-  async runSweep(recipe: Recipe, param: string, values: readonly number[]): Promise<void> {
+  async runSweep(recipe: Recipe, param: string, values: readonly number[], activationStats?: ActivationStats): Promise<void> {
     this.sweep = [];
     const points: SweepPoint[] = [];
     try {
       for (const { value, recipe: r } of sweepRecipes(recipe, param, values)) {
         this.sweepStatus = `merging ${param} = ${value}…`;
-        const entry = await this.merge.run(r, `${recipe.mergeMethod} ${param}=${value}`);
+        const entry = await this.merge.run(r, `${recipe.mergeMethod} ${param}=${value}`, activationStats);
         if (!entry) throw new Error(this.merge.error ?? 'merge failed');
         points.push({ value, model: entry.name });
       }

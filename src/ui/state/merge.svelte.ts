@@ -2,6 +2,7 @@
 import type { MergeProgress, MergeSummary } from '../../core/merge/execute';
 import type { SpectrumDiagnostics } from '../../core/merge/methods/svd-common';
 import type { Recipe } from '../../core/recipe/types';
+import type { ActivationStats } from '../../core/merge/activation-stats';
 import { emitRecipe } from '../../core/recipe/parse';
 import { MergeClient } from '../../workers/merge-client';
 import type { ModelEntry, ModelsState } from './models.svelte';
@@ -34,7 +35,7 @@ export class MergeState {
 
   readonly mbPerSecond = $derived(this.progress && this.progress.elapsedMs > 0 ? this.progress.bytesDone / 1e3 / this.progress.elapsedMs : 0);
 
-  async run(recipe: Recipe, label?: string): Promise<ModelEntry | undefined> {
+  async run(recipe: Recipe, label?: string, activationStats?: ActivationStats): Promise<ModelEntry | undefined> {
     if (this.status === 'running') return undefined;
     this.client ??= MergeClient.spawn();
     this.status = 'running';
@@ -62,7 +63,7 @@ export class MergeState {
     let flush: ReturnType<typeof setTimeout> | undefined;
     try {
       const res = await this.client.merge(
-        { recipe: emitRecipe(recipe), models, opfsFolder: `merge-lab-${name}` },
+        { recipe: emitRecipe(recipe), models, opfsFolder: `merge-lab-${name}`, ...(activationStats ? { activationStats: JSON.stringify(activationStats) } : {}) },
         {
           signal: this.abort.signal,
           onProgress: (p) => (this.progress = p),
