@@ -3,17 +3,17 @@ import { describe, expect, it } from 'vitest';
 import type { ActivationStats } from '../../src/core/merge/activation-stats';
 import { tinyCheckpoint, tinyTensorShapes } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
-import { gpuBackend, skipWithoutGpu } from './gpu-env';
+import { gpuBackend, requireGpu } from './gpu-env';
 import { expectParity } from './parity';
 
-const skip = await skipWithoutGpu();
+await requireGpu();
 
 const RECIPE = `merge_method: ties
 base_model: quick
 models: [{model: slow, parameters: {weight: 1, density: 0.2}}]
 aim: {omega: 0.4, calibration: quick-stats.json}`;
 
-describe.skipIf(skip)('AIM on WebGPU', () => {
+describe('AIM on WebGPU', () => {
   it.each(['F32', 'BF16'] as const)('AIM-TIES parity with the CPU reference (%s)', async (dtype) => {
     const opts = { dtype, hidden: 16, intermediate: 24, vocab: 32 };
     const quick = await tinyCheckpoint('quick', { ...opts, seed: 1 });

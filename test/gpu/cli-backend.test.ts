@@ -6,13 +6,13 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { writeTinyModel } from '../helpers/checkpoints';
-import { skipWithoutGpu } from './gpu-env';
+import { requireGpu } from './gpu-env';
 
-const skip = await skipWithoutGpu();
+await requireGpu();
 const run = promisify(execFile);
 const BIN = path.resolve('bin/merge-lab.mjs');
 
-describe.skipIf(skip)('CLI backend selection', () => {
+describe('CLI backend selection', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-gpu-cli-'));
   writeTinyModel(path.join(dir, 'base'), { seed: 1, hidden: 16, intermediate: 24, vocab: 40, dtype: 'BF16' });
   writeTinyModel(path.join(dir, 'a'), { seed: 2, like: { seed: 1, scale: 0.05 }, hidden: 16, intermediate: 24, vocab: 40, dtype: 'BF16' });

@@ -8,12 +8,12 @@ import { GpuDeviceLostError, acquireGpuDevice } from '../../src/gpu/device';
 import { nodeGpu } from '../../src/gpu/node';
 import { tinyCheckpoint } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
-import { gpuBackend, skipWithoutGpu } from './gpu-env';
+import { gpuBackend, requireGpu } from './gpu-env';
 
-const skip = await skipWithoutGpu();
+await requireGpu();
 const TA = `merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.5}}]`;
 
-describe.skipIf(skip)('device acquisition and loss', () => {
+describe('device acquisition and loss', () => {
   it('reports the adapter and its limits', async () => {
     const dev = await acquireGpuDevice(await nodeGpu());
     expect(dev.adapter.name).toBeTruthy();

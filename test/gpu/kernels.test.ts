@@ -19,9 +19,9 @@ import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { kthLargestAbs } from '../../src/core/merge/select';
 import type { GpuTensor, WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats } from '../helpers/checkpoints';
-import { TIGHT, gpuBackend, skipWithoutGpu } from './gpu-env';
+import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
 
-const skip = await skipWithoutGpu();
+await requireGpu();
 
 const SIZES = [0, 1, 255, 257, 1000, 4099];
 const BIG = 300_001; // > 2 windows of the TIGHT binding limit, > 64 workgroups per dimension
@@ -42,7 +42,7 @@ function expectRel(got: Float32Array, want: Float32Array, rel = 1e-6, scale?: Fl
   expect(bad, first).toBe(0);
 }
 
-describe.skipIf(skip)('WGSL kernels = CPU twins', () => {
+describe('WGSL kernels = CPU twins', () => {
   let gpu: WebGpuBackend;
   let tight: WebGpuBackend;
   beforeAll(async () => {

@@ -12,14 +12,14 @@ import type { Checkpoint } from '../../src/core/formats/checkpoint';
 import type { WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats, tinyCheckpoint } from '../helpers/checkpoints';
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
-import { TIGHT, gpuBackend, skipWithoutGpu } from './gpu-env';
+import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
 import { expectParity } from './parity';
 import { RECIPES } from './recipes';
 
-const skip = await skipWithoutGpu();
+await requireGpu();
 
 
-describe.skipIf(skip)('whole-merge parity, WebGPU vs CPU reference', () => {
+describe('whole-merge parity, WebGPU vs CPU reference', () => {
   let gpu: WebGpuBackend;
   let tight: WebGpuBackend;
   beforeAll(async () => {

@@ -14,9 +14,9 @@ import { MergeClient } from '../../src/workers/merge-client';
 import { createMergeWorkerApi } from '../../src/workers/merge.worker';
 import { tinyCheckpoint, tinyModelFiles } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
-import { gpuBackend, skipWithoutGpu } from './gpu-env';
+import { gpuBackend, requireGpu } from './gpu-env';
 
-const skip = await skipWithoutGpu();
+await requireGpu();
 
 const RECIPE = `merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: a, parameters: {weight: 0.6, density: 0.5}}\n  - {model: b, parameters: {weight: 0.4, density: 0.7}}\nrandom_seed: 5`;
 const opts = { hidden: 16, intermediate: 24, vocab: 40, dtype: 'F16' as const };
@@ -26,7 +26,7 @@ const files = () => ({
   b: Object.fromEntries(tinyModelFiles({ ...opts, seed: 3, like: { seed: 1, scale: 0.05 } })),
 });
 
-describe.skipIf(skip)('merge worker API (comlink)', () => {
+describe('merge worker API (comlink)', () => {
   const { port1, port2 } = new MessageChannel();
   expose(createMergeWorkerApi(nodeGpu), port1 as never);
   const client = new MergeClient(port2 as never);

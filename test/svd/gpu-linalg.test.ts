@@ -12,16 +12,15 @@ import { type GpuDevice, requestGpuDevice } from '../../src/gpu/device';
 import { GpuMatOps, type MatmulVariant, isCpuAdapter } from '../../src/gpu/linalg';
 import { nodeGpu } from '../../src/gpu/node';
 import { randomFloats } from '../helpers/checkpoints';
-import { skipWithoutGpu } from '../gpu/gpu-env';
+import { requireGpu } from '../gpu/gpu-env';
 import { CASES, frobenius, orthogonalityError, residual, withSpectrum } from './spectra';
 
-const skip = await skipWithoutGpu();
+await requireGpu();
 
 let dev: GpuDevice;
 let ops: GpuMatOps; // the variant this adapter gets
 const variants = {} as Record<MatmulVariant, { whole: GpuMatOps; tight: GpuMatOps }>;
 beforeAll(async () => {
-  if (skip) return;
   dev = await requestGpuDevice(await nodeGpu());
   for (const variant of ['tiled', 'registers'] as const)
     variants[variant] = { whole: await GpuMatOps.create(dev.device, { variant }), tight: await GpuMatOps.create(dev.device, { variant, maxBindingBytes: 4096 }) };
@@ -56,7 +55,7 @@ const SHAPES: [number, number, number][] = [
   [257, 3, 66],
 ];
 
-describe.skipIf(skip).each(['tiled', 'registers'] as const)('matmul.wgsl (%s) against the CPU twin', (variant) => {
+describe.each(['tiled', 'registers'] as const)('matmul.wgsl (%s) against the CPU twin', (variant) => {
   it('odd shapes, every transpose combination, with and without C₀', async () => {
     let seed = 1;
     for (const [m, k, n] of SHAPES) for (const ta of [false, true]) for (const tb of [false, true]) await parity(variants[variant].whole, m, k, n, ta, tb, seed % 2 === 0, seed++);
@@ -71,7 +70,7 @@ describe.skipIf(skip).each(['tiled', 'registers'] as const)('matmul.wgsl (%s) ag
   });
 });
 
-describe.skipIf(skip)('randomized SVD with its products on the GPU (f32)', () => {
+describe('randomized SVD with its products on the GPU (f32)', () => {
   it('blocked products (16 KiB binding limit) give the same factorisation', async () => {
     const c = CASES[1]!;
     const A = withSpectrum(c.m, c.n, c.sigma, 42);

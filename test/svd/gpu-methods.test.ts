@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebGpuBackend } from '../../src/gpu/backend';
 import { tinyCheckpoint, tinyTensorShapes } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
-import { gpuBackend, skipWithoutGpu } from '../gpu/gpu-env';
+import { gpuBackend, requireGpu } from '../gpu/gpu-env';
 
-const skip = await skipWithoutGpu();
+await requireGpu();
 let gpu: WebGpuBackend;
 beforeAll(async () => {
-  if (!skip) gpu = await gpuBackend();
+  gpu = await gpuBackend();
 });
 afterAll(() => gpu?.dispose());
 
@@ -27,7 +27,7 @@ const RECIPES: Record<string, string> = {
   low_rank_task_arithmetic: 'merge_method: low_rank_task_arithmetic\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {energy: 0.8, rank: 12}',
 };
 
-describe.skipIf(skip)('SVD merges: WebGPU backend against the CPU reference', () => {
+describe('SVD merges: WebGPU backend against the CPU reference', () => {
   it('uses the GPU matmul', () => {
     expect(typeof gpu.matmul).toBe('function');
   });
