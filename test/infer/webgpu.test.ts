@@ -5,10 +5,12 @@
  * first run compiles every shader (about a minute on 2 busy cores).
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { ChatModel } from '../../src/infer/engine';
 import { generate } from '../../src/infer/generate';
 import { CausalLM } from '../../src/infer/model';
 import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
 import { probeWebGpu } from '../../src/infer/runtime';
+import { FsModelFolder } from '../../src/node/fs-folder';
 import { TINY, tinyCkpt } from './fixtures';
 import { maxAbsDiff } from './reference';
 
@@ -45,8 +47,23 @@ describe.skipIf(!probe.ok && !process.env.CI)('WebGPU EP (Node, Dawn)', () => {
     expect(b.ids).toEqual(a.ids);
     const la = await wasm.forward([...prompt, ...a.ids]);
     const lb = await gpu.forward([...prompt, ...a.ids]);
+    gpu.releaseCache(lb.cache);
     const diff = maxAbsDiff(la.logits, lb.logits);
     console.log(`WebGPU vs wasm (${attention}): greedy ids ${a.ids.join(',')}; last-position logits max abs diff ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
+  });
+
+  it('the demo model answers a text prompt with the same greedy tokens on both EPs', { timeout: 600_000 }, async () => {
+    const prompt = 'Tom has 47 coins. #1 He finds 42. How many coins does he have now?';
+    const answers = [];
+    for (const ep of ['wasm', 'webgpu'] as const) {
+      const m = await ChatModel.load(new FsModelFolder('public/models/demo-base'), { ep, adapter });
+      expect(m.ep.ep).toBe(ep);
+      answers.push(await m.ask(prompt, { maxNewTokens: 12 }));
+      await m.release();
+    }
+    console.log(`demo-base, wasm and WebGPU: ${JSON.stringify(answers[0]!.text)}`);
+    expect(answers[1]!.ids).toEqual(answers[0]!.ids);
+    expect(answers[1]!.text).toBe(answers[0]!.text);
   });
 });
