@@ -38,7 +38,14 @@ function describeAdapter(a: GPUAdapter): string {
 }
 
 /** Finds out whether WebGPU can be used, without creating a session. */
-export async function probeWebGpu(adapter: RuntimeAdapter): Promise<{ ok: true; adapter: string } | { ok: false; reason: string }> {
+/** Adapters that run WebGPU on the CPU (Mesa lavapipe/llvmpipe, SwiftShader): slower than wasm. */
+export function isSoftwareAdapter(description: string, isFallback = false): boolean {
+  return isFallback || /llvmpipe|lavapipe|swiftshader|software/i.test(description);
+}
+
+export async function probeWebGpu(
+  adapter: RuntimeAdapter,
+): Promise<{ ok: true; adapter: string; software: boolean } | { ok: false; reason: string }> {
   let gpu: GPU | undefined;
   try {
     gpu = adapter.gpu ? await adapter.gpu() : (globalThis.navigator as Navigator | undefined)?.gpu;
@@ -49,7 +56,9 @@ export async function probeWebGpu(adapter: RuntimeAdapter): Promise<{ ok: true; 
   try {
     const a = await gpu.requestAdapter();
     if (!a) return { ok: false, reason: 'navigator.gpu.requestAdapter() returned no adapter' };
-    return { ok: true, adapter: describeAdapter(a) };
+    const description = describeAdapter(a);
+    const fallback = (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? a.info?.isFallbackAdapter ?? false;
+    return { ok: true, adapter: description, software: isSoftwareAdapter(description, fallback) };
   } catch (e) {
     return { ok: false, reason: `requestAdapter failed: ${(e as Error).message}` };
   }
@@ -62,8 +71,9 @@ export interface OpenedSession {
 }
 
 /**
- * Creates the session on the chosen EP. With `auto`, a WebGPU failure (no adapter, or session
- * creation failing) falls back to wasm and the report says why.
+ * Creates the session on the chosen EP. With `auto`, WebGPU is used when a hardware adapter
+ * exists; no adapter, a CPU-emulated adapter (slower than wasm), or a failing session creation
+ * falls back to wasm, and the report says why. `webgpu` uses any adapter or fails.
  */
 export async function openSession(
   model: Uint8Array,
@@ -89,6 +99,8 @@ export async function openSession(
 
   const probe = await probeWebGpu(adapter);
   let why: string;
+  if (probe.ok && probe.software && choice === 'auto')
+    return { ...(await create('wasm')), report: { ep: 'wasm', reason: `the only WebGPU adapter (${probe.adapter}) runs on the CPU; wasm is faster there (pass ep 'webgpu' to use it anyway)` } };
   if (probe.ok) {
     try {
       const s = await create('webgpu');
