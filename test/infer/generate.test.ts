@@ -123,3 +123,38 @@ describe('tokenizer', () => {
     expect(err.message).toMatch(/none\/tokenizer.json: missing/);
   });
 });
+
+describe('sampling on a large vocabulary', () => {
+  // Reference: the definition, by sorting every token.
+  function naive(logits: Float32Array, o: { temperature: number; topK?: number; topP?: number }, u: number): number {
+    let order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+    if (o.topK) order = order.slice(0, o.topK);
+    const max = logits[order[0]!]!;
+    let w = order.map((i) => Math.exp((logits[i]! - max) / o.temperature));
+    let total = w.reduce((a, b) => a + b, 0);
+    if (o.topP !== undefined && o.topP < 1) {
+      let cum = 0;
+      let m = 0;
+      while (m < order.length && cum < o.topP * total) cum += w[m++]!;
+      order = order.slice(0, Math.max(1, m));
+      w = w.slice(0, order.length);
+      total = w.reduce((a, b) => a + b, 0);
+    }
+    return pick(order, w, total, u);
+  }
+  const pick = (order: number[], w: number[], total: number, u: number) => {
+    let r = u * total;
+    for (let j = 0; j < order.length; j++) if ((r -= w[j]!) < 0) return order[j]!;
+    return order[order.length - 1]!;
+  };
+
+  it('top-k / top-p keep exactly the candidates the definition keeps (151,936 logits)', () => {
+    const V = 151936;
+    const rnd = seededRandom(9);
+    const logits = Float32Array.from({ length: V }, () => (rnd() - 0.5) * 12);
+    for (const o of [{ temperature: 0.7, topK: 40 }, { temperature: 1, topP: 0.9 }, { temperature: 0.8, topK: 200, topP: 0.5 }]) {
+      // Candidate sets agree when both sample with u → 0 and u → 1 (first and last candidate).
+      for (const u of [0, 0.999999]) expect(sampleToken(logits, o, () => u), JSON.stringify(o)).toBe(naive(logits, o, u));
+    }
+  });
+});
