@@ -59,12 +59,17 @@ export function createInferWorkerApi(baseAdapter: RuntimeAdapter = {}) {
       if (active) throw new Error('a generation is already running in this worker');
       const ac = new AbortController();
       active = ac;
+      // Token callbacks are not awaited one by one (generation does not wait for the page), but
+      // all of them are delivered before the result: they travel on another port than the reply.
+      const delivered: Promise<unknown>[] = [];
       try {
-        return await model.ask(prompt, {
+        const result = await model.ask(prompt, {
           ...opts,
           signal: ac.signal,
-          ...(onToken ? { onToken: (t: { id: number; text: string }) => void Promise.resolve(onToken(t)).catch(() => undefined) } : {}),
+          ...(onToken ? { onToken: (t: { id: number; text: string }) => void delivered.push(Promise.resolve(onToken(t)).catch(() => undefined)) } : {}),
         });
+        await Promise.all(delivered);
+        return result;
       } finally {
         active = undefined;
       }

@@ -27,7 +27,7 @@ describe.skipIf(!have && !process.env.CI)('inference worker in Chromium', () => 
   beforeAll(async () => {
     // The page's imports are crawled at start-up, so Vite never discovers a dependency late and
     // reloads the page mid-run.
-    server = await createServer({ logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, optimizeDeps: { entries: ['test/infer/browser/index.html'] } });
+    server = await createServer({ logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, optimizeDeps: { entries: ['test/infer/browser/index.html'] }, cacheDir: 'node_modules/.vite-infer-test' });
     await server.listen();
     const a = server.httpServer!.address();
     base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 5173}`;
