@@ -26,6 +26,7 @@ PY=(/usr/bin/python3 tools/demo-models/demo_models.py --work "$WORK")
 start=$(date +%s)
 "${PY[@]}" prepare
 "${PY[@]}" train base 2>&1 | tee "$WORK/base.log"
+"${PY[@]}" train base2 2>&1 | tee "$WORK/base2.log"
 "${PY[@]}" train s1   2>&1 | tee "$WORK/s1.log"
 "${PY[@]}" train s2   2>&1 | tee "$WORK/s2.log"
 "${PY[@]}" export

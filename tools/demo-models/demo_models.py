@@ -32,6 +32,9 @@ SETTINGS = {
     "optim": dict(betas=(0.9, 0.95), weight_decay=0.1, clip=1.0, warmup=50, final_lr_frac=0.1),
     # base: chat-templated chains (answer, then EOS), arithmetic fact lists, direct answers
     "base": dict(steps=1300, lr=2e-3, batch=48, seq=160, p_chain=0.55, p_facts=0.35, facts_per_doc=16),
+    # optional second pretraining phase from base (same mix, lower lr); "steps": 0 skips it
+    "base2": dict(init="base", data="base", steps=0, lr=1e-3, batch=48, seq=160, p_chain=0.55, p_facts=0.35,
+                  facts_per_doc=16),
     # System 1 from base: mostly direct "The answer is N.", sometimes a short chain (no reflection)
     "s1": dict(init="base", steps=150, lr=1e-3, batch=32, seq=128, p_chain=0.15),
     # System 2 from System 1: chain, "So the answer is N.", then 0/1/2 reflections that redo the chain
@@ -159,11 +162,14 @@ def load_model(tok, path_or_state):
 def train(args, tok, kind):
     cfg = SETTINGS[kind]
     o = SETTINGS["optim"]
-    stage_seed = {"base": 11, "s1": 22, "s2": 33}[kind]
+    stage_seed = {"base": 11, "s1": 22, "s2": 33, "base2": 44}[kind]
     torch.manual_seed(SEED + stage_seed)
     hk = {C.problem_key(p) for p in heldout_problems()}
     smp = Sampler(tok, SEED * 100 + stage_seed, hk)
     model = new_model(tok)
+    if kind == "base2" and cfg["steps"] == 0:
+        log("base2 skipped (steps=0)")
+        return
     if cfg.get("init"):
         model.load_state_dict(C.load_safetensors(os.path.join(args.work, cfg["init"] + ".safetensors")))
     model.train()
@@ -182,7 +188,7 @@ def train(args, tok, kind):
             lr = cfg["lr"] * (o["final_lr_frac"] + (1 - o["final_lr_frac"]) * 0.5 * (1 + math.cos(math.pi * pr)))
         for g in opt.param_groups:
             g["lr"] = lr
-        inp, pos, mask, tgt = smp.batch(kind, cfg)
+        inp, pos, mask, tgt = smp.batch(cfg.get("data", kind), cfg)
         logits, _ = model(inp, pos, mask)
         loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt.view(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
@@ -283,7 +289,7 @@ def line_losses(tok, s1, s2):
 
 def run_eval(args, tok):
     probs = heldout_problems()
-    sd = {k: C.load_safetensors(os.path.join(args.work, k + ".safetensors")) for k in ("base", "s1", "s2")}
+    sd = {k: C.load_safetensors(os.path.join(args.work, ck(k) + ".safetensors")) for k in ("base", "s1", "s2")}
     results = {}
     for name, key in (("base", "base"), ("quick (S1)", "s1"), ("slow (S2)", "s2")):
         t = time.time()
@@ -373,6 +379,11 @@ def write_report(results, line):
 MODEL_DIRS = {"base": "demo-base", "s1": "demo-quick", "s2": "demo-slow"}
 
 
+def ck(key):
+    """Checkpoint name for a model: the exported base is the checkpoint System 1 starts from."""
+    return SETTINGS["s1"]["init"] if key == "base" else key
+
+
 def write_tokenizer_files(tok, d):
     with open(os.path.join(d, "tokenizer.json"), "w") as f:
         json.dump(tok.tokenizer_json(), f, ensure_ascii=False, indent=1)
@@ -385,7 +396,7 @@ def export(args, tok):
     for key, dname in MODEL_DIRS.items():
         d = os.path.join(ROOT, "public", "models", dname)
         os.makedirs(d, exist_ok=True)
-        sd = C.load_safetensors(os.path.join(args.work, key + ".safetensors"))
+        sd = C.load_safetensors(os.path.join(args.work, ck(key) + ".safetensors"))
         C.save_safetensors(os.path.join(d, "model.safetensors"), sd, metadata={"format": "pt"})
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(cfg.hf_config(tok), f, indent=2)

@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""Teacher-forced diagnostics of a checkpoint: accuracy of the result token of each chain step
+(arithmetic), of the operand tokens (lookup/copy) and of fact-list results.
+  /usr/bin/python3 tools/demo-models/diagnose.py CHECKPOINT.safetensors
+"""
+import os
+import random
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common as C  # noqa: E402
+import demo_models as D  # noqa: E402
+
+torch.set_num_threads(1)
+tok = C.Tokenizer()
+m = D.load_model(tok, sys.argv[1])
+rng = random.Random(4242)
+eq = tok.vocab["Ġ="]
+stats = {"result": [0, 0], "operand": [0, 0], "fact": [0, 0]}
+with torch.no_grad():
+    for _ in range(120):
+        p = C.make_problem(rng, rng.choice(C.LEVELS))
+        pr = tok.encode(C.chat_prompt(C.question_text(p)))
+        rs = tok.encode(C.response_text(p, "chain"))
+        ids = pr + rs
+        pred = m.full_logits(ids).argmax(-1).tolist()
+        for j in range(len(pr), len(ids)):
+            t = ids[j]
+            g = pred[j - 1] == t
+            if ids[j - 1] == eq:
+                k = "result"
+            elif tok.inv[t].startswith("Ġ") and tok.inv[t][1:].isdigit() and tok.inv[ids[j - 1]] in ("Ġ+", "Ġ-"):
+                k = "operand"
+            else:
+                continue
+            stats[k][0] += g
+            stats[k][1] += 1
+        f = tok.encode(C.fact_doc(rng, 16))
+        pf = m.full_logits(f).argmax(-1).tolist()
+        for j in range(1, len(f)):
+            if f[j - 1] == eq:
+                stats["fact"][0] += pf[j - 1] == f[j]
+                stats["fact"][1] += 1
+print(" ".join(f"{k} {a / max(b, 1):.3f} (n={b})" for k, (a, b) in stats.items()))
