@@ -56,6 +56,12 @@ describe('evaluate', () => {
     expect(JSON.parse(runsToJson([run])).runs[0].models[1].responses.length).toBe(3);
   });
 
+  it('spreads a limited run evenly over the set (sets are often sorted by level)', async () => {
+    const m = scripted('m', () => 'The answer is 1.');
+    const run = await evaluate([{ model: m }], set, { maxNewTokens: 5, limit: 2 });
+    expect(run.models[0]!.responses.map((r) => r.problemId)).toEqual(['toy.jsonl#1', 'toy.jsonl#3']);
+  });
+
   it('counts responses that hit max_new_tokens', async () => {
     const m = scripted('long', () => 'a b c d e f g h');
     const run = await evaluate([{ model: m }], set, { maxNewTokens: 5, limit: 2 });

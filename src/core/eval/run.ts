@@ -34,6 +34,7 @@ export interface PromptStyle {
 export const DEFAULT_PROMPT: PromptStyle = { template: '{question}', fewShot: 0 };
 
 export interface EvalOptions {
+  /** Evaluate this many problems, spread evenly over the set (sets are often sorted by difficulty). */
   readonly limit?: number;
   readonly maxNewTokens: number;
   readonly signal?: AbortSignal;
@@ -62,6 +63,12 @@ export function buildMessages(problem: Problem, style: PromptStyle, examples: re
   return [...shots, user(problem.question)];
 }
 
+/** `limit` items evenly spaced over the list (all of it without a limit), in order. */
+export function spread<T>(items: readonly T[], limit?: number): T[] {
+  if (limit === undefined || limit >= items.length) return [...items];
+  return Array.from({ length: Math.max(0, limit) }, (_, i) => items[Math.floor((i * items.length) / limit)]!);
+}
+
 export class EvalCancelled extends Error {
   override readonly name = 'EvalCancelled';
   constructor() {
@@ -78,7 +85,7 @@ export async function evaluate(
   // Few-shot examples come from the head of the set and are scored for no model, so every model sees the same problems.
   const heldOut = Math.max(0, ...entries.map((e) => e.prompt?.fewShot ?? 0));
   const examples = set.problems.slice(0, heldOut);
-  const problems = set.problems.slice(heldOut, opts.limit !== undefined ? heldOut + opts.limit : undefined);
+  const problems = spread(set.problems.slice(heldOut), opts.limit);
   if (problems.length === 0) throw new Error(`${set.name}: no problems left to evaluate after ${heldOut} few-shot examples`);
   const total = problems.length * entries.length;
   let done = 0;
