@@ -32,13 +32,13 @@ export interface GpuTensor {
 }
 
 export interface WebGpuBackendOptions {
-  /** Chunk size the executor should use (elements); default 4 Mi, capped by the binding limit. */
+  /** Chunk size the executor should use (elements); default 6 Mi, capped by the buffer limit. */
   maxChunkElements?: number;
   /** Lowers the storage-binding limit the backend plans with (tests use it to exercise windowing). */
   maxBindingBytes?: number;
   /** Lowers the workgroups-per-dimension limit (tests use it to exercise 2-D folding). */
   maxWorkgroupsPerDimension?: number;
-  /** Free pool bytes kept for reuse (default 512 MiB). */
+  /** Free pool bytes kept for reuse (default 192 MiB). */
   maxPoolFreeBytes?: number;
 }
 
@@ -63,6 +63,7 @@ interface Bind {
 /** Window granule (elements): keeps every binding offset a multiple of 256 bytes for all kernels. */
 const GRANULE = 65536;
 const WG = 256;
+const DEFAULT_CHUNK_ELEMENTS = 6 * 2 ** 20;
 /** Elements per workgroup of the vec4 kernels (256 lanes × 16 iterations × 4). */
 const PER_WG = WG * 16 * 4;
 const DOT_BLOCK = 256;
@@ -103,8 +104,9 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     this.maxWgPerDim = Math.min(opts.maxWorkgroupsPerDimension ?? Infinity, lim.maxComputeWorkgroupsPerDimension);
     // A whole chunk must fit in one buffer; windows handle the binding limit.
     const bufferElems = Math.floor(Math.min(lim.maxBufferSize, 2 ** 32) / 8);
-    this.maxChunkElements = Math.max(1, Math.min(opts.maxChunkElements ?? 1 << 22, bufferElems));
-    const free = opts.maxPoolFreeBytes ?? 512 * 2 ** 20;
+    // 6 Mi elements keeps a Qwen2.5-0.5B MLP weight (4.36 M) in one chunk, so TIES ranks it in memory.
+    this.maxChunkElements = Math.max(1, Math.min(opts.maxChunkElements ?? DEFAULT_CHUNK_ELEMENTS, bufferElems));
+    const free = opts.maxPoolFreeBytes ?? 192 * 2 ** 20;
     this.storage = new BufferPool(this.device, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'tensor', free);
     this.readback = new BufferPool(this.device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback', free / 4);
     this.uniforms = new BufferPool(this.device, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform', 2 ** 20);
