@@ -118,6 +118,21 @@ describe('lab flow', () => {
     expect(Buffer.from(b64, 'base64').equals(Buffer.from(node))).toBe(true);
   });
 
+  it('calibrates the base in the page and merges with AIM on top of TIES', async () => {
+    const { page } = lab;
+    await page.click('[data-testid=step-recipe]');
+    await page.click('[data-testid=preset-ties]');
+    await page.check('[data-testid=aim-panel] input[type=checkbox]');
+    expect(await page.locator('[data-testid=yaml]').inputValue()).toMatch(/aim:\n\s+omega: 0\.4\n\s+calibration: demo-quick\.arith-heldout\.aim-stats\.json/);
+    await page.click('[data-testid=aim-calibrate]');
+    await page.locator('[data-testid=aim-status]').filter({ hasText: /linear weights/ }).waitFor({ timeout: 120_000 });
+    expect(await page.locator('[data-testid=aim-status]').innerText()).toMatch(/28 linear weights from \d+ tokens/);
+    await page.click('[data-testid=step-merge]');
+    expect(await page.locator('[data-testid=run-merge]').innerText()).toMatch(/TIES \+ AIM \(ω=0\.4\)/);
+    await page.click('[data-testid=run-merge]');
+    await page.locator('[data-testid=merge-done]').waitFor({ timeout: 120_000 });
+  }, 300_000);
+
   it('made no request to another origin', () => {
     expect(foreignRequests(lab)).toEqual([]);
   });
