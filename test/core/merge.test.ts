@@ -232,3 +232,29 @@ describe('output', () => {
     expect(JSON.parse(new TextDecoder().decode(r.out.files.get('tokenizer_config.json'))).seed).toBe(2);
   });
 });
+
+describe('typed errors during a merge', () => {
+  it('a shard cut short after its header was read fails with SafetensorsError naming the file and tensor, and writes nothing', async () => {
+    const files = tinyModelFiles({ seed: 2 });
+    const inner = new MapModelFolder('slow', files);
+    let cut = false;
+    const shrinking: ModelFolder = {
+      name: 'slow',
+      list: () => inner.list(),
+      async open(f) {
+        const src = await inner.open(f);
+        if (!src || !f.endsWith('.safetensors')) return src;
+        // The header is valid; the data then turns out shorter (a file truncated while merging).
+        return { name: src.name, size: src.size, read: async (o, l) => (cut && o > 1000 ? src.read(o, 0) : src.read(o, l)) };
+      },
+    };
+    const b = await Checkpoint.open(shrinking);
+    cut = true;
+    const out = new MemoryOutputFolder();
+    const err = await merge(parseRecipe(TA).recipe, new Map([['quick', await tinyCheckpoint('quick', { seed: 1 })], ['slow', b]]), new CpuBackend(), out).catch((e) => e);
+    expect(err.name).toBe('SafetensorsError');
+    expect(err.code).toBe('truncated');
+    expect(err.message).toMatch(/model\.safetensors \[model\./);
+    expect(await out.list()).toEqual([]);
+  });
+});

@@ -8,7 +8,7 @@
  * finalised only when every tensor is written; on error or cancel the partial files are removed.
  */
 import { type DType, decodeToF32, encodeFromF32, itemSize, recipeDTypeName } from '../dtype';
-import { MergeError, RecipeError, throwIfAborted } from '../errors';
+import { CheckpointError, MergeError, RecipeError, SafetensorsError, throwIfAborted } from '../errors';
 import { type Checkpoint, TOKENIZER_FILES } from '../formats/checkpoint';
 import { DEFAULT_SHARD_BYTES, ShardedSafetensorsWriter, planShards } from '../formats/safetensors-writer';
 import type { OutputFolder } from '../io/output-folder';
@@ -120,8 +120,9 @@ export async function merge<T>(
       try {
         await runMethod(job, plan);
       } catch (e) {
-        if (e instanceof MergeError || e instanceof RecipeError) throw e;
-        throw new MergeError('backend', `${backend.name} failed: ${(e as Error).message}`, tp.name);
+        // Typed errors (a truncated shard, a bad recipe value) keep their type and file name.
+        if (e instanceof MergeError || e instanceof RecipeError || e instanceof SafetensorsError || e instanceof CheckpointError) throw e;
+        throw new MergeError('backend', `merging on ${backend.name} failed: ${(e as Error).message}`, tp.name);
       } finally {
         job.dispose();
       }
