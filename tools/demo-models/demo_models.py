@@ -507,6 +507,11 @@ def main():
         train(args, tok, st[1])
     elif st[0] == "eval":
         run_eval(args, tok)
+    elif st[0] == "report":  # rewrite REPORT.md from $WORK/results.json (no evaluation)
+        r = json.load(open(os.path.join(args.work, "results.json")))
+        write_report({k: dict(v, acc_by_level={int(a): b for a, b in v["acc_by_level"].items()},
+                              len_by_level={int(a): b for a, b in v["len_by_level"].items()})
+                      for k, v in r["results"].items()}, r["line"])
     elif st[0] == "export":
         export(args, tok)
     elif st[0] == "golden":
