@@ -36,7 +36,3 @@ export interface TensorJob<T> {
   /** Whether to spend extra passes on diagnostics (task-vector norms, cosines, sign conflicts). */
   readonly diagnose: boolean;
 }
-
-export function chunkStart<T>(job: TensorJob<T>, c: number): number {
-  return c * job.chunkElements;
-}
