@@ -19,8 +19,8 @@ export interface DareProbeArgs {
 
 export const DEFAULT_DARE_PROBE: DareProbeArgs = { n: 100_003, density: 0.37, seed: 1234, stream: 0x9e3779b9, offset: 4096, rescale: true, dtype: 'BF16' };
 
-/** mulberry32 values in [-1, 1): the probe's input. */
-export function probeValues(n: number, seed: number): Float32Array {
+/** mulberry32 values in [-scale, scale): the probe's input (and the tests' generated weights). */
+export function probeValues(n: number, seed: number, scale = 1): Float32Array {
   let a = seed >>> 0;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -28,7 +28,7 @@ export function probeValues(n: number, seed: number): Float32Array {
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
   }
   return out;
 }

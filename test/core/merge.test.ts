@@ -221,6 +221,7 @@ describe('output', () => {
     const b = await tinyCheckpoint('slow', { seed: 2 });
     const r = await runMerge(`${TA}\ndtype: float16\ntokenizer_source: slow`, [a, b], { shardBytes: 300 });
     const files = await r.out.list();
+    expect([...r.summary.files].sort()).toEqual([...files].sort());
     expect(files).toContain('model.safetensors.index.json');
     expect(files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)).length).toBeGreaterThan(1);
     const index = JSON.parse(new TextDecoder().decode(r.out.files.get('model.safetensors.index.json')));

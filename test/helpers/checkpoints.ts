@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type DType, encodeFromF32 } from '../../src/core/dtype';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
+import { probeValues } from '../../src/gpu/dare-probe';
 import { MapModelFolder } from '../../src/core/io/byte-source';
 
 export interface RawTensor {
@@ -35,19 +36,8 @@ export function encodeSafetensors(tensors: RawTensor[], metadata?: Record<string
   return out;
 }
 
-/** Deterministic pseudo-random floats (mulberry32) in [-scale, scale). */
-export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+/** Deterministic pseudo-random floats (mulberry32) in [-scale, scale): the DARE probe's generator. */
+export const randomFloats = probeValues;
 
 export interface TinyModelOptions {
   seed: number;

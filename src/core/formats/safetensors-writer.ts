@@ -72,10 +72,9 @@ export class ShardedSafetensorsWriter {
     private readonly metadata: Record<string, string>,
   ) {}
 
+  /** Final names of every file written so far (shards, index, extras such as config and tokenizer). */
   get files(): string[] {
-    const files = this.shards.map((s) => s.file);
-    if (this.shards.length > 1) files.push('model.safetensors.index.json');
-    return files;
+    return this.partials.map((p) => p.slice(0, -PARTIAL_SUFFIX.length));
   }
 
   private get currentTensor() {

@@ -145,7 +145,7 @@ export async function merge<T>(
     bytesWritten,
     ms: now() - started,
     warnings: plan.warnings,
-    files: writer.files.concat(['config.json']),
+    files: writer.files,
     notes,
   };
 }
