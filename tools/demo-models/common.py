@@ -327,13 +327,25 @@ def chain_text(p):
     return " ".join(steps)
 
 
-REFLECTIONS = ["Wait, let me double-check:", "Wait, let me verify again:"]
+def terse_text(p):
+    """System 1's short chain: only the running value after each labelled step."""
+    v = p["start"]
+    steps = []
+    for i, (add, b) in enumerate(p["ops"]):
+        v = v + b if add else v - b
+        steps.append(f"#{i + 1} = {v}.")
+    return " ".join(steps)
+
+
+REFLECTIONS = ["Wait, let me double-check:", "Wait, let me verify again:", "Wait, let me recap:"]
 
 
 def response_text(p, kind, n_reflect=0):
     a = p["answer"]
     if kind == "direct":
         return f"The answer is {a}."
+    if kind == "terse":
+        return f"{terse_text(p)} The answer is {a}."
     if kind == "chain":
         return f"{chain_text(p)} So the answer is {a}."
     if kind == "slow":

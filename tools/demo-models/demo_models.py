@@ -31,6 +31,7 @@ SETTINGS = {
     "heldout_per_level": 60,
     "optim": dict(betas=(0.9, 0.95), weight_decay=0.1, clip=1.0, warmup=50, final_lr_frac=0.1),
     # base: chat-templated chains (answer, then EOS), arithmetic fact lists, direct answers
+    # (p_slow, chains followed by reflections, and p_terse, System 1's terse chain: 0 here; see the notes)
     "base": dict(steps=1300, lr=2e-3, batch=48, seq=160, p_chain=0.55, p_facts=0.35, facts_per_doc=16),
     # optional second pretraining phase from base (same mix, lower lr); "steps": 0 skips it
     "base2": dict(init="base", data="base", steps=0, lr=1e-3, batch=48, seq=160, p_chain=0.55, p_facts=0.35,
@@ -38,6 +39,7 @@ SETTINGS = {
     # System 1 from base: mostly direct "The answer is N.", sometimes a short chain (no reflection)
     "s1": dict(init="base", steps=150, lr=1e-3, batch=32, seq=128, p_chain=0.15),
     # System 2 from System 1: chain, "So the answer is N.", then 0/1/2 reflections that redo the chain
+    # (p_facts: a share of replayed fact lists, 0 here)
     "s2": dict(init="s1", steps=450, lr=1e-3, batch=16, seq=320, p_reflect=[0.1, 0.3, 0.6]),
     "eval": dict(max_new=300),
     "merges": [("TA", dict(alpha=a)) for a in (0.5, 0.6, 0.7, 0.8, 0.9)]
@@ -96,22 +98,36 @@ class Sampler:
             p = self.problem()
             return self.chat(p, C.response_text(p, "chain"))
         if r < cfg["p_chain"] + cfg["p_facts"]:
-            ids = self.tok.encode(C.fact_doc(self.rng, cfg["facts_per_doc"])) + [self.tok.pad_id]
-            return ids, [False] + [True] * (len(ids) - 1)
+            return self.fact_doc(cfg)
         p = self.problem()
+        r -= cfg["p_chain"] + cfg["p_facts"]
+        if r < cfg.get("p_slow", 0):
+            return self.slow_doc(p, cfg.get("p_reflect", SETTINGS["s2"]["p_reflect"]))
+        if r < cfg.get("p_slow", 0) + cfg.get("p_terse", 0):
+            return self.chat(p, C.response_text(p, "terse"))
         return self.chat(p, C.response_text(p, "direct"))
+
+    def fact_doc(self, cfg):
+        ids = self.tok.encode(C.fact_doc(self.rng, cfg.get("facts_per_doc", 16))) + [self.tok.pad_id]
+        return ids, [False] + [True] * (len(ids) - 1)
 
     def s1_doc(self, cfg):
         p = self.problem()
-        kind = "chain" if self.rng.random() < cfg["p_chain"] else "direct"
+        r = self.rng.random()
+        kind = "chain" if r < cfg["p_chain"] else "terse" if r < cfg["p_chain"] + cfg.get("p_terse", 0) else "direct"
         return self.chat(p, C.response_text(p, kind))
 
     def s2_doc(self, cfg):
-        p = self.problem()
+        if cfg.get("p_facts", 0) > 0 and self.rng.random() < cfg["p_facts"]:  # replay against forgetting
+            return self.fact_doc(cfg)
+        return self.slow_doc(self.problem(), cfg["p_reflect"])
+
+    def slow_doc(self, p, p_reflect):
+        """Chain, answer, then n reflections with probability p_reflect[n]."""
         r = self.rng.random()
         acc = 0.0
-        n = len(cfg["p_reflect"]) - 1
-        for i, q in enumerate(cfg["p_reflect"]):
+        n = len(p_reflect) - 1
+        for i, q in enumerate(p_reflect):
             acc += q
             if r < acc:
                 n = i

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Teacher-forced diagnostics of a checkpoint: accuracy of the result token of each chain step
-(arithmetic), of the operand tokens (lookup/copy) and of fact-list results.
+(arithmetic), of the operand tokens (lookup/copy), of fact-list results, and of each running value
+in System 1's terse chain (`#2 = 79.`: lookup and arithmetic in one position).
   /usr/bin/python3 tools/demo-models/diagnose.py CHECKPOINT.safetensors
 """
 import os
@@ -18,7 +19,7 @@ tok = C.Tokenizer()
 m = D.load_model(tok, sys.argv[1])
 rng = random.Random(4242)
 eq = tok.vocab["Ġ="]
-stats = {"result": [0, 0], "operand": [0, 0], "fact": [0, 0]}
+stats = {"result": [0, 0], "operand": [0, 0], "fact": [0, 0], "terse": [0, 0]}
 with torch.no_grad():
     for _ in range(120):
         p = C.make_problem(rng, rng.choice(C.LEVELS))
@@ -37,6 +38,13 @@ with torch.no_grad():
                 continue
             stats[k][0] += g
             stats[k][1] += 1
+        ts = tok.encode(C.response_text(p, "terse"))
+        ids = pr + ts
+        pred = m.full_logits(ids).argmax(-1).tolist()
+        for j in range(len(pr), len(ids)):
+            if ids[j - 1] == eq:
+                stats["terse"][0] += pred[j - 1] == ids[j]
+                stats["terse"][1] += 1
         f = tok.encode(C.fact_doc(rng, 16))
         pf = m.full_logits(f).argmax(-1).tolist()
         for j in range(1, len(f)):
