@@ -344,6 +344,8 @@ def response_text(p, kind, n_reflect=0):
     a = p["answer"]
     if kind == "direct":
         return f"The answer is {a}."
+    if kind == "glance":  # first step written out, then the answer at a glance
+        return f"{chain_text(p).split('. #')[0].rstrip('.')}. The answer is {a}."
     if kind == "terse":
         return f"{terse_text(p)} The answer is {a}."
     if kind == "chain":

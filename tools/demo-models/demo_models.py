@@ -115,6 +115,8 @@ class Sampler:
         p = self.problem()
         r = self.rng.random()
         kind = "chain" if r < cfg["p_chain"] else "terse" if r < cfg["p_chain"] + cfg.get("p_terse", 0) else "direct"
+        if kind == "chain" and p["level"] > cfg.get("chain_max_level", 99):
+            kind = cfg.get("beyond", "direct")  # a lazy System 1: writes out only short problems
         return self.chat(p, C.response_text(p, kind))
 
     def s2_doc(self, cfg):
