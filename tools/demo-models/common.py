@@ -317,24 +317,27 @@ def question_text(p):
     return " ".join(parts)
 
 
-def chain_text(p):
+def chain_steps(p):
+    """Each labelled step as (label, value before, add, operand, value after)."""
     v = p["start"]
-    steps = []
     for i, (add, b) in enumerate(p["ops"]):
         nv = v + b if add else v - b
-        steps.append(f"#{i + 1} {v} {'+' if add else '-'} {b} = {nv}.")
+        yield i + 1, v, add, b, nv
         v = nv
-    return " ".join(steps)
+
+
+def step_text(step):
+    i, v, add, b, nv = step
+    return f"#{i} {v} {'+' if add else '-'} {b} = {nv}."
+
+
+def chain_text(p):
+    return " ".join(step_text(s) for s in chain_steps(p))
 
 
 def terse_text(p):
-    """System 1's short chain: only the running value after each labelled step."""
-    v = p["start"]
-    steps = []
-    for i, (add, b) in enumerate(p["ops"]):
-        v = v + b if add else v - b
-        steps.append(f"#{i + 1} = {v}.")
-    return " ".join(steps)
+    """System 1's terse chain: only the running value after each labelled step."""
+    return " ".join(f"#{i} = {nv}." for i, _, _, _, nv in chain_steps(p))
 
 
 REFLECTIONS = ["Wait, let me double-check:", "Wait, let me verify again:", "Wait, let me recap:"]
@@ -345,7 +348,7 @@ def response_text(p, kind, n_reflect=0):
     if kind == "direct":
         return f"The answer is {a}."
     if kind == "glance":  # first step written out, then the answer at a glance
-        return f"{chain_text(p).split('. #')[0].rstrip('.')}. The answer is {a}."
+        return f"{step_text(next(chain_steps(p)))} The answer is {a}."
     if kind == "terse":
         return f"{terse_text(p)} The answer is {a}."
     if kind == "chain":
