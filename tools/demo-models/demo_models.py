@@ -461,8 +461,9 @@ def prepare(args, tok):
     for t in cases[:-len(extra)]:
         assert tok.decode(tok.encode(t)) == t
     p = probs[-1]
-    full = C.chat_prompt(C.question_text(p)) + C.response_text(p, "slow", 2) + "<|im_end|>"
-    assert tok.encode(full) == tok.encode(C.chat_prompt(C.question_text(p))) + tok.encode(C.response_text(p, "slow", 2)) + [tok.eos_id]
+    most = len(SETTINGS["s2"]["p_reflect"]) - 1  # the most reflections a training document has
+    full = C.chat_prompt(C.question_text(p)) + C.response_text(p, "slow", most) + "<|im_end|>"
+    assert tok.encode(full) == tok.encode(C.chat_prompt(C.question_text(p))) + tok.encode(C.response_text(p, "slow", most)) + [tok.eos_id]
     n_long = len(tok.encode(full))
     log(f"vocab {len(tok)}; held-out {len(probs)}; longest S2 doc {n_long} tokens; "
         f"S1 answer {len(tok.encode(C.response_text(p, 'direct')))} tokens")
