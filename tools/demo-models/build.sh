@@ -2,7 +2,7 @@
 # Regenerates the Merge Lab demo family from scratch, deterministically (seed in demo_models.py):
 #   public/models/demo-{base,quick,slow}/, public/models/REPORT.md,
 #   public/data/arith-heldout.jsonl, test/golden/*.golden.{json,safetensors}
-# Usage: bash tools/demo-models/build.sh            (about 55-70 min on 2 cores, no GPU)
+# Usage: bash tools/demo-models/build.sh            (63-70 min measured on the 2-core VM, no GPU)
 # Env:   DEMO_WORK=/tmp/demo-models-work   scratch dir for checkpoints and logs
 #        TOKENIZERS_NODE_MODULES=/tmp/tk/node_modules   if set (or if that default exists), runs the
 #        JS tokenizer parity check (needs @huggingface/tokenizers@0.2.0 and @huggingface/jinja there)
