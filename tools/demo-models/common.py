@@ -479,8 +479,8 @@ class Attention(nn.Module):
         rep = H // KV
         k2 = k.repeat_interleave(rep, dim=1)
         v2 = v.repeat_interleave(rep, dim=1)
-        s = torch.matmul(q, k2.transpose(2, 3)) / math.sqrt(D)
-        s = s.masked_fill(~mask, float("-inf"))
+        s = torch.matmul(q * (1.0 / math.sqrt(D)), k2.transpose(2, 3))
+        s = s.add_(mask) if mask.dtype != torch.bool else s.masked_fill(~mask, float("-inf"))
         p = torch.softmax(s, dim=-1)
         o = torch.matmul(p, v2).transpose(1, 2).reshape(B, T, H * D)
         return self.o_proj(o), present
@@ -546,6 +546,8 @@ class Qwen2(nn.Module):
         emb = torch.cat((freqs, freqs), dim=-1)
         cos = emb.cos()[:, None]
         sin = emb.sin()[:, None]
+        if mask.dtype == torch.bool:  # additive form, built once for all layers
+            mask = torch.zeros(mask.shape).masked_fill_(~mask, float("-inf"))
         x = self.model.embed_tokens(ids)
         presents = []
         for i, layer in enumerate(self.model.layers):

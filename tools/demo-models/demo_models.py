@@ -32,7 +32,7 @@ SETTINGS = {
     "optim": dict(betas=(0.9, 0.95), weight_decay=0.1, clip=1.0, warmup=50, final_lr_frac=0.1),
     # base: chat-templated chains (answer, then EOS), arithmetic fact lists, chains followed by
     # 0-3 reflections (p_slow, drawn with p_reflect), direct answers for the rest (p_terse: 0)
-    "base": dict(steps=1300, lr=2e-3, batch=24, seq=320, p_chain=0.35, p_facts=0.3, p_slow=0.25,
+    "base": dict(steps=1000, lr=2e-3, batch=24, seq=320, p_chain=0.35, p_facts=0.3, p_slow=0.25,
                  p_reflect=[0.0, 0.1, 0.3, 0.6], facts_per_doc=16),
     # optional second pretraining phase from base (same mix, lower lr); "steps": 0 skips it
     "base2": dict(init="base", data="base", steps=0, lr=1e-3, batch=48, seq=160, p_chain=0.55, p_facts=0.35,
