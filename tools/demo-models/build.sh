@@ -2,7 +2,7 @@
 # Regenerates the Merge Lab demo family from scratch, deterministically (seed in demo_models.py):
 #   public/models/demo-{base,quick,slow}/, public/models/REPORT.md,
 #   public/data/arith-heldout.jsonl, test/golden/*.golden.{json,safetensors}
-# Usage: bash tools/demo-models/build.sh            (63-70 min measured on the 2-core VM, no GPU)
+# Usage: bash tools/demo-models/build.sh            (see README.md for measured times; 2 cores, no GPU)
 # Env:   DEMO_WORK=/tmp/demo-models-work   scratch dir for checkpoints and logs
 #        TOKENIZERS_NODE_MODULES=/tmp/tk/node_modules   if set (or if that default exists), runs the
 #        JS tokenizer parity check (needs @huggingface/tokenizers@0.2.0 and @huggingface/jinja there)
@@ -17,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y python3-torch python3-numpy libopenblas0-pthread libtcmalloc-minimal4
 fi
 
-# Speed: OpenBLAS, tcmalloc, one thread per process (two threads are slower on these VMs).
+# Speed: OpenBLAS, tcmalloc, one thread per process; training and evaluation run one process per core.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 LD_PRELOAD=libtcmalloc_minimal.so.4
 WORK="${DEMO_WORK:-/tmp/demo-models-work}"
 mkdir -p "$WORK"

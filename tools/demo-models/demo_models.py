@@ -9,12 +9,14 @@ Usage (see README.md; build.sh runs all stages in order):
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
 import time
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +24,8 @@ import common as C  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SEED = 1234
+EVAL_WORKERS = 2  # processes for the evaluation stage (these VMs have 2 cores)
+TRAIN_WORKERS = 2  # data-parallel processes per training stage; each batch splits over them
 
 # ---- every setting that shapes the family lives here (REPORT.md prints it) -----------------
 SETTINGS = {
@@ -32,7 +36,7 @@ SETTINGS = {
     "optim": dict(betas=(0.9, 0.95), weight_decay=0.1, clip=1.0, warmup=50, final_lr_frac=0.1),
     # base: chat-templated chains (answer, then EOS), arithmetic fact lists, chains followed by
     # 0-3 reflections (p_slow, drawn with p_reflect), direct answers for the rest (p_terse: 0)
-    "base": dict(steps=1000, lr=2e-3, batch=24, seq=320, p_chain=0.35, p_facts=0.3, p_slow=0.25,
+    "base": dict(steps=1300, lr=2e-3, batch=24, seq=320, p_chain=0.35, p_facts=0.3, p_slow=0.25,
                  p_reflect=[0.0, 0.1, 0.3, 0.6], facts_per_doc=16),
     # optional second pretraining phase from base (same mix, lower lr); "steps": 0 skips it
     "base2": dict(init="base", data="base", steps=0, lr=1e-3, batch=48, seq=160, p_chain=0.55, p_facts=0.35,
@@ -181,6 +185,26 @@ def load_model(tok, path_or_state):
 
 
 def train(args, tok, kind):
+    """Runs one training stage as TRAIN_WORKERS data-parallel processes (one per core)."""
+    if kind == "base2" and SETTINGS["base2"]["steps"] == 0:
+        log("base2 skipped (steps=0)")
+        return
+    rendezvous = os.path.join(args.work, f".ddp-{kind}")
+    if os.path.exists(rendezvous):
+        os.remove(rendezvous)
+    # fork keeps SETTINGS as --set left them; each worker runs single-threaded
+    torch.multiprocessing.start_processes(train_worker, args=(args, tok, kind, rendezvous), nprocs=TRAIN_WORKERS,
+                                          start_method="fork")
+    if os.path.exists(rendezvous):
+        os.remove(rendezvous)
+
+
+def train_worker(rank, args, tok, kind, rendezvous):
+    """Every worker draws the same full batch and trains on its share of the rows; the summed
+    gradient is the full batch's, so all workers take the same step (two summands: the same bits
+    on every worker and in every run)."""
+    dist.init_process_group("gloo", init_method="file://" + rendezvous, rank=rank, world_size=TRAIN_WORKERS)
+    torch.set_num_threads(1)
     cfg = SETTINGS[kind]
     o = SETTINGS["optim"]
     stage_seed = {"base": 11, "s1": 22, "s2": 33, "base2": 44}[kind]
@@ -188,17 +212,17 @@ def train(args, tok, kind):
     hk = {C.problem_key(p) for p in heldout_problems()}
     smp = Sampler(tok, SEED * 100 + stage_seed, hk)
     model = new_model(tok)
-    if kind == "base2" and cfg["steps"] == 0:
-        log("base2 skipped (steps=0)")
-        return
     if cfg.get("init"):
         model.load_state_dict(C.load_safetensors(os.path.join(args.work, cfg["init"] + ".safetensors")))
     model.train()
+    params = list(model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     nodecay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": o["weight_decay"]},
                              {"params": nodecay, "weight_decay": 0.0}], lr=cfg["lr"], betas=o["betas"])
     steps = cfg["steps"]
+    assert cfg["batch"] % TRAIN_WORKERS == 0, "batch must split evenly over the workers"
+    rows = slice(rank * cfg["batch"] // TRAIN_WORKERS, (rank + 1) * cfg["batch"] // TRAIN_WORKERS)
     t0 = time.time()
     ema = None
     for step in range(steps):
@@ -210,25 +234,37 @@ def train(args, tok, kind):
         for g in opt.param_groups:
             g["lr"] = lr
         inp, pos, mask, tgt = smp.batch(cfg.get("data", kind), cfg)
-        logits, _ = model(inp, pos, mask)
-        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt.view(-1), ignore_index=-100)
+        n_targets = int((tgt != -100).sum())  # of the full batch: the loss is its token mean
+        logits, _ = model(inp[rows], pos[rows], mask[rows])
+        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt[rows].reshape(-1), ignore_index=-100,
+                               reduction="sum") / n_targets
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), o["clip"])
+        flat = torch.cat([p.grad.reshape(-1) for p in params] + [loss.detach().reshape(1)])
+        dist.all_reduce(flat)
+        off = 0
+        for p in params:
+            p.grad.copy_(flat[off:off + p.numel()].view_as(p))
+            off += p.numel()
+        full_loss = float(flat[-1])
+        torch.nn.utils.clip_grad_norm_(params, o["clip"])
         opt.step()
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
-        if step % 25 == 0 or step == steps - 1:
+        ema = full_loss if ema is None else 0.95 * ema + 0.05 * full_loss
+        if rank == 0 and (step % 25 == 0 or step == steps - 1):
             el = time.time() - t0
-            log(f"{kind} step {step}/{steps} loss {loss.item():.4f} ema {ema:.4f} lr {lr:.2e} "
+            log(f"{kind} step {step}/{steps} loss {full_loss:.4f} ema {ema:.4f} lr {lr:.2e} "
                 f"{el / (step + 1):.2f}s/step eta {el / (step + 1) * (steps - step - 1) / 60:.1f}min")
-        if args.quick_eval and step > 0 and step % args.quick_eval == 0:
+        if rank == 0 and args.quick_eval and step > 0 and step % args.quick_eval == 0:
             model.eval()
             r = evaluate(model, tok, heldout_problems()[::6], max_new=200)
             log(f"  quick-eval {kind} step {step}: acc {r['acc']:.3f} len {r['len']:.1f} "
                 f"refl {r['refl']:.2f} first {r['first_acc']:.3f} by level {r['acc_by_level']}")
             model.train()
-    C.save_safetensors(os.path.join(args.work, kind + ".safetensors"), C.hf_state(model))
-    log(f"saved {kind} in {(time.time() - t0) / 60:.1f} min")
+    if rank == 0:
+        C.save_safetensors(os.path.join(args.work, kind + ".safetensors"), C.hf_state(model))
+        log(f"saved {kind} in {(time.time() - t0) / 60:.1f} min")
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 # --------------------------------------------------------------------------------------
@@ -308,20 +344,31 @@ def line_losses(tok, s1, s2):
     return out
 
 
+_EVAL = {}  # checkpoints and tokenizer for the evaluation workers (inherited by fork)
+
+
+def eval_one(job):
+    """Evaluates one model or merge on the held-out set (runs in a worker process)."""
+    name, kind, prm = job
+    sd, tok = _EVAL["sd"], _EVAL["tok"]
+    t = time.time()
+    state = sd[kind] if prm is None else merge(kind, sd["s1"], sd["s2"], prm)
+    r = evaluate(load_model(tok, state), tok, heldout_problems())
+    log(f"eval {name}: acc {r['acc']:.3f} len {r['len']:.1f} refl {r['refl']:.2f} first {r['first_acc']:.3f} "
+        f"({time.time() - t:.0f}s)")
+    return name, r
+
+
 def run_eval(args, tok):
-    probs = heldout_problems()
-    sd = {k: C.load_safetensors(os.path.join(args.work, ck(k) + ".safetensors")) for k in ("base", "s1", "s2")}
-    results = {}
-    for name, key in (("base", "base"), ("quick (S1)", "s1"), ("slow (S2)", "s2")):
-        t = time.time()
-        results[name] = evaluate(load_model(tok, sd[key]), tok, probs)
-        log(f"eval {name}: acc {results[name]['acc']:.3f} len {results[name]['len']:.1f} refl {results[name]['refl']:.2f} ({time.time() - t:.0f}s)")
-    for kind, prm in SETTINGS["merges"]:
-        name = merge_name(kind, prm)
-        t = time.time()
-        results[name] = evaluate(load_model(tok, merge(kind, sd["s1"], sd["s2"], prm)), tok, probs)
-        log(f"eval {name}: acc {results[name]['acc']:.3f} len {results[name]['len']:.1f} refl {results[name]['refl']:.2f} first {results[name]['first_acc']:.3f} ({time.time() - t:.0f}s)")
-    ll = line_losses(tok, sd["s1"], sd["s2"])
+    _EVAL["sd"] = {k: C.load_safetensors(os.path.join(args.work, ck(k) + ".safetensors")) for k in ("base", "s1", "s2")}
+    _EVAL["tok"] = tok
+    jobs = [("base", "base", None), ("quick (S1)", "s1", None), ("slow (S2)", "s2", None)]
+    jobs += [(merge_name(kind, prm), kind, prm) for kind, prm in SETTINGS["merges"]]
+    # one single-threaded worker per core; each evaluation is independent, so the results are the
+    # same bits as a sequential run
+    with multiprocessing.get_context("fork").Pool(EVAL_WORKERS) as pool:
+        results = dict(pool.map(eval_one, jobs, chunksize=1))
+    ll = line_losses(tok, _EVAL["sd"]["s1"], _EVAL["sd"]["s2"])
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump({"results": results, "line": ll}, f, indent=1)
     write_report(results, ll)
