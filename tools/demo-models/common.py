@@ -480,7 +480,7 @@ class Attention(nn.Module):
         k2 = k.repeat_interleave(rep, dim=1)
         v2 = v.repeat_interleave(rep, dim=1)
         s = torch.matmul(q * (1.0 / math.sqrt(D)), k2.transpose(2, 3))
-        s = s.add_(mask) if mask.dtype != torch.bool else s.masked_fill(~mask, float("-inf"))
+        s = s.add_(mask)  # additive mask: 0 where allowed, -inf elsewhere (see Qwen2.forward)
         p = torch.softmax(s, dim=-1)
         o = torch.matmul(p, v2).transpose(1, 2).reshape(B, T, H * D)
         return self.o_proj(o), present
