@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test: type checks, unit, GPU parity (Dawn + lavapipe), CLI and end-to-end (Chromium).
+# Runs every test: guard rails (prettier, eslint with the line budget, dependency-cruiser), type checks, unit, GPU parity (Dawn + lavapipe), CLI and end-to-end (Chromium).
 # Installs what a fresh Debian machine lacks: npm packages, the Vulkan driver, Chromium.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 npm_ensure
 apt_ensure chromium libvulkan1
 if [ -f scripts/setup-vulkan.sh ]; then bash scripts/setup-vulkan.sh >&2; fi
+
+echo "== guard rails: format, lint and line budget, import boundaries" >&2
+npx prettier --check . --log-level warn
+npx eslint .
+npx depcruise src --config .dependency-cruiser.cjs
 
 echo "== type check" >&2
 npx tsc --noEmit -p tsconfig.json
