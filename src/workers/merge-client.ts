@@ -1,20 +1,25 @@
 /**
  * The page's handle on the merge worker (one client per worker). Wraps the comlink API:
  * input Uint8Arrays are transferred (they are detached afterwards; Files/Blobs are cloned and
- * read lazily), progress arrives through a proxied callback, an AbortSignal cancels.
+ * read lazily), progress arrives through a proxied callback, an AbortSignal cancels (the call then
+ * rejects with an AbortError). LabErrors arrive with their code, file and tensor (workers/errors.ts).
  */
 import { type Endpoint, type Remote, proxy, releaseProxy, transfer, wrap } from 'comlink';
+import { throwIfAborted } from '../core/errors';
+import type { SpectrumDiagnostics, TensorDiagnostics } from '../core/merge/diagnostics';
 import type { MergeProgress } from '../core/merge/execute';
 import type { AdapterReport } from '../gpu/device';
-import type { SpectrumDiagnostics } from '../core/merge/methods/svd-common';
+import { installLabErrorTransfer } from './errors';
 import type { DareProbeArgs, MergeWorkerApi, WorkerMergeRequest, WorkerMergeResult } from './merge.worker';
+
+installLabErrorTransfer();
 
 export type { WorkerMergeRequest, WorkerMergeResult } from './merge.worker';
 
 export interface MergeCallOptions {
   onProgress?: (p: MergeProgress) => void;
   /** Per-tensor diagnostics as the merge runs (norms, cosines, sign conflicts, thresholds). */
-  onTensor?: (name: string, notes: Record<string, number>) => void;
+  onTensor?: (name: string, diagnostics: TensorDiagnostics) => void;
   /** SVD merges: singular-value spectra as each weight is decomposed. */
   onSpectrum?: (d: SpectrumDiagnostics) => void;
   signal?: AbortSignal;
@@ -38,7 +43,7 @@ export class MergeClient {
     for (const files of Object.values(req.models))
       for (const f of Object.values(files)) if (f instanceof Uint8Array && f.buffer instanceof ArrayBuffer) buffers.add(f.buffer);
     const onAbort = () => void this.api.cancel();
-    if (opts.signal?.aborted) throw new DOMException('merge cancelled', 'AbortError');
+    throwIfAborted(opts.signal, 'merge');
     opts.signal?.addEventListener('abort', onAbort);
     try {
       return await this.api.merge(transfer(req, [...buffers]), opts.onProgress ? proxy(opts.onProgress) : undefined, opts.onTensor ? proxy(opts.onTensor) : undefined, opts.onSpectrum ? proxy(opts.onSpectrum) : undefined);

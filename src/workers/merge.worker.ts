@@ -2,11 +2,13 @@
  * The merge worker: the one merge entry point (src/core/merge/execute.ts) on the WebGPU backend
  * (CPU reference as fallback), exposed with comlink. Inputs arrive as Files/Blobs (read lazily, by
  * range) or transferred Uint8Arrays; output files come back transferred; progress goes through a
- * proxied callback; cancel() aborts the running merge.
+ * proxied callback; cancel() aborts the running merge. Errors cross the port as LabErrors with
+ * their code, file and tensor (workers/errors.ts); a cancelled merge rejects with an AbortError.
  * `createMergeWorkerApi` is the whole API, so tests can expose it over a MessageChannel in Node.
  */
 import { expose, transfer } from 'comlink';
 import type { DType } from '../core/dtype';
+import type { LabWarning } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { MapModelFolder } from '../core/io/byte-source';
 import { DirectoryOutputFolder } from '../browser/directory-output';
@@ -16,10 +18,13 @@ import type { TensorBackend } from '../core/merge/backend';
 import { CpuBackend } from '../core/merge/cpu-backend';
 import { type MergeProgress, type MergeSummary, merge } from '../core/merge/execute';
 import { parseRecipe } from '../core/recipe/parse';
-import type { SpectrumDiagnostics } from '../core/merge/methods/svd-common';
+import type { SpectrumDiagnostics, TensorDiagnostics } from '../core/merge/diagnostics';
 import { WebGpuBackend } from '../gpu/backend';
 import { type DareProbeArgs, DEFAULT_DARE_PROBE, dareProbeBytes } from '../gpu/dare-probe';
 import { type AdapterReport, acquireGpuDevice, browserGpu } from '../gpu/device';
+import { installLabErrorTransfer } from './errors';
+
+installLabErrorTransfer();
 
 export interface WorkerMergeRequest {
   /** The recipe, as YAML. */
@@ -42,14 +47,15 @@ export interface WorkerMergeResult {
   summary: MergeSummary;
   /** Which backend ran, and why (adapter name, or the reason for the CPU fallback). */
   backendNotice: string;
-  warnings: string[];
+  /** The recipe's warnings, then the merge's. */
+  warnings: LabWarning[];
   /** Output files (safetensors shards, index, config, tokenizer files): OPFS Files, or transferred bytes. */
   files: Record<string, Blob | Uint8Array>;
 }
 
 export type ProgressCallback = (p: MergeProgress) => void | Promise<void>;
 /** Per-tensor diagnostics as each tensor finishes (turns diagnostics on). */
-export type TensorCallback = (name: string, notes: Record<string, number>) => void | Promise<void>;
+export type TensorCallback = (name: string, diagnostics: TensorDiagnostics) => void | Promise<void>;
 /** SVD merges: each decomposed matrix's singular-value spectrum. */
 export type SpectrumCallback = (d: SpectrumDiagnostics) => void | Promise<void>;
 
@@ -91,7 +97,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
         const summary = await merge(recipe, sources, backend, out, {
           signal: ac.signal,
           ...(onSpectrum ? { onSpectrum: (d: SpectrumDiagnostics) => void Promise.resolve(onSpectrum(d)).catch(() => undefined) } : {}),
-          ...(onTensor ? { diagnostics: true, onTensor: (name: string, notes: Record<string, number>) => void Promise.resolve(onTensor(name, notes)).catch(() => undefined) } : {}),
+          ...(onTensor ? { diagnostics: true, onTensor: (name: string, d: TensorDiagnostics) => void Promise.resolve(onTensor(name, d)).catch(() => undefined) } : {}),
           ...(req.chunkElements ? { chunkElements: req.chunkElements } : {}),
           ...(req.shardBytes ? { shardBytes: req.shardBytes } : {}),
           ...(req.activationStats ? { activationStats: parseActivationStats(req.activationStats, recipe.aim?.calibration ?? 'activation statistics') } : {}),
@@ -112,7 +118,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       }
     },
 
-    /** Cancels the running merge (it rejects with MergeError 'merge cancelled'). */
+    /** Cancels the running merge (it rejects with an AbortError). */
     cancel(): void {
       active?.abort();
     },

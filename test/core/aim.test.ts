@@ -46,7 +46,7 @@ describe('AIM', () => {
   it('needs statistics, names weights without them, and checks its recipe fields', async () => {
     await expect(runMerge(RECIPE, await pair())).rejects.toThrow(/aim\.calibration.*s1-stats\.json/);
     const r = await runMerge(RECIPE, await pair(), { activationStats: { ...stats, channels: {} } });
-    expect(r.summary.warnings.join()).toMatch(/no activation statistics for 'model\.layers\.0\.mlp\.down_proj\.weight'/);
+    expect(r.summary.warnings.map((w) => w.message).join()).toMatch(/no activation statistics for 'model\.layers\.0\.mlp\.down_proj\.weight'/);
     const field = (y: string) => {
       try {
         parseRecipe(y);
@@ -62,7 +62,7 @@ describe('AIM', () => {
   it('exports to mergekit YAML with a clear warning that mergekit cannot apply it', () => {
     const { recipe } = parseRecipe(RECIPE);
     expect(parseRecipe(emitRecipe(recipe)).recipe).toEqual(recipe);
-    expect(mergekitWarnings(recipe).join()).toMatch(/mergekit cannot apply activation-informed merging/);
+    expect(mergekitWarnings(recipe).map((w) => w.message).join()).toMatch(/mergekit cannot apply activation-informed merging/);
   });
 
   it('rejects malformed statistics files by name', () => {

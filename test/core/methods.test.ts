@@ -23,8 +23,10 @@ models:
       await ms(),
     );
     expect(arr(await r.tensor('w'))).toEqual([3, -2, 2, 0, 5]);
-    expect(r.summary.notes.w!['threshold_lo[a]']).toBe(2);
-    expect(r.summary.notes.w!['threshold_lo[b]']).toBe(1.5);
+    expect(r.summary.diagnostics.w!.thresholds).toEqual([
+      { model: 'a', lo: 2 },
+      { model: 'b', lo: 1.5 },
+    ]);
   });
 
   it('without normalize sums the agreeing weighted deltas; lambda scales the result', async () => {
@@ -106,7 +108,7 @@ describe('SLERP', () => {
     const r = await runMerge(`merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: 0.3}`, await models({ a: [1, 2, 3], b: [2, 4, 6.01] }));
     const out = await r.tensor('w');
     [0.7 * 1 + 0.3 * 2, 0.7 * 2 + 0.3 * 4, 0.7 * 3 + 0.3 * 6.01].forEach((v, i) => expect(out[i]).toBeCloseTo(v, 5));
-    expect(r.summary.notes.w!.slerp_s0).toBeCloseTo(0.7, 12);
+    expect(r.summary.diagnostics.w!.slerp!.s0).toBeCloseTo(0.7, 12);
   });
 });
 

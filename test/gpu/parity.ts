@@ -36,13 +36,18 @@ export async function expectParity(gpu: MergeResult, cpu: MergeResult, names: It
       expect(bad, `${label} ${name} ${first}`).toBe(0);
     }
   }
-  // Thresholds: exact. SLERP coefficients come from GPU dot products: ≤ 1e-6 relative.
-  expect(Object.keys(gpu.summary.notes).sort()).toEqual(Object.keys(cpu.summary.notes).sort());
-  for (const [tensor, notes] of Object.entries(cpu.summary.notes)) {
-    for (const [k, v] of Object.entries(notes)) {
-      const got = gpu.summary.notes[tensor]![k]!;
-      if (k.startsWith('threshold')) expect(got, `${label} ${tensor} ${k}`).toBe(v);
-      else expect(Math.abs(got - v), `${label} ${tensor} ${k}`).toBeLessThanOrEqual(1e-6 * Math.abs(v));
-    }
+  // Diagnostics: the same records. Thresholds exact; the rest (e.g. SLERP coefficients from GPU dot products) ≤ 1e-6 relative.
+  expectSameDiagnostics(gpu.summary.diagnostics, cpu.summary.diagnostics, label);
+}
+
+function expectSameDiagnostics(got: unknown, want: unknown, path: string): void {
+  if (typeof want === 'number') {
+    if (path.includes('.thresholds')) expect(got, path).toBe(want);
+    else expect(Math.abs((got as number) - want), path).toBeLessThanOrEqual(1e-6 * Math.abs(want));
+  } else if (typeof want === 'object' && want !== null) {
+    expect(Object.keys(got as object).sort(), path).toEqual(Object.keys(want).sort());
+    for (const [k, v] of Object.entries(want)) expectSameDiagnostics((got as Record<string, unknown>)[k], v, `${path}.${k}`);
+  } else {
+    expect(got, path).toEqual(want);
   }
 }

@@ -21,11 +21,11 @@ const models = [
   await tinyCheckpoint('a', { ...o, seed: 2, like: { seed: 1, scale: 0.05 } }),
   await tinyCheckpoint('b', { ...o, seed: 3, like: { seed: 1, scale: 0.08 } }),
 ];
-const merges: Record<string, { file: string; notes: unknown }> = {};
+const merges: Record<string, { file: string; diagnostics: unknown }> = {};
 for (const [method, yaml] of Object.entries(RECIPES)) {
   const out = new MemoryOutputFolder();
   const s = await merge(parseRecipe(yaml).recipe, new Map(models.map((m) => [m.name, m])), be, out, {});
-  merges[method] = { file: Buffer.from(out.files.get('model.safetensors')!).toString('base64'), notes: s.notes };
+  merges[method] = { file: Buffer.from(out.files.get('model.safetensors')!).toString('base64'), diagnostics: s.diagnostics };
 }
 console.log(JSON.stringify({ adapter: be.adapter.name, shaderF16: be.adapter.shaderF16, dare, merges }));
 process.exit(0);

@@ -31,7 +31,7 @@ describe('WGSL on SwiftShader (the browser adapter)', () => {
       adapter: string;
       shaderF16: boolean;
       dare: Record<string, string>;
-      merges: Record<string, { file: string; notes: MergeSummary['notes'] }>;
+      merges: Record<string, { file: string; diagnostics: MergeSummary['diagnostics'] }>;
     };
     expect(r.adapter).toMatch(/SwiftShader/i);
     for (const dtype of ['F32', 'F16', 'BF16'] as const)
@@ -46,7 +46,7 @@ describe('WGSL on SwiftShader (the browser adapter)', () => {
       const cpu = await runMerge(yaml, models);
       const out = new MemoryOutputFolder();
       out.files.set('model.safetensors', new Uint8Array(Buffer.from(r.merges[method]!.file, 'base64')));
-      const gpu = { out, summary: { ...cpu.summary, notes: r.merges[method]!.notes }, tensor: cpu.tensor, raw: cpu.raw };
+      const gpu = { out, summary: { ...cpu.summary, diagnostics: r.merges[method]!.diagnostics }, tensor: cpu.tensor, raw: cpu.raw };
       await expectParity(gpu, cpu, models[0]!.tensors.keys(), `${method} on SwiftShader`);
     }
   }, 120_000);

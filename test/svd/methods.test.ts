@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { jacobiSvd } from '../../src/core/kernels/jacobi-svd';
-import type { SpectrumDiagnostics } from '../../src/core/merge/methods/svd-common';
+import type { SpectrumDiagnostics } from '../../src/core/merge/diagnostics';
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { type TinyModelOptions, tinyCheckpoint, tinyTensorShapes, tinyValues } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
@@ -39,10 +39,11 @@ async function check(yaml: string, ref: Ref, fallback: (base: Float32Array, thet
     expect(worst, `${name}: max |Δ| ${worst}`).toBeLessThan(2e-5 * Math.max(1, scale));
     if (svd) {
       svdTensors++;
-      expect(r.summary.notes[name]!.fallback_task_arithmetic).toBeUndefined();
+      expect(r.summary.diagnostics[name]!.svd?.fallback).toBeUndefined();
     } else {
-      expect(r.summary.notes[name]!.fallback_task_arithmetic).toBe(1);
-      expect(r.summary.warnings.some((w) => w.startsWith(`${name}:`) && w.includes('task arithmetic'))).toBe(true);
+      expect(r.summary.diagnostics[name]!.svd?.fallback).toBe(true);
+      const w = r.summary.warnings.find((x) => x.code === 'svd-fallback' && x.tensor === name);
+      expect(w?.message.startsWith(`${name}:`) && w.message.includes('task arithmetic')).toBe(true);
     }
   }
   expect(svdTensors).toBe(7);
@@ -72,7 +73,8 @@ parameters: {rank: 3, lambda: 0.8}`,
     expect(d.singularValues.length).toBe(8); // k + p covers min(m, n)
     expect(d.energyAtRank).toBeGreaterThan(0);
     expect(d.energyAtRank).toBeLessThan(1);
-    expect(r.summary.notes['model.layers.0.mlp.up_proj.weight']!['energy_at_rank[a]']).toBeCloseTo(d.energyAtRank, 12);
+    const kept = r.summary.diagnostics['model.layers.0.mlp.up_proj.weight']!.svd!.spectra.find((s) => s.model === 'a' && s.matrix === 'task_vector');
+    expect(kept!.energyAtRank).toBeCloseTo(d.energyAtRank, 12);
     // against the exact spectrum of δ_a = θ_a − θ₀
     const name = 'model.layers.0.mlp.up_proj.weight';
     const delta = Float64Array.from(vals(A, name, [12, 8]), (x, i) => x - vals(BASE, name, [12, 8])[i]!);

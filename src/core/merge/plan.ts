@@ -1,9 +1,10 @@
 /**
  * Merge planning: which output tensors exist, where each input comes from, and the per-tensor
- * parameters. Pure metadata: nothing here reads tensor data.
+ * parameters, plus typed warnings about what the plan had to work around. Pure metadata:
+ * nothing here reads tensor data.
  */
 import type { DType } from '../dtype';
-import { MergeError, RecipeError } from '../errors';
+import { type LabWarning, MergeError, RecipeError } from '../errors';
 import type { Checkpoint, CheckpointTensor } from '../formats/checkpoint';
 import { numel } from '../formats/safetensors';
 import { fnv1a, lowbias32 } from '../kernels/rng';
@@ -12,8 +13,7 @@ import type { Recipe, Setting } from '../recipe/types';
 import { DEFAULT_OVERSAMPLE, DEFAULT_POWER_ITERS } from '../linalg/rsvd';
 import { DEFAULT_GAMMA, METHODS, type MethodSpec, SVD_DEFAULTS } from './methods/registry';
 import { type ActivationStats, aimApplies, normalisedScale } from './activation-stats';
-import type { SvdSettings } from './methods/svd-common';
-import type { InputParameters } from './tensor-job';
+import type { InputParameters, SvdSettings } from './tensor-job';
 
 export interface PlannedInput {
   readonly model: string;
@@ -37,12 +37,30 @@ export interface TensorPlan {
   readonly aim?: { readonly omega: number; readonly scale: Float32Array; readonly cols: number };
 }
 
+export type MergeWarningCode =
+  /** A model has a tensor the base (first) model lacks: it is left out of the output. */
+  | 'tensor-left-out'
+  /** vocab_policy: base: a model has fewer embedding rows; the base's stand in. */
+  | 'vocab-padded'
+  /** An SVD method does not apply to this tensor (not 2-D, or an embedding): task arithmetic merges it. */
+  | 'svd-fallback'
+  /** AIM has no (matching) activation statistics for this weight: it is left as merged. */
+  | 'aim-no-statistics'
+  /** A model ties its embeddings: its lm_head.weight is materialised from embed_tokens. */
+  | 'lm-head-materialised';
+
+/** A planning warning: always about one tensor. */
+export interface MergeWarning extends LabWarning {
+  readonly code: MergeWarningCode;
+  readonly tensor: string;
+}
+
 export interface MergePlan {
   readonly spec: MethodSpec;
   readonly tensors: readonly TensorPlan[];
   /** Model references in method order ([base, ...others] or the models list). */
   readonly inputModels: readonly string[];
-  readonly warnings: readonly string[];
+  readonly warnings: readonly MergeWarning[];
   /** The base (or first) checkpoint: its config and tokenizer are the output's defaults. */
   readonly primary: Checkpoint;
   readonly tieWordEmbeddings: boolean;
@@ -66,7 +84,8 @@ export function methodInputs(recipe: Recipe, spec: MethodSpec): string[] {
 export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoint>, stats?: ActivationStats): MergePlan {
   const spec = METHODS[recipe.mergeMethod];
   const refs = methodInputs(recipe, spec);
-  const warnings: string[] = [];
+  const warnings: MergeWarning[] = [];
+  const warn = (code: MergeWarningCode, tensor: string, message: string) => warnings.push({ code, tensor, message });
   const ckpts = refs.map((r, i) => {
     const c = sources.get(r);
     if (!c) throw new RecipeError(i === 0 && recipe.baseModel === r ? 'base_model' : 'models', `model '${r}' was not loaded`);
@@ -81,7 +100,7 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
   if (anyHead && !primary.tensor(LM_HEAD)) names.push(LM_HEAD);
   for (const c of ckpts.slice(1))
     for (const n of c.tensors.keys())
-      if (!names.includes(n) && !(n === LM_HEAD)) warnings.push(`${c.name}: tensor '${n}' is not in ${primary.name}; it is left out`);
+      if (!names.includes(n) && !(n === LM_HEAD)) warn('tensor-left-out', n, `${c.name}: tensor '${n}' is not in ${primary.name}; it is left out`);
 
   const modelParams = new Map(recipe.models.map((m) => [m.model, m.parameters]));
   const setting = (key: string, model: string | undefined, tensor: string, t: number): number | boolean | string | undefined => {
@@ -103,7 +122,8 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
     if (!recipe.aim || !stats || !aimApplies(name, shape)) return undefined;
     const channels = stats.channels[name];
     if (!channels || channels.length !== shape[1]) {
-      warnings.push(`aim: no activation statistics for '${name}'${channels ? ` (${channels.length} channels, weight has ${shape[1]})` : ''}; left as merged`);
+      const detail = channels ? ` (${channels.length} channels, weight has ${shape[1]})` : '';
+      warn('aim-no-statistics', name, `aim: no activation statistics for '${name}'${detail}; left as merged`);
       return undefined;
     }
     return { omega: recipe.aim.omega, scale: normalisedScale(channels), cols: shape[1]! };
@@ -131,7 +151,7 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
           if (recipe.vocabPolicy !== 'base')
             throw new MergeError('vocab-mismatch', `vocabulary sizes differ: '${primary.name}' has ${base.shape[0]} rows, '${c.name}' has ${tensor.shape[0]} (set vocab_policy: base to keep the base's rows)`, name);
           available = Math.min(n, numel(tensor.shape));
-          warnings.push(`${name}: '${c.name}' has ${tensor.shape[0]} rows; using the base's ${base.shape[0]}`);
+          warn('vocab-padded', name, `${name}: '${c.name}' has ${tensor.shape[0]} rows; using the base's ${base.shape[0]}`);
         } else {
           throw new MergeError('shape-mismatch', `shape [${base.shape.join(', ')}] in '${primary.name}' but [${tensor.shape.join(', ')}] in '${c.name}'`, name);
         }
@@ -177,7 +197,10 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
       return v;
     };
     const fallback = shape.length !== 2 ? `${shape.length}-D` : isEmbedding(name) ? 'an embedding' : undefined;
-    if (fallback) warnings.push(`${name}: ${spec.name} applies to 2-D weights, not ${fallback === 'an embedding' ? 'embeddings' : `${fallback} tensors`}; merged with task arithmetic instead`);
+    if (fallback) {
+      const what = fallback === 'an embedding' ? 'embeddings' : `${fallback} tensors`;
+      warn('svd-fallback', name, `${name}: ${spec.name} applies to 2-D weights, not ${what}; merged with task arithmetic instead`);
+    }
     return {
       rank: opt('rank'),
       energy: opt('energy'),
@@ -190,7 +213,7 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
       fallback,
     };
   }
-  for (const m of materialised) warnings.push(`${m}: tied embeddings; lm_head.weight materialised from model.embed_tokens.weight`);
+  for (const m of materialised) warn('lm-head-materialised', LM_HEAD, `${m}: tied embeddings; lm_head.weight materialised from model.embed_tokens.weight`);
 
   const bytesIn = tensors.reduce((s, tp) => s + tp.inputs.reduce((a, i) => a + i.tensor.byteLength, 0), 0);
   const bytesOut = tensors.reduce((s, tp) => s + tp.numel * (tp.outDtype === 'F32' ? 4 : 2), 0);

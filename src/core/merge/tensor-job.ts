@@ -1,11 +1,31 @@
-/** What a method sees of one output tensor: its inputs in chunks, its parameters, and a sink. */
+/**
+ * What a method sees of one output tensor: its inputs in chunks, its parameters, a sink for the
+ * merged chunks and the tensor's diagnostics record. Methods depend on this file; it depends on
+ * no method.
+ */
 import type { TensorBackend } from './backend';
-import type { SpectrumDiagnostics, SvdSettings } from './methods/svd-common';
+import type { SpectrumDiagnostics, TensorDiagnostics } from './diagnostics';
 
 export interface InputParameters {
   readonly weight: number;
   readonly density: number;
   readonly gamma: number;
+}
+
+/** Per-tensor settings of the SVD family (resolved by the planner; undefined = method default). */
+export interface SvdSettings {
+  readonly rank: number | undefined;
+  readonly energy: number | undefined;
+  readonly mu: number;
+  readonly iterations: number;
+  /** iso_cts: share of the rank given to the common subspace (undefined = 0.8). */
+  readonly commonFraction?: number | undefined;
+  readonly oversample: number;
+  readonly powerIters: number;
+  /** False only for lore without a base_model: then every input is a model. */
+  readonly hasBase: boolean;
+  /** Why this tensor is merged with task arithmetic instead (not 2-D, or an embedding). */
+  readonly fallback: string | undefined;
 }
 
 export interface TensorJob<T> {
@@ -21,18 +41,18 @@ export interface TensorJob<T> {
   readonly seed: number;
   /** The tensor's shape ([out, in] for a 2-D weight). */
   readonly shape: readonly number[];
-  /** SVD family: per-tensor settings (see methods/svd-common.ts). */
-  readonly svd?: SvdSettings;
+  /** SVD family: per-tensor settings. */
+  readonly svd?: SvdSettings | undefined;
   /** SVD family: receives the singular-value spectra the method computes (set when MergeOptions.onSpectrum is). */
-  readonly spectrum?: (d: SpectrumDiagnostics) => void;
+  readonly spectrum?: ((d: SpectrumDiagnostics) => void) | undefined;
   /** Loads chunk `c` of every input. The job owns these handles: do not release them. */
   load(c: number): Promise<readonly T[]>;
   /** Chunk `c` of some inputs only, for passes that need few of them (radix selection); the caller releases them. */
   loadInputs(c: number, which: readonly number[]): Promise<readonly T[]>;
   /** Receives output chunks in order. The sink releases the handle. */
   emit(out: T): Promise<void>;
-  /** Records a per-tensor statistic for diagnostics (fraction trimmed, thresholds…). */
-  note(key: string, value: number): void;
+  /** This tensor's diagnostics; methods add what they measure (thresholds, coefficients, ranks…). */
+  readonly diagnostics: TensorDiagnostics;
   /** Whether to spend extra passes on diagnostics (task-vector norms, cosines, sign conflicts). */
   readonly diagnose: boolean;
 }

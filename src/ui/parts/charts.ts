@@ -2,7 +2,7 @@
 import type { ChartConfiguration } from 'chart.js';
 import { paretoFrontier, type TradeoffPoint } from '../../core/eval/pareto';
 import type { ModelResult } from '../../core/eval/run';
-import type { SpectrumDiagnostics } from '../../core/merge/methods/svd-common';
+import type { SpectrumDiagnostics } from '../../core/merge/diagnostics';
 
 const PALETTE = ['#1f8a70', '#c2410c', '#3552d6', '#8e44ad', '#b7950b', '#2e86c1', '#d35400', '#16a085'];
 export const colorOf = (i: number) => PALETTE[i % PALETTE.length]!;

@@ -1,6 +1,7 @@
 /** Running a merge in the merge worker: progress, cancel, per-layer diagnostics, the result. */
+import { type LabWarning, describeError, isAbortError } from '../../core/errors';
+import type { SpectrumDiagnostics, TensorDiagnostics } from '../../core/merge/diagnostics';
 import type { MergeProgress, MergeSummary } from '../../core/merge/execute';
-import type { SpectrumDiagnostics } from '../../core/merge/methods/svd-common';
 import type { Recipe } from '../../core/recipe/types';
 import type { ActivationStats } from '../../core/merge/activation-stats';
 import { emitRecipe } from '../../core/recipe/parse';
@@ -9,7 +10,7 @@ import type { ModelEntry, ModelsState } from './models.svelte';
 
 export interface LayerDiagnostics {
   readonly tensor: string;
-  readonly notes: Readonly<Record<string, number>>;
+  readonly diagnostics: TensorDiagnostics;
 }
 
 export type MergeStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'failed';
@@ -24,7 +25,7 @@ export class MergeState {
   spectra = $state.raw<SpectrumDiagnostics[]>([]);
   summary = $state.raw<MergeSummary | undefined>(undefined);
   backendNotice = $state<string | undefined>(undefined);
-  warnings = $state.raw<string[]>([]);
+  warnings = $state.raw<LabWarning[]>([]);
   error = $state<string | undefined>(undefined);
   /** Merges made in this session, newest last. */
   results = $state.raw<ModelEntry[]>([]);
@@ -68,8 +69,8 @@ export class MergeState {
           signal: this.abort.signal,
           onProgress: (p) => (this.progress = p),
           onSpectrum: (d) => (this.spectra = [...this.spectra, d]),
-          onTensor: (tensor, notes) => {
-            pending.push({ tensor, notes });
+          onTensor: (tensor, diagnostics) => {
+            pending.push({ tensor, diagnostics });
             flush ??= setTimeout(() => {
               this.diagnostics = [...this.diagnostics, ...pending.splice(0)];
               flush = undefined;
@@ -88,9 +89,8 @@ export class MergeState {
       this.status = 'done';
       return entry;
     } catch (e) {
-      const msg = (e as Error).message ?? String(e);
-      this.status = /cancel/i.test(msg) ? 'cancelled' : 'failed';
-      this.error = this.status === 'cancelled' ? 'Merge cancelled: partial output was discarded.' : msg;
+      this.status = isAbortError(e) ? 'cancelled' : 'failed';
+      this.error = this.status === 'cancelled' ? 'Merge cancelled: partial output was discarded.' : describeError(e);
       return undefined;
     } finally {
       this.abort = undefined;

@@ -15,6 +15,7 @@
  * differ from an f64 computation by ~1e-4 of its scale.
  */
 import { reconstruct } from '../../linalg/rsvd';
+import { svdDiagnostics } from '../diagnostics';
 import { type SvdContext, addFactorProduct, inverseSqrtGram, keptRank, reportTaskVectorSpectra, truncatedSvd } from './svd-common';
 
 export const ISO_C_DEFAULT_RANK = 256;
@@ -32,7 +33,7 @@ export async function mergeIsoC<T>(ctx: SvdContext<T>): Promise<void> {
   const f = await truncatedSvd(ctx, mean, k, ctx.models[0]!.stream ^ 0x150c, { model: 'mean', matrix: 'mean_task_vector' });
   ops.release(mean);
   const sbar = f.s.reduce((a, b) => a + b, 0) / f.k;
-  job.note('iso_sigma_mean', sbar);
+  svdDiagnostics(job.diagnostics).iso = { sigmaMean: sbar };
   const out = await reconstruct(ops, f, Array.from(f.s, () => sbar), job.global.lambda, base!);
   for (const h of [f.U, f.V]) ops.release(h);
   await reportTaskVectorSpectra(ctx, base!, ins, Math.min(k, 64));
@@ -71,9 +72,7 @@ export async function mergeIsoCts<T>(ctx: SvdContext<T>): Promise<void> {
     sig.push(...f.s);
   }
   const sbar = sig.reduce((a, b) => a + b, 0) / sig.length;
-  job.note('iso_sigma_mean', sbar);
-  job.note('iso_common_rank', common.k);
-  job.note('iso_task_rank', s);
+  svdDiagnostics(job.diagnostics).iso = { sigmaMean: sbar, commonRank: common.k, taskRank: s };
   const K = widths.reduce((a, b) => a + b, 0);
   const Pu = await inverseSqrtGram(ops, Us, m, widths);
   const Pv = await inverseSqrtGram(ops, Vs, n, widths);

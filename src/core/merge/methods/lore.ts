@@ -10,6 +10,7 @@
  * `mu` is relative to each matrix's largest singular value, so one value suits every layer.
  */
 import { reconstruct } from '../../linalg/rsvd';
+import { svdDiagnostics } from '../diagnostics';
 import { DEFAULT_SVD_RANK, type SvdContext, keptRank, truncatedSvd } from './svd-common';
 
 export async function mergeLore<T>(ctx: SvdContext<T>): Promise<void> {
@@ -41,7 +42,7 @@ export async function mergeLore<T>(ctx: SvdContext<T>): Promise<void> {
     const next = await be.weightedSum([...ins, ...deltas], [...ins.map(() => 1 / N), ...deltas.map(() => -1 / N)]);
     ops.release(theta0);
     theta0 = next;
-    job.note(`lore_rank_mean[${it}]`, kept / N);
+    svdDiagnostics(job.diagnostics).loreRankMean.push(kept / N);
   }
   const out = await be.weightedSum([theta0, ...deltas], [1, ...ctx.models.map((m) => job.global.lambda * m.weight)]);
   for (const h of [theta0, ...deltas]) ops.release(h);

@@ -4,6 +4,7 @@
  *   θ = θ₀ + λ Σ w_t δ̃_t / (normalize ? Σ w_t : 1)
  */
 import { reconstruct } from '../../linalg/rsvd';
+import { svdDiagnostics } from '../diagnostics';
 import { DEFAULT_SVD_RANK, type SvdContext, keptRank, rankForEnergy, truncatedSvd } from './svd-common';
 
 export async function mergeLowRank<T>(ctx: SvdContext<T>): Promise<void> {
@@ -20,7 +21,7 @@ export async function mergeLowRank<T>(ctx: SvdContext<T>): Promise<void> {
     const f = await truncatedSvd(ctx, d, cap, ctx.models[t]!.stream, { model: ctx.models[t]!.model, matrix: 'task_vector' });
     ops.release(d);
     const r = settings.energy !== undefined ? rankForEnergy(f.s, f.totalEnergy, settings.energy) : f.k;
-    if (settings.energy !== undefined) job.note(`energy_rank[${ctx.models[t]!.model}]`, r);
+    if (settings.energy !== undefined) svdDiagnostics(job.diagnostics).energyRanks.push({ model: ctx.models[t]!.model, value: r });
     const kept = Array.from(f.s, (x, i) => (i < r ? x : 0));
     const next = await reconstruct(ops, f, kept, (job.global.lambda * ws[t]!) / div, out);
     for (const h of [f.U, f.V]) ops.release(h);

@@ -30,8 +30,7 @@ export async function mergeSlerp<T>(job: TensorJob<T>): Promise<void> {
     ab += await be.dot(a!, b!);
   }
   const [s0, s1] = slerpCoefficients(job.global.t, aa, bb, ab);
-  job.note('slerp_s0', s0);
-  job.note('slerp_s1', s1);
+  job.diagnostics.slerp = { s0, s1 };
   for (let c = 0; c < job.numChunks; c++) {
     const [a, b] = await job.load(c);
     await job.emit(await be.weightedSum([a!, b!], [s0, s1]));

@@ -1,5 +1,5 @@
 /**
- * What the SVD merges share: per-tensor settings, the task vectors of a whole 2-D weight,
+ * What the SVD merges share: the context of one 2-D weight (settings: tensor-job.ts),
  * truncated SVDs with their diagnostics, the polar factor of concatenated factors, and the
  * task-arithmetic fallback for tensors an SVD does not apply to.
  *
@@ -8,48 +8,8 @@
 import { symmetricEigen } from '../../kernels/jacobi-svd';
 import { type MatOps, matOps } from '../../linalg/ops';
 import { type RsvdResult, randomizedSvd } from '../../linalg/rsvd';
-import type { TensorJob } from '../tensor-job';
-
-/** Per-tensor settings of the SVD family (resolved by the planner; undefined = method default). */
-export interface SvdSettings {
-  readonly rank: number | undefined;
-  readonly energy: number | undefined;
-  readonly mu: number;
-  readonly iterations: number;
-  /** iso_cts: share of the rank given to the common subspace (undefined = 0.8). */
-  readonly commonFraction?: number | undefined;
-  readonly oversample: number;
-  readonly powerIters: number;
-  /** False only for lore without a base_model: then every input is a model. */
-  readonly hasBase: boolean;
-  /** Why this tensor is merged with task arithmetic instead (not 2-D, or an embedding). */
-  readonly fallback: string | undefined;
-}
-
-/** The spectrum of one task vector (or residual) of one weight, for plots. */
-export interface SpectrumDiagnostics {
-  readonly tensor: string;
-  /** The model the matrix belongs to, or e.g. `mean` for Iso-C's mean task vector. */
-  readonly model: string;
-  /** What was decomposed: `task_vector`, `mean_task_vector`, `residual` (Twin), `lore_delta`. */
-  readonly matrix: string;
-  readonly shape: readonly [number, number];
-  /** Leading singular values, descending (the k+p Ritz values of the sketch). */
-  readonly singularValues: readonly number[];
-  /** ‖δ‖²_F: the exact total energy, so captured fractions are exact. */
-  readonly totalEnergy: number;
-  /** The rank the method kept. */
-  readonly rank: number;
-  /** Σ_{i≤rank} σ_i² / ‖δ‖²_F. */
-  readonly energyAtRank: number;
-  /** Smallest r with Σ_{i≤r} σ_i² ≥ 0.9 ‖δ‖²_F, or null when beyond the computed values. */
-  readonly rank90: number | null;
-  /**
-   * Entropy effective rank exp(−Σ p_i ln p_i), p_i = σ_i/Σσ_j (Roy & Vetterli 2007), over the
-   * computed values: exact when they cover min(m, n), a lower bound otherwise.
-   */
-  readonly effectiveRank: number;
-}
+import { type SpectrumDiagnostics, svdDiagnostics } from '../diagnostics';
+import type { SvdSettings, TensorJob } from '../tensor-job';
 
 export const DEFAULT_SVD_RANK = 32;
 
@@ -121,12 +81,15 @@ export function spectrumDiagnostics(tensor: string, model: string, matrix: strin
 
 function report<T>(ctx: SvdContext<T>, model: string, matrix: string, sigma: ArrayLike<number>, totalEnergy: number, rank: number): void {
   const d = spectrumDiagnostics(ctx.job.name, model, matrix, [ctx.m, ctx.n], sigma, totalEnergy, rank);
-  const tag = matrix === 'task_vector' ? model : `${matrix}:${model}`;
-  ctx.job.note(`rank[${tag}]`, d.rank);
-  ctx.job.note(`energy_at_rank[${tag}]`, d.energyAtRank);
-  ctx.job.note(`effective_rank[${tag}]`, d.effectiveRank);
-  ctx.job.note(`sigma_max[${tag}]`, d.singularValues[0] ?? 0);
-  if (d.rank90 !== null) ctx.job.note(`rank90[${tag}]`, d.rank90);
+  svdDiagnostics(ctx.job.diagnostics).spectra.push({
+    model,
+    matrix,
+    rank: d.rank,
+    energyAtRank: d.energyAtRank,
+    effectiveRank: d.effectiveRank,
+    sigmaMax: d.singularValues[0] ?? 0,
+    rank90: d.rank90,
+  });
   ctx.job.spectrum?.(d);
 }
 
@@ -213,12 +176,12 @@ export async function addFactorProduct<T>(ops: MatOps<T>, base: T, Us: readonly 
  * w_t/Σw when `mean`). Without a base (lore), θ₀ is the weighted mean of the models, so the
  * result is that mean.
  */
-export async function mergeFallback<T>(job: TensorJob<T>, settings: SvdSettings, mean: boolean): Promise<void> {
+export async function mergeFallback<T>(job: TensorJob<T>, settings: SvdSettings, { mean }: { mean: boolean }): Promise<void> {
   const be = job.backend;
   const models = job.inputs.slice(settings.hasBase ? 1 : 0);
   const ws = models.map((m) => m.params.weight);
   const wsum = ws.reduce((a, b) => a + b, 0);
-  job.note('fallback_task_arithmetic', 1);
+  svdDiagnostics(job.diagnostics).fallback = true;
   let coefs: number[];
   if (!settings.hasBase) coefs = ws.map((w) => w / (Math.abs(wsum) >= 1e-8 ? wsum : 1));
   else {

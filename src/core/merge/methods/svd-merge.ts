@@ -4,13 +4,16 @@ import { mergeIsoC, mergeIsoCts } from './iso-c';
 import { mergeLore } from './lore';
 import { mergeLowRank } from './low-rank';
 import type { MethodSpec } from './registry';
-import { type SvdSettings, mergeFallback, svdContext } from './svd-common';
+import { mergeFallback, svdContext } from './svd-common';
+import type { SvdSettings } from '../tensor-job';
 import { mergeTsv } from './tsv';
 import { mergeTwin } from './twin';
 
 export async function mergeSvdFamily<T>(job: TensorJob<T>, spec: MethodSpec, settings: SvdSettings): Promise<void> {
   if (settings.fallback !== undefined || job.numChunks !== 1 || job.shape.length !== 2 || job.numel === 0) {
-    return mergeFallback(job, settings, spec.name === 'iso_c' || spec.name === 'iso_cts' || (spec.name === 'low_rank_task_arithmetic' && job.global.normalize));
+    // Iso-C merges the mean task vector, low-rank TA with `normalize` divides by Σw: their fallbacks do too.
+    const mean = spec.name === 'iso_c' || spec.name === 'iso_cts' || (spec.name === 'low_rank_task_arithmetic' && job.global.normalize);
+    return mergeFallback(job, settings, { mean });
   }
   const ctx = svdContext(job, settings);
   switch (spec.name) {

@@ -67,8 +67,7 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
     };
     const band = await magnitudeBand(job, spec, i + 1, visitDeltas);
     bands[i] = band;
-    job.note(`threshold_lo[${models[i]!.model}]`, band.lo);
-    if (band.hi !== Infinity) job.note(`threshold_hi[${models[i]!.model}]`, band.hi);
+    job.diagnostics.thresholds.push({ model: models[i]!.model, lo: band.lo, ...(band.hi !== Infinity ? { hi: band.hi } : {}) });
   }
 
   const ws = models.map((m) => m.params.weight);
@@ -116,7 +115,7 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
     await job.emit(out);
   }
   for (const d of cached.values()) be.release(d);
-  diag?.report(job, models.map((m) => m.model), spec, models.map((m) => m.params.density));
+  diag?.report(job, { models: models.map((m) => m.model), densities: models.map((m) => m.params.density), trims: sparsify !== 'none' });
 }
 
 /** Per-tensor task-vector statistics: norms, pairwise cosines, sign-conflict rate, fraction trimmed. */
@@ -131,16 +130,18 @@ class TaskVectorDiagnostics<T> {
     for (let i = 0; i < deltas.length; i++) for (let j = i; j < deltas.length; j++) this.gram[i]![j]! += await be.dot(deltas[i]!, deltas[j]!);
     if (deltas.length > 1 && this.conflicts !== undefined) this.conflicts = be.signConflicts ? this.conflicts + (await be.signConflicts(deltas)) : undefined;
   }
-  report(job: TensorJob<T>, names: readonly string[], spec: MethodSpec, densities: readonly number[]): void {
+  /** Writes the statistics into the job's diagnostics; `trims`: the method sparsifies (fraction trimmed = 1 − density). */
+  report(job: TensorJob<T>, { models, densities, trims }: { models: readonly string[]; densities: readonly number[]; trims: boolean }): void {
+    const d = job.diagnostics;
     this.n = job.numel;
-    names.forEach((m, i) => {
-      job.note(`norm[${m}]`, Math.sqrt(this.gram[i]![i]!));
-      if (spec.sparsification !== 'none') job.note(`trimmed[${m}]`, 1 - Math.min(1, densities[i]!));
-      for (let j = i + 1; j < names.length; j++) {
+    models.forEach((m, i) => {
+      d.norms.push({ model: m, value: Math.sqrt(this.gram[i]![i]!) });
+      if (trims) d.trimmed.push({ model: m, value: 1 - Math.min(1, densities[i]!) });
+      for (let j = i + 1; j < models.length; j++) {
         const den = Math.sqrt(this.gram[i]![i]! * this.gram[j]![j]!);
-        job.note(`cos[${m}|${names[j]}]`, den > 0 ? this.gram[i]![j]! / den : 0);
+        d.cosines.push({ a: m, b: models[j]!, value: den > 0 ? this.gram[i]![j]! / den : 0 });
       }
     });
-    if (names.length > 1 && this.conflicts !== undefined) job.note('sign_conflict', this.n ? this.conflicts / this.n : 0);
+    if (models.length > 1 && this.conflicts !== undefined) d.signConflicts = this.n ? this.conflicts / this.n : 0;
   }
 }

@@ -6,6 +6,7 @@
  *   4. θ = θ₀ + λ Û Σ V̂ᵀ = θ₀ + Σ_{s,r} U_s C_{sr} V_rᵀ with C = λ (UᵀU)^{-1/2} Σ (VᵀV)^{-1/2}.
  * The Tk×Tk matrices are on the CPU; every product with an m- or n-sized factor is on the backend.
  */
+import { svdDiagnostics } from '../diagnostics';
 import { DEFAULT_SVD_RANK, type SvdContext, addFactorProduct, inverseSqrtGram, keptRank, truncatedSvd } from './svd-common';
 
 export async function mergeTsv<T>(ctx: SvdContext<T>): Promise<void> {
@@ -38,6 +39,6 @@ export async function mergeTsv<T>(ctx: SvdContext<T>): Promise<void> {
     }
   const out = await addFactorProduct(ops, base!, Us, Vs, C, m, n, k);
   for (const h of [...Us, ...Vs]) ops.release(h);
-  job.note('tsv_rank', k);
+  svdDiagnostics(job.diagnostics).tsvRank = k;
   await job.emit(out !== base ? out : await job.backend.weightedSum([base!], [1]));
 }
