@@ -1,18 +1,35 @@
-/** mergekit YAML ↔ Recipe, with validation errors that name the offending field. */
+/**
+ * mergekit YAML → Recipe, with validation errors that name the offending field. What each method
+ * accepts comes from the method rows and the parameter table (src/core/merge/methods/); the way
+ * back to YAML, and what mergekit would make of it, is in mergekit.ts.
+ */
 import YAML from 'yaml';
-import { RECIPE_DTYPE, recipeDTypeName } from '../dtype';
+import { RECIPE_DTYPE } from '../dtype';
 import { RecipeError } from '../errors';
+import { AIM_OMEGA, PARAMETERS, type ParameterDef, type ParameterName, isParameterName } from '../merge/methods/parameters';
 import { METHODS } from '../merge/methods/registry';
-import { type AimSettings, type ConditionalSetting, DEFAULT_AIM_OMEGA, DEFAULT_SEED, MERGE_METHODS, type MergeMethodName, type Recipe, type RecipeModel, type Setting } from './types';
+import { RECIPE_KEYS, SURGERY_KEYS } from './keys';
+import {
+  type AimSettings,
+  type ConditionalSetting,
+  DEFAULT_SEED,
+  MERGE_METHODS,
+  type MergeMethodName,
+  type Recipe,
+  type RecipeModel,
+  type RecipeWarning,
+  type Setting,
+} from './types';
+
+export { emitRecipe, mergekitWarnings, recipeToObject } from './mergekit';
 
 export interface ParsedRecipe {
   readonly recipe: Recipe;
   /** Non-fatal notes, e.g. keys mergekit accepts that Merge Lab ignores. */
-  readonly warnings: readonly string[];
+  readonly warnings: readonly RecipeWarning[];
 }
 
-const TOP_LEVEL_KEYS = ['merge_method', 'base_model', 'models', 'parameters', 'dtype', 'out_dtype', 'tokenizer_source', 'random_seed', 'vocab_policy', 'aim', 'name'];
-const IGNORED_KEYS = ['int8_mask'];
+const TOP_LEVEL_KEYS = RECIPE_KEYS.map((k) => k.key);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -44,30 +61,31 @@ function checkNumeric(s: Setting, field: string, min: number, max: number): void
   }
 }
 
-const RANGES: Record<string, [number, number]> = {
-  weight: [-1e6, 1e6], density: [0, 1], gamma: [0, 1], lambda: [-1e6, 1e6], t: [0, 1],
-  // SVD family (methods/registry.ts documents each)
-  rank: [1, 1e6], energy: [1e-6, 1], mu: [0, 1], common_fraction: [0, 1], iterations: [1, 100], oversample: [0, 1024], power_iters: [0, 32],
-};
-const INTEGER_KEYS = ['rank', 'iterations', 'oversample', 'power_iters'];
+/** True when a numeric setting holds a fraction where a whole number is needed. */
+function hasFraction(s: Setting): boolean {
+  if (typeof s === 'number') return !Number.isInteger(s);
+  // Gradient entries and scalar filter values are checked; a gradient inside a filter is not.
+  return Array.isArray(s) && s.some((e) => (typeof e === 'number' ? !Number.isInteger(e) : typeof e.value === 'number' && !Number.isInteger(e.value)));
+}
 
-function parseParameters(v: unknown, field: string, allowed: readonly string[], method: string, warnings: string[]): Record<string, Setting> {
+function parseParameters(v: unknown, field: string, allowed: readonly ParameterName[], method: string, warnings: RecipeWarning[]): Record<string, Setting> {
   if (v === undefined || v === null) return {};
   if (!isRecord(v)) throw new RecipeError(field, 'must be a mapping of parameter names to values');
   const out: Record<string, Setting> = {};
   for (const [k, raw] of Object.entries(v)) {
     const f = `${field}.${k}`;
-    if (IGNORED_KEYS.includes(k)) {
-      warnings.push(`${f} is a mergekit memory option; Merge Lab ignores it`);
+    const def: ParameterDef | undefined = isParameterName(k) ? PARAMETERS[k] : undefined;
+    if (def?.labIgnores) {
+      warnings.push({ code: 'lab-ignores-key', field: f, message: `${f} is ${def.labIgnores}; Merge Lab ignores it` });
       continue;
     }
-    if (!allowed.includes(k)) throw new RecipeError(f, `'${k}' is not a parameter of ${method} (allowed: ${allowed.join(', ') || 'none'})`);
+    if (!def || !allowed.includes(k as ParameterName))
+      throw new RecipeError(f, `'${k}' is not a parameter of ${method} (allowed: ${allowed.join(', ') || 'none'})`);
     const s = parseSetting(raw, f);
-    if (k === 'normalize' || k === 'rescale') {
+    if (def.type === 'boolean') {
       if (typeof s !== 'boolean') throw new RecipeError(f, 'must be true or false');
-    } else checkNumeric(s, f, ...(RANGES[k] ?? [-Infinity, Infinity]));
-    if (INTEGER_KEYS.includes(k) && (typeof s === 'number' ? !Number.isInteger(s) : Array.isArray(s) && s.some((e) => typeof e === 'number' ? !Number.isInteger(e) : typeof e.value === 'number' && !Number.isInteger(e.value))))
-      throw new RecipeError(f, 'must be a whole number');
+    } else checkNumeric(s, f, ...(def.range ?? [-Infinity, Infinity]));
+    if (def.type === 'integer' && hasFraction(s)) throw new RecipeError(f, 'must be a whole number');
     out[k] = s;
   }
   return out;
@@ -80,10 +98,10 @@ function modelRef(v: unknown, field: string): string {
 }
 
 export function parseRecipeObject(doc: unknown): ParsedRecipe {
-  const warnings: string[] = [];
+  const warnings: RecipeWarning[] = [];
   if (!isRecord(doc)) throw new RecipeError('(root)', 'a recipe must be a YAML mapping');
   for (const k of Object.keys(doc)) {
-    if (k === 'slices' || k === 'modules') throw new RecipeError(k, `'${k}' (layer surgery) is not supported; list whole models under 'models'`);
+    if (SURGERY_KEYS.includes(k)) throw new RecipeError(k, `'${k}' (layer surgery) is not supported; list whole models under 'models'`);
     if (!TOP_LEVEL_KEYS.includes(k)) throw new RecipeError(k, `unknown key (known: ${TOP_LEVEL_KEYS.join(', ')})`);
   }
   const m = doc.merge_method;
@@ -109,12 +127,13 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
     if (parameters.t === undefined) throw new RecipeError('parameters.t', 'slerp needs t');
   }
   if (spec.family !== 'slerp') {
-    models.forEach((x, i) => {
-      if (x.model === baseModel && (spec.family === 'task_vector' || spec.family === 'svd')) return;
-      if (spec.family === 'svd') return; // SVD merges: weight defaults to 1
-      if (x.parameters.weight === undefined && parameters.weight === undefined)
-        throw new RecipeError(`models[${i}].parameters.weight`, `${m} needs a weight for every model`);
-    });
+    // A required weight (no default: linear and the task-vector family) is needed by every model but the base.
+    if (spec.parameters.weight?.required)
+      models.forEach((x, i) => {
+        if (x.model === baseModel && spec.family !== 'linear') return;
+        if (x.parameters.weight === undefined && parameters.weight === undefined)
+          throw new RecipeError(`models[${i}].parameters.weight`, `${m} needs a weight for every model`);
+      });
     if ((spec.family === 'task_vector' || spec.family === 'svd') && others.length === 0) throw new RecipeError('models', `${m} needs at least one model besides the base_model`);
   }
   const seen = new Set<string>();
@@ -145,8 +164,9 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   if (doc.aim !== undefined && doc.aim !== null) {
     if (!isRecord(doc.aim)) throw new RecipeError('aim', 'must be a mapping such as {omega: 0.4, calibration: stats.json}');
     for (const k of Object.keys(doc.aim)) if (k !== 'omega' && k !== 'calibration') throw new RecipeError(`aim.${k}`, "unknown key (known: omega, calibration)");
-    const omega = doc.aim.omega ?? DEFAULT_AIM_OMEGA;
-    if (typeof omega !== 'number' || !(omega >= 0 && omega <= 1)) throw new RecipeError('aim.omega', `must be a number in [0, 1], got ${JSON.stringify(omega)}`);
+    const omega = doc.aim.omega ?? AIM_OMEGA.default;
+    const [lo, hi] = AIM_OMEGA.range!;
+    if (typeof omega !== 'number' || !(omega >= lo && omega <= hi)) throw new RecipeError('aim.omega', `must be a number in [${lo}, ${hi}], got ${JSON.stringify(omega)}`);
     if (typeof doc.aim.calibration !== 'string' || !doc.aim.calibration) throw new RecipeError('aim.calibration', 'must name the activation statistics file or calibration set');
     if (!spec.needsBase) throw new RecipeError('aim', `AIM scales the merged task vector against θ₀, so it needs a method with a base_model (${m} has none)`);
     aim = { omega, calibration: doc.aim.calibration };
@@ -176,39 +196,4 @@ export function parseRecipe(yamlText: string): ParsedRecipe {
     throw new RecipeError('(yaml)', `not valid YAML: ${(e as Error).message}`);
   }
   return parseRecipeObject(doc);
-}
-
-/** The recipe as a plain object in mergekit's schema (extensions only when not default). */
-export function recipeToObject(r: Recipe): Record<string, unknown> {
-  const out: Record<string, unknown> = { merge_method: r.mergeMethod };
-  if (r.baseModel) out.base_model = r.baseModel;
-  out.models = r.models.map((m) => (Object.keys(m.parameters).length ? { model: m.model, parameters: { ...m.parameters } } : { model: m.model }));
-  if (Object.keys(r.parameters).length) out.parameters = { ...r.parameters };
-  if (r.dtype) out.dtype = recipeDTypeName(r.dtype);
-  if (r.tokenizerSource) out.tokenizer_source = r.tokenizerSource;
-  if (r.randomSeed !== DEFAULT_SEED) out.random_seed = r.randomSeed;
-  if (r.vocabPolicy !== 'error') out.vocab_policy = r.vocabPolicy;
-  if (r.aim) out.aim = { omega: r.aim.omega, calibration: r.aim.calibration };
-  return out;
-}
-
-/** What mergekit will do differently with this recipe, in plain words (shown on export). */
-export function mergekitWarnings(r: Recipe): string[] {
-  const w: string[] = [];
-  if (r.aim) w.push('aim: mergekit cannot apply activation-informed merging (AIM); it ignores this key and produces the plain merge');
-  if (r.vocabPolicy !== 'error') w.push("vocab_policy is a Merge Lab extension; mergekit resolves embedding sizes with its own tokenizer settings");
-  if (r.randomSeed !== DEFAULT_SEED && (r.mergeMethod === 'dare_linear' || r.mergeMethod === 'dare_ties'))
-    w.push('random_seed: pass it to mergekit as --random-seed; its DARE masks come from torch, so they differ from Merge Lab\'s');
-  return w;
-}
-
-export function emitRecipe(r: Recipe): string {
-  const doc = new YAML.Document(recipeToObject(r));
-  // Gradient lists read best inline, as mergekit writes them.
-  YAML.visit(doc, {
-    Seq(_, node) {
-      if (node.items.every((i) => YAML.isScalar(i) && typeof i.value === 'number')) node.flow = true;
-    },
-  });
-  return doc.toString();
 }

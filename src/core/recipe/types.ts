@@ -3,6 +3,7 @@
  * Merge Lab extensions that mergekit ignores (`random_seed`, `vocab_policy`).
  */
 import type { DType } from '../dtype';
+import type { LabWarning } from '../errors';
 
 /** A scalar, a gradient across layer depth, or a list of tensor-name filters. */
 export type Setting = number | boolean | string | number[] | ConditionalSetting[];
@@ -62,3 +63,19 @@ export interface AimSettings {
 export const DEFAULT_AIM_OMEGA = 0.4;
 
 export const DEFAULT_SEED = 0;
+
+export type RecipeWarningCode =
+  /** A key mergekit knows that Merge Lab accepts and ignores (e.g. `int8_mask`). */
+  | 'lab-ignores-key'
+  /** On export: the merge_method is a Merge Lab extension that mergekit does not have. */
+  | 'mergekit-lacks-method'
+  /** On export: a key mergekit does not know or cannot apply; it ignores it. */
+  | 'mergekit-ignores-key'
+  /** On export: mergekit reads this differently (e.g. DARE's random masks come from torch). */
+  | 'mergekit-differs';
+
+/** A non-fatal note about a recipe, pointing at its dotted field (`models[0].parameters.int8_mask`). */
+export interface RecipeWarning extends LabWarning {
+  readonly code: RecipeWarningCode;
+  readonly field: string;
+}

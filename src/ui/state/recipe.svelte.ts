@@ -1,6 +1,7 @@
 /** The recipe being edited: form controls and the live mergekit YAML view edit the same Recipe. */
 import { RecipeError } from '../../core/errors';
-import { METHODS } from '../../core/merge/methods/registry';
+import { PARAMETERS, type ParameterDef, type ParameterScope } from '../../core/merge/methods/parameters';
+import { METHODS, type MethodSpec, methodParameterNames, parameterDefault } from '../../core/merge/methods/registry';
 import { emitRecipe, parseRecipe } from '../../core/recipe/parse';
 import type { MergeMethodName, Recipe, RecipeModel, Setting } from '../../core/recipe/types';
 
@@ -34,18 +35,30 @@ export const PRESETS: readonly Preset[] = [
   { id: 'low_rank', label: 'Low-rank TA 90%', description: 'TA with each task vector truncated to 90% of its energy', build: (q, s) => base('low_rank_task_arithmetic', q, [{ model: s, parameters: { weight: 0.7 } }], { energy: 0.9 }) },
 ];
 
-/** Slider ranges of the numeric top-level parameters (integers step by 1). */
-export const GLOBAL_RANGES: Record<string, { min: number; max: number; step: number; help: string }> = {
-  lambda: { min: 0, max: 2, step: 0.01, help: 'scales the merged task vector' },
-  t: { min: 0, max: 1, step: 0.01, help: '0 = base, 1 = the other model' },
-  rank: { min: 1, max: 256, step: 1, help: 'singular triplets kept per weight' },
-  energy: { min: 0.01, max: 1, step: 0.01, help: 'keep the smallest rank holding this energy fraction' },
-  mu: { min: 0, max: 1, step: 0.01, help: 'singular-value threshold, as a fraction of σ_max' },
-  iterations: { min: 1, max: 20, step: 1, help: 'coordinate-descent rounds' },
-  common_fraction: { min: 0, max: 1, step: 0.01, help: 'share of the rank for the common subspace' },
-  oversample: { min: 0, max: 64, step: 1, help: 'randomized SVD oversampling p' },
-  power_iters: { min: 0, max: 8, step: 1, help: 'randomized SVD power iterations q' },
-};
+/** One control in a method's form: the parameter's row in the table and the method's default for it. */
+export interface ParameterControlSpec {
+  readonly parameter: ParameterDef;
+  readonly fallback: number | boolean | undefined;
+}
+
+/** The controls of a method's form, in row order: sliders, then checkboxes. Inert and ignored keys are left out. */
+export function parameterControls(spec: MethodSpec, scope: ParameterScope): { numbers: ParameterControlSpec[]; flags: ParameterControlSpec[] } {
+  const shown = methodParameterNames(spec)
+    .filter((n) => !spec.parameters[n]?.inert)
+    .map((n): ParameterControlSpec => ({ parameter: PARAMETERS[n], fallback: parameterDefault(spec, n) }))
+    .filter((c) => c.parameter.scope === scope && !c.parameter.labIgnores);
+  return { numbers: shown.filter((c) => c.parameter.type !== 'boolean'), flags: shown.filter((c) => c.parameter.type === 'boolean') };
+}
+
+/** The values the form fills in for a method's parameters of one scope (e.g. weight 1, density 0.5). */
+function initialParameters(spec: MethodSpec, scope: ParameterScope): Record<string, Setting> {
+  const out: Record<string, Setting> = {};
+  for (const n of methodParameterNames(spec)) {
+    const p: ParameterDef = PARAMETERS[n];
+    if (p.scope === scope && p.initial !== undefined) out[n] = p.initial;
+  }
+  return out;
+}
 
 export class RecipeState {
   recipe = $state.raw<Recipe>(PRESETS[0]!.build('demo-quick', 'demo-slow'));
@@ -80,15 +93,15 @@ export class RecipeState {
   setMethod(method: MergeMethodName): void {
     const spec = METHODS[method];
     const r = this.recipe;
-    const allowed = new Set(spec.modelParameters);
+    const allowed = new Set<string>(spec.modelParameters);
+    const seed = initialParameters(spec, 'model');
     let models = r.models.map((m) => ({ model: m.model, parameters: Object.fromEntries(Object.entries(m.parameters).filter(([k]) => allowed.has(k))) }));
     if (spec.family === 'slerp') models = models.filter((m) => m.model !== r.baseModel).slice(0, 1);
-    else
-      models = models.map((m) => (m.model === r.baseModel && spec.family === 'task_vector' ? m : { ...m, parameters: { weight: 1, ...m.parameters, ...(spec.sparsification !== 'none' ? { density: m.parameters.density ?? 0.5 } : {}) } }));
-    const globals = new Set(spec.globalParameters);
-    const parameters: Record<string, Setting> = Object.fromEntries(Object.entries(r.parameters).filter(([k]) => globals.has(k)));
-    if (spec.family === 'slerp' && parameters.t === undefined) parameters.t = 0.5;
-    if (spec.family === 'linear' && r.baseModel && !models.some((m) => m.model === r.baseModel)) models = [{ model: r.baseModel, parameters: { weight: 1 } }, ...models];
+    else models = models.map((m) => (m.model === r.baseModel && spec.family === 'task_vector' ? m : { ...m, parameters: { ...seed, ...m.parameters } }));
+    const globals = new Set<string>(spec.globalParameters);
+    const parameters: Record<string, Setting> = { ...Object.fromEntries(Object.entries(r.parameters).filter(([k]) => globals.has(k))) };
+    for (const [k, v] of Object.entries(initialParameters(spec, 'global'))) parameters[k] ??= v;
+    if (spec.family === 'linear' && r.baseModel && !models.some((m) => m.model === r.baseModel)) models = [{ model: r.baseModel, parameters: { ...seed } }, ...models];
     this.set({ ...r, mergeMethod: method, models, parameters });
   }
 
@@ -118,8 +131,7 @@ export class RecipeState {
 
   setModels(names: string[]): void {
     const keep = new Map(this.recipe.models.map((m) => [m.model, m]));
-    const spec = this.spec;
-    const defaults: Record<string, Setting> = spec.family === 'slerp' ? {} : { weight: 1, ...(spec.sparsification !== 'none' ? { density: 0.5 } : {}) };
+    const defaults = initialParameters(this.spec, 'model');
     this.set({ ...this.recipe, models: names.map((n) => keep.get(n) ?? { model: n, parameters: { ...defaults } }) });
   }
 

@@ -1,107 +1,207 @@
 /**
- * Every merge method as a row of data. The task-vector family is one generalized core
- * (task-arithmetic.ts) configured by a sparsification and a consensus choice, as in mergekit.
+ * Every merge method as a row of data: what it computes, which recipe parameters it reads (the
+ * facts about each parameter live in parameters.ts), and its defaults where they differ from the
+ * table's. The task-vector family is one generalized core (task-arithmetic.ts) configured by a
+ * sparsification and a consensus choice, as in mergekit; the SVD family merges whole 2-D weights
+ * (svd-merge.ts).
  */
 import type { MergeMethodName } from '../../recipe/types';
+import { PARAMETERS, type ParameterName } from './parameters';
 
 export type Sparsification = 'none' | 'magnitude' | 'random' | 'magnitude_outliers';
 export type Consensus = 'none' | 'sign';
+export type MethodFamily = 'task_vector' | 'linear' | 'slerp' | 'svd';
 
-export interface MethodSpec {
+/** How one method reads one parameter (facts shared by every method are in PARAMETERS). */
+export interface MethodParameter {
+  /** This method's default, where it differs from PARAMETERS[name].default. */
+  readonly default?: number | boolean;
+  /** No default: every model (other than the base) needs a value, per model or at the top level. */
+  readonly required?: boolean;
+  /** What the default depends on, in words (for the docs). */
+  readonly note?: string;
+  /** Accepted, as mergekit accepts it, but without effect in this method (the UI hides it). */
+  readonly inert?: boolean;
+}
+
+export type MethodParameters = Readonly<Partial<Record<ParameterName, MethodParameter>>>;
+
+export interface MethodRow {
   readonly name: MergeMethodName;
   readonly title: string;
-  /** `svd`: whole 2-D weights through src/core/merge/methods/svd-merge.ts (others fall back to TA). */
-  readonly family: 'task_vector' | 'linear' | 'slerp' | 'svd';
+  /** `svd`: whole 2-D weights through svd-merge.ts (other tensors fall back to task arithmetic). */
+  readonly family: MethodFamily;
   readonly sparsification: Sparsification;
   readonly consensus: Consensus;
-  readonly defaultNormalize: boolean;
-  readonly defaultRescale: boolean;
   readonly needsBase: boolean;
-  /** Per-model parameters this method reads (others are rejected). */
-  readonly modelParameters: readonly string[];
-  /** Top-level parameters this method reads. */
-  readonly globalParameters: readonly string[];
+  /** mergekit has this merge_method; false: a Merge Lab extension. */
+  readonly mergekit: boolean;
+  /** The parameters this method reads, per-model ones first; any other key is rejected. */
+  readonly parameters: MethodParameters;
   readonly formula: string;
   readonly reference: string;
 }
 
-const TV_GLOBALS = ['lambda', 'normalize', 'rescale', 'int8_mask'];
-function taskVector(
-  name: MergeMethodName,
-  title: string,
-  sparsification: Sparsification,
-  consensus: Consensus,
-  defaultNormalize: boolean,
-  defaultRescale: boolean,
-  formula: string,
-  reference: string,
-): MethodSpec {
-  const modelParameters = ['weight', ...(sparsification === 'none' ? [] : ['density']), ...(sparsification === 'magnitude_outliers' ? ['gamma'] : [])];
-  return { name, title, family: 'task_vector', sparsification, consensus, defaultNormalize, defaultRescale, needsBase: true, modelParameters, globalParameters: TV_GLOBALS, formula, reference };
+/** A method row plus the views of it that readers need most. */
+export interface MethodSpec extends MethodRow {
+  /** Per-model parameters this method reads (others are rejected). */
+  readonly modelParameters: readonly ParameterName[];
+  /** Top-level parameters this method reads. */
+  readonly globalParameters: readonly ParameterName[];
+  readonly defaultNormalize: boolean;
+  readonly defaultRescale: boolean;
+}
+
+/** The method's default for a parameter (its own, else the table's); undefined when there is none. */
+export function parameterDefault(spec: MethodRow, name: ParameterName): number | boolean | undefined {
+  const own = spec.parameters[name];
+  return own?.default ?? (PARAMETERS[name] as { default?: number | boolean }).default;
+}
+
+/** The parameters a method reads, in row order. */
+export function methodParameterNames(spec: MethodRow): ParameterName[] {
+  return Object.keys(spec.parameters) as ParameterName[];
+}
+
+function method(row: MethodRow): MethodSpec {
+  const names = methodParameterNames(row);
+  return {
+    ...row,
+    modelParameters: names.filter((n) => PARAMETERS[n].scope === 'model'),
+    globalParameters: names.filter((n) => PARAMETERS[n].scope === 'global'),
+    defaultNormalize: parameterDefault(row, 'normalize') === true,
+    defaultRescale: parameterDefault(row, 'rescale') === true,
+  };
+}
+
+interface TaskVectorRow {
+  readonly name: MergeMethodName;
+  readonly title: string;
+  readonly sparsification: Sparsification;
+  readonly consensus: Consensus;
+  readonly defaultNormalize?: boolean;
+  readonly defaultRescale?: boolean;
+  readonly formula: string;
+  readonly reference: string;
+}
+
+/** A member of mergekit's generalized task-arithmetic family: base + λ · consensus(sparsify(w δ)). */
+function taskVector(o: TaskVectorRow): MethodSpec {
+  const { sparsification } = o;
+  return method({
+    name: o.name, title: o.title, family: 'task_vector', sparsification, consensus: o.consensus, needsBase: true,
+    mergekit: true,
+    parameters: {
+      weight: { required: true },
+      ...(sparsification !== 'none' ? { density: {} } : {}),
+      ...(sparsification === 'magnitude_outliers' ? { gamma: {} } : {}),
+      lambda: {},
+      normalize: { default: o.defaultNormalize ?? false },
+      rescale: { default: o.defaultRescale ?? false, inert: sparsification !== 'random' },
+      int8_mask: {},
+    },
+    formula: o.formula, reference: o.reference,
+  });
+}
+
+interface SvdRow {
+  readonly name: MergeMethodName;
+  readonly title: string;
+  readonly needsBase?: boolean;
+  readonly rank: MethodParameter;
+  /** Parameters beyond the family's weight, lambda, rank, oversample and power_iters. */
+  readonly extra?: MethodParameters;
+  readonly formula: string;
+  readonly reference: string;
 }
 
 /**
- * Parameters of the SVD family (top level; gradients and filters allowed like any setting):
- * - `rank` (integer ≥ 1): singular triplets kept per matrix. Defaults: tsv 32, and never more
- *   than ⌊min(m,n)/T⌋ (T task vectors); iso_c min(m,n, 256) (full up to 256); twin and
- *   low_rank_task_arithmetic 32; lore 64. Cost: the (rank+p)² factorisations run on the CPU.
- * - `common_fraction` [0, 1], iso_cts: share of the rank for the common subspace (default 0.8).
- * - `energy` (0, 1], low_rank_task_arithmetic: keep the smallest rank holding this fraction of
- *   ‖δ_t‖²_F (with `rank` as a cap; without it the whole spectrum is computed).
- * - `mu` [0, 1], lore: singular-value threshold as a fraction of σ_max (default 0.1).
- * - `iterations` (integer ≥ 1), lore: coordinate-descent rounds (default 3).
- * - `oversample` p (default 10) and `power_iters` q (default 2): the randomized SVD's sketch.
- * - `lambda`: scale of the merged task vector (default 1); per-model `weight` (default 1).
- * Tensors that are not 2-D (norms, biases) and embeddings / lm_head are merged with task
- * arithmetic (λ, weights; iso_c with the mean) and listed in the merge summary's warnings.
+ * An SVD merge of whole 2-D weights. Every `rank` is clamped to min(m, n); the (rank+p)²
+ * factorisations run on the CPU. Tensors that are not 2-D (norms, biases) and embeddings /
+ * lm_head are merged with task arithmetic (λ, weights; iso_c with the mean) and listed in the
+ * merge summary's warnings.
  */
-export const SVD_DEFAULTS = { mu: 0.1, iterations: 3 } as const;
-const SVD_COMMON = ['lambda', 'rank', 'oversample', 'power_iters'];
-function svdMethod(name: MergeMethodName, title: string, needsBase: boolean, extra: readonly string[], formula: string, reference: string): MethodSpec {
-  return {
-    name, title, family: 'svd', sparsification: 'none', consensus: 'none', defaultNormalize: false, defaultRescale: false, needsBase,
-    modelParameters: ['weight'], globalParameters: [...SVD_COMMON, ...extra], formula, reference,
-  };
+function svdMethod(o: SvdRow): MethodSpec {
+  return method({
+    name: o.name, title: o.title, family: 'svd', sparsification: 'none', consensus: 'none', needsBase: o.needsBase ?? true,
+    mergekit: false,
+    parameters: { weight: { default: 1 }, lambda: {}, rank: o.rank, oversample: {}, power_iters: {}, ...o.extra },
+    formula: o.formula, reference: o.reference,
+  });
 }
-const SVD_METHODS = {
-  tsv: svdMethod('tsv', 'TSV-Merge (task singular vectors)', true, [],
-    'δ_t ≈ U_t Σ_t V_tᵀ (rank k); U = polar([U_1…U_T]), V = polar([V_1…V_T]); θ = θ₀ + λ U diag(w_t Σ_t) Vᵀ', 'https://arxiv.org/abs/2412.00081'),
-  iso_c: svdMethod('iso_c', 'Iso-C (isotropic merge)', true, [],
-    'δ̄ = Σ w_t δ_t / Σ w_t = U Σ Vᵀ; θ = θ₀ + λ σ̄ U Vᵀ, σ̄ = mean σ_i', 'https://arxiv.org/abs/2502.04959'),
-  iso_cts: svdMethod('iso_cts', 'Iso-CTS (isotropic, common + task subspaces)', true, ['common_fraction'],
-    'U* = [U_c, top-s of (I − U_cU_cᵀ)δ_t …], V* likewise, whitened; θ = θ₀ + λ σ̄ Û* V̂*ᵀ', 'https://arxiv.org/abs/2502.04959'),
-  lore: svdMethod('lore', 'LoRE-Merging', false, ['mu', 'iterations'],
-    'repeat: δ_i = U max(Σ − μσ₁, 0) Vᵀ of θ_i − θ₀; θ₀ = mean(θ_i − δ_i); θ = θ₀ + λ Σ w_i δ_i', 'https://arxiv.org/abs/2502.10749'),
-  twin: svdMethod('twin', 'Twin-Merging (SVD part, no router)', true, [],
-    'θ* = θ₀ + λ Σ w_t δ_t; v_t = rank-r SVD of θ_t − θ*; θ = θ* + Σ (w_t/Σw) v_t', 'https://arxiv.org/abs/2406.15479'),
-  low_rank_task_arithmetic: svdMethod('low_rank_task_arithmetic', 'Low-rank task arithmetic', true, ['energy', 'normalize'],
-    'θ = θ₀ + λ Σ w_t trunc_r(δ_t) / (normalize ? Σ w_t : 1), r = rank or the energy fraction', 'https://arxiv.org/abs/2412.00081'),
-} as const;
+
+const isoRank: MethodParameter = { default: 256, note: 'min(m, n, 256): the full spectrum up to 256' };
 
 export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
-  linear: {
+  linear: method({
     name: 'linear', title: 'Linear (weighted average)', family: 'linear', sparsification: 'none', consensus: 'none',
-    defaultNormalize: true, defaultRescale: false, needsBase: false, modelParameters: ['weight'], globalParameters: ['normalize'],
+    needsBase: false, mergekit: true, parameters: { weight: { required: true }, normalize: { default: true } },
     formula: 'θ = Σ w_t θ_t / Σ w_t', reference: 'https://arxiv.org/abs/2203.05482',
-  },
-  task_arithmetic: taskVector('task_arithmetic', 'Task Arithmetic', 'none', 'none', false, false,
-    'θ = θ₀ + λ Σ w_t (θ_t − θ₀)', 'https://arxiv.org/abs/2212.04089'),
-  ties: taskVector('ties', 'TIES', 'magnitude', 'sign', true, false,
-    'θ = θ₀ + λ · disjoint_mean(sign_elect(trim_density(w_t δ_t)))', 'https://arxiv.org/abs/2306.01708'),
-  dare_linear: taskVector('dare_linear', 'DARE (linear)', 'random', 'none', false, true,
-    'θ = θ₀ + λ Σ w_t · (m_t ⊙ δ_t)/density, m_t ~ Bernoulli(density)', 'https://arxiv.org/abs/2311.03099'),
-  dare_ties: taskVector('dare_ties', 'DARE-TIES', 'random', 'sign', false, true,
-    'θ = θ₀ + λ · disjoint_mean(sign_elect(w_t (m_t ⊙ δ_t)/density))', 'https://arxiv.org/abs/2311.03099'),
-  breadcrumbs: taskVector('breadcrumbs', 'Model Breadcrumbs', 'magnitude_outliers', 'none', false, false,
-    'θ = θ₀ + λ Σ w_t band(δ_t): drop the top γ and the bottom 1−density−γ of |δ|', 'https://arxiv.org/abs/2312.06795'),
-  breadcrumbs_ties: taskVector('breadcrumbs_ties', 'Model Breadcrumbs + TIES', 'magnitude_outliers', 'sign', false, false,
-    'θ = θ₀ + λ · disjoint_mean(sign_elect(w_t band(δ_t)))', 'https://arxiv.org/abs/2312.06795'),
-  slerp: {
-    name: 'slerp', title: 'SLERP', family: 'slerp', sparsification: 'none', consensus: 'none',
-    defaultNormalize: false, defaultRescale: false, needsBase: true, modelParameters: [], globalParameters: ['t'],
-    formula: 'θ = sin((1−t)Ω)/sin Ω · θ₀ + sin(tΩ)/sin Ω · θ₁, cos Ω = θ̂₀·θ̂₁', reference: 'https://github.com/arcee-ai/mergekit',
-  },
-  ...SVD_METHODS,
+  }),
+  task_arithmetic: taskVector({
+    name: 'task_arithmetic', title: 'Task Arithmetic', sparsification: 'none', consensus: 'none',
+    formula: 'θ = θ₀ + λ Σ w_t (θ_t − θ₀)', reference: 'https://arxiv.org/abs/2212.04089',
+  }),
+  ties: taskVector({
+    name: 'ties', title: 'TIES', sparsification: 'magnitude', consensus: 'sign', defaultNormalize: true,
+    formula: 'θ = θ₀ + λ · disjoint_mean(sign_elect(trim_density(w_t δ_t)))', reference: 'https://arxiv.org/abs/2306.01708',
+  }),
+  dare_linear: taskVector({
+    name: 'dare_linear', title: 'DARE (linear)', sparsification: 'random', consensus: 'none', defaultRescale: true,
+    formula: 'θ = θ₀ + λ Σ w_t · (m_t ⊙ δ_t)/density, m_t ~ Bernoulli(density)', reference: 'https://arxiv.org/abs/2311.03099',
+  }),
+  dare_ties: taskVector({
+    name: 'dare_ties', title: 'DARE-TIES', sparsification: 'random', consensus: 'sign', defaultRescale: true,
+    formula: 'θ = θ₀ + λ · disjoint_mean(sign_elect(w_t (m_t ⊙ δ_t)/density))', reference: 'https://arxiv.org/abs/2311.03099',
+  }),
+  breadcrumbs: taskVector({
+    name: 'breadcrumbs', title: 'Model Breadcrumbs', sparsification: 'magnitude_outliers', consensus: 'none',
+    formula: 'θ = θ₀ + λ Σ w_t band(δ_t): drop the top γ and the bottom 1−density−γ of |δ|',
+    reference: 'https://arxiv.org/abs/2312.06795',
+  }),
+  breadcrumbs_ties: taskVector({
+    name: 'breadcrumbs_ties', title: 'Model Breadcrumbs + TIES', sparsification: 'magnitude_outliers', consensus: 'sign',
+    formula: 'θ = θ₀ + λ · disjoint_mean(sign_elect(w_t band(δ_t)))', reference: 'https://arxiv.org/abs/2312.06795',
+  }),
+  slerp: method({
+    name: 'slerp', title: 'SLERP', family: 'slerp', sparsification: 'none', consensus: 'none', needsBase: true,
+    mergekit: true, parameters: { t: { required: true } },
+    formula: 'θ = sin((1−t)Ω)/sin Ω · θ₀ + sin(tΩ)/sin Ω · θ₁, cos Ω = θ̂₀·θ̂₁',
+    reference: 'https://github.com/arcee-ai/mergekit',
+  }),
+  tsv: svdMethod({
+    name: 'tsv', title: 'TSV-Merge (task singular vectors)',
+    rank: { note: 'at most ⌊min(m, n)/T⌋ for T task vectors' },
+    formula: 'δ_t ≈ U_t Σ_t V_tᵀ (rank k); U = polar([U_1…U_T]), V = polar([V_1…V_T]); θ = θ₀ + λ U diag(w_t Σ_t) Vᵀ',
+    reference: 'https://arxiv.org/abs/2412.00081',
+  }),
+  iso_c: svdMethod({
+    name: 'iso_c', title: 'Iso-C (isotropic merge)', rank: isoRank,
+    formula: 'δ̄ = Σ w_t δ_t / Σ w_t = U Σ Vᵀ; θ = θ₀ + λ σ̄ U Vᵀ, σ̄ = mean σ_i', reference: 'https://arxiv.org/abs/2502.04959',
+  }),
+  iso_cts: svdMethod({
+    name: 'iso_cts', title: 'Iso-CTS (isotropic, common + task subspaces)', rank: isoRank, extra: { common_fraction: {} },
+    formula: 'U* = [U_c, top-s of (I − U_cU_cᵀ)δ_t …], V* likewise, whitened; θ = θ₀ + λ σ̄ Û* V̂*ᵀ',
+    reference: 'https://arxiv.org/abs/2502.04959',
+  }),
+  lore: svdMethod({
+    name: 'lore', title: 'LoRE-Merging', needsBase: false, rank: { default: 64 }, extra: { mu: {}, iterations: {} },
+    formula: 'repeat: δ_i = U max(Σ − μσ₁, 0) Vᵀ of θ_i − θ₀; θ₀ = mean(θ_i − δ_i); θ = θ₀ + λ Σ w_i δ_i',
+    reference: 'https://arxiv.org/abs/2502.10749',
+  }),
+  twin: svdMethod({
+    name: 'twin', title: 'Twin-Merging (SVD part, no router)', rank: {},
+    formula: 'θ* = θ₀ + λ Σ w_t δ_t; v_t = rank-r SVD of θ_t − θ*; θ = θ* + Σ (w_t/Σw) v_t',
+    reference: 'https://arxiv.org/abs/2406.15479',
+  }),
+  low_rank_task_arithmetic: svdMethod({
+    name: 'low_rank_task_arithmetic', title: 'Low-rank task arithmetic',
+    rank: { note: 'with `energy` and no `rank`, min(m, n): the whole spectrum' },
+    extra: { energy: { note: 'none: `rank` decides' }, normalize: {} },
+    formula: 'θ = θ₀ + λ Σ w_t trunc_r(δ_t) / (normalize ? Σ w_t : 1), r = rank or the energy fraction',
+    reference: 'https://arxiv.org/abs/2412.00081',
+  }),
 };
 
-export const DEFAULT_GAMMA = 0.01;
+// Kept for the planner, which reads these names today; the values come from parameters.ts.
+export { DEFAULT_GAMMA, SVD_DEFAULTS } from './parameters';
