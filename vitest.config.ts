@@ -1,23 +1,15 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// Real WebGPU in Node: Dawn (`webgpu` package) on lavapipe from Mesa 25, installed by
-// scripts/setup-vulkan.sh into .cache/vulkan. The Vulkan loader reads these variables when Dawn
-// starts, so they must be set here (before vitest forks its workers), not inside a test file.
-const icd = path.join(path.dirname(fileURLToPath(import.meta.url)), '.cache/vulkan/lvp_icd.json');
-if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
-// vitest runs test files in parallel forks: one lavapipe thread per device avoids oversubscribing
-// the cores (lavapipe's worker threads spin at barriers; oversubscribed, the GPU suite runs 3× slower).
+// Real WebGPU in Node comes from src/node/webgpu-env.ts, as for the CLI: it points Vulkan at the
+// project's lavapipe (.cache/vulkan, from scripts/setup-vulkan.sh) when VK_ICD_FILENAMES is unset.
+// That only works on a process's main thread (a worker thread's process.env never reaches native
+// code), so test files run in forked processes (`pool: 'forks'`), never in worker threads.
+//
+// The one variable set here is a test-runner policy, not environment discovery: test files run in
+// parallel forks, and one lavapipe thread per device avoids oversubscribing the cores (lavapipe's
+// worker threads spin at barriers; oversubscribed, the GPU suite runs 3× slower). The CLI keeps
+// lavapipe's default (one thread per core). Set before the forks start so that they inherit it.
 process.env.LP_NUM_THREADS ??= '1';
-if (!process.env.XDG_RUNTIME_DIR) {
-  const dir = path.join(tmpdir(), `merge-lab-xdg-${process.getuid?.() ?? 0}`);
-  mkdirSync(dir, { recursive: true });
-  chmodSync(dir, 0o700);
-  process.env.XDG_RUNTIME_DIR = dir;
-}
 
 export default defineConfig({
   test: {

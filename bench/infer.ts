@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { Checkpoint } from '../src/core/formats/checkpoint';
 import { generate } from '../src/infer/generate';
 import { CausalLM } from '../src/infer/model';
-import { nodeRuntimeAdapter } from '../src/infer/node-adapter';
+import { nodeRuntimeAdapter } from '../src/node/ort-adapter';
 import { FsModelFolder } from '../src/node/fs-folder';
 
 const { values } = parseArgs({

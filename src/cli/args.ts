@@ -1,8 +1,11 @@
 /** Minimal flag parsing on top of node:util's parseArgs, with errors that name the flag. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { LabError } from '../core/errors';
 
-export class UsageError extends Error {
+/** A bad command line (flag, value or combination): the CLI prints it with the usage and exits 2. */
+export class UsageError extends LabError {
   override readonly name = 'UsageError';
+  readonly code = 'usage';
 }
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {

@@ -7,6 +7,7 @@
  */
 import type { TensorBackend } from '../core/merge/backend';
 import { CpuBackend } from '../core/merge/cpu-backend';
+import { DawnMissingError } from '../node/webgpu-env';
 import { UsageError } from './args';
 
 export type BackendChoice = 'auto' | 'cpu' | 'webgpu';
@@ -19,13 +20,14 @@ export interface SelectedBackend {
 
 const HINT = 'on a machine without a GPU, run `bash scripts/setup-vulkan.sh` (lavapipe from Mesa 25) or set VK_ICD_FILENAMES';
 
-async function tryWebGpu(): Promise<{ backend?: TensorBackend<unknown>; why?: string }> {
+type Attempt = { backend: TensorBackend<unknown> } | { why: string; dawnMissing: boolean };
+
+async function tryWebGpu(): Promise<Attempt> {
   try {
     const { createNodeWebGpuBackend } = await import('../gpu/node');
-    const backend = await createNodeWebGpuBackend();
-    return { backend: backend as TensorBackend<unknown> };
+    return { backend: (await createNodeWebGpuBackend()) as TensorBackend<unknown> };
   } catch (e) {
-    return { why: (e as Error).message };
+    return { why: (e as Error).message, dawnMissing: e instanceof DawnMissingError };
   }
 }
 
@@ -37,12 +39,15 @@ function describeGpu(b: TensorBackend<unknown>): string {
 
 export async function selectBackend(choice: string): Promise<SelectedBackend> {
   if (choice !== 'auto' && choice !== 'cpu' && choice !== 'webgpu') throw new UsageError(`--backend must be auto, cpu or webgpu (got '${choice}')`);
-  if (choice === 'cpu') return { backend: new CpuBackend() as TensorBackend<unknown>, notice: 'backend: cpu (reference)' };
-  const { backend, why } = await tryWebGpu();
-  if (backend) return { backend, notice: describeGpu(backend) };
-  if (choice === 'webgpu') throw new UsageError(`--backend webgpu: ${why}; ${HINT}`);
+  const cpu = () => new CpuBackend() as TensorBackend<unknown>;
+  if (choice === 'cpu') return { backend: cpu(), notice: 'backend: cpu (reference)' };
+  const attempt = await tryWebGpu();
+  if ('backend' in attempt) return { backend: attempt.backend, notice: describeGpu(attempt.backend) };
+  const { why, dawnMissing } = attempt;
+  if (choice === 'webgpu') throw new UsageError(dawnMissing ? `--backend webgpu: ${why}` : `--backend webgpu: ${why}; ${HINT}`);
+  const fallback = 'falling back to the CPU reference backend, which is slower';
   return {
-    backend: new CpuBackend() as TensorBackend<unknown>,
-    notice: `notice: no WebGPU adapter (${why}); falling back to the CPU reference backend, which is slower. ${HINT}.`,
+    backend: cpu(),
+    notice: dawnMissing ? `notice: no WebGPU in Node: ${why}; ${fallback}.` : `notice: no WebGPU adapter (${why}); ${fallback}. ${HINT}.`,
   };
 }

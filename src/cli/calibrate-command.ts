@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseProblemSet } from '../core/eval/problem-set';
 import { calibrate, calibrationMessages } from '../infer/calibrate';
-import { nodeRuntimeAdapter } from '../infer/node-adapter';
+import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
 import { UsageError, parse } from './args';

@@ -10,7 +10,7 @@ import { type CompletionModel, type EvalRun, type PromptStyle, evaluate } from '
 import { formatMs } from '../core/units';
 import { completionModel } from '../infer/completion';
 import { ChatModel } from '../infer/engine';
-import { nodeRuntimeAdapter } from '../infer/node-adapter';
+import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
 import { UsageError, parse } from './args';

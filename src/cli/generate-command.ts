@@ -4,8 +4,7 @@
  * and the timings go to stderr.
  */
 import { ChatModel } from '../infer/engine';
-import { InferError } from '../infer/errors';
-import { nodeRuntimeAdapter } from '../infer/node-adapter';
+import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
 import { UsageError, parse } from './args';
@@ -72,11 +71,6 @@ export async function generateCommand(argv: string[]): Promise<void> {
         `time to first token ${t.timeToFirstTokenMs.toFixed(0)} ms; ${t.newTokens} new tokens, decode ${t.decodeTokPerS.toFixed(1)} tok/s\n`,
     );
     await model.release();
-  } catch (e) {
-    // main() reports the core's error types; the engine's are reported here the same way.
-    if (!(e instanceof InferError)) throw e;
-    process.stderr.write(`merge-lab generate: ${e.name}: ${e.message}\n`);
-    process.exit(1);
   } finally {
     process.off('SIGINT', onSigint);
     await folder.close();

@@ -1,14 +1,15 @@
-/** merge-lab: the Merge Lab engine from the terminal. */
-import { CheckpointError, MergeError, RecipeError, SafetensorsError } from '../core/errors';
+/**
+ * merge-lab: the Merge Lab engine from the terminal. Any LabError (a cancellation included) is
+ * reported as one line (`describeError`) with exit code 1, a UsageError with exit code 2; anything
+ * else is a bug and keeps its stack trace.
+ */
+import { LabError, describeError } from '../core/errors';
 import { UsageError } from './args';
-import { MERGE_USAGE, mergeCommand } from './merge-command';
-import { GENERATE_USAGE, generateCommand } from './generate-command';
-import { EVAL_USAGE, evalCommand } from './eval-command';
-import { SWEEP_USAGE, sweepCommand } from './sweep-command';
 import { CALIBRATE_USAGE, calibrateCommand } from './calibrate-command';
-import { ActivationStatsError } from '../core/merge/activation-stats';
-import { ProblemSetError } from '../core/eval/problem-set';
-import { InferError } from '../infer/errors';
+import { EVAL_USAGE, evalCommand } from './eval-command';
+import { GENERATE_USAGE, generateCommand } from './generate-command';
+import { MERGE_USAGE, mergeCommand } from './merge-command';
+import { SWEEP_USAGE, sweepCommand } from './sweep-command';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
   merge: { usage: MERGE_USAGE, run: mergeCommand },
@@ -32,8 +33,8 @@ async function main(argv: string[]): Promise<number> {
       console.error(`merge-lab ${cmd}: ${e.message}`);
       return 2;
     }
-    if (e instanceof RecipeError || e instanceof SafetensorsError || e instanceof CheckpointError || e instanceof MergeError || e instanceof ProblemSetError || e instanceof InferError || e instanceof ActivationStatsError) {
-      console.error(`merge-lab ${cmd}: ${e.name}: ${e.message}`);
+    if (e instanceof LabError) {
+      console.error(`merge-lab ${cmd}: ${describeError(e)}`);
       return 1;
     }
     throw e;

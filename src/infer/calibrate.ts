@@ -7,7 +7,8 @@ import type { ProblemSet } from '../core/eval/problem-set';
 import { Checkpoint } from '../core/formats/checkpoint';
 import type { ModelFolder } from '../core/io/byte-source';
 import { ACTIVATION_STATS_FORMAT, type ActivationStats } from '../core/merge/activation-stats';
-import { InferError, throwIfCancelled } from './errors';
+import { throwIfAborted } from '../core/errors';
+import { InferError } from './errors';
 import { ACT_SUM_PREFIX, buildGraph, pastKey, pastValue } from './graph';
 import { specOf, weightRefs } from './model';
 import { type EpChoice, type RuntimeAdapter, openSession } from './runtime';
@@ -30,7 +31,7 @@ export function calibrationMessages(set: ProblemSet, samples = 32): { question: 
 }
 
 export async function calibrate(folder: ModelFolder, examples: readonly { question: string; answer: string }[], setName: string, opts: CalibrationOptions = {}): Promise<ActivationStats> {
-  if (examples.length === 0) throw new InferError('missing-file', `${setName}: no calibration examples`);
+  if (examples.length === 0) throw new InferError('bad-options', `${setName}: no calibration examples`, { file: setName });
   const ckpt = await Checkpoint.open(folder, { requireConfig: true });
   const tokenizer = await ChatTokenizer.load(folder, ckpt.config!.raw);
   const ids = examples.map((ex) => tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: ex.question }]) + ex.answer));
@@ -44,7 +45,7 @@ export async function calibrateIds(ckpt: Checkpoint, sequences: readonly (readon
   const externalData: { path: string; data: Uint8Array }[] = [];
   for (const location of graph.locations) {
     const src = await ckpt.folder.open(location);
-    if (!src) throw new InferError('missing-file', `${ckpt.name}/${location}: missing`);
+    if (!src) throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
     externalData.push({ path: location, data: await src.read(0, src.size) });
   }
   const { ort, session } = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter);
@@ -52,7 +53,7 @@ export async function calibrateIds(ckpt: Checkpoint, sequences: readonly (readon
   let tokens = 0;
   try {
     for (let e = 0; e < sequences.length; e++) {
-      throwIfCancelled(opts.signal);
+      throwIfAborted(opts.signal, 'calibration');
       const ids = sequences[e]!.slice(0, spec.maxContext);
       const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { input_ids: new ort.Tensor('int32', Int32Array.from(ids), [ids.length]) };
       for (let l = 0; l < spec.layers; l++) {

@@ -1,4 +1,8 @@
-/** Errors of the inference engine. Each names what is wrong and, where it helps, what would work. */
+/**
+ * Errors of the inference engine. Each names what is wrong and, where it helps, what would work;
+ * `file` is the model file concerned where there is one. Cancellation is the lab's AbortError.
+ */
+import { type ErrorLocation, LabError } from '../core/errors';
 
 export type InferErrorCode =
   | 'unsupported-architecture'
@@ -8,19 +12,16 @@ export type InferErrorCode =
   | 'tokenizer-mismatch'
   | 'missing-file'
   | 'context-overflow'
-  | 'session'
-  | 'cancelled';
+  | 'bad-options'
+  | 'session';
 
-export class InferError extends Error {
+export class InferError extends LabError {
   override readonly name = 'InferError';
   constructor(
     readonly code: InferErrorCode,
     detail: string,
+    where: ErrorLocation = {},
   ) {
-    super(detail);
+    super(detail, where);
   }
-}
-
-export function throwIfCancelled(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new InferError('cancelled', 'generation cancelled');
 }

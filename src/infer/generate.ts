@@ -3,7 +3,8 @@
  * through the KV cache. Streams text as it becomes final, stops on EOS ids, stop strings,
  * max_new_tokens or the context limit, and can be cancelled between tokens.
  */
-import { InferError, throwIfCancelled } from './errors';
+import { throwIfAborted } from '../core/errors';
+import { InferError } from './errors';
 import type { CausalLM } from './model';
 import { type SamplingOptions, sampleToken, seededRandom } from './sampling';
 
@@ -81,13 +82,13 @@ export async function generate(lm: CausalLM, promptIds: readonly number[], opts:
   const maxNew = opts.maxNewTokens ?? 256;
   const eos = new Set(opts.eosIds ?? []);
   const stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
-  if (stops.length && !opts.decode) throw new InferError('session', 'stop strings need a decode function (a tokenizer)');
+  if (stops.length && !opts.decode) throw new InferError('bad-options', 'stop strings need a decode function (a tokenizer)');
   if (promptIds.length === 0) throw new InferError('context-overflow', 'the prompt is empty');
   const random = seededRandom(opts.seed ?? 0);
   const now = () => performance.now();
 
   const t0 = now();
-  throwIfCancelled(opts.signal);
+  throwIfAborted(opts.signal, 'generation');
   let step = await lm.forward(promptIds);
   const prefillMs = now() - t0;
   let timeToFirstTokenMs = 0;
@@ -132,7 +133,7 @@ export async function generate(lm: CausalLM, promptIds: readonly number[], opts:
       }
       if (opts.signal) {
         await yieldToEventLoop();
-        throwIfCancelled(opts.signal);
+        throwIfAborted(opts.signal, 'generation');
       }
       const t = now();
       const previous = step.cache;

@@ -1,5 +1,6 @@
 /**
- * Builds the ONNX graph of a Qwen2 / Llama / Mistral decoder from its spec. One graph serves
+ * The ONNX graph BUILDER: the nodes of a Qwen2 / Llama / Mistral decoder, from its spec; the
+ * writer (./graph-writer.ts) records them with the weights and serialises the model. One graph serves
  * prefill and incremental decoding: it takes the new token ids and the KV cache so far, and
  * returns logits and the grown cache. Batch size is 1: activations are [S, ·]; only the KV cache
  * keeps the conventional leading batch axis.
@@ -21,35 +22,17 @@
  *   - 'onnx': standard ONNX ops only (Mul/MatMul/Softmax/Concat...), portable to any runtime.
  *
  * Weights are initializers with data_location EXTERNAL whose `location` is the safetensors shard
- * and whose `offset` is the tensor's absolute byte offset in it: nothing is copied or re-serialised.
+ * and whose `offset` is the tensor's absolute byte offset in it (written by GraphWriter.external):
+ * nothing is copied or re-serialised.
  * HF Linear weights are stored [out, in]; every projection is a `Gemm` with transB=1, which reads
  * W as Wᵀ in place (y = x·Wᵀ + b), so no transposed copy exists anywhere. Gemm needs 2-D operands,
  * which is why the hidden state is kept as [S, H] (batch 1). F16 / BF16 weights are declared in
  * their own type and followed by a Cast to f32 (ORT folds it at session creation).
  */
-import type { DType } from '../core/dtype';
 import { type ModelSpec, ropeInvFreq } from './architecture';
 import { InferError } from './errors';
-import {
-  AttrType,
-  DataType,
-  type AttributeProto,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-  encodeModel,
-  valueInfo,
-} from './onnx-proto';
-
-/** Where a weight's bytes live: a file mounted as ONNX external data, at an absolute offset. */
-export interface WeightRef {
-  readonly name: string;
-  readonly dtype: DType;
-  readonly shape: readonly number[];
-  readonly location: string;
-  readonly offset: number;
-  readonly byteLength: number;
-}
+import { GraphWriter, type WeightRef } from './graph-writer';
+import { DataType, valueInfo } from './onnx-proto';
 
 export type AttentionImpl = 'gqa' | 'onnx';
 
@@ -88,87 +71,6 @@ export const pastValue = (l: number) => `past.${l}.value`;
 export const presentKey = (l: number) => `present.${l}.key`;
 export const presentValue = (l: number) => `present.${l}.value`;
 
-const ONNX_DTYPE: Record<DType, DataType> = { F32: DataType.FLOAT, F16: DataType.FLOAT16, BF16: DataType.BFLOAT16 };
-
-type Attr = number | number[] | { f: number } | { floats: number[] };
-
-class GraphWriter {
-  readonly nodes: NodeProto[] = [];
-  readonly initializers: TensorProto[] = [];
-  private n = 0;
-
-  op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string, domain?: string): string {
-    const output = out ?? `${opType.toLowerCase()}_${this.n}`;
-    const attribute: AttributeProto[] = Object.entries(attrs).map(([name, v]) =>
-      typeof v === 'number'
-        ? { name, type: AttrType.INT, i: v }
-        : Array.isArray(v)
-          ? { name, type: AttrType.INTS, ints: v }
-          : 'f' in v
-            ? { name, type: AttrType.FLOAT, f: v.f }
-            : { name, type: AttrType.FLOATS, floats: v.floats },
-    );
-    this.nodes.push({ name: `n${this.n++}_${opType}`, opType, input: inputs, output: [output], attribute, ...(domain ? { domain } : {}) });
-    return output;
-  }
-
-  /** A node with several outputs (names given). */
-  opN(opType: string, inputs: string[], outputs: string[], attrs: Record<string, number>, domain?: string): string[] {
-    const attribute: AttributeProto[] = Object.entries(attrs).map(([name, v]) => ({ name, type: AttrType.INT, i: v }));
-    this.nodes.push({ name: `n${this.n++}_${opType}`, opType, input: inputs, output: outputs, attribute, ...(domain ? { domain } : {}) });
-    return outputs;
-  }
-
-  constI64(name: string, values: number[], dims: number[] = [values.length]): string {
-    const raw = new BigInt64Array(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dims, dataType: DataType.INT64, rawData: new Uint8Array(raw.buffer) });
-    return name;
-  }
-
-  constI32(name: string, values: number[], dims: number[] = [values.length]): string {
-    const raw = Int32Array.from(values);
-    this.initializers.push({ name, dims, dataType: DataType.INT32, rawData: new Uint8Array(raw.buffer) });
-    return name;
-  }
-
-  constF32(name: string, values: Float32Array | number[], dims: number[] = [values.length]): string {
-    const raw = Float32Array.from(values);
-    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(raw.buffer) });
-    return name;
-  }
-
-  /** Drops nodes whose outputs nothing reads, and initializers no node reads (shared helpers
-   *  are written for both attention forms; each form uses part of them). */
-  prune(graphOutputs: string[]): void {
-    const live = new Set(graphOutputs);
-    const kept: NodeProto[] = [];
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
-      const n = this.nodes[i]!;
-      if (!n.output.some((o) => live.has(o))) continue;
-      kept.push(n);
-      for (const inp of n.input) live.add(inp);
-    }
-    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
-    const used = this.initializers.filter((t) => live.has(t.name));
-    this.initializers.splice(0, this.initializers.length, ...used);
-  }
-
-  external(w: WeightRef): string {
-    this.initializers.push({
-      name: w.name,
-      dims: [...w.shape],
-      dataType: ONNX_DTYPE[w.dtype],
-      dataLocation: 1,
-      externalData: [
-        { key: 'location', value: w.location },
-        { key: 'offset', value: String(w.offset) },
-        { key: 'length', value: String(w.byteLength) },
-      ],
-    });
-    return w.dtype === 'F32' ? w.name : this.op('Cast', [w.name], { to: DataType.FLOAT }, `${w.name}.f32`);
-  }
-}
-
 /**
  * Builds the graph. `weight(name)` returns where a tensor is, or undefined when the checkpoint
  * lacks it (then the error names it).
@@ -179,9 +81,12 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
   const locations = new Set<string>();
   const w = (name: string, shape: number[]): string => {
     const ref = weight(name);
-    if (!ref) throw new InferError('missing-weight', `the checkpoint has no tensor '${name}' (needed by ${spec.architecture})`);
+    if (!ref) throw new InferError('missing-weight', `the checkpoint has no tensor '${name}' (needed by ${spec.architecture})`, { tensor: name });
     if (ref.shape.length !== shape.length || ref.shape.some((d, i) => d !== shape[i]))
-      throw new InferError('weight-shape', `tensor '${name}' has shape [${ref.shape.join(', ')}] but the config implies [${shape.join(', ')}]`);
+      throw new InferError('weight-shape', `tensor '${name}' has shape [${ref.shape.join(', ')}] but the config implies [${shape.join(', ')}]`, {
+        file: ref.location,
+        tensor: name,
+      });
     locations.add(ref.location);
     return g.external(ref);
   };
@@ -333,17 +238,15 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
       outputs.push(valueInfo(ACT_SUM_PREFIX + wName, DataType.FLOAT, [inn]));
     }
   }
-  g.prune(outputs.map((o) => o.name));
-  const model: ModelProto = {
-    irVersion: 8,
-    producerName: 'merge-lab',
-    producerVersion: '0.1.0',
+  const model = g.encode({
+    name: spec.architecture,
     docString: `${spec.architecture} decoder, ${L} layers, built from config.json`,
-    opsetImport: [{ domain: '', version: OPSET }, ...(attention === 'gqa' ? [{ domain: 'com.microsoft', version: 1 }] : [])],
-    graph: { name: spec.architecture, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
-  };
+    opsets: [{ domain: '', version: OPSET }, ...(attention === 'gqa' ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+    inputs,
+    outputs,
+  });
   return {
-    model: encodeModel(model),
+    model,
     locations: [...locations],
     inputNames: inputs.map((i) => i.name),
     outputNames: outputs.map((o) => o.name),

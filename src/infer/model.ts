@@ -7,8 +7,10 @@ import type * as Ort from 'onnxruntime-web';
 import { Checkpoint } from '../core/formats/checkpoint';
 import type { ModelFolder } from '../core/io/byte-source';
 import { type ModelSpec, modelSpec } from './architecture';
-import { InferError, throwIfCancelled } from './errors';
-import { type BuiltGraph, type GraphOptions, type WeightRef, buildGraph, pastKey, pastValue, presentKey, presentValue } from './graph';
+import { throwIfAborted } from '../core/errors';
+import { InferError } from './errors';
+import { type BuiltGraph, type GraphOptions, buildGraph, pastKey, pastValue, presentKey, presentValue } from './graph';
+import type { WeightRef } from './graph-writer';
 import { type EpChoice, type EpReport, type OrtModule, type RuntimeAdapter, openSession } from './runtime';
 
 export interface LoadOptions extends GraphOptions {
@@ -40,7 +42,7 @@ export function weightRefs(ckpt: Checkpoint): (name: string) => WeightRef | unde
 }
 
 export function specOf(ckpt: Checkpoint): ModelSpec {
-  if (!ckpt.config) throw new InferError('missing-file', `${ckpt.name}/config.json: missing; inference needs the model config`);
+  if (!ckpt.config) throw new InferError('missing-file', `${ckpt.name}/config.json: missing; inference needs the model config`, { file: `${ckpt.name}/config.json` });
   return modelSpec(ckpt.config, ckpt.tensor('model.layers.0.self_attn.q_proj.bias') !== undefined);
 }
 
@@ -64,14 +66,14 @@ export class CausalLM {
   static async fromCheckpoint(ckpt: Checkpoint, opts: LoadOptions = {}): Promise<CausalLM> {
     const spec = specOf(ckpt);
     const graph = buildGraph(spec, weightRefs(ckpt), opts);
-    throwIfCancelled(opts.signal);
+    throwIfAborted(opts.signal, 'loading');
     // Each shard is handed to ORT whole under its own name; the initializers' offsets index it.
     const externalData: { path: string; data: Uint8Array }[] = [];
     for (const location of graph.locations) {
       const src = await ckpt.folder.open(location);
-      if (!src) throw new InferError('missing-file', `${ckpt.name}/${location}: missing`);
+      if (!src) throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
       externalData.push({ path: location, data: await src.read(0, src.size) });
-      throwIfCancelled(opts.signal);
+      throwIfAborted(opts.signal, 'loading');
     }
     let opened;
     try {

@@ -4,6 +4,7 @@
  * `navigator.gpu` in Node, wasm file paths in a Vite build) comes in through `RuntimeAdapter`.
  */
 import type * as Ort from 'onnxruntime-web';
+import { isSoftwareAdapter } from '../gpu/device';
 import { InferError } from './errors';
 
 export type OrtModule = typeof Ort;
@@ -37,12 +38,10 @@ function describeAdapter(a: GPUAdapter): string {
   return [i?.vendor, i?.architecture, i?.device, i?.description].filter((s) => s).join(' ') || 'unknown adapter';
 }
 
-/** Finds out whether WebGPU can be used, without creating a session. */
-/** Adapters that run WebGPU on the CPU (Mesa lavapipe/llvmpipe, SwiftShader): slower than wasm. */
-export function isSoftwareAdapter(description: string, isFallback = false): boolean {
-  return isFallback || /llvmpipe|lavapipe|swiftshader|software/i.test(description);
-}
-
+/**
+ * Finds out whether WebGPU can be used, without creating a session. `software`: the adapter runs
+ * WebGPU on the CPU (a fallback adapter, Mesa lavapipe/llvmpipe, SwiftShader), slower than wasm.
+ */
 export async function probeWebGpu(
   adapter: RuntimeAdapter,
 ): Promise<{ ok: true; adapter: string; software: boolean } | { ok: false; reason: string }> {
@@ -58,7 +57,7 @@ export async function probeWebGpu(
     if (!a) return { ok: false, reason: 'navigator.gpu.requestAdapter() returned no adapter' };
     const description = describeAdapter(a);
     const fallback = (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? a.info?.isFallbackAdapter ?? false;
-    return { ok: true, adapter: description, software: isSoftwareAdapter(description, fallback) };
+    return { ok: true, adapter: description, software: fallback || isSoftwareAdapter(description) };
   } catch (e) {
     return { ok: false, reason: `requestAdapter failed: ${(e as Error).message}` };
   }

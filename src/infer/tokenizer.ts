@@ -16,13 +16,13 @@ export interface ChatMessage {
 async function readJson(folder: ModelFolder, file: string, required: boolean): Promise<Record<string, unknown> | undefined> {
   const src = await folder.open(file);
   if (!src) {
-    if (required) throw new InferError('missing-file', `${folder.name}/${file}: missing; generation needs the tokenizer`);
+    if (required) throw new InferError('missing-file', `${folder.name}/${file}: missing; generation needs the tokenizer`, { file: `${folder.name}/${file}` });
     return undefined;
   }
   try {
     return JSON.parse(await readText(src)) as Record<string, unknown>;
   } catch (e) {
-    throw new InferError('tokenizer-mismatch', `${folder.name}/${file}: not valid JSON (${(e as Error).message})`);
+    throw new InferError('tokenizer-mismatch', `${folder.name}/${file}: not valid JSON (${(e as Error).message})`, { file: `${folder.name}/${file}` });
   }
 }
 
@@ -49,7 +49,7 @@ export class ChatTokenizer {
     try {
       tok = new Tokenizer(tj, tc);
     } catch (e) {
-      throw new InferError('tokenizer-mismatch', `${folder.name}/tokenizer.json: could not be loaded (${(e as Error).message})`);
+      throw new InferError('tokenizer-mismatch', `${folder.name}/tokenizer.json: could not be loaded (${(e as Error).message})`, { file: `${folder.name}/tokenizer.json` });
     }
     const vocab = tok.get_vocab(true);
     const vocabSize = modelConfig.vocab_size as number;
@@ -60,6 +60,7 @@ export class ChatTokenizer {
       throw new InferError(
         'tokenizer-mismatch',
         `${folder.name}/tokenizer.json does not match the model: token ${JSON.stringify(maxToken)} has id ${maxId} but config.json's vocab_size is ${vocabSize} (is the tokenizer from another model?)`,
+        { file: `${folder.name}/tokenizer.json` },
       );
     const eos = new Set<number>();
     for (const v of [gen.eos_token_id, modelConfig.eos_token_id].flat()) if (typeof v === 'number') eos.add(v);
@@ -70,7 +71,9 @@ export class ChatTokenizer {
     try {
       template = chat ? new Template(chat) : undefined;
     } catch (e) {
-      throw new InferError('tokenizer-mismatch', `${folder.name}/tokenizer_config.json: the chat_template does not parse (${(e as Error).message})`);
+      throw new InferError('tokenizer-mismatch', `${folder.name}/tokenizer_config.json: the chat_template does not parse (${(e as Error).message})`, {
+        file: `${folder.name}/tokenizer_config.json`,
+      });
     }
     return new ChatTokenizer(tok, template, tc, [...eos], vocab.size);
   }

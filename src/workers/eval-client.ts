@@ -1,18 +1,29 @@
-/** The page's handle on the evaluation worker (one client per worker). */
-import { type Remote, proxy, releaseProxy, wrap } from 'comlink';
+/**
+ * The page's handle on the evaluation worker (one client per worker): load models, evaluate with
+ * streamed progress, cancel through an AbortSignal (the call rejects with an AbortError), AIM
+ * calibration. Errors arrive as LabErrors with their code and file (./errors.ts).
+ */
+import { type Endpoint, type Remote, proxy, releaseProxy, wrap } from 'comlink';
+import { throwIfAborted } from '../core/errors';
 import type { EvalRun } from '../core/eval/run';
 import type { ActivationStats } from '../core/merge/activation-stats';
 import type { EpChoice, EpReport } from '../infer/runtime';
+import { installLabErrorTransfer } from './errors';
 import type { EvalCallbacks, EvalRequest, EvalWorkerApi } from './eval.worker';
 
 export type { EvalRequest } from './eval.worker';
 
+installLabErrorTransfer();
+
 export class EvalClient {
   private readonly api: Remote<EvalWorkerApi>;
-  private constructor(private readonly worker: Worker) {
-    this.api = wrap<EvalWorkerApi>(worker);
+
+  /** `endpoint`: a Worker running eval.worker.ts, or any comlink endpoint (tests: a MessagePort). */
+  constructor(private readonly endpoint: Endpoint & { terminate?: () => void }) {
+    this.api = wrap<EvalWorkerApi>(endpoint);
   }
 
+  /** Starts the module worker (Vite bundles it from this URL pattern). */
   static spawn(): EvalClient {
     return new EvalClient(new Worker(new URL('./eval.worker.ts', import.meta.url), { type: 'module', name: 'eval' }));
   }
@@ -26,6 +37,7 @@ export class EvalClient {
   }
 
   async evaluate(req: EvalRequest, cb: EvalCallbacks & { signal?: AbortSignal } = {}): Promise<EvalRun> {
+    throwIfAborted(cb.signal, 'evaluation');
     const onAbort = () => void this.api.cancel();
     cb.signal?.addEventListener('abort', onAbort);
     try {
@@ -46,6 +58,6 @@ export class EvalClient {
 
   dispose(): void {
     this.api[releaseProxy]();
-    this.worker.terminate();
+    this.endpoint.terminate?.();
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The evaluation worker: loads models (onnxruntime-web, WebGPU EP or wasm) and runs the one
  * evaluation entry point (src/core/eval/run.ts) off the main thread. Responses stream back
- * through proxied callbacks; cancel() stops between tokens.
+ * through proxied callbacks; cancel() stops between tokens (the call rejects with an AbortError).
+ * Errors reach the page as LabErrors with their code and file (./errors.ts).
+ * `createEvalWorkerApi` is the whole API, so tests can expose it over a MessageChannel in Node.
  */
 import { expose } from 'comlink';
 import { browserRuntimeAdapter } from '../browser/ort-adapter';
@@ -14,6 +16,7 @@ import { calibrate, calibrationMessages } from '../infer/calibrate';
 import type { ActivationStats } from '../core/merge/activation-stats';
 import { ChatModel } from '../infer/engine';
 import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
+import { installLabErrorTransfer } from './errors';
 
 export interface EvalRequest {
   models: { name: string; prompt?: PromptStyle }[];
@@ -105,5 +108,6 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
 
 export type EvalWorkerApi = ReturnType<typeof createEvalWorkerApi>;
 
+installLabErrorTransfer();
 declare const WorkerGlobalScope: { new (): unknown } | undefined;
 if (typeof WorkerGlobalScope !== 'undefined' && typeof self !== 'undefined' && self instanceof WorkerGlobalScope) expose(createEvalWorkerApi());

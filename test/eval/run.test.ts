@@ -1,10 +1,10 @@
 /** The evaluation runner's bookkeeping, with a scripted stand-in for the model (the runner is under test). */
 import { describe, expect, it } from 'vitest';
-import { parseProblemSet } from '../../src/core/eval/problem-set';
+import { ProblemSetError, parseProblemSet } from '../../src/core/eval/problem-set';
 import { formatTable, runsToCsv, runsToJson, tableRows } from '../../src/core/eval/report';
-import { type ChatMessage, type CompletionModel, EvalCancelled, evaluate } from '../../src/core/eval/run';
+import { type ChatMessage, type CompletionModel, evaluate } from '../../src/core/eval/run';
 import { sweepRecipes } from '../../src/core/eval/sweep';
-import { RecipeError } from '../../src/core/errors';
+import { AbortError, RecipeError } from '../../src/core/errors';
 import { parseRecipe } from '../../src/core/recipe/parse';
 
 const set = parseProblemSet(
@@ -72,8 +72,17 @@ describe('evaluate', () => {
   it('cancels between problems', async () => {
     const ac = new AbortController();
     const m = scripted('m', () => 'The answer is 1.');
-    await expect(evaluate([{ model: m }], set, { maxNewTokens: 5, signal: ac.signal, onProgress: (p) => p.done === 2 && ac.abort() })).rejects.toBeInstanceOf(EvalCancelled);
+    await expect(evaluate([{ model: m }], set, { maxNewTokens: 5, signal: ac.signal, onProgress: (p) => p.done === 2 && ac.abort() })).rejects.toBeInstanceOf(AbortError);
     expect(m.seen.length).toBe(2);
+  });
+
+  it('refuses a set with nothing left to evaluate, naming it', async () => {
+    const m = scripted('m', () => 'The answer is 1.');
+    const err = await evaluate([{ model: m, prompt: { template: '{question}', fewShot: 4 } }], set, { maxNewTokens: 5 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ProblemSetError);
+    expect(err).toMatchObject({ code: 'no-problems', file: 'toy.jsonl' });
+    expect(err.message).toMatch(/toy\.jsonl: no problems left to evaluate after 4 few-shot examples/);
+    expect(m.seen.length).toBe(0);
   });
 });
 

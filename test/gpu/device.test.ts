@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MergeError } from '../../src/core/errors';
 import { GpuDeviceLostError, acquireGpuDevice } from '../../src/gpu/device';
-import { nodeGpu } from '../../src/gpu/node';
+import { nodeGpu } from '../../src/node/webgpu-env';
 import { tinyCheckpoint } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
 import { gpuBackend, requireGpu } from './gpu-env';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseActivationStats } from '../../src/core/merge/activation-stats';
 import { calibrate, calibrateIds, calibrationMessages } from '../../src/infer/calibrate';
-import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { parseProblemSet } from '../../src/core/eval/problem-set';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { readFileSync } from 'node:fs';

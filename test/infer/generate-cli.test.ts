@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ChatModel } from '../../src/infer/engine';
-import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { writeTinyModel } from '../helpers/checkpoints';
 

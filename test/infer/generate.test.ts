@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MapModelFolder } from '../../src/core/io/byte-source';
 import { ChatModel } from '../../src/infer/engine';
+import { AbortError } from '../../src/core/errors';
 import { InferError } from '../../src/infer/errors';
 import { generate } from '../../src/infer/generate';
-import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { argmax, sampleToken, seededRandom } from '../../src/infer/sampling';
 import { ChatTokenizer } from '../../src/infer/tokenizer';
 import { FsModelFolder } from '../../src/node/fs-folder';
@@ -71,8 +72,8 @@ describe('generation', () => {
     const err = await model
       .ask(QUESTION, { maxNewTokens: 50, signal: ac.signal, onToken: () => ++n === 3 && ac.abort() })
       .catch((e) => e);
-    expect(err).toBeInstanceOf(InferError);
-    expect(err.code).toBe('cancelled');
+    expect(err).toBeInstanceOf(AbortError);
+    expect(err.message).toBe('generation cancelled');
     expect(n).toBe(3);
   });
 
@@ -121,6 +122,7 @@ describe('tokenizer', () => {
   it('names a missing tokenizer.json', async () => {
     const err = await ChatTokenizer.load(new MapModelFolder('none', tinyFiles(TINY)), { vocab_size: 40 }).catch((e) => e);
     expect(err.message).toMatch(/none\/tokenizer.json: missing/);
+    expect(err).toMatchObject({ name: 'InferError', code: 'missing-file', file: 'none/tokenizer.json' });
   });
 });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
 import { ChatModel } from '../../src/infer/engine';
 import { CausalLM } from '../../src/infer/model';
-import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { maxAbsDiff } from './reference';
 

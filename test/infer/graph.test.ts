@@ -11,7 +11,7 @@ import { ropeInvFreq } from '../../src/infer/architecture';
 import { InferError } from '../../src/infer/errors';
 import { type AttentionImpl, buildGraph } from '../../src/infer/graph';
 import { CausalLM, specOf, weightRefs } from '../../src/infer/model';
-import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { decodeModel } from '../../src/infer/onnx-proto';
 import { TINY, row, tinyCkpt, tinyFiles } from './fixtures';
 import { maxAbsDiff, referenceLogits } from './reference';
@@ -155,6 +155,7 @@ describe('errors', () => {
     expect(err).toBeInstanceOf(InferError);
     expect(err.code).toBe('missing-weight');
     expect(err.message).toContain("'model.layers.1.mlp.up_proj.weight'");
+    expect(err.tensor).toBe('model.layers.1.mlp.up_proj.weight');
   });
 
   it('an untied config without lm_head.weight names lm_head.weight', async () => {

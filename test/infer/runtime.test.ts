@@ -1,13 +1,18 @@
 /** EP choice and its report: WebGPU when a hardware adapter exists, otherwise wasm, and why. */
 import { describe, expect, it } from 'vitest';
 import { CausalLM } from '../../src/infer/model';
-import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
-import { isSoftwareAdapter, probeWebGpu } from '../../src/infer/runtime';
+import { probeWebGpu } from '../../src/infer/runtime';
+import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { TINY, tinyCkpt } from './fixtures';
 
 const node = nodeRuntimeAdapter();
 /** An environment without WebGPU (no navigator.gpu), as in a browser that lacks it. */
 const noGpu = { ...node, gpu: async () => undefined };
+/** A WebGPU whose only adapter is described as `description` (and flagged as a fallback adapter or not). */
+const gpuWith = (description: string, isFallbackAdapter = false) => ({
+  ...node,
+  gpu: async () => ({ requestAdapter: async () => ({ info: { vendor: '', architecture: '', device: '', description, isFallbackAdapter } }) }) as unknown as GPU,
+});
 
 describe('execution provider choice', () => {
   it('auto without WebGPU falls back to wasm and says why', async () => {
@@ -22,14 +27,21 @@ describe('execution provider choice', () => {
     );
   });
 
-  it('auto prefers wasm over a CPU-emulated WebGPU adapter (lavapipe, SwiftShader) and names it', async () => {
-    expect(isSoftwareAdapter('mesa software llvmpipe-llvm-15')).toBe(true);
-    expect(isSoftwareAdapter('google swiftshader')).toBe(true);
-    expect(isSoftwareAdapter('nvidia ampere NVIDIA GeForce RTX 3090')).toBe(false);
-    const probe = await probeWebGpu(node);
-    const lm = await CausalLM.fromCheckpoint(await tinyCkpt(TINY), { ep: 'auto', adapter: node });
-    if (probe.ok && probe.software) expect(lm.ep.reason).toMatch(/runs on the CPU; wasm is faster there/);
-    expect(lm.ep.ep).toBe(probe.ok && !probe.software ? 'webgpu' : 'wasm');
+  it('tells CPU-emulated adapters (lavapipe, SwiftShader, fallback adapters) from hardware ones', async () => {
+    const software = async (d: string, fallback = false) => {
+      const p = await probeWebGpu(gpuWith(d, fallback));
+      return p.ok ? p.software : p.reason;
+    };
+    expect(await software('mesa software llvmpipe-llvm-15')).toBe(true);
+    expect(await software('google swiftshader')).toBe(true);
+    expect(await software('some adapter', true)).toBe(true);
+    expect(await software('nvidia ampere NVIDIA GeForce RTX 3090')).toBe(false);
+  });
+
+  it('auto prefers wasm over a CPU-emulated WebGPU adapter and names it', async () => {
+    const lm = await CausalLM.fromCheckpoint(await tinyCkpt(TINY), { ep: 'auto', adapter: gpuWith('mesa software llvmpipe-llvm-15') });
+    expect(lm.ep.ep).toBe('wasm');
+    expect(lm.ep.reason).toMatch(/the only WebGPU adapter \(mesa software llvmpipe-llvm-15\) runs on the CPU; wasm is faster there/);
     await lm.release();
   });
 });

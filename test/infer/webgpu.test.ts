@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChatModel } from '../../src/infer/engine';
 import { generate } from '../../src/infer/generate';
 import { CausalLM } from '../../src/infer/model';
-import { nodeRuntimeAdapter } from '../../src/infer/node-adapter';
+import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { probeWebGpu } from '../../src/infer/runtime';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { TINY, tinyCkpt } from './fixtures';

@@ -3,6 +3,7 @@
  * `#### N`), MATH/MATH500 (`problem`, `answer` or `solution` with \boxed{}, `level`), and a
  * generic `{prompt, answer}`. The format is detected per file and can be forced.
  */
+import { LabError } from '../errors';
 import { lastBoxed } from './extract';
 
 export type ProblemFormat = 'gsm8k' | 'math' | 'generic';
@@ -27,14 +28,20 @@ export interface ProblemSet {
   readonly badLines: readonly BadLine[];
 }
 
-export class ProblemSetError extends Error {
+/** `bad-line`: a malformed line under `onBadLine: 'reject'`; `empty`: nothing usable in the file;
+ *  `no-problems`: nothing left to evaluate (after few-shot examples and the limit). */
+export type ProblemSetErrorCode = 'bad-line' | 'empty' | 'no-problems';
+
+export class ProblemSetError extends LabError {
   override readonly name = 'ProblemSetError';
+  declare readonly file: string;
   constructor(
-    readonly file: string,
+    readonly code: ProblemSetErrorCode,
+    file: string,
     detail: string,
     readonly badLines: readonly BadLine[] = [],
   ) {
-    super(`${file}: ${detail}`);
+    super(`${file}: ${detail}`, { file });
   }
 }
 
@@ -92,7 +99,7 @@ export function parseProblemSet(text: string, name: string, opts: ProblemSetOpti
   let format = opts.format === 'auto' ? undefined : opts.format;
   const bad = (line: number, reason: string) => {
     badLines.push({ line, reason });
-    if (opts.onBadLine === 'reject') throw new ProblemSetError(name, `line ${line}: ${reason}`, badLines);
+    if (opts.onBadLine === 'reject') throw new ProblemSetError('bad-line', name, `line ${line}: ${reason}`, badLines);
   };
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
@@ -114,6 +121,11 @@ export function parseProblemSet(text: string, name: string, opts: ProblemSetOpti
     }
   });
   if (problems.length === 0)
-    throw new ProblemSetError(name, badLines.length ? `no usable problems (${badLines.length} bad lines, first: line ${badLines[0]!.line}: ${badLines[0]!.reason})` : 'the problem set is empty', badLines);
+    throw new ProblemSetError(
+      'empty',
+      name,
+      badLines.length ? `no usable problems (${badLines.length} bad lines, first: line ${badLines[0]!.line}: ${badLines[0]!.reason})` : 'the problem set is empty',
+      badLines,
+    );
   return { name, format: format!, problems, badLines };
 }

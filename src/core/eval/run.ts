@@ -3,9 +3,10 @@
  * response, score it, and compute the metrics. Models are anything that can complete a chat
  * (src/infer's generator in practice); the runner knows nothing of ONNX or workers.
  */
+import { throwIfAborted } from '../errors';
 import { answersMatch, extractAnswer } from './extract';
 import { type ResponseRecord, type SetMetrics, computeMetrics } from './metrics';
-import type { Problem, ProblemSet } from './problem-set';
+import { type Problem, type ProblemSet, ProblemSetError } from './problem-set';
 
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant';
@@ -69,13 +70,6 @@ export function spread<T>(items: readonly T[], limit?: number): T[] {
   return Array.from({ length: Math.max(0, limit) }, (_, i) => items[Math.floor((i * items.length) / limit)]!);
 }
 
-export class EvalCancelled extends Error {
-  override readonly name = 'EvalCancelled';
-  constructor() {
-    super('evaluation cancelled');
-  }
-}
-
 export async function evaluate(
   entries: readonly { model: CompletionModel; prompt?: PromptStyle }[],
   set: ProblemSet,
@@ -86,7 +80,7 @@ export async function evaluate(
   const heldOut = Math.max(0, ...entries.map((e) => e.prompt?.fewShot ?? 0));
   const examples = set.problems.slice(0, heldOut);
   const problems = spread(set.problems.slice(heldOut), opts.limit);
-  if (problems.length === 0) throw new Error(`${set.name}: no problems left to evaluate after ${heldOut} few-shot examples`);
+  if (problems.length === 0) throw new ProblemSetError('no-problems', set.name, `no problems left to evaluate after ${heldOut} few-shot examples`);
   const total = problems.length * entries.length;
   let done = 0;
   const models: ModelResult[] = [];
@@ -94,7 +88,7 @@ export async function evaluate(
     const responses: ResponseRecord[] = [];
     for (const p of problems) {
       opts.onProgress?.({ done, total, model: model.name, problem: p.id });
-      if (opts.signal?.aborted) throw new EvalCancelled();
+      throwIfAborted(opts.signal, 'evaluation');
       const c = await model.complete(buildMessages(p, prompt, examples), {
         maxNewTokens: opts.maxNewTokens,
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -1,7 +1,8 @@
 /** Evaluating models side by side in the evaluation worker: streaming responses, results, sweeps. */
 import { DEMO_SETS, fetchDemoText } from '../../browser/model-files';
 import type { ResponseRecord } from '../../core/eval/metrics';
-import { type ProblemSet, ProblemSetError, parseProblemSet } from '../../core/eval/problem-set';
+import { describeError, isAbortError } from '../../core/errors';
+import { type ProblemSet, parseProblemSet } from '../../core/eval/problem-set';
 import { type TableRow, tableRows } from '../../core/eval/report';
 import type { EvalRun } from '../../core/eval/run';
 import { sweepRecipes } from '../../core/eval/sweep';
@@ -61,7 +62,7 @@ export class CompareState {
       try {
         this.addSet(d.id, await fetchDemoText(d.file), this.setId === undefined || this.setId === d.id);
       } catch (e) {
-        this.setError = (e as Error).message;
+        this.setError = describeError(e);
       }
     }
   }
@@ -74,7 +75,7 @@ export class CompareState {
       if (select) this.setId = id;
       this.setError = set.badLines.length ? `${set.badLines.length} malformed line(s) skipped: ${set.badLines.slice(0, 3).map((b) => `line ${b.line}: ${b.reason}`).join('; ')}` : undefined;
     } catch (e) {
-      this.setError = e instanceof ProblemSetError ? e.message : String(e);
+      this.setError = describeError(e);
     }
   }
 
@@ -124,9 +125,8 @@ export class CompareState {
       this.status = 'done';
       return run;
     } catch (e) {
-      const msg = (e as Error).message ?? String(e);
-      this.status = /cancel/i.test(msg) ? 'cancelled' : 'failed';
-      this.error = msg;
+      this.status = isAbortError(e) ? 'cancelled' : 'failed';
+      this.error = describeError(e);
       return undefined;
     } finally {
       this.abort = undefined;
@@ -155,7 +155,7 @@ export class CompareState {
       await this.evaluate([...sources, ...points.map((p) => p.model)]);
       this.sweepStatus = undefined;
     } catch (e) {
-      this.sweepStatus = `sweep stopped: ${(e as Error).message}`;
+      this.sweepStatus = `sweep stopped: ${describeError(e)}`;
     }
   }
 }

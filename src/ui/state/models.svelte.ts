@@ -1,5 +1,6 @@
 /** The models the lab knows about: the demo family, local checkpoints and merges made here. */
 import { DEMO_MODELS, type FileGroup, fetchDemoModel } from '../../browser/model-files';
+import { describeError } from '../../core/errors';
 import { Checkpoint } from '../../core/formats/checkpoint';
 import { type CheckpointSummary, describeCheckpoint } from '../../core/formats/describe';
 import { MapModelFolder } from '../../core/io/byte-source';
@@ -50,7 +51,7 @@ export class ModelsState {
       const ckpt = await Checkpoint.open(new MapModelFolder(name, group.files));
       entry = { id, name, origin, label, files: group.files, status: 'ready', summary: describeCheckpoint(ckpt) };
     } catch (e) {
-      entry = { id, name, origin, label, files: group.files, status: 'error', error: (e as Error).message };
+      entry = { id, name, origin, label, files: group.files, status: 'error', error: describeError(e) };
     }
     this.upsert(entry);
     return entry;
@@ -63,7 +64,7 @@ export class ModelsState {
         try {
           await this.add(await fetchDemoModel(d.id), 'demo', d.label);
         } catch (e) {
-          this.upsert({ id: `m${nextId++}`, name: d.id, origin: 'demo', label: d.label, files: new Map(), status: 'error', error: (e as Error).message });
+          this.upsert({ id: `m${nextId++}`, name: d.id, origin: 'demo', label: d.label, files: new Map(), status: 'error', error: describeError(e) });
         }
       }),
     );

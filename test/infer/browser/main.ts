@@ -1,32 +1,37 @@
 /**
- * Page for test/infer/browser.test.ts: the real inference worker (src/workers/infer.worker.ts) in
- * Chromium, loading a demo model over fetch, on the EP named in the query string (?ep=wasm|webgpu|auto).
- * The result lands on `window.__inferResult` (or `__inferError`).
+ * Page for test/infer/browser.test.ts: the evaluation worker the app uses
+ * (src/workers/eval.worker.ts through eval-client.ts) in Chromium, loading a demo model over
+ * fetch on the EP named in the query string (?ep=wasm|webgpu|auto) and evaluating it on one
+ * problem. The result lands on `window.__evalResult` (or `__evalError`).
  */
-import { InferClient } from '../../../src/workers/infer-client';
+import { EvalClient } from '../../../src/workers/eval-client';
 
 const params = new URLSearchParams(location.search);
 const model = params.get('model') ?? 'demo-base';
 const ep = (params.get('ep') ?? 'auto') as 'auto' | 'wasm' | 'webgpu';
-const prompt = params.get('prompt') ?? 'Tom has 47 coins. #1 He finds 42. How many coins does he have now?';
+const question = params.get('prompt') ?? 'Tom has 47 coins. #1 He finds 42. How many coins does he have now?';
 const w = window as unknown as Record<string, unknown>;
 
 async function main() {
   const names = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
-  const files: Record<string, Blob> = {};
+  const files = new Map<string, Blob>();
   for (const n of names) {
     const r = await fetch(`/models/${model}/${n}`);
-    if (r.ok) files[n] = await r.blob();
+    if (r.ok) files.set(n, await r.blob());
   }
-  const client = InferClient.spawn();
-  const loaded = await client.load({ name: model, files, ep, threads: 1, wasmPaths: '/node_modules/onnxruntime-web/dist/' });
-  const streamed: string[] = [];
-  const r = await client.ask(prompt, { maxNewTokens: Number(params.get('n') ?? 16), onToken: (t) => void streamed.push(t.text) });
-  w.__inferResult = { ep: loaded.ep, ids: r.ids, text: r.text, streamed: streamed.join(''), timings: r.timings };
-  document.getElementById('out')!.textContent = JSON.stringify(w.__inferResult, null, 1);
+  const client = EvalClient.spawn();
+  const loaded = await client.load(model, files, ep);
+  let streamed = '';
+  const run = await client.evaluate(
+    { models: [{ name: model }], setText: JSON.stringify({ question, answer: '#### 89' }), setName: 'one.jsonl', maxNewTokens: Number(params.get('n') ?? 16) },
+    { onText: (_m, _p, text) => void (streamed = text) },
+  );
+  const response = run.models[0]!.responses[0]!;
+  w.__evalResult = { ep: loaded, text: response.text, tokens: response.tokens, streamed };
+  document.getElementById('out')!.textContent = JSON.stringify(w.__evalResult, null, 1);
   client.dispose();
 }
 main().catch((e) => {
-  w.__inferError = String(e?.stack ?? e);
-  document.getElementById('out')!.textContent = String(w.__inferError);
+  w.__evalError = String(e?.stack ?? e);
+  document.getElementById('out')!.textContent = String(w.__evalError);
 });
