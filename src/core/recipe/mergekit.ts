@@ -6,7 +6,7 @@ import YAML from 'yaml';
 import { recipeDTypeName } from '../dtype';
 import { PARAMETERS, isParameterName } from '../merge/methods/parameters';
 import { METHODS } from '../merge/methods/registry';
-import { DEFAULT_SEED, type Recipe, type RecipeWarning } from './types';
+import { DEFAULT_SEED, type Recipe, type RecipeWarning, type RecipeWarningCode } from './types';
 
 /** The recipe as a plain object in mergekit's schema (extensions only when not default). */
 export function recipeToObject(r: Recipe): Record<string, unknown> {
@@ -33,19 +33,18 @@ function parameterFields(r: Recipe): [field: string, key: string][] {
 /** What mergekit will do differently with this recipe, in plain words (shown on export). */
 export function mergekitWarnings(r: Recipe): RecipeWarning[] {
   const w: RecipeWarning[] = [];
+  const warn = (code: RecipeWarningCode, field: string, message: string) => w.push({ code, field, message });
   const spec = METHODS[r.mergeMethod];
-  if (!spec.mergekit)
-    w.push({ code: 'mergekit-lacks-method', field: 'merge_method', message: `merge_method: ${r.mergeMethod} is a Merge Lab extension; mergekit does not have it` });
+  if (!spec.mergekit) warn('mergekit-lacks-method', 'merge_method', `merge_method: ${r.mergeMethod} is a Merge Lab extension; mergekit does not have it`);
   else
     for (const [field, key] of parameterFields(r))
-      if (isParameterName(key) && !PARAMETERS[key].mergekit)
-        w.push({ code: 'mergekit-ignores-key', field, message: `${field} is a Merge Lab extension; mergekit ignores it` });
+      if (isParameterName(key) && !PARAMETERS[key].mergekit) warn('mergekit-ignores-key', field, `${field} is a Merge Lab extension; mergekit ignores it`);
   if (r.aim)
-    w.push({ code: 'mergekit-ignores-key', field: 'aim', message: 'aim: mergekit cannot apply activation-informed merging (AIM); it ignores this key and produces the plain merge' });
+    warn('mergekit-ignores-key', 'aim', 'aim: mergekit cannot apply activation-informed merging (AIM); ' + 'it ignores this key and produces the plain merge');
   if (r.vocabPolicy !== 'error')
-    w.push({ code: 'mergekit-ignores-key', field: 'vocab_policy', message: 'vocab_policy is a Merge Lab extension; mergekit resolves embedding sizes with its own tokenizer settings' });
+    warn('mergekit-ignores-key', 'vocab_policy', 'vocab_policy is a Merge Lab extension; ' + 'mergekit resolves embedding sizes with its own tokenizer settings');
   if (r.randomSeed !== DEFAULT_SEED && spec.sparsification === 'random')
-    w.push({ code: 'mergekit-differs', field: 'random_seed', message: "random_seed: pass it to mergekit as --random-seed; its DARE masks come from torch, so they differ from Merge Lab's" });
+    warn('mergekit-differs', 'random_seed', 'random_seed: pass it to mergekit as --random-seed; ' + "its DARE masks come from torch, so they differ from Merge Lab's");
   return w;
 }
 
