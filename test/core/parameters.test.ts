@@ -1,0 +1,114 @@
+/** The method and parameter tables are consistent, and the parser, the export and the engine read them. */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_OVERSAMPLE, DEFAULT_POWER_ITERS } from '../../src/core/linalg/rsvd';
+import { DEFAULT_COMMON_FRACTION, ISO_C_DEFAULT_RANK } from '../../src/core/merge/methods/iso-c';
+import { PARAMETERS, type ParameterDef, type ParameterName } from '../../src/core/merge/methods/parameters';
+import { METHODS, methodParameterNames, parameterDefault } from '../../src/core/merge/methods/registry';
+import { DEFAULT_SVD_RANK } from '../../src/core/merge/methods/svd-common';
+import { RecipeError } from '../../src/core/errors';
+import { mergekitWarnings, parseRecipeObject } from '../../src/core/recipe/parse';
+import { MERGE_METHODS, type MergeMethodName } from '../../src/core/recipe/types';
+
+const names = Object.keys(PARAMETERS) as ParameterName[];
+const def = (n: ParameterName): ParameterDef => PARAMETERS[n];
+
+/** A valid recipe for `method` with `extra` top-level parameters. */
+function recipe(method: MergeMethodName, extra: Record<string, unknown> = {}, more: Record<string, unknown> = {}) {
+  const weighted = METHODS[method].modelParameters.includes('weight');
+  return {
+    merge_method: method,
+    base_model: 'a',
+    models: [{ model: 'b', ...(weighted ? { parameters: { weight: 1 } } : {}) }],
+    parameters: { ...(method === 'slerp' ? { t: 0.5 } : {}), ...extra },
+    ...more,
+  };
+}
+
+/** A value the parser accepts for a parameter: its default, else the middle of its range. */
+function validValue(n: ParameterName): number | boolean {
+  const p = def(n);
+  if (p.type === 'boolean') return true;
+  if (typeof p.default === 'number') return p.default;
+  const [lo, hi] = p.range!;
+  return p.type === 'integer' ? Math.ceil(lo) : (lo + Math.min(hi, 1)) / 2;
+}
+
+describe('parameter table', () => {
+  it('describes every parameter consistently: defaults and sliders inside the accepted range', () => {
+    for (const n of names) {
+      const p = def(n);
+      expect(p.name).toBe(n);
+      expect(p.description.length).toBeGreaterThan(0);
+      if (p.type === 'boolean') continue;
+      const [lo, hi] = p.range!;
+      for (const v of [p.default, p.initial, p.slider?.min, p.slider?.max].filter((x) => typeof x === 'number')) {
+        expect(v).toBeGreaterThanOrEqual(lo);
+        expect(v).toBeLessThanOrEqual(hi);
+      }
+      if (p.type === 'integer') expect(p.slider?.step).toBe(1);
+    }
+  });
+
+  it('lists per-model parameters first in every method row, all from the table', () => {
+    for (const m of MERGE_METHODS) {
+      const spec = METHODS[m];
+      expect(spec.name).toBe(m);
+      const scopes = methodParameterNames(spec).map((n) => def(n).scope);
+      expect(scopes).toEqual([...scopes].sort((a, b) => (a === b ? 0 : a === 'model' ? -1 : 1)));
+      for (const n of methodParameterNames(spec)) {
+        const d = parameterDefault(spec, n);
+        if (typeof d === 'number') expect(d).toBeGreaterThanOrEqual(def(n).range![0]);
+      }
+    }
+  });
+
+  it('is what the parser accepts: a method takes exactly its own parameters', () => {
+    for (const m of MERGE_METHODS) {
+      expect(() => parseRecipeObject(recipe(m)), m).not.toThrow();
+      const own = new Set(methodParameterNames(METHODS[m]));
+      for (const n of names) {
+        const doc = recipe(m, { [n]: validValue(n) });
+        if (def(n).labIgnores || own.has(n)) expect(() => parseRecipeObject(doc), `${m}.${n}`).not.toThrow();
+        else expect(() => parseRecipeObject(doc), `${m}.${n}`).toThrow(RecipeError);
+      }
+    }
+  });
+
+  it('rejects fractions for integer parameters and values outside the range', () => {
+    expect(() => parseRecipeObject(recipe('tsv', { rank: 2.5 }))).toThrow(/whole number/);
+    expect(() => parseRecipeObject(recipe('tsv', { oversample: 2000 }))).toThrow(/outside \[0, 1024\]/);
+    expect(() => parseRecipeObject(recipe('ties', { normalize: 1 }))).toThrow(/true or false/);
+  });
+
+  it('matches the defaults the engine uses', () => {
+    expect(DEFAULT_OVERSAMPLE).toBe(PARAMETERS.oversample.default);
+    expect(DEFAULT_POWER_ITERS).toBe(PARAMETERS.power_iters.default);
+    expect(DEFAULT_SVD_RANK).toBe(PARAMETERS.rank.default);
+    expect(ISO_C_DEFAULT_RANK).toBe(parameterDefault(METHODS.iso_c, 'rank'));
+    expect(2 * DEFAULT_SVD_RANK).toBe(parameterDefault(METHODS.lore, 'rank'));
+    expect(DEFAULT_COMMON_FRACTION).toBe(PARAMETERS.common_fraction.default);
+    expect(METHODS.ties.defaultNormalize).toBe(true);
+    expect(METHODS.dare_linear.defaultRescale).toBe(true);
+    expect(METHODS.breadcrumbs.defaultRescale).toBe(false);
+  });
+});
+
+describe('typed recipe warnings', () => {
+  it('names the ignored key and its field', () => {
+    const { warnings } = parseRecipeObject(recipe('ties', { int8_mask: true }));
+    expect(warnings).toEqual([
+      { code: 'lab-ignores-key', field: 'parameters.int8_mask', message: 'parameters.int8_mask is a mergekit memory option; Merge Lab ignores it' },
+    ]);
+  });
+
+  it('says on export what mergekit does not have, ignores, or does differently', () => {
+    const codes = (doc: unknown) => mergekitWarnings(parseRecipeObject(doc).recipe).map((w) => [w.code, w.field]);
+    expect(codes(recipe('ties'))).toEqual([]);
+    expect(codes(recipe('tsv', { rank: 8 }))).toEqual([['mergekit-lacks-method', 'merge_method']]);
+    expect(codes(recipe('dare_ties', {}, { random_seed: 3, vocab_policy: 'base' }))).toEqual([
+      ['mergekit-ignores-key', 'vocab_policy'],
+      ['mergekit-differs', 'random_seed'],
+    ]);
+    expect(codes(recipe('ties', {}, { aim: { omega: 0.4, calibration: 's.json' } }))).toEqual([['mergekit-ignores-key', 'aim']]);
+  });
+});
