@@ -2,7 +2,8 @@
  * A shareable URL: the recipe and the evaluation settings, encoded in the URL fragment (never
  * sent to a server). Models are referenced by name; the receiver loads the same files locally.
  */
-import { parseRecipeObject, recipeToObject } from '../../core/recipe/parse';
+import { recipeToObject } from '../../core/recipe/mergekit';
+import { parseRecipeObject } from '../../core/recipe/parse';
 import type { Recipe } from '../../core/recipe/types';
 
 export interface SharedSettings {
