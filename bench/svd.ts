@@ -20,9 +20,9 @@ import { CpuBackend } from '../src/core/merge/cpu-backend';
 import { merge } from '../src/core/merge/execute';
 import { parseRecipe } from '../src/core/recipe/parse';
 import { WebGpuBackend } from '../src/gpu/backend';
-import { requestGpuDevice } from '../src/gpu/device';
-import { GpuMatOps, isCpuAdapter } from '../src/gpu/linalg';
-import { nodeGpu } from '../src/gpu/node';
+import { isSoftwareAdapter, requestGpuDevice } from '../src/gpu/device';
+import { GpuMatOps } from '../src/gpu/linalg';
+import { nodeGpu } from '../src/node/webgpu-env';
 import { FsModelFolder } from '../src/node/fs-folder';
 
 const M = Number(process.env.BENCH_M ?? 1536);
@@ -42,7 +42,7 @@ async function randomizedVsLapack(dir: string) {
   const A = new Float32Array(buf.buffer, buf.byteOffset, M * N);
 
   const gpu = await requestGpuDevice(await nodeGpu());
-  const variant = isCpuAdapter(gpu.adapter.name) ? 'registers' : 'tiled';
+  const variant = isSoftwareAdapter(gpu.adapter.name) ? 'registers' : 'tiled';
   const ops = await GpuMatOps.create(gpu.device, { name: `webgpu (${gpu.adapter.name})`, variant });
   // Warm-up: compiles the matmul pipeline (not part of the timing).
   const w = await ops.upload(new Float32Array(64 * 64).fill(1));

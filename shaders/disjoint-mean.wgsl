@@ -6,19 +6,14 @@
 // state, FINAL = false writes state instead of the result. State interleaves (sum, div) per
 // element: state[2v] = (s0, d0, s1, d1), state[2v + 1] = (s2, d2, s3, d3) for elements 4v…4v+3.
 // x0..x3: [n] f32 (slots ≥ K bound to x0, unread)   sgn: [n] ±1   state: [2n] f32
-// out: [n] f32 (FINAL) or [2n] f32 (state)   w: the K weights
-// Layout: each invocation handles vec4s (4 consecutive elements); a workgroup of 256 handles
-// ITER = 16 vec4s per invocation, strided so neighbouring lanes touch neighbouring memory:
-// 16384 elements per workgroup, workgroup id folded 2-D. Bindings are sized up to a multiple of
-// 16 bytes; lanes past n only touch the buffers' padding, which is never read back.
+// out: [n] f32 (FINAL) or [2n] f32 (state)   w: the K weights      vec4 items (common.wgsl)
 
 override K: u32 = 1u;
 override ACC: bool = false;
 override FINAL: bool = true;
 override NORMALIZE: bool = true;
-const ITER: u32 = 16u;
 
-struct Params { n: u32, pad0: u32, pad1: u32, pad2: u32, w: vec4f }
+struct Params { n: u32, w: vec4f }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x0: array<vec4f>;
@@ -33,12 +28,9 @@ fn agrees(v: vec4f, g: vec4f) -> vec4<bool> {
   return ((v > vec4f(0.0)) & (g > vec4f(0.0))) | ((v < vec4f(0.0)) & (g < vec4f(0.0)));
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let first = (wg.y * nwg.x + wg.x) * 256u * ITER;
-  for (var k = 0u; k < ITER; k++) {
-    let v = first + k * 256u + lid;
-    if (v * 4u >= p.n) { break; }
+@compute @workgroup_size(WG_SIZE)
+fn main(lane: Lane) {
+  for (var v = first_item(lane, 4u); v < end_item(lane, p.n, 4u); v += WG_SIZE) {
     var sum = vec4f(0.0);
     var div = vec4f(0.0);
     if (ACC) {

@@ -3,10 +3,8 @@
 // bit-identical to the CPU codec on every adapter, SwiftShader included.
 // load16:  src: [ceil(n/2)] u32 words, two 16-bit values each (little-endian)   dst: [n] f32 bits
 // store16: src: [n] f32 bits   dst: [ceil(n/2)] u32 words (round-to-nearest-even)
-// Each invocation converts 4 elements (one vec2<u32> of 16-bit words <-> one vec4<u32> of f32
-// bits), ITER of them strided across the workgroup: 16384 elements per workgroup, 2-D folded.
-// Bindings are sized up to 16 bytes; lanes past n touch only padding, which is never read back
-// (store16 returns exactly 2n bytes).
+// Items of 4 elements (common.wgsl): one vec2<u32> of 16-bit words <-> one vec4<u32> of f32 bits.
+// Lanes past n touch only padding, which is never read back (store16 returns exactly 2n bytes).
 
 override BF16: bool = false;
 
@@ -18,8 +16,6 @@ struct Params { n: u32 }
 @group(0) @binding(2) var<storage, read_write> dst32: array<vec4u>;
 @group(0) @binding(1) var<storage, read> src32: array<vec4u>;
 @group(0) @binding(2) var<storage, read_write> dst16: array<vec2u>;
-
-const ITER: u32 = 16u;
 
 fn f16_to_f32_bits(h: u32) -> u32 {
   let s = (h & 0x8000u) << 16u;
@@ -77,23 +73,17 @@ fn from_f32_bits(b: u32) -> u32 {
   return f32_bits_to_f16(b);
 }
 
-@compute @workgroup_size(256)
-fn load16(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let first = (wg.y * nwg.x + wg.x) * 256u * ITER;
-  for (var k = 0u; k < ITER; k++) {
-    let v = first + k * 256u + lid;
-    if (v * 4u >= p.n) { break; }
+@compute @workgroup_size(WG_SIZE)
+fn load16(lane: Lane) {
+  for (var v = first_item(lane, 4u); v < end_item(lane, p.n, 4u); v += WG_SIZE) {
     let w = src16[v];
     dst32[v] = vec4u(to_f32_bits(w.x & 0xffffu), to_f32_bits(w.x >> 16u), to_f32_bits(w.y & 0xffffu), to_f32_bits(w.y >> 16u));
   }
 }
 
-@compute @workgroup_size(256)
-fn store16(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let first = (wg.y * nwg.x + wg.x) * 256u * ITER;
-  for (var k = 0u; k < ITER; k++) {
-    let v = first + k * 256u + lid;
-    if (v * 4u >= p.n) { break; }
+@compute @workgroup_size(WG_SIZE)
+fn store16(lane: Lane) {
+  for (var v = first_item(lane, 4u); v < end_item(lane, p.n, 4u); v += WG_SIZE) {
     let b = src32[v];
     dst16[v] = vec2u(from_f32_bits(b.x) | (from_f32_bits(b.y) << 16u), from_f32_bits(b.z) | (from_f32_bits(b.w) << 16u));
   }

@@ -1,12 +1,12 @@
 // Tiled matrix multiply: C = op(A)·op(B) (+ C₀ or + C), f32, row-major storage.
-// CPU twin: src/core/kernels/matmul.ts. Driver (windows, dispatch): src/gpu/linalg.ts.
+// CPU twin: src/core/kernels/matmul.ts. Driver (blocks, dispatch): src/gpu/linalg.ts.
 //
 // Shapes (one dispatch computes one block of the product; the driver splits large operands into
 // blocks whose storage ranges fit the binding limit):
 //   op(A): [M, K]   A stored [M, K] (row stride lda), or [K, M] when TRANS_A
 //   op(B): [K, N]   B stored [K, N] (row stride ldb), or [N, K] when TRANS_B
 //   C:     [M, N]   row stride ldc; C₀ likewise
-// Each element index is `*_off + row·ld + col` within the bound window.
+// Each element index is `*Off + row·ld + col` within the bound window.
 // Two entry points, same bindings:
 // - main: a workgroup computes a 64×64 tile of C with 16×16 invocations, 4×4 outputs each,
 //   stepping K by 16 through workgroup memory (8 KiB): the kernel for real GPUs.
@@ -18,8 +18,8 @@
 
 struct Params {
   M: u32, N: u32, K: u32, lda: u32,
-  ldb: u32, ldc: u32, a_off: u32, b_off: u32,
-  c_off: u32, c0_off: u32,
+  ldb: u32, ldc: u32, aOff: u32, bOff: u32,
+  cOff: u32, c0Off: u32,
   flags: u32, // bit 0: TRANS_A, bit 1: TRANS_B
   acc: u32,   // 0: C = AB;  1: C = AB + C₀;  2: C = AB + C (accumulating over K blocks)
 }
@@ -58,7 +58,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       let gk = k0 + kk;
       var av = 0.0;
       if (gm < p.M && gk < p.K) {
-        if (TRANS_A) { av = a[p.a_off + gk * p.lda + gm]; } else { av = a[p.a_off + gm * p.lda + gk]; }
+        if (TRANS_A) { av = a[p.aOff + gk * p.lda + gm]; } else { av = a[p.aOff + gm * p.lda + gk]; }
       }
       As[kk * TM + mm] = av;
       // B tile.
@@ -69,7 +69,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       let gkb = k0 + kb;
       var bv = 0.0;
       if (gn < p.N && gkb < p.K) {
-        if (TRANS_B) { bv = b[p.b_off + gn * p.ldb + gkb]; } else { bv = b[p.b_off + gkb * p.ldb + gn]; }
+        if (TRANS_B) { bv = b[p.bOff + gn * p.ldb + gkb]; } else { bv = b[p.bOff + gkb * p.ldb + gn]; }
       }
       Bs[kb * TN + nn] = bv;
     }
@@ -93,8 +93,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       let gn = col0 + lid.x * 4u + j;
       if (gn >= p.N) { break; }
       var v = acc[i * 4u + j];
-      let ci = p.c_off + gm * p.ldc + gn;
-      if (p.acc == 1u) { v += c0[p.c0_off + gm * p.ldc + gn]; }
+      let ci = p.cOff + gm * p.ldc + gn;
+      if (p.acc == 1u) { v += c0[p.c0Off + gm * p.ldc + gn]; }
       if (p.acc == 2u) { v += c[ci]; }
       c[ci] = v;
     }
@@ -115,11 +115,11 @@ fn main_registers(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id
     var bv: array<f32, 4>;
     for (var i = 0u; i < 16u; i++) {
       let gm = min(r0 + i, p.M - 1u);
-      if (TRANS_A) { av[i] = a[p.a_off + k * p.lda + gm]; } else { av[i] = a[p.a_off + gm * p.lda + k]; }
+      if (TRANS_A) { av[i] = a[p.aOff + k * p.lda + gm]; } else { av[i] = a[p.aOff + gm * p.lda + k]; }
     }
     for (var j = 0u; j < 4u; j++) {
       let gn = min(cc + j, p.N - 1u);
-      if (TRANS_B) { bv[j] = b[p.b_off + gn * p.ldb + k]; } else { bv[j] = b[p.b_off + k * p.ldb + gn]; }
+      if (TRANS_B) { bv[j] = b[p.bOff + gn * p.ldb + k]; } else { bv[j] = b[p.bOff + k * p.ldb + gn]; }
     }
     for (var i = 0u; i < 16u; i++) {
       for (var j = 0u; j < 4u; j++) {
@@ -134,8 +134,8 @@ fn main_registers(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id
       let gn = cc + j;
       if (gn >= p.N) { break; }
       var v = acc[i * 4u + j];
-      let ci = p.c_off + gm * p.ldc + gn;
-      if (p.acc == 1u) { v += c0[p.c0_off + gm * p.ldc + gn]; }
+      let ci = p.cOff + gm * p.ldc + gn;
+      if (p.acc == 1u) { v += c0[p.c0Off + gm * p.ldc + gn]; }
       if (p.acc == 2u) { v += c[ci]; }
       c[ci] = v;
     }

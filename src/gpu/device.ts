@@ -2,7 +2,10 @@
  * WebGPU device acquisition. Reports the adapter and the limits the backend plans with; turns
  * device loss into a clear error; hands the next caller a fresh device once one was lost.
  * Works with any `GPU` object: `navigator.gpu` in a page or worker, Dawn's `webgpu` in Node.
+ * GPU failures are LabErrors (code 'gpu', 'device-lost' or 'no-adapter'); the merge executor adds
+ * the tensor it was working on.
  */
+import { LabError } from '../core/errors';
 
 export interface AdapterReport {
   /** Human-readable, e.g. `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)` or `SwiftShader Device`. */
@@ -25,12 +28,23 @@ export interface GpuLimits {
   readonly minStorageBufferOffsetAlignment: number;
 }
 
-export class NoGpuAdapterError extends Error {
-  override readonly name = 'NoGpuAdapterError';
+export type GpuErrorCode = 'gpu' | 'device-lost' | 'no-adapter';
+
+/** A WebGPU failure: validation, out of memory, a failed readback, a misuse of the backend. */
+export class GpuError extends LabError {
+  override readonly name: string = 'GpuError';
+  readonly code: GpuErrorCode = 'gpu';
 }
 
-export class GpuDeviceLostError extends Error {
+/** No usable WebGPU here: no `navigator.gpu`, no adapter, or an adapter below the backend's needs. */
+export class NoGpuAdapterError extends GpuError {
+  override readonly name = 'NoGpuAdapterError';
+  override readonly code = 'no-adapter';
+}
+
+export class GpuDeviceLostError extends GpuError {
   override readonly name = 'GpuDeviceLostError';
+  override readonly code = 'device-lost';
   constructor(
     readonly reason: string,
     detail: string,
@@ -39,8 +53,9 @@ export class GpuDeviceLostError extends Error {
   }
 }
 
-export class GpuError extends Error {
-  override readonly name = 'GpuError';
+/** CPU implementations of WebGPU (lavapipe/llvmpipe, SwiftShader), from the adapter's name. */
+export function isSoftwareAdapter(name: string): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(name);
 }
 
 export interface GpuDevice {

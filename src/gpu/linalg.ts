@@ -1,46 +1,31 @@
 /**
  * Linear algebra on the GPU for the SVD merges: the tiled matmul of shaders/matmul.wgsl, with
- * operands larger than the storage-binding limit streamed in blocks.
+ * operands larger than the storage-binding limit streamed in blocks. It runs on the same GpuContext
+ * (pipeline cache, buffer pools, shader loader, error checks) as the TensorBackend.
  *
- * - Two kernels (entry points of matmul.wgsl): workgroup-memory tiles for real GPUs, register
- *   tiles without workgroup memory for CPU adapters (chosen from the adapter's name).
- * - GpuLinalg.encodeMatmul encodes C = op(A)·op(B) (+ C₀) into any command encoder. The product
- *   is split (rows of C, columns of C, or the reduction dimension K, halving the operand that
- *   does not fit) until every bound range of A, B, C and C₀ fits the binding limit; blocks along
- *   K accumulate into C in order (ACC = 2). Binding offsets are aligned down to the device's
+ * - Two entry points of matmul.wgsl: workgroup-memory tiles for real GPUs, register tiles without
+ *   workgroup memory for CPU adapters (chosen from the adapter's name, device.ts).
+ * - GpuLinalg.encodeMatmul encodes C = op(A)·op(B) (+ C₀) into a GpuOp. The product is split
+ *   (rows of C, columns of C, or the reduction dimension K, halving the operand that does not fit)
+ *   until every bound range of A, B, C and C₀ fits the binding limit; blocks along K accumulate
+ *   into C in order (acc = 2). Binding offsets are aligned down to the device's
  *   minStorageBufferOffsetAlignment and the remainder goes to the shader as an element offset.
  * - GpuMatOps is a MatOps (src/core/linalg/ops.ts) on a bare device, so the randomized SVD runs
  *   on the GPU in tests and benchmarks; the WebGPU TensorBackend delegates its `matmul` here.
  */
 import type { MatOps } from '../core/linalg/ops';
-import { BufferUsage, MapModeRead } from './usage';
+import { GpuContext } from './context';
+import { GpuError } from './device';
+import type { GpuOp } from './op';
 
 const MAX_WG = 65535;
 
 /** `tiled`: workgroup-memory tiles (real GPUs); `registers`: no workgroup memory (CPU adapters). */
 export type MatmulVariant = 'tiled' | 'registers';
-const TILES: Record<MatmulVariant, { rows: number; cols: number; entry: string }> = {
+const TILES = {
   tiled: { rows: 64, cols: 64, entry: 'main' },
   registers: { rows: 128, cols: 32, entry: 'main_registers' },
-};
-
-/** CPU implementations of WebGPU (lavapipe/llvmpipe, SwiftShader), where `registers` is faster. */
-export function isCpuAdapter(name: string): boolean {
-  return /llvmpipe|lavapipe|swiftshader|software/i.test(name);
-}
-
-async function matmulSource(): Promise<string> {
-  try {
-    const files = import.meta.glob('../../shaders/matmul.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
-    const s = Object.values(files)[0];
-    if (s) return s;
-  } catch {
-    // not transformed by Vite: read the file (Node)
-  }
-  const fsName = 'node:fs/promises';
-  const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
-  return fs.readFile(new URL('../../shaders/matmul.wgsl', import.meta.url), 'utf8');
-}
+} as const;
 
 interface Block {
   i0: number;
@@ -59,49 +44,24 @@ export interface MatmulShape {
   transB: boolean;
 }
 
+export interface GpuLinalgOptions {
+  /** Lowers the binding limit (tests use it to exercise the blocking). */
+  maxBindingBytes?: number;
+  variant?: MatmulVariant;
+}
+
 export class GpuLinalg {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly layout: GPUBindGroupLayout;
-  private readonly module: GPUShaderModule;
   readonly maxBindingBytes: number;
+  readonly variant: MatmulVariant;
   private readonly align: number;
   private readonly tile: (typeof TILES)[MatmulVariant];
   dispatches = 0;
 
-  private constructor(
-    readonly device: GPUDevice,
-    source: string,
-    maxBindingBytes: number | undefined,
-    readonly variant: MatmulVariant,
-  ) {
-    this.tile = TILES[variant];
-    this.maxBindingBytes = Math.min(maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
-    this.align = device.limits.minStorageBufferOffsetAlignment;
-    this.module = device.createShaderModule({ label: 'wgsl:matmul', code: source });
-    const slot = (type: GPUBufferBindingType, binding: number): GPUBindGroupLayoutEntry => ({ binding, visibility: 4 /* COMPUTE */, buffer: { type } });
-    this.layout = device.createBindGroupLayout({
-      label: 'bgl:matmul',
-      entries: [slot('uniform', 0), slot('read-only-storage', 1), slot('read-only-storage', 2), slot('read-only-storage', 3), slot('storage', 4)],
-    });
-  }
-
-  /** `maxBindingBytes` lowers the binding limit (tests use it to exercise the blocking). */
-  static async create(device: GPUDevice, opts: { maxBindingBytes?: number; variant?: MatmulVariant } = {}): Promise<GpuLinalg> {
-    return new GpuLinalg(device, await matmulSource(), opts.maxBindingBytes, opts.variant ?? 'tiled');
-  }
-
-  private pipeline(): GPUComputePipeline {
-    const key = `matmul:${this.variant}`;
-    let p = this.pipelines.get(key);
-    if (!p) {
-      p = this.device.createComputePipeline({
-        label: `pipeline:${key}`,
-        layout: this.device.createPipelineLayout({ label: 'layout:matmul', bindGroupLayouts: [this.layout] }),
-        compute: { module: this.module, entryPoint: this.tile.entry },
-      });
-      this.pipelines.set(key, p);
-    }
-    return p;
+  constructor(gpu: GpuContext, opts: GpuLinalgOptions = {}) {
+    this.variant = opts.variant ?? 'tiled';
+    this.tile = TILES[this.variant];
+    this.maxBindingBytes = Math.min(opts.maxBindingBytes ?? Infinity, gpu.maxBindingBytes);
+    this.align = gpu.offsetAlignment;
   }
 
   /** Element ranges [start, end) of each operand a block reads or writes. */
@@ -133,7 +93,7 @@ export class GpuLinalg {
         const prefer: ('i' | 'j' | 'p')[] =
           which === 'a' ? (s.transA ? ['p', 'i'] : ['i', 'p']) : which === 'b' ? (s.transB ? ['j', 'p'] : ['p', 'j']) : ['i', 'j'];
         split = prefer.find((d) => dims[d] > 1);
-        if (!split) throw new Error(`matmul: one row of a ${which.toUpperCase()} block exceeds the ${lim}-byte binding limit`);
+        if (!split) throw new GpuError(`matmul: one row of a ${which.toUpperCase()} block exceeds the ${lim}-byte binding limit`);
       } else if (Math.ceil(dims.i / this.tile.rows) > MAX_WG) split = 'i';
       else if (Math.ceil(dims.j / this.tile.cols) > MAX_WG) split = 'j';
       if (!split) {
@@ -151,47 +111,39 @@ export class GpuLinalg {
     return out;
   }
 
-  /**
-   * Encodes C = op(A)·op(B) (+ C₀) into `enc`. C must not alias A, B or C₀.
-   * Returns the uniform buffers, to destroy once the encoder is submitted.
-   */
-  encodeMatmul(enc: GPUCommandEncoder, A: GPUBuffer, B: GPUBuffer, C: GPUBuffer, s: MatmulShape, C0?: GPUBuffer): GPUBuffer[] {
+  /** Encodes C = op(A)·op(B) (+ C₀) into `op`. C must not alias A, B or C₀. */
+  encodeMatmul(op: GpuOp, A: GPUBuffer, B: GPUBuffer, C: GPUBuffer, s: MatmulShape, C0?: GPUBuffer): void {
     const { m, k, n } = s;
-    const temps: GPUBuffer[] = [];
-    if (m === 0 || n === 0) return temps;
+    if (m === 0 || n === 0) return;
     if (k === 0) {
-      if (C0) enc.copyBufferToBuffer(C0, 0, C, 0, m * n * 4);
-      else enc.clearBuffer(C, 0, Math.ceil((m * n * 4) / 4) * 4);
-      return temps;
+      if (C0) op.enc.copyBufferToBuffer(C0, 0, C, 0, m * n * 4);
+      else op.enc.clearBuffer(C, 0, m * n * 4);
+      return;
     }
     for (const blk of this.planBlocks(s)) {
       const sp = this.spans(s, blk);
       const bind = (buffer: GPUBuffer, span: readonly number[]) => {
         const offset = Math.floor((span[0]! * 4) / this.align) * this.align;
-        return { entry: { buffer, offset, size: span[1]! * 4 - offset }, elem: span[0]! - offset / 4 };
+        return { range: { buffer, offset, size: span[1]! * 4 - offset }, elem: span[0]! - offset / 4 };
       };
       const a = bind(A, sp.a);
       const b = bind(B, sp.b);
       const c = bind(C, sp.c);
       const c0 = C0 ? bind(C0, sp.c) : a;
-      const mode = blk.p0 > 0 ? 2 : C0 ? 1 : 0;
-      const params = new Uint32Array([blk.i1 - blk.i0, blk.j1 - blk.j0, blk.p1 - blk.p0, s.transA ? m : k, s.transB ? k : n, n, a.elem, b.elem, c.elem, c0.elem, (s.transA ? 1 : 0) | (s.transB ? 2 : 0), mode]);
-      const ub = this.device.createBuffer({ label: 'uniform:matmul', size: params.byteLength, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-      this.device.queue.writeBuffer(ub, 0, params);
-      temps.push(ub);
-      const group = this.device.createBindGroup({
-        label: 'bg:matmul',
-        layout: this.layout,
-        entries: [{ binding: 0, resource: { buffer: ub } }, ...[a, b, c0, c].map((x, i) => ({ binding: i + 1, resource: x.entry }))],
+      op.dispatch('matmul', {
+        entry: this.tile.entry,
+        uniforms: {
+          M: blk.i1 - blk.i0, N: blk.j1 - blk.j0, K: blk.p1 - blk.p0,
+          lda: s.transA ? m : k, ldb: s.transB ? k : n, ldc: n,
+          aOff: a.elem, bOff: b.elem, cOff: c.elem, c0Off: c0.elem,
+          flags: (s.transA ? 1 : 0) | (s.transB ? 2 : 0),
+          acc: blk.p0 > 0 ? 2 : C0 ? 1 : 0,
+        },
+        bind: { a: a.range, b: b.range, c0: c0.range, c: c.range },
+        workgroups: [Math.ceil((blk.j1 - blk.j0) / this.tile.cols), Math.ceil((blk.i1 - blk.i0) / this.tile.rows)],
       });
-      const pass = enc.beginComputePass({ label: 'matmul' });
-      pass.setPipeline(this.pipeline());
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(Math.ceil((blk.j1 - blk.j0) / this.tile.cols), Math.ceil((blk.i1 - blk.i0) / this.tile.rows));
-      pass.end();
       this.dispatches++;
     }
-    return temps;
   }
 }
 
@@ -205,60 +157,45 @@ export interface GpuMat {
 /** MatOps on a bare GPU device: the randomized SVD's products on the GPU, small factors on the CPU. */
 export class GpuMatOps implements MatOps<GpuMat> {
   readonly name: string;
-  private errors: Promise<GPUError | null>[] = [];
 
   constructor(
-    readonly device: GPUDevice,
+    readonly gpu: GpuContext,
     readonly linalg: GpuLinalg,
     name = 'webgpu',
   ) {
     this.name = name;
   }
 
-  static async create(device: GPUDevice, opts: { maxBindingBytes?: number; name?: string; variant?: MatmulVariant } = {}): Promise<GpuMatOps> {
-    return new GpuMatOps(device, await GpuLinalg.create(device, opts), opts.name);
+  static async create(device: GPUDevice, opts: GpuLinalgOptions & { name?: string } = {}): Promise<GpuMatOps> {
+    const gpu = await GpuContext.create(device);
+    return new GpuMatOps(gpu, new GpuLinalg(gpu, opts), opts.name);
   }
 
   private alloc(n: number, label: string): GpuMat {
-    const buffer = this.device.createBuffer({ label, size: Math.max(16, Math.ceil((n * 4) / 16) * 16), usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
-    return { buffer, length: n, released: false };
-  }
-
-  private async check(): Promise<void> {
-    const errs = await Promise.all(this.errors);
-    this.errors = [];
-    const e = errs.find((x) => x);
-    if (e) throw new Error(`WebGPU error in matmul: ${e.message}`);
+    return { buffer: this.gpu.storage.acquire(Math.max(4, n * 4), label), length: n, released: false };
   }
 
   async upload(x: Float32Array): Promise<GpuMat> {
+    this.gpu.check();
     const t = this.alloc(x.length, 'matrix');
-    if (x.length) this.device.queue.writeBuffer(t.buffer, 0, x.buffer, x.byteOffset, x.byteLength);
+    if (x.length) this.gpu.upload(t.buffer, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
     return t;
   }
 
   async download(x: GpuMat): Promise<Float32Array> {
-    const bytes = Math.ceil((x.length * 4) / 4) * 4;
-    const rb = this.device.createBuffer({ label: 'readback', size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    const enc = this.device.createCommandEncoder({ label: 'download' });
-    if (bytes) enc.copyBufferToBuffer(x.buffer, 0, rb, 0, bytes);
-    this.device.queue.submit([enc.finish()]);
-    await rb.mapAsync(MapModeRead);
-    const out = new Float32Array(rb.getMappedRange().slice(0, bytes));
-    rb.unmap();
-    rb.destroy();
-    await this.check();
-    return out;
+    if (x.length === 0) {
+      await this.gpu.sync();
+      return new Float32Array(0);
+    }
+    const bytes = await this.gpu.begin('download').readBack(x.buffer, x.length * 4);
+    return new Float32Array(bytes.buffer, bytes.byteOffset, x.length);
   }
 
   async matmul(a: GpuMat, b: GpuMat, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: GpuMat): Promise<GpuMat> {
     const out = this.alloc(m * n, 'matmul');
-    this.device.pushErrorScope('validation');
-    const enc = this.device.createCommandEncoder({ label: 'matmul' });
-    const temps = this.linalg.encodeMatmul(enc, a.buffer, b.buffer, out.buffer, { m, k, n, transA, transB }, acc?.buffer);
-    this.device.queue.submit([enc.finish()]);
-    this.errors.push(this.device.popErrorScope());
-    for (const t of temps) t.destroy();
+    const op = this.gpu.begin('matmul');
+    this.linalg.encodeMatmul(op, a.buffer, b.buffer, out.buffer, { m, k, n, transA, transB }, acc?.buffer);
+    void op.submit();
     return out;
   }
 
@@ -276,6 +213,6 @@ export class GpuMatOps implements MatOps<GpuMat> {
   release(x: GpuMat): void {
     if (x.released) return;
     x.released = true;
-    x.buffer.destroy();
+    if (!this.gpu.isDisposed) this.gpu.storage.release(x.buffer);
   }
 }

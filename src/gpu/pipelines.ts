@@ -1,54 +1,39 @@
 /**
  * Compute pipelines, cached by kernel name + entry point + override constants (the compile-time
- * facts); per-run data (sizes, weights) goes in uniforms. Bind group layouts are explicit per
- * kernel, so a binding a variant does not read is still part of its layout.
+ * facts); per-run data (sizes, weights) goes in uniforms. Bind group layouts derive from each
+ * kernel's description (kernels.ts): the uniform at binding 0, then its storage bindings in order,
+ * so a binding a variant does not read is still part of its layout.
  */
-import type { ShaderName } from './shaders';
+import { KERNELS, type KernelName } from './kernels';
+import type { ShaderSources } from './shaders';
 
-export type Slot = 'uniform' | 'read' | 'rw';
-
-const R4: Slot[] = ['read', 'read', 'read', 'read'];
-export const LAYOUTS: Record<ShaderName, readonly Slot[]> = {
-  dtype: ['uniform', 'read', 'rw'],
-  delta: ['uniform', 'read', 'read', 'rw'],
-  'weighted-sum': ['uniform', ...R4, 'read', 'rw'],
-  'abs-histogram': ['uniform', 'read', 'rw'],
-  'magnitude-band': ['uniform', 'read', 'rw'],
-  'dare-mask': ['uniform', 'read', 'rw'],
-  'elect-sign': ['uniform', ...R4, 'rw'],
-  'disjoint-mean': ['uniform', ...R4, 'read', 'read', 'rw'],
-  dot: ['uniform', 'read', 'read', 'rw'],
-  'aim-scale': ['uniform', 'read', 'read', 'read', 'rw'],
-};
+const COMPUTE = 4; // GPUShaderStage.COMPUTE (the global is missing in Node)
 
 export class PipelineCache {
-  private readonly modules = new Map<ShaderName, GPUShaderModule>();
-  private readonly layouts = new Map<ShaderName, GPUBindGroupLayout>();
+  private readonly modules = new Map<KernelName, GPUShaderModule>();
+  private readonly layouts = new Map<KernelName, GPUBindGroupLayout>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   compiled = 0;
 
   constructor(
     private readonly device: GPUDevice,
-    private readonly sources: Record<ShaderName, string>,
+    private readonly sources: ShaderSources,
   ) {}
 
-  layout(name: ShaderName): GPUBindGroupLayout {
+  layout(name: KernelName): GPUBindGroupLayout {
     let l = this.layouts.get(name);
     if (!l) {
+      const storage = Object.values(KERNELS[name].bindings).map((access): GPUBufferBindingType => (access === 'read' ? 'read-only-storage' : 'storage'));
       l = this.device.createBindGroupLayout({
         label: `bgl:${name}`,
-        entries: LAYOUTS[name].map((slot, binding) => ({
-          binding,
-          visibility: 4 /* GPUShaderStage.COMPUTE */,
-          buffer: { type: slot === 'uniform' ? 'uniform' : slot === 'read' ? 'read-only-storage' : 'storage' },
-        })),
+        entries: ['uniform' as const, ...storage].map((type, binding) => ({ binding, visibility: COMPUTE, buffer: { type } })),
       });
       this.layouts.set(name, l);
     }
     return l;
   }
 
-  get(name: ShaderName, entryPoint = 'main', constants: Record<string, number> = {}): GPUComputePipeline {
+  get(name: KernelName, entryPoint: string, constants: Readonly<Record<string, number>> = {}): GPUComputePipeline {
     const key = `${name}:${entryPoint}:${Object.entries(constants)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => `${k}=${v}`)
@@ -63,7 +48,7 @@ export class PipelineCache {
       p = this.device.createComputePipeline({
         label: `pipeline:${key}`,
         layout: this.device.createPipelineLayout({ label: `layout:${name}`, bindGroupLayouts: [this.layout(name)] }),
-        compute: { module, entryPoint, constants },
+        compute: { module, entryPoint, constants: { ...constants } },
       });
       this.pipelines.set(key, p);
       this.compiled++;

@@ -1,22 +1,13 @@
 /**
- * The WGSL sources in shaders/, one file per kernel, as strings.
- * - Under Vite and vitest: bundled with `import.meta.glob(…, { query: '?raw' })`.
+ * The WGSL sources of every kernel in src/gpu/kernels.ts, composed for compilation: WGSL has no
+ * includes, so each kernel's source is shaders/common.wgsl, then its `includes` (e.g. rng.wgsl),
+ * then shaders/<name>.wgsl.
+ * - Under Vite and vitest: files bundled with `import.meta.glob(…, { query: '?raw' })`.
  * - Under plain Node/tsx (the CLI), where `import.meta.glob` does not exist: read with fs.
- * dare-mask.wgsl is prefixed with rng.wgsl (WGSL has no includes).
  */
-export type ShaderName =
-  | 'dtype'
-  | 'delta'
-  | 'weighted-sum'
-  | 'abs-histogram'
-  | 'magnitude-band'
-  | 'dare-mask'
-  | 'elect-sign'
-  | 'disjoint-mean'
-  | 'dot'
-  | 'aim-scale';
+import { COMMON_WGSL, KERNELS, KERNEL_NAMES, type KernelName } from './kernels';
 
-const PRELUDE: Partial<Record<ShaderName, string[]>> = { 'dare-mask': ['rng'] };
+export type ShaderSources = Readonly<Record<KernelName, string>>;
 
 function bundled(): Record<string, string> | undefined {
   try {
@@ -29,8 +20,6 @@ function bundled(): Record<string, string> | undefined {
   }
 }
 
-let cache: Promise<Record<string, string>> | undefined;
-
 async function readAll(): Promise<Record<string, string>> {
   const b = bundled();
   if (b && Object.keys(b).length) return b;
@@ -42,15 +31,26 @@ async function readAll(): Promise<Record<string, string>> {
   return out;
 }
 
-/** All shader sources, keyed by kernel name, with preludes applied. */
-export async function loadShaders(): Promise<Record<ShaderName, string>> {
-  cache ??= readAll();
-  const raw = await cache;
-  const get = (n: string) => {
-    const s = raw[n];
-    if (s === undefined) throw new Error(`shaders/${n}.wgsl is missing`);
-    return s;
-  };
-  const names: ShaderName[] = ['dtype', 'delta', 'weighted-sum', 'abs-histogram', 'magnitude-band', 'dare-mask', 'elect-sign', 'disjoint-mean', 'dot', 'aim-scale'];
-  return Object.fromEntries(names.map((n) => [n, [...(PRELUDE[n] ?? []).map(get), get(n)].join('\n')])) as Record<ShaderName, string>;
+/** The files, in order, that make up `kernel`'s source. */
+export function sourceFiles(kernel: KernelName): string[] {
+  return [COMMON_WGSL, ...(KERNELS[kernel].includes ?? []), kernel];
+}
+
+/** `kernel`'s source composed from raw .wgsl file contents keyed by file name. */
+export function composeSource(kernel: KernelName, files: Readonly<Record<string, string>>): string {
+  return sourceFiles(kernel)
+    .map((f) => {
+      const s = files[f];
+      if (s === undefined) throw new Error(`shaders/${f}.wgsl is missing`);
+      return s;
+    })
+    .join('\n');
+}
+
+let cache: Promise<ShaderSources> | undefined;
+
+/** Every kernel's composed source, keyed by kernel name (read once per process or page). */
+export function loadShaders(): Promise<ShaderSources> {
+  cache ??= readAll().then((files) => Object.fromEntries(KERNEL_NAMES.map((k) => [k, composeSource(k, files)])) as ShaderSources);
+  return cache;
 }

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jacobiSvd } from '../../src/core/kernels/jacobi-svd';
 import { matmul } from '../../src/core/kernels/matmul';
 import { randomizedSvd } from '../../src/core/linalg/rsvd';
-import { type GpuDevice, requestGpuDevice } from '../../src/gpu/device';
-import { GpuMatOps, type MatmulVariant, isCpuAdapter } from '../../src/gpu/linalg';
-import { nodeGpu } from '../../src/gpu/node';
+import { type GpuDevice, isSoftwareAdapter, requestGpuDevice } from '../../src/gpu/device';
+import { GpuMatOps, type MatmulVariant } from '../../src/gpu/linalg';
+import { nodeGpu } from '../../src/node/webgpu-env';
 import { randomFloats } from '../helpers/checkpoints';
 import { requireGpu } from '../gpu/gpu-env';
 import { CASES, frobenius, orthogonalityError, residual, withSpectrum } from './spectra';
@@ -24,7 +24,7 @@ beforeAll(async () => {
   dev = await requestGpuDevice(await nodeGpu());
   for (const variant of ['tiled', 'registers'] as const)
     variants[variant] = { whole: await GpuMatOps.create(dev.device, { variant }), tight: await GpuMatOps.create(dev.device, { variant, maxBindingBytes: 4096 }) };
-  ops = variants[isCpuAdapter(dev.adapter.name) ? 'registers' : 'tiled'].whole;
+  ops = variants[isSoftwareAdapter(dev.adapter.name) ? 'registers' : 'tiled'].whole;
 });
 afterAll(() => dev?.device.destroy());
 

@@ -1,0 +1,138 @@
+/**
+ * The GPU plumbing every kernel call goes through, shared by the TensorBackend (backend.ts) and the
+ * SVD matmul (linalg.ts): one device, its buffer pools, the pipeline cache, the limits work is
+ * planned with, and the error state. Device loss, and validation or out-of-memory errors caught
+ * around a submit or raised by the device, become GpuErrors thrown by the next operation.
+ * Work is encoded and submitted through GpuOp (op.ts), one per operation.
+ */
+import { BufferPool, type PoolStats } from './buffer-pool';
+import { GpuDeviceLostError, GpuError } from './device';
+import { GpuOp } from './op';
+import { PipelineCache } from './pipelines';
+import { loadShaders } from './shaders';
+import { BufferUsage } from './usage';
+
+/** The device limits work is planned with (the adapter's, or GPUDevice.limits). */
+export interface ContextLimits {
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+  readonly maxComputeWorkgroupsPerDimension: number;
+  readonly minStorageBufferOffsetAlignment: number;
+}
+
+export interface GpuContextOptions {
+  /** Lowers the storage-binding limit work is planned with (tests use it to exercise windowing). */
+  maxBindingBytes?: number;
+  /** Lowers the workgroups-per-dimension limit (tests use it to exercise 2-D folding). */
+  maxWorkgroupsPerDimension?: number;
+  /** Free storage-pool bytes kept for reuse (default 192 MiB). */
+  maxPoolFreeBytes?: number;
+}
+
+export interface GpuCounters {
+  submits: number;
+  dispatches: number;
+  /** Bytes written to the GPU / read back from it. */
+  uploadBytes: number;
+  readbackBytes: number;
+}
+
+export interface GpuPoolStats {
+  storage: PoolStats;
+  readback: PoolStats;
+  uniform: PoolStats;
+  pipelinesCompiled: number;
+}
+
+export class GpuContext {
+  readonly storage: BufferPool;
+  readonly readback: BufferPool;
+  readonly uniforms: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly maxBindingBytes: number;
+  readonly maxWorkgroupsPerDimension: number;
+  readonly offsetAlignment: number;
+  readonly counters: GpuCounters = { submits: 0, dispatches: 0, uploadBytes: 0, readbackBytes: 0 };
+  private failure: Error | undefined;
+  private lost: GpuDeviceLostError | undefined;
+  private disposed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    pipelines: PipelineCache,
+    limits: ContextLimits,
+    opts: GpuContextOptions,
+  ) {
+    this.pipelines = pipelines;
+    this.maxBindingBytes = Math.min(opts.maxBindingBytes ?? Infinity, limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+    this.maxWorkgroupsPerDimension = Math.min(opts.maxWorkgroupsPerDimension ?? Infinity, limits.maxComputeWorkgroupsPerDimension);
+    this.offsetAlignment = limits.minStorageBufferOffsetAlignment;
+    const free = opts.maxPoolFreeBytes ?? 192 * 2 ** 20;
+    this.storage = new BufferPool(device, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'tensor', free);
+    this.readback = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback', free / 4);
+    this.uniforms = new BufferPool(device, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform', 2 ** 20);
+    void device.lost.then((info) => {
+      this.lost = new GpuDeviceLostError(info.reason, info.message);
+    });
+    device.addEventListener?.('uncapturederror', (ev) => this.fail(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
+  }
+
+  /** A context on `device`, planning with `limits` (default: the device's own). */
+  static async create(device: GPUDevice, limits: ContextLimits = device.limits, opts: GpuContextOptions = {}): Promise<GpuContext> {
+    return new GpuContext(device, new PipelineCache(device, await loadShaders()), limits, opts);
+  }
+
+  /** Throws the device loss or the first GPU error seen so far, if any. */
+  check(): void {
+    if (this.lost) throw this.lost;
+    if (this.failure) throw this.failure;
+    if (this.disposed) throw new GpuError('the WebGPU backend was disposed');
+  }
+
+  /** Records a GPU error for the next check (the first one wins). */
+  fail(message: string): void {
+    this.failure ??= new GpuError(message);
+  }
+
+  /** Starts one operation: its dispatches and copies go into one command encoder, submitted once. */
+  begin(label: string): GpuOp {
+    this.check();
+    return new GpuOp(this, label);
+  }
+
+  /** Writes `bytes` to the start of `buffer` (queue order: before any later submit). */
+  upload(buffer: GPUBuffer, bytes: Uint8Array, offset = 0): void {
+    this.device.queue.writeBuffer(buffer, offset, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.counters.uploadBytes += bytes.byteLength;
+  }
+
+  poolStats(): GpuPoolStats {
+    return {
+      storage: { ...this.storage.stats },
+      readback: { ...this.readback.stats },
+      uniform: { ...this.uniforms.stats },
+      pipelinesCompiled: this.pipelines.compiled,
+    };
+  }
+
+  /** Waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.check();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Waits for submitted work (unless the device is lost), then destroys every pooled buffer. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (!this.lost) await this.device.queue.onSubmittedWorkDone().catch(() => undefined);
+    this.storage.destroyAll();
+    this.readback.destroyAll();
+    this.uniforms.destroyAll();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Every GPU kernel, described once. A description names the kernel's entry points (with their
+ * workgroup sizes), its uniforms (the fields of its WGSL `struct Params`, in order, at binding 0),
+ * its storage bindings (1, 2, … in order), its override constants, any other .wgsl it includes and
+ * its CPU twin. From this table come the kernel list, the bind group layouts (pipelines.ts), the
+ * composed sources (shaders.ts) and the uniform bytes (uniforms.ts); test/gpu/kernel-descriptions
+ * checks every entry against its .wgsl file.
+ *
+ * A kernel `name` lives in shaders/<name>.wgsl, after shaders/common.wgsl (the lane helpers).
+ * Adding an element-wise kernel: that file, one entry here, its CPU twin in src/core/kernels, and
+ * a backend method that calls GpuOp.elementwise.
+ */
+
+/** Uniform field types (their WGSL sizes and alignments are in uniforms.ts). */
+export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4f';
+/** Storage binding access: `var<storage, read>` or `var<storage, read_write>`. */
+export type Access = 'read' | 'rw';
+export type OverrideType = 'u32' | 'bool';
+
+type Fields = Readonly<Record<string, UniformType>>;
+type Bindings = Readonly<Record<string, Access>>;
+type Overrides = Readonly<Record<string, OverrideType>>;
+
+export interface KernelDescription<U extends Fields = Fields, B extends Bindings = Bindings, O extends Overrides = Overrides> {
+  /** Entry point → @workgroup_size. */
+  readonly entryPoints: Readonly<Record<string, readonly number[]>>;
+  readonly uniforms: U;
+  readonly bindings: B;
+  readonly overrides: O;
+  /** Elements one workgroup covers, for element-wise kernels (dispatch size = ⌈n / this⌉). */
+  readonly elementsPerWorkgroup?: number;
+  /** Other shaders/*.wgsl files put before this kernel's own (after common.wgsl). */
+  readonly includes?: readonly string[];
+  /** The CPU reference, src/core/<cpuTwin>.ts. */
+  readonly cpuTwin: string;
+}
+
+/** The uniform values a kernel takes: numbers, four numbers for a vec4. */
+export type UniformValues<U extends Fields> = { readonly [F in keyof U]: U[F] extends 'vec4f' ? readonly number[] : number };
+/** Override constants (all optional: the WGSL declares defaults). */
+export type OverrideValues<O extends Overrides> = { readonly [C in keyof O]?: O[C] extends 'bool' ? boolean : number };
+
+const defineKernel = <const U extends Fields, const B extends Bindings, const O extends Overrides>(d: KernelDescription<U, B, O>) => d;
+
+/** Workgroup size and block of every element-wise kernel (WG_SIZE, WG_ELEMENTS in common.wgsl). */
+export const WG_SIZE = 256;
+export const WG_ELEMENTS = 16384;
+const ELEMENTWISE = { entryPoints: { main: [WG_SIZE] }, elementsPerWorkgroup: WG_ELEMENTS } as const;
+const FOUR_INPUTS = { x0: 'read', x1: 'read', x2: 'read', x3: 'read' } as const;
+
+/** Elements per partial sum of the dot kernel. */
+export const DOT_BLOCK = 256;
+
+export const KERNELS = {
+  dtype: defineKernel({
+    ...ELEMENTWISE,
+    entryPoints: { load16: [WG_SIZE], store16: [WG_SIZE] },
+    uniforms: { n: 'u32' },
+    bindings: { src: 'read', dst: 'rw' },
+    overrides: { BF16: 'bool' },
+    cpuTwin: 'dtype',
+  }),
+  delta: defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32' },
+    bindings: { model: 'read', base: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/delta',
+  }),
+  'weighted-sum': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', w: 'vec4f' },
+    bindings: { ...FOUR_INPUTS, acc: 'read', out: 'rw' },
+    overrides: { K: 'u32', ACC: 'bool' },
+    cpuTwin: 'kernels/weighted-sum',
+  }),
+  'abs-histogram': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', prefix: 'u32', prefixShift: 'u32', shift: 'u32', mask: 'u32' },
+    bindings: { x: 'read', counts: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/abs-histogram',
+  }),
+  'magnitude-band': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', lo: 'f32', hi: 'f32' },
+    bindings: { x: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/magnitude-band',
+  }),
+  'dare-mask': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', seed: 'u32', stream: 'u32', offset: 'u32', keep: 'u32', rescale: 'u32', scale: 'f32' },
+    bindings: { x: 'read', out: 'rw' },
+    overrides: {},
+    includes: ['rng'],
+    cpuTwin: 'kernels/dare-mask',
+  }),
+  'elect-sign': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32' },
+    bindings: { ...FOUR_INPUTS, out: 'rw' },
+    overrides: { K: 'u32' },
+    cpuTwin: 'kernels/elect-sign',
+  }),
+  'disjoint-mean': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', w: 'vec4f' },
+    bindings: { ...FOUR_INPUTS, sgn: 'read', state: 'read', out: 'rw' },
+    overrides: { K: 'u32', ACC: 'bool', FINAL: 'bool', NORMALIZE: 'bool' },
+    cpuTwin: 'kernels/disjoint-mean',
+  }),
+  dot: defineKernel({
+    entryPoints: { main: [WG_SIZE] },
+    elementsPerWorkgroup: WG_SIZE * DOT_BLOCK,
+    uniforms: { n: 'u32' },
+    bindings: { a: 'read', b: 'read', partial: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/dot',
+  }),
+  'aim-scale': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', offset: 'u32', cols: 'u32', k: 'f32' },
+    bindings: { base: 'read', merged: 'read', scale: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/aim-scale',
+  }),
+  /** Tiled matmul for the SVD merges (driven by linalg.ts): `main` for GPUs, `main_registers` for CPU adapters. */
+  matmul: defineKernel({
+    entryPoints: { main: [16, 16], main_registers: [8, 8] },
+    uniforms: {
+      M: 'u32', N: 'u32', K: 'u32', lda: 'u32', ldb: 'u32', ldc: 'u32',
+      aOff: 'u32', bOff: 'u32', cOff: 'u32', c0Off: 'u32', flags: 'u32', acc: 'u32',
+    },
+    bindings: { a: 'read', b: 'read', c0: 'read', c: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/matmul',
+  }),
+};
+
+export type KernelName = keyof typeof KERNELS;
+export type Kernel<K extends KernelName> = (typeof KERNELS)[K];
+export const KERNEL_NAMES = Object.keys(KERNELS) as KernelName[];
+
+/** The file every kernel's source starts with. */
+export const COMMON_WGSL = 'common';
+
+export type EntryPoint<K extends KernelName> = keyof Kernel<K>['entryPoints'] & string;
+export type BindingName<K extends KernelName> = keyof Kernel<K>['bindings'] & string;
+export type KernelUniforms<K extends KernelName> = UniformValues<Kernel<K>['uniforms']>;
+export type KernelOverrides<K extends KernelName> = OverrideValues<Kernel<K>['overrides']>;

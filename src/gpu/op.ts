@@ -1,0 +1,187 @@
+/**
+ * One GPU operation: dispatches and copies encoded into one command encoder, submitted once, then
+ * its temporaries and uniform buffers go back to their pools (queue order makes reuse safe).
+ *
+ * - dispatch: any kernel of kernels.ts, with named uniforms and bindings; a workgroup count past
+ *   maxComputeWorkgroupsPerDimension folds into a 2-D grid (common.wgsl unfolds it).
+ * - elementwise: the one driver of every element-wise kernel. Tensors larger than the
+ *   storage-binding limit are processed in windows (buffer sub-ranges at aligned offsets); each
+ *   window gets its own `n` and, through a function of the window's start, its own uniforms.
+ */
+import type { GpuContext } from './context';
+import { GpuError } from './device';
+import {
+  type BindingName,
+  type EntryPoint,
+  KERNELS,
+  type KernelName,
+  type KernelOverrides,
+  type KernelUniforms,
+} from './kernels';
+import { packUniforms } from './uniforms';
+import { MapModeRead } from './usage';
+
+/** A binding's byte range in a buffer. */
+export interface BufferRange {
+  readonly buffer: GPUBuffer;
+  readonly offset?: number;
+  readonly size: number;
+}
+
+/** An element-wise operand: a buffer of f32 elements, or of `bytesPerElement` bytes each, bound per
+ * window; or a fixed range bound whole in every window (AIM's per-column scale, a histogram). */
+export type Operand = GPUBuffer | { readonly buffer: GPUBuffer; readonly bytesPerElement: number } | BufferRange;
+
+export interface DispatchArgs<K extends KernelName> {
+  /** Default: the kernel's first entry point. */
+  readonly entry?: EntryPoint<K>;
+  readonly constants?: KernelOverrides<K>;
+  readonly uniforms: KernelUniforms<K>;
+  readonly bind: { readonly [B in BindingName<K>]: BufferRange };
+  /** A count (folded into 2-D when needed) or an explicit [x, y] grid. */
+  readonly workgroups: number | readonly [number, number];
+}
+
+type WindowUniforms<K extends KernelName> = Omit<KernelUniforms<K>, 'n'>;
+
+export interface ElementwiseArgs<K extends KernelName> {
+  /** Elements; the kernel's `n` uniform is set per window. */
+  readonly n: number;
+  readonly entry?: EntryPoint<K>;
+  readonly constants?: KernelOverrides<K>;
+  /** The other uniforms, or a function of the window's first element. */
+  readonly uniforms?: WindowUniforms<K> | ((start: number) => WindowUniforms<K>);
+  readonly bind: { readonly [B in BindingName<K>]: Operand };
+}
+
+/** Window granule (elements): keeps every binding offset a multiple of 256 bytes. */
+export const GRANULE = 65536;
+
+const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
+const isRange = (o: Operand): o is BufferRange => 'buffer' in o && !('bytesPerElement' in o);
+const bytesPerElement = (o: Operand) => ('buffer' in o ? ('bytesPerElement' in o ? o.bytesPerElement : 0) : 4);
+
+/** [start, count] windows of `n` elements that keep `bytesPerElem`-byte bindings under `maxBindingBytes`. */
+export function windows(n: number, bytesPerElem: number, maxBindingBytes: number): [number, number][] {
+  const cap = Math.max(GRANULE, Math.floor(maxBindingBytes / bytesPerElem / GRANULE) * GRANULE);
+  if (n <= cap) return [[0, n]];
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += cap) out.push([s, Math.min(cap, n - s)]);
+  return out;
+}
+
+/** `workgroups` as an [x, y] grid with both under `maxPerDim`. */
+export function foldGrid(workgroups: number, maxPerDim: number): [number, number] {
+  if (workgroups <= maxPerDim) return [workgroups, 1];
+  const y = Math.ceil(workgroups / maxPerDim);
+  if (y > maxPerDim) throw new GpuError(`dispatch of ${workgroups} workgroups does not fit a 2-D grid`);
+  return [Math.ceil(workgroups / y), y];
+}
+
+export class GpuOp {
+  readonly enc: GPUCommandEncoder;
+  private readonly temps: GPUBuffer[] = [];
+  private readonly uniformBuffers: GPUBuffer[] = [];
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly label: string,
+  ) {
+    this.enc = ctx.device.createCommandEncoder({ label });
+  }
+
+  dispatch<K extends KernelName>(kernel: K, args: DispatchArgs<K>): void {
+    const [x, y] = typeof args.workgroups === 'number' ? foldGrid(args.workgroups, this.ctx.maxWorkgroupsPerDimension) : args.workgroups;
+    if (x <= 0 || y <= 0) return;
+    const { device, pipelines } = this.ctx;
+    const params = packUniforms(kernel, args.uniforms);
+    const ub = this.ctx.uniforms.acquire(params.byteLength, kernel);
+    device.queue.writeBuffer(ub, 0, params);
+    this.uniformBuffers.push(ub);
+    const constants = Object.fromEntries(Object.entries(args.constants ?? {}).map(([k, v]) => [k, Number(v)]));
+    const pipeline = pipelines.get(kernel, args.entry ?? Object.keys(KERNELS[kernel].entryPoints)[0]!, constants);
+    const ranges = args.bind as Readonly<Record<string, BufferRange>>;
+    const bindGroup = device.createBindGroup({
+      label: `bg:${kernel}`,
+      layout: pipelines.layout(kernel),
+      entries: [
+        { binding: 0, resource: { buffer: ub, size: params.byteLength } },
+        ...Object.keys(KERNELS[kernel].bindings).map((name, i) => {
+          const r = ranges[name];
+          if (!r) throw new GpuError(`${kernel}: binding '${name}' is not bound`);
+          return { binding: i + 1, resource: { buffer: r.buffer, offset: r.offset ?? 0, size: r.size } };
+        }),
+      ],
+    });
+    const pass = this.enc.beginComputePass({ label: `${this.label}:${kernel}` });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y);
+    pass.end();
+    this.ctx.counters.dispatches++;
+  }
+
+  elementwise<K extends KernelName>(kernel: K, args: ElementwiseArgs<K>): void {
+    const perWorkgroup = KERNELS[kernel].elementsPerWorkgroup;
+    if (!perWorkgroup) throw new GpuError(`${kernel} is not an element-wise kernel`);
+    const operands = Object.entries(args.bind as Readonly<Record<string, Operand>>);
+    const widest = Math.max(...operands.map(([, o]) => bytesPerElement(o)));
+    for (const [start, count] of windows(args.n, widest, this.ctx.maxBindingBytes)) {
+      const bind = Object.fromEntries(
+        operands.map(([name, o]) => {
+          const r = isRange(o) ? o : { buffer: 'buffer' in o ? o.buffer : o, offset: start * bytesPerElement(o), size: Math.ceil(count * bytesPerElement(o)) };
+          return [name, { buffer: r.buffer, offset: r.offset ?? 0, size: roundUp(Math.max(16, r.size), 16) }];
+        }),
+      );
+      const rest = typeof args.uniforms === 'function' ? args.uniforms(start) : args.uniforms;
+      const uniforms = { ...rest, n: count } as unknown as KernelUniforms<K>;
+      const workgroups = Math.ceil(count / perWorkgroup);
+      this.dispatch(kernel, { entry: args.entry, constants: args.constants, uniforms, bind: bind as DispatchArgs<K>['bind'], workgroups });
+    }
+  }
+
+  /** A scratch storage buffer, back to the pool after submit. */
+  temp(bytes: number, label: string): GPUBuffer {
+    const b = this.ctx.storage.acquire(Math.max(4, bytes), label);
+    this.temps.push(b);
+    return b;
+  }
+
+  /** Submits the encoded work; resolves once its validation and out-of-memory scopes are checked. */
+  submit(): Promise<void> {
+    const { device } = this.ctx;
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    device.queue.submit([this.enc.finish()]);
+    this.ctx.counters.submits++;
+    const scopes = Promise.all([device.popErrorScope(), device.popErrorScope()]).then(([oom, val]) => {
+      const e = oom ?? val;
+      if (e) this.ctx.fail(`WebGPU ${oom ? 'out of memory' : 'validation error'} in ${this.label}: ${e.message}`);
+    });
+    for (const b of this.temps) this.ctx.storage.release(b);
+    for (const b of this.uniformBuffers) this.ctx.uniforms.release(b);
+    return scopes;
+  }
+
+  /** Submits, then copies the first `bytes` of `src` back to the CPU. */
+  async readBack(src: GPUBuffer, bytes: number): Promise<Uint8Array> {
+    const size = roundUp(bytes, 4);
+    const rb = this.ctx.readback.acquire(size, 'readback');
+    this.enc.copyBufferToBuffer(src, 0, rb, 0, size);
+    const scopes = this.submit();
+    try {
+      await rb.mapAsync(MapModeRead, 0, size);
+    } catch (e) {
+      this.ctx.check();
+      throw new GpuError(`reading back from the GPU failed: ${(e as Error).message}`);
+    }
+    const out = new Uint8Array(bytes);
+    out.set(new Uint8Array(rb.getMappedRange(0, size), 0, bytes));
+    rb.unmap();
+    this.ctx.readback.release(rb);
+    this.ctx.counters.readbackBytes += size;
+    await scopes;
+    this.ctx.check();
+    return out;
+  }
+}
