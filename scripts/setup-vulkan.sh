@@ -5,7 +5,9 @@
 # configuration. Idempotent: a second run only prints the ICD path.
 #
 #   bash scripts/setup-vulkan.sh          # prints the ICD json path on its last line
-#   export VK_ICD_FILENAMES=$(bash scripts/setup-vulkan.sh | tail -n1)
+#
+# Nothing else to set: src/node/webgpu-env.ts points VK_ICD_FILENAMES at this ICD whenever it is
+# unset (CLI, benchmarks, tests). Set VK_ICD_FILENAMES yourself only to pick another driver.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

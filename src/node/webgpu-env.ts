@@ -52,9 +52,12 @@ interface DawnModule {
   globals: Record<string, unknown>;
 }
 
+/** A variable, so that neither TypeScript nor a bundler needs the optional package to be there. */
+const DAWN_PACKAGE = 'webgpu';
+
 async function importDawn(): Promise<DawnModule> {
   try {
-    return (await import('webgpu')) as unknown as DawnModule;
+    return (await import(/* @vite-ignore */ DAWN_PACKAGE)) as DawnModule;
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new DawnMissingError((e as Error).message.split('\n')[0]!);

@@ -1,13 +1,15 @@
 /**
  * End-to-end harness: builds the app, serves it with `vite preview` (COOP/COEP on), and drives
  * Debian's Chromium through playwright-core. Every request the page makes is recorded so tests
- * can assert that nothing leaves the page's origin.
+ * can assert that nothing leaves the page's origin. `freshLabPerTest` gives each test its own
+ * server, browser profile and OPFS, so no test depends on another having run (or run first).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { type PreviewServer, build, preview } from 'vite';
+import { afterAll, afterEach, beforeEach, expect } from 'vitest';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -20,7 +22,8 @@ export interface Lab {
   close(): Promise<void>;
 }
 
-// Each test file runs in its own process: each builds into its own folder, so parallel files never clobber one another.
+// Each test file runs in its own process: each builds once into its own folder (removed when the
+// file is done), so parallel files never clobber one another.
 const OUT_DIR = `.cache/e2e-dist-${process.pid}`;
 let built: Promise<void> | undefined;
 function buildOnce(): Promise<void> {
@@ -65,8 +68,38 @@ export async function openLab(): Promise<Lab> {
     async close() {
       await context.close();
       await new Promise<void>((res) => server.httpServer.close(() => res()));
-      rmSync(OUT_DIR, { recursive: true, force: true });
     },
+  };
+}
+
+/** Waits until the built-in demo family (three models) is loaded and ready. */
+export async function demoReady(lab: Lab): Promise<void> {
+  await lab.page.locator('[data-testid=model-card][data-status=ready]').nth(2).waitFor({ timeout: 60_000 });
+}
+
+/**
+ * Call at the top of a describe: every test gets a new lab (own server, profile and OPFS, the
+ * demo family loaded), and after each the page must have made no request to another origin.
+ */
+export function freshLabPerTest(): () => Lab {
+  let lab: Lab | undefined;
+  beforeEach(async () => {
+    lab = await openLab();
+    await demoReady(lab);
+  }, 240_000);
+  afterEach(async () => {
+    const done = lab;
+    lab = undefined;
+    try {
+      if (done) expect(foreignRequests(done)).toEqual([]);
+    } finally {
+      await done?.close();
+    }
+  });
+  afterAll(() => rmSync(OUT_DIR, { recursive: true, force: true }));
+  return () => {
+    if (!lab) throw new Error('no lab: freshLabPerTest() gives one inside a test only');
+    return lab;
   };
 }
 

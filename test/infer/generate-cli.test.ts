@@ -26,6 +26,18 @@ describe('merge-lab generate', () => {
     expect(stderr).toMatch(/prefill [\d.]+ tok\/s .*time to first token \d+ ms; \d+ new tokens, decode [\d.]+ tok\/s/);
   });
 
+  it("--ep webgpu finds the project's Vulkan driver with no VK_ICD_FILENAMES set (as on a fresh clone)", { timeout: 600_000 }, async () => {
+    const env = { ...process.env };
+    delete env.VK_ICD_FILENAMES;
+    const quick = 'public/models/demo-quick';
+    const { stdout, stderr } = await run('node', [BIN, 'generate', '--model', quick, '--prompt', PROMPT, '--max-new-tokens', '4', '--ep', 'webgpu'], { env });
+    expect(stderr).toMatch(/ep: webgpu \(.+\): requested/);
+    const model = await ChatModel.load(new FsModelFolder(quick), { ep: 'wasm', adapter: nodeRuntimeAdapter() });
+    const expected = await model.ask(PROMPT, { maxNewTokens: 4 });
+    await model.release();
+    expect(stdout).toBe(`${expected.text}\n`);
+  });
+
   it('reports an unsupported architecture with exit code 1 and no stack trace', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-gen-'));
     writeTinyModel(dir, { seed: 1, hidden: 16, intermediate: 24, vocab: 40 });
