@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the Merge Lab demo family from scratch, deterministically (seed in demo_models.py):
+# Regenerates the Merge Lab demo family from scratch, deterministically (seed in settings.py):
 #   public/models/demo-{base,quick,slow}/, public/models/REPORT.md,
 #   public/data/arith-heldout.jsonl, test/golden/*.golden.{json,safetensors}
 # Usage: bash tools/demo-models/build.sh            (see README.md for measured times; 2 cores, no GPU)

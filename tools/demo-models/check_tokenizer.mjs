@@ -1,5 +1,5 @@
 // Parity check: the lab's JS tokenizer (@huggingface/tokenizers 0.2.0) and chat template renderer
-// (@huggingface/jinja) against the Python tokenizer of demo_models.py.
+// (@huggingface/jinja) against the Python tokenizer (tokenizer.py).
 //
 //   node tools/demo-models/check_tokenizer.mjs <node_modules dir> <tokenizer dir> <tok_expect.json>
 //   e.g. node tools/demo-models/check_tokenizer.mjs /tmp/tk/node_modules public/models/demo-base /tmp/demo-models-work/tok_expect.json

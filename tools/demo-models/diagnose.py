@@ -11,20 +11,21 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common as C  # noqa: E402
-import demo_models as D  # noqa: E402
+from data import LEVELS, fact_doc, make_problem, question_text, response_text  # noqa: E402
+from model import load_model  # noqa: E402
+from tokenizer import Tokenizer, chat_prompt  # noqa: E402
 
 torch.set_num_threads(1)
-tok = C.Tokenizer()
-m = D.load_model(tok, sys.argv[1])
+tok = Tokenizer()
+m = load_model(tok, sys.argv[1])
 rng = random.Random(4242)
 eq = tok.vocab["Ġ="]
 stats = {"result": [0, 0], "operand": [0, 0], "fact": [0, 0], "terse": [0, 0]}
 with torch.no_grad():
     for _ in range(120):
-        p = C.make_problem(rng, rng.choice(C.LEVELS))
-        pr = tok.encode(C.chat_prompt(C.question_text(p)))
-        rs = tok.encode(C.response_text(p, "chain"))
+        p = make_problem(rng, rng.choice(LEVELS))
+        pr = tok.encode(chat_prompt(question_text(p)))
+        rs = tok.encode(response_text(p, "chain"))
         ids = pr + rs
         pred = m.full_logits(ids).argmax(-1).tolist()
         for j in range(len(pr), len(ids)):
@@ -38,14 +39,14 @@ with torch.no_grad():
                 continue
             stats[k][0] += g
             stats[k][1] += 1
-        ts = tok.encode(C.response_text(p, "terse"))
+        ts = tok.encode(response_text(p, "terse"))
         ids = pr + ts
         pred = m.full_logits(ids).argmax(-1).tolist()
         for j in range(len(pr), len(ids)):
             if ids[j - 1] == eq:
                 stats["terse"][0] += pred[j - 1] == ids[j]
                 stats["terse"][1] += 1
-        f = tok.encode(C.fact_doc(rng, 16))
+        f = tok.encode(fact_doc(rng, 16))
         pf = m.full_logits(f).argmax(-1).tolist()
         for j in range(1, len(f)):
             if f[j - 1] == eq:
