@@ -58,6 +58,13 @@ export function parameterDefault(spec: MethodRow, name: ParameterName): number |
   return own?.default ?? (PARAMETERS[name] as { default?: number | boolean }).default;
 }
 
+/** A numeric default the engine falls back on (e.g. iso_c's `rank`); throws when the method has none. */
+export function numberDefault(spec: MethodRow, name: ParameterName): number {
+  const d = parameterDefault(spec, name);
+  if (typeof d !== 'number') throw new Error(`${spec.name} has no numeric default for ${name}`);
+  return d;
+}
+
 /** The parameters a method reads, in row order. */
 export function methodParameterNames(spec: MethodRow): ParameterName[] {
   return Object.keys(spec.parameters) as ParameterName[];
