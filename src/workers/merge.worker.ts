@@ -8,7 +8,7 @@
  */
 import { expose, transfer } from 'comlink';
 import type { DType } from '../core/dtype';
-import type { LabWarning } from '../core/errors';
+import { type LabWarning, describeError } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { MapModelFolder } from '../core/io/byte-source';
 import { DirectoryOutputFolder } from '../browser/directory-output';
@@ -69,7 +69,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       return { backend: be as TensorBackend<unknown>, notice: be.name };
     } catch (e) {
       if (choice === 'webgpu') throw e;
-      return { backend: new CpuBackend() as TensorBackend<unknown>, notice: `cpu (no WebGPU: ${(e as Error).message})` };
+      return { backend: new CpuBackend() as TensorBackend<unknown>, notice: `cpu (no WebGPU: ${describeError(e)})` };
     }
   }
 
@@ -79,7 +79,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       try {
         return (await acquireGpuDevice(await getGpu())).adapter;
       } catch (e) {
-        return { error: (e as Error).message };
+        return { error: describeError(e) };
       }
     },
 

@@ -21,6 +21,20 @@ export interface MatOps<T> {
   release(x: T): void;
 }
 
+/** The shape of op(A)·op(B): A [m, k] (transA: stored [k, m]), B [k, n] (transB: stored [n, k]); result [m, n]. */
+export interface ProductShape {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+}
+
+/** op(A)·op(B) (+ acc) with its shape spelled out: `product(ops, a, b, { m, k, n, transA: true })`. */
+export function product<T>(ops: MatOps<T>, a: T, b: T, { m, k, n, transA = false, transB = false }: ProductShape, acc?: T): Promise<T> {
+  return ops.matmul(a, b, m, k, n, transA, transB, acc);
+}
+
 function bytesOf(x: Float32Array): Uint8Array {
   return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
 }

@@ -16,7 +16,7 @@
  * resolved: that is the floor of every f32 SVD here.
  */
 import { symmetricEigen } from '../kernels/jacobi-svd';
-import type { MatOps } from './ops';
+import { type MatOps, product } from './ops';
 import { gaussian } from './random';
 
 export const ORTH_TOL = 1e-5;
@@ -65,7 +65,7 @@ export async function orthonormalize<T>(ops: MatOps<T>, Y: T, m: number, l: numb
   if (l > m) throw new Error(`orthonormalize: ${l} columns do not fit in ${m} rows`);
   let cur = Y;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const gh = await ops.matmul(cur, cur, l, m, l, true, false);
+    const gh = await product(ops, cur, cur, { m: l, k: m, n: l, transA: true });
     const G = await ops.download(gh);
     ops.release(gh);
     if (pass > 0) {
@@ -98,7 +98,7 @@ export async function orthonormalize<T>(ops: MatOps<T>, Y: T, m: number, l: numb
       });
       fill = await ops.upload(F);
     }
-    const next = await ops.matmul(cur, mh, m, l, l, false, false, fill);
+    const next = await product(ops, cur, mh, { m, k: l, n: l }, fill);
     ops.release(mh);
     if (fill) ops.release(fill);
     if (cur !== Y || !o.keepInput) ops.release(cur);

@@ -13,7 +13,7 @@
  * O(l³) whatever n is.
  */
 import { jacobiSvd } from '../kernels/jacobi-svd';
-import type { MatOps } from './ops';
+import { type MatOps, product } from './ops';
 import { orthonormalize } from './orth';
 import { gaussian } from './random';
 
@@ -46,21 +46,21 @@ export async function randomizedSvd<T>(ops: MatOps<T>, A: T, m: number, n: numbe
   const q = Math.max(0, Math.floor(o.powerIters ?? DEFAULT_POWER_ITERS));
   const seed = o.seed ?? 0;
   const stream = o.stream ?? 0;
-  const orth = (Y: T, rows: number, step: number, keepInput = false) =>
+  const orth = (Y: T, rows: number, step: number, { keepInput = false } = {}) =>
     orthonormalize(ops, Y, rows, l, { seed, stream: (stream + 0x9e37 * (step + 1)) >>> 0, keepInput }).then((r) => r.Q);
 
   const omega = await ops.upload(gaussian(n * l, seed, stream));
-  let Q = await orth(await ops.matmul(A, omega, m, n, l, false, false), m, 0);
+  let Q = await orth(await product(ops, A, omega, { m, k: n, n: l }), m, 0);
   ops.release(omega);
   for (let i = 0; i < q; i++) {
-    const Z = await orth(await ops.matmul(A, Q, n, m, l, true, false), n, 2 * i + 1);
+    const Z = await orth(await product(ops, A, Q, { m: n, k: m, n: l, transA: true }), n, 2 * i + 1);
     ops.release(Q);
-    Q = await orth(await ops.matmul(A, Z, m, n, l, false, false), m, 2 * i + 2);
+    Q = await orth(await product(ops, A, Z, { m, k: n, n: l }), m, 2 * i + 2);
     ops.release(Z);
   }
-  const Bt = await ops.matmul(A, Q, n, m, l, true, false); // [n, l] = Aᵀ Q
-  const Q2 = await orth(Bt, n, 2 * q + 1, true);
-  const rh = await ops.matmul(Q2, Bt, l, n, l, true, false); // R = Q₂ᵀ Bᵀ
+  const Bt = await product(ops, A, Q, { m: n, k: m, n: l, transA: true }); // [n, l] = Aᵀ Q
+  const Q2 = await orth(Bt, n, 2 * q + 1, { keepInput: true });
+  const rh = await product(ops, Q2, Bt, { m: l, k: n, n: l, transA: true }); // R = Q₂ᵀ Bᵀ
   ops.release(Bt);
   const R = await ops.download(rh);
   ops.release(rh);
@@ -75,8 +75,8 @@ export async function randomizedSvd<T>(ops: MatOps<T>, A: T, m: number, n: numbe
       Vb[i * k + j] = small.V[i * l + j]!;
     }
   const [ubh, vbh] = await Promise.all([ops.upload(Ub), ops.upload(Vb)]);
-  const U = await ops.matmul(Q, ubh, m, l, k, false, false);
-  const V = await ops.matmul(Q2, vbh, n, l, k, false, false);
+  const U = await product(ops, Q, ubh, { m, k: l, n: k });
+  const V = await product(ops, Q2, vbh, { m: n, k: l, n: k });
   for (const h of [ubh, vbh, Q, Q2]) ops.release(h);
   return { m, n, k, U, s: small.s.slice(0, k), V, sketch: small.s };
 }
@@ -86,9 +86,9 @@ export async function reconstruct<T>(ops: MatOps<T>, f: { m: number; n: number; 
   const D = new Float32Array(f.k * f.k);
   for (let j = 0; j < f.k; j++) D[j * f.k + j] = w * (s[j] ?? 0);
   const dh = await ops.upload(D);
-  const US = await ops.matmul(f.U, dh, f.m, f.k, f.k, false, false);
+  const US = await product(ops, f.U, dh, { m: f.m, k: f.k, n: f.k });
   ops.release(dh);
-  const out = await ops.matmul(US, f.V, f.m, f.k, f.n, false, true, acc);
+  const out = await product(ops, US, f.V, { m: f.m, k: f.k, n: f.n, transB: true }, acc);
   ops.release(US);
   return out;
 }

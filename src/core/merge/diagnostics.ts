@@ -83,7 +83,8 @@ export function svdDiagnostics(d: TensorDiagnostics): SvdDiagnostics {
 
 /** Whether a tensor has task-vector statistics (the UI's per-layer table shows only those). */
 export function hasTaskVectorStats(d: TensorDiagnostics): boolean {
-  return d.norms.length > 0 || d.cosines.length > 0 || d.trimmed.length > 0 || d.thresholds.length > 0 || d.signConflicts !== undefined;
+  const lists = [d.norms, d.cosines, d.trimmed, d.thresholds];
+  return lists.some((l) => l.length > 0) || d.signConflicts !== undefined;
 }
 
 /** The spectrum of one task vector (or residual) of one weight, for plots. */

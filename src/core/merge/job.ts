@@ -78,7 +78,8 @@ export class ChunkedTensorJob<T> implements TensorJob<T> {
     if (c === this.loadedChunk) return this.loaded;
     this.releaseLoaded();
     const tp = this.tensor;
-    const bytes = tp.numel === 0 ? tp.inputs.map(() => new Uint8Array(0)) : await this.options.reader.read(this.options.index, c);
+    const { reader, index } = this.options;
+    const bytes = tp.numel === 0 ? tp.inputs.map(() => new Uint8Array(0)) : await reader.read(index, c);
     // Progress counts each chunk's bytes once, even when a multi-pass method re-reads it.
     if (c >= this.chunksCounted) {
       this.options.onRead(bytes.reduce((n, b) => n + b.byteLength, 0));
@@ -95,7 +96,8 @@ export class ChunkedTensorJob<T> implements TensorJob<T> {
     if (tp.aim) {
       // AIM post-step against θ₀ (input 0) of the chunk being emitted.
       const scale = (this.aimScale ??= await backend.load(encodeFromF32(tp.aim.scale, 'F32'), 'F32'));
-      out = await backend.aimScale!(this.loaded[0]!, merged, scale, tp.aim.omega, this.loadedChunk * this.chunkElements, tp.aim.cols);
+      const offset = this.loadedChunk * this.chunkElements;
+      out = await backend.aimScale!(this.loaded[0]!, merged, scale, tp.aim.omega, offset, tp.aim.cols);
       backend.release(merged);
     }
     const bytes = await backend.store(out, tp.outDtype as DType);

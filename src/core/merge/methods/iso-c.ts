@@ -14,6 +14,7 @@
  * as ill-conditioned as V* is (the V_t are not orthogonal to V_c): in f32 the result can then
  * differ from an f64 computation by ~1e-4 of its scale.
  */
+import { product } from '../../linalg/ops';
 import { reconstruct } from '../../linalg/rsvd';
 import { svdDiagnostics } from '../diagnostics';
 import { type SvdContext, addFactorProduct, inverseSqrtGram, keptRank, reportTaskVectorSpectra, truncatedSvd } from './svd-common';
@@ -60,8 +61,8 @@ export async function mergeIsoCts<T>(ctx: SvdContext<T>): Promise<void> {
   const sig: number[] = Array.from(common.s);
   for (let t = 0; s > 0 && t < T_; t++) {
     const d = await be.delta(ins[t]!, base!);
-    const X = await ops.matmul(common.U, d, common.k, m, n, true, false); // U_cᵀ δ_t
-    const P = await ops.matmul(common.U, X, m, common.k, n, false, false);
+    const X = await product(ops, common.U, d, { m: common.k, k: m, n, transA: true }); // U_cᵀ δ_t
+    const P = await product(ops, common.U, X, { m, k: common.k, n });
     const resid = await ops.combine([d, P], [1, -1]);
     for (const h of [d, X, P]) ops.release(h);
     const f = await truncatedSvd(ctx, resid, s, ctx.models[t]!.stream, { model: ctx.models[t]!.model, matrix: 'task_specific' });

@@ -6,7 +6,7 @@
  * Shapes: a weight W is [m, n] row-major (m = out features, n = in features); δ_t = θ_t − θ₀.
  */
 import { symmetricEigen } from '../../kernels/jacobi-svd';
-import { type MatOps, matOps } from '../../linalg/ops';
+import { type MatOps, matOps, product } from '../../linalg/ops';
 import { type RsvdResult, randomizedSvd } from '../../linalg/rsvd';
 import { type SpectrumDiagnostics, svdDiagnostics } from '../diagnostics';
 import type { SvdSettings, TensorJob } from '../tensor-job';
@@ -116,7 +116,7 @@ export async function inverseSqrtGram<T>(ops: MatOps<T>, xs: readonly T[], rows:
   for (let a = 0; a < xs.length; a++)
     for (let b = a; b < xs.length; b++) {
       const [ka, kb] = [widths[a]!, widths[b]!];
-      const h = await ops.matmul(xs[a]!, xs[b]!, ka, rows, kb, true, false);
+      const h = await product(ops, xs[a]!, xs[b]!, { m: ka, k: rows, n: kb, transA: true });
       const g = await ops.download(h);
       ops.release(h);
       for (let i = 0; i < ka; i++)
@@ -158,12 +158,12 @@ export async function addFactorProduct<T>(ops: MatOps<T>, base: T, Us: readonly 
       const block = new Float32Array(ksz * kr);
       for (let i = 0; i < ksz; i++) for (let j = 0; j < kr; j++) block[i * kr + j] = C[(offs[s]! + i) * K + offs[r]! + j]!;
       const bh = await ops.upload(block);
-      const next = await ops.matmul(Vs[r]!, bh, n, kr, ksz, false, true, Z); // V_r C_srᵀ
+      const next = await product(ops, Vs[r]!, bh, { m: n, k: kr, n: ksz, transB: true }, Z); // V_r C_srᵀ
       ops.release(bh);
       if (Z) ops.release(Z);
       Z = next;
     }
-    const next = await ops.matmul(Us[s]!, Z!, m, ksz, n, false, true, out);
+    const next = await product(ops, Us[s]!, Z!, { m, k: ksz, n, transB: true }, out);
     ops.release(Z!);
     if (out !== base) ops.release(out);
     out = next;
