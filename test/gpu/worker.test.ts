@@ -1,15 +1,18 @@
 /**
  * The merge worker's comlink API over a real MessageChannel (Node), on the real WebGPU backend:
- * transferred inputs and outputs, proxied progress, cancellation, and the DARE probe bytes equal
+ * transferred inputs and outputs, proxied progress and diagnostics, cancellation (an AbortError),
+ * typed errors with their code and tensor, and the DARE probe bytes equal
  * to Node's and to the CPU reference's (the browser half of that check is in the e2e suite).
  */
 import { MessageChannel } from 'node:worker_threads';
 import { expose } from 'comlink';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LabError, isAbortError } from '../../src/core/errors';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
+import type { TensorDiagnostics } from '../../src/core/merge/diagnostics';
 import type { MergeProgress } from '../../src/core/merge/execute';
 import { DEFAULT_DARE_PROBE, dareProbeBytes } from '../../src/gpu/dare-probe';
-import { nodeGpu } from '../../src/gpu/node';
+import { nodeGpu } from '../../src/node/webgpu-env';
 import { MergeClient } from '../../src/workers/merge-client';
 import { createMergeWorkerApi } from '../../src/workers/merge.worker';
 import { tinyCheckpoint, tinyModelFiles } from '../helpers/checkpoints';
@@ -58,10 +61,28 @@ describe('merge worker API (comlink)', () => {
   it('cancels through an AbortSignal', async () => {
     const ac = new AbortController();
     const p = client.merge({ recipe: RECIPE, models: files(), backend: 'webgpu', chunkElements: 16 }, { signal: ac.signal, onProgress: () => ac.abort() });
-    await expect(p).rejects.toThrow(/cancelled/);
-    // the worker is free again afterwards
-    const ok = await client.merge({ recipe: RECIPE, models: files(), backend: 'cpu' });
+    const err = await p.catch((e: unknown) => e);
+    expect(isAbortError(err), String(err)).toBe(true);
+    expect((err as Error).message).toBe('merge cancelled');
+    // the worker is free again afterwards; diagnostics arrive typed
+    const seen = new Map<string, TensorDiagnostics>();
+    const ok = await client.merge({ recipe: RECIPE, models: files(), backend: 'cpu' }, { onTensor: (name, d) => void seen.set(name, d) });
     expect(ok.summary.backend).toBe('cpu');
+    await new Promise((res) => setTimeout(res, 20)); // last proxied onTensor call
+    const up = seen.get('model.layers.0.mlp.up_proj.weight')!;
+    expect(up.norms.map((x) => x.model)).toEqual(['a', 'b']);
+    expect(up.cosines).toEqual([{ a: 'a', b: 'b', value: expect.any(Number) }]);
+    expect(up.signConflicts).toBeGreaterThanOrEqual(0);
+  });
+
+  it('rejects with the LabError the merge threw: code and tensor intact', async () => {
+    const input = files();
+    input.b = Object.fromEntries(tinyModelFiles({ ...opts, hidden: 8, seed: 3 }));
+    const err = await client.merge({ recipe: RECIPE, models: input, backend: 'cpu' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LabError);
+    expect((err as LabError).code).toBe('shape-mismatch');
+    expect((err as LabError).tensor).toBeTruthy();
+    expect((err as LabError).message).toContain((err as LabError).tensor!);
   });
 
   it('DARE probe: worker bytes = Node GPU bytes = CPU reference bytes, for f32, f16 and bf16', async () => {
