@@ -18,7 +18,8 @@ export interface SelectedBackend {
   notice: string;
 }
 
-const HINT = 'on a machine without a GPU, run `bash scripts/setup-vulkan.sh` (lavapipe from Mesa 25) or set VK_ICD_FILENAMES';
+const HINT =
+  'on a machine without a GPU, run `bash scripts/setup-vulkan.sh` (lavapipe from Mesa 25) or set VK_ICD_FILENAMES';
 
 type Attempt = { backend: TensorBackend<unknown> } | { why: string; dawnMissing: boolean };
 
@@ -38,16 +39,20 @@ function describeGpu(b: TensorBackend<unknown>): string {
 }
 
 export async function selectBackend(choice: string): Promise<SelectedBackend> {
-  if (choice !== 'auto' && choice !== 'cpu' && choice !== 'webgpu') throw new UsageError(`--backend must be auto, cpu or webgpu (got '${choice}')`);
+  if (choice !== 'auto' && choice !== 'cpu' && choice !== 'webgpu')
+    throw new UsageError(`--backend must be auto, cpu or webgpu (got '${choice}')`);
   const cpu = () => new CpuBackend() as TensorBackend<unknown>;
   if (choice === 'cpu') return { backend: cpu(), notice: 'backend: cpu (reference)' };
   const attempt = await tryWebGpu();
   if ('backend' in attempt) return { backend: attempt.backend, notice: describeGpu(attempt.backend) };
   const { why, dawnMissing } = attempt;
-  if (choice === 'webgpu') throw new UsageError(dawnMissing ? `--backend webgpu: ${why}` : `--backend webgpu: ${why}; ${HINT}`);
+  if (choice === 'webgpu')
+    throw new UsageError(dawnMissing ? `--backend webgpu: ${why}` : `--backend webgpu: ${why}; ${HINT}`);
   const fallback = 'falling back to the CPU reference backend, which is slower';
   return {
     backend: cpu(),
-    notice: dawnMissing ? `notice: no WebGPU in Node: ${why}; ${fallback}.` : `notice: no WebGPU adapter (${why}); ${fallback}. ${HINT}.`,
+    notice: dawnMissing
+      ? `notice: no WebGPU in Node: ${why}; ${fallback}.`
+      : `notice: no WebGPU adapter (${why}); ${fallback}. ${HINT}.`,
   };
 }

@@ -22,7 +22,11 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || !COMMANDS[cmd]) {
-    console.error(`usage:\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}`);
+    console.error(
+      `usage:\n${Object.values(COMMANDS)
+        .map((c) => `  ${c.usage}`)
+        .join('\n')}`,
+    );
     return cmd && cmd !== '--help' && cmd !== '-h' ? 2 : 0;
   }
   try {

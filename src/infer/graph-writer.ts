@@ -55,14 +55,28 @@ export class GraphWriter {
   op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string, domain?: string): string {
     const output = out ?? `${opType.toLowerCase()}_${this.n}`;
     const attrList = Object.entries(attrs).map(([name, v]) => attribute(name, v));
-    this.nodes.push({ name: `n${this.n++}_${opType}`, opType, input: inputs, output: [output], attribute: attrList, ...(domain ? { domain } : {}) });
+    this.nodes.push({
+      name: `n${this.n++}_${opType}`,
+      opType,
+      input: inputs,
+      output: [output],
+      attribute: attrList,
+      ...(domain ? { domain } : {}),
+    });
     return output;
   }
 
   /** A node with several outputs (names given). */
   opN(opType: string, inputs: string[], outputs: string[], attrs: Record<string, number>, domain?: string): string[] {
     const attrList = Object.entries(attrs).map(([name, v]) => attribute(name, v));
-    this.nodes.push({ name: `n${this.n++}_${opType}`, opType, input: inputs, output: outputs, attribute: attrList, ...(domain ? { domain } : {}) });
+    this.nodes.push({
+      name: `n${this.n++}_${opType}`,
+      opType,
+      input: inputs,
+      output: outputs,
+      attribute: attrList,
+      ...(domain ? { domain } : {}),
+    });
     return outputs;
   }
 
@@ -78,7 +92,7 @@ export class GraphWriter {
     return this.inline(name, dims, DataType.FLOAT, Float32Array.from(values));
   }
 
-  /** A weight read in place from its shard; F16/BF16 are followed by a Cast to f32 (ORT folds it). Returns the f32 name. */
+  /** A weight read in place from its shard; F16/BF16 get a Cast to f32 (ORT folds it). Returns the f32 name. */
   external(w: WeightRef): string {
     this.initializers.push({
       name: w.name,
@@ -103,12 +117,23 @@ export class GraphWriter {
       producerVersion: '0.1.0',
       docString: header.docString,
       opsetImport: [...header.opsets],
-      graph: { name: header.name, node: this.nodes, initializer: this.initializers, input: [...header.inputs], output: [...header.outputs] },
+      graph: {
+        name: header.name,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: [...header.inputs],
+        output: [...header.outputs],
+      },
     };
     return encodeModel(model);
   }
 
-  private inline(name: string, dims: number[], dataType: DataType, values: BigInt64Array | Int32Array | Float32Array): string {
+  private inline(
+    name: string,
+    dims: number[],
+    dataType: DataType,
+    values: BigInt64Array | Int32Array | Float32Array,
+  ): string {
     this.initializers.push({ name, dims, dataType, rawData: new Uint8Array(values.buffer) });
     return name;
   }

@@ -75,18 +75,31 @@ export const presentValue = (l: number) => `present.${l}.value`;
  * Builds the graph. `weight(name)` returns where a tensor is, or undefined when the checkpoint
  * lacks it (then the error names it).
  */
-export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef | undefined, opts: GraphOptions = {}): BuiltGraph {
+export function buildGraph(
+  spec: ModelSpec,
+  weight: (name: string) => WeightRef | undefined,
+  opts: GraphOptions = {},
+): BuiltGraph {
   const { hidden: H, heads: nH, kvHeads: kvH, headDim: D, intermediate: I, vocab: V, layers: L } = spec;
   const g = new GraphWriter();
   const locations = new Set<string>();
   const w = (name: string, shape: number[]): string => {
     const ref = weight(name);
-    if (!ref) throw new InferError('missing-weight', `the checkpoint has no tensor '${name}' (needed by ${spec.architecture})`, { tensor: name });
+    if (!ref)
+      throw new InferError(
+        'missing-weight',
+        `the checkpoint has no tensor '${name}' (needed by ${spec.architecture})`,
+        { tensor: name },
+      );
     if (ref.shape.length !== shape.length || ref.shape.some((d, i) => d !== shape[i]))
-      throw new InferError('weight-shape', `tensor '${name}' has shape [${ref.shape.join(', ')}] but the config implies [${shape.join(', ')}]`, {
-        file: ref.location,
-        tensor: name,
-      });
+      throw new InferError(
+        'weight-shape',
+        `tensor '${name}' has shape [${ref.shape.join(', ')}] but the config implies [${shape.join(', ')}]`,
+        {
+          file: ref.location,
+          tensor: name,
+        },
+      );
     locations.add(ref.location);
     return g.external(ref);
   };
@@ -111,7 +124,10 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
 
   const attention = opts.attention ?? defaultAttention(spec);
   if (attention === 'gqa' && D % 16 !== 0)
-    throw new InferError('unsupported-feature', `GroupQueryAttention needs head_dim % 16 == 0 (got ${D}); use attention 'onnx'`);
+    throw new InferError(
+      'unsupported-feature',
+      `GroupQueryAttention needs head_dim % 16 == 0 (got ${D}); use attention 'onnx'`,
+    );
 
   // Positions P..T-1 and the causal mask [S, T]: key j is visible to query i when j <= P + i.
   const S = g.op('Shape', ['input_ids'], {}, 'S'); // [1]
@@ -151,7 +167,8 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
     rotation[i * D + i + D / 2] = 1; // out[i + D/2] = x[i]
   }
   const rotate = g.constF32('c.rotate_half', rotation, [D, D]);
-  const rope = (x: string): string => g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('MatMul', [x, rotate]), sin])]);
+  const rope = (x: string): string =>
+    g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [g.op('MatMul', [x, rotate]), sin])]);
   // RMSNorm: x / sqrt(mean(x²) + eps) · w, over the last axis. Written Pow → ReduceMean → Add →
   // Sqrt → Div → Mul, the pattern ORT fuses into one SimplifiedLayerNormalization kernel.
   const two = g.constF32('c.two', [2], []);
@@ -182,7 +199,14 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
     if (attention === 'gqa') {
       const [out] = g.opN(
         'GroupQueryAttention',
-        [g.op('Unsqueeze', [q, axis0]), g.op('Unsqueeze', [k, axis0]), g.op('Unsqueeze', [v, axis0]), pastKey(l), pastValue(l), ...gqaExtra],
+        [
+          g.op('Unsqueeze', [q, axis0]),
+          g.op('Unsqueeze', [k, axis0]),
+          g.op('Unsqueeze', [v, axis0]),
+          pastKey(l),
+          pastValue(l),
+          ...gqaExtra,
+        ],
         [`attn_${l}`, presentKey(l), presentValue(l)],
         { num_heads: nH, kv_num_heads: kvH, do_rotary: 1, rotary_interleaved: 0 },
         'com.microsoft',
@@ -226,8 +250,14 @@ export function buildGraph(spec: ModelSpec, weight: (name: string) => WeightRef 
   const inputs = [valueInfo('input_ids', DataType.INT32, ['S'])];
   const outputs = [valueInfo('logits', DataType.FLOAT, [opts.allLogits ? 'S' : 1, V])];
   for (let l = 0; l < L; l++) {
-    inputs.push(valueInfo(pastKey(l), DataType.FLOAT, [1, kvH, 'P', D]), valueInfo(pastValue(l), DataType.FLOAT, [1, kvH, 'P', D]));
-    outputs.push(valueInfo(presentKey(l), DataType.FLOAT, [1, kvH, 'T', D]), valueInfo(presentValue(l), DataType.FLOAT, [1, kvH, 'T', D]));
+    inputs.push(
+      valueInfo(pastKey(l), DataType.FLOAT, [1, kvH, 'P', D]),
+      valueInfo(pastValue(l), DataType.FLOAT, [1, kvH, 'P', D]),
+    );
+    outputs.push(
+      valueInfo(presentKey(l), DataType.FLOAT, [1, kvH, 'T', D]),
+      valueInfo(presentValue(l), DataType.FLOAT, [1, kvH, 'T', D]),
+    );
   }
   if (opts.activationSums) {
     const reduced = new Map<string, string>(); // q, k and v read the same input: reduce it once

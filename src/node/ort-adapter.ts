@@ -15,7 +15,9 @@ export function nodeRuntimeAdapter(opts: NodeAdapterOptions = {}): RuntimeAdapte
   return {
     gpu: nodeGpu,
     loadOrt: async (ep: EpName) =>
-      ep === 'webgpu' ? ((await import('onnxruntime-web/webgpu')) as OrtModule) : ((await import('onnxruntime-web')) as OrtModule),
+      ep === 'webgpu'
+        ? ((await import('onnxruntime-web/webgpu')) as OrtModule)
+        : ((await import('onnxruntime-web')) as OrtModule),
     configure: (env) => {
       if (opts.threads !== undefined) env.wasm.numThreads = opts.threads;
       env.logLevel = 'error';

@@ -31,11 +31,14 @@ export class DawnMissingError extends LabError {
   override readonly name = 'DawnMissingError';
   readonly code = 'dawn-missing';
   constructor(detail: string) {
-    super(`WebGPU in Node needs the optional 'webgpu' package (Dawn), which is not installed (${detail}); install it with \`npm install webgpu\``);
+    super(
+      `WebGPU in Node needs the optional 'webgpu' package (Dawn), which is not installed (${detail}); ` +
+        'install it with `npm install webgpu`',
+    );
   }
 }
 
-/** Points Vulkan at the project's lavapipe when no ICD is named, and gives Dawn a runtime dir. Returns the ICD in use. */
+/** Points Vulkan at the project's lavapipe when no ICD is named, gives Dawn a runtime dir; returns the ICD in use. */
 export function ensureVulkanEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!env.VK_ICD_FILENAMES && existsSync(PROJECT_ICD)) env.VK_ICD_FILENAMES = PROJECT_ICD;
   if (!env.XDG_RUNTIME_DIR) {
@@ -60,7 +63,8 @@ async function importDawn(): Promise<DawnModule> {
     return (await import(/* @vite-ignore */ DAWN_PACKAGE)) as DawnModule;
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new DawnMissingError((e as Error).message.split('\n')[0]!);
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
+      throw new DawnMissingError((e as Error).message.split('\n')[0]!);
     throw e;
   }
 }
@@ -80,7 +84,8 @@ function shimWriteBuffer(queueClass: unknown): void {
     // dataOffset and size count elements of a typed array, bytes otherwise.
     const elem = (view as { BYTES_PER_ELEMENT?: number } | undefined)?.BYTES_PER_ELEMENT ?? 1;
     const start = (view?.byteOffset ?? 0) + (dataOffset ?? 0) * elem;
-    const length = size !== undefined ? size * elem : (view ? view.byteLength : backing.byteLength) - (dataOffset ?? 0) * elem;
+    const length =
+      size !== undefined ? size * elem : (view ? view.byteLength : backing.byteLength) - (dataOffset ?? 0) * elem;
     return original.call(this, buffer, offset, new Uint8Array(backing, start, length).slice());
   } as GPUQueue['writeBuffer'];
   proto[SHIMMED] = true;
@@ -89,7 +94,8 @@ function shimWriteBuffer(queueClass: unknown): void {
 /** Makes `gpu` the process's `navigator.gpu` (Node 21+ has a navigator without one; Node 20 has none). */
 function installNavigatorGpu(gpu: GPU): void {
   const g = globalThis as { navigator?: object };
-  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  if (!g.navigator)
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
 }
 
@@ -115,9 +121,14 @@ export type NodeAdapterProbe = { ok: true; name: string; software: boolean } | {
 export async function probeNodeAdapter(): Promise<NodeAdapterProbe> {
   try {
     const adapter = await (await nodeGpu()).requestAdapter();
-    if (!adapter) return { ok: false, reason: `no WebGPU adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}); ${SETUP_HINT}` };
+    if (!adapter)
+      return {
+        ok: false,
+        reason: `no WebGPU adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}); ${SETUP_HINT}`,
+      };
     const i = adapter.info;
-    const name = [i?.vendor, i?.architecture, i?.device, i?.description].filter((s) => s).join(' ') || 'unknown adapter';
+    const name =
+      [i?.vendor, i?.architecture, i?.device, i?.description].filter((s) => s).join(' ') || 'unknown adapter';
     return { ok: true, name, software: isSoftwareAdapter(name) };
   } catch (e) {
     return { ok: false, reason: (e as Error).message };

@@ -24,7 +24,8 @@ export function installLabErrorTransfer(): void {
     canHandle: (v): v is { value: unknown } => builtin.canHandle(v),
     serialize({ value }) {
       if (value instanceof LabError) return [{ kind: 'lab', info: value.toInfo() }, []];
-      if (value instanceof Error) return [{ kind: 'error', name: value.name, message: value.message, stack: value.stack }, []];
+      if (value instanceof Error)
+        return [{ kind: 'error', name: value.name, message: value.message, stack: value.stack }, []];
       return [{ kind: 'value', value }, []];
     },
     deserialize(t) {

@@ -52,8 +52,22 @@ export class EvalClient {
     }
   }
 
-  calibrate(name: string, files: Map<string, Blob>, setText: string, setName: string, samples: number, onProgress?: (done: number, total: number) => void): Promise<ActivationStats> {
-    return this.api.calibrate(name, Object.fromEntries(files), setText, setName, samples, onProgress ? proxy(onProgress) : undefined);
+  calibrate(
+    name: string,
+    files: Map<string, Blob>,
+    setText: string,
+    setName: string,
+    samples: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<ActivationStats> {
+    return this.api.calibrate(
+      name,
+      Object.fromEntries(files),
+      setText,
+      setName,
+      samples,
+      onProgress ? proxy(onProgress) : undefined,
+    );
   }
 
   dispose(): void {

@@ -15,14 +15,24 @@ const run = promisify(execFile);
 const BIN = path.resolve('bin/merge-lab.mjs');
 const WITHOUT_WEBGPU = path.resolve('test/cli/fixtures/without-webgpu.mjs');
 const cli = (...args: string[]) => run('node', ['--import', WITHOUT_WEBGPU, BIN, ...args]);
-const MISSING = /WebGPU in Node needs the optional 'webgpu' package \(Dawn\), which is not installed .*npm install webgpu/;
+const MISSING =
+  /WebGPU in Node needs the optional 'webgpu' package \(Dawn\), which is not installed .*npm install webgpu/;
 
 describe('the CLI without the webgpu package', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-no-dawn-'));
   writeTinyModel(path.join(dir, 'base'), { seed: 1, hidden: 16, intermediate: 24, vocab: 40 });
-  writeTinyModel(path.join(dir, 'a'), { seed: 2, like: { seed: 1, scale: 0.05 }, hidden: 16, intermediate: 24, vocab: 40 });
+  writeTinyModel(path.join(dir, 'a'), {
+    seed: 2,
+    like: { seed: 1, scale: 0.05 },
+    hidden: 16,
+    intermediate: 24,
+    vocab: 40,
+  });
   const recipe = path.join(dir, 'ta.yml');
-  writeFileSync(recipe, 'merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - model: a\n    parameters: {weight: 0.5}\n');
+  writeFileSync(
+    recipe,
+    'merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - model: a\n    parameters: {weight: 0.5}\n',
+  );
 
   it('merge --backend auto falls back to the CPU with a notice that says so', async () => {
     const { stdout, stderr } = await cli('merge', recipe, '--out', path.join(dir, 'auto'));
@@ -39,12 +49,26 @@ describe('the CLI without the webgpu package', () => {
 
   it('generate --ep webgpu fails clearly; --ep auto answers on wasm and says why', async () => {
     const demo = 'public/models/demo-base';
-    const err = await cli('generate', '--model', demo, '--prompt', 'hi', '--max-new-tokens', '2', '--ep', 'webgpu').catch((e) => e);
+    const err = await cli(
+      'generate',
+      '--model',
+      demo,
+      '--prompt',
+      'hi',
+      '--max-new-tokens',
+      '2',
+      '--ep',
+      'webgpu',
+    ).catch((e) => e);
     expect(err.code).toBe(1);
-    expect(err.stderr).toMatch(/merge-lab generate: InferError: the WebGPU EP was requested but WebGPU could not be initialised: /);
+    expect(err.stderr).toMatch(
+      /merge-lab generate: InferError: the WebGPU EP was requested but WebGPU could not be initialised: /,
+    );
     expect(err.stderr).toMatch(MISSING);
     expect(err.stderr).not.toMatch(/\n\s+at /);
     const auto = await cli('generate', '--model', demo, '--prompt', 'hi', '--max-new-tokens', '2', '--ep', 'auto');
-    expect(auto.stderr).toMatch(/ep: wasm: fell back to wasm: WebGPU could not be initialised: WebGPU in Node needs the optional 'webgpu' package/);
+    expect(auto.stderr).toMatch(
+      /ep: wasm: fell back to wasm: WebGPU could not be initialised: WebGPU in Node needs the optional 'webgpu'/,
+    );
   });
 });

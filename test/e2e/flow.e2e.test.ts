@@ -20,9 +20,14 @@ import { FsModelFolder } from '../../src/node/fs-folder';
 import { gpuBackend } from '../gpu/gpu-env';
 import { freshLabPerTest } from './harness';
 
-const TA = 'merge_method: task_arithmetic\nbase_model: demo-quick\nmodels:\n  - model: demo-slow\n    parameters:\n      weight: 0.7\n';
+const TA =
+  'merge_method: task_arithmetic\nbase_model: demo-quick\nmodels:\n  - model: demo-slow\n    parameters:\n      weight: 0.7\n';
 
-type MergeLabHook = { models(): { name: string; origin: string }[]; fileBase64(model: string, file: string): Promise<string>; dareProbe(): Promise<string> };
+type MergeLabHook = {
+  models(): { name: string; origin: string }[];
+  fileBase64(model: string, file: string): Promise<string>;
+  dareProbe(): Promise<string>;
+};
 
 /** Picks a recipe preset and merges it in the page; resolves when the merge is done. */
 async function mergePreset(page: Page, preset: 'ta' | 'ties'): Promise<void> {
@@ -44,7 +49,9 @@ describe('lab flow', () => {
     await page.click('[data-testid=run-merge]');
     await page.locator('[data-testid=merge-progress-text]').filter({ hasText: 'tensors' }).waitFor({ timeout: 60_000 });
     await page.click('[data-testid=cancel-merge]');
-    await expect.poll(() => page.locator('[data-testid=merge-error]').textContent(), { timeout: 60_000 }).toMatch(/cancelled.*discarded/i);
+    await expect
+      .poll(() => page.locator('[data-testid=merge-error]').textContent(), { timeout: 60_000 })
+      .toMatch(/cancelled.*discarded/i);
     await page.click('[data-testid=step-export]');
     expect(await page.locator('[data-testid=no-merges]').count()).toBe(1);
     expect(await page.locator('[data-testid=export-merge]').count()).toBe(0);
@@ -71,9 +78,16 @@ describe('lab flow', () => {
     expect(await page.locator('[data-testid=backend-notice]').innerText()).toMatch(/webgpu/i);
 
     // The browser's output against the same recipe merged in Node (lavapipe).
-    const name = (await page.evaluate(() => (globalThis as unknown as { mergeLab: MergeLabHook }).mergeLab.models())).find((m) => m.origin === 'merged')!.name;
-    const b64 = await page.evaluate(([m]) => (globalThis as unknown as { mergeLab: MergeLabHook }).mergeLab.fileBase64(m!, 'model.safetensors'), [name]);
-    const browser = await SafetensorsFile.open(new MemoryByteSource(new Uint8Array(Buffer.from(b64, 'base64')), 'browser.safetensors'));
+    const name = (
+      await page.evaluate(() => (globalThis as unknown as { mergeLab: MergeLabHook }).mergeLab.models())
+    ).find((m) => m.origin === 'merged')!.name;
+    const b64 = await page.evaluate(
+      ([m]) => (globalThis as unknown as { mergeLab: MergeLabHook }).mergeLab.fileBase64(m!, 'model.safetensors'),
+      [name],
+    );
+    const browser = await SafetensorsFile.open(
+      new MemoryByteSource(new Uint8Array(Buffer.from(b64, 'base64')), 'browser.safetensors'),
+    );
     const sources = new Map([
       ['demo-quick', await Checkpoint.open(new FsModelFolder('public/models/demo-quick'))],
       ['demo-slow', await Checkpoint.open(new FsModelFolder('public/models/demo-slow'))],
@@ -82,7 +96,9 @@ describe('lab flow', () => {
     const out = new MemoryOutputFolder();
     await merge(parseRecipe(TA).recipe, sources, backend, out);
     await backend.dispose();
-    const node = await SafetensorsFile.open(new MemoryByteSource(out.files.get('model.safetensors')!, 'node.safetensors'));
+    const node = await SafetensorsFile.open(
+      new MemoryByteSource(out.files.get('model.safetensors')!, 'node.safetensors'),
+    );
     expect([...browser.tensors.keys()].sort()).toEqual([...node.tensors.keys()].sort());
     for (const t of node.tensors.keys()) {
       const a = decodeToF32(await browser.readRange(t), browser.info(t).dtype);
@@ -107,9 +123,14 @@ describe('lab flow', () => {
     await page.click('[data-testid=run-eval]');
     await page.locator('[data-testid=results-table]').waitFor({ timeout: 600_000 });
     console.log(`evaluation took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const rows = await page.locator('[data-testid=results-table] tbody tr').evaluateAll((trs) =>
-      trs.map((tr) => ({ model: tr.getAttribute('data-model')!, tokens: Number(tr.querySelector('[data-col=mean-tokens]')!.textContent) })),
-    );
+    const rows = await page
+      .locator('[data-testid=results-table] tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => ({
+          model: tr.getAttribute('data-model')!,
+          tokens: Number(tr.querySelector('[data-col=mean-tokens]')!.textContent),
+        })),
+      );
     const byName = Object.fromEntries(rows.map((r) => [r.model, r.tokens]));
     expect(Object.keys(byName)).toEqual(expect.arrayContaining(['demo-quick', 'demo-slow']));
     const mergeRow = rows.find((r) => r.model.startsWith('merge-'));
@@ -120,7 +141,9 @@ describe('lab flow', () => {
   }, 660_000);
 
   it('DARE masks are bit-identical in the browser worker and in Node', async () => {
-    const b64 = await lab().page.evaluate(() => (globalThis as unknown as { mergeLab: MergeLabHook }).mergeLab.dareProbe());
+    const b64 = await lab().page.evaluate(() =>
+      (globalThis as unknown as { mergeLab: MergeLabHook }).mergeLab.dareProbe(),
+    );
     const backend = await gpuBackend();
     const node = await dareProbeBytes(backend, DEFAULT_DARE_PROBE);
     await backend.dispose();
@@ -132,9 +155,14 @@ describe('lab flow', () => {
     await page.click('[data-testid=step-recipe]');
     await page.click('[data-testid=preset-ties]');
     await page.check('[data-testid=aim-panel] input[type=checkbox]');
-    expect(await page.locator('[data-testid=yaml]').inputValue()).toMatch(/aim:\n\s+omega: 0\.4\n\s+calibration: demo-quick\.arith-heldout\.aim-stats\.json/);
+    expect(await page.locator('[data-testid=yaml]').inputValue()).toMatch(
+      /aim:\n\s+omega: 0\.4\n\s+calibration: demo-quick\.arith-heldout\.aim-stats\.json/,
+    );
     await page.click('[data-testid=aim-calibrate]');
-    await page.locator('[data-testid=aim-status]').filter({ hasText: /linear weights/ }).waitFor({ timeout: 120_000 });
+    await page
+      .locator('[data-testid=aim-status]')
+      .filter({ hasText: /linear weights/ })
+      .waitFor({ timeout: 120_000 });
     expect(await page.locator('[data-testid=aim-status]').innerText()).toMatch(/28 linear weights from \d+ tokens/);
     await page.click('[data-testid=step-merge]');
     expect(await page.locator('[data-testid=run-merge]').innerText()).toMatch(/TIES \+ AIM \(ω=0\.4\)/);

@@ -27,14 +27,21 @@ export interface Lab {
 const OUT_DIR = `.cache/e2e-dist-${process.pid}`;
 let built: Promise<void> | undefined;
 function buildOnce(): Promise<void> {
-  built ??= build({ logLevel: 'error', build: { outDir: OUT_DIR, emptyOutDir: true, sourcemap: false } }).then(() => undefined);
+  built ??= build({ logLevel: 'error', build: { outDir: OUT_DIR, emptyOutDir: true, sourcemap: false } }).then(
+    () => undefined,
+  );
   return built;
 }
 
 export async function openLab(): Promise<Lab> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (scripts/test.sh installs Debian's chromium)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM} (scripts/test.sh installs Debian's chromium)`);
   await buildOnce();
-  const server: PreviewServer = await preview({ logLevel: 'error', build: { outDir: OUT_DIR }, preview: { port: 0, host: '127.0.0.1' } });
+  const server: PreviewServer = await preview({
+    logLevel: 'error',
+    build: { outDir: OUT_DIR },
+    preview: { port: 0, host: '127.0.0.1' },
+  });
   const address = server.httpServer.address();
   const port = typeof address === 'object' && address ? address.port : 4173;
   const url = `http://127.0.0.1:${port}/`;

@@ -31,7 +31,9 @@ describe('lab page', () => {
     writeFileSync(shard, bytes.subarray(0, bytes.length - 100));
     const input = lab.page.locator('[data-testid=files-input]');
     await input.setInputFiles(['config.json', 'model.safetensors'].map((f) => path.join(dir, 'good', f)));
-    await expect.poll(() => lab.page.locator('[data-testid=model-card][data-status=ready]').count(), { timeout: 10_000 }).toBe(4);
+    await expect
+      .poll(() => lab.page.locator('[data-testid=model-card][data-status=ready]').count(), { timeout: 10_000 })
+      .toBe(4);
     mkdirSync(path.join(dir, 'x'), { recursive: true });
     await input.setInputFiles(['config.json', 'model.safetensors'].map((f) => path.join(dir, 'broken', f)));
     const err = lab.page.locator('[data-testid=model-error]');

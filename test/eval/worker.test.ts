@@ -30,43 +30,86 @@ describe('evaluation worker (comlink, as the Compare step uses it)', () => {
     port1.close();
   });
 
-  it('loads models from Blobs and evaluates them with streamed progress, the same run as in-process', { timeout: 300_000 }, async () => {
-    for (const name of ['demo-quick', 'demo-slow']) expect(await client.load(name, blobs(`public/models/${name}`), 'wasm')).toEqual({ ep: 'wasm', reason: 'requested' });
-    const progress: number[] = [];
-    const streamed = new Set<string>();
-    const responses: string[] = [];
-    const run = await client.evaluate(
-      { models: [{ name: 'demo-quick' }, { name: 'demo-slow' }], setText: SET, setName: 'arith-heldout', limit: 3, maxNewTokens: 24 },
-      { onProgress: (p) => void progress.push(p.done), onText: (m) => void streamed.add(m), onResponse: (m, r) => void responses.push(`${m}:${r.problemId}`) },
-    );
-    expect(run.set).toEqual({ name: 'arith-heldout', problems: 3, fewShotHeldOut: 0 });
-    // Callbacks travel on their own ports: they may land just after the result.
-    await expect.poll(() => progress.at(-1)).toBe(6);
-    await expect.poll(() => responses.length).toBe(6);
-    expect(streamed.size).toBeGreaterThan(0);
+  it(
+    'loads models from Blobs and evaluates them with streamed progress, the same run as in-process',
+    { timeout: 300_000 },
+    async () => {
+      for (const name of ['demo-quick', 'demo-slow'])
+        expect(await client.load(name, blobs(`public/models/${name}`), 'wasm')).toEqual({
+          ep: 'wasm',
+          reason: 'requested',
+        });
+      const progress: number[] = [];
+      const streamed = new Set<string>();
+      const responses: string[] = [];
+      const run = await client.evaluate(
+        {
+          models: [{ name: 'demo-quick' }, { name: 'demo-slow' }],
+          setText: SET,
+          setName: 'arith-heldout',
+          limit: 3,
+          maxNewTokens: 24,
+        },
+        {
+          onProgress: (p) => void progress.push(p.done),
+          onText: (m) => void streamed.add(m),
+          onResponse: (m, r) => void responses.push(`${m}:${r.problemId}`),
+        },
+      );
+      expect(run.set).toEqual({ name: 'arith-heldout', problems: 3, fewShotHeldOut: 0 });
+      // Callbacks travel on their own ports: they may land just after the result.
+      await expect.poll(() => progress.at(-1)).toBe(6);
+      await expect.poll(() => responses.length).toBe(6);
+      expect(streamed.size).toBeGreaterThan(0);
 
-    const local = [];
-    for (const name of ['demo-quick', 'demo-slow']) local.push(await ChatModel.load(new FsModelFolder(`public/models/${name}`), { ep: 'wasm', adapter: nodeRuntimeAdapter() }));
-    const expected = await evaluate(local.map((m) => ({ model: completionModel(m) })), parseProblemSet(SET, 'arith-heldout'), { limit: 3, maxNewTokens: 24 });
-    for (const m of local) await m.release();
-    expect(run.models.map((m) => m.responses)).toEqual(expected.models.map((m) => m.responses));
-    expect(run.models.map((m) => m.metrics)).toEqual(expected.models.map((m) => m.metrics));
-  });
+      const local = [];
+      for (const name of ['demo-quick', 'demo-slow'])
+        local.push(
+          await ChatModel.load(new FsModelFolder(`public/models/${name}`), {
+            ep: 'wasm',
+            adapter: nodeRuntimeAdapter(),
+          }),
+        );
+      const expected = await evaluate(
+        local.map((m) => ({ model: completionModel(m) })),
+        parseProblemSet(SET, 'arith-heldout'),
+        { limit: 3, maxNewTokens: 24 },
+      );
+      for (const m of local) await m.release();
+      expect(run.models.map((m) => m.responses)).toEqual(expected.models.map((m) => m.responses));
+      expect(run.models.map((m) => m.metrics)).toEqual(expected.models.map((m) => m.metrics));
+    },
+  );
 
   it('cancels through an AbortSignal: the call rejects with an AbortError', { timeout: 120_000 }, async () => {
     const ac = new AbortController();
     const err = await client
-      .evaluate({ models: [{ name: 'demo-slow' }], setText: SET, setName: 'arith-heldout', limit: 4, maxNewTokens: 200 }, { signal: ac.signal, onText: () => ac.abort() })
+      .evaluate(
+        { models: [{ name: 'demo-slow' }], setText: SET, setName: 'arith-heldout', limit: 4, maxNewTokens: 200 },
+        { signal: ac.signal, onText: () => ac.abort() },
+      )
       .catch((e) => e);
     expect(err).toBeInstanceOf(AbortError);
-    expect(err).toMatchObject({ name: 'AbortError', code: 'aborted', message: expect.stringMatching(/^(generation|evaluation) cancelled$/) });
+    expect(err).toMatchObject({
+      name: 'AbortError',
+      code: 'aborted',
+      message: expect.stringMatching(/^(generation|evaluation) cancelled$/),
+    });
     // The worker is free again.
-    const again = await client.evaluate({ models: [{ name: 'demo-quick' }], setText: SET, setName: 'arith-heldout', limit: 1, maxNewTokens: 8 });
+    const again = await client.evaluate({
+      models: [{ name: 'demo-quick' }],
+      setText: SET,
+      setName: 'arith-heldout',
+      limit: 1,
+      maxNewTokens: 8,
+    });
     expect(again.models[0]!.responses).toHaveLength(1);
   });
 
   it('lab errors cross the boundary with their class name, code and file', async () => {
-    const bad = await client.evaluate({ models: [{ name: 'demo-quick' }], setText: 'not json\n', setName: 'broken.jsonl', maxNewTokens: 8 }).catch((e) => e);
+    const bad = await client
+      .evaluate({ models: [{ name: 'demo-quick' }], setText: 'not json\n', setName: 'broken.jsonl', maxNewTokens: 8 })
+      .catch((e) => e);
     expect(bad).toBeInstanceOf(LabError);
     expect(bad).toMatchObject({ name: 'ProblemSetError', code: 'empty', file: 'broken.jsonl' });
     expect(bad.message).toMatch(/broken\.jsonl: no usable problems/);
@@ -80,7 +123,14 @@ describe('evaluation worker (comlink, as the Compare step uses it)', () => {
 
   it('calibrates a model for AIM in the worker', { timeout: 120_000 }, async () => {
     const done: number[] = [];
-    const stats = await client.calibrate('demo-quick', blobs('public/models/demo-quick'), SET, 'arith-heldout', 2, (d) => void done.push(d));
+    const stats = await client.calibrate(
+      'demo-quick',
+      blobs('public/models/demo-quick'),
+      SET,
+      'arith-heldout',
+      2,
+      (d) => void done.push(d),
+    );
     expect(stats.calibration).toMatchObject({ set: 'arith-heldout', samples: 2 });
     expect(Object.keys(stats.channels).length).toBeGreaterThan(0);
     await expect.poll(() => done).toEqual([1, 2]);

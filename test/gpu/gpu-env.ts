@@ -14,7 +14,10 @@ import { probeNodeAdapter } from '../../src/node/webgpu-env';
 export async function requireGpu(): Promise<void> {
   const probe = await probeNodeAdapter();
   if (probe.ok) return;
-  throw new Error(`NO WEBGPU ADAPTER (${probe.reason}). Run \`bash scripts/setup-vulkan.sh\` (lavapipe from Mesa 25), or \`bash scripts/test.sh\`, which does it.`);
+  throw new Error(
+    `NO WEBGPU ADAPTER (${probe.reason}). Run \`bash scripts/setup-vulkan.sh\` (lavapipe from Mesa 25), ` +
+      'or `bash scripts/test.sh`, which does it.',
+  );
 }
 
 export const gpuBackend = (opts: WebGpuBackendOptions = {}) => createNodeWebGpuBackend(opts);

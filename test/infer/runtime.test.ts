@@ -11,13 +11,21 @@ const noGpu = { ...node, gpu: async () => undefined };
 /** A WebGPU whose only adapter is described as `description` (and flagged as a fallback adapter or not). */
 const gpuWith = (description: string, isFallbackAdapter = false) => ({
   ...node,
-  gpu: async () => ({ requestAdapter: async () => ({ info: { vendor: '', architecture: '', device: '', description, isFallbackAdapter } }) }) as unknown as GPU,
+  gpu: async () =>
+    ({
+      requestAdapter: async () => ({
+        info: { vendor: '', architecture: '', device: '', description, isFallbackAdapter },
+      }),
+    }) as unknown as GPU,
 });
 
 describe('execution provider choice', () => {
   it('auto without WebGPU falls back to wasm and says why', async () => {
     const lm = await CausalLM.fromCheckpoint(await tinyCkpt(TINY), { ep: 'auto', adapter: noGpu });
-    expect(lm.ep).toEqual({ ep: 'wasm', reason: 'fell back to wasm: navigator.gpu is not available in this environment' });
+    expect(lm.ep).toEqual({
+      ep: 'wasm',
+      reason: 'fell back to wasm: navigator.gpu is not available in this environment',
+    });
     await lm.release();
   });
 
@@ -39,9 +47,14 @@ describe('execution provider choice', () => {
   });
 
   it('auto prefers wasm over a CPU-emulated WebGPU adapter and names it', async () => {
-    const lm = await CausalLM.fromCheckpoint(await tinyCkpt(TINY), { ep: 'auto', adapter: gpuWith('mesa software llvmpipe-llvm-15') });
+    const lm = await CausalLM.fromCheckpoint(await tinyCkpt(TINY), {
+      ep: 'auto',
+      adapter: gpuWith('mesa software llvmpipe-llvm-15'),
+    });
     expect(lm.ep.ep).toBe('wasm');
-    expect(lm.ep.reason).toMatch(/the only WebGPU adapter \(mesa software llvmpipe-llvm-15\) runs on the CPU; wasm is faster there/);
+    expect(lm.ep.reason).toMatch(
+      /the only WebGPU adapter \(mesa software llvmpipe-llvm-15\) runs on the CPU; wasm is faster there/,
+    );
     await lm.release();
   });
 });
