@@ -16,7 +16,8 @@ import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { FsModelFolder } from '../../src/node/fs-folder';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/test.sh does)`);
+if (!existsSync(CHROMIUM))
+  throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/test.sh does)`);
 const PROMPT = 'Tom has 47 coins. #1 He finds 42. How many coins does he have now?';
 
 describe('evaluation worker in Chromium', () => {
@@ -27,15 +28,31 @@ describe('evaluation worker in Chromium', () => {
   beforeAll(async () => {
     // The page's imports are crawled at start-up, so Vite never discovers a dependency late and
     // reloads the page mid-run.
-    server = await createServer({ logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, optimizeDeps: { entries: ['test/infer/browser/index.html'] }, cacheDir: 'node_modules/.vite-infer-test' });
+    server = await createServer({
+      logLevel: 'warn',
+      server: { port: 0, host: '127.0.0.1' },
+      optimizeDeps: { entries: ['test/infer/browser/index.html'] },
+      cacheDir: 'node_modules/.vite-infer-test',
+    });
     await server.listen();
     const a = server.httpServer!.address();
     base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 5173}`;
     context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'merge-lab-infer-')), {
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--no-sandbox',
+        '--enable-unsafe-webgpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
     });
-    const local = await ChatModel.load(new FsModelFolder('public/models/demo-base'), { ep: 'wasm', adapter: nodeRuntimeAdapter() });
+    const local = await ChatModel.load(new FsModelFolder('public/models/demo-base'), {
+      ep: 'wasm',
+      adapter: nodeRuntimeAdapter(),
+    });
     const answer = await completionModel(local).complete([{ role: 'user', content: PROMPT }], { maxNewTokens: 16 });
     expected = { text: answer.text, tokens: answer.tokens };
     await local.release();
@@ -45,20 +62,35 @@ describe('evaluation worker in Chromium', () => {
     await server?.close();
   });
 
-  it.each(['wasm', 'webgpu'])('%s EP: the same greedy answer as Node, streamed as it was generated', { timeout: 300_000 }, async (ep) => {
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/test/infer/browser/index.html?ep=${ep}&n=16`);
-    await page.waitForFunction(() => (window as any).__evalResult || (window as any).__evalError, undefined, { timeout: 280_000 });
-    const { result, error } = await page.evaluate(() => ({ result: (window as any).__evalResult, error: (window as any).__evalError }));
-    expect(error, String(error)).toBeUndefined();
-    console.log(`Chromium ${ep}: ${JSON.stringify(result.ep)}`);
-    expect(result.ep.ep).toBe(ep);
-    expect({ text: result.text, tokens: result.tokens }).toEqual(expected);
-    expect(result.streamed.length).toBeGreaterThan(0);
-    expect(result.text.startsWith(result.streamed)).toBe(true); // streamed updates are throttled: a prefix
-    expect(errors).toEqual([]);
-    await page.close();
-  });
+  it.each(['wasm', 'webgpu'])(
+    '%s EP: the same greedy answer as Node, streamed as it was generated',
+    { timeout: 300_000 },
+    async (ep) => {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${base}/test/infer/browser/index.html?ep=${ep}&n=16`);
+      await page.waitForFunction(() => (window as any).__evalResult || (window as any).__evalError, undefined, {
+        timeout: 280_000,
+      });
+      const { result, error } = await page.evaluate(() => ({
+        result: (window as any).__evalResult,
+        error: (window as any).__evalError,
+      }));
+      expect(error, String(error)).toBeUndefined();
+      console.log(`Chromium ${ep}: ${JSON.stringify(result.ep)}`);
+      expect(result.ep.ep).toBe(ep);
+      expect({ text: result.text, tokens: result.tokens }).toEqual(expected);
+      expect(result.streamed.length).toBeGreaterThan(0);
+      expect(result.text.startsWith(result.streamed)).toBe(true); // streamed updates are throttled: a prefix
+      expect(result.error).toEqual({
+        lab: true,
+        name: 'InferError',
+        code: 'missing-file',
+        file: 'no-tokenizer/tokenizer.json',
+      });
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+  );
 });

@@ -2,8 +2,10 @@
  * Page for test/infer/browser.test.ts: the evaluation worker the app uses
  * (src/workers/eval.worker.ts through eval-client.ts) in Chromium, loading a demo model over
  * fetch on the EP named in the query string (?ep=wasm|webgpu|auto) and evaluating it on one
- * problem. The result lands on `window.__evalResult` (or `__evalError`).
+ * problem, then loading a model without its tokenizer (the error must arrive as a LabError). The
+ * result lands on `window.__evalResult` (or `__evalError`).
  */
+import { LabError } from '../../../src/core/errors';
 import { EvalClient } from '../../../src/workers/eval-client';
 
 const params = new URLSearchParams(location.search);
@@ -13,7 +15,13 @@ const question = params.get('prompt') ?? 'Tom has 47 coins. #1 He finds 42. How 
 const w = window as unknown as Record<string, unknown>;
 
 async function main() {
-  const names = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
+  const names = [
+    'config.json',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'generation_config.json',
+  ];
   const files = new Map<string, Blob>();
   for (const n of names) {
     const r = await fetch(`/models/${model}/${n}`);
@@ -23,11 +31,24 @@ async function main() {
   const loaded = await client.load(model, files, ep);
   let streamed = '';
   const run = await client.evaluate(
-    { models: [{ name: model }], setText: JSON.stringify({ question, answer: '#### 89' }), setName: 'one.jsonl', maxNewTokens: Number(params.get('n') ?? 16) },
+    {
+      models: [{ name: model }],
+      setText: JSON.stringify({ question, answer: '#### 89' }),
+      setName: 'one.jsonl',
+      maxNewTokens: Number(params.get('n') ?? 16),
+    },
     { onText: (_m, _p, text) => void (streamed = text) },
   );
   const response = run.models[0]!.responses[0]!;
-  w.__evalResult = { ep: loaded, text: response.text, tokens: response.tokens, streamed };
+  // A lab error from the worker keeps its class, code and file across the real Worker boundary.
+  const noTokenizer = new Map([...files].filter(([n]) => n !== 'tokenizer.json'));
+  const e = await client.load('no-tokenizer', noTokenizer, 'wasm').then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  const error =
+    e instanceof LabError ? { lab: true, name: e.name, code: e.code, file: e.file } : { lab: false, text: String(e) };
+  w.__evalResult = { ep: loaded, text: response.text, tokens: response.tokens, streamed, error };
   document.getElementById('out')!.textContent = JSON.stringify(w.__evalResult, null, 1);
   client.dispose();
 }
