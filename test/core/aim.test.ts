@@ -1,6 +1,6 @@
 /** AIM post-step: hand-computed cases through the real merge entry point, recipe handling. */
 import { describe, expect, it } from 'vitest';
-import { RecipeError } from '../../src/core/errors';
+import type { RecipeError } from '../../src/core/errors';
 import { type ActivationStats, parseActivationStats } from '../../src/core/merge/activation-stats';
 import { emitRecipe, mergekitWarnings, parseRecipe } from '../../src/core/recipe/parse';
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
