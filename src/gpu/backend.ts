@@ -21,6 +21,7 @@ import type { PoolStats } from './buffer-pool';
 import { GpuContext, type GpuContextOptions } from './context';
 import { type AdapterReport, GpuError, acquireGpuDevice, browserGpu, isSoftwareAdapter } from './device';
 import { DOT_BLOCK } from './kernels';
+import { encodeDisjointMean, encodeWeightedSum, fourInputs } from './chained';
 import { GpuLinalg } from './linalg';
 import { GRANULE, type GpuOp } from './op';
 
@@ -51,11 +52,7 @@ export interface WebGpuStats {
 // 6 Mi elements keeps a Qwen2.5-0.5B MLP weight (4.36 M) in one chunk, so TIES ranks it in memory.
 const DEFAULT_CHUNK_ELEMENTS = 6 * 2 ** 20;
 
-/** Binds up to four inputs as x0..x3 (slots past the last input repeat the first; kernels skip them). */
-const fourInputs = (xs: readonly GpuTensor[]) => {
-  const at = (i: number) => (xs[i] ?? xs[0]!).buffer;
-  return { x0: at(0), x1: at(1), x2: at(2), x3: at(3) };
-};
+const buffers = (xs: readonly GpuTensor[]) => xs.map((x) => x.buffer);
 
 export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly name: string;
@@ -69,7 +66,10 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     opts: WebGpuBackendOptions,
   ) {
     this.name = `webgpu (${adapter.name})`;
-    if (gpu.maxBindingBytes < 8 * GRANULE) throw new GpuError(`storage binding limit ${gpu.maxBindingBytes} B is below the ${8 * GRANULE} B the backend needs`);
+    if (gpu.maxBindingBytes < 8 * GRANULE)
+      throw new GpuError(
+        `storage binding limit ${gpu.maxBindingBytes} B is below the ${8 * GRANULE} B the backend needs`,
+      );
     // A whole chunk must fit in one buffer; windows handle the binding limit.
     const bufferElems = Math.floor(Math.min(adapter.limits.maxBufferSize, 2 ** 32) / 8);
     this.maxChunkElements = Math.max(1, Math.min(opts.maxChunkElements ?? DEFAULT_CHUNK_ELEMENTS, bufferElems));
@@ -96,7 +96,8 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
 
   /** The common length of `xs` (all live), or a GpuError naming `what`. */
   private sameLength(what: string, xs: readonly GpuTensor[], n = xs[0] ? this.live(xs[0]).length : 0): number {
-    for (const x of xs) if (this.live(x).length !== n) throw new GpuError(`${what}: lengths differ (${n} vs ${x.length})`);
+    for (const x of xs)
+      if (this.live(x).length !== n) throw new GpuError(`${what}: lengths differ (${n} vs ${x.length})`);
     return n;
   }
 
@@ -131,7 +132,12 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
         tail.set(bytes.subarray(aligned));
         this.gpu.upload(staging, tail, aligned);
       }
-      op.elementwise('dtype', { n, entry: 'load16', constants: { BF16: dtype === 'BF16' }, bind: { src: { buffer: staging, bytesPerElement: 2 }, dst: out } });
+      op.elementwise('dtype', {
+        n,
+        entry: 'load16',
+        constants: { BF16: dtype === 'BF16' },
+        bind: { src: { buffer: staging, bytesPerElement: 2 }, dst: out },
+      });
     });
   }
 
@@ -142,7 +148,12 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const op = this.gpu.begin(`store:${dtype}`);
     if (dtype === 'F32') return op.readBack(x.buffer, n * 4);
     const packed = op.temp(Math.ceil(n / 2) * 4, 'packed16');
-    op.elementwise('dtype', { n, entry: 'store16', constants: { BF16: dtype === 'BF16' }, bind: { src: x.buffer, dst: { buffer: packed, bytesPerElement: 2 } } });
+    op.elementwise('dtype', {
+      n,
+      entry: 'store16',
+      constants: { BF16: dtype === 'BF16' },
+      bind: { src: x.buffer, dst: { buffer: packed, bytesPerElement: 2 } },
+    });
     return op.readBack(packed, n * 2);
   }
 
@@ -153,47 +164,50 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   }
 
   /** AIM post-step: θ₀ + (θ_m − θ₀)(1 − (1−ω) s_j) with j = (offset + i) mod cols (shaders/aim-scale.wgsl). */
-  async aimScale(base: GpuTensor, merged: GpuTensor, scale: GpuTensor, omega: number, offset: number, cols: number): Promise<GpuTensor> {
+  async aimScale(
+    base: GpuTensor,
+    merged: GpuTensor,
+    scale: GpuTensor,
+    omega: number,
+    offset: number,
+    cols: number,
+  ): Promise<GpuTensor> {
     const n = this.sameLength('aimScale', [base, merged]);
-    if (this.live(scale).length !== cols) throw new GpuError(`aimScale: scale has ${scale.length} entries, weight has ${cols} columns`);
+    if (this.live(scale).length !== cols)
+      throw new GpuError(`aimScale: scale has ${scale.length} entries, weight has ${cols} columns`);
     return this.produce('aim-scale', n, (op, out) =>
       op.elementwise('aim-scale', {
         n,
         uniforms: (start) => ({ offset: (offset + start) % cols, cols, k: 1 - omega }),
-        bind: { base: base.buffer, merged: merged.buffer, scale: { buffer: scale.buffer, size: Math.max(4, cols * 4) }, out },
+        bind: {
+          base: base.buffer,
+          merged: merged.buffer,
+          scale: { buffer: scale.buffer, size: Math.max(4, cols * 4) },
+          out,
+        },
       }),
     );
   }
 
   async delta(model: GpuTensor, base: GpuTensor): Promise<GpuTensor> {
     const n = this.sameLength('delta', [model, base]);
-    return this.produce('delta', n, (op, out) => op.elementwise('delta', { n, bind: { model: model.buffer, base: base.buffer, out } }));
+    return this.produce('delta', n, (op, out) =>
+      op.elementwise('delta', { n, bind: { model: model.buffer, base: base.buffer, out } }),
+    );
   }
 
-  /** Σ w_t x_t in input order, four inputs per dispatch, chained through an accumulator. */
+  /** Σ w_t x_t in input order, four inputs per dispatch, chained through an accumulator (chained.ts). */
   async weightedSum(xs: readonly GpuTensor[], ws: readonly number[]): Promise<GpuTensor> {
     const n = this.sameLength('weightedSum', xs);
     if (xs.length === 0) return this.alloc(n, 'weighted-sum');
-    return this.produce('weighted-sum', n, (op, out) => {
-      let acc: GPUBuffer | undefined;
-      for (let g = 0; g * 4 < xs.length; g++) {
-        const part = xs.slice(g * 4, g * 4 + 4);
-        const dst = (g + 1) * 4 >= xs.length ? out : op.temp(n * 4, 'partial-sum');
-        op.elementwise('weighted-sum', {
-          n,
-          constants: { K: part.length, ACC: acc !== undefined },
-          uniforms: { w: ws.slice(g * 4, g * 4 + part.length) },
-          bind: { ...fourInputs(part), acc: acc ?? part[0]!.buffer, out: dst },
-        });
-        acc = dst;
-      }
-    });
+    return this.produce('weighted-sum', n, (op, out) => encodeWeightedSum(op, buffers(xs), ws, n, out));
   }
 
   async absHistogram(x: GpuTensor, pass: HistogramPass, counts: Uint32Array): Promise<void> {
     const n = this.live(x).length;
     const bins = 1 << pass.width;
-    if (counts.length !== bins || pass.width > 11) throw new GpuError(`absHistogram: ${counts.length} counts for width ${pass.width}`);
+    if (counts.length !== bins || pass.width > 11)
+      throw new GpuError(`absHistogram: ${counts.length} counts for width ${pass.width}`);
     if (n === 0) return;
     const op = this.gpu.begin('abs-histogram');
     const hist = op.temp(bins * 4, 'histogram');
@@ -209,16 +223,32 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
 
   async magnitudeBand(x: GpuTensor, lo: number, hi: number): Promise<GpuTensor> {
     const n = this.live(x).length;
-    return this.produce('magnitude-band', n, (op, out) => op.elementwise('magnitude-band', { n, uniforms: { lo, hi }, bind: { x: x.buffer, out } }));
+    return this.produce('magnitude-band', n, (op, out) =>
+      op.elementwise('magnitude-band', { n, uniforms: { lo, hi }, bind: { x: x.buffer, out } }),
+    );
   }
 
-  async dareMask(x: GpuTensor, density: number, seed: number, stream: number, offset: number, rescale: boolean): Promise<GpuTensor> {
+  async dareMask(
+    x: GpuTensor,
+    density: number,
+    seed: number,
+    stream: number,
+    offset: number,
+    rescale: boolean,
+  ): Promise<GpuTensor> {
     const n = this.live(x).length;
     const keep = daresKeepThreshold(density);
     return this.produce('dare-mask', n, (op, out) =>
       op.elementwise('dare-mask', {
         n,
-        uniforms: (start) => ({ seed: seed >>> 0, stream: stream >>> 0, offset: (offset + start) >>> 0, keep, rescale: rescale ? 1 : 0, scale: density }),
+        uniforms: (start) => ({
+          seed: seed >>> 0,
+          stream: stream >>> 0,
+          offset: (offset + start) >>> 0,
+          keep,
+          rescale: rescale ? 1 : 0,
+          scale: density,
+        }),
         bind: { x: x.buffer, out },
       }),
     );
@@ -228,7 +258,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     if (xs.length > 4) {
       // Pre-sum all but the last three in order (w = 1 is exact), then elect on four inputs.
       const head = xs.slice(0, xs.length - 3);
-      const pre = await this.weightedSum(head, head.map(() => 1));
+      const pre = await this.weightedSum(head, Array<number>(head.length).fill(1));
       try {
         return await this.electSign([pre, ...xs.slice(xs.length - 3)]);
       } finally {
@@ -236,32 +266,18 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
       }
     }
     const n = this.sameLength('electSign', xs);
-    return this.produce('elect-sign', n, (op, out) => op.elementwise('elect-sign', { n, constants: { K: xs.length }, bind: { ...fourInputs(xs), out } }));
+    return this.produce('elect-sign', n, (op, out) =>
+      op.elementwise('elect-sign', { n, constants: { K: xs.length }, bind: { ...fourInputs(buffers(xs)), out } }),
+    );
   }
 
-  async disjointMean(xs: readonly GpuTensor[], ws: readonly number[], sign: GpuTensor, normalize: boolean): Promise<GpuTensor> {
+  async disjointMean(xs: readonly GpuTensor[], ws: readonly number[], sign: GpuTensor, normalize: boolean) {
     const n = this.sameLength('disjointMean', xs, this.live(sign).length);
-    return this.produce('disjoint-mean', n, (op, out) => {
-      if (xs.length === 0) return op.enc.clearBuffer(out, 0, n * 4);
-      let state: GPUBuffer | undefined;
-      for (let g = 0; g * 4 < xs.length; g++) {
-        const part = xs.slice(g * 4, g * 4 + 4);
-        const final = (g + 1) * 4 >= xs.length;
-        const dst = final ? out : op.temp(n * 8, 'disjoint-state');
-        op.elementwise('disjoint-mean', {
-          n,
-          constants: { K: part.length, ACC: state !== undefined, FINAL: final, NORMALIZE: normalize },
-          uniforms: { w: ws.slice(g * 4, g * 4 + part.length) },
-          bind: {
-            ...fourInputs(part),
-            sgn: sign.buffer,
-            state: state ? { buffer: state, bytesPerElement: 8 } : { buffer: sign.buffer, size: 16 }, // unread when !ACC
-            out: final ? dst : { buffer: dst, bytesPerElement: 8 },
-          },
-        });
-        state = dst;
-      }
-    });
+    return this.produce('disjoint-mean', n, (op, out) =>
+      xs.length === 0
+        ? op.enc.clearBuffer(out, 0, n * 4)
+        : encodeDisjointMean(op, buffers(xs), ws, sign.buffer, normalize, n, out),
+    );
   }
 
   async dot(a: GpuTensor, b: GpuTensor): Promise<number> {
@@ -270,7 +286,10 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const blocks = Math.ceil(n / DOT_BLOCK);
     const op = this.gpu.begin('dot');
     const partial = op.temp(blocks * 4, 'dot-partials');
-    op.elementwise('dot', { n, bind: { a: a.buffer, b: b.buffer, partial: { buffer: partial, bytesPerElement: 4 / DOT_BLOCK } } });
+    op.elementwise('dot', {
+      n,
+      bind: { a: a.buffer, b: b.buffer, partial: { buffer: partial, bytesPerElement: 4 / DOT_BLOCK } },
+    });
     const parts = new Float32Array((await op.readBack(partial, blocks * 4)).buffer);
     let total = 0;
     for (let i = 0; i < blocks; i++) total += parts[i]!;
@@ -283,7 +302,16 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   }
 
   /** op(A)·op(B) (+ C₀) on row-major 2-D handles, for the SVD merges: shaders/matmul.wgsl via src/gpu/linalg.ts. */
-  async matmul(a: GpuTensor, b: GpuTensor, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: GpuTensor): Promise<GpuTensor> {
+  async matmul(
+    a: GpuTensor,
+    b: GpuTensor,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+    acc?: GpuTensor,
+  ): Promise<GpuTensor> {
     this.linalg ??= new GpuLinalg(this.gpu, { variant: isSoftwareAdapter(this.adapter.name) ? 'registers' : 'tiled' });
     const linalg = this.linalg;
     const [A, B, C0] = [this.live(a).buffer, this.live(b).buffer, acc && this.live(acc).buffer];

@@ -26,7 +26,14 @@ export function bucketSize(bytes: number): number {
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly live = new Set<GPUBuffer>();
-  readonly stats: PoolStats = { allocatedBytes: 0, inUseBytes: 0, freeBytes: 0, peakAllocatedBytes: 0, created: 0, reused: 0 };
+  readonly stats: PoolStats = {
+    allocatedBytes: 0,
+    inUseBytes: 0,
+    freeBytes: 0,
+    peakAllocatedBytes: 0,
+    created: 0,
+    reused: 0,
+  };
 
   constructor(
     private readonly device: GPUDevice,

@@ -7,7 +7,7 @@
  */
 import { BufferPool, type PoolStats } from './buffer-pool';
 import { GpuDeviceLostError, GpuError } from './device';
-import { GpuOp } from './op';
+import { GpuOp, type OpContext } from './op';
 import { PipelineCache } from './pipelines';
 import { loadShaders } from './shaders';
 import { BufferUsage } from './usage';
@@ -44,7 +44,7 @@ export interface GpuPoolStats {
   pipelinesCompiled: number;
 }
 
-export class GpuContext {
+export class GpuContext implements OpContext {
   readonly storage: BufferPool;
   readonly readback: BufferPool;
   readonly uniforms: BufferPool;
@@ -64,21 +64,39 @@ export class GpuContext {
     opts: GpuContextOptions,
   ) {
     this.pipelines = pipelines;
-    this.maxBindingBytes = Math.min(opts.maxBindingBytes ?? Infinity, limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-    this.maxWorkgroupsPerDimension = Math.min(opts.maxWorkgroupsPerDimension ?? Infinity, limits.maxComputeWorkgroupsPerDimension);
+    this.maxBindingBytes = Math.min(
+      opts.maxBindingBytes ?? Infinity,
+      limits.maxStorageBufferBindingSize,
+      limits.maxBufferSize,
+    );
+    this.maxWorkgroupsPerDimension = Math.min(
+      opts.maxWorkgroupsPerDimension ?? Infinity,
+      limits.maxComputeWorkgroupsPerDimension,
+    );
     this.offsetAlignment = limits.minStorageBufferOffsetAlignment;
     const free = opts.maxPoolFreeBytes ?? 192 * 2 ** 20;
-    this.storage = new BufferPool(device, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'tensor', free);
+    this.storage = new BufferPool(
+      device,
+      BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
+      'tensor',
+      free,
+    );
     this.readback = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback', free / 4);
     this.uniforms = new BufferPool(device, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform', 2 ** 20);
     void device.lost.then((info) => {
       this.lost = new GpuDeviceLostError(info.reason, info.message);
     });
-    device.addEventListener?.('uncapturederror', (ev) => this.fail(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
+    device.addEventListener?.('uncapturederror', (ev) =>
+      this.fail(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`),
+    );
   }
 
   /** A context on `device`, planning with `limits` (default: the device's own). */
-  static async create(device: GPUDevice, limits: ContextLimits = device.limits, opts: GpuContextOptions = {}): Promise<GpuContext> {
+  static async create(
+    device: GPUDevice,
+    limits: ContextLimits = device.limits,
+    opts: GpuContextOptions = {},
+  ): Promise<GpuContext> {
     return new GpuContext(device, new PipelineCache(device, await loadShaders()), limits, opts);
   }
 

@@ -17,7 +17,15 @@ export interface DareProbeArgs {
   dtype: DType;
 }
 
-export const DEFAULT_DARE_PROBE: DareProbeArgs = { n: 100_003, density: 0.37, seed: 1234, stream: 0x9e3779b9, offset: 4096, rescale: true, dtype: 'BF16' };
+export const DEFAULT_DARE_PROBE: DareProbeArgs = {
+  n: 100_003,
+  density: 0.37,
+  seed: 1234,
+  stream: 0x9e3779b9,
+  offset: 4096,
+  rescale: true,
+  dtype: 'BF16',
+};
 
 /** mulberry32 values in [-scale, scale): the probe's input (and the tests' generated weights). */
 export function probeValues(n: number, seed: number, scale = 1): Float32Array {
@@ -33,7 +41,10 @@ export function probeValues(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-export async function dareProbeBytes<T>(backend: TensorBackend<T>, args: DareProbeArgs = DEFAULT_DARE_PROBE): Promise<Uint8Array> {
+export async function dareProbeBytes<T>(
+  backend: TensorBackend<T>,
+  args: DareProbeArgs = DEFAULT_DARE_PROBE,
+): Promise<Uint8Array> {
   const x = await backend.load(encodeFromF32(probeValues(args.n, args.seed ^ 0x5bd1e995), args.dtype), args.dtype);
   const m = await backend.dareMask(x, args.density, args.seed, args.stream, args.offset, args.rescale);
   backend.release(x);

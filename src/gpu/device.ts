@@ -49,7 +49,9 @@ export class GpuDeviceLostError extends GpuError {
     readonly reason: string,
     detail: string,
   ) {
-    super(`WebGPU device lost (${reason || 'unknown'}): ${detail || 'no details'}. This merge stopped; the next merge requests a new device.`);
+    super(
+      `WebGPU device lost (${reason || 'unknown'}): ${detail || 'no details'}. This merge stopped; the next merge requests a new device.`,
+    );
   }
 }
 
@@ -72,7 +74,8 @@ function report(adapter: GPUAdapter): AdapterReport {
   const info = adapter.info;
   const l = adapter.limits;
   const features = [...adapter.features].sort();
-  const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'unknown adapter';
+  const name =
+    info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'unknown adapter';
   return {
     name,
     vendor: info.vendor,
@@ -93,13 +96,19 @@ function report(adapter: GPUAdapter): AdapterReport {
 }
 
 /** Requests an adapter and a device with the adapter's full buffer limits. */
-export async function requestGpuDevice(gpu: GPU | undefined, powerPreference: GPUPowerPreference = 'high-performance'): Promise<GpuDevice> {
+export async function requestGpuDevice(
+  gpu: GPU | undefined,
+  powerPreference: GPUPowerPreference = 'high-performance',
+): Promise<GpuDevice> {
   if (!gpu) throw new NoGpuAdapterError('WebGPU is not available here (no navigator.gpu)');
   const adapter = await gpu.requestAdapter({ powerPreference });
-  if (!adapter) throw new NoGpuAdapterError('no WebGPU adapter was found (no GPU, or no usable Vulkan/Metal/D3D driver)');
+  if (!adapter)
+    throw new NoGpuAdapterError('no WebGPU adapter was found (no GPU, or no usable Vulkan/Metal/D3D driver)');
   const rep = report(adapter);
   if (rep.limits.maxStorageBuffersPerShaderStage < NEEDED_STORAGE_BUFFERS - 1)
-    throw new NoGpuAdapterError(`adapter ${rep.name} offers ${rep.limits.maxStorageBuffersPerShaderStage} storage buffers per stage; 7 are needed`);
+    throw new NoGpuAdapterError(
+      `adapter ${rep.name} offers ${rep.limits.maxStorageBuffersPerShaderStage} storage buffers per stage; 7 are needed`,
+    );
   const device = await adapter.requestDevice({
     label: 'merge-lab',
     requiredLimits: {
@@ -108,7 +117,11 @@ export async function requestGpuDevice(gpu: GPU | undefined, powerPreference: GP
       maxStorageBuffersPerShaderStage: Math.min(rep.limits.maxStorageBuffersPerShaderStage, NEEDED_STORAGE_BUFFERS),
     },
   });
-  const handle: { device: GPUDevice; adapter: AdapterReport; lost: GpuDevice['lost'] } = { device, adapter: rep, lost: undefined };
+  const handle: { device: GPUDevice; adapter: AdapterReport; lost: GpuDevice['lost'] } = {
+    device,
+    adapter: rep,
+    lost: undefined,
+  };
   void device.lost.then((info) => {
     handle.lost = { reason: info.reason, message: info.message };
   });

@@ -20,10 +20,16 @@ export type OverrideType = 'u32' | 'bool';
 type Fields = Readonly<Record<string, UniformType>>;
 type Bindings = Readonly<Record<string, Access>>;
 type Overrides = Readonly<Record<string, OverrideType>>;
+type EntryPoints = Readonly<Record<string, readonly number[]>>;
 
-export interface KernelDescription<U extends Fields = Fields, B extends Bindings = Bindings, O extends Overrides = Overrides> {
+export interface KernelDescription<
+  U extends Fields = Fields,
+  B extends Bindings = Bindings,
+  O extends Overrides = Overrides,
+  E extends EntryPoints = EntryPoints,
+> {
   /** Entry point → @workgroup_size. */
-  readonly entryPoints: Readonly<Record<string, readonly number[]>>;
+  readonly entryPoints: E;
   readonly uniforms: U;
   readonly bindings: B;
   readonly overrides: O;
@@ -36,11 +42,20 @@ export interface KernelDescription<U extends Fields = Fields, B extends Bindings
 }
 
 /** The uniform values a kernel takes: numbers, four numbers for a vec4. */
-export type UniformValues<U extends Fields> = { readonly [F in keyof U]: U[F] extends 'vec4f' ? readonly number[] : number };
+export type UniformValues<U extends Fields> = {
+  readonly [F in keyof U]: U[F] extends 'vec4f' ? readonly number[] : number;
+};
 /** Override constants (all optional: the WGSL declares defaults). */
 export type OverrideValues<O extends Overrides> = { readonly [C in keyof O]?: O[C] extends 'bool' ? boolean : number };
 
-const defineKernel = <const U extends Fields, const B extends Bindings, const O extends Overrides>(d: KernelDescription<U, B, O>) => d;
+const defineKernel = <
+  const U extends Fields,
+  const B extends Bindings,
+  const O extends Overrides,
+  const E extends EntryPoints,
+>(
+  d: KernelDescription<U, B, O, E>,
+) => d;
 
 /** Workgroup size and block of every element-wise kernel (WG_SIZE, WG_ELEMENTS in common.wgsl). */
 export const WG_SIZE = 256;
@@ -129,8 +144,18 @@ export const KERNELS = {
   matmul: defineKernel({
     entryPoints: { main: [16, 16], main_registers: [8, 8] },
     uniforms: {
-      M: 'u32', N: 'u32', K: 'u32', lda: 'u32', ldb: 'u32', ldc: 'u32',
-      aOff: 'u32', bOff: 'u32', cOff: 'u32', c0Off: 'u32', flags: 'u32', acc: 'u32',
+      M: 'u32',
+      N: 'u32',
+      K: 'u32',
+      lda: 'u32',
+      ldb: 'u32',
+      ldc: 'u32',
+      aOff: 'u32',
+      bOff: 'u32',
+      cOff: 'u32',
+      c0Off: 'u32',
+      flags: 'u32',
+      acc: 'u32',
     },
     bindings: { a: 'read', b: 'read', c0: 'read', c: 'rw' },
     overrides: {},

@@ -85,15 +85,27 @@ export class GpuLinalg {
     const lim = this.maxBindingBytes;
     const visit = (b: Block) => {
       const sp = this.spans(s, b);
-      const over = (['a', 'b', 'c'] as const).map((x) => [x, this.bytes(sp[x]) - lim] as const).filter(([, d]) => d > 0).sort((x, y) => y[1] - x[1]);
+      const over = (['a', 'b', 'c'] as const)
+        .map((x) => [x, this.bytes(sp[x]) - lim] as const)
+        .filter(([, d]) => d > 0)
+        .sort((x, y) => y[1] - x[1]);
       const dims = { i: b.i1 - b.i0, j: b.j1 - b.j0, p: b.p1 - b.p0 };
       let split: 'i' | 'j' | 'p' | undefined;
       if (over.length) {
         const which = over[0]![0];
         const prefer: ('i' | 'j' | 'p')[] =
-          which === 'a' ? (s.transA ? ['p', 'i'] : ['i', 'p']) : which === 'b' ? (s.transB ? ['j', 'p'] : ['p', 'j']) : ['i', 'j'];
+          which === 'a'
+            ? s.transA
+              ? ['p', 'i']
+              : ['i', 'p']
+            : which === 'b'
+              ? s.transB
+                ? ['j', 'p']
+                : ['p', 'j']
+              : ['i', 'j'];
         split = prefer.find((d) => dims[d] > 1);
-        if (!split) throw new GpuError(`matmul: one row of a ${which.toUpperCase()} block exceeds the ${lim}-byte binding limit`);
+        if (!split)
+          throw new GpuError(`matmul: one row of a ${which.toUpperCase()} block exceeds the ${lim}-byte binding limit`);
       } else if (Math.ceil(dims.i / this.tile.rows) > MAX_WG) split = 'i';
       else if (Math.ceil(dims.j / this.tile.cols) > MAX_WG) split = 'j';
       if (!split) {
@@ -133,9 +145,16 @@ export class GpuLinalg {
       op.dispatch('matmul', {
         entry: this.tile.entry,
         uniforms: {
-          M: blk.i1 - blk.i0, N: blk.j1 - blk.j0, K: blk.p1 - blk.p0,
-          lda: s.transA ? m : k, ldb: s.transB ? k : n, ldc: n,
-          aOff: a.elem, bOff: b.elem, cOff: c.elem, c0Off: c0.elem,
+          M: blk.i1 - blk.i0,
+          N: blk.j1 - blk.j0,
+          K: blk.p1 - blk.p0,
+          lda: s.transA ? m : k,
+          ldb: s.transB ? k : n,
+          ldc: n,
+          aOff: a.elem,
+          bOff: b.elem,
+          cOff: c.elem,
+          c0Off: c0.elem,
           flags: (s.transA ? 1 : 0) | (s.transB ? 2 : 0),
           acc: blk.p0 > 0 ? 2 : C0 ? 1 : 0,
         },
@@ -191,7 +210,16 @@ export class GpuMatOps implements MatOps<GpuMat> {
     return new Float32Array(bytes.buffer, bytes.byteOffset, x.length);
   }
 
-  async matmul(a: GpuMat, b: GpuMat, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: GpuMat): Promise<GpuMat> {
+  async matmul(
+    a: GpuMat,
+    b: GpuMat,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+    acc?: GpuMat,
+  ): Promise<GpuMat> {
     const out = this.alloc(m * n, 'matmul');
     const op = this.gpu.begin('matmul');
     this.linalg.encodeMatmul(op, a.buffer, b.buffer, out.buffer, { m, k, n, transA, transB }, acc?.buffer);

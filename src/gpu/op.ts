@@ -8,7 +8,7 @@
  *   storage-binding limit are processed in windows (buffer sub-ranges at aligned offsets); each
  *   window gets its own `n` and, through a function of the window's start, its own uniforms.
  */
-import type { GpuContext } from './context';
+import type { BufferPool } from './buffer-pool';
 import { GpuError } from './device';
 import {
   type BindingName,
@@ -18,8 +18,23 @@ import {
   type KernelOverrides,
   type KernelUniforms,
 } from './kernels';
+import type { PipelineCache } from './pipelines';
 import { packUniforms } from './uniforms';
 import { MapModeRead } from './usage';
+
+/** What an operation uses of its context (GpuContext, context.ts). */
+export interface OpContext {
+  readonly device: GPUDevice;
+  readonly storage: BufferPool;
+  readonly readback: BufferPool;
+  readonly uniforms: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly maxBindingBytes: number;
+  readonly maxWorkgroupsPerDimension: number;
+  readonly counters: { submits: number; dispatches: number; readbackBytes: number };
+  check(): void;
+  fail(message: string): void;
+}
 
 /** A binding's byte range in a buffer. */
 export interface BufferRange {
@@ -44,15 +59,18 @@ export interface DispatchArgs<K extends KernelName> {
 
 type WindowUniforms<K extends KernelName> = Omit<KernelUniforms<K>, 'n'>;
 
-export interface ElementwiseArgs<K extends KernelName> {
+/** The uniforms besides `n`, or a function of the window's first element; omitted when there are none. */
+type WindowUniformsArg<K extends KernelName> = WindowUniforms<K> | ((start: number) => WindowUniforms<K>);
+
+export type ElementwiseArgs<K extends KernelName> = {
   /** Elements; the kernel's `n` uniform is set per window. */
   readonly n: number;
   readonly entry?: EntryPoint<K>;
   readonly constants?: KernelOverrides<K>;
-  /** The other uniforms, or a function of the window's first element. */
-  readonly uniforms?: WindowUniforms<K> | ((start: number) => WindowUniforms<K>);
   readonly bind: { readonly [B in BindingName<K>]: Operand };
-}
+} & ([keyof WindowUniforms<K>] extends [never]
+  ? { readonly uniforms?: WindowUniformsArg<K> }
+  : { readonly uniforms: WindowUniformsArg<K> });
 
 /** Window granule (elements): keeps every binding offset a multiple of 256 bytes. */
 export const GRANULE = 65536;
@@ -84,14 +102,17 @@ export class GpuOp {
   private readonly uniformBuffers: GPUBuffer[] = [];
 
   constructor(
-    private readonly ctx: GpuContext,
+    private readonly ctx: OpContext,
     readonly label: string,
   ) {
     this.enc = ctx.device.createCommandEncoder({ label });
   }
 
   dispatch<K extends KernelName>(kernel: K, args: DispatchArgs<K>): void {
-    const [x, y] = typeof args.workgroups === 'number' ? foldGrid(args.workgroups, this.ctx.maxWorkgroupsPerDimension) : args.workgroups;
+    const [x, y] =
+      typeof args.workgroups === 'number'
+        ? foldGrid(args.workgroups, this.ctx.maxWorkgroupsPerDimension)
+        : args.workgroups;
     if (x <= 0 || y <= 0) return;
     const { device, pipelines } = this.ctx;
     const params = packUniforms(kernel, args.uniforms);
@@ -129,14 +150,27 @@ export class GpuOp {
     for (const [start, count] of windows(args.n, widest, this.ctx.maxBindingBytes)) {
       const bind = Object.fromEntries(
         operands.map(([name, o]) => {
-          const r = isRange(o) ? o : { buffer: 'buffer' in o ? o.buffer : o, offset: start * bytesPerElement(o), size: Math.ceil(count * bytesPerElement(o)) };
+          const r = isRange(o)
+            ? o
+            : {
+                buffer: 'buffer' in o ? o.buffer : o,
+                offset: start * bytesPerElement(o),
+                size: Math.ceil(count * bytesPerElement(o)),
+              };
           return [name, { buffer: r.buffer, offset: r.offset ?? 0, size: roundUp(Math.max(16, r.size), 16) }];
         }),
       );
-      const rest = typeof args.uniforms === 'function' ? args.uniforms(start) : args.uniforms;
+      const given = (args as { uniforms?: WindowUniformsArg<K> }).uniforms;
+      const rest = typeof given === 'function' ? given(start) : given;
       const uniforms = { ...rest, n: count } as unknown as KernelUniforms<K>;
       const workgroups = Math.ceil(count / perWorkgroup);
-      this.dispatch(kernel, { entry: args.entry, constants: args.constants, uniforms, bind: bind as DispatchArgs<K>['bind'], workgroups });
+      this.dispatch(kernel, {
+        entry: args.entry,
+        constants: args.constants,
+        uniforms,
+        bind: bind as DispatchArgs<K>['bind'],
+        workgroups,
+      });
     }
   }
 

@@ -23,10 +23,16 @@ export class PipelineCache {
   layout(name: KernelName): GPUBindGroupLayout {
     let l = this.layouts.get(name);
     if (!l) {
-      const storage = Object.values(KERNELS[name].bindings).map((access): GPUBufferBindingType => (access === 'read' ? 'read-only-storage' : 'storage'));
+      const storage = Object.values(KERNELS[name].bindings).map((access): GPUBufferBindingType =>
+        access === 'read' ? 'read-only-storage' : 'storage',
+      );
       l = this.device.createBindGroupLayout({
         label: `bgl:${name}`,
-        entries: ['uniform' as const, ...storage].map((type, binding) => ({ binding, visibility: COMPUTE, buffer: { type } })),
+        entries: ['uniform' as const, ...storage].map((type, binding) => ({
+          binding,
+          visibility: COMPUTE,
+          buffer: { type },
+        })),
       });
       this.layouts.set(name, l);
     }

@@ -11,7 +11,10 @@ export type ShaderSources = Readonly<Record<KernelName, string>>;
 
 function bundled(): Record<string, string> | undefined {
   try {
-    const files = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
+    const files = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<
+      string,
+      string
+    >;
     const out: Record<string, string> = {};
     for (const [p, src] of Object.entries(files)) out[p.replace(/^.*\//, '').replace(/\.wgsl$/, '')] = src;
     return out;
@@ -27,7 +30,8 @@ async function readAll(): Promise<Record<string, string>> {
   const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
   const dir = new URL('../../shaders/', import.meta.url);
   const out: Record<string, string> = {};
-  for (const f of await fs.readdir(dir)) if (f.endsWith('.wgsl')) out[f.slice(0, -5)] = await fs.readFile(new URL(f, dir), 'utf8');
+  for (const f of await fs.readdir(dir))
+    if (f.endsWith('.wgsl')) out[f.slice(0, -5)] = await fs.readFile(new URL(f, dir), 'utf8');
   return out;
 }
 
@@ -51,6 +55,8 @@ let cache: Promise<ShaderSources> | undefined;
 
 /** Every kernel's composed source, keyed by kernel name (read once per process or page). */
 export function loadShaders(): Promise<ShaderSources> {
-  cache ??= readAll().then((files) => Object.fromEntries(KERNEL_NAMES.map((k) => [k, composeSource(k, files)])) as ShaderSources);
+  cache ??= readAll().then(
+    (files) => Object.fromEntries(KERNEL_NAMES.map((k) => [k, composeSource(k, files)])) as ShaderSources,
+  );
   return cache;
 }

@@ -51,14 +51,16 @@ export function packUniforms<K extends KernelName>(kernel: K, values: KernelUnif
     const v = given[name];
     if (v === undefined) throw new GpuError(`${kernel}: uniform '${name}' has no value`);
     if (type === 'vec4f') {
-      if (typeof v === 'number' || v.length > 4) throw new GpuError(`${kernel}: uniform '${name}' takes up to 4 numbers`);
+      if (typeof v === 'number' || v.length > 4)
+        throw new GpuError(`${kernel}: uniform '${name}' takes up to 4 numbers`);
       v.forEach((x, i) => view.setFloat32(offset + 4 * i, x, true));
     } else if (typeof v !== 'number') {
       throw new GpuError(`${kernel}: uniform '${name}' takes one number`);
     } else if (type === 'f32') {
       view.setFloat32(offset, v, true);
     } else {
-      if (!Number.isInteger(v)) throw new GpuError(`${kernel}: uniform '${name}' (${type}) must be an integer, got ${v}`);
+      if (!Number.isInteger(v))
+        throw new GpuError(`${kernel}: uniform '${name}' (${type}) must be an integer, got ${v}`);
       if (type === 'u32') view.setUint32(offset, v, true);
       else view.setInt32(offset, v, true);
     }
