@@ -35,18 +35,26 @@ export class MergeClient {
 
   /** Starts the module worker (Vite bundles it from this URL pattern). */
   static spawn(): MergeClient {
-    return new MergeClient(new Worker(new URL('./merge.worker.ts', import.meta.url), { type: 'module', name: 'merge' }));
+    return new MergeClient(
+      new Worker(new URL('./merge.worker.ts', import.meta.url), { type: 'module', name: 'merge' }),
+    );
   }
 
   async merge(req: WorkerMergeRequest, opts: MergeCallOptions = {}): Promise<WorkerMergeResult> {
     const buffers = new Set<ArrayBuffer>();
     for (const files of Object.values(req.models))
-      for (const f of Object.values(files)) if (f instanceof Uint8Array && f.buffer instanceof ArrayBuffer) buffers.add(f.buffer);
+      for (const f of Object.values(files))
+        if (f instanceof Uint8Array && f.buffer instanceof ArrayBuffer) buffers.add(f.buffer);
     const onAbort = () => void this.api.cancel();
     throwIfAborted(opts.signal, 'merge');
     opts.signal?.addEventListener('abort', onAbort);
     try {
-      return await this.api.merge(transfer(req, [...buffers]), opts.onProgress ? proxy(opts.onProgress) : undefined, opts.onTensor ? proxy(opts.onTensor) : undefined, opts.onSpectrum ? proxy(opts.onSpectrum) : undefined);
+      return await this.api.merge(
+        transfer(req, [...buffers]),
+        opts.onProgress ? proxy(opts.onProgress) : undefined,
+        opts.onTensor ? proxy(opts.onTensor) : undefined,
+        opts.onSpectrum ? proxy(opts.onSpectrum) : undefined,
+      );
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }

@@ -62,7 +62,9 @@ export type SpectrumCallback = (d: SpectrumDiagnostics) => void | Promise<void>;
 export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = async () => browserGpu()) {
   let active: AbortController | undefined;
 
-  async function pickBackend(choice: WorkerMergeRequest['backend'] = 'auto'): Promise<{ backend: TensorBackend<unknown>; notice: string }> {
+  async function pickBackend(
+    choice: WorkerMergeRequest['backend'] = 'auto',
+  ): Promise<{ backend: TensorBackend<unknown>; notice: string }> {
     if (choice === 'cpu') return { backend: new CpuBackend() as TensorBackend<unknown>, notice: 'cpu (reference)' };
     try {
       const be = await WebGpuBackend.create(await getGpu());
@@ -83,7 +85,12 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       }
     },
 
-    async merge(req: WorkerMergeRequest, onProgress?: ProgressCallback, onTensor?: TensorCallback, onSpectrum?: SpectrumCallback): Promise<WorkerMergeResult> {
+    async merge(
+      req: WorkerMergeRequest,
+      onProgress?: ProgressCallback,
+      onTensor?: TensorCallback,
+      onSpectrum?: SpectrumCallback,
+    ): Promise<WorkerMergeResult> {
       if (active) throw new Error('a merge is already running in this worker');
       const ac = new AbortController();
       active = ac;
@@ -91,16 +98,32 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       try {
         const { recipe, warnings } = parseRecipe(req.recipe);
         const sources = new Map<string, Checkpoint>();
-        for (const [ref, files] of Object.entries(req.models)) sources.set(ref, await Checkpoint.open(new MapModelFolder(ref, new Map(Object.entries(files)))));
+        for (const [ref, files] of Object.entries(req.models))
+          sources.set(ref, await Checkpoint.open(new MapModelFolder(ref, new Map(Object.entries(files)))));
         const out = req.opfsFolder ? await DirectoryOutputFolder.opfs(req.opfsFolder) : new MemoryOutputFolder('merge');
         let last = 0;
         const summary = await merge(recipe, sources, backend, out, {
           signal: ac.signal,
-          ...(onSpectrum ? { onSpectrum: (d: SpectrumDiagnostics) => void Promise.resolve(onSpectrum(d)).catch(() => undefined) } : {}),
-          ...(onTensor ? { diagnostics: true, onTensor: (name: string, d: TensorDiagnostics) => void Promise.resolve(onTensor(name, d)).catch(() => undefined) } : {}),
+          ...(onSpectrum
+            ? { onSpectrum: (d: SpectrumDiagnostics) => void Promise.resolve(onSpectrum(d)).catch(() => undefined) }
+            : {}),
+          ...(onTensor
+            ? {
+                diagnostics: true,
+                onTensor: (name: string, d: TensorDiagnostics) =>
+                  void Promise.resolve(onTensor(name, d)).catch(() => undefined),
+              }
+            : {}),
           ...(req.chunkElements ? { chunkElements: req.chunkElements } : {}),
           ...(req.shardBytes ? { shardBytes: req.shardBytes } : {}),
-          ...(req.activationStats ? { activationStats: parseActivationStats(req.activationStats, recipe.aim?.calibration ?? 'activation statistics') } : {}),
+          ...(req.activationStats
+            ? {
+                activationStats: parseActivationStats(
+                  req.activationStats,
+                  recipe.aim?.calibration ?? 'activation statistics',
+                ),
+              }
+            : {}),
           onProgress: (p) => {
             const t = Date.now();
             if (!onProgress || (t - last < 50 && p.tensorsDone < p.tensorsTotal)) return;
@@ -108,8 +131,15 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
             void Promise.resolve(onProgress(p)).catch(() => undefined); // fire and forget across the port
           },
         });
-        const files: Record<string, Blob | Uint8Array> = Object.fromEntries(out instanceof DirectoryOutputFolder ? await out.files() : out.files);
-        const result: WorkerMergeResult = { summary, backendNotice: notice, warnings: [...warnings, ...summary.warnings], files };
+        const files: Record<string, Blob | Uint8Array> = Object.fromEntries(
+          out instanceof DirectoryOutputFolder ? await out.files() : out.files,
+        );
+        const result: WorkerMergeResult = {
+          summary,
+          backendNotice: notice,
+          warnings: [...warnings, ...summary.warnings],
+          files,
+        };
         const buffers = Object.values(files).flatMap((f) => (f instanceof Uint8Array ? [f.buffer as ArrayBuffer] : []));
         return transfer(result, [...new Set(buffers)]);
       } finally {
@@ -124,7 +154,10 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
     },
 
     /** The DARE probe's output bytes on this worker's WebGPU backend (see src/gpu/dare-probe.ts). */
-    async dareBytes(args: DareProbeArgs = DEFAULT_DARE_PROBE, backend: 'webgpu' | 'cpu' = 'webgpu'): Promise<Uint8Array> {
+    async dareBytes(
+      args: DareProbeArgs = DEFAULT_DARE_PROBE,
+      backend: 'webgpu' | 'cpu' = 'webgpu',
+    ): Promise<Uint8Array> {
       const { backend: be } = await pickBackend(backend);
       try {
         const bytes = await dareProbeBytes(be, args);
@@ -140,4 +173,5 @@ export type MergeWorkerApi = ReturnType<typeof createMergeWorkerApi>;
 export type { DareProbeArgs, DType };
 
 declare const WorkerGlobalScope: { new (): unknown } | undefined;
-if (typeof WorkerGlobalScope !== 'undefined' && typeof self !== 'undefined' && self instanceof WorkerGlobalScope) expose(createMergeWorkerApi());
+if (typeof WorkerGlobalScope !== 'undefined' && typeof self !== 'undefined' && self instanceof WorkerGlobalScope)
+  expose(createMergeWorkerApi());

@@ -61,7 +61,11 @@ describe.each(['F32', 'F16', 'BF16'] as const)('paper recipes on tiny checkpoint
     for (const [name] of tinyTensorShapes(quickOpts)) {
       const a = await values(quick, name);
       const b = await values(slow, name);
-      expectClose(await r.tensor(name), [...a].map((x, i) => x + 0.7 * (b[i]! - x)), dtype);
+      expectClose(
+        await r.tensor(name),
+        [...a].map((x, i) => x + 0.7 * (b[i]! - x)),
+        dtype,
+      );
       expect((await readOutputTensor(r.out, name)).dtype).toBe(dtype);
     }
   });
@@ -91,7 +95,11 @@ describe('streaming', () => {
     for (const recipe of recipes) {
       const whole = await runMerge(recipe, [a, b, c]);
       const chunked = await runMerge(recipe, [a, b, c], { chunkElements: 7 });
-      for (const name of a.tensors.keys()) expect(Buffer.from(await chunked.raw(name)).equals(Buffer.from(await whole.raw(name))), `${recipe.split('\n')[0]} ${name}`).toBe(true);
+      for (const name of a.tensors.keys())
+        expect(
+          Buffer.from(await chunked.raw(name)).equals(Buffer.from(await whole.raw(name))),
+          `${recipe.split('\n')[0]} ${name}`,
+        ).toBe(true);
     }
   });
 
@@ -120,13 +128,19 @@ describe('streaming', () => {
         async open(f) {
           const src = await inner.open(f);
           if (!src || !f.endsWith('.safetensors')) return src;
-          const wrapped: ByteSource = { name: src.name, size: src.size, read: async (o, l) => ((maxRead = Math.max(maxRead, l)), src.read(o, l)) };
+          const wrapped: ByteSource = {
+            name: src.name,
+            size: src.size,
+            read: async (o, l) => ((maxRead = Math.max(maxRead, l)), src.read(o, l)),
+          };
           return wrapped;
         },
       };
     };
     const a = await Checkpoint.open(counting('quick', files));
-    const b = await Checkpoint.open(counting('slow', tinyModelFiles({ seed: 2, hidden: 16, intermediate: 32, vocab: 64 })));
+    const b = await Checkpoint.open(
+      counting('slow', tinyModelFiles({ seed: 2, hidden: 16, intermediate: 32, vocab: 64 })),
+    );
     maxRead = 0;
     await runMerge(TIES, [a, b], { chunkElements: 64 });
     expect(maxRead).toBeLessThanOrEqual(64 * 4);
@@ -140,8 +154,14 @@ describe('real-world checkpoints', () => {
     const r = await runMerge(TA, [quick, slow]);
     const embed = await values(quick, 'model.embed_tokens.weight');
     const head = await values(slow, 'lm_head.weight');
-    expectClose(await r.tensor('lm_head.weight'), [...embed].map((x, i) => x + 0.7 * (head[i]! - x)), 'F32');
-    expect(r.summary.warnings.map((w) => w.message).join()).toMatch(/quick: tied embeddings; lm_head.weight materialised/);
+    expectClose(
+      await r.tensor('lm_head.weight'),
+      [...embed].map((x, i) => x + 0.7 * (head[i]! - x)),
+      'F32',
+    );
+    expect(r.summary.warnings.map((w) => w.message).join()).toMatch(
+      /quick: tied embeddings; lm_head.weight materialised/,
+    );
     expect(r.summary.warnings.find((w) => w.code === 'lm-head-materialised')?.tensor).toBe('lm_head.weight');
     const config = JSON.parse(new TextDecoder().decode(r.out.files.get('config.json')));
     expect(config.tie_word_embeddings).toBe(false);
@@ -165,8 +185,12 @@ describe('real-world checkpoints', () => {
   });
 
   it('rejects a vocabulary mismatch unless vocab_policy: base keeps the base rows', async () => {
-    const a = await valuesCheckpoint('quick', { 'model.embed_tokens.weight': { shape: [3, 2], values: [1, 1, 2, 2, 3, 3] } });
-    const b = await valuesCheckpoint('slow', { 'model.embed_tokens.weight': { shape: [2, 2], values: [11, 11, 12, 12] } });
+    const a = await valuesCheckpoint('quick', {
+      'model.embed_tokens.weight': { shape: [3, 2], values: [1, 1, 2, 2, 3, 3] },
+    });
+    const b = await valuesCheckpoint('slow', {
+      'model.embed_tokens.weight': { shape: [2, 2], values: [11, 11, 12, 12] },
+    });
     const err = await runMerge(TA, [a, b]).catch((e) => e);
     expect(err.code).toBe('vocab-mismatch');
     expect(err.message).toMatch(/3 rows.*2/);
@@ -183,12 +207,21 @@ describe('cancel and failure', () => {
     const out = new MemoryOutputFolder();
     const ac = new AbortController();
     let calls = 0;
-    const p = merge(parseRecipe(TIES).recipe, new Map([['quick', a], ['slow', b]]), new CpuBackend(), out, {
-      signal: ac.signal,
-      onProgress: () => {
-        if (++calls === 3) ac.abort();
+    const p = merge(
+      parseRecipe(TIES).recipe,
+      new Map([
+        ['quick', a],
+        ['slow', b],
+      ]),
+      new CpuBackend(),
+      out,
+      {
+        signal: ac.signal,
+        onProgress: () => {
+          if (++calls === 3) ac.abort();
+        },
       },
-    });
+    );
     const err = await p.catch((e) => e);
     expect(err).toBeInstanceOf(AbortError);
     expect(err.message).toBe('merge cancelled');
@@ -205,13 +238,27 @@ describe('cancel and failure', () => {
       async open(f) {
         const src = await inner.open(f);
         if (!src || !f.endsWith('.safetensors')) return src;
-        return { name: src.name, size: src.size, read: async (o, l) => (++reads > 10 ? Promise.reject(new Error('disk gone')) : src.read(o, l)) };
+        return {
+          name: src.name,
+          size: src.size,
+          read: async (o, l) => (++reads > 10 ? Promise.reject(new Error('disk gone')) : src.read(o, l)),
+        };
       },
     };
     const a = await tinyCheckpoint('quick', { seed: 1 });
     const b = await Checkpoint.open(flaky);
     const out = new MemoryOutputFolder();
-    await expect(merge(parseRecipe(TA).recipe, new Map([['quick', a], ['slow', b]]), new CpuBackend(), out)).rejects.toThrow(/disk gone/);
+    await expect(
+      merge(
+        parseRecipe(TA).recipe,
+        new Map([
+          ['quick', a],
+          ['slow', b],
+        ]),
+        new CpuBackend(),
+        out,
+      ),
+    ).rejects.toThrow(/disk gone/);
     expect(await out.list()).toEqual([]);
   });
 });
@@ -247,13 +294,25 @@ describe('typed errors during a merge', () => {
         const src = await inner.open(f);
         if (!src || !f.endsWith('.safetensors')) return src;
         // The header is valid; the data then turns out shorter (a file truncated while merging).
-        return { name: src.name, size: src.size, read: async (o, l) => (cut && o > 1000 ? src.read(o, 0) : src.read(o, l)) };
+        return {
+          name: src.name,
+          size: src.size,
+          read: async (o, l) => (cut && o > 1000 ? src.read(o, 0) : src.read(o, l)),
+        };
       },
     };
     const b = await Checkpoint.open(shrinking);
     cut = true;
     const out = new MemoryOutputFolder();
-    const err = await merge(parseRecipe(TA).recipe, new Map([['quick', await tinyCheckpoint('quick', { seed: 1 })], ['slow', b]]), new CpuBackend(), out).catch((e) => e);
+    const err = await merge(
+      parseRecipe(TA).recipe,
+      new Map([
+        ['quick', await tinyCheckpoint('quick', { seed: 1 })],
+        ['slow', b],
+      ]),
+      new CpuBackend(),
+      out,
+    ).catch((e) => e);
     expect(err.name).toBe('SafetensorsError');
     expect(err.code).toBe('truncated');
     expect(err.message).toMatch(/model\.safetensors \[model\./);

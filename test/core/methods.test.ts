@@ -4,7 +4,8 @@ import { randomU32, daresKeepThreshold, fnv1a, lowbias32 } from '../../src/core/
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
 
 const w = (values: number[]) => ({ w: { shape: [values.length], values } });
-const models = (vals: Record<string, number[]>) => Promise.all(Object.entries(vals).map(([n, v]) => valuesCheckpoint(n, w(v))));
+const models = (vals: Record<string, number[]>) =>
+  Promise.all(Object.entries(vals).map(([n, v]) => valuesCheckpoint(n, w(v))));
 const arr = (x: Float32Array) => [...x].map((v) => Math.round(v * 1e6) / 1e6);
 
 describe('TIES', () => {
@@ -99,13 +100,19 @@ models: [{model: m, parameters: {weight: 1, density: 0.5, gamma: 0.2}}]`,
 
 describe('SLERP', () => {
   it('interpolates on the sphere', async () => {
-    const r = await runMerge(`merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: 0.5}`, await models({ a: [1, 0], b: [0, 1] }));
+    const r = await runMerge(
+      `merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: 0.5}`,
+      await models({ a: [1, 0], b: [0, 1] }),
+    );
     const out = await r.tensor('w');
     expect(out[0]).toBeCloseTo(Math.SQRT1_2, 6);
     expect(out[1]).toBeCloseTo(Math.SQRT1_2, 6);
   });
   it('falls back to linear interpolation when the tensors are nearly parallel', async () => {
-    const r = await runMerge(`merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: 0.3}`, await models({ a: [1, 2, 3], b: [2, 4, 6.01] }));
+    const r = await runMerge(
+      `merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: 0.3}`,
+      await models({ a: [1, 2, 3], b: [2, 4, 6.01] }),
+    );
     const out = await r.tensor('w');
     [0.7 * 1 + 0.3 * 2, 0.7 * 2 + 0.3 * 4, 0.7 * 3 + 0.3 * 6.01].forEach((v, i) => expect(out[i]).toBeCloseTo(v, 5));
     expect(r.summary.diagnostics.w!.slerp!.s0).toBeCloseTo(0.7, 12);
@@ -115,19 +122,31 @@ describe('SLERP', () => {
 describe('task arithmetic, linear and normalize', () => {
   const ms = () => models({ base: [1, 1], a: [3, 1], b: [1, 5] });
   it('task arithmetic adds λ Σ w δ', async () => {
-    const r = await runMerge(`merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.5}}, {model: b, parameters: {weight: 0.25}}]\nparameters: {lambda: 2}`, await ms());
+    const r = await runMerge(
+      `merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.5}}, {model: b, parameters: {weight: 0.25}}]\nparameters: {lambda: 2}`,
+      await ms(),
+    );
     expect(arr(await r.tensor('w'))).toEqual([1 + 2 * 0.5 * 2, 1 + 2 * 0.25 * 4]);
   });
   it('normalize divides by Σ w', async () => {
-    const r = await runMerge(`merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 3}}]\nparameters: {normalize: true}`, await ms());
+    const r = await runMerge(
+      `merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 3}}]\nparameters: {normalize: true}`,
+      await ms(),
+    );
     expect(arr(await r.tensor('w'))).toEqual([1 + 2 / 4, 1 + 12 / 4]);
   });
   it('linear is the weighted average', async () => {
-    const r = await runMerge(`merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 3}}]`, await models({ a: [4, 0], b: [0, 8] }));
+    const r = await runMerge(
+      `merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 3}}]`,
+      await models({ a: [4, 0], b: [0, 8] }),
+    );
     expect(arr(await r.tensor('w'))).toEqual([1, 6]);
   });
   it('TA with one task vector is interpolation 0.3·θ_S1 + 0.7·θ_S2 (the paper)', async () => {
-    const r = await runMerge(`merge_method: task_arithmetic\nbase_model: s1\nmodels: [{model: s2, parameters: {weight: 0.7}}]`, await models({ s1: [10, -2], s2: [0, 8] }));
+    const r = await runMerge(
+      `merge_method: task_arithmetic\nbase_model: s1\nmodels: [{model: s2, parameters: {weight: 0.7}}]`,
+      await models({ s1: [10, -2], s2: [0, 8] }),
+    );
     expect(arr(await r.tensor('w'))).toEqual([3, 5]);
   });
 });

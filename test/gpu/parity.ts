@@ -46,7 +46,8 @@ function expectSameDiagnostics(got: unknown, want: unknown, path: string): void 
     else expect(Math.abs((got as number) - want), path).toBeLessThanOrEqual(1e-6 * Math.abs(want));
   } else if (typeof want === 'object' && want !== null) {
     expect(Object.keys(got as object).sort(), path).toEqual(Object.keys(want).sort());
-    for (const [k, v] of Object.entries(want)) expectSameDiagnostics((got as Record<string, unknown>)[k], v, `${path}.${k}`);
+    for (const [k, v] of Object.entries(want))
+      expectSameDiagnostics((got as Record<string, unknown>)[k], v, `${path}.${k}`);
   } else {
     expect(got, path).toEqual(want);
   }

@@ -42,7 +42,10 @@ describe('merge worker API (comlink)', () => {
   it('merges on the WebGPU backend with progress; inputs are transferred; output equals an in-process GPU merge', async () => {
     const input = files();
     const progress: MergeProgress[] = [];
-    const r = await client.merge({ recipe: RECIPE, models: input, backend: 'webgpu' }, { onProgress: (p) => void progress.push(p) });
+    const r = await client.merge(
+      { recipe: RECIPE, models: input, backend: 'webgpu' },
+      { onProgress: (p) => void progress.push(p) },
+    );
     expect(r.backendNotice).toMatch(/^webgpu \(/);
     expect(r.summary.backend).toMatch(/^webgpu/);
     expect(input.base['model.safetensors']!.byteLength).toBe(0); // transferred, detached here
@@ -51,22 +54,33 @@ describe('merge worker API (comlink)', () => {
     expect(progress.at(-1)!.tensorsDone).toBe(progress.at(-1)!.tensorsTotal);
 
     const be = await gpuBackend();
-    const models = [await tinyCheckpoint('base', { ...opts, seed: 1 }), await tinyCheckpoint('a', { ...opts, seed: 2, like: { seed: 1, scale: 0.05 } }), await tinyCheckpoint('b', { ...opts, seed: 3, like: { seed: 1, scale: 0.05 } })];
+    const models = [
+      await tinyCheckpoint('base', { ...opts, seed: 1 }),
+      await tinyCheckpoint('a', { ...opts, seed: 2, like: { seed: 1, scale: 0.05 } }),
+      await tinyCheckpoint('b', { ...opts, seed: 3, like: { seed: 1, scale: 0.05 } }),
+    ];
     const local = await runMerge(RECIPE, models, { backend: be });
     await be.dispose();
     expect(Object.keys(r.files).sort()).toEqual([...local.out.files.keys()].sort());
-    for (const [f, bytes] of local.out.files) expect(Buffer.from(r.files[f] as Uint8Array).equals(Buffer.from(bytes)), f).toBe(true);
+    for (const [f, bytes] of local.out.files)
+      expect(Buffer.from(r.files[f] as Uint8Array).equals(Buffer.from(bytes)), f).toBe(true);
   });
 
   it('cancels through an AbortSignal', async () => {
     const ac = new AbortController();
-    const p = client.merge({ recipe: RECIPE, models: files(), backend: 'webgpu', chunkElements: 16 }, { signal: ac.signal, onProgress: () => ac.abort() });
+    const p = client.merge(
+      { recipe: RECIPE, models: files(), backend: 'webgpu', chunkElements: 16 },
+      { signal: ac.signal, onProgress: () => ac.abort() },
+    );
     const err = await p.catch((e: unknown) => e);
     expect(isAbortError(err), String(err)).toBe(true);
     expect((err as Error).message).toBe('merge cancelled');
     // the worker is free again afterwards; diagnostics arrive typed
     const seen = new Map<string, TensorDiagnostics>();
-    const ok = await client.merge({ recipe: RECIPE, models: files(), backend: 'cpu' }, { onTensor: (name, d) => void seen.set(name, d) });
+    const ok = await client.merge(
+      { recipe: RECIPE, models: files(), backend: 'cpu' },
+      { onTensor: (name, d) => void seen.set(name, d) },
+    );
     expect(ok.summary.backend).toBe('cpu');
     await new Promise((res) => setTimeout(res, 20)); // last proxied onTensor call
     const up = seen.get('model.layers.0.mlp.up_proj.weight')!;

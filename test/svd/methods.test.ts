@@ -19,11 +19,21 @@ const B: TinyModelOptions = { ...SHAPE, seed: 3, like: { seed: 1, scale: 0.05 } 
 const EMBEDDINGS = ['model.embed_tokens.weight', 'lm_head.weight'];
 
 const models = () => Promise.all([tinyCheckpoint('base', BASE), tinyCheckpoint('a', A), tinyCheckpoint('b', B)]);
-const vals = (o: TinyModelOptions, name: string, shape: number[]) => tinyValues(o, name, shape.reduce((x, y) => x * y, 1));
+const vals = (o: TinyModelOptions, name: string, shape: number[]) =>
+  tinyValues(
+    o,
+    name,
+    shape.reduce((x, y) => x * y, 1),
+  );
 
 type Ref = (base: Float32Array, thetas: Float32Array[], m: number, n: number) => Float64Array;
 
-async function check(yaml: string, ref: Ref, fallback: (base: Float32Array, thetas: Float32Array[]) => Float64Array, withBase = true) {
+async function check(
+  yaml: string,
+  ref: Ref,
+  fallback: (base: Float32Array, thetas: Float32Array[]) => Float64Array,
+  withBase = true,
+) {
   const spectra: SpectrumDiagnostics[] = [];
   const r = await runMerge(yaml, await models(), { onSpectrum: (d) => spectra.push(d) });
   let svdTensors = 0;
@@ -52,10 +62,15 @@ async function check(yaml: string, ref: Ref, fallback: (base: Float32Array, thet
   return { r, spectra };
 }
 
-const taFallback = (lambda: number, ws: number[], mean = false) => (base: Float32Array, thetas: Float32Array[]) => {
-  const div = mean ? ws.reduce((a, b) => a + b, 0) : 1;
-  return Float64Array.from(base, (x, i) => x + thetas.reduce((s, th, t) => s + (lambda * ws[t]! * (th[i]! - x)) / div, 0));
-};
+const taFallback =
+  (lambda: number, ws: number[], mean = false) =>
+  (base: Float32Array, thetas: Float32Array[]) => {
+    const div = mean ? ws.reduce((a, b) => a + b, 0) : 1;
+    return Float64Array.from(
+      base,
+      (x, i) => x + thetas.reduce((s, th, t) => s + (lambda * ws[t]! * (th[i]! - x)) / div, 0),
+    );
+  };
 
 describe('SVD merges against plain-TS references (tiny checkpoints)', () => {
   it('tsv: truncate, whiten U and V with their polar factors, rebuild; λ and weights', async () => {
@@ -73,7 +88,9 @@ parameters: {rank: 3, lambda: 0.8}`,
     expect(d.singularValues.length).toBe(8); // k + p covers min(m, n)
     expect(d.energyAtRank).toBeGreaterThan(0);
     expect(d.energyAtRank).toBeLessThan(1);
-    const kept = r.summary.diagnostics['model.layers.0.mlp.up_proj.weight']!.svd!.spectra.find((s) => s.model === 'a' && s.matrix === 'task_vector');
+    const kept = r.summary.diagnostics['model.layers.0.mlp.up_proj.weight']!.svd!.spectra.find(
+      (s) => s.model === 'a' && s.matrix === 'task_vector',
+    );
     expect(kept!.energyAtRank).toBeCloseTo(d.energyAtRank, 12);
     // against the exact spectrum of δ_a = θ_a − θ₀
     const name = 'model.layers.0.mlp.up_proj.weight';
@@ -91,10 +108,13 @@ parameters: {rank: 3, lambda: 0.8}`,
   });
 
   it('tsv at full rank with one task vector is task arithmetic', async () => {
-    const r = await runMerge(`merge_method: tsv
+    const r = await runMerge(
+      `merge_method: tsv
 base_model: base
 models: [{model: a}]
-parameters: {lambda: 0.7}`, [await tinyCheckpoint('base', BASE), await tinyCheckpoint('a', A)]);
+parameters: {lambda: 0.7}`,
+      [await tinyCheckpoint('base', BASE), await tinyCheckpoint('a', A)],
+    );
     const name = 'model.layers.0.mlp.down_proj.weight';
     const want = taFallback(0.7, [1])(vals(BASE, name, [8, 12]), [vals(A, name, [8, 12])]);
     const got = await r.tensor(name);
@@ -102,67 +122,101 @@ parameters: {lambda: 0.7}`, [await tinyCheckpoint('base', BASE), await tinyCheck
   });
 
   it('iso_c: flat spectrum of the mean task vector (full rank and rank 2)', async () => {
-    await check(`merge_method: iso_c
+    await check(
+      `merge_method: iso_c
 base_model: base
 models: [{model: a}, {model: b, parameters: {weight: 3}}]
-parameters: {lambda: 1.5}`, (base, th, m, n) => isoCRef(base, th, [1, 3], m, n, Math.min(m, n), 1.5), taFallback(1.5, [1, 3], true));
-    await check(`merge_method: iso_c
+parameters: {lambda: 1.5}`,
+      (base, th, m, n) => isoCRef(base, th, [1, 3], m, n, Math.min(m, n), 1.5),
+      taFallback(1.5, [1, 3], true),
+    );
+    await check(
+      `merge_method: iso_c
 base_model: base
 models: [{model: a}, {model: b}]
-parameters: {rank: 2}`, (base, th, m, n) => isoCRef(base, th, [1, 1], m, n, 2, 1), taFallback(1, [1, 1], true));
+parameters: {rank: 2}`,
+      (base, th, m, n) => isoCRef(base, th, [1, 1], m, n, 2, 1),
+      taFallback(1, [1, 1], true),
+    );
   });
 
   it('iso_cts: common subspace of the mean plus task-specific directions, whitened, flat spectrum', async () => {
-    await check(`merge_method: iso_cts
+    await check(
+      `merge_method: iso_cts
 base_model: base
 models: [{model: a}, {model: b, parameters: {weight: 2}}]
-parameters: {common_fraction: 0.5, rank: 6, lambda: 1.2}`, (base, th, m, n) => isoCtsRef(base, th, [1, 2], m, n, Math.min(m, n, 6), 0.5, 1.2), taFallback(1.2, [1, 2], true));
+parameters: {common_fraction: 0.5, rank: 6, lambda: 1.2}`,
+      (base, th, m, n) => isoCtsRef(base, th, [1, 2], m, n, Math.min(m, n, 6), 0.5, 1.2),
+      taFallback(1.2, [1, 2], true),
+    );
   });
 
   it('twin: TA merge plus the weighted rank-r residuals', async () => {
-    await check(`merge_method: twin
+    await check(
+      `merge_method: twin
 base_model: base
 models: [{model: a, parameters: {weight: 0.6}}, {model: b, parameters: {weight: 0.4}}]
-parameters: {rank: 2, lambda: 0.9}`, (base, th, m, n) => twinRef(base, th, [0.6, 0.4], m, n, 2, 0.9), taFallback(0.9, [0.6, 0.4]));
+parameters: {rank: 2, lambda: 0.9}`,
+      (base, th, m, n) => twinRef(base, th, [0.6, 0.4], m, n, 2, 0.9),
+      taFallback(0.9, [0.6, 0.4]),
+    );
   });
 
   it('lore with a base, and without one (it estimates θ₀)', async () => {
-    await check(`merge_method: lore
+    await check(
+      `merge_method: lore
 base_model: base
 models: [{model: a}, {model: b}]
-parameters: {mu: 0.2, iterations: 3}`, (base, th, m, n) => loreRef(base, th, [1, 1], m, n, Math.min(m, n), 0.2, 3, 1), taFallback(1, [1, 1]));
-    const r = await runMerge(`merge_method: lore
+parameters: {mu: 0.2, iterations: 3}`,
+      (base, th, m, n) => loreRef(base, th, [1, 1], m, n, Math.min(m, n), 0.2, 3, 1),
+      taFallback(1, [1, 1]),
+    );
+    const r = await runMerge(
+      `merge_method: lore
 models: [{model: a}, {model: b}]
-parameters: {mu: 0.3, iterations: 2}`, await models());
+parameters: {mu: 0.3, iterations: 2}`,
+      await models(),
+    );
     for (const [name, shape] of tinyTensorShapes(BASE)) {
       const th = [vals(A, name, shape), vals(B, name, shape)];
       const got = await r.tensor(name);
       const svd = shape.length === 2 && !EMBEDDINGS.includes(name);
-      const want = svd ? loreRef(undefined, th, [1, 1], shape[0]!, shape[1]!, Math.min(shape[0]!, shape[1]!), 0.3, 2, 1) : Float64Array.from(th[0]!, (x, i) => (x + th[1]![i]!) / 2);
+      const want = svd
+        ? loreRef(undefined, th, [1, 1], shape[0]!, shape[1]!, Math.min(shape[0]!, shape[1]!), 0.3, 2, 1)
+        : Float64Array.from(th[0]!, (x, i) => (x + th[1]![i]!) / 2);
       want.forEach((w, i) => expect(Math.abs(w - got[i]!), name).toBeLessThan(2e-5));
     }
   });
 
   it('low_rank_task_arithmetic by rank and by energy fraction', async () => {
-    await check(`merge_method: low_rank_task_arithmetic
+    await check(
+      `merge_method: low_rank_task_arithmetic
 base_model: base
 models: [{model: a, parameters: {weight: 0.7}}, {model: b, parameters: {weight: 0.3}}]
-parameters: {rank: 2}`, (base, th, m, n) => lowRankRef(base, th, [0.7, 0.3], m, n, () => 2, 1), taFallback(1, [0.7, 0.3]));
+parameters: {rank: 2}`,
+      (base, th, m, n) => lowRankRef(base, th, [0.7, 0.3], m, n, () => 2, 1),
+      taFallback(1, [0.7, 0.3]),
+    );
     const energyRank = (s: Float64Array) => {
       const total = s.reduce((a, x) => a + x * x, 0);
       let acc = 0;
       for (let i = 0; i < s.length; i++) if ((acc += s[i]! ** 2) >= 0.6 * total * (1 - 1e-6)) return i + 1;
       return s.length;
     };
-    await check(`merge_method: low_rank_task_arithmetic
+    await check(
+      `merge_method: low_rank_task_arithmetic
 base_model: base
 models: [{model: a}, {model: b}]
-parameters: {energy: 0.6, normalize: true, lambda: 2}`, (base, th, m, n) => lowRankRef(base, th, [0.5, 0.5], m, n, energyRank, 2), taFallback(2, [1, 1], true));
+parameters: {energy: 0.6, normalize: true, lambda: 2}`,
+      (base, th, m, n) => lowRankRef(base, th, [0.5, 0.5], m, n, energyRank, 2),
+      taFallback(2, [1, 1], true),
+    );
   });
 });
 
 describe('recipes of the SVD family', () => {
-  const yaml = (method: string, params: string) => `merge_method: ${method}\nbase_model: base\nmodels: [{model: a}]\nparameters: ${params}`;
+  const yaml = (method: string, params: string) =>
+    `merge_method: ${method}\nbase_model: base\nmodels: [{model: a}]\nparameters: ${params}`;
   it('accepts their parameters and defaults the weight to 1', () => {
     expect(parseRecipe(yaml('tsv', '{rank: 4, oversample: 5, power_iters: 1}')).recipe.parameters.rank).toBe(4);
     expect(parseRecipe(yaml('lore', '{mu: 0.1, iterations: 2}')).recipe.mergeMethod).toBe('lore');

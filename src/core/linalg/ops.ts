@@ -31,7 +31,13 @@ export interface ProductShape {
 }
 
 /** op(A)·op(B) (+ acc) with its shape spelled out: `product(ops, a, b, { m, k, n, transA: true })`. */
-export function product<T>(ops: MatOps<T>, a: T, b: T, { m, k, n, transA = false, transB = false }: ProductShape, acc?: T): Promise<T> {
+export function product<T>(
+  ops: MatOps<T>,
+  a: T,
+  b: T,
+  { m, k, n, transA = false, transB = false }: ProductShape,
+  acc?: T,
+): Promise<T> {
   return ops.matmul(a, b, m, k, n, transA, transB, acc);
 }
 

@@ -24,7 +24,11 @@ export const DROP_RATIO = 1e-9;
 export const CHOLESKY_PIVOT_RATIO = 1e-6;
 
 /** R⁻¹ for G = RᵀR (R upper triangular), or undefined when a pivot is ≤ ratio·max diag(G). G: [l, l]. */
-export function choleskyInverse(G: ArrayLike<number>, l: number, ratio = CHOLESKY_PIVOT_RATIO): Float64Array | undefined {
+export function choleskyInverse(
+  G: ArrayLike<number>,
+  l: number,
+  ratio = CHOLESKY_PIVOT_RATIO,
+): Float64Array | undefined {
   let maxd = 0;
   for (let j = 0; j < l; j++) maxd = Math.max(maxd, G[j * l + j]!);
   if (!(maxd > 0)) return undefined;
@@ -61,7 +65,13 @@ export interface OrthOptions {
 }
 
 /** Q: [m, l] with orthonormal columns spanning range(Y), Y: [m, l]. */
-export async function orthonormalize<T>(ops: MatOps<T>, Y: T, m: number, l: number, o: OrthOptions): Promise<{ Q: T; passes: number }> {
+export async function orthonormalize<T>(
+  ops: MatOps<T>,
+  Y: T,
+  m: number,
+  l: number,
+  o: OrthOptions,
+): Promise<{ Q: T; passes: number }> {
   if (l > m) throw new Error(`orthonormalize: ${l} columns do not fit in ${m} rows`);
   let cur = Y;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
@@ -70,7 +80,8 @@ export async function orthonormalize<T>(ops: MatOps<T>, Y: T, m: number, l: numb
     ops.release(gh);
     if (pass > 0) {
       let dev = 0;
-      for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) dev = Math.max(dev, Math.abs(G[i * l + j]! - (i === j ? 1 : 0)));
+      for (let i = 0; i < l; i++)
+        for (let j = 0; j < l; j++) dev = Math.max(dev, Math.abs(G[i * l + j]! - (i === j ? 1 : 0)));
       if (dev <= ORTH_TOL) return { Q: cur, passes: pass };
     }
     const M = new Float32Array(l * l);

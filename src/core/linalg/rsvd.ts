@@ -40,7 +40,13 @@ export interface RsvdResult<T> {
   readonly sketch: Float64Array;
 }
 
-export async function randomizedSvd<T>(ops: MatOps<T>, A: T, m: number, n: number, o: RsvdOptions): Promise<RsvdResult<T>> {
+export async function randomizedSvd<T>(
+  ops: MatOps<T>,
+  A: T,
+  m: number,
+  n: number,
+  o: RsvdOptions,
+): Promise<RsvdResult<T>> {
   const k = Math.max(1, Math.min(Math.floor(o.rank), m, n));
   const l = Math.min(k + Math.max(0, Math.floor(o.oversample ?? DEFAULT_OVERSAMPLE)), m, n);
   const q = Math.max(0, Math.floor(o.powerIters ?? DEFAULT_POWER_ITERS));
@@ -82,7 +88,13 @@ export async function randomizedSvd<T>(ops: MatOps<T>, A: T, m: number, n: numbe
 }
 
 /** U diag(w·s) Vᵀ (+ C₀): the rank-k matrix of a factorisation, scaled by w. */
-export async function reconstruct<T>(ops: MatOps<T>, f: { m: number; n: number; k: number; U: T; V: T }, s: ArrayLike<number>, w = 1, acc?: T): Promise<T> {
+export async function reconstruct<T>(
+  ops: MatOps<T>,
+  f: { m: number; n: number; k: number; U: T; V: T },
+  s: ArrayLike<number>,
+  w = 1,
+  acc?: T,
+): Promise<T> {
   const D = new Float32Array(f.k * f.k);
   for (let j = 0; j < f.k; j++) D[j * f.k + j] = w * (s[j] ?? 0);
   const dh = await ops.upload(D);

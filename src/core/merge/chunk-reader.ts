@@ -51,7 +51,12 @@ export class ChunkReader {
 }
 
 /** Chunk c of the given inputs (all by default): their storage bytes. */
-export async function readChunk(tp: TensorPlan, c: number, chunkElements: number, which?: readonly number[]): Promise<Uint8Array[]> {
+export async function readChunk(
+  tp: TensorPlan,
+  c: number,
+  chunkElements: number,
+  which?: readonly number[],
+): Promise<Uint8Array[]> {
   const start = c * chunkElements;
   const count = Math.min(chunkElements, tp.numel - start);
   const readInput = (i: number) => {

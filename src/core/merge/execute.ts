@@ -80,13 +80,18 @@ export async function merge<T>(
   const started = now();
   throwIfAborted(opts.signal, 'merge');
   const plan = planMerge(recipe, sources, opts.activationStats);
-  if (plan.tensors.some((t) => t.aim) && !backend.aimScale) throw new MergeError('backend', `the ${backend.name} backend cannot apply AIM`);
+  if (plan.tensors.some((t) => t.aim) && !backend.aimScale)
+    throw new MergeError('backend', `the ${backend.name} backend cannot apply AIM`);
   const tokenizerFrom = resolveTokenizerSource(recipe, sources, plan);
   const shards = planShards(
     plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })),
     opts.shardBytes ?? DEFAULT_SHARD_BYTES,
   );
-  const writer = new ShardedSafetensorsWriter(out, shards, { format: 'pt', merged_by: 'merge-lab', merge_recipe: emitRecipe(recipe) });
+  const writer = new ShardedSafetensorsWriter(out, shards, {
+    format: 'pt',
+    merged_by: 'merge-lab',
+    merge_recipe: emitRecipe(recipe),
+  });
   const chunkElements = Math.max(1, opts.chunkElements ?? backend.maxChunkElements);
   const bytesTotal = plan.bytesIn + plan.bytesOut;
   let bytesDone = 0;
@@ -97,7 +102,15 @@ export async function merge<T>(
   const report = (tensorsDone: number, currentTensor: string) => {
     const elapsedMs = now() - started;
     const etaMs = bytesDone > 0 ? (elapsedMs * (bytesTotal - bytesDone)) / bytesDone : undefined;
-    opts.onProgress?.({ tensorsDone, tensorsTotal: plan.tensors.length, currentTensor, bytesDone, bytesTotal, elapsedMs, etaMs });
+    opts.onProgress?.({
+      tensorsDone,
+      tensorsTotal: plan.tensors.length,
+      currentTensor,
+      bytesDone,
+      bytesTotal,
+      elapsedMs,
+      etaMs,
+    });
   };
 
   try {

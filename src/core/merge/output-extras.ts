@@ -7,7 +7,11 @@ import type { Recipe } from '../recipe/types';
 import type { MergePlan } from './plan';
 
 /** The checkpoint whose tokenizer files the output gets: `tokenizer_source`, or the base (first) model. */
-export function resolveTokenizerSource(recipe: Recipe, sources: ReadonlyMap<string, Checkpoint>, plan: MergePlan): Checkpoint {
+export function resolveTokenizerSource(
+  recipe: Recipe,
+  sources: ReadonlyMap<string, Checkpoint>,
+  plan: MergePlan,
+): Checkpoint {
   const ref = recipe.tokenizerSource;
   if (!ref || ref === 'base') return plan.primary;
   const c = sources.get(ref);
@@ -16,7 +20,12 @@ export function resolveTokenizerSource(recipe: Recipe, sources: ReadonlyMap<stri
 }
 
 /** Copies the tokenizer files and writes config.json (dtype and tied embeddings as merged). */
-export async function writeExtras(writer: ShardedSafetensorsWriter, plan: MergePlan, recipe: Recipe, tokenizerFrom: Checkpoint): Promise<void> {
+export async function writeExtras(
+  writer: ShardedSafetensorsWriter,
+  plan: MergePlan,
+  recipe: Recipe,
+  tokenizerFrom: Checkpoint,
+): Promise<void> {
   const enc = new TextEncoder();
   for (const f of TOKENIZER_FILES) {
     const src = await tokenizerFrom.folder.open(f);

@@ -81,14 +81,19 @@ export function methodInputs(recipe: Recipe, spec: MethodSpec): string[] {
   return [recipe.baseModel!, ...recipe.models.map((m) => m.model).filter((m) => m !== recipe.baseModel)];
 }
 
-export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoint>, stats?: ActivationStats): MergePlan {
+export function planMerge(
+  recipe: Recipe,
+  sources: ReadonlyMap<string, Checkpoint>,
+  stats?: ActivationStats,
+): MergePlan {
   const spec = METHODS[recipe.mergeMethod];
   const refs = methodInputs(recipe, spec);
   const warnings: MergeWarning[] = [];
   const warn = (code: MergeWarningCode, tensor: string, message: string) => warnings.push({ code, tensor, message });
   const ckpts = refs.map((r, i) => {
     const c = sources.get(r);
-    if (!c) throw new RecipeError(i === 0 && recipe.baseModel === r ? 'base_model' : 'models', `model '${r}' was not loaded`);
+    if (!c)
+      throw new RecipeError(i === 0 && recipe.baseModel === r ? 'base_model' : 'models', `model '${r}' was not loaded`);
     return c;
   });
   const primary = ckpts[0]!;
@@ -100,24 +105,42 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
   if (anyHead && !primary.tensor(LM_HEAD)) names.push(LM_HEAD);
   for (const c of ckpts.slice(1))
     for (const n of c.tensors.keys())
-      if (!names.includes(n) && !(n === LM_HEAD)) warn('tensor-left-out', n, `${c.name}: tensor '${n}' is not in ${primary.name}; it is left out`);
+      if (!names.includes(n) && !(n === LM_HEAD))
+        warn('tensor-left-out', n, `${c.name}: tensor '${n}' is not in ${primary.name}; it is left out`);
 
   const modelParams = new Map(recipe.models.map((m) => [m.model, m.parameters]));
-  const setting = (key: string, model: string | undefined, tensor: string, t: number): number | boolean | string | undefined => {
+  const setting = (
+    key: string,
+    model: string | undefined,
+    tensor: string,
+    t: number,
+  ): number | boolean | string | undefined => {
     const own = model !== undefined ? modelParams.get(model)?.[key] : undefined;
     const v = own !== undefined ? evaluateSetting(own as Setting, tensor, t) : undefined;
     if (v !== undefined) return v;
     const g = recipe.parameters[key];
     return g !== undefined ? evaluateSetting(g, tensor, t) : undefined;
   };
-  const numberSetting = (key: string, model: string | undefined, tensor: string, t: number, fallback: number, field: string): number => {
+  const numberSetting = (
+    key: string,
+    model: string | undefined,
+    tensor: string,
+    t: number,
+    fallback: number,
+    field: string,
+  ): number => {
     const v = setting(key, model, tensor, t);
     if (v === undefined) return fallback;
-    if (typeof v !== 'number') throw new RecipeError(field, `must be a number for tensor '${tensor}', got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number')
+      throw new RecipeError(field, `must be a number for tensor '${tensor}', got ${JSON.stringify(v)}`);
     return v;
   };
 
-  if (recipe.aim && !stats) throw new RecipeError('aim.calibration', `AIM needs activation statistics ('${recipe.aim.calibration}') measured on the base model; none were loaded`);
+  if (recipe.aim && !stats)
+    throw new RecipeError(
+      'aim.calibration',
+      `AIM needs activation statistics ('${recipe.aim.calibration}') measured on the base model; none were loaded`,
+    );
   const aimFor = (name: string, shape: readonly number[]): TensorPlan['aim'] => {
     if (!recipe.aim || !stats || !aimApplies(name, shape)) return undefined;
     const channels = stats.channels[name];
@@ -146,14 +169,28 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
       const tensor = source(c);
       let available = n;
       if (tensor.shape.join('x') !== base.shape.join('x')) {
-        const rowsDiffer = tensor.shape.length === base.shape.length && tensor.shape.slice(1).join('x') === base.shape.slice(1).join('x');
+        const rowsDiffer =
+          tensor.shape.length === base.shape.length &&
+          tensor.shape.slice(1).join('x') === base.shape.slice(1).join('x');
         if (isEmbedding(name) && rowsDiffer) {
           if (recipe.vocabPolicy !== 'base')
-            throw new MergeError('vocab-mismatch', `vocabulary sizes differ: '${primary.name}' has ${base.shape[0]} rows, '${c.name}' has ${tensor.shape[0]} (set vocab_policy: base to keep the base's rows)`, name);
+            throw new MergeError(
+              'vocab-mismatch',
+              `vocabulary sizes differ: '${primary.name}' has ${base.shape[0]} rows, '${c.name}' has ${tensor.shape[0]} (set vocab_policy: base to keep the base's rows)`,
+              name,
+            );
           available = Math.min(n, numel(tensor.shape));
-          warn('vocab-padded', name, `${name}: '${c.name}' has ${tensor.shape[0]} rows; using the base's ${base.shape[0]}`);
+          warn(
+            'vocab-padded',
+            name,
+            `${name}: '${c.name}' has ${tensor.shape[0]} rows; using the base's ${base.shape[0]}`,
+          );
         } else {
-          throw new MergeError('shape-mismatch', `shape [${base.shape.join(', ')}] in '${primary.name}' but [${tensor.shape.join(', ')}] in '${c.name}'`, name);
+          throw new MergeError(
+            'shape-mismatch',
+            `shape [${base.shape.join(', ')}] in '${primary.name}' but [${tensor.shape.join(', ')}] in '${c.name}'`,
+            name,
+          );
         }
       }
       const model = refs[i]!;
@@ -161,11 +198,22 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
       const params: InputParameters = isBase
         ? { weight: 0, density: 1, gamma: 0 }
         : {
-            weight: spec.family === 'slerp' ? 1 : numberSetting('weight', model, name, t, spec.family === 'svd' ? 1 : NaN, `models[${model}].parameters.weight`),
+            weight:
+              spec.family === 'slerp'
+                ? 1
+                : numberSetting(
+                    'weight',
+                    model,
+                    name,
+                    t,
+                    spec.family === 'svd' ? 1 : NaN,
+                    `models[${model}].parameters.weight`,
+                  ),
             density: numberSetting('density', model, name, t, 1, `models[${model}].parameters.density`),
             gamma: numberSetting('gamma', model, name, t, DEFAULT_GAMMA, `models[${model}].parameters.gamma`),
           };
-      if (Number.isNaN(params.weight)) throw new RecipeError(`models[${model}].parameters.weight`, `no weight resolves for tensor '${name}'`);
+      if (Number.isNaN(params.weight))
+        throw new RecipeError(`models[${model}].parameters.weight`, `no weight resolves for tensor '${name}'`);
       const modelIndex = recipe.models.findIndex((m) => m.model === model);
       return { model, tensor, available, params, stream: (fnv1a(name) ^ lowbias32(modelIndex + 1)) >>> 0 };
     });
@@ -193,13 +241,18 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
   function svdSettings(name: string, shape: readonly number[], t: number): SvdSettings {
     const opt = (key: string) => {
       const v = setting(key, undefined, name, t);
-      if (v !== undefined && typeof v !== 'number') throw new RecipeError(`parameters.${key}`, `must be a number for tensor '${name}', got ${JSON.stringify(v)}`);
+      if (v !== undefined && typeof v !== 'number')
+        throw new RecipeError(`parameters.${key}`, `must be a number for tensor '${name}', got ${JSON.stringify(v)}`);
       return v;
     };
     const fallback = shape.length !== 2 ? `${shape.length}-D` : isEmbedding(name) ? 'an embedding' : undefined;
     if (fallback) {
       const what = fallback === 'an embedding' ? 'embeddings' : `${fallback} tensors`;
-      warn('svd-fallback', name, `${name}: ${spec.name} applies to 2-D weights, not ${what}; merged with task arithmetic instead`);
+      warn(
+        'svd-fallback',
+        name,
+        `${name}: ${spec.name} applies to 2-D weights, not ${what}; merged with task arithmetic instead`,
+      );
     }
     return {
       rank: opt('rank'),
@@ -213,7 +266,12 @@ export function planMerge(recipe: Recipe, sources: ReadonlyMap<string, Checkpoin
       fallback,
     };
   }
-  for (const m of materialised) warn('lm-head-materialised', LM_HEAD, `${m}: tied embeddings; lm_head.weight materialised from model.embed_tokens.weight`);
+  for (const m of materialised)
+    warn(
+      'lm-head-materialised',
+      LM_HEAD,
+      `${m}: tied embeddings; lm_head.weight materialised from model.embed_tokens.weight`,
+    );
 
   const bytesIn = tensors.reduce((s, tp) => s + tp.inputs.reduce((a, i) => a + i.tensor.byteLength, 0), 0);
   const bytesOut = tensors.reduce((s, tp) => s + tp.numel * (tp.outDtype === 'F32' ? 4 : 2), 0);

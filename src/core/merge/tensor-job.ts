@@ -37,7 +37,12 @@ export interface TensorJob<T> {
   readonly numChunks: number;
   /** Per input model, in method order ([base, ...others] for task-vector methods and SLERP). */
   readonly inputs: readonly { readonly model: string; readonly params: InputParameters; readonly stream: number }[];
-  readonly global: { readonly lambda: number; readonly normalize: boolean; readonly rescale: boolean; readonly t: number };
+  readonly global: {
+    readonly lambda: number;
+    readonly normalize: boolean;
+    readonly rescale: boolean;
+    readonly t: number;
+  };
   readonly seed: number;
   /** The tensor's shape ([out, in] for a 2-D weight). */
   readonly shape: readonly number[];

@@ -34,7 +34,9 @@ export class MergeState {
 
   constructor(private readonly models: ModelsState) {}
 
-  readonly mbPerSecond = $derived(this.progress && this.progress.elapsedMs > 0 ? this.progress.bytesDone / 1e3 / this.progress.elapsedMs : 0);
+  readonly mbPerSecond = $derived(
+    this.progress && this.progress.elapsedMs > 0 ? this.progress.bytesDone / 1e3 / this.progress.elapsedMs : 0,
+  );
 
   async run(recipe: Recipe, label?: string, activationStats?: ActivationStats): Promise<ModelEntry | undefined> {
     if (this.status === 'running') return undefined;
@@ -64,7 +66,12 @@ export class MergeState {
     let flush: ReturnType<typeof setTimeout> | undefined;
     try {
       const res = await this.client.merge(
-        { recipe: emitRecipe(recipe), models, opfsFolder: `merge-lab-${name}`, ...(activationStats ? { activationStats: JSON.stringify(activationStats) } : {}) },
+        {
+          recipe: emitRecipe(recipe),
+          models,
+          opfsFolder: `merge-lab-${name}`,
+          ...(activationStats ? { activationStats: JSON.stringify(activationStats) } : {}),
+        },
         {
           signal: this.abort.signal,
           onProgress: (p) => (this.progress = p),
@@ -83,7 +90,12 @@ export class MergeState {
       this.summary = res.summary;
       this.backendNotice = res.backendNotice;
       this.warnings = res.warnings;
-      const files = new Map(Object.entries(res.files).map(([f, b]) => [f, b instanceof Blob ? b : new Blob([b as Uint8Array<ArrayBuffer>])]));
+      const files = new Map(
+        Object.entries(res.files).map(([f, b]) => [
+          f,
+          b instanceof Blob ? b : new Blob([b as Uint8Array<ArrayBuffer>]),
+        ]),
+      );
       const entry = await this.models.add({ name, files }, 'merged', label ?? name);
       this.results = [...this.results, entry];
       this.status = 'done';

@@ -17,7 +17,14 @@
 import { product } from '../../linalg/ops';
 import { reconstruct } from '../../linalg/rsvd';
 import { svdDiagnostics } from '../diagnostics';
-import { type SvdContext, addFactorProduct, inverseSqrtGram, keptRank, reportTaskVectorSpectra, truncatedSvd } from './svd-common';
+import {
+  type SvdContext,
+  addFactorProduct,
+  inverseSqrtGram,
+  keptRank,
+  reportTaskVectorSpectra,
+  truncatedSvd,
+} from './svd-common';
 
 export const ISO_C_DEFAULT_RANK = 256;
 export const DEFAULT_COMMON_FRACTION = 0.8;
@@ -31,11 +38,20 @@ export async function mergeIsoC<T>(ctx: SvdContext<T>): Promise<void> {
   const k = keptRank(ctx, Math.min(ctx.m, ctx.n, ISO_C_DEFAULT_RANK));
   // δ̄ = Σ (w_t/Σw) θ_t − θ₀
   const mean = await job.backend.weightedSum([base!, ...ins], [-1, ...ws.map((w) => w / div)]);
-  const f = await truncatedSvd(ctx, mean, k, ctx.models[0]!.stream ^ 0x150c, { model: 'mean', matrix: 'mean_task_vector' });
+  const f = await truncatedSvd(ctx, mean, k, ctx.models[0]!.stream ^ 0x150c, {
+    model: 'mean',
+    matrix: 'mean_task_vector',
+  });
   ops.release(mean);
   const sbar = f.s.reduce((a, b) => a + b, 0) / f.k;
   svdDiagnostics(job.diagnostics).iso = { sigmaMean: sbar };
-  const out = await reconstruct(ops, f, Array.from(f.s, () => sbar), job.global.lambda, base!);
+  const out = await reconstruct(
+    ops,
+    f,
+    Array.from(f.s, () => sbar),
+    job.global.lambda,
+    base!,
+  );
   for (const h of [f.U, f.V]) ops.release(h);
   await reportTaskVectorSpectra(ctx, base!, ins, Math.min(k, 64));
   await job.emit(out);
@@ -53,7 +69,10 @@ export async function mergeIsoCts<T>(ctx: SvdContext<T>): Promise<void> {
   const kc = Math.max(1, Math.min(k, Math.round((ctx.settings.commonFraction ?? DEFAULT_COMMON_FRACTION) * k)));
   const s = Math.floor((k - kc) / T_);
   const mean = await be.weightedSum([base!, ...ins], [-1, ...ws.map((w) => w / div)]);
-  const common = await truncatedSvd(ctx, mean, kc, ctx.models[0]!.stream ^ 0x150c, { model: 'mean', matrix: 'mean_task_vector' });
+  const common = await truncatedSvd(ctx, mean, kc, ctx.models[0]!.stream ^ 0x150c, {
+    model: 'mean',
+    matrix: 'mean_task_vector',
+  });
   ops.release(mean);
   const Us: T[] = [common.U];
   const Vs: T[] = [common.V];
@@ -65,7 +84,10 @@ export async function mergeIsoCts<T>(ctx: SvdContext<T>): Promise<void> {
     const P = await product(ops, common.U, X, { m, k: common.k, n });
     const resid = await ops.combine([d, P], [1, -1]);
     for (const h of [d, X, P]) ops.release(h);
-    const f = await truncatedSvd(ctx, resid, s, ctx.models[t]!.stream, { model: ctx.models[t]!.model, matrix: 'task_specific' });
+    const f = await truncatedSvd(ctx, resid, s, ctx.models[t]!.stream, {
+      model: ctx.models[t]!.model,
+      matrix: 'task_specific',
+    });
     ops.release(resid);
     Us.push(f.U);
     Vs.push(f.V);

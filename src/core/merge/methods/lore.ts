@@ -19,7 +19,12 @@ export async function mergeLore<T>(ctx: SvdContext<T>): Promise<void> {
   const all = await job.load(0);
   const ins = settings.hasBase ? all.slice(1) : all;
   const N = ins.length;
-  let theta0 = settings.hasBase ? await be.weightedSum([all[0]!], [1]) : await be.weightedSum(ins, ins.map(() => 1 / N));
+  let theta0 = settings.hasBase
+    ? await be.weightedSum([all[0]!], [1])
+    : await be.weightedSum(
+        ins,
+        ins.map(() => 1 / N),
+      );
   const k = keptRank(ctx, 2 * DEFAULT_SVD_RANK);
   let deltas: T[] = [];
   const iters = Math.max(1, Math.round(settings.iterations));
@@ -30,7 +35,13 @@ export async function mergeLore<T>(ctx: SvdContext<T>): Promise<void> {
     for (let i = 0; i < N; i++) {
       const x = await be.delta(ins[i]!, theta0);
       const last = it === iters - 1;
-      const f = await truncatedSvd(ctx, x, k, ctx.models[i]!.stream ^ it, last ? { model: ctx.models[i]!.model, matrix: 'lore_delta' } : undefined);
+      const f = await truncatedSvd(
+        ctx,
+        x,
+        k,
+        ctx.models[i]!.stream ^ it,
+        last ? { model: ctx.models[i]!.model, matrix: 'lore_delta' } : undefined,
+      );
       ops.release(x);
       const tau = settings.mu * (f.s[0] ?? 0);
       const shrunk = Array.from(f.s, (s) => Math.max(s - tau, 0));

@@ -18,10 +18,14 @@ export async function mergeLowRank<T>(ctx: SvdContext<T>): Promise<void> {
   let out: T = base!;
   for (let t = 0; t < ctx.models.length; t++) {
     const d = await job.backend.delta(ins[t]!, base!);
-    const f = await truncatedSvd(ctx, d, cap, ctx.models[t]!.stream, { model: ctx.models[t]!.model, matrix: 'task_vector' });
+    const f = await truncatedSvd(ctx, d, cap, ctx.models[t]!.stream, {
+      model: ctx.models[t]!.model,
+      matrix: 'task_vector',
+    });
     ops.release(d);
     const r = settings.energy !== undefined ? rankForEnergy(f.s, f.totalEnergy, settings.energy) : f.k;
-    if (settings.energy !== undefined) svdDiagnostics(job.diagnostics).energyRanks.push({ model: ctx.models[t]!.model, value: r });
+    if (settings.energy !== undefined)
+      svdDiagnostics(job.diagnostics).energyRanks.push({ model: ctx.models[t]!.model, value: r });
     const kept = Array.from(f.s, (x, i) => (i < r ? x : 0));
     const next = await reconstruct(ops, f, kept, (job.global.lambda * ws[t]!) / div, out);
     for (const h of [f.U, f.V]) ops.release(h);

@@ -25,7 +25,9 @@ export interface SvdContext<T> {
 
 export function svdContext<T>(job: TensorJob<T>, settings: SvdSettings): SvdContext<T> {
   const [m, n] = job.shape as [number, number];
-  const models = job.inputs.slice(settings.hasBase ? 1 : 0).map((i) => ({ model: i.model, weight: i.params.weight, stream: i.stream }));
+  const models = job.inputs
+    .slice(settings.hasBase ? 1 : 0)
+    .map((i) => ({ model: i.model, weight: i.params.weight, stream: i.stream }));
   return { job, ops: matOps(job.backend), m, n, settings, models };
 }
 
@@ -43,7 +45,13 @@ export async function truncatedSvd<T>(
   diag: { model: string; matrix: string } | undefined,
 ): Promise<RsvdResult<T> & { totalEnergy: number }> {
   const { ops, m, n, settings, job } = ctx;
-  const r = await randomizedSvd(ops, x, m, n, { rank, oversample: settings.oversample, powerIters: settings.powerIters, seed: job.seed, stream });
+  const r = await randomizedSvd(ops, x, m, n, {
+    rank,
+    oversample: settings.oversample,
+    powerIters: settings.powerIters,
+    seed: job.seed,
+    stream,
+  });
   const totalEnergy = await ops.sumSquares(x);
   if (diag) report(ctx, diag.model, diag.matrix, r.sketch, totalEnergy, r.k);
   return { ...r, totalEnergy };
@@ -59,7 +67,15 @@ export function rankForEnergy(s: ArrayLike<number>, total: number, fraction: num
   return s.length;
 }
 
-export function spectrumDiagnostics(tensor: string, model: string, matrix: string, shape: [number, number], sigma: ArrayLike<number>, totalEnergy: number, rank: number): SpectrumDiagnostics {
+export function spectrumDiagnostics(
+  tensor: string,
+  model: string,
+  matrix: string,
+  shape: [number, number],
+  sigma: ArrayLike<number>,
+  totalEnergy: number,
+  rank: number,
+): SpectrumDiagnostics {
   const s = Array.from(sigma);
   let cum = 0;
   let rank90: number | null = null;
@@ -72,14 +88,27 @@ export function spectrumDiagnostics(tensor: string, model: string, matrix: strin
   const sum = s.reduce((a, b) => a + b, 0);
   const h = sum > 0 ? -s.reduce((a, x) => (x > 0 ? a + (x / sum) * Math.log(x / sum) : a), 0) : 0;
   return {
-    tensor, model, matrix, shape, singularValues: s, totalEnergy, rank,
+    tensor,
+    model,
+    matrix,
+    shape,
+    singularValues: s,
+    totalEnergy,
+    rank,
     energyAtRank: totalEnergy > 0 ? Math.min(1, atRank / totalEnergy) : 1,
     rank90: totalEnergy > 0 ? rank90 : 0,
     effectiveRank: Math.exp(h),
   };
 }
 
-function report<T>(ctx: SvdContext<T>, model: string, matrix: string, sigma: ArrayLike<number>, totalEnergy: number, rank: number): void {
+function report<T>(
+  ctx: SvdContext<T>,
+  model: string,
+  matrix: string,
+  sigma: ArrayLike<number>,
+  totalEnergy: number,
+  rank: number,
+): void {
   const d = spectrumDiagnostics(ctx.job.name, model, matrix, [ctx.m, ctx.n], sigma, totalEnergy, rank);
   svdDiagnostics(ctx.job.diagnostics).spectra.push({
     model,
@@ -94,11 +123,19 @@ function report<T>(ctx: SvdContext<T>, model: string, matrix: string, sigma: Arr
 }
 
 /** Spectra of the plain task vectors, for methods whose own SVDs are of other matrices (only when someone listens). */
-export async function reportTaskVectorSpectra<T>(ctx: SvdContext<T>, base: T, inputs: readonly T[], rank: number): Promise<void> {
+export async function reportTaskVectorSpectra<T>(
+  ctx: SvdContext<T>,
+  base: T,
+  inputs: readonly T[],
+  rank: number,
+): Promise<void> {
   if (!ctx.job.spectrum) return;
   for (let i = 0; i < ctx.models.length; i++) {
     const d = await ctx.job.backend.delta(inputs[i]!, base);
-    const r = await truncatedSvd(ctx, d, rank, ctx.models[i]!.stream, { model: ctx.models[i]!.model, matrix: 'task_vector' });
+    const r = await truncatedSvd(ctx, d, rank, ctx.models[i]!.stream, {
+      model: ctx.models[i]!.model,
+      matrix: 'task_vector',
+    });
     for (const h of [d, r.U, r.V]) ctx.ops.release(h);
   }
 }
@@ -108,7 +145,12 @@ export async function reportTaskVectorSpectra<T>(ctx: SvdContext<T>, base: T, in
  * X·(XᵀX)^{-1/2} = P Qᵀ, the polar factor (the nearest matrix with orthonormal columns).
  * Directions with λ ≤ 1e-10·λ_max are left out (pseudo-inverse). Returns [K, K] f64, K = Σ k_t.
  */
-export async function inverseSqrtGram<T>(ops: MatOps<T>, xs: readonly T[], rows: number, ks: number | readonly number[]): Promise<Float64Array> {
+export async function inverseSqrtGram<T>(
+  ops: MatOps<T>,
+  xs: readonly T[],
+  rows: number,
+  ks: number | readonly number[],
+): Promise<Float64Array> {
   const widths = typeof ks === 'number' ? xs.map(() => ks) : ks;
   const offs = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
   const K = widths.reduce((a, b) => a + b, 0);
@@ -145,7 +187,16 @@ export async function inverseSqrtGram<T>(ops: MatOps<T>, xs: readonly T[], rows:
  * θ₀ + Σ_{s,r} U_s C_{sr} V_rᵀ for factor lists U_s [m, k_s], V_r [n, k_r] and C [K, K] (f64):
  * Z_s = Σ_r V_r C_{sr}ᵀ  [n, k_s], then out += U_s Z_sᵀ. Consumes nothing.
  */
-export async function addFactorProduct<T>(ops: MatOps<T>, base: T, Us: readonly T[], Vs: readonly T[], C: Float64Array, m: number, n: number, ks: number | readonly number[]): Promise<T> {
+export async function addFactorProduct<T>(
+  ops: MatOps<T>,
+  base: T,
+  Us: readonly T[],
+  Vs: readonly T[],
+  C: Float64Array,
+  m: number,
+  n: number,
+  ks: number | readonly number[],
+): Promise<T> {
   const widths = typeof ks === 'number' ? Us.map(() => ks) : ks;
   const offs = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
   const K = widths.reduce((a, b) => a + b, 0);
@@ -156,7 +207,8 @@ export async function addFactorProduct<T>(ops: MatOps<T>, base: T, Us: readonly 
     for (let r = 0; r < Vs.length; r++) {
       const kr = widths[r]!;
       const block = new Float32Array(ksz * kr);
-      for (let i = 0; i < ksz; i++) for (let j = 0; j < kr; j++) block[i * kr + j] = C[(offs[s]! + i) * K + offs[r]! + j]!;
+      for (let i = 0; i < ksz; i++)
+        for (let j = 0; j < kr; j++) block[i * kr + j] = C[(offs[s]! + i) * K + offs[r]! + j]!;
       const bh = await ops.upload(block);
       const next = await product(ops, Vs[r]!, bh, { m: n, k: kr, n: ksz, transB: true }, Z); // V_r C_srᵀ
       ops.release(bh);
@@ -176,7 +228,11 @@ export async function addFactorProduct<T>(ops: MatOps<T>, base: T, Us: readonly 
  * w_t/Σw when `mean`). Without a base (lore), θ₀ is the weighted mean of the models, so the
  * result is that mean.
  */
-export async function mergeFallback<T>(job: TensorJob<T>, settings: SvdSettings, { mean }: { mean: boolean }): Promise<void> {
+export async function mergeFallback<T>(
+  job: TensorJob<T>,
+  settings: SvdSettings,
+  { mean }: { mean: boolean },
+): Promise<void> {
   const be = job.backend;
   const models = job.inputs.slice(settings.hasBase ? 1 : 0);
   const ws = models.map((m) => m.params.weight);

@@ -12,7 +12,10 @@ import { mergeTwin } from './twin';
 export async function mergeSvdFamily<T>(job: TensorJob<T>, spec: MethodSpec, settings: SvdSettings): Promise<void> {
   if (settings.fallback !== undefined || job.numChunks !== 1 || job.shape.length !== 2 || job.numel === 0) {
     // Iso-C merges the mean task vector, low-rank TA with `normalize` divides by Σw: their fallbacks do too.
-    const mean = spec.name === 'iso_c' || spec.name === 'iso_cts' || (spec.name === 'low_rank_task_arithmetic' && job.global.normalize);
+    const mean =
+      spec.name === 'iso_c' ||
+      spec.name === 'iso_cts' ||
+      (spec.name === 'low_rank_task_arithmetic' && job.global.normalize);
     return mergeFallback(job, settings, { mean });
   }
   const ctx = svdContext(job, settings);

@@ -17,7 +17,12 @@ interface Band {
 }
 
 /** Sparsification band (keep lo ≤ |δ| < hi) for the magnitude methods, from exact whole-tensor ranks. */
-async function magnitudeBand<T>(job: TensorJob<T>, spec: MethodSpec, t: number, deltaChunks: (visit: (x: T) => Promise<void>) => Promise<void>): Promise<Band> {
+async function magnitudeBand<T>(
+  job: TensorJob<T>,
+  spec: MethodSpec,
+  t: number,
+  deltaChunks: (visit: (x: T) => Promise<void>) => Promise<void>,
+): Promise<Band> {
   const { density, gamma } = job.inputs[t]!.params;
   const n = job.numel;
   const select = (k: number) => kthLargestAbs(job.backend, deltaChunks, k);
@@ -67,7 +72,11 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
     };
     const band = await magnitudeBand(job, spec, i + 1, visitDeltas);
     bands[i] = band;
-    job.diagnostics.thresholds.push({ model: models[i]!.model, lo: band.lo, ...(band.hi !== Infinity ? { hi: band.hi } : {}) });
+    job.diagnostics.thresholds.push({
+      model: models[i]!.model,
+      lo: band.lo,
+      ...(band.hi !== Infinity ? { hi: band.hi } : {}),
+    });
   }
 
   const ws = models.map((m) => m.params.weight);
@@ -95,7 +104,14 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
       if (sparse(i)) {
         s =
           sparsify === 'random'
-            ? await be.dareMask(d, models[i]!.params.density, job.seed, models[i]!.stream, c * job.chunkElements, rescale)
+            ? await be.dareMask(
+                d,
+                models[i]!.params.density,
+                job.seed,
+                models[i]!.stream,
+                c * job.chunkElements,
+                rescale,
+              )
             : await be.magnitudeBand(d, bands[i]!.lo, bands[i]!.hi);
         done(i, d);
       }
@@ -115,7 +131,11 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
     await job.emit(out);
   }
   for (const d of cached.values()) be.release(d);
-  diag?.report(job, { models: models.map((m) => m.model), densities: models.map((m) => m.params.density), trims: sparsify !== 'none' });
+  diag?.report(job, {
+    models: models.map((m) => m.model),
+    densities: models.map((m) => m.params.density),
+    trims: sparsify !== 'none',
+  });
 }
 
 /** Per-tensor task-vector statistics: norms, pairwise cosines, sign-conflict rate, fraction trimmed. */
@@ -127,11 +147,16 @@ class TaskVectorDiagnostics<T> {
     this.gram = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   }
   async add(be: TensorJob<T>['backend'], deltas: readonly T[]): Promise<void> {
-    for (let i = 0; i < deltas.length; i++) for (let j = i; j < deltas.length; j++) this.gram[i]![j]! += await be.dot(deltas[i]!, deltas[j]!);
-    if (deltas.length > 1 && this.conflicts !== undefined) this.conflicts = be.signConflicts ? this.conflicts + (await be.signConflicts(deltas)) : undefined;
+    for (let i = 0; i < deltas.length; i++)
+      for (let j = i; j < deltas.length; j++) this.gram[i]![j]! += await be.dot(deltas[i]!, deltas[j]!);
+    if (deltas.length > 1 && this.conflicts !== undefined)
+      this.conflicts = be.signConflicts ? this.conflicts + (await be.signConflicts(deltas)) : undefined;
   }
   /** Writes the statistics into the job's diagnostics; `trims`: the method sparsifies (fraction trimmed = 1 − density). */
-  report(job: TensorJob<T>, { models, densities, trims }: { models: readonly string[]; densities: readonly number[]; trims: boolean }): void {
+  report(
+    job: TensorJob<T>,
+    { models, densities, trims }: { models: readonly string[]; densities: readonly number[]; trims: boolean },
+  ): void {
     const d = job.diagnostics;
     this.n = job.numel;
     models.forEach((m, i) => {

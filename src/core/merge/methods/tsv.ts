@@ -7,7 +7,14 @@
  * The Tk×Tk matrices are on the CPU; every product with an m- or n-sized factor is on the backend.
  */
 import { svdDiagnostics } from '../diagnostics';
-import { DEFAULT_SVD_RANK, type SvdContext, addFactorProduct, inverseSqrtGram, keptRank, truncatedSvd } from './svd-common';
+import {
+  DEFAULT_SVD_RANK,
+  type SvdContext,
+  addFactorProduct,
+  inverseSqrtGram,
+  keptRank,
+  truncatedSvd,
+} from './svd-common';
 
 export async function mergeTsv<T>(ctx: SvdContext<T>): Promise<void> {
   const { job, ops, m, n } = ctx;
@@ -20,7 +27,10 @@ export async function mergeTsv<T>(ctx: SvdContext<T>): Promise<void> {
   const sig: number[] = [];
   for (let t = 0; t < T_; t++) {
     const d = await job.backend.delta(ins[t]!, base!);
-    const f = await truncatedSvd(ctx, d, k, ctx.models[t]!.stream, { model: ctx.models[t]!.model, matrix: 'task_vector' });
+    const f = await truncatedSvd(ctx, d, k, ctx.models[t]!.stream, {
+      model: ctx.models[t]!.model,
+      matrix: 'task_vector',
+    });
     ops.release(d);
     Us.push(f.U);
     Vs.push(f.V);
