@@ -163,7 +163,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     if (!this.gpu.isDisposed) this.gpu.storage.release(x.buffer);
   }
 
-  /** AIM post-step: θ₀ + (θ_m − θ₀)(1 − (1−ω) s_j) with j = (offset + i) mod cols (shaders/aim-scale.wgsl). */
+  /** AIM post-step: θ₀ + (θ_m − θ₀)(1 − (1−ω) s_j), j = (offset + i) mod cols (aim-scale.wgsl). */
   async aimScale(
     base: GpuTensor,
     merged: GpuTensor,

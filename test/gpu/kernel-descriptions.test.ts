@@ -68,15 +68,15 @@ function declared(src: string) {
   return { uniforms, bindings, overrides, entryPoints };
 }
 
+const fields = (fs: readonly (readonly string[])[]) => fs.map((f) => f.join(': ')).join(', ');
+
 /** Every disagreement between a description and a kernel's own WGSL source (empty: they agree). */
 function disagreements(d: KernelDescription, src: string): string[] {
   const got = declared(src);
   const out: string[] = [];
   const want = Object.entries(d.uniforms);
   if (JSON.stringify(got.uniforms) !== JSON.stringify(want))
-    out.push(
-      `struct Params { ${got.uniforms.map((f) => f.join(': ')).join(', ')} } ≠ described { ${want.map((f) => f.join(': ')).join(', ')} }`,
-    );
+    out.push(`struct Params { ${fields(got.uniforms)} } ≠ described { ${fields(want)} }`);
   const slots = [['p', 'uniform'], ...Object.entries(d.bindings)] as [string, string][];
   const seen = new Set(got.bindings.map((b) => b.binding));
   if (seen.size !== slots.length || [...seen].some((b) => b >= slots.length))
@@ -101,7 +101,7 @@ describe('kernel descriptions match their WGSL', () => {
     expect(disagreements(d, files[name]!)).toEqual([]);
     expect(existsSync(new URL(`src/core/${d.cpuTwin}.ts`, root)), `CPU twin src/core/${d.cpuTwin}.ts`).toBe(true);
     for (const f of sourceFiles(name)) expect(files[f], `shaders/${f}.wgsl`).toBeDefined();
-    // The composed source declares each binding once per entry point, and uses the preamble.
+    // The composed source starts with the shared preamble.
     expect(composeSource(name, files).startsWith(files[COMMON_WGSL]!)).toBe(true);
   });
 
