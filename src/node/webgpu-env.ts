@@ -19,10 +19,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabError } from '../core/errors';
-import { isSoftwareAdapter } from '../gpu/device';
 
 /** The ICD json scripts/setup-vulkan.sh writes (lavapipe from Mesa 25). */
-export const PROJECT_ICD = fileURLToPath(new URL('../../.cache/vulkan/lvp_icd.json', import.meta.url));
+const PROJECT_ICD = fileURLToPath(new URL('../../.cache/vulkan/lvp_icd.json', import.meta.url));
 
 const SETUP_HINT = 'run `bash scripts/setup-vulkan.sh` (lavapipe from Mesa 25, for machines without a GPU)';
 
@@ -39,7 +38,7 @@ export class DawnMissingError extends LabError {
 }
 
 /** Points Vulkan at the project's lavapipe when no ICD is named, gives Dawn a runtime dir; returns the ICD in use. */
-export function ensureVulkanEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+function ensureVulkanEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!env.VK_ICD_FILENAMES && existsSync(PROJECT_ICD)) env.VK_ICD_FILENAMES = PROJECT_ICD;
   if (!env.XDG_RUNTIME_DIR) {
     const dir = path.join(tmpdir(), `merge-lab-xdg-${process.getuid?.() ?? 0}`);
@@ -115,9 +114,9 @@ export function nodeGpu(): Promise<GPU> {
   return dawn;
 }
 
-export type NodeAdapterProbe = { ok: true; name: string; software: boolean } | { ok: false; reason: string };
+export type NodeAdapterProbe = { ok: true; name: string } | { ok: false; reason: string };
 
-/** Whether Dawn finds an adapter here, its name, and whether it runs on the CPU (lavapipe, SwiftShader). */
+/** Whether Dawn finds an adapter here, and its name (is it a CPU one? `isSoftwareAdapter` in src/gpu/device.ts). */
 export async function probeNodeAdapter(): Promise<NodeAdapterProbe> {
   try {
     const adapter = await (await nodeGpu()).requestAdapter();
@@ -129,7 +128,7 @@ export async function probeNodeAdapter(): Promise<NodeAdapterProbe> {
     const i = adapter.info;
     const name =
       [i?.vendor, i?.architecture, i?.device, i?.description].filter((s) => s).join(' ') || 'unknown adapter';
-    return { ok: true, name, software: isSoftwareAdapter(name) };
+    return { ok: true, name };
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
