@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,7 @@ const { values } = parseArgs({
   },
 });
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+// Recipes name models by paths relative to this folder: the recipe is stored in every output header.
 const work = mkdtempSync(path.join(tmpdir(), 'merge-hashes-'));
 
 // ---------------------------------------------------------------- generated checkpoints
@@ -122,18 +123,20 @@ interface Family {
   aimStats?: string;
 }
 
-const families: Family[] = [{ name: 'demo', base: path.join(ROOT, 'public/models/demo-quick'), a: path.join(ROOT, 'public/models/demo-slow'), b: path.join(ROOT, 'public/models/demo-base') }];
+// Model paths are relative to the work folder, where the recipes are written.
+for (const m of ['demo-quick', 'demo-slow', 'demo-base']) symlinkSync(path.join(ROOT, 'public/models', m), path.join(work, m));
+const families: Family[] = [{ name: 'demo', base: 'demo-quick', a: 'demo-slow', b: 'demo-base' }];
 for (const dtype of ['F32', 'F16', 'BF16'] as DType[]) {
-  const d = path.join(work, `gen-${dtype}`);
-  writeModel(path.join(d, 'base'), dtype, 1);
-  writeModel(path.join(d, 'a'), dtype, 2, 1);
-  writeModel(path.join(d, 'b'), dtype, 3, 1);
-  families.push({ name: `gen-${dtype.toLowerCase()}`, base: path.join(d, 'base'), a: path.join(d, 'a'), b: path.join(d, 'b') });
+  const d = `gen-${dtype}`;
+  writeModel(path.join(work, d, 'base'), dtype, 1);
+  writeModel(path.join(work, d, 'a'), dtype, 2, 1);
+  writeModel(path.join(work, d, 'b'), dtype, 3, 1);
+  families.push({ name: `gen-${dtype.toLowerCase()}`, base: `${d}/base`, a: `${d}/a`, b: `${d}/b` });
 }
 
 function aimStatsFile(fam: Family): string {
-  const file = path.join(work, `${fam.name}-aim.json`);
-  const header = JSON.parse(readFileSync(path.join(fam.base, 'config.json'), 'utf8')) as { hidden_size: number; intermediate_size: number; num_hidden_layers: number };
+  const file = `${fam.name}-aim.json`;
+  const header = JSON.parse(readFileSync(path.join(work, fam.base, 'config.json'), 'utf8')) as { hidden_size: number; intermediate_size: number; num_hidden_layers: number };
   const channels: Record<string, number[]> = {};
   const rnd = mulberry32(99);
   for (let l = 0; l < header.num_hidden_layers; l++) {
@@ -142,7 +145,7 @@ function aimStatsFile(fam: Family): string {
     channels[`model.layers.${l}.mlp.down_proj.weight`] = Array.from({ length: header.intermediate_size }, () => rnd());
   }
   const stats = { format: 'merge-lab-activation-stats', version: 1, model: fam.base, calibration: { set: 'synthetic', samples: 1, tokens: 1 }, channels };
-  writeFileSync(file, JSON.stringify(stats));
+  writeFileSync(path.join(work, file), JSON.stringify(stats));
   return file;
 }
 
