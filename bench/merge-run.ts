@@ -14,7 +14,7 @@ import { CpuBackend } from '../src/core/merge/cpu-backend';
 import { merge } from '../src/core/merge/execute';
 import { parseRecipe } from '../src/core/recipe/parse';
 import type { WebGpuBackend } from '../src/gpu/backend';
-import { createNodeWebGpuBackend } from '../src/gpu/node';
+import { createNodeWebGpuBackend } from '../src/node/webgpu-backend';
 import { FsModelFolder, FsOutputFolder } from '../src/node/fs-folder';
 
 const { values } = parseArgs({

@@ -25,7 +25,7 @@ type Attempt = { backend: TensorBackend<unknown> } | { why: string; dawnMissing:
 
 async function tryWebGpu(): Promise<Attempt> {
   try {
-    const { createNodeWebGpuBackend } = await import('../gpu/node');
+    const { createNodeWebGpuBackend } = await import('../node/webgpu-backend');
     return { backend: (await createNodeWebGpuBackend()) as TensorBackend<unknown> };
   } catch (e) {
     return { why: (e as Error).message, dawnMissing: e instanceof DawnMissingError };

@@ -4,7 +4,7 @@
  * that installs the driver.
  */
 import type { WebGpuBackendOptions } from '../../src/gpu/backend';
-import { createNodeWebGpuBackend } from '../../src/gpu/node';
+import { createNodeWebGpuBackend } from '../../src/node/webgpu-backend';
 import { probeNodeAdapter } from '../../src/node/webgpu-env';
 
 /**

@@ -8,7 +8,7 @@ import { MemoryOutputFolder } from '../../src/core/io/output-folder';
 import { merge } from '../../src/core/merge/execute';
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { DEFAULT_DARE_PROBE, dareProbeBytes, sha256Hex } from '../../src/gpu/dare-probe';
-import { createNodeWebGpuBackend } from '../../src/gpu/node';
+import { createNodeWebGpuBackend } from '../../src/node/webgpu-backend';
 import { tinyCheckpoint } from '../helpers/checkpoints';
 import { RECIPES } from './recipes';
 

@@ -18,6 +18,11 @@ import { FsModelFolder } from '../../src/node/fs-folder';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM))
   throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/test.sh does)`);
+/** What test/infer/browser/main.ts leaves on the page. */
+type EvalPage = Window & {
+  __evalResult?: { ep: { ep: string }; text: string; tokens: number; streamed: string; error: unknown };
+  __evalError?: string;
+};
 const PROMPT = 'Tom has 47 coins. #1 He finds 42. How many coins does he have now?';
 
 describe('evaluation worker in Chromium', () => {
@@ -70,12 +75,16 @@ describe('evaluation worker in Chromium', () => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(`${base}/test/infer/browser/index.html?ep=${ep}&n=16`);
-      await page.waitForFunction(() => (window as any).__evalResult || (window as any).__evalError, undefined, {
-        timeout: 280_000,
-      });
+      await page.waitForFunction(
+        () => (window as EvalPage).__evalResult || (window as EvalPage).__evalError,
+        undefined,
+        {
+          timeout: 280_000,
+        },
+      );
       const { result, error } = await page.evaluate(() => ({
-        result: (window as any).__evalResult,
-        error: (window as any).__evalError,
+        result: (window as EvalPage).__evalResult!,
+        error: (window as EvalPage).__evalError,
       }));
       expect(error, String(error)).toBeUndefined();
       console.log(`Chromium ${ep}: ${JSON.stringify(result.ep)}`);

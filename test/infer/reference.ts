@@ -33,7 +33,28 @@ function rmsNorm(x: Vec, w: Float64Array, eps: number): Vec {
   return x.map((v, i) => v * r * w[i]!);
 }
 
-function invFreq(cfg: Record<string, any>, d: number): number[] {
+/** The config.json fields the reference reads. */
+interface RefConfig {
+  hidden_size: number;
+  num_attention_heads: number;
+  num_key_value_heads?: number;
+  head_dim?: number;
+  intermediate_size: number;
+  vocab_size: number;
+  rms_norm_eps: number;
+  num_hidden_layers: number;
+  rope_theta?: number;
+  rope_scaling?: {
+    rope_type?: string;
+    type?: string;
+    factor: number;
+    low_freq_factor: number;
+    high_freq_factor: number;
+    original_max_position_embeddings: number;
+  } | null;
+}
+
+function invFreq(cfg: RefConfig, d: number): number[] {
   const theta = cfg.rope_theta ?? 10000;
   const base = Array.from({ length: d / 2 }, (_, i) => 1 / theta ** ((2 * i) / d));
   const rs = cfg.rope_scaling;
@@ -47,7 +68,8 @@ function invFreq(cfg: Record<string, any>, d: number): number[] {
       const wl = (2 * Math.PI) / f;
       if (wl < highWl) return f;
       if (wl > lowWl) return f / rs.factor;
-      const s = (rs.original_max_position_embeddings / wl - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+      const s =
+        (rs.original_max_position_embeddings / wl - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
       return (1 - s) * (f / rs.factor) + s * f;
     });
   }
@@ -70,8 +92,12 @@ function rope(x: Vec, off: number, d: number, pos: number, freqs: number[]): voi
 
 /** Logits [ids.length, vocab] for a full sequence. */
 /** `onLinearInput` sees the input x of every linear layer inside the decoder layers (AIM calibration checks). */
-export async function referenceLogits(ckpt: Checkpoint, ids: number[], onLinearInput?: (weight: string, x: Float64Array) => void): Promise<Float32Array> {
-  const cfg = ckpt.config!.raw as Record<string, any>;
+export async function referenceLogits(
+  ckpt: Checkpoint,
+  ids: number[],
+  onLinearInput?: (weight: string, x: Float64Array) => void,
+): Promise<Float32Array> {
+  const cfg = ckpt.config!.raw as unknown as RefConfig;
   const H: number = cfg.hidden_size;
   const nH: number = cfg.num_attention_heads;
   const kvH: number = cfg.num_key_value_heads ?? nH;
@@ -90,10 +116,21 @@ export async function referenceLogits(ckpt: Checkpoint, ids: number[], onLinearI
     const p = `model.layers.${l}`;
     const t = (n: string) => tensor(ckpt, `${p}.${n}`);
     const [ln1, wq, wk, wv, wo, ln2, wg, wu, wd] = await Promise.all(
-      ['input_layernorm.weight', 'self_attn.q_proj.weight', 'self_attn.k_proj.weight', 'self_attn.v_proj.weight', 'self_attn.o_proj.weight',
-        'post_attention_layernorm.weight', 'mlp.gate_proj.weight', 'mlp.up_proj.weight', 'mlp.down_proj.weight'].map(t),
+      [
+        'input_layernorm.weight',
+        'self_attn.q_proj.weight',
+        'self_attn.k_proj.weight',
+        'self_attn.v_proj.weight',
+        'self_attn.o_proj.weight',
+        'post_attention_layernorm.weight',
+        'mlp.gate_proj.weight',
+        'mlp.up_proj.weight',
+        'mlp.down_proj.weight',
+      ].map(t),
     );
-    const [bq, bk, bv] = hasBias ? await Promise.all(['self_attn.q_proj.bias', 'self_attn.k_proj.bias', 'self_attn.v_proj.bias'].map(t)) : [];
+    const [bq, bk, bv] = hasBias
+      ? await Promise.all(['self_attn.q_proj.bias', 'self_attn.k_proj.bias', 'self_attn.v_proj.bias'].map(t))
+      : [];
     const qs: Vec[] = [];
     const ks: Vec[] = [];
     const vs: Vec[] = [];
