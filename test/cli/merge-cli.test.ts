@@ -24,13 +24,32 @@ async function tensor(dir: string, name: string) {
 describe('merge-lab merge', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-cli-'));
   writeTinyModel(path.join(dir, 'quick'), { seed: 1, shards: 2, hidden: 16, intermediate: 24, vocab: 40 });
-  writeTinyModel(path.join(dir, 'slow'), { seed: 2, like: { seed: 1, scale: 0.05 }, hidden: 16, intermediate: 24, vocab: 40 });
+  writeTinyModel(path.join(dir, 'slow'), {
+    seed: 2,
+    like: { seed: 1, scale: 0.05 },
+    hidden: 16,
+    intermediate: 24,
+    vocab: 40,
+  });
 
   it('merges with the paper TA recipe and the output loads back with a valid index', async () => {
     const recipe = path.join(dir, 'ta.yml');
-    writeFileSync(recipe, 'merge_method: task_arithmetic\nbase_model: quick\nmodels:\n  - model: slow\n    parameters: {weight: 0.7}\n');
+    writeFileSync(
+      recipe,
+      'merge_method: task_arithmetic\nbase_model: quick\nmodels:\n  - model: slow\n    parameters: {weight: 0.7}\n',
+    );
     const out = path.join(dir, 'out-ta');
-    const { stdout } = await run('node', [BIN, 'merge', recipe, '--out', out, '--backend', 'cpu', '--shard-size', '4KiB']);
+    const { stdout } = await run('node', [
+      BIN,
+      'merge',
+      recipe,
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+      '--shard-size',
+      '4KiB',
+    ]);
     expect(stdout).toMatch(/merged 27 tensors with task_arithmetic on cpu/);
     const index = JSON.parse(readFileSync(path.join(out, 'model.safetensors.index.json'), 'utf8'));
     const shards = new Set(Object.values(index.weight_map));
@@ -47,7 +66,10 @@ describe('merge-lab merge', () => {
 
   it('merges with the paper TIES recipe (k=0.8 trimmed, α=1)', async () => {
     const recipe = path.join(dir, 'ties.yml');
-    writeFileSync(recipe, 'merge_method: ties\nbase_model: quick\nmodels:\n  - model: slow\n    parameters: {weight: 1.0, density: 0.2}\nparameters: {lambda: 1.0}\n');
+    writeFileSync(
+      recipe,
+      'merge_method: ties\nbase_model: quick\nmodels:\n  - model: slow\n    parameters: {weight: 1.0, density: 0.2}\nparameters: {lambda: 1.0}\n',
+    );
     const out = path.join(dir, 'out-ties');
     const { stdout } = await run('node', [BIN, 'merge', recipe, '--out', out, '--backend', 'cpu']);
     expect(stdout).toMatch(/merged 27 tensors with ties/);
@@ -66,5 +88,23 @@ describe('merge-lab merge', () => {
     const err = await run('node', [BIN, 'merge', recipe, '--out', path.join(dir, 'bad')]).catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/RecipeError: recipe field 'base_model': ties needs a base_model/);
+  });
+
+  it('reports any lab error the same way: a bad AIM statistics file names the file, exit code 1', async () => {
+    const recipe = path.join(dir, 'aim.yml');
+    writeFileSync(path.join(dir, 'stats.json'), '{"format": "something else"}');
+    const aim = 'aim: {omega: 0.4, calibration: stats.json}\n';
+    writeFileSync(
+      recipe,
+      `merge_method: task_arithmetic\nbase_model: quick\nmodels: [{model: slow, parameters: {weight: 0.7}}]\n${aim}`,
+    );
+    const err = await run('node', [BIN, 'merge', recipe, '--out', path.join(dir, 'aim'), '--backend', 'cpu']).catch(
+      (e) => e,
+    );
+    expect(err.code).toBe(1);
+    expect(err.stderr).toMatch(
+      /merge-lab merge: ActivationStatsError: .*stats\.json: not a merge-lab-activation-stats v1 file/,
+    );
+    expect(err.stderr).not.toMatch(/\n\s+at /);
   });
 });

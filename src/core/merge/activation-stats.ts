@@ -3,6 +3,8 @@
  * channel on a calibration set, measured in the base model. Saved as a small JSON file keyed by
  * model and calibration set so that a calibration is reused.
  */
+import { LabError } from '../errors';
+
 export const ACTIVATION_STATS_FORMAT = 'merge-lab-activation-stats';
 
 export interface ActivationStats {
@@ -15,13 +17,12 @@ export interface ActivationStats {
   readonly channels: Readonly<Record<string, readonly number[]>>;
 }
 
-export class ActivationStatsError extends Error {
+export class ActivationStatsError extends LabError {
   override readonly name = 'ActivationStatsError';
-  constructor(
-    readonly file: string,
-    detail: string,
-  ) {
-    super(`${file}: ${detail}`);
+  readonly code = 'bad-activation-stats';
+  declare readonly file: string;
+  constructor(file: string, detail: string) {
+    super(`${file}: ${detail}`, { file });
   }
 }
 
