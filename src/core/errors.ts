@@ -19,8 +19,8 @@ export abstract class LabError extends Error {
   readonly tensor: string | undefined;
   readonly field: string | undefined;
 
-  constructor(message: string, where: ErrorLocation = {}) {
-    super(message);
+  constructor(message: string, where: ErrorLocation = {}, options?: ErrorOptions) {
+    super(message, options);
     this.file = where.file;
     this.tensor = where.tensor;
     this.field = where.field;
@@ -90,16 +90,18 @@ export class RecipeError extends LabError {
 
 // ---------------------------------------------------------------- merging
 
-export type MergeErrorCode = 'shape-mismatch' | 'missing-tensor' | 'vocab-mismatch' | 'dtype-mismatch' | 'unknown-model' | 'backend';
+export type MergeErrorCode = 'shape-mismatch' | 'missing-tensor' | 'vocab-mismatch' | 'backend' | 'busy';
 
 export class MergeError extends LabError {
   override readonly name = 'MergeError';
+  /** `cause`: the backend's own error when a merge step failed (a lost GPU device, say). */
   constructor(
     readonly code: MergeErrorCode,
     detail: string,
     tensor?: string,
+    cause?: unknown,
   ) {
-    super(tensor ? `tensor '${tensor}': ${detail}` : detail, { tensor });
+    super(tensor ? `tensor '${tensor}': ${detail}` : detail, { tensor }, cause === undefined ? undefined : { cause });
   }
 }
 

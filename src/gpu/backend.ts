@@ -327,7 +327,3 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   }
 }
 
-/** Creates the WebGPU backend for this page or worker (`navigator.gpu`). */
-export function createBrowserWebGpuBackend(opts?: WebGpuBackendOptions): Promise<WebGpuBackend> {
-  return WebGpuBackend.create(browserGpu(), opts);
-}

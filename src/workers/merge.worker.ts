@@ -8,7 +8,7 @@
  */
 import { expose, transfer } from 'comlink';
 import type { DType } from '../core/dtype';
-import { type LabWarning, describeError } from '../core/errors';
+import { type LabWarning, MergeError, describeError } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { MapModelFolder } from '../core/io/byte-source';
 import { DirectoryOutputFolder } from '../browser/directory-output';
@@ -91,7 +91,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       onTensor?: TensorCallback,
       onSpectrum?: SpectrumCallback,
     ): Promise<WorkerMergeResult> {
-      if (active) throw new Error('a merge is already running in this worker');
+      if (active) throw new MergeError('busy', 'a merge is already running in this worker');
       const ac = new AbortController();
       active = ac;
       const { backend, notice } = await pickBackend(req.backend);

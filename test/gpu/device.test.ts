@@ -3,6 +3,7 @@
  * a clear error (and every later call on that backend), and the next merge gets a new device.
  */
 import { describe, expect, it } from 'vitest';
+import { MergeError } from '../../src/core/errors';
 import { GpuDeviceLostError, acquireGpuDevice } from '../../src/gpu/device';
 import { nodeGpu } from '../../src/node/webgpu-env';
 import { tinyCheckpoint } from '../helpers/checkpoints';
@@ -31,8 +32,9 @@ describe('device acquisition and loss', () => {
     expect(dev.lost).toBeDefined();
     await expect(be.store(x, 'F32')).rejects.toBeInstanceOf(GpuDeviceLostError);
     const failed = runMerge(TA, models, { backend: be });
-    // A GPU error is a LabError of its own now: the merge reports it as is (it used to wrap it in a MergeError).
-    await expect(failed).rejects.toBeInstanceOf(GpuDeviceLostError);
+    // The merge names the tensor it was merging and keeps the GPU's own error as the cause.
+    await expect(failed).rejects.toBeInstanceOf(MergeError);
+    await expect(failed).rejects.toMatchObject({ code: 'backend', tensor: expect.any(String), cause: expect.any(GpuDeviceLostError) });
     await expect(failed).rejects.toThrow(/device lost.*next merge requests a new device/);
 
     const fresh = await gpuBackend();

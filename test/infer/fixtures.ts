@@ -25,8 +25,3 @@ export async function tinyCkpt(o: TinyModelOptions = TINY, config: Record<string
 /** Row `r` of a [rows, V] logits matrix. */
 export const row = (logits: Float32Array, r: number, V: number) => logits.subarray(r * V, (r + 1) * V);
 
-export function argmax(xs: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < xs.length; i++) if (xs[i]! > xs[best]!) best = i;
-  return best;
-}

@@ -10,8 +10,15 @@ import { numel } from '../formats/safetensors';
 import { fnv1a, lowbias32 } from '../kernels/rng';
 import { evaluateSetting, layerPosition } from '../recipe/resolve';
 import type { Recipe, Setting } from '../recipe/types';
-import { DEFAULT_OVERSAMPLE, DEFAULT_POWER_ITERS } from '../linalg/rsvd';
-import { DEFAULT_GAMMA, METHODS, type MethodSpec, SVD_DEFAULTS } from './methods/registry';
+import {
+  DEFAULT_DENSITY,
+  DEFAULT_GAMMA,
+  DEFAULT_LAMBDA,
+  DEFAULT_OVERSAMPLE,
+  DEFAULT_POWER_ITERS,
+  SVD_DEFAULTS,
+} from './methods/parameters';
+import { METHODS, type MethodSpec, numberDefault } from './methods/registry';
 import { type ActivationStats, aimApplies, normalisedScale } from './activation-stats';
 import type { InputParameters, SvdSettings } from './tensor-job';
 
@@ -206,10 +213,10 @@ export function planMerge(
                     model,
                     name,
                     t,
-                    spec.family === 'svd' ? 1 : NaN,
+                    spec.family === 'svd' ? numberDefault(spec, 'weight') : NaN,
                     `models[${model}].parameters.weight`,
                   ),
-            density: numberSetting('density', model, name, t, 1, `models[${model}].parameters.density`),
+            density: numberSetting('density', model, name, t, DEFAULT_DENSITY, `models[${model}].parameters.density`),
             gamma: numberSetting('gamma', model, name, t, DEFAULT_GAMMA, `models[${model}].parameters.gamma`),
           };
       if (Number.isNaN(params.weight))
@@ -230,7 +237,7 @@ export function planMerge(
       outDtype: recipe.dtype ?? base.dtype,
       inputs,
       global: {
-        lambda: numberSetting('lambda', undefined, name, t, 1, 'parameters.lambda'),
+        lambda: numberSetting('lambda', undefined, name, t, DEFAULT_LAMBDA, 'parameters.lambda'),
         normalize: flag('normalize', spec.defaultNormalize),
         rescale: flag('rescale', spec.defaultRescale),
         t: spec.family === 'slerp' ? numberSetting('t', undefined, name, t, NaN, 'parameters.t') : 0,

@@ -17,6 +17,8 @@
 import { product } from '../../linalg/ops';
 import { reconstruct } from '../../linalg/rsvd';
 import { svdDiagnostics } from '../diagnostics';
+import { DEFAULT_COMMON_FRACTION } from './parameters';
+import { METHODS, numberDefault } from './registry';
 import {
   type SvdContext,
   addFactorProduct,
@@ -26,8 +28,7 @@ import {
   truncatedSvd,
 } from './svd-common';
 
-export const ISO_C_DEFAULT_RANK = 256;
-export const DEFAULT_COMMON_FRACTION = 0.8;
+export const ISO_C_DEFAULT_RANK = numberDefault(METHODS.iso_c, 'rank');
 
 export async function mergeIsoC<T>(ctx: SvdContext<T>): Promise<void> {
   const { job, ops } = ctx;

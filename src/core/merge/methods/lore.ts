@@ -11,7 +11,8 @@
  */
 import { reconstruct } from '../../linalg/rsvd';
 import { svdDiagnostics } from '../diagnostics';
-import { DEFAULT_SVD_RANK, type SvdContext, keptRank, truncatedSvd } from './svd-common';
+import { METHODS, numberDefault } from './registry';
+import { type SvdContext, keptRank, truncatedSvd } from './svd-common';
 
 export async function mergeLore<T>(ctx: SvdContext<T>): Promise<void> {
   const { job, ops, settings } = ctx;
@@ -25,7 +26,7 @@ export async function mergeLore<T>(ctx: SvdContext<T>): Promise<void> {
         ins,
         ins.map(() => 1 / N),
       );
-  const k = keptRank(ctx, 2 * DEFAULT_SVD_RANK);
+  const k = keptRank(ctx, numberDefault(METHODS.lore, 'rank'));
   let deltas: T[] = [];
   const iters = Math.max(1, Math.round(settings.iterations));
   for (let it = 0; it < iters; it++) {

@@ -211,4 +211,3 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
 };
 
 // Kept for the planner, which reads these names today; the values come from parameters.ts.
-export { DEFAULT_GAMMA, SVD_DEFAULTS } from './parameters';

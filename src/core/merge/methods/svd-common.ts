@@ -10,8 +10,9 @@ import { type MatOps, matOps, product } from '../../linalg/ops';
 import { type RsvdResult, randomizedSvd } from '../../linalg/rsvd';
 import { type SpectrumDiagnostics, svdDiagnostics } from '../diagnostics';
 import type { SvdSettings, TensorJob } from '../tensor-job';
+import { PARAMETERS } from './parameters';
 
-export const DEFAULT_SVD_RANK = 32;
+export const DEFAULT_SVD_RANK: number = PARAMETERS.rank.default;
 
 export interface SvdContext<T> {
   readonly job: TensorJob<T>;
