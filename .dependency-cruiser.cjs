@@ -7,7 +7,8 @@ module.exports = {
   forbidden: [
     {
       name: 'core-is-pure',
-      comment: 'src/core is plain TypeScript that runs in Node, workers and tests: no GPU, runtime, UI or platform code.',
+      comment:
+        'src/core is plain TypeScript that runs in Node, workers and tests: no GPU, runtime, UI or platform code.',
       severity: 'error',
       from: { path: '^src/core/' },
       to: { path: '^src/(gpu|infer|workers|ui|node|browser|cli)/' },
@@ -24,7 +25,10 @@ module.exports = {
       comment: 'The UI runs merges and inference through src/workers clients; it may import engine types only.',
       severity: 'error',
       from: { path: '^src/ui/' },
-      to: { path: `${ENGINE_RUNTIME}|^src/workers/[^/]+\\.worker\\.ts$|^src/core/merge/(execute|plan|cpu-backend)\\.ts$`, dependencyTypesNot: ['type-only'] },
+      to: {
+        path: `${ENGINE_RUNTIME}|^src/workers/[^/]+\\.worker\\.ts$|^src/core/merge/(execute|plan|cpu-backend)\\.ts$`,
+        dependencyTypesNot: ['type-only'],
+      },
     },
     {
       name: 'browser-code-stays-out-of-node',
@@ -57,6 +61,10 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.svelte'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js', '.svelte'],
+    },
   },
 };

@@ -16,7 +16,10 @@ import { fileURLToPath } from 'node:url';
 const { values } = parseArgs({ options: { out: { type: 'string' }, layers: { type: 'string', default: '24' } } });
 const OUT = path.resolve(values.out ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '.data'));
 const LAYERS = Number(values.layers);
-const H = 896, I = 4864, V = 151936, KV = 128;
+const H = 896,
+  I = 4864,
+  V = 151936,
+  KV = 128;
 
 export function qwenShapes(layers = LAYERS): [string, number[]][] {
   const s: [string, number[]][] = [['model.embed_tokens.weight', [V, H]]];
@@ -84,7 +87,7 @@ async function writeModel(name: string, variant: number) {
   while ((8 + json.length) % 8) json += ' ';
   const tmp = path.join(dir, 'model.safetensors.tmp');
   const ws = createWriteStream(tmp);
-  const write = (b: Uint8Array) => new Promise<void>((res, rej) => (ws.write(b, (e) => (e ? rej(e) : res()))));
+  const write = (b: Uint8Array) => new Promise<void>((res, rej) => ws.write(b, (e) => (e ? rej(e) : res())));
   const head = new Uint8Array(8 + json.length);
   new DataView(head.buffer).setBigUint64(0, BigInt(json.length), true);
   head.set(new TextEncoder().encode(json), 8);
@@ -105,9 +108,19 @@ async function writeModel(name: string, variant: number) {
   await new Promise<void>((res) => ws.end(res));
   renameSync(tmp, path.join(dir, 'model.safetensors'));
   const config = {
-    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: H, intermediate_size: I, num_hidden_layers: LAYERS,
-    num_attention_heads: 14, num_key_value_heads: 2, vocab_size: V, tie_word_embeddings: true, torch_dtype: 'float16',
-    rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 32768,
+    architectures: ['Qwen2ForCausalLM'],
+    model_type: 'qwen2',
+    hidden_size: H,
+    intermediate_size: I,
+    num_hidden_layers: LAYERS,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    vocab_size: V,
+    tie_word_embeddings: true,
+    torch_dtype: 'float16',
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000,
+    max_position_embeddings: 32768,
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   console.log(`${dir}: ${(offset / 1e9).toFixed(2)} GB`);

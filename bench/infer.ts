@@ -63,7 +63,8 @@ async function benchOne(model: string, dir: string, prompt: number[]): Promise<R
   // Warm-up, the same on both sides: full untimed runs until warmup-s seconds have passed. V8
   // first runs ORT's wasm with its baseline compiler and tiers hot functions up to TurboFan
   // while they run; until then decoding is several times slower.
-  for (const w0 = performance.now(); performance.now() - w0 < warmupS * 1000; ) await generate(lm, prompt, { maxNewTokens: newTokens });
+  for (const w0 = performance.now(); performance.now() - w0 < warmupS * 1000;)
+    await generate(lm, prompt, { maxNewTokens: newTokens });
   // CPU seconds as well as wall time: on a shared machine, wall time measures the neighbours.
   const cpu = () => {
     const u = process.cpuUsage();
@@ -99,12 +100,35 @@ async function benchOne(model: string, dir: string, prompt: number[]): Promise<R
   await folder.close();
   const params = [...ckpt.tensors.values()].reduce((n, t) => n + t.byteLength / (t.dtype === 'F32' ? 4 : 2), 0);
   process.stderr.write(`${model}: onnxruntime-web done; running PyTorch\n`);
-  const out = execFileSync(PY, [path.join(ROOT, 'bench/infer_torch.py'), '--model', dir, '--prompt-ids', prompt.join(','), '--new-tokens', String(newTokens), '--threads', String(threads), '--reps', String(reps), '--warmup-s', String(warmupS)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-    // Debian's torch calls the system BLAS (OpenBLAS: its own thread pool); pin every pool.
-    env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
-  });
+  const out = execFileSync(
+    PY,
+    [
+      path.join(ROOT, 'bench/infer_torch.py'),
+      '--model',
+      dir,
+      '--prompt-ids',
+      prompt.join(','),
+      '--new-tokens',
+      String(newTokens),
+      '--threads',
+      String(threads),
+      '--reps',
+      String(reps),
+      '--warmup-s',
+      String(warmupS),
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      // Debian's torch calls the system BLAS (OpenBLAS: its own thread pool); pin every pool.
+      env: {
+        ...process.env,
+        OMP_NUM_THREADS: String(threads),
+        OPENBLAS_NUM_THREADS: String(threads),
+        MKL_NUM_THREADS: String(threads),
+      },
+    },
+  );
   return {
     model,
     params: params >= 1e8 ? `${(params / 1e6).toFixed(0)}M` : `${(params / 1e6).toFixed(1)}M`,
@@ -129,9 +153,15 @@ if (values.only !== 'demo') {
 }
 
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-console.log(`\nNode ${process.version}, onnxruntime-web wasm EP (${threads} thread${threads > 1 ? 's' : ''}), PyTorch ${rows[0]?.torch.torch} eager (${threads} thread${threads > 1 ? 's' : ''}), ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${os.loadavg()[0]!.toFixed(1)}; ${newTokens} new tokens; best of ${reps} runs after ${warmupS} s of warm-up runs\n`);
-console.log('Wall-clock tokens/s (and, in brackets, tokens per CPU-second, which neighbours on a shared machine do not distort):\n');
-console.log('| model | params | prompt tokens | ORT prefill tok/s | PyTorch prefill tok/s | prefill ratio | ORT decode tok/s | PyTorch decode tok/s | decode ratio | ORT time to first token | same greedy tokens |');
+console.log(
+  `\nNode ${process.version}, onnxruntime-web wasm EP (${threads} thread${threads > 1 ? 's' : ''}), PyTorch ${rows[0]?.torch.torch} eager (${threads} thread${threads > 1 ? 's' : ''}), ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${os.loadavg()[0]!.toFixed(1)}; ${newTokens} new tokens; best of ${reps} runs after ${warmupS} s of warm-up runs\n`,
+);
+console.log(
+  'Wall-clock tokens/s (and, in brackets, tokens per CPU-second, which neighbours on a shared machine do not distort):\n',
+);
+console.log(
+  '| model | params | prompt tokens | ORT prefill tok/s | PyTorch prefill tok/s | prefill ratio | ORT decode tok/s | PyTorch decode tok/s | decode ratio | ORT time to first token | same greedy tokens |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const same = r.ort.ids.join() === r.torch.ids.join();

@@ -70,17 +70,28 @@ const recipeText = RECIPES[values.method!];
 if (!recipeText) throw new Error(`unknown method ${values.method}`);
 const { recipe } = parseRecipe(recipeText);
 const sources = new Map<string, Checkpoint>();
-for (const m of ['qwen-base', 'qwen-ft1', 'qwen-ft2']) sources.set(m, await Checkpoint.open(new FsModelFolder(path.join(DATA, m))));
+for (const m of ['qwen-base', 'qwen-ft1', 'qwen-ft2'])
+  sources.set(m, await Checkpoint.open(new FsModelFolder(path.join(DATA, m))));
 if (values.tensors) {
   // A prefix of the tensors: same files, fewer tensors (the CPU reference is slow).
   const keep = new Set([...sources.get('qwen-base')!.tensors.keys()].slice(0, Number(values.tensors)));
-  for (const c of sources.values()) for (const n of [...c.tensors.keys()]) if (!keep.has(n)) (c.tensors as Map<string, unknown>).delete(n);
+  for (const c of sources.values())
+    for (const n of [...c.tensors.keys()]) if (!keep.has(n)) (c.tensors as Map<string, unknown>).delete(n);
 }
-const backend: TensorBackend<unknown> = values.backend === 'cpu' ? (new CpuBackend() as TensorBackend<unknown>) : ((await createNodeWebGpuBackend()) as TensorBackend<unknown>);
+const backend: TensorBackend<unknown> =
+  values.backend === 'cpu'
+    ? (new CpuBackend() as TensorBackend<unknown>)
+    : ((await createNodeWebGpuBackend()) as TensorBackend<unknown>);
 const outDir = path.join(DATA, `out-${values.backend}-${values.method}`);
 rmSync(outDir, { recursive: true, force: true });
 const phase: Record<string, number> = {};
-const summary = await merge(recipe, sources, profiled(backend, phase), new FsOutputFolder(outDir), values.chunk ? { chunkElements: Number(values.chunk) } : {});
+const summary = await merge(
+  recipe,
+  sources,
+  profiled(backend, phase),
+  new FsOutputFolder(outDir),
+  values.chunk ? { chunkElements: Number(values.chunk) } : {},
+);
 const gpuStats = values.backend === 'cpu' ? undefined : (backend as unknown as WebGpuBackend).stats();
 await backend.dispose?.();
 for (const c of sources.values()) await c.close?.();
@@ -95,7 +106,11 @@ console.log(
     bytesWritten: summary.bytesWritten,
     maxRssMB: process.resourceUsage().maxRSS / 1024,
     phaseMs: phase,
-    gpu: gpuStats && { peakPoolMB: gpuStats.storage.peakAllocatedBytes / 2 ** 20, submits: gpuStats.submits, dispatches: gpuStats.dispatches },
+    gpu: gpuStats && {
+      peakPoolMB: gpuStats.storage.peakAllocatedBytes / 2 ** 20,
+      submits: gpuStats.submits,
+      dispatches: gpuStats.dispatches,
+    },
   }),
 );
 process.exit(0);

@@ -60,7 +60,9 @@ if (!existsSync(path.join(DATA, 'qwen-ft2', 'model.safetensors'))) {
 }
 
 const mem = memcpyGBs();
-console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; memcpy ${mem.copyGBs.toFixed(2)} GB/s copied = ${mem.rwGBs.toFixed(2)} GB/s read + written`);
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; memcpy ${mem.copyGBs.toFixed(2)} GB/s copied = ${mem.rwGBs.toFixed(2)} GB/s read + written`,
+);
 
 const runs: Run[] = [];
 for (const backend of values.backends!.split(',')) {
@@ -72,7 +74,13 @@ for (const backend of values.backends!.split(',')) {
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
     const line = r.stdout.trim().split('\n').pop() ?? '';
     if (r.status !== 0 || !line.startsWith('{')) {
-      console.log(`FAILED (exit ${r.status})\n${r.stderr.split('\n').filter((l) => !l.startsWith('Warning:')).slice(-15).join('\n')}`);
+      console.log(
+        `FAILED (exit ${r.status})\n${r.stderr
+          .split('\n')
+          .filter((l) => !l.startsWith('Warning:'))
+          .slice(-15)
+          .join('\n')}`,
+      );
       continue;
     }
     const run = JSON.parse(line) as Run;
@@ -88,7 +96,9 @@ const gbs = (r: Run) => (r.bytesRead + r.bytesWritten) / 1e9 / (r.ms / 1000);
 const find = (b: string, m: string) => runs.find((r) => r.backend === b && r.method === m);
 const label: Record<string, string> = { task_arithmetic: 'TA', ties: 'TIES', dare_ties: 'DARE-TIES' };
 const rows: string[] = [];
-rows.push('| backend | method | tensors | time | GB/s (read+written) | % of memcpy | GPU/CPU speed | ÷ TA time | peak RSS |');
+rows.push(
+  '| backend | method | tensors | time | GB/s (read+written) | % of memcpy | GPU/CPU speed | ÷ TA time | peak RSS |',
+);
 rows.push('|---|---|---|---|---|---|---|---|---|');
 for (const r of runs) {
   const cpu = find('cpu', r.method);
@@ -101,10 +111,16 @@ for (const r of runs) {
 }
 console.log(`\nmemcpy: ${mem.rwGBs.toFixed(2)} GB/s (read + written; ${mem.copyGBs.toFixed(2)} GB/s copied)\n`);
 console.log(rows.join('\n'));
-console.log('\nwhere the time goes (s awaiting each backend call; the rest is reading/writing files and the executor):');
+console.log(
+  '\nwhere the time goes (s awaiting each backend call; the rest is reading/writing files and the executor):',
+);
 for (const r of runs) {
-  const parts = Object.entries(r.phaseMs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`);
+  const parts = Object.entries(r.phaseMs)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`);
   const inBackend = Object.values(r.phaseMs).reduce((a, b) => a + b, 0);
-  console.log(`  ${r.backend} ${label[r.method] ?? r.method}: ${parts.join(', ')}; outside the backend ${((r.ms - inBackend) / 1000).toFixed(1)}${r.gpu ? `; GPU pool peak ${r.gpu.peakPoolMB.toFixed(0)} MiB, ${r.gpu.dispatches} dispatches` : ''}`);
+  console.log(
+    `  ${r.backend} ${label[r.method] ?? r.method}: ${parts.join(', ')}; outside the backend ${((r.ms - inBackend) / 1000).toFixed(1)}${r.gpu ? `; GPU pool peak ${r.gpu.peakPoolMB.toFixed(0)} MiB, ${r.gpu.dispatches} dispatches` : ''}`,
+  );
 }
 writeFileSync(path.join(DATA, 'results.json'), JSON.stringify({ memcpy: mem, runs }, null, 2));

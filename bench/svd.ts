@@ -69,20 +69,42 @@ async function randomizedVsLapack(dir: string) {
   writeFileSync(uPath, new Uint8Array(U.buffer));
   writeFileSync(sPath, new Uint8Array(Float64Array.from(r.s).buffer));
   writeFileSync(vPath, new Uint8Array(V.buffer));
-  const res = JSON.parse(execFileSync(PY, [path.join(here, 'svd_lapack.py'), 'eval', aPath, String(M), String(N), String(K), uPath, sPath, vPath, String(REPEAT)]).toString());
-  console.log(`randomized SVD on ${ops.name}, ${variant} matmul: ${gpuS.toFixed(2)} s (upload + ${ops.linalg.dispatches} matmul dispatches + downloads)`);
+  const res = JSON.parse(
+    execFileSync(PY, [
+      path.join(here, 'svd_lapack.py'),
+      'eval',
+      aPath,
+      String(M),
+      String(N),
+      String(K),
+      uPath,
+      sPath,
+      vPath,
+      String(REPEAT),
+    ]).toString(),
+  );
+  console.log(
+    `randomized SVD on ${ops.name}, ${variant} matmul: ${gpuS.toFixed(2)} s (upload + ${ops.linalg.dispatches} matmul dispatches + downloads)`,
+  );
   console.log(`numpy ${res.numpy} full LAPACK SVD: ${res.lapack_s.toFixed(2)} s (both: best of ${REPEAT})`);
-  console.log(`rank-${K} error: randomized ${res.rand_err.toExponential(4)}, exact truncated ${res.exact_err.toExponential(4)}`);
-  console.log(`singular values max rel. error ${res.sv_max_rel_err.toExponential(2)}; ‖UᵀU−I‖∞ ${res.orth_u.toExponential(2)}, ‖VᵀV−I‖∞ ${res.orth_v.toExponential(2)}`);
+  console.log(
+    `rank-${K} error: randomized ${res.rand_err.toExponential(4)}, exact truncated ${res.exact_err.toExponential(4)}`,
+  );
+  console.log(
+    `singular values max rel. error ${res.sv_max_rel_err.toExponential(2)}; ‖UᵀU−I‖∞ ${res.orth_u.toExponential(2)}, ‖VᵀV−I‖∞ ${res.orth_v.toExponential(2)}`,
+  );
   return { gpuS, lapackS: res.lapack_s as number, errRatio: res.rand_err / res.exact_err, adapter: ops.name };
 }
 
 async function mergeTimes(backend: TensorBackend<unknown>) {
   const models = path.join(here, '..', 'public', 'models');
   const sources = new Map<string, Checkpoint>();
-  for (const name of ['demo-quick', 'demo-slow']) sources.set(name, await Checkpoint.open(new FsModelFolder(path.join(models, name))));
+  for (const name of ['demo-quick', 'demo-slow'])
+    sources.set(name, await Checkpoint.open(new FsModelFolder(path.join(models, name))));
   const time = async (method: string, runs: number) => {
-    const { recipe } = parseRecipe(`merge_method: ${method}\nbase_model: demo-quick\nmodels: [{model: demo-slow, parameters: {weight: 0.7}}]`);
+    const { recipe } = parseRecipe(
+      `merge_method: ${method}\nbase_model: demo-quick\nmodels: [{model: demo-slow, parameters: {weight: 0.7}}]`,
+    );
     const ts: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t = now();
@@ -110,8 +132,12 @@ try {
     const be = await make();
     const m = await mergeTimes(be);
     await be.dispose?.();
-    console.log(`whole-model merge demo-quick + demo-slow on ${be.name}: task_arithmetic ${m.ta.toFixed(2)} s, tsv ${m.tsv.toFixed(2)} s`);
-    rows.push(`| whole-model tsv vs task_arithmetic (demo-quick + demo-slow, rank 32) | ${label === 'cpu' ? 'cpu' : be.name} | tsv ${m.tsv.toFixed(2)} s | TA ${m.ta.toFixed(2)} s | ratio ${(m.tsv / m.ta).toFixed(1)}× |`);
+    console.log(
+      `whole-model merge demo-quick + demo-slow on ${be.name}: task_arithmetic ${m.ta.toFixed(2)} s, tsv ${m.tsv.toFixed(2)} s`,
+    );
+    rows.push(
+      `| whole-model tsv vs task_arithmetic (demo-quick + demo-slow, rank 32) | ${label === 'cpu' ? 'cpu' : be.name} | tsv ${m.tsv.toFixed(2)} s | TA ${m.ta.toFixed(2)} s | ratio ${(m.tsv / m.ta).toFixed(1)}× |`,
+    );
   }
   console.log('\n| benchmark | backend | time | baseline | ratio |\n|---|---|---|---|---|\n' + rows.join('\n'));
 } finally {

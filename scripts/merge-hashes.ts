@@ -89,7 +89,10 @@ function writeModel(dir: string, dtype: DType, seed: number, like?: number): voi
     const base = mulberry32((like ?? seed) * 1000 + i);
     const noise = mulberry32(seed * 7777 + i);
     // Quantised values make ties common in f16/bf16, which exercises trimming at the threshold.
-    const v = Float32Array.from({ length: n }, () => Math.round((base() - 0.5) * 64) / 64 + (like !== undefined ? Math.round((noise() - 0.5) * 16) / 512 : 0));
+    const v = Float32Array.from(
+      { length: n },
+      () => Math.round((base() - 0.5) * 64) / 64 + (like !== undefined ? Math.round((noise() - 0.5) * 16) / 512 : 0),
+    );
     return { name, dtype, shape, bytes: encodeFromF32(v, dtype) };
   });
   mkdirSync(dir, { recursive: true });
@@ -100,14 +103,27 @@ function writeModel(dir: string, dtype: DType, seed: number, like?: number): voi
     for (const t of part) weightMap[t.name] = file;
     writeFileSync(path.join(dir, file), safetensors(part));
   });
-  writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+  writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: {}, weight_map: weightMap }),
+  );
   const torchDtype = dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16';
   writeFileSync(
     path.join(dir, 'config.json'),
     JSON.stringify({
-      architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: h, intermediate_size: inter, num_hidden_layers: 2,
-      num_attention_heads: 4, num_key_value_heads: 1, vocab_size: vocab, tie_word_embeddings: false, rms_norm_eps: 1e-6,
-      rope_theta: 10000, max_position_embeddings: 128, torch_dtype: torchDtype,
+      architectures: ['Qwen2ForCausalLM'],
+      model_type: 'qwen2',
+      hidden_size: h,
+      intermediate_size: inter,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 1,
+      vocab_size: vocab,
+      tie_word_embeddings: false,
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000,
+      max_position_embeddings: 128,
+      torch_dtype: torchDtype,
     }),
   );
 }
@@ -124,7 +140,8 @@ interface Family {
 }
 
 // Model paths are relative to the work folder, where the recipes are written.
-for (const m of ['demo-quick', 'demo-slow', 'demo-base']) symlinkSync(path.join(ROOT, 'public/models', m), path.join(work, m));
+for (const m of ['demo-quick', 'demo-slow', 'demo-base'])
+  symlinkSync(path.join(ROOT, 'public/models', m), path.join(work, m));
 const families: Family[] = [{ name: 'demo', base: 'demo-quick', a: 'demo-slow', b: 'demo-base' }];
 for (const dtype of ['F32', 'F16', 'BF16'] as DType[]) {
   const d = `gen-${dtype}`;
@@ -136,15 +153,32 @@ for (const dtype of ['F32', 'F16', 'BF16'] as DType[]) {
 
 function aimStatsFile(fam: Family): string {
   const file = `${fam.name}-aim.json`;
-  const header = JSON.parse(readFileSync(path.join(work, fam.base, 'config.json'), 'utf8')) as { hidden_size: number; intermediate_size: number; num_hidden_layers: number };
+  const header = JSON.parse(readFileSync(path.join(work, fam.base, 'config.json'), 'utf8')) as {
+    hidden_size: number;
+    intermediate_size: number;
+    num_hidden_layers: number;
+  };
   const channels: Record<string, number[]> = {};
   const rnd = mulberry32(99);
   for (let l = 0; l < header.num_hidden_layers; l++) {
-    for (const p of ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj'])
+    for (const p of [
+      'self_attn.q_proj',
+      'self_attn.k_proj',
+      'self_attn.v_proj',
+      'self_attn.o_proj',
+      'mlp.gate_proj',
+      'mlp.up_proj',
+    ])
       channels[`model.layers.${l}.${p}.weight`] = Array.from({ length: header.hidden_size }, () => rnd());
     channels[`model.layers.${l}.mlp.down_proj.weight`] = Array.from({ length: header.intermediate_size }, () => rnd());
   }
-  const stats = { format: 'merge-lab-activation-stats', version: 1, model: fam.base, calibration: { set: 'synthetic', samples: 1, tokens: 1 }, channels };
+  const stats = {
+    format: 'merge-lab-activation-stats',
+    version: 1,
+    model: fam.base,
+    calibration: { set: 'synthetic', samples: 1, tokens: 1 },
+    channels,
+  };
   writeFileSync(path.join(work, file), JSON.stringify(stats));
   return file;
 }
@@ -187,12 +221,29 @@ for (const fam of families) {
       rmSync(out, { recursive: true, force: true });
       const key = `${fam.name}/${name}/${backend}`;
       try {
-        execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'merge', recipeFile, '--out', out, '--backend', backend], { stdio: 'pipe', cwd: ROOT });
+        execFileSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            path.join(ROOT, 'src/cli/main.ts'),
+            'merge',
+            recipeFile,
+            '--out',
+            out,
+            '--backend',
+            backend,
+          ],
+          { stdio: 'pipe', cwd: ROOT },
+        );
         const h = createHash('sha256');
         for (const f of readdirSync(out).sort()) h.update(f).update(readFileSync(path.join(out, f)));
         hashes[key] = h.digest('hex').slice(0, 16);
       } catch (e) {
-        hashes[key] = `error: ${String((e as { stderr?: Buffer }).stderr ?? e).trim().split('\n').pop()}`;
+        hashes[key] = `error: ${String((e as { stderr?: Buffer }).stderr ?? e)
+          .trim()
+          .split('\n')
+          .pop()}`;
       }
       process.stdout.write(`${key.padEnd(48)} ${hashes[key]}\n`);
     }

@@ -82,7 +82,13 @@ function methodSection(spec: MethodSpec): string {
 }
 
 export function renderMethodDocs(): string {
-  const overview = methods.map((m) => [code(m.name), m.title, yesNo(m.needsBase), yesNo(m.mergekit), methodParameterNames(m).map(code).join(', ')]);
+  const overview = methods.map((m) => [
+    code(m.name),
+    m.title,
+    yesNo(m.needsBase),
+    yesNo(m.mergekit),
+    methodParameterNames(m).map(code).join(', '),
+  ]);
   const params = (Object.values(PARAMETERS) as ParameterDef[]).map((p) => {
     const users = methods.filter((m) => p.name in m.parameters).map((m) => code(m.name));
     return [code(p.name), p.type, range(p), scope(p), yesNo(p.mergekit), p.description, users.join(', ')];

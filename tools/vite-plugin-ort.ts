@@ -51,7 +51,8 @@ export function ortAssets(): Plugin {
     },
     generateBundle() {
       const dir = distDir();
-      for (const f of FILES) this.emitFile({ type: 'asset', fileName: `ort/${f}`, source: readFileSync(path.join(dir, f)) });
+      for (const f of FILES)
+        this.emitFile({ type: 'asset', fileName: `ort/${f}`, source: readFileSync(path.join(dir, f)) });
     },
   };
 }

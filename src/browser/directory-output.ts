@@ -60,7 +60,10 @@ export class DirectoryOutputFolder implements OutputFolder {
 
   async list(): Promise<string[]> {
     const out: string[] = [];
-    for await (const [name] of (this.dir as FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) out.push(name);
+    for await (const [name] of (
+      this.dir as FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> }
+    ).entries())
+      out.push(name);
     return out;
   }
 

@@ -10,9 +10,17 @@ export const DEMO_MODELS = [
   { id: 'demo-base', label: 'Base (pretrained)', role: 'base' },
 ] as const;
 
-export const DEMO_SETS = [{ id: 'arith-heldout', label: 'Demo arithmetic (held-out, levels 1–6)', file: 'data/arith-heldout.jsonl' }] as const;
+export const DEMO_SETS = [
+  { id: 'arith-heldout', label: 'Demo arithmetic (held-out, levels 1–6)', file: 'data/arith-heldout.jsonl' },
+] as const;
 
-const DEMO_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
+const DEMO_FILES = [
+  'config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'generation_config.json',
+];
 
 export interface FileGroup {
   readonly name: string;
@@ -51,7 +59,9 @@ export function groupFiles(files: readonly File[], fallbackName = 'local model')
     if (!groups.has(dir)) groups.set(dir, new Map());
     groups.get(dir)!.set(f.name, f);
   }
-  return [...groups].filter(([, m]) => [...m.keys()].some((k) => k.endsWith('.safetensors'))).map(([dir, m]) => ({ name: dir.split('/').pop()!, files: m }));
+  return [...groups]
+    .filter(([, m]) => [...m.keys()].some((k) => k.endsWith('.safetensors')))
+    .map(([dir, m]) => ({ name: dir.split('/').pop()!, files: m }));
 }
 
 type DirHandle = FileSystemDirectoryHandle & { values(): AsyncIterable<FileSystemHandle> };
@@ -61,8 +71,10 @@ export async function filesFromDirectory(handle: FileSystemDirectoryHandle, dept
   const own = new Map<string, Blob>();
   const nested: FileGroup[] = [];
   for await (const entry of (handle as DirHandle).values()) {
-    if (entry.kind === 'file' && MODEL_FILE.test(entry.name)) own.set(entry.name, await (entry as FileSystemFileHandle).getFile());
-    else if (entry.kind === 'directory' && depth > 0) nested.push(...(await filesFromDirectory(entry as FileSystemDirectoryHandle, depth - 1)));
+    if (entry.kind === 'file' && MODEL_FILE.test(entry.name))
+      own.set(entry.name, await (entry as FileSystemFileHandle).getFile());
+    else if (entry.kind === 'directory' && depth > 0)
+      nested.push(...(await filesFromDirectory(entry as FileSystemDirectoryHandle, depth - 1)));
   }
   const mine = [...own.keys()].some((k) => k.endsWith('.safetensors')) ? [{ name: handle.name, files: own }] : [];
   return [...mine, ...nested];
@@ -77,7 +89,11 @@ export async function filesFromDrop(dt: DataTransfer): Promise<FileGroup[]> {
   const items = [...dt.items].filter((i) => i.kind === 'file');
   const withHandles = items.filter((i) => 'getAsFileSystemHandle' in i);
   if (withHandles.length === items.length && items.length > 0) {
-    const handles = await Promise.all(withHandles.map((i) => (i as DataTransferItem & { getAsFileSystemHandle(): Promise<FileSystemHandle | null> }).getAsFileSystemHandle()));
+    const handles = await Promise.all(
+      withHandles.map((i) =>
+        (i as DataTransferItem & { getAsFileSystemHandle(): Promise<FileSystemHandle | null> }).getAsFileSystemHandle(),
+      ),
+    );
     const groups: FileGroup[] = [];
     const loose: File[] = [];
     for (const h of handles) {

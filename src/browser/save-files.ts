@@ -7,8 +7,13 @@ export function canPickSaveFolder(): boolean {
   return typeof window !== 'undefined' && 'showDirectoryPicker' in window;
 }
 
-export async function saveToPickedFolder(files: ReadonlyMap<string, Blob>, onFile?: (name: string, i: number, n: number) => void): Promise<string> {
-  const dir = await (window as unknown as { showDirectoryPicker(o: { mode: 'readwrite' }): Promise<FileSystemDirectoryHandle> }).showDirectoryPicker({ mode: 'readwrite' });
+export async function saveToPickedFolder(
+  files: ReadonlyMap<string, Blob>,
+  onFile?: (name: string, i: number, n: number) => void,
+): Promise<string> {
+  const dir = await (
+    window as unknown as { showDirectoryPicker(o: { mode: 'readwrite' }): Promise<FileSystemDirectoryHandle> }
+  ).showDirectoryPicker({ mode: 'readwrite' });
   let i = 0;
   for (const [name, blob] of files) {
     onFile?.(name, i++, files.size);

@@ -12,7 +12,8 @@ import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
 import { UsageError, parse } from './args';
 
-export const CALIBRATE_USAGE = 'merge-lab calibrate --model DIR --set FILE [--samples 32] [--out FILE] [--ep auto|wasm|webgpu]';
+export const CALIBRATE_USAGE =
+  'merge-lab calibrate --model DIR --set FILE [--samples 32] [--out FILE] [--ep auto|wasm|webgpu]';
 
 export function defaultStatsFile(modelDir: string, setFile: string): string {
   return `${path.basename(path.resolve(modelDir))}.${path.basename(setFile).replace(/\.[^.]+$/, '')}.aim-stats.json`;
@@ -40,7 +41,9 @@ export async function calibrateCommand(argv: string[]): Promise<void> {
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     const out = values.out ?? defaultStatsFile(values.model, values.set);
     await fs.writeFile(out, JSON.stringify(stats) + '\n');
-    console.log(`${out}: ${Object.keys(stats.channels).length} linear weights, ${stats.calibration.samples} samples, ${stats.calibration.tokens} tokens`);
+    console.log(
+      `${out}: ${Object.keys(stats.channels).length} linear weights, ${stats.calibration.samples} samples, ${stats.calibration.tokens} tokens`,
+    );
   } finally {
     await folder.close();
   }

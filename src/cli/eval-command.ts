@@ -51,11 +51,15 @@ function positiveInt(v: string | undefined, flag: string): number | undefined {
 export async function evalSettings(values: Record<string, unknown>): Promise<EvalSettings> {
   if (typeof values.set !== 'string') throw new UsageError('--set FILE is required');
   const format = values.format as string;
-  if (!['auto', 'gsm8k', 'math', 'generic'].includes(format)) throw new UsageError(`--format must be auto, gsm8k, math or generic`);
+  if (!['auto', 'gsm8k', 'math', 'generic'].includes(format))
+    throw new UsageError(`--format must be auto, gsm8k, math or generic`);
   const onBadLine = values['bad-lines'] === 'reject' ? 'reject' : 'skip';
   const sets = await Promise.all(
     values.set.split(',').map(async (f) => {
-      const s = parseProblemSet(await fs.readFile(f, 'utf8'), path.basename(f), { format: format as ProblemFormat | 'auto', onBadLine });
+      const s = parseProblemSet(await fs.readFile(f, 'utf8'), path.basename(f), {
+        format: format as ProblemFormat | 'auto',
+        onBadLine,
+      });
       for (const b of s.badLines) process.stderr.write(`${s.name}: line ${b.line} skipped: ${b.reason}\n`);
       return s;
     }),
@@ -79,27 +83,46 @@ export async function evalSettings(values: Record<string, unknown>): Promise<Eva
 }
 
 /** Loads models, runs them on every set with a one-line progress display, and releases them. */
-export async function runEvaluation(dirs: readonly string[], s: EvalSettings, signal?: AbortSignal): Promise<EvalRun[]> {
+export async function runEvaluation(
+  dirs: readonly string[],
+  s: EvalSettings,
+  signal?: AbortSignal,
+): Promise<EvalRun[]> {
   const loaded: { chat: ChatModel; model: CompletionModel; prompt: PromptStyle }[] = [];
   const folders: FsModelFolder[] = [];
   try {
     for (const dir of dirs) {
       const folder = new FsModelFolder(dir);
       folders.push(folder);
-      const chat = await ChatModel.load(folder, { ep: s.ep, adapter: nodeRuntimeAdapter(), ...(signal ? { signal } : {}) });
+      const chat = await ChatModel.load(folder, {
+        ep: s.ep,
+        adapter: nodeRuntimeAdapter(),
+        ...(signal ? { signal } : {}),
+      });
       const name = path.basename(path.resolve(dir));
-      loaded.push({ chat, model: completionModel(chat, name), prompt: { template: s.prompt, fewShot: s.fewShot.get(name) ?? 0 } });
+      loaded.push({
+        chat,
+        model: completionModel(chat, name),
+        prompt: { template: s.prompt, fewShot: s.fewShot.get(name) ?? 0 },
+      });
     }
     const runs: EvalRun[] = [];
     for (const set of s.sets) {
-      const run = await evaluate(loaded.map((l) => ({ model: l.model, prompt: l.prompt })), set, {
-        maxNewTokens: s.maxNewTokens,
-        ...(s.limit !== undefined ? { limit: s.limit } : {}),
-        ...(signal ? { signal } : {}),
-        onProgress: (p) => process.stderr.isTTY && process.stderr.write(`\r${set.name}: ${p.done}/${p.total} ${p.model}\x1b[K`),
-      });
+      const run = await evaluate(
+        loaded.map((l) => ({ model: l.model, prompt: l.prompt })),
+        set,
+        {
+          maxNewTokens: s.maxNewTokens,
+          ...(s.limit !== undefined ? { limit: s.limit } : {}),
+          ...(signal ? { signal } : {}),
+          onProgress: (p) =>
+            process.stderr.isTTY && process.stderr.write(`\r${set.name}: ${p.done}/${p.total} ${p.model}\x1b[K`),
+        },
+      );
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-      process.stderr.write(`${set.name}: ${run.set.problems} problems × ${loaded.length} models in ${formatMs(run.ms)}\n`);
+      process.stderr.write(
+        `${set.name}: ${run.set.problems} problems × ${loaded.length} models in ${formatMs(run.ms)}\n`,
+      );
       runs.push(run);
     }
     return runs;

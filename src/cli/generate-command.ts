@@ -35,9 +35,15 @@ export async function generateCommand(argv: string[]): Promise<void> {
   });
   if (!values.model || values.prompt === undefined) throw new UsageError(`usage: ${GENERATE_USAGE}`);
   const ep = values.ep as EpChoice;
-  if (!['auto', 'wasm', 'webgpu'].includes(ep)) throw new UsageError(`--ep must be auto, wasm or webgpu (got '${values.ep}')`);
+  if (!['auto', 'wasm', 'webgpu'].includes(ep))
+    throw new UsageError(`--ep must be auto, wasm or webgpu (got '${values.ep}')`);
   const int = (n: number) => Number.isInteger(n);
-  const maxNewTokens = number(values['max-new-tokens'], '--max-new-tokens', (n) => int(n) && n > 0, 'a positive integer')!;
+  const maxNewTokens = number(
+    values['max-new-tokens'],
+    '--max-new-tokens',
+    (n) => int(n) && n > 0,
+    'a positive integer',
+  )!;
   const temperature = number(values.temperature, '--temperature', (n) => n >= 0, 'a number ≥ 0')!;
   const topK = number(values['top-k'], '--top-k', (n) => int(n) && n >= 0, 'an integer ≥ 0');
   const topP = number(values['top-p'], '--top-p', (n) => n > 0 && n <= 1, 'in (0, 1]');
@@ -50,9 +56,15 @@ export async function generateCommand(argv: string[]): Promise<void> {
   process.once('SIGINT', onSigint);
   const t0 = performance.now();
   try {
-    const model = await ChatModel.load(folder, { ep, adapter: nodeRuntimeAdapter(threads ? { threads } : {}), signal: ac.signal });
+    const model = await ChatModel.load(folder, {
+      ep,
+      adapter: nodeRuntimeAdapter(threads ? { threads } : {}),
+      signal: ac.signal,
+    });
     const e = model.ep;
-    process.stderr.write(`ep: ${e.ep}${e.adapter ? ` (${e.adapter})` : ''}: ${e.reason}; loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+    process.stderr.write(
+      `ep: ${e.ep}${e.adapter ? ` (${e.adapter})` : ''}: ${e.reason}; loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
+    );
     const r = await model.ask(values.prompt, {
       chat: !values['no-chat'],
       maxNewTokens,

@@ -10,7 +10,8 @@ import { FsModelFolder } from '../node/fs-folder';
 
 /** A reference is a folder path, tried relative to the recipe's folder, then the working directory. */
 export function resolveModelPath(ref: string, recipeDir: string): string {
-  for (const candidate of [path.resolve(recipeDir, ref), path.resolve(ref)]) if (existsSync(candidate)) return candidate;
+  for (const candidate of [path.resolve(recipeDir, ref), path.resolve(ref)])
+    if (existsSync(candidate)) return candidate;
   throw new RecipeError('models', `model '${ref}' not found (looked in ${recipeDir} and ${process.cwd()})`);
 }
 
@@ -29,6 +30,10 @@ export async function openRecipeSources(recipe: Recipe, recipeDir: string): Prom
 export async function loadAimStats(recipe: Recipe, recipeDir: string): Promise<ActivationStats | undefined> {
   if (!recipe.aim) return undefined;
   const file = path.resolve(recipeDir, recipe.aim.calibration);
-  if (!existsSync(file)) throw new RecipeError('aim.calibration', `${file} not found; create it with: merge-lab calibrate --model <base> --set <problems.jsonl> --out ${recipe.aim.calibration}`);
+  if (!existsSync(file))
+    throw new RecipeError(
+      'aim.calibration',
+      `${file} not found; create it with: merge-lab calibrate --model <base> --set <problems.jsonl> --out ${recipe.aim.calibration}`,
+    );
   return parseActivationStats(await readFile(file, 'utf8'), file);
 }

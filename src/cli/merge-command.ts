@@ -48,7 +48,8 @@ export async function mergeCommand(argv: string[]): Promise<void> {
       `merged ${summary.tensors} tensors with ${summary.method} on ${summary.backend}: read ${formatBytes(summary.bytesRead)}, wrote ${formatBytes(summary.bytesWritten)} in ${formatMs(summary.ms)} (${formatBytes(rate)}/s)`,
     );
     console.log(`output: ${outDir} (${summary.files.join(', ')})`);
-    for (const w of [...warnings, ...summary.warnings, ...mergekitWarnings(recipe)]) console.log(`warning: ${w.message}`);
+    for (const w of [...warnings, ...summary.warnings, ...mergekitWarnings(recipe)])
+      console.log(`warning: ${w.message}`);
   } finally {
     process.off('SIGINT', onSigint);
     await backend.dispose?.();

@@ -62,17 +62,27 @@ export async function sweepCommand(argv: string[]): Promise<void> {
   }
 
   // Sources first (System 1 = base, then the other models), then every sweep point.
-  const sourceDirs = [...new Set([recipe.baseModel, ...recipe.models.map((m) => m.model)].filter((m): m is string => !!m))].map((m) => resolveModelPath(m, recipeDir));
+  const sourceDirs = [
+    ...new Set([recipe.baseModel, ...recipe.models.map((m) => m.model)].filter((m): m is string => !!m)),
+  ].map((m) => resolveModelPath(m, recipeDir));
   const runs = await runEvaluation([...sourceDirs, ...mergedDirs], settings);
-  const reference = values.reference ? path.basename(path.resolve(values.reference)) : path.basename(sourceDirs[sourceDirs.length - 1]!);
+  const reference = values.reference
+    ? path.basename(path.resolve(values.reference))
+    : path.basename(sourceDirs[sourceDirs.length - 1]!);
   const rows = tableRows(runs, reference);
   console.log(formatTable(rows));
   const pointsOf = rows.map((r) => ({ label: r.model, accuracy: r.accuracy, meanTokens: r.meanTokens }));
   const front = paretoFrontier(pointsOf);
-  console.log(`\nPareto frontier (accuracy ↑, mean tokens ↓): ${front.map((p) => `${p.label} (${(100 * p.accuracy).toFixed(1)}%, ${p.meanTokens.toFixed(1)} tok)`).join(' → ')}`);
+  console.log(
+    `\nPareto frontier (accuracy ↑, mean tokens ↓): ${front.map((p) => `${p.label} (${(100 * p.accuracy).toFixed(1)}%, ${p.meanTokens.toFixed(1)} tok)`).join(' → ')}`,
+  );
   const ref = pointsOf.find((p) => p.label === reference);
   if (ref) {
-    const pick = pickShortestWithin(pointsOf.filter((p) => !sourceDirs.some((d) => path.basename(d) === p.label)), ref.accuracy, within);
+    const pick = pickShortestWithin(
+      pointsOf.filter((p) => !sourceDirs.some((d) => path.basename(d) === p.label)),
+      ref.accuracy,
+      within,
+    );
     console.log(
       pick
         ? `Pick: ${pick.label}: ${(100 * pick.accuracy).toFixed(1)}% at ${pick.meanTokens.toFixed(1)} tokens (${(100 * (1 - pick.meanTokens / ref.meanTokens)).toFixed(1)}% shorter than ${reference}, within ${(within * 100).toFixed(0)} points of its accuracy)`

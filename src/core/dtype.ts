@@ -9,10 +9,21 @@ export const SUPPORTED_DTYPES: readonly DType[] = ['F32', 'F16', 'BF16'];
 
 /** Item sizes of every dtype the safetensors format defines (supported or not). */
 export const SAFETENSORS_ITEMSIZE: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 
 export function itemSize(dtype: DType): number {
@@ -25,7 +36,9 @@ export function isSupportedDType(s: string): s is DType {
 
 /** Recipe (`float16`) ↔ safetensors (`F16`) names. */
 export const RECIPE_DTYPE: Record<string, DType> = {
-  float32: 'F32', float16: 'F16', bfloat16: 'BF16',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
 };
 export function recipeDTypeName(d: DType): string {
   return d === 'F32' ? 'float32' : d === 'F16' ? 'float16' : 'bfloat16';
@@ -64,12 +77,12 @@ export function f32ToF16Bits(x: number): number {
     const half = 1 << (shift - 1);
     const rest = mant & ((1 << shift) - 1);
     let h = mant >>> shift;
-    if (rest > half || (rest === half && (h & 1))) h++;
+    if (rest > half || (rest === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into exponent: correct
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // may carry into exponent: correct
   return sign | h;
 }
 
@@ -104,7 +117,8 @@ export function decodeToF32(bytes: Uint8Array, dtype: DType): Float32Array {
 
 /** Encodes f32 values into little-endian storage bytes (RNE for 16-bit types). */
 export function encodeFromF32(values: Float32Array, dtype: DType): Uint8Array {
-  if (dtype === 'F32') return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  if (dtype === 'F32')
+    return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
   const u16 = new Uint16Array(values.length);
   const conv = dtype === 'BF16' ? f32ToBf16Bits : f32ToF16Bits;
   for (let i = 0; i < values.length; i++) u16[i] = conv(values[i]!);

@@ -28,7 +28,15 @@ export abstract class LabError extends Error {
 
   /** A structured-clone-safe record of this error, for postMessage and JSON. */
   toInfo(): LabErrorInfo {
-    return { lab: true, name: this.name, code: this.code, message: this.message, file: this.file, tensor: this.tensor, field: this.field };
+    return {
+      lab: true,
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      file: this.file,
+      tensor: this.tensor,
+      field: this.field,
+    };
   }
 }
 
@@ -140,7 +148,12 @@ export interface LabErrorInfo {
 }
 
 export function isLabErrorInfo(v: unknown): v is LabErrorInfo {
-  return typeof v === 'object' && v !== null && (v as { lab?: unknown }).lab === true && typeof (v as { code?: unknown }).code === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as { lab?: unknown }).lab === true &&
+    typeof (v as { code?: unknown }).code === 'string'
+  );
 }
 
 /** A LabError rebuilt from its record (on the far side of a worker boundary). */
@@ -155,7 +168,9 @@ export class RemoteLabError extends LabError {
 }
 
 export function fromErrorInfo(info: LabErrorInfo): LabError {
-  return info.code === 'aborted' ? Object.assign(new AbortError(), { message: info.message }) : new RemoteLabError(info);
+  return info.code === 'aborted'
+    ? Object.assign(new AbortError(), { message: info.message })
+    : new RemoteLabError(info);
 }
 
 /** The line a user sees for any error: `Name: message` for lab errors, the message otherwise. */

@@ -19,7 +19,7 @@ import { daresKeepThreshold } from '../core/kernels/rng';
 import type { TensorBackend } from '../core/merge/backend';
 import type { PoolStats } from './buffer-pool';
 import { GpuContext, type GpuContextOptions } from './context';
-import { type AdapterReport, GpuError, acquireGpuDevice, browserGpu, isSoftwareAdapter } from './device';
+import { type AdapterReport, GpuError, acquireGpuDevice, isSoftwareAdapter } from './device';
 import { DOT_BLOCK } from './kernels';
 import { encodeDisjointMean, encodeWeightedSum, fourInputs } from './chained';
 import { GpuLinalg } from './linalg';
@@ -326,4 +326,3 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     return this.gpu.dispose();
   }
 }
-

@@ -42,7 +42,10 @@ const num = (raw: Record<string, unknown>, key: string): number | undefined =>
   typeof raw[key] === 'number' ? (raw[key] as number) : undefined;
 
 function unsupported(what: string): InferError {
-  return new InferError('unsupported-feature', `${what}. Supported: ${SUPPORTED_ARCHITECTURES.join(', ')} with RMSNorm, rope_scaling ${SUPPORTED_ROPE_SCALING.join('/')}, GQA, q/k/v biases, SwiGLU (silu), tied or untied lm_head`);
+  return new InferError(
+    'unsupported-feature',
+    `${what}. Supported: ${SUPPORTED_ARCHITECTURES.join(', ')} with RMSNorm, rope_scaling ${SUPPORTED_ROPE_SCALING.join('/')}, GQA, q/k/v biases, SwiGLU (silu), tied or untied lm_head`,
+  );
 }
 
 function parseRopeScaling(rs: Readonly<Record<string, unknown>> | null): RopeScaling {
@@ -64,7 +67,10 @@ function parseRopeScaling(rs: Readonly<Record<string, unknown>> | null): RopeSca
       highFreqFactor: f('high_freq_factor', 4),
       originalMaxPositions: f('original_max_position_embeddings', 8192),
     };
-  throw new InferError('unsupported-feature', `rope_scaling type '${type}' is not supported; supported rope_scaling: ${SUPPORTED_ROPE_SCALING.join(', ')}`);
+  throw new InferError(
+    'unsupported-feature',
+    `rope_scaling type '${type}' is not supported; supported rope_scaling: ${SUPPORTED_ROPE_SCALING.join(', ')}`,
+  );
 }
 
 /** Validates a config for the inference graph. `hasQkvBias` says whether the checkpoint holds q_proj.bias. */
@@ -77,14 +83,18 @@ export function modelSpec(c: ModelConfig, hasQkvBias: boolean): ModelSpec {
       `architecture '${c.architecture}' (model_type '${c.modelType}') is not supported; supported architectures: ${SUPPORTED_ARCHITECTURES.join(', ')}`,
     );
   for (const moe of ['num_local_experts', 'num_experts', 'n_routed_experts'])
-    if (num(raw, moe) !== undefined && num(raw, moe)! > 0) throw unsupported(`mixture-of-experts ('${moe}': ${raw[moe]}) is not supported`);
+    if (num(raw, moe) !== undefined && num(raw, moe)! > 0)
+      throw unsupported(`mixture-of-experts ('${moe}': ${raw[moe]}) is not supported`);
   const act = String(raw.hidden_act ?? raw.hidden_activation ?? 'silu');
   if (act !== 'silu') throw unsupported(`hidden_act '${act}' is not supported (only 'silu', the SwiGLU MLP)`);
   if (raw.mlp_bias === true) throw unsupported(`'mlp_bias': true is not supported`);
-  if (c.hiddenSize % c.numHeads !== 0 && raw.head_dim === undefined) throw unsupported(`hidden_size ${c.hiddenSize} is not divisible by num_attention_heads ${c.numHeads}`);
-  if (c.numHeads % c.numKvHeads !== 0) throw unsupported(`num_attention_heads ${c.numHeads} is not a multiple of num_key_value_heads ${c.numKvHeads}`);
+  if (c.hiddenSize % c.numHeads !== 0 && raw.head_dim === undefined)
+    throw unsupported(`hidden_size ${c.hiddenSize} is not divisible by num_attention_heads ${c.numHeads}`);
+  if (c.numHeads % c.numKvHeads !== 0)
+    throw unsupported(`num_attention_heads ${c.numHeads} is not a multiple of num_key_value_heads ${c.numKvHeads}`);
   if (c.headDim % 2 !== 0) throw unsupported(`head_dim ${c.headDim} is odd; rotary embeddings need an even head_dim`);
-  if (raw.partial_rotary_factor !== undefined && raw.partial_rotary_factor !== 1) throw unsupported(`partial_rotary_factor ${raw.partial_rotary_factor} is not supported`);
+  if (raw.partial_rotary_factor !== undefined && raw.partial_rotary_factor !== 1)
+    throw unsupported(`partial_rotary_factor ${raw.partial_rotary_factor} is not supported`);
 
   // Sliding-window attention. Qwen2 turns it on with use_sliding_window (then max_window_layers
   // decides which layers): refused. Mistral always declares `sliding_window`: inside the window
@@ -93,7 +103,8 @@ export function modelSpec(c: ModelConfig, hasQkvBias: boolean): ModelSpec {
   if (arch === 'Qwen2ForCausalLM' && c.useSlidingWindow)
     throw unsupported(`sliding-window attention ('use_sliding_window': true) is not supported`);
   const window = num(raw, 'sliding_window');
-  if (arch === 'MistralForCausalLM' && window !== undefined && raw.sliding_window !== null) maxContext = Math.min(maxContext, window);
+  if (arch === 'MistralForCausalLM' && window !== undefined && raw.sliding_window !== null)
+    maxContext = Math.min(maxContext, window);
 
   const qkvBias = arch === 'Qwen2ForCausalLM' ? true : raw.attention_bias === true;
   if (qkvBias !== hasQkvBias)

@@ -27,25 +27,42 @@ export interface CalibrationOptions {
  */
 export function calibrationMessages(set: ProblemSet, samples = 32): { question: string; answer: string }[] {
   const step = Math.max(1, Math.floor(set.problems.length / samples));
-  return set.problems.filter((_, i) => i % step === 0).slice(0, samples).map((p) => ({ question: p.question, answer: `The answer is ${p.answer}.` }));
+  return set.problems
+    .filter((_, i) => i % step === 0)
+    .slice(0, samples)
+    .map((p) => ({ question: p.question, answer: `The answer is ${p.answer}.` }));
 }
 
-export async function calibrate(folder: ModelFolder, examples: readonly { question: string; answer: string }[], setName: string, opts: CalibrationOptions = {}): Promise<ActivationStats> {
-  if (examples.length === 0) throw new InferError('bad-options', `${setName}: no calibration examples`, { file: setName });
+export async function calibrate(
+  folder: ModelFolder,
+  examples: readonly { question: string; answer: string }[],
+  setName: string,
+  opts: CalibrationOptions = {},
+): Promise<ActivationStats> {
+  if (examples.length === 0)
+    throw new InferError('bad-options', `${setName}: no calibration examples`, { file: setName });
   const ckpt = await Checkpoint.open(folder, { requireConfig: true });
   const tokenizer = await ChatTokenizer.load(folder, ckpt.config!.raw);
-  const ids = examples.map((ex) => tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: ex.question }]) + ex.answer));
+  const ids = examples.map((ex) =>
+    tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: ex.question }]) + ex.answer),
+  );
   return calibrateIds(ckpt, ids, setName, opts);
 }
 
 /** The statistics from token sequences (each run as one prefill). */
-export async function calibrateIds(ckpt: Checkpoint, sequences: readonly (readonly number[])[], setName: string, opts: CalibrationOptions = {}): Promise<ActivationStats> {
+export async function calibrateIds(
+  ckpt: Checkpoint,
+  sequences: readonly (readonly number[])[],
+  setName: string,
+  opts: CalibrationOptions = {},
+): Promise<ActivationStats> {
   const spec = specOf(ckpt);
   const graph = buildGraph(spec, weightRefs(ckpt), { activationSums: true });
   const externalData: { path: string; data: Uint8Array }[] = [];
   for (const location of graph.locations) {
     const src = await ckpt.folder.open(location);
-    if (!src) throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
+    if (!src)
+      throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
     externalData.push({ path: location, data: await src.read(0, src.size) });
   }
   const { ort, session } = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter);
@@ -55,7 +72,9 @@ export async function calibrateIds(ckpt: Checkpoint, sequences: readonly (readon
     for (let e = 0; e < sequences.length; e++) {
       throwIfAborted(opts.signal, 'calibration');
       const ids = sequences[e]!.slice(0, spec.maxContext);
-      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { input_ids: new ort.Tensor('int32', Int32Array.from(ids), [ids.length]) };
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
+        input_ids: new ort.Tensor('int32', Int32Array.from(ids), [ids.length]),
+      };
       for (let l = 0; l < spec.layers; l++) {
         feeds[pastKey(l)] = new ort.Tensor('float32', new Float32Array(0), [1, spec.kvHeads, 0, spec.headDim]);
         feeds[pastValue(l)] = new ort.Tensor('float32', new Float32Array(0), [1, spec.kvHeads, 0, spec.headDim]);

@@ -32,7 +32,10 @@ export class ChatModel {
 
   static async load(folder: ModelFolder, opts: LoadOptions = {}): Promise<ChatModel> {
     const ckpt = await Checkpoint.open(folder, { requireConfig: true });
-    if (!ckpt.config) throw new InferError('missing-file', `${folder.name}/config.json: missing`, { file: `${folder.name}/config.json` });
+    if (!ckpt.config)
+      throw new InferError('missing-file', `${folder.name}/config.json: missing`, {
+        file: `${folder.name}/config.json`,
+      });
     // Cheap checks first (config, then tokenizer), before the weights are read.
     specOf(ckpt);
     const tokenizer = await ChatTokenizer.load(folder, ckpt.config.raw);

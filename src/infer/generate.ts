@@ -78,11 +78,16 @@ function pendingStopPrefix(text: string, stops: readonly string[]): number {
   return best;
 }
 
-export async function generate(lm: CausalLM, promptIds: readonly number[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generate(
+  lm: CausalLM,
+  promptIds: readonly number[],
+  opts: GenerateOptions = {},
+): Promise<GenerateResult> {
   const maxNew = opts.maxNewTokens ?? 256;
   const eos = new Set(opts.eosIds ?? []);
   const stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
-  if (stops.length && !opts.decode) throw new InferError('bad-options', 'stop strings need a decode function (a tokenizer)');
+  if (stops.length && !opts.decode)
+    throw new InferError('bad-options', 'stop strings need a decode function (a tokenizer)');
   if (promptIds.length === 0) throw new InferError('context-overflow', 'the prompt is empty');
   const random = seededRandom(opts.seed ?? 0);
   const now = () => performance.now();
@@ -146,7 +151,8 @@ export async function generate(lm: CausalLM, promptIds: readonly number[], opts:
   }
   if (opts.decode && finishReason !== 'stop-string') {
     text = opts.decode(ids);
-    if (text.length > emitted.length && text.startsWith(emitted)) opts.onToken?.({ id: ids[ids.length - 1] ?? -1, text: text.slice(emitted.length) });
+    if (text.length > emitted.length && text.startsWith(emitted))
+      opts.onToken?.({ id: ids[ids.length - 1] ?? -1, text: text.slice(emitted.length) });
   }
   const decodeSteps = Math.max(0, ids.length - 1 + (finishReason === 'eos' ? 1 : 0));
   const totalMs = now() - t0;

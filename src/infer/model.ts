@@ -37,12 +37,24 @@ export interface ForwardResult {
 export function weightRefs(ckpt: Checkpoint): (name: string) => WeightRef | undefined {
   return (name) => {
     const t = ckpt.tensor(name);
-    return t && { name: t.name, dtype: t.dtype, shape: t.shape, location: t.file.name, offset: t.offset, byteLength: t.byteLength };
+    return (
+      t && {
+        name: t.name,
+        dtype: t.dtype,
+        shape: t.shape,
+        location: t.file.name,
+        offset: t.offset,
+        byteLength: t.byteLength,
+      }
+    );
   };
 }
 
 export function specOf(ckpt: Checkpoint): ModelSpec {
-  if (!ckpt.config) throw new InferError('missing-file', `${ckpt.name}/config.json: missing; inference needs the model config`, { file: `${ckpt.name}/config.json` });
+  if (!ckpt.config)
+    throw new InferError('missing-file', `${ckpt.name}/config.json: missing; inference needs the model config`, {
+      file: `${ckpt.name}/config.json`,
+    });
   return modelSpec(ckpt.config, ckpt.tensor('model.layers.0.self_attn.q_proj.bias') !== undefined);
 }
 
@@ -71,7 +83,8 @@ export class CausalLM {
     const externalData: { path: string; data: Uint8Array }[] = [];
     for (const location of graph.locations) {
       const src = await ckpt.folder.open(location);
-      if (!src) throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
+      if (!src)
+        throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
       externalData.push({ path: location, data: await src.read(0, src.size) });
       throwIfAborted(opts.signal, 'loading');
     }
@@ -82,7 +95,10 @@ export class CausalLM {
       opened = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter, gpuOutputs);
     } catch (e) {
       if (e instanceof InferError) throw e;
-      throw new InferError('session', `onnxruntime-web could not create the session for ${ckpt.name}: ${(e as Error).message}`);
+      throw new InferError(
+        'session',
+        `onnxruntime-web could not create the session for ${ckpt.name}: ${(e as Error).message}`,
+      );
     }
     return new CausalLM(spec, graph, opened.report, opened.ort, opened.session);
   }
@@ -101,10 +117,19 @@ export class CausalLM {
   async forward(ids: ArrayLike<number>, cache: KvCache = this.emptyCache()): Promise<ForwardResult> {
     if (ids.length === 0) throw new InferError('context-overflow', 'forward needs at least one token');
     if (cache.length + ids.length > this.spec.maxContext)
-      throw new InferError('context-overflow', `${cache.length + ids.length} tokens exceed the model's context of ${this.spec.maxContext}`);
+      throw new InferError(
+        'context-overflow',
+        `${cache.length + ids.length} tokens exceed the model's context of ${this.spec.maxContext}`,
+      );
     for (let i = 0; i < ids.length; i++)
-      if (!(ids[i]! >= 0 && ids[i]! < this.spec.vocab)) throw new InferError('tokenizer-mismatch', `token id ${ids[i]} is outside the vocabulary [0, ${this.spec.vocab})`);
-    const feeds: Record<string, Ort.Tensor> = { input_ids: new this.ort.Tensor('int32', Int32Array.from(ids), [ids.length]) };
+      if (!(ids[i]! >= 0 && ids[i]! < this.spec.vocab))
+        throw new InferError(
+          'tokenizer-mismatch',
+          `token id ${ids[i]} is outside the vocabulary [0, ${this.spec.vocab})`,
+        );
+    const feeds: Record<string, Ort.Tensor> = {
+      input_ids: new this.ort.Tensor('int32', Int32Array.from(ids), [ids.length]),
+    };
     for (const [k, t] of cache.tensors) feeds[k] = t;
     const run = this.queue.then(() => this.session.run(feeds));
     this.queue = run.catch(() => undefined);

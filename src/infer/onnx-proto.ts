@@ -54,11 +54,15 @@ const descriptor = {
         },
         TensorShapeProto: {
           fields: { dim: { rule: 'repeated', type: 'Dimension', id: 1 } },
-          nested: { Dimension: { fields: { dimValue: { type: 'int64', id: 1 }, dimParam: { type: 'string', id: 2 } } } },
+          nested: {
+            Dimension: { fields: { dimValue: { type: 'int64', id: 1 }, dimParam: { type: 'string', id: 2 } } },
+          },
         },
         TypeProto: {
           fields: { tensorType: { type: 'Tensor', id: 1 } },
-          nested: { Tensor: { fields: { elemType: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } } } },
+          nested: {
+            Tensor: { fields: { elemType: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } } },
+          },
         },
         ValueInfoProto: { fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 } } },
         NodeProto: {
@@ -157,12 +161,21 @@ export function encodeModel(model: ModelProto): Uint8Array {
 /** Decodes a model written by `encodeModel` (tests inspect the graph through it). */
 export function decodeModel(bytes: Uint8Array): ModelProto {
   modelType ??= protobuf.Root.fromJSON(descriptor).lookupType('onnx.ModelProto');
-  return modelType.toObject(modelType.decode(bytes), { longs: Number, bytes: Uint8Array as unknown as StringConstructor, defaults: false }) as ModelProto;
+  return modelType.toObject(modelType.decode(bytes), {
+    longs: Number,
+    bytes: Uint8Array as unknown as StringConstructor,
+    defaults: false,
+  }) as ModelProto;
 }
 
 export function valueInfo(name: string, elemType: DataType, dims: Dim[]): ValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   };
 }

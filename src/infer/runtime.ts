@@ -30,7 +30,9 @@ export interface RuntimeAdapter {
 }
 
 async function defaultLoadOrt(ep: EpName): Promise<OrtModule> {
-  return ep === 'webgpu' ? ((await import('onnxruntime-web/webgpu')) as OrtModule) : ((await import('onnxruntime-web')) as OrtModule);
+  return ep === 'webgpu'
+    ? ((await import('onnxruntime-web/webgpu')) as OrtModule)
+    : ((await import('onnxruntime-web')) as OrtModule);
 }
 
 function describeAdapter(a: GPUAdapter): string {
@@ -56,7 +58,8 @@ export async function probeWebGpu(
     const a = await gpu.requestAdapter();
     if (!a) return { ok: false, reason: 'navigator.gpu.requestAdapter() returned no adapter' };
     const description = describeAdapter(a);
-    const fallback = (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? a.info?.isFallbackAdapter ?? false;
+    const fallback =
+      (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? a.info?.isFallbackAdapter ?? false;
     return { ok: true, adapter: description, software: fallback || isSoftwareAdapter(description) };
   } catch (e) {
     return { ok: false, reason: `requestAdapter failed: ${(e as Error).message}` };
@@ -90,7 +93,9 @@ export async function openSession(
       externalData,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
-      ...(ep === 'webgpu' && gpuOutputs.length ? { preferredOutputLocation: Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer' as const])) } : {}),
+      ...(ep === 'webgpu' && gpuOutputs.length
+        ? { preferredOutputLocation: Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer' as const])) }
+        : {}),
     });
     return { ort, session };
   };
@@ -99,11 +104,24 @@ export async function openSession(
   const probe = await probeWebGpu(adapter);
   let why: string;
   if (probe.ok && probe.software && choice === 'auto')
-    return { ...(await create('wasm')), report: { ep: 'wasm', reason: `the only WebGPU adapter (${probe.adapter}) runs on the CPU; wasm is faster there (pass ep 'webgpu' to use it anyway)` } };
+    return {
+      ...(await create('wasm')),
+      report: {
+        ep: 'wasm',
+        reason: `the only WebGPU adapter (${probe.adapter}) runs on the CPU; wasm is faster there (pass ep 'webgpu' to use it anyway)`,
+      },
+    };
   if (probe.ok) {
     try {
       const s = await create('webgpu');
-      return { ...s, report: { ep: 'webgpu', reason: choice === 'webgpu' ? 'requested' : 'WebGPU adapter found', adapter: probe.adapter } };
+      return {
+        ...s,
+        report: {
+          ep: 'webgpu',
+          reason: choice === 'webgpu' ? 'requested' : 'WebGPU adapter found',
+          adapter: probe.adapter,
+        },
+      };
     } catch (e) {
       why = `WebGPU session creation failed: ${(e as Error).message}`;
     }

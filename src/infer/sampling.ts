@@ -92,7 +92,7 @@ function topKIndices(logits: ArrayLike<number>, k: number): number[] {
   for (let i = 0; i < logits.length; i++) {
     if (heap.length < k) {
       heap.push(i);
-      for (let c = heap.length - 1; c > 0; ) {
+      for (let c = heap.length - 1; c > 0;) {
         const parent = (c - 1) >> 1;
         if (!worse(heap[c]!, heap[parent]!)) break;
         [heap[c], heap[parent]] = [heap[parent]!, heap[c]!];

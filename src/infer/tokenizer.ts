@@ -13,21 +13,34 @@ export interface ChatMessage {
   content: string;
 }
 
-async function readJson(folder: ModelFolder, file: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+async function readJson(
+  folder: ModelFolder,
+  file: string,
+  required: boolean,
+): Promise<Record<string, unknown> | undefined> {
   const src = await folder.open(file);
   if (!src) {
-    if (required) throw new InferError('missing-file', `${folder.name}/${file}: missing; generation needs the tokenizer`, { file: `${folder.name}/${file}` });
+    if (required)
+      throw new InferError('missing-file', `${folder.name}/${file}: missing; generation needs the tokenizer`, {
+        file: `${folder.name}/${file}`,
+      });
     return undefined;
   }
   try {
     return JSON.parse(await readText(src)) as Record<string, unknown>;
   } catch (e) {
-    throw new InferError('tokenizer-mismatch', `${folder.name}/${file}: not valid JSON (${(e as Error).message})`, { file: `${folder.name}/${file}` });
+    throw new InferError('tokenizer-mismatch', `${folder.name}/${file}: not valid JSON (${(e as Error).message})`, {
+      file: `${folder.name}/${file}`,
+    });
   }
 }
 
 const tokenContent = (t: unknown): string | undefined =>
-  typeof t === 'string' ? t : t && typeof t === 'object' && typeof (t as { content?: unknown }).content === 'string' ? (t as { content: string }).content : undefined;
+  typeof t === 'string'
+    ? t
+    : t && typeof t === 'object' && typeof (t as { content?: unknown }).content === 'string'
+      ? (t as { content: string }).content
+      : undefined;
 
 export class ChatTokenizer {
   private constructor(
@@ -49,7 +62,11 @@ export class ChatTokenizer {
     try {
       tok = new Tokenizer(tj, tc);
     } catch (e) {
-      throw new InferError('tokenizer-mismatch', `${folder.name}/tokenizer.json: could not be loaded (${(e as Error).message})`, { file: `${folder.name}/tokenizer.json` });
+      throw new InferError(
+        'tokenizer-mismatch',
+        `${folder.name}/tokenizer.json: could not be loaded (${(e as Error).message})`,
+        { file: `${folder.name}/tokenizer.json` },
+      );
     }
     const vocab = tok.get_vocab(true);
     const vocabSize = modelConfig.vocab_size as number;
@@ -71,9 +88,13 @@ export class ChatTokenizer {
     try {
       template = chat ? new Template(chat) : undefined;
     } catch (e) {
-      throw new InferError('tokenizer-mismatch', `${folder.name}/tokenizer_config.json: the chat_template does not parse (${(e as Error).message})`, {
-        file: `${folder.name}/tokenizer_config.json`,
-      });
+      throw new InferError(
+        'tokenizer-mismatch',
+        `${folder.name}/tokenizer_config.json: the chat_template does not parse (${(e as Error).message})`,
+        {
+          file: `${folder.name}/tokenizer_config.json`,
+        },
+      );
     }
     return new ChatTokenizer(tok, template, tc, [...eos], vocab.size);
   }

@@ -28,6 +28,7 @@ export function installDiagnostics(models: ModelsState): void {
       const blob = models.byName(model)?.files.get(file);
       return blob ? toBase64(new Uint8Array(await blob.arrayBuffer())) : undefined;
     },
-    models: () => models.entries.map((e) => ({ name: e.name, origin: e.origin, status: e.status, files: [...e.files.keys()] })),
+    models: () =>
+      models.entries.map((e) => ({ name: e.name, origin: e.origin, status: e.status, files: [...e.files.keys()] })),
   };
 }

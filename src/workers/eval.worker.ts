@@ -51,7 +51,12 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
       loaded.delete(name);
     },
 
-    async evaluate(req: EvalRequest, onProgress?: EvalCallbacks['onProgress'], onResponse?: EvalCallbacks['onResponse'], onText?: EvalCallbacks['onText']): Promise<EvalRun> {
+    async evaluate(
+      req: EvalRequest,
+      onProgress?: EvalCallbacks['onProgress'],
+      onResponse?: EvalCallbacks['onResponse'],
+      onText?: EvalCallbacks['onText'],
+    ): Promise<EvalRun> {
       if (active) throw new Error('an evaluation is already running in this worker');
       active = new AbortController();
       try {
@@ -67,7 +72,9 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
           signal: active.signal,
           ...(req.limit !== undefined ? { limit: req.limit } : {}),
           ...(onProgress ? { onProgress: (p) => void Promise.resolve(onProgress(p)).catch(() => undefined) } : {}),
-          ...(onResponse ? { onResponse: (m, r) => void Promise.resolve(onResponse(m, r)).catch(() => undefined) } : {}),
+          ...(onResponse
+            ? { onResponse: (m, r) => void Promise.resolve(onResponse(m, r)).catch(() => undefined) }
+            : {}),
           ...(onText
             ? {
                 onText: (m, id, text) => {
@@ -85,16 +92,30 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
     },
 
     /** AIM calibration of a (base) model on short answers from a problem set. */
-    async calibrate(name: string, files: Record<string, Blob>, setText: string, setName: string, samples: number, onProgress?: (done: number, total: number) => void): Promise<ActivationStats> {
+    async calibrate(
+      name: string,
+      files: Record<string, Blob>,
+      setText: string,
+      setName: string,
+      samples: number,
+      onProgress?: (done: number, total: number) => void,
+    ): Promise<ActivationStats> {
       if (active) throw new Error('the evaluation worker is busy');
       active = new AbortController();
       try {
         const set = parseProblemSet(setText, setName);
-        return await calibrate(new MapModelFolder(name, new Map(Object.entries(files))), calibrationMessages(set, samples), setName, {
-          adapter,
-          signal: active.signal,
-          ...(onProgress ? { onProgress: (d: number, n: number) => void Promise.resolve(onProgress(d, n)).catch(() => undefined) } : {}),
-        });
+        return await calibrate(
+          new MapModelFolder(name, new Map(Object.entries(files))),
+          calibrationMessages(set, samples),
+          setName,
+          {
+            adapter,
+            signal: active.signal,
+            ...(onProgress
+              ? { onProgress: (d: number, n: number) => void Promise.resolve(onProgress(d, n)).catch(() => undefined) }
+              : {}),
+          },
+        );
       } finally {
         active = undefined;
       }
@@ -110,4 +131,5 @@ export type EvalWorkerApi = ReturnType<typeof createEvalWorkerApi>;
 
 installLabErrorTransfer();
 declare const WorkerGlobalScope: { new (): unknown } | undefined;
-if (typeof WorkerGlobalScope !== 'undefined' && typeof self !== 'undefined' && self instanceof WorkerGlobalScope) expose(createEvalWorkerApi());
+if (typeof WorkerGlobalScope !== 'undefined' && typeof self !== 'undefined' && self instanceof WorkerGlobalScope)
+  expose(createEvalWorkerApi());

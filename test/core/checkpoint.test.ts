@@ -13,7 +13,9 @@ describe('checkpoints', () => {
     expect(c.config!.architecture).toBe('Qwen2ForCausalLM');
     expect(c.config!.numKvHeads).toBe(1);
     expect(c.config!.tieWordEmbeddings).toBe(false);
-    expect(estimateParameters(c.config!)).toBe([...c.tensors.values()].reduce((n, t) => n + t.byteLength / 4, 0) - 2 * 2 * 8);
+    expect(estimateParameters(c.config!)).toBe(
+      [...c.tensors.values()].reduce((n, t) => n + t.byteLength / 4, 0) - 2 * 2 * 8,
+    );
     expect(c.warnings).toEqual([]);
   });
 
@@ -21,7 +23,9 @@ describe('checkpoints', () => {
     const files = tinyModelFiles({ seed: 1, shards: 2 });
     const extra = new Map(files);
     extra.set('model-stray.safetensors', files.get('model-00001-of-00002.safetensors')!);
-    expect((await Checkpoint.open(new MapModelFolder('m', extra))).warnings.join()).toMatch(/not referenced.*model-stray/);
+    expect((await Checkpoint.open(new MapModelFolder('m', extra))).warnings.join()).toMatch(
+      /not referenced.*model-stray/,
+    );
     files.delete('model-00002-of-00002.safetensors');
     const err = await Checkpoint.open(new MapModelFolder('m', files)).catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointError);
@@ -32,6 +36,8 @@ describe('checkpoints', () => {
   it('rejects a broken config.json naming the file and key', async () => {
     const files = tinyModelFiles({ seed: 1 });
     files.set('config.json', new TextEncoder().encode('{"hidden_size": "big"}'));
-    await expect(Checkpoint.open(new MapModelFolder('m', files))).rejects.toThrow(/m\/config\.json: 'hidden_size' must be a number/);
+    await expect(Checkpoint.open(new MapModelFolder('m', files))).rejects.toThrow(
+      /m\/config\.json: 'hidden_size' must be a number/,
+    );
   });
 });

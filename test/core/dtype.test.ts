@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { bf16BitsToF32, decodeToF32, encodeFromF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/core/dtype';
+import {
+  bf16BitsToF32,
+  decodeToF32,
+  encodeFromF32,
+  f16BitsToF32,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+} from '../../src/core/dtype';
 
 const bitsOf = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0]!;
 const fromBits = (b: number) => new Float32Array(new Uint32Array([b]).buffer)[0]!;

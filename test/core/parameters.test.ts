@@ -83,7 +83,8 @@ describe('parameter table', () => {
     expect(DEFAULT_OVERSAMPLE).toBe(PARAMETERS.oversample.default);
     expect(DEFAULT_POWER_ITERS).toBe(PARAMETERS.power_iters.default);
     // tsv, twin and low-rank TA take the common rank default in the engine (svd-common.ts).
-    for (const m of ['tsv', 'twin', 'low_rank_task_arithmetic'] as const) expect(DEFAULT_SVD_RANK).toBe(numberDefault(METHODS[m], 'rank'));
+    for (const m of ['tsv', 'twin', 'low_rank_task_arithmetic'] as const)
+      expect(DEFAULT_SVD_RANK).toBe(numberDefault(METHODS[m], 'rank'));
     expect(() => numberDefault(METHODS.ties, 'weight')).toThrow(/no numeric default/);
     expect(METHODS.ties.defaultNormalize).toBe(true);
     expect(METHODS.dare_linear.defaultRescale).toBe(true);
@@ -95,7 +96,11 @@ describe('typed recipe warnings', () => {
   it('names the ignored key and its field', () => {
     const { warnings } = parseRecipeObject(recipe('ties', { int8_mask: true }));
     expect(warnings).toEqual([
-      { code: 'lab-ignores-key', field: 'parameters.int8_mask', message: 'parameters.int8_mask is a mergekit memory option; Merge Lab ignores it' },
+      {
+        code: 'lab-ignores-key',
+        field: 'parameters.int8_mask',
+        message: 'parameters.int8_mask is a mergekit memory option; Merge Lab ignores it',
+      },
     ]);
   });
 
@@ -107,6 +112,8 @@ describe('typed recipe warnings', () => {
       ['mergekit-ignores-key', 'vocab_policy'],
       ['mergekit-differs', 'random_seed'],
     ]);
-    expect(codes(recipe('ties', {}, { aim: { omega: 0.4, calibration: 's.json' } }))).toEqual([['mergekit-ignores-key', 'aim']]);
+    expect(codes(recipe('ties', {}, { aim: { omega: 0.4, calibration: 's.json' } }))).toEqual([
+      ['mergekit-ignores-key', 'aim'],
+    ]);
   });
 });

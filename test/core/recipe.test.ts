@@ -80,15 +80,25 @@ random_seed: 42
   it('names the offending field', () => {
     expect(fieldOf('merge_method: magic\nmodels: [{model: a}]')).toBe('merge_method');
     expect(fieldOf('merge_method: ties\nmodels: [{model: b, parameters: {weight: 1}}]')).toBe('base_model');
-    expect(fieldOf('merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1, density: 1.5}}]')).toBe('models[0].parameters.density');
-    expect(fieldOf('merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1, t: 0.5}}]')).toBe('models[0].parameters.t');
-    expect(fieldOf('merge_method: task_arithmetic\nbase_model: a\nmodels: [{model: b}]')).toBe('models[0].parameters.weight');
+    expect(
+      fieldOf('merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1, density: 1.5}}]'),
+    ).toBe('models[0].parameters.density');
+    expect(fieldOf('merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1, t: 0.5}}]')).toBe(
+      'models[0].parameters.t',
+    );
+    expect(fieldOf('merge_method: task_arithmetic\nbase_model: a\nmodels: [{model: b}]')).toBe(
+      'models[0].parameters.weight',
+    );
     expect(fieldOf('merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\ndtype: float8')).toBe('dtype');
     expect(fieldOf('merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]')).toBe('parameters.t');
     expect(fieldOf('merge_method: linear\nmodels: []')).toBe('models');
     expect(fieldOf('merge_method: linear\nslices: []')).toBe('slices');
-    expect(fieldOf('merge_method: linear\nmodels: [{model: a, parameters: {weight: x}}]')).toBe('models[0].parameters.weight');
-    expect(fieldOf('merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1}}]\nrandom_seed: -1')).toBe('random_seed');
+    expect(fieldOf('merge_method: linear\nmodels: [{model: a, parameters: {weight: x}}]')).toBe(
+      'models[0].parameters.weight',
+    );
+    expect(
+      fieldOf('merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1}}]\nrandom_seed: -1'),
+    ).toBe('random_seed');
     expect(fieldOf('::: not yaml: [')).toBe('(yaml)');
   });
 

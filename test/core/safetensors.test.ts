@@ -49,7 +49,11 @@ describe('safetensors reader', () => {
   it('never reads the whole file to get one tensor', async () => {
     const reads: [number, number][] = [];
     const inner = new MemoryByteSource(bytes, 'count.safetensors');
-    const counting: ByteSource = { name: inner.name, size: inner.size, read: (o, l) => (reads.push([o, l]), inner.read(o, l)) };
+    const counting: ByteSource = {
+      name: inner.name,
+      size: inner.size,
+      read: (o, l) => (reads.push([o, l]), inner.read(o, l)),
+    };
     const f = await SafetensorsFile.open(counting);
     reads.length = 0;
     await f.readRange('b');
@@ -65,21 +69,49 @@ describe('safetensors reader', () => {
     await expectCode(new MemoryByteSource(beyond, 'short.safetensors'), 'header-beyond-file');
     await expectCode(headerFile('{not json'), 'header-not-json');
     await expectCode(headerFile('[1,2]'), 'header-not-object');
-    await expectCode(headerFile({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)), 'unsupported-dtype', 'w');
-    await expectCode(headerFile({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), 'unsupported-dtype', 'w');
-    await expectCode(headerFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), 'byte-length-mismatch', 'w');
     await expectCode(
-      headerFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, w: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)),
+      headerFile({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)),
+      'unsupported-dtype',
+      'w',
+    );
+    await expectCode(
+      headerFile({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)),
+      'unsupported-dtype',
+      'w',
+    );
+    await expectCode(
+      headerFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)),
+      'byte-length-mismatch',
+      'w',
+    );
+    await expectCode(
+      headerFile(
+        {
+          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+          w: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+        },
+        new Uint8Array(12),
+      ),
       'offsets-overlap',
       'w',
     );
-    await expectCode(headerFile({ w: { dtype: 'F32', shape: [2], data_offsets: [64, 72] } }, new Uint8Array(8)), 'offsets-out-of-range', 'w');
-    await expectCode(new MemoryByteSource(bytes.subarray(0, bytes.byteLength - 3), 'cut.safetensors'), 'truncated', 'b');
+    await expectCode(
+      headerFile({ w: { dtype: 'F32', shape: [2], data_offsets: [64, 72] } }, new Uint8Array(8)),
+      'offsets-out-of-range',
+      'w',
+    );
+    await expectCode(
+      new MemoryByteSource(bytes.subarray(0, bytes.byteLength - 3), 'cut.safetensors'),
+      'truncated',
+      'b',
+    );
     await expectCode(new MemoryByteSource(bytes.subarray(0, 5), 'tiny.safetensors'), 'truncated');
   });
 
   it('names unsupported dtypes and lists the supported ones', async () => {
-    const err = await SafetensorsFile.open(headerFile({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8))).catch((e) => e);
+    const err = await SafetensorsFile.open(
+      headerFile({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)),
+    ).catch((e) => e);
     expect(err.message).toMatch(/I64.*F32, F16, BF16/);
   });
 });
@@ -98,9 +130,18 @@ describe('sharded safetensors writer', () => {
     }
     expect((await out.list()).every((f) => f.endsWith('.partial'))).toBe(true);
     await w.finalize();
-    expect((await out.list()).sort()).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json']);
+    expect((await out.list()).sort()).toEqual([
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors.index.json',
+    ]);
     const index = JSON.parse(new TextDecoder().decode(out.files.get('model.safetensors.index.json')));
-    expect(index.weight_map).toEqual({ t0: shards[0]!.file, t1: shards[0]!.file, t2: shards[1]!.file, t3: shards[1]!.file });
+    expect(index.weight_map).toEqual({
+      t0: shards[0]!.file,
+      t1: shards[0]!.file,
+      t2: shards[1]!.file,
+      t3: shards[1]!.file,
+    });
     expect(index.metadata.total_size).toBe(64);
     const f = await SafetensorsFile.open(new MemoryByteSource(out.files.get(shards[1]!.file)!, 's2'));
     expect(f.metadata).toEqual({ recipe: 'x' });
@@ -111,7 +152,14 @@ describe('sharded safetensors writer', () => {
 
   it('abort() leaves nothing behind, and finalize() refuses an incomplete model', async () => {
     const out = new MemoryOutputFolder();
-    const w = new ShardedSafetensorsWriter(out, planShards([{ name: 'a', dtype: 'F32', shape: [2] }, { name: 'b', dtype: 'F32', shape: [2] }]), {});
+    const w = new ShardedSafetensorsWriter(
+      out,
+      planShards([
+        { name: 'a', dtype: 'F32', shape: [2] },
+        { name: 'b', dtype: 'F32', shape: [2] },
+      ]),
+      {},
+    );
     await w.begin('a');
     await w.write(f32([1, 2]));
     await expect(w.finalize()).rejects.toThrow(/finalize/);

@@ -123,14 +123,12 @@ describe('lab flow', () => {
     await page.click('[data-testid=run-eval]');
     await page.locator('[data-testid=results-table]').waitFor({ timeout: 600_000 });
     console.log(`evaluation took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const rows = await page
-      .locator('[data-testid=results-table] tbody tr')
-      .evaluateAll((trs) =>
-        trs.map((tr) => ({
-          model: tr.getAttribute('data-model')!,
-          tokens: Number(tr.querySelector('[data-col=mean-tokens]')!.textContent),
-        })),
-      );
+    const rows = await page.locator('[data-testid=results-table] tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        model: tr.getAttribute('data-model')!,
+        tokens: Number(tr.querySelector('[data-col=mean-tokens]')!.textContent),
+      })),
+    );
     const byName = Object.fromEntries(rows.map((r) => [r.model, r.tokens]));
     expect(Object.keys(byName)).toEqual(expect.arrayContaining(['demo-quick', 'demo-slow']));
     const mergeRow = rows.find((r) => r.model.startsWith('merge-'));

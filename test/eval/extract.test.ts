@@ -48,7 +48,16 @@ describe('answer extraction', () => {
 
 describe('reflection keywords', () => {
   it('uses the paper list and counts whole words case-insensitively', () => {
-    expect(REFLECTION_KEYWORDS).toEqual(['wait', 're-examine', 'recap', 'double-check', 'let me check', 'let me just check', 'let me verify', 'let me just verify']);
+    expect(REFLECTION_KEYWORDS).toEqual([
+      'wait',
+      're-examine',
+      'recap',
+      'double-check',
+      'let me check',
+      'let me just check',
+      'let me verify',
+      'let me just verify',
+    ]);
     const text = 'So 8. Wait, let me double-check. WAIT. Let me verify: yes. Let me just check again. Awaited results.';
     const c = countReflections(text);
     expect(c.wait).toBe(2);

@@ -3,13 +3,31 @@ import { type ResponseRecord, computeMetrics, lengthChange, quantile } from '../
 import { paretoFrontier, pickShortestWithin } from '../../src/core/eval/pareto';
 import { ProblemSetError, parseProblemSet } from '../../src/core/eval/problem-set';
 
-const rec = (tokens: number, correct: boolean, level: number, text = 'The answer is 1.', hitLimit = false): ResponseRecord => ({
-  problemId: String(tokens), level, text, tokens, hitLimit, extracted: '1', rule: 'answer-is', correct,
+const rec = (
+  tokens: number,
+  correct: boolean,
+  level: number,
+  text = 'The answer is 1.',
+  hitLimit = false,
+): ResponseRecord => ({
+  problemId: String(tokens),
+  level,
+  text,
+  tokens,
+  hitLimit,
+  extracted: '1',
+  rule: 'answer-is',
+  correct,
 });
 
 describe('metrics', () => {
   it('computes accuracy, length statistics, limit hits, reflection and levels', () => {
-    const m = computeMetrics([rec(10, true, 1), rec(20, false, 1, 'Wait, wait.'), rec(30, true, 2), rec(100, true, 2, 'x', true)]);
+    const m = computeMetrics([
+      rec(10, true, 1),
+      rec(20, false, 1, 'Wait, wait.'),
+      rec(30, true, 2),
+      rec(100, true, 2, 'x', true),
+    ]);
     expect(m.accuracy).toBe(0.75);
     expect(m.meanTokens).toBe(40);
     expect(m.medianTokens).toBe(25);
@@ -27,7 +45,8 @@ describe('metrics', () => {
 
   it("computes the paper's length change: 1 − mean over sets of L/L_ref", () => {
     // Paper, 7B TA: GSM8K 618/1062, MATH500 1617/2826 … here two sets by hand.
-    const set = (meanTokens: number, n: number) => computeMetrics(Array.from({ length: n }, () => rec(meanTokens, true, 1)));
+    const set = (meanTokens: number, n: number) =>
+      computeMetrics(Array.from({ length: n }, () => rec(meanTokens, true, 1)));
     const { reduction, totalTokenRatio } = lengthChange([set(618, 2), set(1617, 1)], [set(1062, 2), set(2826, 1)]);
     expect(reduction).toBeCloseTo(1 - (618 / 1062 + 1617 / 2826) / 2, 12);
     expect(totalTokenRatio).toBeCloseTo((618 * 2 + 1617) / (1062 * 2 + 2826), 12);
@@ -57,7 +76,10 @@ describe('problem sets', () => {
     const g = parseProblemSet('{"question":"1+1?","answer":"1+1=2\\n#### 2","level":1}\n', 'g.jsonl');
     expect(g.format).toBe('gsm8k');
     expect(g.problems[0]).toMatchObject({ question: '1+1?', answer: '2', level: 1 });
-    const m = parseProblemSet('{"problem":"Half?","solution":"It is \\\\boxed{\\\\frac{1}{2}}.","level":"Level 3"}', 'm.jsonl');
+    const m = parseProblemSet(
+      '{"problem":"Half?","solution":"It is \\\\boxed{\\\\frac{1}{2}}.","level":"Level 3"}',
+      'm.jsonl',
+    );
     expect(m.format).toBe('math');
     expect(m.problems[0]).toMatchObject({ answer: '\\frac{1}{2}', level: 3 });
     const p = parseProblemSet('{"prompt":"Say 5","answer":5}', 'p.jsonl');
@@ -66,7 +88,8 @@ describe('problem sets', () => {
   });
 
   it('reports malformed lines by number and skips or rejects them', () => {
-    const text = '{"question":"a","answer":"#### 1"}\nnot json\n[1]\n{"question":"b","answer":"no hashes"}\n{"question":"c","answer":"#### 3"}';
+    const text =
+      '{"question":"a","answer":"#### 1"}\nnot json\n[1]\n{"question":"b","answer":"no hashes"}\n{"question":"c","answer":"#### 3"}';
     const s = parseProblemSet(text, 'x.jsonl');
     expect(s.problems.map((p) => p.answer)).toEqual(['1', '3']);
     expect(s.badLines).toEqual([

@@ -8,7 +8,12 @@ import { AbortError, RecipeError } from '../../src/core/errors';
 import { parseRecipe } from '../../src/core/recipe/parse';
 
 const set = parseProblemSet(
-  ['{"question":"Q: 2+3","answer":"#### 5","level":1}', '{"question":"Q: 7-4","answer":"#### 3","level":1}', '{"question":"Q: 9+9","answer":"#### 18","level":2}', '{"question":"Q: 1+1","answer":"#### 2","level":2}'].join('\n'),
+  [
+    '{"question":"Q: 2+3","answer":"#### 5","level":1}',
+    '{"question":"Q: 7-4","answer":"#### 3","level":1}',
+    '{"question":"Q: 9+9","answer":"#### 18","level":2}',
+    '{"question":"Q: 1+1","answer":"#### 2","level":2}',
+  ].join('\n'),
   'toy.jsonl',
 );
 
@@ -22,7 +27,11 @@ function scripted(name: string, answer: (q: string) => string): CompletionModel 
       const text = answer(messages[messages.length - 1]!.content);
       opts.onText?.(text);
       const tokens = text.split(' ').length;
-      return { text: text.split(' ').slice(0, opts.maxNewTokens).join(' '), tokens: Math.min(tokens, opts.maxNewTokens), hitLimit: tokens >= opts.maxNewTokens };
+      return {
+        text: text.split(' ').slice(0, opts.maxNewTokens).join(' '),
+        tokens: Math.min(tokens, opts.maxNewTokens),
+        hitLimit: tokens >= opts.maxNewTokens,
+      };
     },
   };
 }
@@ -32,8 +41,15 @@ const solve = (q: string) => String(eval(q.replace(/^.*Q: /, '')));
 describe('evaluate', () => {
   it('scores every response, keeps them, and computes per-model metrics', async () => {
     const quick = scripted('quick', (q) => `The answer is ${q.includes('9+9') ? 17 : solve(q)}.`);
-    const slow = scripted('slow', (q) => `${solve(q)} ok. So the answer is ${solve(q)}. Wait, let me double-check: yes, the answer is ${solve(q)}.`);
-    const run = await evaluate([{ model: quick, prompt: { template: 'Solve. {question}', fewShot: 1 } }, { model: slow }], set, { maxNewTokens: 100 });
+    const slow = scripted(
+      'slow',
+      (q) => `${solve(q)} ok. So the answer is ${solve(q)}. Wait, let me double-check: yes, the answer is ${solve(q)}.`,
+    );
+    const run = await evaluate(
+      [{ model: quick, prompt: { template: 'Solve. {question}', fewShot: 1 } }, { model: slow }],
+      set,
+      { maxNewTokens: 100 },
+    );
     expect(run.set).toEqual({ name: 'toy.jsonl', problems: 3, fewShotHeldOut: 1 });
     expect(quick.seen[0]).toEqual([
       { role: 'user', content: 'Solve. Q: 2+3' },
@@ -45,7 +61,13 @@ describe('evaluate', () => {
     expect(q!.metrics.accuracy).toBeCloseTo(2 / 3);
     expect(s!.metrics.accuracy).toBe(1);
     expect(s!.metrics.reflectiveRate).toBe(1);
-    expect(q!.responses[1]).toMatchObject({ problemId: 'toy.jsonl#3', level: 2, extracted: '17', rule: 'answer-is', correct: false });
+    expect(q!.responses[1]).toMatchObject({
+      problemId: 'toy.jsonl#3',
+      level: 2,
+      extracted: '17',
+      rule: 'answer-is',
+      correct: false,
+    });
     const rows = tableRows([run], 'slow');
     expect(rows[0]!.lengthReduction).toBeCloseTo(1 - q!.metrics.meanTokens / s!.metrics.meanTokens, 12);
     expect(rows[1]!.lengthReduction).toBeUndefined();
@@ -72,13 +94,21 @@ describe('evaluate', () => {
   it('cancels between problems', async () => {
     const ac = new AbortController();
     const m = scripted('m', () => 'The answer is 1.');
-    await expect(evaluate([{ model: m }], set, { maxNewTokens: 5, signal: ac.signal, onProgress: (p) => p.done === 2 && ac.abort() })).rejects.toBeInstanceOf(AbortError);
+    await expect(
+      evaluate([{ model: m }], set, {
+        maxNewTokens: 5,
+        signal: ac.signal,
+        onProgress: (p) => p.done === 2 && ac.abort(),
+      }),
+    ).rejects.toBeInstanceOf(AbortError);
     expect(m.seen.length).toBe(2);
   });
 
   it('refuses a set with nothing left to evaluate, naming it', async () => {
     const m = scripted('m', () => 'The answer is 1.');
-    const err = await evaluate([{ model: m, prompt: { template: '{question}', fewShot: 4 } }], set, { maxNewTokens: 5 }).catch((e) => e);
+    const err = await evaluate([{ model: m, prompt: { template: '{question}', fewShot: 4 } }], set, {
+      maxNewTokens: 5,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(ProblemSetError);
     expect(err).toMatchObject({ code: 'no-problems', file: 'toy.jsonl' });
     expect(err.message).toMatch(/toy\.jsonl: no problems left to evaluate after 4 few-shot examples/);
@@ -87,14 +117,18 @@ describe('evaluate', () => {
 });
 
 describe('sweeps', () => {
-  const { recipe } = parseRecipe('merge_method: task_arithmetic\nbase_model: quick\nmodels: [{model: quick}, {model: slow, parameters: {weight: 0.7}}]');
+  const { recipe } = parseRecipe(
+    'merge_method: task_arithmetic\nbase_model: quick\nmodels: [{model: quick}, {model: slow, parameters: {weight: 0.7}}]',
+  );
   it('sets the swept parameter on every non-base model', () => {
     const pts = sweepRecipes(recipe, 'weight', [0, 0.5, 1]);
     expect(pts.map((p) => p.recipe.models[1]!.parameters.weight)).toEqual([0, 0.5, 1]);
     expect(pts[0]!.recipe.models[0]!.parameters.weight).toBeUndefined();
   });
   it('validates swept values like a recipe', () => {
-    const ties = parseRecipe('merge_method: ties\nbase_model: quick\nmodels: [{model: slow, parameters: {weight: 1, density: 0.2}}]').recipe;
+    const ties = parseRecipe(
+      'merge_method: ties\nbase_model: quick\nmodels: [{model: slow, parameters: {weight: 1, density: 0.2}}]',
+    ).recipe;
     expect(() => sweepRecipes(ties, 'density', [1.5])).toThrow(RecipeError);
     expect(() => sweepRecipes(recipe, 'nonsense', [1])).toThrow(/cannot sweep/);
   });

@@ -5,7 +5,9 @@ import { decodeShare, encodeShare } from '../../src/ui/state/share';
 
 describe('shareable URL', () => {
   it('round-trips the recipe and settings through the fragment', () => {
-    const { recipe } = parseRecipe('merge_method: ties\nbase_model: demo-quick\nmodels: [{model: demo-slow, parameters: {weight: 1, density: [0.1, 0.3]}}]\nrandom_seed: 9');
+    const { recipe } = parseRecipe(
+      'merge_method: ties\nbase_model: demo-quick\nmodels: [{model: demo-slow, parameters: {weight: 1, density: [0.1, 0.3]}}]\nrandom_seed: 9',
+    );
     const hash = encodeShare({ recipe, settings: { set: 'arith-heldout', limit: 40, maxNewTokens: 256 } });
     expect(hash).toMatch(/^#lab=[A-Za-z0-9_-]+$/);
     const back = decodeShare(hash)!;

@@ -19,8 +19,16 @@ describe('AIM on WebGPU', () => {
     const quick = await tinyCheckpoint('quick', { ...opts, seed: 1 });
     const slow = await tinyCheckpoint('slow', { ...opts, seed: 2, like: { seed: 1, scale: 0.05 } });
     const channels: Record<string, number[]> = {};
-    for (const [name, shape] of tinyTensorShapes({ ...opts, seed: 0 })) if (shape.length === 2 && !/embed|lm_head/.test(name)) channels[name] = Array.from({ length: shape[1]! }, (_, j) => 1 + ((j * 7) % 5));
-    const stats: ActivationStats = { format: 'merge-lab-activation-stats', version: 1, model: 'quick', calibration: { set: 'toy', samples: 1, tokens: 1 }, channels };
+    for (const [name, shape] of tinyTensorShapes({ ...opts, seed: 0 }))
+      if (shape.length === 2 && !/embed|lm_head/.test(name))
+        channels[name] = Array.from({ length: shape[1]! }, (_, j) => 1 + ((j * 7) % 5));
+    const stats: ActivationStats = {
+      format: 'merge-lab-activation-stats',
+      version: 1,
+      model: 'quick',
+      calibration: { set: 'toy', samples: 1, tokens: 1 },
+      channels,
+    };
     const be = await gpuBackend();
     const gpu = await runMerge(RECIPE, [quick, slow], { backend: be, activationStats: stats, chunkElements: 100 });
     await be.dispose();

@@ -34,7 +34,11 @@ describe('device acquisition and loss', () => {
     const failed = runMerge(TA, models, { backend: be });
     // The merge names the tensor it was merging and keeps the GPU's own error as the cause.
     await expect(failed).rejects.toBeInstanceOf(MergeError);
-    await expect(failed).rejects.toMatchObject({ code: 'backend', tensor: expect.any(String), cause: expect.any(GpuDeviceLostError) });
+    await expect(failed).rejects.toMatchObject({
+      code: 'backend',
+      tensor: expect.any(String),
+      cause: expect.any(GpuDeviceLostError),
+    });
     await expect(failed).rejects.toThrow(/device lost.*next merge requests a new device/);
 
     const fresh = await gpuBackend();

@@ -26,8 +26,6 @@ await requireGpu();
 const SIZES = [0, 1, 255, 257, 1000, 4099];
 const BIG = 300_001; // > 2 windows of the TIGHT binding limit, > 64 workgroups per dimension
 
-const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
-
 function expectRel(got: Float32Array, want: Float32Array, rel = 1e-6, scale?: Float32Array) {
   expect(got.length).toBe(want.length);
   let bad = 0;
@@ -54,7 +52,8 @@ describe('WGSL kernels = CPU twins', () => {
     await tight?.dispose();
   });
 
-  const up = (be: WebGpuBackend, x: Float32Array) => be.load(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 'F32');
+  const up = (be: WebGpuBackend, x: Float32Array) =>
+    be.load(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 'F32');
   const down = async (be: WebGpuBackend, t: GpuTensor) => {
     const b = await be.store(t, 'F32');
     be.release(t);
@@ -84,7 +83,33 @@ describe('WGSL kernels = CPU twins', () => {
   });
 
   it('f16 and bf16 store: round-to-nearest-even, halfway cases, subnormals, overflow, specials — identical bytes', async () => {
-    const special = [0, -0, 1, -1, 65504, 65519.996, 65520, 1e9, -1e9, Infinity, -Infinity, NaN, 2 ** -24, 2 ** -25, 2 ** -25 * 1.5, 3 * 2 ** -26, 2 ** -14, 2 ** -14 * (1 - 2 ** -11), 1e-40, -1e-45, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 3.4e38];
+    const special = [
+      0,
+      -0,
+      1,
+      -1,
+      65504,
+      65519.996,
+      65520,
+      1e9,
+      -1e9,
+      Infinity,
+      -Infinity,
+      NaN,
+      2 ** -24,
+      2 ** -25,
+      2 ** -25 * 1.5,
+      3 * 2 ** -26,
+      2 ** -14,
+      2 ** -14 * (1 - 2 ** -11),
+      1e-40,
+      -1e-45,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      1 + 2 ** -8,
+      1 + 3 * 2 ** -8,
+      3.4e38,
+    ];
     const rnd = randomFloats(200_003, 5, 4);
     // random bit patterns hit every exponent, subnormals and NaN payloads
     const u = new Uint32Array(100_001);
@@ -163,8 +188,20 @@ describe('WGSL kernels = CPU twins', () => {
     const parts = [x.subarray(0, 12_345), x.subarray(12_345, 40_000), x.subarray(40_000)];
     const ts = await Promise.all(parts.map((p) => up(gpu, p)));
     for (const k of [1, 77, 25_000, 49_999, 50_000]) {
-      const g = await kthLargestAbs(gpu, async (visit) => { for (const t of ts) await visit(t); }, k);
-      const c = await kthLargestAbs(cpu, async (visit) => { for (const p of parts) await visit(p); }, k);
+      const g = await kthLargestAbs(
+        gpu,
+        async (visit) => {
+          for (const t of ts) await visit(t);
+        },
+        k,
+      );
+      const c = await kthLargestAbs(
+        cpu,
+        async (visit) => {
+          for (const p of parts) await visit(p);
+        },
+        k,
+      );
       expect(g).toBe(c);
     }
     ts.forEach((t) => gpu.release(t));
@@ -175,9 +212,18 @@ describe('WGSL kernels = CPU twins', () => {
       const x = randomFloats(n, 3);
       if (n > 10) x.set([NaN, Infinity, -Infinity, -0, 0], 2);
       const t = await up(be, x);
-      for (const [lo, hi] of [[0, Infinity], [Math.abs(x[0] ?? 0), Infinity], [0.25, 0.75], [Infinity, Infinity], [0.5, 0.5]] as const) {
+      for (const [lo, hi] of [
+        [0, Infinity],
+        [Math.abs(x[0] ?? 0), Infinity],
+        [0.25, 0.75],
+        [Infinity, Infinity],
+        [0.5, 0.5],
+      ] as const) {
         const g = await down(be, await be.magnitudeBand(t, lo, hi));
-        expect(Buffer.from(g.buffer).equals(Buffer.from(magnitudeBand(x, lo, hi).buffer)), `${label} [${lo}, ${hi})`).toBe(true);
+        expect(
+          Buffer.from(g.buffer).equals(Buffer.from(magnitudeBand(x, lo, hi).buffer)),
+          `${label} [${lo}, ${hi})`,
+        ).toBe(true);
       }
       be.release(t);
     }
@@ -245,7 +291,10 @@ describe('WGSL kernels = CPU twins', () => {
       const b = randomFloats(n, 51);
       const ta = await up(be, a);
       const tb = await up(be, b);
-      for (const [x, y, tx, ty] of [[a, b, ta, tb], [a, a, ta, ta]] as const) {
+      for (const [x, y, tx, ty] of [
+        [a, b, ta, tb],
+        [a, a, ta, ta],
+      ] as const) {
         const g = await be.dot(tx, ty);
         const c = dot(x, y);
         const scale = x.reduce((s, v, i) => s + Math.abs(v * y[i]!), 0);
@@ -258,13 +307,25 @@ describe('WGSL kernels = CPU twins', () => {
 
   it('AIM scale: per-column factors over chunks at any offset, ≤ 1e-6 relative', async () => {
     for (const { label, n, be } of cases()) {
-      for (const [cols, offset] of [[7, 0], [13, 5], [1, 3]] as const) {
+      for (const [cols, offset] of [
+        [7, 0],
+        [13, 5],
+        [1, 3],
+      ] as const) {
         const base = randomFloats(n, 11, 1);
         const merged = randomFloats(n, 12, 1);
         const scale = randomFloats(cols, 13, 0.5).map((v) => v + 0.5);
-        const g = await down(be, await be.aimScale(await up(be, base), await up(be, merged), await up(be, scale), 0.4, offset, cols));
+        const g = await down(
+          be,
+          await be.aimScale(await up(be, base), await up(be, merged), await up(be, scale), 0.4, offset, cols),
+        );
         const c = aimScale(base, merged, scale, 0.4, offset, cols);
-        expectRel(g, c, 1e-6, base.map((b, i) => Math.abs(b) + Math.abs(merged[i]!)));
+        expectRel(
+          g,
+          c,
+          1e-6,
+          base.map((b, i) => Math.abs(b) + Math.abs(merged[i]!)),
+        );
         void label;
       }
     }

@@ -18,7 +18,6 @@ import { RECIPES } from './recipes';
 
 await requireGpu();
 
-
 describe('whole-merge parity, WebGPU vs CPU reference', () => {
   let gpu: WebGpuBackend;
   let tight: WebGpuBackend;
@@ -62,12 +61,14 @@ describe('whole-merge parity, WebGPU vs CPU reference', () => {
     const make = (name: string, seed: number, scale: number) =>
       valuesCheckpoint(
         name,
-        Object.fromEntries(Object.entries(shapes).map(([t, shape], i) => {
-          const n = shape.reduce((a, b) => a * b, 1);
-          const base = randomFloats(n, 100 + i, 0.5);
-          const noise = randomFloats(n, seed * 31 + i, scale);
-          return [t, { shape, values: scale ? base.map((v, j) => v + noise[j]!) : base }];
-        })),
+        Object.fromEntries(
+          Object.entries(shapes).map(([t, shape], i) => {
+            const n = shape.reduce((a, b) => a * b, 1);
+            const base = randomFloats(n, 100 + i, 0.5);
+            const noise = randomFloats(n, seed * 31 + i, scale);
+            return [t, { shape, values: scale ? base.map((v, j) => v + noise[j]!) : base }];
+          }),
+        ),
         'BF16',
       );
     const models = [await make('base', 1, 0), await make('a', 2, 0.05), await make('b', 3, 0.07)];

@@ -1,5 +1,6 @@
 /** One recipe per merge method, over models base, a, b (GPU parity tests). */
-const M = (w: number, d: number, g?: number) => `{weight: ${w}, density: ${d}${g !== undefined ? `, gamma: ${g}` : ''}}`;
+const M = (w: number, d: number, g?: number) =>
+  `{weight: ${w}, density: ${d}${g !== undefined ? `, gamma: ${g}` : ''}}`;
 export const RECIPES: Record<string, string> = {
   task_arithmetic: `merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.7}}, {model: b, parameters: {weight: 0.4}}]\nparameters: {lambda: 0.9}`,
   ties: `merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: ${M(0.6, 0.3)}}, {model: b, parameters: ${M(1, 0.5)}}]`,

@@ -14,7 +14,8 @@ import { RECIPES } from './recipes';
 
 const be = await createNodeWebGpuBackend();
 const dare: Record<string, string> = {};
-for (const dtype of ['F32', 'F16', 'BF16'] as const) dare[dtype] = await sha256Hex(await dareProbeBytes(be, { ...DEFAULT_DARE_PROBE, dtype }));
+for (const dtype of ['F32', 'F16', 'BF16'] as const)
+  dare[dtype] = await sha256Hex(await dareProbeBytes(be, { ...DEFAULT_DARE_PROBE, dtype }));
 const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers: 1 };
 const models = [
   await tinyCheckpoint('base', { ...o, seed: 1 }),
@@ -25,7 +26,10 @@ const merges: Record<string, { file: string; diagnostics: unknown }> = {};
 for (const [method, yaml] of Object.entries(RECIPES)) {
   const out = new MemoryOutputFolder();
   const s = await merge(parseRecipe(yaml).recipe, new Map(models.map((m) => [m.name, m])), be, out, {});
-  merges[method] = { file: Buffer.from(out.files.get('model.safetensors')!).toString('base64'), diagnostics: s.diagnostics };
+  merges[method] = {
+    file: Buffer.from(out.files.get('model.safetensors')!).toString('base64'),
+    diagnostics: s.diagnostics,
+  };
 }
 console.log(JSON.stringify({ adapter: be.adapter.name, shaderF16: be.adapter.shaderF16, dare, merges }));
 process.exit(0);

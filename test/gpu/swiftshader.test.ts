@@ -18,7 +18,8 @@ import { expectParity } from './parity';
 import { RECIPES } from './recipes';
 
 const ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!existsSync(ICD)) throw new Error(`SwiftShader ICD ${ICD} is missing: install Debian's chromium (scripts/test.sh does)`);
+if (!existsSync(ICD))
+  throw new Error(`SwiftShader ICD ${ICD} is missing: install Debian's chromium (scripts/test.sh does)`);
 
 describe('WGSL on SwiftShader (the browser adapter)', () => {
   it('DARE bytes equal the CPU reference; every method matches the CPU reference', async () => {
@@ -35,7 +36,9 @@ describe('WGSL on SwiftShader (the browser adapter)', () => {
     };
     expect(r.adapter).toMatch(/SwiftShader/i);
     for (const dtype of ['F32', 'F16', 'BF16'] as const)
-      expect(r.dare[dtype], dtype).toBe(await sha256Hex(await dareProbeBytes(new CpuBackend(), { ...DEFAULT_DARE_PROBE, dtype })));
+      expect(r.dare[dtype], dtype).toBe(
+        await sha256Hex(await dareProbeBytes(new CpuBackend(), { ...DEFAULT_DARE_PROBE, dtype })),
+      );
     const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers: 1 };
     const models = [
       await tinyCheckpoint('base', { ...o, seed: 1 }),
@@ -46,7 +49,12 @@ describe('WGSL on SwiftShader (the browser adapter)', () => {
       const cpu = await runMerge(yaml, models);
       const out = new MemoryOutputFolder();
       out.files.set('model.safetensors', new Uint8Array(Buffer.from(r.merges[method]!.file, 'base64')));
-      const gpu = { out, summary: { ...cpu.summary, diagnostics: r.merges[method]!.diagnostics }, tensor: cpu.tensor, raw: cpu.raw };
+      const gpu = {
+        out,
+        summary: { ...cpu.summary, diagnostics: r.merges[method]!.diagnostics },
+        tensor: cpu.tensor,
+        raw: cpu.raw,
+      };
       await expectParity(gpu, cpu, models[0]!.tensors.keys(), `${method} on SwiftShader`);
     }
   }, 120_000);

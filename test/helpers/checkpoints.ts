@@ -99,14 +99,30 @@ export function tinyModelFiles(o: TinyModelOptions): Map<string, Uint8Array> {
     name,
     dtype,
     shape,
-    bytes: encodeFromF32(tinyValues(o, name, shape.reduce((a, b) => a * b, 1)), dtype),
+    bytes: encodeFromF32(
+      tinyValues(
+        o,
+        name,
+        shape.reduce((a, b) => a * b, 1),
+      ),
+      dtype,
+    ),
   }));
   const files = new Map<string, Uint8Array>();
   const h = o.hidden ?? 8;
   const config = {
-    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: h, intermediate_size: o.intermediate ?? 12,
-    num_hidden_layers: o.layers ?? 2, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: o.vocab ?? 16,
-    tie_word_embeddings: !!o.tied, rms_norm_eps: 1e-6, rope_theta: 10000, max_position_embeddings: 64,
+    architectures: ['Qwen2ForCausalLM'],
+    model_type: 'qwen2',
+    hidden_size: h,
+    intermediate_size: o.intermediate ?? 12,
+    num_hidden_layers: o.layers ?? 2,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    vocab_size: o.vocab ?? 16,
+    tie_word_embeddings: !!o.tied,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    max_position_embeddings: 64,
     torch_dtype: dtype === 'F32' ? 'float32' : dtype === 'F16' ? 'float16' : 'bfloat16',
   };
   files.set('config.json', new TextEncoder().encode(JSON.stringify(config)));
@@ -123,7 +139,10 @@ export function tinyModelFiles(o: TinyModelOptions): Map<string, Uint8Array> {
       for (const t of part) weightMap[t.name] = file;
       files.set(file, encodeSafetensors(part, { format: 'pt' }));
     }
-    files.set('model.safetensors.index.json', new TextEncoder().encode(JSON.stringify({ metadata: {}, weight_map: weightMap })));
+    files.set(
+      'model.safetensors.index.json',
+      new TextEncoder().encode(JSON.stringify({ metadata: {}, weight_map: weightMap })),
+    );
   }
   return files;
 }

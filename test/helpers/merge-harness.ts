@@ -11,8 +11,17 @@ import { parseRecipe } from '../../src/core/recipe/parse';
 import { encodeSafetensors } from './checkpoints';
 
 /** A checkpoint holding the given tensors (all `dtype`). */
-export async function valuesCheckpoint(name: string, tensors: Record<string, { shape: number[]; values: ArrayLike<number> }>, dtype: DType = 'F32') {
-  const raw = Object.entries(tensors).map(([n, t]) => ({ name: n, dtype, shape: t.shape, bytes: encodeFromF32(Float32Array.from(t.values), dtype) }));
+export async function valuesCheckpoint(
+  name: string,
+  tensors: Record<string, { shape: number[]; values: ArrayLike<number> }>,
+  dtype: DType = 'F32',
+) {
+  const raw = Object.entries(tensors).map(([n, t]) => ({
+    name: n,
+    dtype,
+    shape: t.shape,
+    bytes: encodeFromF32(Float32Array.from(t.values), dtype),
+  }));
   return Checkpoint.open(new MapModelFolder(name, new Map([['model.safetensors', encodeSafetensors(raw)]])));
 }
 
@@ -23,7 +32,10 @@ export interface MergeResult {
   raw(name: string): Promise<Uint8Array>;
 }
 
-export async function readOutputTensor(out: MemoryOutputFolder, name: string): Promise<{ values: Float32Array; bytes: Uint8Array; dtype: DType }> {
+export async function readOutputTensor(
+  out: MemoryOutputFolder,
+  name: string,
+): Promise<{ values: Float32Array; bytes: Uint8Array; dtype: DType }> {
   const indexBytes = out.files.get('model.safetensors.index.json');
   const file = indexBytes ? JSON.parse(new TextDecoder().decode(indexBytes)).weight_map[name] : 'model.safetensors';
   const st = await SafetensorsFile.open(new MemoryByteSource(out.files.get(file)!, file));
@@ -38,7 +50,13 @@ export async function runMerge(
 ): Promise<MergeResult> {
   const { recipe } = parseRecipe(yaml);
   const out = new MemoryOutputFolder();
-  const summary = await merge(recipe, new Map(models.map((m) => [m.name, m])), opts.backend ?? new CpuBackend(), out, opts);
+  const summary = await merge(
+    recipe,
+    new Map(models.map((m) => [m.name, m])),
+    opts.backend ?? new CpuBackend(),
+    out,
+    opts,
+  );
   return {
     out,
     summary,

@@ -12,7 +12,10 @@ import { referenceLogits } from './reference';
 describe('AIM calibration', () => {
   it('mean |x_j| per input channel of every linear layer, reduced in the graph, equals the reference', async () => {
     const ckpt = await tinyCkpt({ ...TINY, tied: false });
-    const seqs = [[1, 5, 9, 2, 30], [7, 7, 3]];
+    const seqs = [
+      [1, 5, 9, 2, 30],
+      [7, 7, 3],
+    ];
     const stats = await calibrateIds(ckpt, seqs, 'toy', { ep: 'wasm', adapter: nodeRuntimeAdapter() });
     const sums = new Map<string, Float64Array>();
     for (const ids of seqs)

@@ -24,4 +24,3 @@ export async function tinyCkpt(o: TinyModelOptions = TINY, config: Record<string
 
 /** Row `r` of a [rows, V] logits matrix. */
 export const row = (logits: Float32Array, r: number, V: number) => logits.subarray(r * V, (r + 1) * V);
-

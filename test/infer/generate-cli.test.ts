@@ -17,7 +17,18 @@ const PROMPT = 'Tom has 47 coins. #1 He finds 42. How many coins does he have no
 
 describe('merge-lab generate', () => {
   it('streams the greedy answer to stdout (the same as the engine in-process) and timings to stderr', async () => {
-    const { stdout, stderr } = await run('node', [BIN, 'generate', '--model', DEMO, '--prompt', PROMPT, '--max-new-tokens', '12', '--ep', 'wasm']);
+    const { stdout, stderr } = await run('node', [
+      BIN,
+      'generate',
+      '--model',
+      DEMO,
+      '--prompt',
+      PROMPT,
+      '--max-new-tokens',
+      '12',
+      '--ep',
+      'wasm',
+    ]);
     const model = await ChatModel.load(new FsModelFolder(DEMO), { ep: 'wasm', adapter: nodeRuntimeAdapter() });
     const expected = await model.ask(PROMPT, { maxNewTokens: 12 });
     await model.release();
@@ -26,25 +37,46 @@ describe('merge-lab generate', () => {
     expect(stderr).toMatch(/prefill [\d.]+ tok\/s .*time to first token \d+ ms; \d+ new tokens, decode [\d.]+ tok\/s/);
   });
 
-  it("--ep webgpu finds the project's Vulkan driver with no VK_ICD_FILENAMES set (as on a fresh clone)", { timeout: 600_000 }, async () => {
-    const env = { ...process.env };
-    delete env.VK_ICD_FILENAMES;
-    const quick = 'public/models/demo-quick';
-    const { stdout, stderr } = await run('node', [BIN, 'generate', '--model', quick, '--prompt', PROMPT, '--max-new-tokens', '4', '--ep', 'webgpu'], { env });
-    expect(stderr).toMatch(/ep: webgpu \(.+\): requested/);
-    const model = await ChatModel.load(new FsModelFolder(quick), { ep: 'wasm', adapter: nodeRuntimeAdapter() });
-    const expected = await model.ask(PROMPT, { maxNewTokens: 4 });
-    await model.release();
-    expect(stdout).toBe(`${expected.text}\n`);
-  });
+  it(
+    "--ep webgpu finds the project's Vulkan driver with no VK_ICD_FILENAMES set (as on a fresh clone)",
+    { timeout: 600_000 },
+    async () => {
+      const env = { ...process.env };
+      delete env.VK_ICD_FILENAMES;
+      const quick = 'public/models/demo-quick';
+      const { stdout, stderr } = await run(
+        'node',
+        [BIN, 'generate', '--model', quick, '--prompt', PROMPT, '--max-new-tokens', '4', '--ep', 'webgpu'],
+        { env },
+      );
+      expect(stderr).toMatch(/ep: webgpu \(.+\): requested/);
+      const model = await ChatModel.load(new FsModelFolder(quick), { ep: 'wasm', adapter: nodeRuntimeAdapter() });
+      const expected = await model.ask(PROMPT, { maxNewTokens: 4 });
+      await model.release();
+      expect(stdout).toBe(`${expected.text}\n`);
+    },
+  );
 
   it('reports an unsupported architecture with exit code 1 and no stack trace', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-gen-'));
     writeTinyModel(dir, { seed: 1, hidden: 16, intermediate: 24, vocab: 40 });
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: ['PhiForCausalLM'], model_type: 'phi', hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, vocab_size: 40 }));
+    writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({
+        architectures: ['PhiForCausalLM'],
+        model_type: 'phi',
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        vocab_size: 40,
+      }),
+    );
     const err = await run('node', [BIN, 'generate', '--model', dir, '--prompt', 'hi', '--ep', 'wasm']).catch((e) => e);
     expect(err.code).toBe(1);
-    expect(err.stderr).toMatch(/merge-lab generate: InferError: architecture 'PhiForCausalLM' .* supported architectures: Qwen2ForCausalLM/);
+    expect(err.stderr).toMatch(
+      /merge-lab generate: InferError: architecture 'PhiForCausalLM' .* supported architectures: Qwen2ForCausalLM/,
+    );
     expect(err.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -112,15 +112,21 @@ describe('tokenizer', () => {
   it('refuses a tokenizer whose ids do not fit the model vocabulary', async () => {
     // A tiny 40-token model with the demo family's 582-token tokenizer.
     const files = tinyFiles(TINY);
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) files.set(f, new Uint8Array(readFileSync(`${DEMO}/${f}`)));
-    const err = await ChatModel.load(new MapModelFolder('mismatch', files), { ep: 'wasm', adapter: nodeRuntimeAdapter() }).catch((e) => e);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+      files.set(f, new Uint8Array(readFileSync(`${DEMO}/${f}`)));
+    const err = await ChatModel.load(new MapModelFolder('mismatch', files), {
+      ep: 'wasm',
+      adapter: nodeRuntimeAdapter(),
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(InferError);
     expect(err.code).toBe('tokenizer-mismatch');
     expect(err.message).toMatch(/has id 581 but config.json's vocab_size is 40/);
   });
 
   it('names a missing tokenizer.json', async () => {
-    const err = await ChatTokenizer.load(new MapModelFolder('none', tinyFiles(TINY)), { vocab_size: 40 }).catch((e) => e);
+    const err = await ChatTokenizer.load(new MapModelFolder('none', tinyFiles(TINY)), { vocab_size: 40 }).catch(
+      (e) => e,
+    );
     expect(err.message).toMatch(/none\/tokenizer.json: missing/);
     expect(err).toMatchObject({ name: 'InferError', code: 'missing-file', file: 'none/tokenizer.json' });
   });
@@ -154,9 +160,17 @@ describe('sampling on a large vocabulary', () => {
     const V = 151936;
     const rnd = seededRandom(9);
     const logits = Float32Array.from({ length: V }, () => (rnd() - 0.5) * 12);
-    for (const o of [{ temperature: 0.7, topK: 40 }, { temperature: 1, topP: 0.9 }, { temperature: 0.8, topK: 200, topP: 0.5 }]) {
+    for (const o of [
+      { temperature: 0.7, topK: 40 },
+      { temperature: 1, topP: 0.9 },
+      { temperature: 0.8, topK: 200, topP: 0.5 },
+    ]) {
       // Candidate sets agree when both sample with u → 0 and u → 1 (first and last candidate).
-      for (const u of [0, 0.999999]) expect(sampleToken(logits, o, () => u), JSON.stringify(o)).toBe(naive(logits, o, u));
+      for (const u of [0, 0.999999])
+        expect(
+          sampleToken(logits, o, () => u),
+          JSON.stringify(o),
+        ).toBe(naive(logits, o, u));
     }
   });
 });

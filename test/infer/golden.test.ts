@@ -41,7 +41,9 @@ const adapter = nodeRuntimeAdapter();
 describe.each(MODELS)('%s vs PyTorch goldens', (name) => {
   const dir = `public/models/${name}`;
   const present = existsSync(`test/golden/${name}.golden.json`) && existsSync(`${dir}/config.json`);
-  const golden: Golden | undefined = present ? JSON.parse(readFileSync(`test/golden/${name}.golden.json`, 'utf8')) : undefined;
+  const golden: Golden | undefined = present
+    ? JSON.parse(readFileSync(`test/golden/${name}.golden.json`, 'utf8'))
+    : undefined;
   const goldenBytes = present ? new Uint8Array(readFileSync(`test/golden/${name}.golden.safetensors`)) : undefined;
   let lm: CausalLM;
   let chat: ChatModel;
@@ -57,26 +59,33 @@ describe.each(MODELS)('%s vs PyTorch goldens', (name) => {
     await chat?.release();
   });
 
-  it('golden files exist', () => expect(present, `test/golden/${name}.golden.json and ${dir}/ are shipped by the demo-family tool`).toBe(true));
+  it('golden files exist', () =>
+    expect(present, `test/golden/${name}.golden.json and ${dir}/ are shipped by the demo-family tool`).toBe(true));
 
-  it.each(golden?.prompts.map((p, i) => [i, p] as const) ?? [])('prompt %i: logits at every position within 1e-3', async (_i, p) => {
-    const seq = [...p.prompt_ids, ...p.continuation_ids];
-    const ref = goldenTensor(goldenBytes!, p.logits_tensor);
-    const out = await lm.forward(seq);
-    expect([out.rows, lm.spec.vocab]).toEqual(ref.shape);
-    const diff = maxAbsDiff(out.logits, ref.data);
-    console.log(`${name} prompt ${_i}: ${seq.length} positions, max abs diff vs PyTorch ${diff.toExponential(2)}`);
-    expect(diff).toBeLessThanOrEqual(1e-3);
-  });
+  it.each(golden?.prompts.map((p, i) => [i, p] as const) ?? [])(
+    'prompt %i: logits at every position within 1e-3',
+    async (_i, p) => {
+      const seq = [...p.prompt_ids, ...p.continuation_ids];
+      const ref = goldenTensor(goldenBytes!, p.logits_tensor);
+      const out = await lm.forward(seq);
+      expect([out.rows, lm.spec.vocab]).toEqual(ref.shape);
+      const diff = maxAbsDiff(out.logits, ref.data);
+      console.log(`${name} prompt ${_i}: ${seq.length} positions, max abs diff vs PyTorch ${diff.toExponential(2)}`);
+      expect(diff).toBeLessThanOrEqual(1e-3);
+    },
+  );
 
-  it.each(golden?.prompts.map((p, i) => [i, p] as const) ?? [])('prompt %i: same prompt ids and greedy continuation', async (_i, p) => {
-    const eos = golden!.eos_token_id;
-    const endsWithEos = p.continuation_ids[p.continuation_ids.length - 1] === eos;
-    // As in transformers, max_new_tokens counts the EOS token too.
-    const r = await chat.ask(p.question, { maxNewTokens: p.continuation_ids.length });
-    expect(r.promptText).toBe(p.prompt_text);
-    expect(r.promptIds).toEqual(p.prompt_ids);
-    expect(r.finishReason).toBe(endsWithEos ? 'eos' : 'max-new-tokens');
-    expect([...r.ids, ...(r.finishReason === 'eos' ? [eos] : [])]).toEqual(p.continuation_ids);
-  });
+  it.each(golden?.prompts.map((p, i) => [i, p] as const) ?? [])(
+    'prompt %i: same prompt ids and greedy continuation',
+    async (_i, p) => {
+      const eos = golden!.eos_token_id;
+      const endsWithEos = p.continuation_ids[p.continuation_ids.length - 1] === eos;
+      // As in transformers, max_new_tokens counts the EOS token too.
+      const r = await chat.ask(p.question, { maxNewTokens: p.continuation_ids.length });
+      expect(r.promptText).toBe(p.prompt_text);
+      expect(r.promptIds).toEqual(p.prompt_ids);
+      expect(r.finishReason).toBe(endsWithEos ? 'eos' : 'max-new-tokens');
+      expect([...r.ids, ...(r.finishReason === 'eos' ? [eos] : [])]).toEqual(p.continuation_ids);
+    },
+  );
 });

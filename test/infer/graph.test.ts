@@ -22,7 +22,12 @@ const IDS = [3, 17, 0, 39, 8, 8, 21, 5, 12];
 const WIDE = { hidden: 32 };
 const loaded: CausalLM[] = [];
 async function load(ckpt: Checkpoint, allLogits = true, attention?: AttentionImpl): Promise<CausalLM> {
-  const lm = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', allLogits, adapter, ...(attention ? { attention } : {}) });
+  const lm = await CausalLM.fromCheckpoint(ckpt, {
+    ep: 'wasm',
+    allLogits,
+    adapter,
+    ...(attention ? { attention } : {}),
+  });
   loaded.push(lm);
   return lm;
 }
@@ -41,11 +46,24 @@ describe.each(['onnx', 'gqa'] as const)('graph (%s attention) vs the plain-TS re
       'Llama, llama3 rope_scaling, attention_bias',
       { ...TINY, ...WIDE, seed: 16 },
       {
-        architectures: ['LlamaForCausalLM'], model_type: 'llama', attention_bias: true, rope_theta: 500000,
-        rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
+        architectures: ['LlamaForCausalLM'],
+        model_type: 'llama',
+        attention_bias: true,
+        rope_theta: 500000,
+        rope_scaling: {
+          rope_type: 'llama3',
+          factor: 8,
+          low_freq_factor: 1,
+          high_freq_factor: 4,
+          original_max_position_embeddings: 16,
+        },
       },
     ],
-    ['Mistral, sliding_window caps the context', { ...TINY, ...WIDE, seed: 17 }, { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 32 }],
+    [
+      'Mistral, sliding_window caps the context',
+      { ...TINY, ...WIDE, seed: 17 },
+      { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 32 },
+    ],
   ];
   it.each(cases)('%s: logits at every position match (max abs diff < 1e-4)', async (_n, o, cfg) => {
     const ckpt = await tinyCkpt(o, cfg);
@@ -90,18 +108,29 @@ describe('attention choice', () => {
     const b = await load(wide, true, 'onnx');
     expect(a.graph.attention).toBe('gqa');
     expect(maxAbsDiff((await a.forward(IDS)).logits, (await b.forward(IDS)).logits)).toBeLessThan(1e-5);
-    await expect(CausalLM.fromCheckpoint(await tinyCkpt(TINY), { ep: 'wasm', adapter, attention: 'gqa' })).rejects.toThrow(/head_dim % 16 == 0 \(got 8\)/);
+    await expect(
+      CausalLM.fromCheckpoint(await tinyCkpt(TINY), { ep: 'wasm', adapter, attention: 'gqa' }),
+    ).rejects.toThrow(/head_dim % 16 == 0 \(got 8\)/);
   });
   it('the llama3 rope_scaling really changes the frequencies (the test above is not vacuous)', () => {
     const base = { headDim: 8, ropeTheta: 500000, ropeScaling: { type: 'none' } as const };
-    const scaled = ropeInvFreq({ ...base, ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16 } });
+    const scaled = ropeInvFreq({
+      ...base,
+      ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16 },
+    });
     expect(maxAbsDiff(ropeInvFreq(base), scaled)).toBeGreaterThan(1e-3);
   });
 });
 
 describe('context', () => {
   it('refuses to run past the context (max_position_embeddings, or a Mistral sliding window)', async () => {
-    const lm = await load(await tinyCkpt({ ...TINY, seed: 17 }, { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 8 }), false);
+    const lm = await load(
+      await tinyCkpt(
+        { ...TINY, seed: 17 },
+        { architectures: ['MistralForCausalLM'], model_type: 'mistral', attention_bias: true, sliding_window: 8 },
+      ),
+      false,
+    );
     expect(lm.spec.maxContext).toBe(8);
     await expect(lm.forward(IDS)).rejects.toThrow(/9 tokens exceed the model's context of 8/);
   });
@@ -124,7 +153,9 @@ describe('graph structure', () => {
     const gemms = model.graph.node.filter((n) => n.opType === 'Gemm');
     expect(gemms).toHaveLength(TINY.layers! * 7 + 1);
     for (const n of gemms) expect(n.attribute.find((a) => a.name === 'transB')?.i).toBe(1);
-    expect(model.graph.node.some((n) => n.opType === 'MatMul' && n.input.some((i) => i.includes('_proj.weight')))).toBe(false);
+    expect(model.graph.node.some((n) => n.opType === 'MatMul' && n.input.some((i) => i.includes('_proj.weight')))).toBe(
+      false,
+    );
   });
 });
 
@@ -140,7 +171,10 @@ describe('errors', () => {
   it.each([
     [{ use_sliding_window: true }, /sliding-window attention/],
     [{ num_local_experts: 8 }, /mixture-of-experts/],
-    [{ rope_scaling: { rope_type: 'yarn', factor: 4 } }, /rope_scaling type 'yarn' is not supported; supported rope_scaling: none, default, linear, llama3/],
+    [
+      { rope_scaling: { rope_type: 'yarn', factor: 4 } },
+      /rope_scaling type 'yarn' is not supported; supported rope_scaling: none, default, linear, llama3/,
+    ],
     [{ hidden_act: 'gelu' }, /hidden_act 'gelu'/],
   ])('unsupported feature %j is refused clearly', async (cfg, msg) => {
     const err = await CausalLM.fromCheckpoint(await tinyCkpt(TINY, cfg), { ep: 'wasm', adapter }).catch((e) => e);
@@ -159,7 +193,9 @@ describe('errors', () => {
   });
 
   it('an untied config without lm_head.weight names lm_head.weight', async () => {
-    const ckpt = await Checkpoint.open(new MapModelFolder('nohead', tinyFiles({ ...TINY, tied: true }, { tie_word_embeddings: false })));
+    const ckpt = await Checkpoint.open(
+      new MapModelFolder('nohead', tinyFiles({ ...TINY, tied: true }, { tie_word_embeddings: false })),
+    );
     await expect(CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter })).rejects.toThrow(/'lm_head.weight'/);
   });
 });

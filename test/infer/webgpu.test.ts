@@ -16,7 +16,10 @@ import { maxAbsDiff } from './reference';
 
 const adapter = nodeRuntimeAdapter();
 const probe = await probeWebGpu(adapter);
-if (!probe.ok) throw new Error(`no WebGPU adapter for the WebGPU EP test: ${probe.reason}. Run \`bash scripts/setup-vulkan.sh\` (scripts/test.sh does)`);
+if (!probe.ok)
+  throw new Error(
+    `no WebGPU adapter for the WebGPU EP test: ${probe.reason}. Run \`bash scripts/setup-vulkan.sh\` (scripts/test.sh does)`,
+  );
 
 describe('WebGPU EP (Node, Dawn)', () => {
   const models: CausalLM[] = [];
@@ -44,7 +47,9 @@ describe('WebGPU EP (Node, Dawn)', () => {
     const lb = await gpu.forward([...prompt, ...a.ids]);
     gpu.releaseCache(lb.cache);
     const diff = maxAbsDiff(la.logits, lb.logits);
-    console.log(`WebGPU vs wasm (${attention}): greedy ids ${a.ids.join(',')}; last-position logits max abs diff ${diff.toExponential(2)}`);
+    console.log(
+      `WebGPU vs wasm (${attention}): greedy ids ${a.ids.join(',')}; last-position logits max abs diff ${diff.toExponential(2)}`,
+    );
     expect(diff).toBeLessThan(1e-4);
   });
 

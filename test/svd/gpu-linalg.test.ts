@@ -23,13 +23,25 @@ const variants = {} as Record<MatmulVariant, { whole: GpuMatOps; tight: GpuMatOp
 beforeAll(async () => {
   dev = await requestGpuDevice(await nodeGpu());
   for (const variant of ['tiled', 'registers'] as const)
-    variants[variant] = { whole: await GpuMatOps.create(dev.device, { variant }), tight: await GpuMatOps.create(dev.device, { variant, maxBindingBytes: 4096 }) };
+    variants[variant] = {
+      whole: await GpuMatOps.create(dev.device, { variant }),
+      tight: await GpuMatOps.create(dev.device, { variant, maxBindingBytes: 4096 }),
+    };
   ops = variants[isSoftwareAdapter(dev.adapter.name) ? 'registers' : 'tiled'].whole;
 });
 afterAll(() => dev?.device.destroy());
 
 /** |gpu − cpu| ≤ (k + 2)·2⁻²³·(|A||B|)_ij: the f32 dot-product error bound, elementwise. */
-async function parity(o: GpuMatOps, m: number, k: number, n: number, ta: boolean, tb: boolean, withAcc: boolean, seed: number) {
+async function parity(
+  o: GpuMatOps,
+  m: number,
+  k: number,
+  n: number,
+  ta: boolean,
+  tb: boolean,
+  withAcc: boolean,
+  seed: number,
+) {
   const a = randomFloats(m * k, seed, 1);
   const b = randomFloats(k * n, seed + 1, 1);
   const c0 = withAcc ? randomFloats(m * n, seed + 2, 1) : undefined;
@@ -42,7 +54,8 @@ async function parity(o: GpuMatOps, m: number, k: number, n: number, ta: boolean
   for (const h of [ha, hb, out, ...(hc ? [hc] : [])]) o.release(h);
   expect(got.length).toBe(m * n);
   let worst = 0;
-  for (let i = 0; i < m * n; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / ((k + 2) * 1.2e-7 * scale[i]! + 1e-30));
+  for (let i = 0; i < m * n; i++)
+    worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / ((k + 2) * 1.2e-7 * scale[i]! + 1e-30));
   expect(worst, `${m}×${k}×${n} tA=${ta} tB=${tb} acc=${withAcc}`).toBeLessThanOrEqual(1);
 }
 
@@ -58,14 +71,18 @@ const SHAPES: [number, number, number][] = [
 describe.each(['tiled', 'registers'] as const)('matmul.wgsl (%s) against the CPU twin', (variant) => {
   it('odd shapes, every transpose combination, with and without C₀', async () => {
     let seed = 1;
-    for (const [m, k, n] of SHAPES) for (const ta of [false, true]) for (const tb of [false, true]) await parity(variants[variant].whole, m, k, n, ta, tb, seed % 2 === 0, seed++);
+    for (const [m, k, n] of SHAPES)
+      for (const ta of [false, true])
+        for (const tb of [false, true]) await parity(variants[variant].whole, m, k, n, ta, tb, seed % 2 === 0, seed++);
   });
 
   it('operands over the binding limit are split into blocks (rows, columns and K)', async () => {
     const tight = variants[variant].tight;
     expect(tight.linalg.planBlocks({ m: 100, k: 70, n: 90, transA: true, transB: false }).length).toBeGreaterThan(8);
     let seed = 100;
-    for (const ta of [false, true]) for (const tb of [false, true]) for (const acc of [false, true]) await parity(tight, 100, 70, 90, ta, tb, acc, seed++);
+    for (const ta of [false, true])
+      for (const tb of [false, true])
+        for (const acc of [false, true]) await parity(tight, 100, 70, 90, ta, tb, acc, seed++);
     await parity(tight, 3, 2000, 5, true, false, true, 200); // long K: accumulation across blocks
   });
 });
@@ -82,7 +99,9 @@ describe('randomized SVD with its products on the GPU (f32)', () => {
     };
     const tight = await GpuMatOps.create(dev.device, { variant: ops.linalg.variant, maxBindingBytes: 16384 });
     const [whole, blocked] = [await run(ops), await run(tight)];
-    expect(tight.linalg.planBlocks({ m: c.m, k: c.n, n: c.k + 10, transA: false, transB: false }).length).toBeGreaterThan(2);
+    expect(
+      tight.linalg.planBlocks({ m: c.m, k: c.n, n: c.k + 10, transA: false, transB: false }).length,
+    ).toBeGreaterThan(2);
     whole.forEach((x, i) => expect(Math.abs(x - blocked[i]!)).toBeLessThan(1e-5 * whole[0]!));
   });
 

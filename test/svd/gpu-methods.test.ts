@@ -21,10 +21,12 @@ const SHAPE = { layers: 1, hidden: 16, intermediate: 24, vocab: 16 };
 const RECIPES: Record<string, string> = {
   tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
   iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',
-  iso_cts: 'merge_method: iso_cts\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {common_fraction: 0.6}',
+  iso_cts:
+    'merge_method: iso_cts\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {common_fraction: 0.6}',
   lore: 'merge_method: lore\nmodels: [{model: a}, {model: b}]\nparameters: {mu: 0.1, iterations: 2}',
   twin: 'merge_method: twin\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.7}}, {model: b, parameters: {weight: 0.3}}]\nparameters: {rank: 3}',
-  low_rank_task_arithmetic: 'merge_method: low_rank_task_arithmetic\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {energy: 0.8, rank: 12}',
+  low_rank_task_arithmetic:
+    'merge_method: low_rank_task_arithmetic\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {energy: 0.8, rank: 12}',
 };
 
 describe('SVD merges: WebGPU backend against the CPU reference', () => {

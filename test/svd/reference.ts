@@ -10,7 +10,8 @@ type M = Float64Array;
 
 function mul(a: M, b: M, m: number, k: number, n: number): M {
   const c = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) c[i * n + j]! += a[i * k + p]! * b[p * n + j]!;
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) c[i * n + j]! += a[i * k + p]! * b[p * n + j]!;
   return c;
 }
 function transpose(a: M, m: number, n: number): M {
@@ -18,7 +19,8 @@ function transpose(a: M, m: number, n: number): M {
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) t[j * m + i] = a[i * n + j]!;
   return t;
 }
-const sub = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from({ length: a.length }, (_, i) => a[i]! - b[i]!);
+const sub = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Float64Array.from({ length: a.length }, (_, i) => a[i]! - b[i]!);
 const axpy = (y: M, a: number, x: ArrayLike<number>) => {
   for (let i = 0; i < y.length; i++) y[i]! += a * x[i]!;
   return y;
@@ -47,7 +49,15 @@ function polar(X: M, rows: number, cols: number): M {
   return mul(P, transpose(r.V, cols, r.r), rows, r.r, cols);
 }
 
-export function tsvRef(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws: number[], m: number, n: number, k: number, lambda: number): M {
+export function tsvRef(
+  base: ArrayLike<number>,
+  thetas: ArrayLike<number>[],
+  ws: number[],
+  m: number,
+  n: number,
+  k: number,
+  lambda: number,
+): M {
   const T = thetas.length;
   const Ucat = new Float64Array(m * T * k);
   const Vcat = new Float64Array(n * T * k);
@@ -62,16 +72,43 @@ export function tsvRef(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws:
   return axpy(Float64Array.from(base), lambda, D);
 }
 
-export function isoCRef(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws: number[], m: number, n: number, k: number, lambda: number): M {
+export function isoCRef(
+  base: ArrayLike<number>,
+  thetas: ArrayLike<number>[],
+  ws: number[],
+  m: number,
+  n: number,
+  k: number,
+  lambda: number,
+): M {
   const wsum = ws.reduce((a, b) => a + b, 0);
   const mean = new Float64Array(m * n);
   thetas.forEach((th, t) => axpy(mean, ws[t]! / wsum, sub(th, base)));
   const f = truncSvd(mean, m, n, k);
   const sbar = f.s.reduce((a, b) => a + b, 0) / k;
-  return axpy(Float64Array.from(base), lambda, compose(f.U, f.s.map(() => sbar), f.V, m, n, k));
+  return axpy(
+    Float64Array.from(base),
+    lambda,
+    compose(
+      f.U,
+      f.s.map(() => sbar),
+      f.V,
+      m,
+      n,
+      k,
+    ),
+  );
 }
 
-export function twinRef(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws: number[], m: number, n: number, k: number, lambda: number): M {
+export function twinRef(
+  base: ArrayLike<number>,
+  thetas: ArrayLike<number>[],
+  ws: number[],
+  m: number,
+  n: number,
+  k: number,
+  lambda: number,
+): M {
   const star = Float64Array.from(base);
   thetas.forEach((th, t) => axpy(star, lambda * ws[t]!, sub(th, base)));
   const wsum = ws.reduce((a, b) => a + b, 0);
@@ -83,15 +120,34 @@ export function twinRef(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws
   return out;
 }
 
-export function loreRef(base: ArrayLike<number> | undefined, thetas: ArrayLike<number>[], ws: number[], m: number, n: number, k: number, mu: number, iterations: number, lambda: number): M {
+export function loreRef(
+  base: ArrayLike<number> | undefined,
+  thetas: ArrayLike<number>[],
+  ws: number[],
+  m: number,
+  n: number,
+  k: number,
+  mu: number,
+  iterations: number,
+  lambda: number,
+): M {
   const N = thetas.length;
-  let theta0 = base ? Float64Array.from(base) : thetas.reduce((acc: M, th) => axpy(acc, 1 / N, th), new Float64Array(m * n));
+  let theta0 = base
+    ? Float64Array.from(base)
+    : thetas.reduce((acc: M, th) => axpy(acc, 1 / N, th), new Float64Array(m * n));
   let deltas: M[] = [];
   for (let it = 0; it < iterations; it++) {
     deltas = thetas.map((th) => {
       const f = truncSvd(sub(th, theta0), m, n, k);
       const tau = mu * f.all[0]!;
-      return compose(f.U, f.s.map((s) => Math.max(s - tau, 0)), f.V, m, n, k);
+      return compose(
+        f.U,
+        f.s.map((s) => Math.max(s - tau, 0)),
+        f.V,
+        m,
+        n,
+        k,
+      );
     });
     const next = new Float64Array(m * n);
     thetas.forEach((th, i) => axpy(axpy(next, 1 / N, th), -1 / N, deltas[i]!));
@@ -102,17 +158,45 @@ export function loreRef(base: ArrayLike<number> | undefined, thetas: ArrayLike<n
   return out;
 }
 
-export function lowRankRef(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws: number[], m: number, n: number, rank: (s: Float64Array) => number, lambda: number): M {
+export function lowRankRef(
+  base: ArrayLike<number>,
+  thetas: ArrayLike<number>[],
+  ws: number[],
+  m: number,
+  n: number,
+  rank: (s: Float64Array) => number,
+  lambda: number,
+): M {
   const out = Float64Array.from(base);
   thetas.forEach((th, t) => {
     const f = truncSvd(sub(th, base), m, n, Math.min(m, n));
     const r = rank(f.all);
-    axpy(out, lambda * ws[t]!, compose(f.U, f.s.map((s, i) => (i < r ? s : 0)), f.V, m, n, Math.min(m, n)));
+    axpy(
+      out,
+      lambda * ws[t]!,
+      compose(
+        f.U,
+        f.s.map((s, i) => (i < r ? s : 0)),
+        f.V,
+        m,
+        n,
+        Math.min(m, n),
+      ),
+    );
   });
   return out;
 }
 
-export function isoCtsRef(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws: number[], m: number, n: number, k: number, commonFraction: number, lambda: number): M {
+export function isoCtsRef(
+  base: ArrayLike<number>,
+  thetas: ArrayLike<number>[],
+  ws: number[],
+  m: number,
+  n: number,
+  k: number,
+  commonFraction: number,
+  lambda: number,
+): M {
   const wsum = ws.reduce((a, b) => a + b, 0);
   const mean = new Float64Array(m * n);
   thetas.forEach((th, t) => axpy(mean, ws[t]! / wsum, sub(th, base)));

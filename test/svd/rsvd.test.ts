@@ -71,7 +71,12 @@ describe('randomized SVD on known spectra (f32)', () => {
       const A = withSpectrum(c.m, c.n, c.sigma, 42);
       const exact = jacobiSvd(A, c.m, c.n);
       const optimal = Math.sqrt(exact.s.slice(c.k).reduce((s, x) => s + x * x, 0));
-      const r = await randomizedSvd(ops, await ops.upload(A), c.m, c.n, { rank: c.k, oversample: 10, powerIters: 2, seed: 9 });
+      const r = await randomizedSvd(ops, await ops.upload(A), c.m, c.n, {
+        rank: c.k,
+        oversample: 10,
+        powerIters: 2,
+        seed: 9,
+      });
       const U = await ops.download(r.U);
       const V = await ops.download(r.V);
       const err = residual(A, U, r.s, V, c.m, c.n, c.k);
@@ -86,7 +91,12 @@ describe('randomized SVD on known spectra (f32)', () => {
   }
 
   it('is deterministic for a seed and exact when k + p covers the whole matrix', async () => {
-    const A = withSpectrum(40, 30, Array.from({ length: 30 }, (_, i) => 1 / (1 + i)), 4);
+    const A = withSpectrum(
+      40,
+      30,
+      Array.from({ length: 30 }, (_, i) => 1 / (1 + i)),
+      4,
+    );
     const run = () => ops.upload(A).then((a) => randomizedSvd(ops, a, 40, 30, { rank: 30, seed: 3 }));
     const [r1, r2] = [await run(), await run()];
     expect([...r1.s]).toEqual([...r2.s]);

@@ -39,7 +39,15 @@ export function withSpectrum(m: number, n: number, sigma: readonly number[], see
 }
 
 /** ‖A − U diag(s) Vᵀ‖_F in f64.  U: [m, k], V: [n, k]. */
-export function residual(A: ArrayLike<number>, U: ArrayLike<number>, s: ArrayLike<number>, V: ArrayLike<number>, m: number, n: number, k: number): number {
+export function residual(
+  A: ArrayLike<number>,
+  U: ArrayLike<number>,
+  s: ArrayLike<number>,
+  V: ArrayLike<number>,
+  m: number,
+  n: number,
+  k: number,
+): number {
   let sum = 0;
   const row = new Float64Array(n);
   for (let i = 0; i < m; i++) {
@@ -88,6 +96,12 @@ export const CASES: SpectrumCase[] = [
   { name: 'flat', m: 96, n: 72, k: 10, sigma: Array.from({ length: 72 }, () => 1) },
   { name: 'decaying (0.85^i)', m: 120, n: 80, k: 12, sigma: Array.from({ length: 80 }, (_, i) => 0.85 ** i) },
   { name: 'decaying (1/(1+i), wide)', m: 64, n: 150, k: 8, sigma: Array.from({ length: 64 }, (_, i) => 1 / (1 + i)) },
-  { name: 'exactly low-rank (rank 10, k = 10)', m: 100, n: 60, k: 10, sigma: Array.from({ length: 10 }, (_, i) => 10 - i) },
+  {
+    name: 'exactly low-rank (rank 10, k = 10)',
+    m: 100,
+    n: 60,
+    k: 10,
+    sigma: Array.from({ length: 10 }, (_, i) => 10 - i),
+  },
   { name: 'rank-deficient (rank 6 < k = 12)', m: 80, n: 70, k: 12, sigma: [5, 4, 3, 2, 1, 0.5] },
 ];

@@ -47,7 +47,9 @@ function fracToSlash(s: string): string {
   let prev;
   do {
     prev = s;
-    s = s.replace(/\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, '($1)/($2)').replace(/\\[dt]?frac\s*(\d)(\d)/g, '$1/$2');
+    s = s
+      .replace(/\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, '($1)/($2)')
+      .replace(/\\[dt]?frac\s*(\d)(\d)/g, '$1/$2');
   } while (s !== prev);
   return s.replace(/\((-?[\d.]+)\)/g, '$1');
 }

@@ -50,7 +50,8 @@ export function computeMetrics(rs: readonly ResponseRecord[]): SetMetrics {
   const sorted = [...tokens].sort((a, b) => a - b);
   const keywordFrequency: Record<string, number> = {};
   for (const k of REFLECTION_KEYWORDS) keywordFrequency[k] = 0;
-  for (const r of rs) for (const [k, c] of Object.entries(countReflections(r.text))) keywordFrequency[k]! += c / rs.length;
+  for (const r of rs)
+    for (const [k, c] of Object.entries(countReflections(r.text))) keywordFrequency[k]! += c / rs.length;
   const levels = [...new Set(rs.map((r) => r.level).filter((l): l is number => l !== undefined))].sort((a, b) => a - b);
   return {
     n: rs.length,
@@ -64,7 +65,12 @@ export function computeMetrics(rs: readonly ResponseRecord[]): SetMetrics {
     keywordFrequency,
     byLevel: levels.map((level) => {
       const at = rs.filter((r) => r.level === level);
-      return { level, n: at.length, accuracy: mean(at.map((r) => (r.correct ? 1 : 0))), meanTokens: mean(at.map((r) => r.tokens)) };
+      return {
+        level,
+        n: at.length,
+        accuracy: mean(at.map((r) => (r.correct ? 1 : 0))),
+        meanTokens: mean(at.map((r) => r.tokens)),
+      };
     }),
   };
 }
@@ -74,8 +80,12 @@ export function computeMetrics(rs: readonly ResponseRecord[]): SetMetrics {
  * with L the mean response length per set; 0.487 is shown as "−48.7%", as in the paper's tables.
  * Also the total-token ratio Σ tokens_model / Σ tokens_ref.
  */
-export function lengthChange(model: readonly SetMetrics[], reference: readonly SetMetrics[]): { reduction: number; totalTokenRatio: number } {
-  if (model.length !== reference.length || model.length === 0) throw new Error('lengthChange: one metrics entry per problem set, for both models');
+export function lengthChange(
+  model: readonly SetMetrics[],
+  reference: readonly SetMetrics[],
+): { reduction: number; totalTokenRatio: number } {
+  if (model.length !== reference.length || model.length === 0)
+    throw new Error('lengthChange: one metrics entry per problem set, for both models');
   const ratios = model.map((m, i) => m.meanTokens / reference[i]!.meanTokens);
   const total = model.reduce((a, m) => a + m.totalTokens, 0) / reference.reduce((a, m) => a + m.totalTokens, 0);
   return { reduction: 1 - mean(ratios), totalTokenRatio: total };

@@ -80,7 +80,12 @@ function toProblem(row: Record<string, unknown>, format: ProblemFormat, id: stri
     }
     case 'math': {
       if (typeof row.problem !== 'string') throw new Error("missing 'problem'");
-      const answer = row.answer !== undefined ? String(row.answer) : typeof row.solution === 'string' ? lastBoxed(row.solution) : undefined;
+      const answer =
+        row.answer !== undefined
+          ? String(row.answer)
+          : typeof row.solution === 'string'
+            ? lastBoxed(row.solution)
+            : undefined;
       if (answer === undefined) throw new Error("no 'answer' and no \\boxed{} in 'solution'");
       return withLevel({ id, question: row.problem, answer: answer.trim() });
     }
@@ -115,7 +120,9 @@ export function parseProblemSet(text: string, name: string, opts: ProblemSetOpti
     format ??= detectFormat(r);
     if (!format) return bad(line, 'unrecognised format (expected GSM8K, MATH or {prompt, answer} fields)');
     try {
-      problems.push(toProblem(r, format, typeof r.id === 'string' || typeof r.id === 'number' ? String(r.id) : `${name}#${line}`));
+      problems.push(
+        toProblem(r, format, typeof r.id === 'string' || typeof r.id === 'number' ? String(r.id) : `${name}#${line}`),
+      );
     } catch (e) {
       bad(line, (e as Error).message);
     }
@@ -124,7 +131,9 @@ export function parseProblemSet(text: string, name: string, opts: ProblemSetOpti
     throw new ProblemSetError(
       'empty',
       name,
-      badLines.length ? `no usable problems (${badLines.length} bad lines, first: line ${badLines[0]!.line}: ${badLines[0]!.reason})` : 'the problem set is empty',
+      badLines.length
+        ? `no usable problems (${badLines.length} bad lines, first: line ${badLines[0]!.line}: ${badLines[0]!.reason})`
+        : 'the problem set is empty',
       badLines,
     );
   return { name, format: format!, problems, badLines };

@@ -19,7 +19,8 @@ export function tableRows(runs: readonly EvalRun[], reference?: string): TableRo
   return names.map((name) => {
     const ms = per(name);
     const mean = (f: (m: (typeof ms)[number]) => number) => ms.reduce((a, m) => a + f(m), 0) / ms.length;
-    const lc = reference && reference !== name && names.includes(reference) ? lengthChange(ms, per(reference)) : undefined;
+    const lc =
+      reference && reference !== name && names.includes(reference) ? lengthChange(ms, per(reference)) : undefined;
     return {
       model: name,
       accuracy: mean((m) => m.accuracy),
@@ -47,7 +48,8 @@ export function formatTable(rows: readonly TableRow[]): string {
     String(r.hitLimit),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
@@ -62,10 +64,32 @@ function csvCell(v: unknown): string {
 
 /** One row per response. */
 export function runsToCsv(runs: readonly EvalRun[]): string {
-  const header = ['set', 'model', 'problem_id', 'level', 'correct', 'extracted', 'rule', 'tokens', 'hit_limit', 'response'];
+  const header = [
+    'set',
+    'model',
+    'problem_id',
+    'level',
+    'correct',
+    'extracted',
+    'rule',
+    'tokens',
+    'hit_limit',
+    'response',
+  ];
   const rows = runs.flatMap((run) =>
     run.models.flatMap((m) =>
-      m.responses.map((r) => [run.set.name, m.name, r.problemId, r.level, r.correct ? 1 : 0, r.extracted, r.rule, r.tokens, r.hitLimit ? 1 : 0, r.text]),
+      m.responses.map((r) => [
+        run.set.name,
+        m.name,
+        r.problemId,
+        r.level,
+        r.correct ? 1 : 0,
+        r.extracted,
+        r.rule,
+        r.tokens,
+        r.hitLimit ? 1 : 0,
+        r.text,
+      ]),
     ),
   );
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';

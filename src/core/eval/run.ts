@@ -22,7 +22,10 @@ export interface Completion {
 
 export interface CompletionModel {
   readonly name: string;
-  complete(messages: readonly ChatMessage[], opts: { maxNewTokens: number; signal?: AbortSignal; onText?: (textSoFar: string) => void }): Promise<Completion>;
+  complete(
+    messages: readonly ChatMessage[],
+    opts: { maxNewTokens: number; signal?: AbortSignal; onText?: (textSoFar: string) => void },
+  ): Promise<Completion>;
 }
 
 export interface PromptStyle {
@@ -60,7 +63,9 @@ export interface EvalRun {
 
 export function buildMessages(problem: Problem, style: PromptStyle, examples: readonly Problem[]): ChatMessage[] {
   const user = (q: string): ChatMessage => ({ role: 'user', content: style.template.replaceAll('{question}', q) });
-  const shots = examples.slice(0, style.fewShot).flatMap((e) => [user(e.question), { role: 'assistant', content: `The answer is ${e.answer}.` } as ChatMessage]);
+  const shots = examples
+    .slice(0, style.fewShot)
+    .flatMap((e) => [user(e.question), { role: 'assistant', content: `The answer is ${e.answer}.` } as ChatMessage]);
   return [...shots, user(problem.question)];
 }
 
@@ -80,7 +85,12 @@ export async function evaluate(
   const heldOut = Math.max(0, ...entries.map((e) => e.prompt?.fewShot ?? 0));
   const examples = set.problems.slice(0, heldOut);
   const problems = spread(set.problems.slice(heldOut), opts.limit);
-  if (problems.length === 0) throw new ProblemSetError('no-problems', set.name, `no problems left to evaluate after ${heldOut} few-shot examples`);
+  if (problems.length === 0)
+    throw new ProblemSetError(
+      'no-problems',
+      set.name,
+      `no problems left to evaluate after ${heldOut} few-shot examples`,
+    );
   const total = problems.length * entries.length;
   let done = 0;
   const models: ModelResult[] = [];
@@ -112,5 +122,10 @@ export async function evaluate(
     models.push({ name: model.name, prompt, responses, metrics: computeMetrics(responses) });
   }
   opts.onProgress?.({ done, total, model: '', problem: '' });
-  return { set: { name: set.name, problems: problems.length, fewShotHeldOut: heldOut }, maxNewTokens: opts.maxNewTokens, models, ms: Date.now() - started };
+  return {
+    set: { name: set.name, problems: problems.length, fewShotHeldOut: heldOut },
+    maxNewTokens: opts.maxNewTokens,
+    models,
+    ms: Date.now() - started,
+  };
 }

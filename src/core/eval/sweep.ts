@@ -10,16 +10,37 @@ import type { Recipe } from '../recipe/types';
 export function withParameter(recipe: Recipe, path: string, value: number): Recipe {
   const m = /^models\.(.+)\.(weight|density|gamma)$/.exec(path);
   if (m) {
-    if (!recipe.models.some((x) => x.model === m[1])) throw new RecipeError('models', `sweep: no model '${m[1]}' in the recipe`);
-    return { ...recipe, models: recipe.models.map((x) => (x.model === m[1] ? { ...x, parameters: { ...x.parameters, [m[2]!]: value } } : x)) };
+    if (!recipe.models.some((x) => x.model === m[1]))
+      throw new RecipeError('models', `sweep: no model '${m[1]}' in the recipe`);
+    return {
+      ...recipe,
+      models: recipe.models.map((x) =>
+        x.model === m[1] ? { ...x, parameters: { ...x.parameters, [m[2]!]: value } } : x,
+      ),
+    };
   }
   if (path === 'weight' || path === 'density' || path === 'gamma')
-    return { ...recipe, models: recipe.models.map((x) => (x.model === recipe.baseModel ? x : { ...x, parameters: { ...x.parameters, [path]: value } })) };
+    return {
+      ...recipe,
+      models: recipe.models.map((x) =>
+        x.model === recipe.baseModel ? x : { ...x, parameters: { ...x.parameters, [path]: value } },
+      ),
+    };
   if (path === 'lambda' || path === 't') return { ...recipe, parameters: { ...recipe.parameters, [path]: value } };
-  throw new RecipeError('sweep', `cannot sweep '${path}' (use weight, density, gamma, lambda, t or models.<name>.<param>)`);
+  throw new RecipeError(
+    'sweep',
+    `cannot sweep '${path}' (use weight, density, gamma, lambda, t or models.<name>.<param>)`,
+  );
 }
 
 /** One validated recipe per value (a value out of range fails like a hand-written recipe would). */
-export function sweepRecipes(recipe: Recipe, path: string, values: readonly number[]): { value: number; recipe: Recipe }[] {
-  return values.map((value) => ({ value, recipe: parseRecipeObject(recipeToObject(withParameter(recipe, path, value))).recipe }));
+export function sweepRecipes(
+  recipe: Recipe,
+  path: string,
+  values: readonly number[],
+): { value: number; recipe: Recipe }[] {
+  return values.map((value) => ({
+    value,
+    recipe: parseRecipeObject(recipeToObject(withParameter(recipe, path, value))).recipe,
+  }));
 }

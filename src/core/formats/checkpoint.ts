@@ -57,22 +57,38 @@ export class Checkpoint {
       try {
         index = JSON.parse(await readText(indexSrc));
       } catch (e) {
-        throw new CheckpointError('bad-index', path('model.safetensors.index.json'), `not valid JSON (${(e as Error).message})`);
+        throw new CheckpointError(
+          'bad-index',
+          path('model.safetensors.index.json'),
+          `not valid JSON (${(e as Error).message})`,
+        );
       }
       const wm = index.weight_map;
-      if (!wm || typeof wm !== 'object') throw new CheckpointError('bad-index', path('model.safetensors.index.json'), "no 'weight_map' object");
+      if (!wm || typeof wm !== 'object')
+        throw new CheckpointError('bad-index', path('model.safetensors.index.json'), "no 'weight_map' object");
       shardNames = [...new Set(Object.values(wm))];
       const missing = shardNames.filter((s) => !files.includes(s));
       if (missing.length)
-        throw new CheckpointError('missing-shard', path('model.safetensors.index.json'), `references missing shard(s): ${missing.join(', ')}`);
+        throw new CheckpointError(
+          'missing-shard',
+          path('model.safetensors.index.json'),
+          `references missing shard(s): ${missing.join(', ')}`,
+        );
       const unreferenced = files.filter((f) => f.endsWith('.safetensors') && !shardNames.includes(f));
-      if (unreferenced.length) warnings.push(`shard(s) not referenced by the index, ignored: ${unreferenced.join(', ')}`);
+      if (unreferenced.length)
+        warnings.push(`shard(s) not referenced by the index, ignored: ${unreferenced.join(', ')}`);
       const shards = await Promise.all(shardNames.map(async (s) => SafetensorsFile.open((await folder.open(s))!)));
       const tensors = new Map<string, CheckpointTensor>();
       for (const [name, shardFile] of Object.entries(wm)) {
         const shard = shards[shardNames.indexOf(shardFile)]!;
         const info = shard.tensors.get(name);
-        if (!info) throw new SafetensorsError('missing-tensor', path(shardFile), 'listed in the index but absent from the shard', name);
+        if (!info)
+          throw new SafetensorsError(
+            'missing-tensor',
+            path(shardFile),
+            'listed in the index but absent from the shard',
+            name,
+          );
         tensors.set(name, { ...info, file: shard });
       }
       for (const shard of shards)
@@ -82,7 +98,8 @@ export class Checkpoint {
     }
 
     shardNames = files.filter((f) => f.endsWith('.safetensors')).sort();
-    if (shardNames.length === 0) throw new CheckpointError('missing-file', path('model.safetensors'), 'no .safetensors file in the folder');
+    if (shardNames.length === 0)
+      throw new CheckpointError('missing-file', path('model.safetensors'), 'no .safetensors file in the folder');
     if (shardNames.length > 1 && files.includes('model.safetensors')) {
       warnings.push(`several .safetensors files and no index: using model.safetensors only`);
       shardNames = ['model.safetensors'];
@@ -91,7 +108,12 @@ export class Checkpoint {
     const tensors = new Map<string, CheckpointTensor>();
     for (const shard of shards)
       for (const info of shard.tensors.values()) {
-        if (tensors.has(info.name)) throw new CheckpointError('duplicate-tensor', path(shard.name), `tensor '${info.name}' also appears in ${tensors.get(info.name)!.file.name}`);
+        if (tensors.has(info.name))
+          throw new CheckpointError(
+            'duplicate-tensor',
+            path(shard.name),
+            `tensor '${info.name}' also appears in ${tensors.get(info.name)!.file.name}`,
+          );
         tensors.set(info.name, { ...info, file: shard });
       }
     return new Checkpoint(folder, config, shards, tensors, warnings);

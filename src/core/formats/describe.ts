@@ -27,7 +27,8 @@ export function describeCheckpoint(c: Checkpoint): CheckpointSummary {
   }
   const problems = [...c.warnings];
   if (!c.config) problems.push('no config.json: the architecture is unknown and the model cannot be run');
-  else if (c.config.tieWordEmbeddings === false && !c.tensor('lm_head.weight')) problems.push('config says the head is untied but lm_head.weight is missing');
+  else if (c.config.tieWordEmbeddings === false && !c.tensor('lm_head.weight'))
+    problems.push('config says the head is untied but lm_head.weight is missing');
   return {
     name: c.name,
     architecture: c.config?.architecture ?? 'unknown',

@@ -29,7 +29,8 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelConfi
   } catch (e) {
     throw new CheckpointError('bad-config', file, `not valid JSON (${(e as Error).message})`);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError('bad-config', file, 'not a JSON object');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new CheckpointError('bad-config', file, 'not a JSON object');
   const num = (key: string, fallback?: number): number => {
     const v = raw[key];
     if (typeof v === 'number' && Number.isFinite(v)) return v;
@@ -37,7 +38,8 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelConfi
     throw new CheckpointError('bad-config', file, `'${key}' must be a number (got ${JSON.stringify(v)})`);
   };
   const archs = raw.architectures;
-  const architecture = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : String(raw.model_type ?? 'unknown');
+  const architecture =
+    Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : String(raw.model_type ?? 'unknown');
   const hiddenSize = num('hidden_size');
   const numHeads = num('num_attention_heads');
   return {

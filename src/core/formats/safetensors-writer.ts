@@ -84,7 +84,8 @@ export class ShardedSafetensorsWriter {
   /** Starts the next tensor; its name must match the plan's order. */
   async begin(name: string): Promise<void> {
     const cur = this.currentTensor;
-    if (cur && this.written !== cur.end - cur.begin) throw new Error(`writer: tensor '${cur.name}' got ${this.written} of ${cur.end - cur.begin} bytes`);
+    if (cur && this.written !== cur.end - cur.begin)
+      throw new Error(`writer: tensor '${cur.name}' got ${this.written} of ${cur.end - cur.begin} bytes`);
     this.tensorIndex++;
     while (this.shardIndex < 0 || this.tensorIndex >= this.shards[this.shardIndex]!.tensors.length) {
       await this.writer?.close();
@@ -104,7 +105,8 @@ export class ShardedSafetensorsWriter {
 
   async write(bytes: Uint8Array): Promise<void> {
     const t = this.currentTensor;
-    if (!t || this.written + bytes.byteLength > t.end - t.begin) throw new Error(`writer: too many bytes for '${t?.name}'`);
+    if (!t || this.written + bytes.byteLength > t.end - t.begin)
+      throw new Error(`writer: too many bytes for '${t?.name}'`);
     await this.writer!.write(bytes);
     this.written += bytes.byteLength;
   }
@@ -135,9 +137,14 @@ export class ShardedSafetensorsWriter {
         total += s.dataBytes;
       }
       const index = { metadata: { total_size: total }, weight_map: weightMap };
-      await this.writeExtra('model.safetensors.index.json', new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'));
+      await this.writeExtra(
+        'model.safetensors.index.json',
+        new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'),
+      );
     }
-    const order = [...this.partials].sort((a, b) => Number(a.startsWith('config.json')) - Number(b.startsWith('config.json')));
+    const order = [...this.partials].sort(
+      (a, b) => Number(a.startsWith('config.json')) - Number(b.startsWith('config.json')),
+    );
     for (const p of order) await this.out.rename(p, p.slice(0, -PARTIAL_SUFFIX.length));
     this.done = true;
   }

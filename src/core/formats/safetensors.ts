@@ -42,7 +42,8 @@ export class SafetensorsFile {
     const lenBytes = await source.read(0, 8);
     const view = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8);
     const headerLen = Number(view.getBigUint64(0, true));
-    if (headerLen > MAX_HEADER_BYTES) throw fail('header-too-large', `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+    if (headerLen > MAX_HEADER_BYTES)
+      throw fail('header-too-large', `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
     if (8 + headerLen > source.size)
       throw fail('header-beyond-file', `header length ${headerLen} runs past the end of the ${source.size}-byte file`);
     const headerBytes = await source.read(8, headerLen);
@@ -66,20 +67,39 @@ export class SafetensorsFile {
         continue;
       }
       const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      if (!t || typeof t !== 'object' || typeof t.dtype !== 'string' || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets) || t.data_offsets.length !== 2)
+      if (
+        !t ||
+        typeof t !== 'object' ||
+        typeof t.dtype !== 'string' ||
+        !Array.isArray(t.shape) ||
+        !Array.isArray(t.data_offsets) ||
+        t.data_offsets.length !== 2
+      )
         throw fail('header-not-object', 'entry needs dtype, shape and data_offsets', name);
       const shape = t.shape as number[];
-      if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw fail('header-not-object', `bad shape ${JSON.stringify(shape)}`, name);
+      if (!shape.every((d) => Number.isInteger(d) && d >= 0))
+        throw fail('header-not-object', `bad shape ${JSON.stringify(shape)}`, name);
       const [begin, end] = t.data_offsets as number[];
       if (!Number.isInteger(begin) || !Number.isInteger(end) || begin! < 0 || end! < begin!)
         throw fail('offsets-out-of-range', `bad data_offsets [${begin}, ${end}]`, name);
       if (!isSupportedDType(t.dtype)) {
-        const known = t.dtype in SAFETENSORS_ITEMSIZE ? 'a valid safetensors dtype that Merge Lab does not merge' : 'not a safetensors dtype';
-        throw fail('unsupported-dtype', `dtype ${t.dtype} is ${known}; supported: ${SUPPORTED_DTYPES.join(', ')}`, name);
+        const known =
+          t.dtype in SAFETENSORS_ITEMSIZE
+            ? 'a valid safetensors dtype that Merge Lab does not merge'
+            : 'not a safetensors dtype';
+        throw fail(
+          'unsupported-dtype',
+          `dtype ${t.dtype} is ${known}; supported: ${SUPPORTED_DTYPES.join(', ')}`,
+          name,
+        );
       }
       const expected = numel(shape) * SAFETENSORS_ITEMSIZE[t.dtype]!;
       if (end! - begin! !== expected)
-        throw fail('byte-length-mismatch', `shape ${JSON.stringify(shape)} × ${t.dtype} needs ${expected} bytes but data_offsets span ${end! - begin!}`, name);
+        throw fail(
+          'byte-length-mismatch',
+          `shape ${JSON.stringify(shape)} × ${t.dtype} needs ${expected} bytes but data_offsets span ${end! - begin!}`,
+          name,
+        );
       ranges.push([begin!, end!, name]);
       entries.push({ name, dtype: t.dtype, shape, offset: dataStart + begin!, byteLength: end! - begin! });
     }
@@ -87,7 +107,8 @@ export class SafetensorsFile {
     for (let i = 1; i < ranges.length; i++) {
       const prev = ranges[i - 1]!;
       const cur = ranges[i]!;
-      if (cur[0] < prev[1] && cur[1] > cur[0]) throw fail('offsets-overlap', `data overlaps tensor '${prev[2]}'`, cur[2]);
+      if (cur[0] < prev[1] && cur[1] > cur[0])
+        throw fail('offsets-overlap', `data overlaps tensor '${prev[2]}'`, cur[2]);
     }
     // Data past the end of the file: a well-formed but cut-short file has contiguous ranges
     // from 0 ("truncated"); anything else is a corrupt offset ("offsets-out-of-range").
@@ -96,8 +117,16 @@ export class SafetensorsFile {
       const contiguous = ranges.every((r, i) => r[0] === (i === 0 ? 0 : ranges[i - 1]![1]));
       const maxEnd = ranges[ranges.length - 1]![1];
       if (contiguous)
-        throw fail('truncated', `file is truncated: the header declares ${dataStart + maxEnd} bytes but the file has ${source.size}`, beyond[2]);
-      throw fail('offsets-out-of-range', `data_offsets end at ${beyond[1]}, outside the ${dataSize}-byte data section`, beyond[2]);
+        throw fail(
+          'truncated',
+          `file is truncated: the header declares ${dataStart + maxEnd} bytes but the file has ${source.size}`,
+          beyond[2],
+        );
+      throw fail(
+        'offsets-out-of-range',
+        `data_offsets end at ${beyond[1]}, outside the ${dataSize}-byte data section`,
+        beyond[2],
+      );
     }
     return new SafetensorsFile(source, new Map(entries.map((e) => [e.name, e])), metadata, dataStart);
   }
@@ -115,7 +144,12 @@ export class SafetensorsFile {
     const n = count ?? t.byteLength / item - start;
     const bytes = await this.source.read(t.offset + start * item, n * item);
     if (bytes.byteLength !== n * item)
-      throw new SafetensorsError('truncated', this.name, `expected ${n * item} bytes at offset ${t.offset + start * item}, got ${bytes.byteLength}`, name);
+      throw new SafetensorsError(
+        'truncated',
+        this.name,
+        `expected ${n * item} bytes at offset ${t.offset + start * item}, got ${bytes.byteLength}`,
+        name,
+      );
     return bytes;
   }
 }

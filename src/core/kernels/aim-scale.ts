@@ -5,7 +5,14 @@
  */
 // base, merged: [n] (elements offset … offset+n−1 of a row-major [out, cols] weight)
 // scale: [cols] normalised activations s_j ∈ [0, 1]   out: [n]
-export function aimScale(base: Float32Array, merged: Float32Array, scale: Float32Array, omega: number, offset: number, cols: number): Float32Array {
+export function aimScale(
+  base: Float32Array,
+  merged: Float32Array,
+  scale: Float32Array,
+  omega: number,
+  offset: number,
+  cols: number,
+): Float32Array {
   const out = new Float32Array(base.length);
   const f = Math.fround;
   const k = f(1 - omega);

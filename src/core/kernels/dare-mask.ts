@@ -6,7 +6,14 @@
 import { daresKeepThreshold, randomU32 } from './rng';
 
 // x: [n] (elements offset … offset+n−1 of the tensor)   out: [n]
-export function dareMask(x: Float32Array, density: number, seed: number, stream: number, offset: number, rescale: boolean): Float32Array {
+export function dareMask(
+  x: Float32Array,
+  density: number,
+  seed: number,
+  stream: number,
+  offset: number,
+  rescale: boolean,
+): Float32Array {
   const out = new Float32Array(x.length);
   const keep = daresKeepThreshold(density);
   const scale = Math.fround(density);

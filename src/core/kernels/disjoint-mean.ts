@@ -4,7 +4,12 @@
  * sum of the agreeing models' weights (1 where none agree).
  */
 // xs: K × [n] weighted task vectors   ws: [K]   sign: [n] of ±1   out: [n]
-export function disjointMean(xs: readonly Float32Array[], ws: readonly number[], sign: Float32Array, normalize: boolean): Float32Array {
+export function disjointMean(
+  xs: readonly Float32Array[],
+  ws: readonly number[],
+  sign: Float32Array,
+  normalize: boolean,
+): Float32Array {
   const n = sign.length;
   const out = new Float32Array(n);
   const f = Math.fround;

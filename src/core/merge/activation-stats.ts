@@ -33,7 +33,8 @@ export function parseActivationStats(text: string, file: string): ActivationStat
   } catch (e) {
     throw new ActivationStatsError(file, `not valid JSON (${(e as Error).message})`);
   }
-  if (doc.format !== ACTIVATION_STATS_FORMAT || doc.version !== 1) throw new ActivationStatsError(file, `not a ${ACTIVATION_STATS_FORMAT} v1 file`);
+  if (doc.format !== ACTIVATION_STATS_FORMAT || doc.version !== 1)
+    throw new ActivationStatsError(file, `not a ${ACTIVATION_STATS_FORMAT} v1 file`);
   if (!doc.channels || typeof doc.channels !== 'object') throw new ActivationStatsError(file, "no 'channels'");
   for (const [name, v] of Object.entries(doc.channels))
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0))

@@ -50,10 +50,26 @@ export class CpuBackend implements TensorBackend<Float32Array> {
   async signConflicts(xs: readonly Float32Array[]) {
     return signConflicts(xs);
   }
-  async aimScale(base: Float32Array, merged: Float32Array, scale: Float32Array, omega: number, offset: number, cols: number) {
+  async aimScale(
+    base: Float32Array,
+    merged: Float32Array,
+    scale: Float32Array,
+    omega: number,
+    offset: number,
+    cols: number,
+  ) {
     return aimScale(base, merged, scale, omega, offset, cols);
   }
-  async matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean, acc?: Float32Array) {
+  async matmul(
+    a: Float32Array,
+    b: Float32Array,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+    acc?: Float32Array,
+  ) {
     return matmul(a, b, m, k, n, transA, transB, acc);
   }
 }

@@ -145,7 +145,8 @@ export async function merge<T>(
       } catch (e) {
         // Errors that say where they are (a truncated shard, a bad recipe value) and cancels pass as they are;
         // anything else (a lost GPU device, a backend bug) is reported against the tensor being merged.
-        if (isAbortError(e) || e instanceof MergeError || (e instanceof LabError && (e.file || e.tensor || e.field))) throw e;
+        if (isAbortError(e) || e instanceof MergeError || (e instanceof LabError && (e.file || e.tensor || e.field)))
+          throw e;
         throw new MergeError('backend', `merging on ${backend.name} failed: ${(e as Error).message}`, tp.name, e);
       } finally {
         job.dispose();

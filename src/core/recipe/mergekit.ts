@@ -12,7 +12,9 @@ import { DEFAULT_SEED, type Recipe, type RecipeWarning, type RecipeWarningCode }
 export function recipeToObject(r: Recipe): Record<string, unknown> {
   const out: Record<string, unknown> = { merge_method: r.mergeMethod };
   if (r.baseModel) out.base_model = r.baseModel;
-  out.models = r.models.map((m) => (Object.keys(m.parameters).length ? { model: m.model, parameters: { ...m.parameters } } : { model: m.model }));
+  out.models = r.models.map((m) =>
+    Object.keys(m.parameters).length ? { model: m.model, parameters: { ...m.parameters } } : { model: m.model },
+  );
   if (Object.keys(r.parameters).length) out.parameters = { ...r.parameters };
   if (r.dtype) out.dtype = recipeDTypeName(r.dtype);
   if (r.tokenizerSource) out.tokenizer_source = r.tokenizerSource;
@@ -25,7 +27,9 @@ export function recipeToObject(r: Recipe): Record<string, unknown> {
 /** Every parameter key the recipe sets, with its dotted field. */
 function parameterFields(r: Recipe): [field: string, key: string][] {
   return [
-    ...r.models.flatMap((m, i) => Object.keys(m.parameters).map((k): [string, string] => [`models[${i}].parameters.${k}`, k])),
+    ...r.models.flatMap((m, i) =>
+      Object.keys(m.parameters).map((k): [string, string] => [`models[${i}].parameters.${k}`, k]),
+    ),
     ...Object.keys(r.parameters).map((k): [string, string] => [`parameters.${k}`, k]),
   ];
 }
@@ -35,16 +39,36 @@ export function mergekitWarnings(r: Recipe): RecipeWarning[] {
   const w: RecipeWarning[] = [];
   const warn = (code: RecipeWarningCode, field: string, message: string) => w.push({ code, field, message });
   const spec = METHODS[r.mergeMethod];
-  if (!spec.mergekit) warn('mergekit-lacks-method', 'merge_method', `merge_method: ${r.mergeMethod} is a Merge Lab extension; mergekit does not have it`);
+  if (!spec.mergekit)
+    warn(
+      'mergekit-lacks-method',
+      'merge_method',
+      `merge_method: ${r.mergeMethod} is a Merge Lab extension; mergekit does not have it`,
+    );
   else
     for (const [field, key] of parameterFields(r))
-      if (isParameterName(key) && !PARAMETERS[key].mergekit) warn('mergekit-ignores-key', field, `${field} is a Merge Lab extension; mergekit ignores it`);
+      if (isParameterName(key) && !PARAMETERS[key].mergekit)
+        warn('mergekit-ignores-key', field, `${field} is a Merge Lab extension; mergekit ignores it`);
   if (r.aim)
-    warn('mergekit-ignores-key', 'aim', 'aim: mergekit cannot apply activation-informed merging (AIM); ' + 'it ignores this key and produces the plain merge');
+    warn(
+      'mergekit-ignores-key',
+      'aim',
+      'aim: mergekit cannot apply activation-informed merging (AIM); ' +
+        'it ignores this key and produces the plain merge',
+    );
   if (r.vocabPolicy !== 'error')
-    warn('mergekit-ignores-key', 'vocab_policy', 'vocab_policy is a Merge Lab extension; ' + 'mergekit resolves embedding sizes with its own tokenizer settings');
+    warn(
+      'mergekit-ignores-key',
+      'vocab_policy',
+      'vocab_policy is a Merge Lab extension; ' + 'mergekit resolves embedding sizes with its own tokenizer settings',
+    );
   if (r.randomSeed !== DEFAULT_SEED && spec.sparsification === 'random')
-    warn('mergekit-differs', 'random_seed', 'random_seed: pass it to mergekit as --random-seed; ' + "its DARE masks come from torch, so they differ from Merge Lab's");
+    warn(
+      'mergekit-differs',
+      'random_seed',
+      'random_seed: pass it to mergekit as --random-seed; ' +
+        "its DARE masks come from torch, so they differ from Merge Lab's",
+    );
   return w;
 }
 

@@ -6,7 +6,13 @@
 import YAML from 'yaml';
 import { RECIPE_DTYPE } from '../dtype';
 import { RecipeError } from '../errors';
-import { AIM_OMEGA, PARAMETERS, type ParameterDef, type ParameterName, isParameterName } from '../merge/methods/parameters';
+import {
+  AIM_OMEGA,
+  PARAMETERS,
+  type ParameterDef,
+  type ParameterName,
+  isParameterName,
+} from '../merge/methods/parameters';
 import { METHODS } from '../merge/methods/registry';
 import { RECIPE_KEYS, SURGERY_KEYS } from './keys';
 import {
@@ -43,10 +49,14 @@ function parseSetting(v: unknown, field: string): Setting {
     return v.map((c, i): ConditionalSetting => {
       const f = `${field}[${i}]`;
       if (!isRecord(c) || !('value' in c)) throw new RecipeError(f, 'expected a number (gradient) or {filter, value}');
-      if (c.filter !== undefined && typeof c.filter !== 'string') throw new RecipeError(`${f}.filter`, 'must be a string');
+      if (c.filter !== undefined && typeof c.filter !== 'string')
+        throw new RecipeError(`${f}.filter`, 'must be a string');
       const value = parseSetting(c.value, `${f}.value`);
-      if (Array.isArray(value) && !value.every((e) => typeof e === 'number')) throw new RecipeError(`${f}.value`, 'filters cannot nest');
-      return c.filter === undefined ? { value: value as ConditionalSetting['value'] } : { filter: c.filter, value: value as ConditionalSetting['value'] };
+      if (Array.isArray(value) && !value.every((e) => typeof e === 'number'))
+        throw new RecipeError(`${f}.value`, 'filters cannot nest');
+      return c.filter === undefined
+        ? { value: value as ConditionalSetting['value'] }
+        : { filter: c.filter, value: value as ConditionalSetting['value'] };
     });
   }
   throw new RecipeError(field, `expected a number, boolean, gradient list or filter list, got ${JSON.stringify(v)}`);
@@ -54,9 +64,12 @@ function parseSetting(v: unknown, field: string): Setting {
 
 /** Checks that every value a setting can produce is a number within [min, max]. */
 function checkNumeric(s: Setting, field: string, min: number, max: number): void {
-  const values: unknown[] = Array.isArray(s) ? s.flatMap((e) => (typeof e === 'number' ? [e] : Array.isArray(e.value) ? e.value : [e.value])) : [s];
+  const values: unknown[] = Array.isArray(s)
+    ? s.flatMap((e) => (typeof e === 'number' ? [e] : Array.isArray(e.value) ? e.value : [e.value]))
+    : [s];
   for (const v of values) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new RecipeError(field, `must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new RecipeError(field, `must be a number, got ${JSON.stringify(v)}`);
     if (v < min || v > max) throw new RecipeError(field, `${v} is outside [${min}, ${max}]`);
   }
 }
@@ -65,10 +78,21 @@ function checkNumeric(s: Setting, field: string, min: number, max: number): void
 function hasFraction(s: Setting): boolean {
   if (typeof s === 'number') return !Number.isInteger(s);
   // Gradient entries and scalar filter values are checked; a gradient inside a filter is not.
-  return Array.isArray(s) && s.some((e) => (typeof e === 'number' ? !Number.isInteger(e) : typeof e.value === 'number' && !Number.isInteger(e.value)));
+  return (
+    Array.isArray(s) &&
+    s.some((e) =>
+      typeof e === 'number' ? !Number.isInteger(e) : typeof e.value === 'number' && !Number.isInteger(e.value),
+    )
+  );
 }
 
-function parseParameters(v: unknown, field: string, allowed: readonly ParameterName[], method: string, warnings: RecipeWarning[]): Record<string, Setting> {
+function parseParameters(
+  v: unknown,
+  field: string,
+  allowed: readonly ParameterName[],
+  method: string,
+  warnings: RecipeWarning[],
+): Record<string, Setting> {
   if (v === undefined || v === null) return {};
   if (!isRecord(v)) throw new RecipeError(field, 'must be a mapping of parameter names to values');
   const out: Record<string, Setting> = {};
@@ -101,16 +125,22 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   const warnings: RecipeWarning[] = [];
   if (!isRecord(doc)) throw new RecipeError('(root)', 'a recipe must be a YAML mapping');
   for (const k of Object.keys(doc)) {
-    if (SURGERY_KEYS.includes(k)) throw new RecipeError(k, `'${k}' (layer surgery) is not supported; list whole models under 'models'`);
+    if (SURGERY_KEYS.includes(k))
+      throw new RecipeError(k, `'${k}' (layer surgery) is not supported; list whole models under 'models'`);
     if (!TOP_LEVEL_KEYS.includes(k)) throw new RecipeError(k, `unknown key (known: ${TOP_LEVEL_KEYS.join(', ')})`);
   }
   const m = doc.merge_method;
   if (typeof m !== 'string' || !(MERGE_METHODS as readonly string[]).includes(m))
-    throw new RecipeError('merge_method', `${JSON.stringify(m)} is not supported; choose one of ${MERGE_METHODS.join(', ')}`);
+    throw new RecipeError(
+      'merge_method',
+      `${JSON.stringify(m)} is not supported; choose one of ${MERGE_METHODS.join(', ')}`,
+    );
   const spec = METHODS[m as MergeMethodName];
-  const baseModel = doc.base_model === undefined || doc.base_model === null ? undefined : modelRef(doc.base_model, 'base_model');
+  const baseModel =
+    doc.base_model === undefined || doc.base_model === null ? undefined : modelRef(doc.base_model, 'base_model');
 
-  if (!Array.isArray(doc.models) || doc.models.length === 0) throw new RecipeError('models', 'must list at least one model');
+  if (!Array.isArray(doc.models) || doc.models.length === 0)
+    throw new RecipeError('models', 'must list at least one model');
   const models: RecipeModel[] = doc.models.map((entry, i) => {
     const f = `models[${i}]`;
     if (!isRecord(entry)) throw new RecipeError(f, 'must be a mapping with a `model` key');
@@ -118,12 +148,22 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
     const parameters = parseParameters(entry.parameters, `${f}.parameters`, spec.modelParameters, m, warnings);
     return { model, parameters };
   });
-  const parameters = parseParameters(doc.parameters, 'parameters', [...spec.globalParameters, ...spec.modelParameters], m, warnings);
+  const parameters = parseParameters(
+    doc.parameters,
+    'parameters',
+    [...spec.globalParameters, ...spec.modelParameters],
+    m,
+    warnings,
+  );
 
   if (spec.needsBase && !baseModel) throw new RecipeError('base_model', `${m} needs a base_model`);
   const others = models.filter((x) => x.model !== baseModel);
   if (spec.family === 'slerp') {
-    if (others.length !== 1) throw new RecipeError('models', `slerp merges exactly two models: the base_model and one other (got ${others.length} others)`);
+    if (others.length !== 1)
+      throw new RecipeError(
+        'models',
+        `slerp merges exactly two models: the base_model and one other (got ${others.length} others)`,
+      );
     if (parameters.t === undefined) throw new RecipeError('parameters.t', 'slerp needs t');
   }
   if (spec.family !== 'slerp') {
@@ -134,7 +174,8 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
         if (x.parameters.weight === undefined && parameters.weight === undefined)
           throw new RecipeError(`models[${i}].parameters.weight`, `${m} needs a weight for every model`);
       });
-    if ((spec.family === 'task_vector' || spec.family === 'svd') && others.length === 0) throw new RecipeError('models', `${m} needs at least one model besides the base_model`);
+    if ((spec.family === 'task_vector' || spec.family === 'svd') && others.length === 0)
+      throw new RecipeError('models', `${m} needs at least one model besides the base_model`);
   }
   const seen = new Set<string>();
   models.forEach((x, i) => {
@@ -146,29 +187,48 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   let dtype: Recipe['dtype'];
   if (dtypeRaw !== undefined && dtypeRaw !== null) {
     const d = RECIPE_DTYPE[String(dtypeRaw)];
-    if (!d) throw new RecipeError(doc.out_dtype !== undefined ? 'out_dtype' : 'dtype', `${JSON.stringify(dtypeRaw)} is not one of ${Object.keys(RECIPE_DTYPE).join(', ')}`);
+    if (!d)
+      throw new RecipeError(
+        doc.out_dtype !== undefined ? 'out_dtype' : 'dtype',
+        `${JSON.stringify(dtypeRaw)} is not one of ${Object.keys(RECIPE_DTYPE).join(', ')}`,
+      );
     dtype = d;
   }
   let tokenizerSource: string | undefined;
   if (doc.tokenizer_source !== undefined && doc.tokenizer_source !== null) {
-    if (typeof doc.tokenizer_source !== 'string') throw new RecipeError('tokenizer_source', "must be 'base' or a model name");
-    if (doc.tokenizer_source === 'union') throw new RecipeError('tokenizer_source', "'union' needs vocabulary surgery, which Merge Lab does not do; use 'base' or a model name");
+    if (typeof doc.tokenizer_source !== 'string')
+      throw new RecipeError('tokenizer_source', "must be 'base' or a model name");
+    if (doc.tokenizer_source === 'union')
+      throw new RecipeError(
+        'tokenizer_source',
+        "'union' needs vocabulary surgery, which Merge Lab does not do; use 'base' or a model name",
+      );
     tokenizerSource = doc.tokenizer_source;
   }
   const seed = doc.random_seed ?? DEFAULT_SEED;
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RecipeError('random_seed', 'must be an integer in [0, 2^32)');
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new RecipeError('random_seed', 'must be an integer in [0, 2^32)');
   const vp = doc.vocab_policy ?? 'error';
   if (vp !== 'error' && vp !== 'base') throw new RecipeError('vocab_policy', "must be 'error' or 'base'");
 
   let aim: AimSettings | undefined;
   if (doc.aim !== undefined && doc.aim !== null) {
-    if (!isRecord(doc.aim)) throw new RecipeError('aim', 'must be a mapping such as {omega: 0.4, calibration: stats.json}');
-    for (const k of Object.keys(doc.aim)) if (k !== 'omega' && k !== 'calibration') throw new RecipeError(`aim.${k}`, "unknown key (known: omega, calibration)");
+    if (!isRecord(doc.aim))
+      throw new RecipeError('aim', 'must be a mapping such as {omega: 0.4, calibration: stats.json}');
+    for (const k of Object.keys(doc.aim))
+      if (k !== 'omega' && k !== 'calibration')
+        throw new RecipeError(`aim.${k}`, 'unknown key (known: omega, calibration)');
     const omega = doc.aim.omega ?? AIM_OMEGA.default;
     const [lo, hi] = AIM_OMEGA.range!;
-    if (typeof omega !== 'number' || !(omega >= lo && omega <= hi)) throw new RecipeError('aim.omega', `must be a number in [${lo}, ${hi}], got ${JSON.stringify(omega)}`);
-    if (typeof doc.aim.calibration !== 'string' || !doc.aim.calibration) throw new RecipeError('aim.calibration', 'must name the activation statistics file or calibration set');
-    if (!spec.needsBase) throw new RecipeError('aim', `AIM scales the merged task vector against θ₀, so it needs a method with a base_model (${m} has none)`);
+    if (typeof omega !== 'number' || !(omega >= lo && omega <= hi))
+      throw new RecipeError('aim.omega', `must be a number in [${lo}, ${hi}], got ${JSON.stringify(omega)}`);
+    if (typeof doc.aim.calibration !== 'string' || !doc.aim.calibration)
+      throw new RecipeError('aim.calibration', 'must name the activation statistics file or calibration set');
+    if (!spec.needsBase)
+      throw new RecipeError(
+        'aim',
+        `AIM scales the merged task vector against θ₀, so it needs a method with a base_model (${m} has none)`,
+      );
     aim = { omega, calibration: doc.aim.calibration };
   }
 

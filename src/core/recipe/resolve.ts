@@ -16,7 +16,11 @@ export function layerPosition(tensorName: string, numLayers: number): number {
  * interpolated at t; a filter list takes the first entry whose filter is absent, `*`, or a
  * substring of the tensor name. Returns undefined when no filter matches.
  */
-export function evaluateSetting(setting: Setting, tensorName: string, t: number): number | boolean | string | undefined {
+export function evaluateSetting(
+  setting: Setting,
+  tensorName: string,
+  t: number,
+): number | boolean | string | undefined {
   if (!Array.isArray(setting)) return setting;
   if (setting.length === 0) return undefined;
   if (setting.every((e) => typeof e === 'number')) {

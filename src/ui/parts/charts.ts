@@ -20,10 +20,17 @@ export function lengthHistogram(models: readonly ModelResult[], bins = 12): Char
       datasets: models.map((m, i) => ({
         label: m.name,
         backgroundColor: colorOf(i),
-        data: labels.map((_, b) => m.responses.filter((r) => Math.min(bins - 1, Math.floor(r.tokens / width)) === b).length),
+        data: labels.map(
+          (_, b) => m.responses.filter((r) => Math.min(bins - 1, Math.floor(r.tokens / width)) === b).length,
+        ),
       })),
     },
-    options: { scales: { x: { title: { display: true, text: 'response tokens' } }, y: { title: { display: true, text: 'responses' } } } },
+    options: {
+      scales: {
+        x: { title: { display: true, text: 'response tokens' } },
+        y: { title: { display: true, text: 'responses' } },
+      },
+    },
   };
 }
 
@@ -34,11 +41,29 @@ export function accuracyVsLength(points: readonly (TradeoffPoint & { group?: str
     type: 'scatter',
     data: {
       datasets: [
-        ...points.map((p, i) => ({ label: p.label, data: [{ x: p.meanTokens, y: 100 * p.accuracy }], backgroundColor: colorOf(i), pointRadius: 6 })),
-        { type: 'line' as const, label: 'Pareto frontier', data: front.map((p) => ({ x: p.meanTokens, y: 100 * p.accuracy })), borderColor: '#888', borderDash: [4, 4], pointRadius: 0, fill: false },
+        ...points.map((p, i) => ({
+          label: p.label,
+          data: [{ x: p.meanTokens, y: 100 * p.accuracy }],
+          backgroundColor: colorOf(i),
+          pointRadius: 6,
+        })),
+        {
+          type: 'line' as const,
+          label: 'Pareto frontier',
+          data: front.map((p) => ({ x: p.meanTokens, y: 100 * p.accuracy })),
+          borderColor: '#888',
+          borderDash: [4, 4],
+          pointRadius: 0,
+          fill: false,
+        },
       ],
     },
-    options: { scales: { x: { type: 'linear', title: { display: true, text: 'mean response tokens' } }, y: { title: { display: true, text: 'accuracy %' }, min: 0, max: 100 } } },
+    options: {
+      scales: {
+        x: { type: 'linear', title: { display: true, text: 'mean response tokens' } },
+        y: { title: { display: true, text: 'accuracy %' }, min: 0, max: 100 },
+      },
+    },
   };
 }
 
@@ -56,7 +81,12 @@ export function lengthByLevel(models: readonly ModelResult[]): ChartConfiguratio
         data: levels.map((l) => m.metrics.byLevel.find((x) => x.level === l)?.meanTokens ?? null),
       })),
     },
-    options: { scales: { x: { title: { display: true, text: 'difficulty level (operations)' } }, y: { title: { display: true, text: 'mean tokens' }, min: 0 } } },
+    options: {
+      scales: {
+        x: { title: { display: true, text: 'difficulty level (operations)' } },
+        y: { title: { display: true, text: 'mean tokens' }, min: 0 },
+      },
+    },
   };
 }
 
@@ -76,6 +106,11 @@ export function spectrumChart(spectra: readonly SpectrumDiagnostics[], max = 8):
         data: s.singularValues.map((v) => v / (s.singularValues[0] || 1)),
       })),
     },
-    options: { scales: { x: { title: { display: true, text: 'index i' } }, y: { type: 'logarithmic', title: { display: true, text: 'σ_i / σ_1' } } } },
+    options: {
+      scales: {
+        x: { title: { display: true, text: 'index i' } },
+        y: { type: 'logarithmic', title: { display: true, text: 'σ_i / σ_1' } },
+      },
+    },
   };
 }

@@ -32,7 +32,16 @@ export class AimState {
     if (this.stats[name]) return name;
     this.busy = true;
     try {
-      const stats = await this.compare.client().calibrate(model, entry.files, set.text, set.id, samples, (d, n) => (this.status = `calibrating on ${set.id}: ${d}/${n}`));
+      const stats = await this.compare
+        .client()
+        .calibrate(
+          model,
+          entry.files,
+          set.text,
+          set.id,
+          samples,
+          (d, n) => (this.status = `calibrating on ${set.id}: ${d}/${n}`),
+        );
       this.stats = { ...this.stats, [name]: stats };
       this.status = `${name}: ${Object.keys(stats.channels).length} linear weights from ${stats.calibration.tokens} tokens`;
       return name;

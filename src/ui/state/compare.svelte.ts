@@ -73,7 +73,12 @@ export class CompareState {
       const set = parseProblemSet(text, id);
       this.sets = [...this.sets.filter((s) => s.id !== id), { id, text, set }];
       if (select) this.setId = id;
-      this.setError = set.badLines.length ? `${set.badLines.length} malformed line(s) skipped: ${set.badLines.slice(0, 3).map((b) => `line ${b.line}: ${b.reason}`).join('; ')}` : undefined;
+      this.setError = set.badLines.length
+        ? `${set.badLines.length} malformed line(s) skipped: ${set.badLines
+            .slice(0, 3)
+            .map((b) => `line ${b.line}: ${b.reason}`)
+            .join('; ')}`
+        : undefined;
     } catch (e) {
       this.setError = describeError(e);
     }
@@ -110,7 +115,13 @@ export class CompareState {
       await this.ensureLoaded(names);
       this.status = 'running';
       const run = await this.client().evaluate(
-        { models: names.map((name) => ({ name })), setText: set.text, setName: set.id, limit: this.limit, maxNewTokens: this.maxNewTokens },
+        {
+          models: names.map((name) => ({ name })),
+          setText: set.text,
+          setName: set.id,
+          limit: this.limit,
+          maxNewTokens: this.maxNewTokens,
+        },
         {
           signal: this.abort.signal,
           onProgress: (p) => (this.progress = p),
@@ -139,7 +150,12 @@ export class CompareState {
   }
 
   /** Merges each value of one recipe parameter, then evaluates the sources and every point together. */
-  async runSweep(recipe: Recipe, param: string, values: readonly number[], activationStats?: ActivationStats): Promise<void> {
+  async runSweep(
+    recipe: Recipe,
+    param: string,
+    values: readonly number[],
+    activationStats?: ActivationStats,
+  ): Promise<void> {
     this.sweep = [];
     const points: SweepPoint[] = [];
     try {
@@ -150,7 +166,9 @@ export class CompareState {
         points.push({ value, model: entry.name });
       }
       this.sweep = points;
-      const sources = [...new Set([recipe.baseModel, ...recipe.models.map((m) => m.model)].filter((m): m is string => !!m))];
+      const sources = [
+        ...new Set([recipe.baseModel, ...recipe.models.map((m) => m.model)].filter((m): m is string => !!m)),
+      ];
       this.sweepStatus = 'evaluating…';
       await this.evaluate([...sources, ...points.map((p) => p.model)]);
       this.sweepStatus = undefined;

@@ -64,12 +64,22 @@ export class ModelsState {
         try {
           await this.add(await fetchDemoModel(d.id), 'demo', d.label);
         } catch (e) {
-          this.upsert({ id: `m${nextId++}`, name: d.id, origin: 'demo', label: d.label, files: new Map(), status: 'error', error: describeError(e) });
+          this.upsert({
+            id: `m${nextId++}`,
+            name: d.id,
+            origin: 'demo',
+            label: d.label,
+            files: new Map(),
+            status: 'error',
+            error: describeError(e),
+          });
         }
       }),
     );
     // Keep the demo family in a stable order: quick, slow, base.
     const order = DEMO_MODELS.map((d) => d.id as string);
-    this.entries = [...this.entries].sort((a, b) => (order.indexOf(a.name) + 1 || 99) - (order.indexOf(b.name) + 1 || 99));
+    this.entries = [...this.entries].sort(
+      (a, b) => (order.indexOf(a.name) + 1 || 99) - (order.indexOf(b.name) + 1 || 99),
+    );
   }
 }

@@ -12,7 +12,12 @@ export interface Preset {
   build(quick: string, slow: string): Recipe;
 }
 
-const base = (method: MergeMethodName, quick: string, models: RecipeModel[], parameters: Record<string, Setting> = {}): Recipe => ({
+const base = (
+  method: MergeMethodName,
+  quick: string,
+  models: RecipeModel[],
+  parameters: Record<string, Setting> = {},
+): Recipe => ({
   mergeMethod: method,
   baseModel: quick,
   models,
@@ -23,16 +28,75 @@ const base = (method: MergeMethodName, quick: string, models: RecipeModel[], par
 
 /** The paper's settings (Wu et al. 2025, 7B column), System 1 as the base. */
 export const PRESETS: readonly Preset[] = [
-  { id: 'ta', label: 'TA α=0.7', description: 'Task arithmetic: 0.3·θ_S1 + 0.7·θ_S2', build: (q, s) => base('task_arithmetic', q, [{ model: s, parameters: { weight: 0.7 } }]) },
-  { id: 'ties', label: 'TIES k=0.8, α=1.0', description: 'Trim 80% of |δ| per tensor, elect signs, disjoint mean', build: (q, s) => base('ties', q, [{ model: s, parameters: { weight: 1, density: 0.2 } }], { lambda: 1 }) },
-  { id: 'dare', label: 'DARE p=0.3', description: 'Drop 30% of δ at random, rescale by 1/0.7, then TA α=0.7', build: (q, s) => base('dare_linear', q, [{ model: s, parameters: { weight: 0.7, density: 0.7 } }]) },
-  { id: 'dare_ties', label: 'DARE-TIES p=0.3', description: 'DARE drop, then TIES sign election', build: (q, s) => base('dare_ties', q, [{ model: s, parameters: { weight: 1, density: 0.7 } }], { lambda: 0.7 }) },
-  { id: 'slerp', label: 'SLERP t=0.7', description: 'Spherical interpolation toward System 2', build: (q, s) => base('slerp', q, [{ model: s, parameters: {} }], { t: 0.7 }) },
-  { id: 'tsv', label: 'TSV rank 16', description: 'Task singular vectors: truncate, whiten, rebuild', build: (q, s) => base('tsv', q, [{ model: s, parameters: { weight: 1 } }], { lambda: 0.7, rank: 16 }) },
-  { id: 'iso_c', label: 'Iso-C', description: 'Flat spectrum of the mean task vector', build: (q, s) => base('iso_c', q, [{ model: s, parameters: { weight: 1 } }], { lambda: 0.7 }) },
-  { id: 'lore', label: 'LoRE μ=0.1', description: 'Low-rank estimation with its own base (coordinate descent)', build: (q, s) => base('lore', q, [{ model: q, parameters: { weight: 0.3 } }, { model: s, parameters: { weight: 0.7 } }], { mu: 0.1 }) },
-  { id: 'twin', label: 'Twin rank 16', description: 'TA merge plus rank-r residuals of each model', build: (q, s) => base('twin', q, [{ model: s, parameters: { weight: 0.7 } }], { rank: 16 }) },
-  { id: 'low_rank', label: 'Low-rank TA 90%', description: 'TA with each task vector truncated to 90% of its energy', build: (q, s) => base('low_rank_task_arithmetic', q, [{ model: s, parameters: { weight: 0.7 } }], { energy: 0.9 }) },
+  {
+    id: 'ta',
+    label: 'TA α=0.7',
+    description: 'Task arithmetic: 0.3·θ_S1 + 0.7·θ_S2',
+    build: (q, s) => base('task_arithmetic', q, [{ model: s, parameters: { weight: 0.7 } }]),
+  },
+  {
+    id: 'ties',
+    label: 'TIES k=0.8, α=1.0',
+    description: 'Trim 80% of |δ| per tensor, elect signs, disjoint mean',
+    build: (q, s) => base('ties', q, [{ model: s, parameters: { weight: 1, density: 0.2 } }], { lambda: 1 }),
+  },
+  {
+    id: 'dare',
+    label: 'DARE p=0.3',
+    description: 'Drop 30% of δ at random, rescale by 1/0.7, then TA α=0.7',
+    build: (q, s) => base('dare_linear', q, [{ model: s, parameters: { weight: 0.7, density: 0.7 } }]),
+  },
+  {
+    id: 'dare_ties',
+    label: 'DARE-TIES p=0.3',
+    description: 'DARE drop, then TIES sign election',
+    build: (q, s) => base('dare_ties', q, [{ model: s, parameters: { weight: 1, density: 0.7 } }], { lambda: 0.7 }),
+  },
+  {
+    id: 'slerp',
+    label: 'SLERP t=0.7',
+    description: 'Spherical interpolation toward System 2',
+    build: (q, s) => base('slerp', q, [{ model: s, parameters: {} }], { t: 0.7 }),
+  },
+  {
+    id: 'tsv',
+    label: 'TSV rank 16',
+    description: 'Task singular vectors: truncate, whiten, rebuild',
+    build: (q, s) => base('tsv', q, [{ model: s, parameters: { weight: 1 } }], { lambda: 0.7, rank: 16 }),
+  },
+  {
+    id: 'iso_c',
+    label: 'Iso-C',
+    description: 'Flat spectrum of the mean task vector',
+    build: (q, s) => base('iso_c', q, [{ model: s, parameters: { weight: 1 } }], { lambda: 0.7 }),
+  },
+  {
+    id: 'lore',
+    label: 'LoRE μ=0.1',
+    description: 'Low-rank estimation with its own base (coordinate descent)',
+    build: (q, s) =>
+      base(
+        'lore',
+        q,
+        [
+          { model: q, parameters: { weight: 0.3 } },
+          { model: s, parameters: { weight: 0.7 } },
+        ],
+        { mu: 0.1 },
+      ),
+  },
+  {
+    id: 'twin',
+    label: 'Twin rank 16',
+    description: 'TA merge plus rank-r residuals of each model',
+    build: (q, s) => base('twin', q, [{ model: s, parameters: { weight: 0.7 } }], { rank: 16 }),
+  },
+  {
+    id: 'low_rank',
+    label: 'Low-rank TA 90%',
+    description: 'TA with each task vector truncated to 90% of its energy',
+    build: (q, s) => base('low_rank_task_arithmetic', q, [{ model: s, parameters: { weight: 0.7 } }], { energy: 0.9 }),
+  },
 ];
 
 /** One control in a method's form: the parameter's row in the table and the method's default for it. */
@@ -42,12 +106,18 @@ export interface ParameterControlSpec {
 }
 
 /** The controls of a method's form, in row order: sliders, then checkboxes. Inert and ignored keys are left out. */
-export function parameterControls(spec: MethodSpec, scope: ParameterScope): { numbers: ParameterControlSpec[]; flags: ParameterControlSpec[] } {
+export function parameterControls(
+  spec: MethodSpec,
+  scope: ParameterScope,
+): { numbers: ParameterControlSpec[]; flags: ParameterControlSpec[] } {
   const shown = methodParameterNames(spec)
     .filter((n) => !spec.parameters[n]?.inert)
     .map((n): ParameterControlSpec => ({ parameter: PARAMETERS[n], fallback: parameterDefault(spec, n) }))
     .filter((c) => c.parameter.scope === scope && !c.parameter.labIgnores);
-  return { numbers: shown.filter((c) => c.parameter.type !== 'boolean'), flags: shown.filter((c) => c.parameter.type === 'boolean') };
+  return {
+    numbers: shown.filter((c) => c.parameter.type !== 'boolean'),
+    flags: shown.filter((c) => c.parameter.type === 'boolean'),
+  };
 }
 
 /** The values the form fills in for a method's parameters of one scope (e.g. weight 1, density 0.5). */
@@ -95,13 +165,24 @@ export class RecipeState {
     const r = this.recipe;
     const allowed = new Set<string>(spec.modelParameters);
     const seed = initialParameters(spec, 'model');
-    let models = r.models.map((m) => ({ model: m.model, parameters: Object.fromEntries(Object.entries(m.parameters).filter(([k]) => allowed.has(k))) }));
+    let models = r.models.map((m) => ({
+      model: m.model,
+      parameters: Object.fromEntries(Object.entries(m.parameters).filter(([k]) => allowed.has(k))),
+    }));
     if (spec.family === 'slerp') models = models.filter((m) => m.model !== r.baseModel).slice(0, 1);
-    else models = models.map((m) => (m.model === r.baseModel && spec.family === 'task_vector' ? m : { ...m, parameters: { ...seed, ...m.parameters } }));
+    else
+      models = models.map((m) =>
+        m.model === r.baseModel && spec.family === 'task_vector'
+          ? m
+          : { ...m, parameters: { ...seed, ...m.parameters } },
+      );
     const globals = new Set<string>(spec.globalParameters);
-    const parameters: Record<string, Setting> = { ...Object.fromEntries(Object.entries(r.parameters).filter(([k]) => globals.has(k))) };
+    const parameters: Record<string, Setting> = {
+      ...Object.fromEntries(Object.entries(r.parameters).filter(([k]) => globals.has(k))),
+    };
     for (const [k, v] of Object.entries(initialParameters(spec, 'global'))) parameters[k] ??= v;
-    if (spec.family === 'linear' && r.baseModel && !models.some((m) => m.model === r.baseModel)) models = [{ model: r.baseModel, parameters: { ...seed } }, ...models];
+    if (spec.family === 'linear' && r.baseModel && !models.some((m) => m.model === r.baseModel))
+      models = [{ model: r.baseModel, parameters: { ...seed } }, ...models];
     this.set({ ...r, mergeMethod: method, models, parameters });
   }
 

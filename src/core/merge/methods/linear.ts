@@ -6,6 +6,11 @@ export async function mergeLinear<T>(job: TensorJob<T>): Promise<void> {
   const sum = ws.reduce((a, b) => a + b, 0);
   const div = job.global.normalize && Math.abs(sum) >= 1e-8 ? sum : 1;
   for (let c = 0; c < job.numChunks; c++) {
-    await job.emit(await job.backend.weightedSum(await job.load(c), ws.map((w) => w / div)));
+    await job.emit(
+      await job.backend.weightedSum(
+        await job.load(c),
+        ws.map((w) => w / div),
+      ),
+    );
   }
 }

@@ -19,7 +19,10 @@ export async function mergeTwin<T>(ctx: SvdContext<T>): Promise<void> {
   let out = shared;
   for (let t = 0; t < ctx.models.length; t++) {
     const resid = await be.delta(ins[t]!, shared);
-    const f = await truncatedSvd(ctx, resid, k, ctx.models[t]!.stream, { model: ctx.models[t]!.model, matrix: 'residual' });
+    const f = await truncatedSvd(ctx, resid, k, ctx.models[t]!.stream, {
+      model: ctx.models[t]!.model,
+      matrix: 'residual',
+    });
     ops.release(resid);
     const next = await reconstruct(ops, f, f.s, ws[t]! / (Math.abs(wsum) >= 1e-8 ? wsum : 1), out);
     for (const h of [f.U, f.V]) ops.release(h);
