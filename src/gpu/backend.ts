@@ -15,15 +15,16 @@
 import type { DType } from '../core/dtype';
 import { itemSize } from '../core/dtype';
 import type { HistogramPass } from '../core/kernels/abs-histogram';
+import type { ElementwiseKernel, Operands } from '../core/kernels/elementwise';
 import { daresKeepThreshold } from '../core/kernels/rng';
 import type { TensorBackend } from '../core/merge/backend';
 import type { PoolStats } from './buffer-pool';
 import { GpuContext, type GpuContextOptions } from './context';
 import { type AdapterReport, GpuError, acquireGpuDevice, isSoftwareAdapter } from './device';
-import { DOT_BLOCK } from './kernels';
+import { DOT_BLOCK, KERNELS, type KernelDescription, type KernelName } from './kernels';
 import { encodeDisjointMean, encodeWeightedSum, fourInputs } from './chained';
 import { GpuLinalg } from './linalg';
-import { GRANULE, type GpuOp } from './op';
+import { type ElementwiseArgs, GRANULE, type GpuOp, type Operand } from './op';
 
 /** A 1-D f32 working tensor on the GPU: `length` elements at the start of `buffer`. */
 export interface GpuTensor {
@@ -163,37 +164,43 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     if (!this.gpu.isDisposed) this.gpu.storage.release(x.buffer);
   }
 
-  /** AIM post-step: θ₀ + (θ_m − θ₀)(1 − (1−ω) s_j), j = (offset + i) mod cols (aim-scale.wgsl). */
-  async aimScale(
-    base: GpuTensor,
-    merged: GpuTensor,
-    scale: GpuTensor,
-    omega: number,
-    offset: number,
-    cols: number,
+  /**
+   * Any element-wise kernel of src/core/kernels (DELTA, AIM_SCALE, …) as the GPU kernel of the same
+   * name: inputs windowed with the output, sides bound whole, `out` the result; the uniforms besides
+   * `n` come from the description's windowUniforms (kernels.ts).
+   */
+  async elementwise<P, I extends readonly string[], S extends readonly string[]>(
+    kernel: ElementwiseKernel<P, I, S>,
+    operands: Operands<I, S, GpuTensor>,
+    params: P,
   ): Promise<GpuTensor> {
-    const n = this.sameLength('aimScale', [base, merged]);
-    if (this.live(scale).length !== cols)
-      throw new GpuError(`aimScale: scale has ${scale.length} entries, weight has ${cols} columns`);
-    return this.produce('aim-scale', n, (op, out) =>
-      op.elementwise('aim-scale', {
-        n,
-        uniforms: (start) => ({ offset: (offset + start) % cols, cols, k: 1 - omega }),
-        bind: {
-          base: base.buffer,
-          merged: merged.buffer,
-          scale: { buffer: scale.buffer, size: Math.max(4, cols * 4) },
-          out,
-        },
-      }),
-    );
-  }
-
-  async delta(model: GpuTensor, base: GpuTensor): Promise<GpuTensor> {
-    const n = this.sameLength('delta', [model, base]);
-    return this.produce('delta', n, (op, out) =>
-      op.elementwise('delta', { n, bind: { model: model.buffer, base: base.buffer, out } }),
-    );
+    const description = (KERNELS as Readonly<Record<string, KernelDescription | undefined>>)[kernel.name];
+    if (!description?.elementsPerWorkgroup) throw new GpuError(`${kernel.name} is not an element-wise GPU kernel`);
+    const inputs = operands.slice(0, kernel.inputs.length) as GpuTensor[];
+    const sides = operands.slice(kernel.inputs.length) as GpuTensor[];
+    const n = this.sameLength(kernel.name, inputs);
+    const want = kernel.sideLengths?.(params) as readonly number[] | undefined;
+    sides.forEach((side, i) => {
+      if (want && this.live(side).length !== want[i])
+        throw new GpuError(`${kernel.name}: ${kernel.sides[i]} has ${side.length} entries, not ${want[i]}`);
+    });
+    const windowUniforms = description.windowUniforms as ((params: P, start: number) => object) | undefined;
+    return this.produce(kernel.name, n, (op, out) => {
+      const bind: Record<string, Operand> = { out };
+      kernel.inputs.forEach((input, i) => (bind[input] = inputs[i]!.buffer));
+      kernel.sides.forEach(
+        (side, i) => (bind[side] = { buffer: sides[i]!.buffer, size: Math.max(4, sides[i]!.length * 4) }),
+      );
+      // Bindings and uniforms are checked when dispatched (GpuOp.dispatch, packUniforms), not by type.
+      op.elementwise(
+        kernel.name as KernelName,
+        {
+          n,
+          uniforms: windowUniforms && ((start: number) => windowUniforms(params, start)),
+          bind,
+        } as unknown as ElementwiseArgs<KernelName>,
+      );
+    });
   }
 
   /** Σ w_t x_t in input order, four inputs per dispatch, chained through an accumulator (chained.ts). */

@@ -7,9 +7,14 @@
  * checks every entry against its .wgsl file.
  *
  * A kernel `name` lives in shaders/<name>.wgsl, after shaders/common.wgsl (the lane helpers).
- * Adding an element-wise kernel: that file, one entry here, its CPU twin in src/core/kernels, and
- * a backend method that calls GpuOp.elementwise.
+ * Adding an element-wise kernel takes three things, and no backend method:
+ *   1. shaders/<name>.wgsl: `struct Params` starting with `n: u32`, the inputs, any sides, and `out`;
+ *   2. one entry here (with `windowUniforms` when `struct Params` has more than `n`);
+ *   3. its CPU twin in src/core/kernels/<name>.ts, with the `defineElementwise` that names the kernel,
+ *      its inputs and sides (the binding names) and its typed parameters.
+ * Merge code then calls `backend.elementwise(KERNEL, [inputs…, sides…], params)` on either backend.
  */
+import type { AimScaleParams } from '../core/kernels/aim-scale';
 
 /** Uniform field types (their WGSL sizes and alignments are in uniforms.ts). */
 export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4f';
@@ -27,6 +32,7 @@ export interface KernelDescription<
   B extends Bindings = Bindings,
   O extends Overrides = Overrides,
   E extends EntryPoints = EntryPoints,
+  P = never,
 > {
   /** Entry point → @workgroup_size. */
   readonly entryPoints: E;
@@ -39,6 +45,11 @@ export interface KernelDescription<
   readonly includes?: readonly string[];
   /** The CPU reference, src/core/<cpuTwin>.ts. */
   readonly cpuTwin: string;
+  /**
+   * For kernels run by TensorBackend.elementwise: the uniforms besides `n` for the window starting
+   * at element `start`, from the kernel's typed parameters (those of its defineElementwise).
+   */
+  readonly windowUniforms?: (params: P, start: number) => Omit<UniformValues<U>, 'n'>;
 }
 
 /** The uniform values a kernel takes: numbers, four numbers for a vec4. */
@@ -53,8 +64,9 @@ const defineKernel = <
   const B extends Bindings,
   const O extends Overrides,
   const E extends EntryPoints,
+  P = never,
 >(
-  d: KernelDescription<U, B, O, E>,
+  d: KernelDescription<U, B, O, E, P>,
 ) => d;
 
 /** Workgroup size and block of every element-wise kernel (WG_SIZE, WG_ELEMENTS in common.wgsl). */
@@ -139,6 +151,12 @@ export const KERNELS = {
     bindings: { base: 'read', merged: 'read', scale: 'read', out: 'rw' },
     overrides: {},
     cpuTwin: 'kernels/aim-scale',
+    // The column of element i of the window is (offset + start + i) mod cols.
+    windowUniforms: (p: AimScaleParams, start) => ({
+      offset: (p.offset + start) % p.cols,
+      cols: p.cols,
+      k: 1 - p.omega,
+    }),
   }),
   /** Tiled matmul for the SVD merges (driven by linalg.ts): `main` for GPUs, `main_registers` for CPU adapters. */
   matmul: defineKernel({

@@ -3,15 +3,18 @@
  * (no GPU needed): `struct Params` has the described uniform fields in the same order with the same
  * types (so the host's packed bytes land where the shader reads them), each @binding has the
  * described access, the overrides and entry points (with workgroup sizes) agree, and the CPU twin
- * exists. Also: the uniform packing itself, and that the checks catch a disagreement.
+ * exists. Also: the uniform packing itself, that the checks catch a disagreement, and that every
+ * element-wise kernel of src/core/kernels (defineElementwise) names its GPU kernel's bindings.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { ElementwiseKernel } from '../../src/core/kernels/elementwise';
 import {
   COMMON_WGSL,
   KERNELS,
   KERNEL_NAMES,
   type KernelDescription,
+  type KernelName,
   WG_ELEMENTS,
   WG_SIZE,
 } from '../../src/gpu/kernels';
@@ -151,5 +154,35 @@ describe('uniform bytes', () => {
   it('reject a missing field and a non-integer for an integer field', () => {
     expect(() => packUniforms('delta', {} as { n: number })).toThrow(/uniform 'n' has no value/);
     expect(() => packUniforms('delta', { n: 1.5 })).toThrow(/must be an integer/);
+  });
+});
+
+/** Every defineElementwise in src/core/kernels, with its module path: found, not listed. */
+const twinModules = import.meta.glob<Record<string, unknown>>('../../src/core/kernels/*.ts', { eager: true });
+const isElementwise = (v: unknown): v is ElementwiseKernel =>
+  typeof v === 'object' && v !== null && 'cpu' in v && 'inputs' in v && 'sides' in v;
+const elementwiseKernels = Object.entries(twinModules).flatMap(([path, m]) =>
+  Object.values(m)
+    .filter(isElementwise)
+    .map((k) => [k.name, k, path] as const),
+);
+
+describe('element-wise kernels (TensorBackend.elementwise)', () => {
+  it('are found', () => {
+    expect(elementwiseKernels.map(([name]) => name)).toEqual(expect.arrayContaining(['delta', 'aim-scale']));
+  });
+
+  it.each(elementwiseKernels)('%s: a GPU element-wise kernel with bindings inputs, sides, out', (name, k, path) => {
+    const d: KernelDescription | undefined = KERNELS[name as KernelName];
+    expect(d?.elementsPerWorkgroup, `KERNELS['${name}']`).toBeDefined();
+    expect(Object.keys(d!.bindings)).toEqual([...k.inputs, ...k.sides, 'out']);
+    expect(path.endsWith(`/src/core/${d!.cpuTwin}.ts`), `${path} is ${d!.cpuTwin}`).toBe(true);
+    // Uniforms besides n come from the parameters, per window.
+    expect(d!.windowUniforms !== undefined).toBe(Object.keys(d!.uniforms).length > 1);
+  });
+
+  it('aim-scale: the column offset follows the window start', () => {
+    const u = KERNELS['aim-scale'].windowUniforms!({ omega: 0.4, offset: 5, cols: 13 }, 65536);
+    expect(u).toEqual({ offset: (5 + 65536) % 13, cols: 13, k: 1 - 0.4 });
   });
 });

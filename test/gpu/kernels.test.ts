@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeToF32, encodeFromF32 } from '../../src/core/dtype';
 import { absHistogram } from '../../src/core/kernels/abs-histogram';
-import { aimScale } from '../../src/core/kernels/aim-scale';
+import { AIM_SCALE, aimScale } from '../../src/core/kernels/aim-scale';
 import { dareMask } from '../../src/core/kernels/dare-mask';
-import { delta } from '../../src/core/kernels/delta';
+import { DELTA, delta } from '../../src/core/kernels/delta';
 import { disjointMean } from '../../src/core/kernels/disjoint-mean';
 import { dot } from '../../src/core/kernels/dot';
 import { electSign } from '../../src/core/kernels/elect-sign';
@@ -136,7 +136,7 @@ describe('WGSL kernels = CPU twins', () => {
       const b = randomFloats(n, 2);
       const ta = await up(be, a);
       const tb = await up(be, b);
-      const g = await down(be, await be.delta(ta, tb));
+      const g = await down(be, await be.elementwise(DELTA, [ta, tb], {}));
       expect(Buffer.from(g.buffer).equals(Buffer.from(delta(a, b).buffer)), label).toBe(true);
       be.release(ta);
       be.release(tb);
@@ -317,7 +317,11 @@ describe('WGSL kernels = CPU twins', () => {
         const scale = randomFloats(cols, 13, 0.5).map((v) => v + 0.5);
         const g = await down(
           be,
-          await be.aimScale(await up(be, base), await up(be, merged), await up(be, scale), 0.4, offset, cols),
+          await be.elementwise(AIM_SCALE, [await up(be, base), await up(be, merged), await up(be, scale)], {
+            omega: 0.4,
+            offset,
+            cols,
+          }),
         );
         const c = aimScale(base, merged, scale, 0.4, offset, cols);
         expectRel(
@@ -329,6 +333,10 @@ describe('WGSL kernels = CPU twins', () => {
         void label;
       }
     }
+    const x = await up(gpu, randomFloats(8, 14, 1));
+    const wrong = { omega: 0.4, offset: 0, cols: 7 };
+    await expect(gpu.elementwise(AIM_SCALE, [x, x, x], wrong)).rejects.toThrow(/scale has 8 entries, not 7/);
+    gpu.release(x);
   });
 
   it('pool: buffers are reused, byte counters balance', async () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeToF32, encodeFromF32 } from '../../src/core/dtype';
-import { delta } from '../../src/core/kernels/delta';
+import { DELTA, delta } from '../../src/core/kernels/delta';
 import { magnitudeBand } from '../../src/core/kernels/magnitude-band';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { kthLargestAbs } from '../../src/core/merge/select';
@@ -25,7 +25,7 @@ describe('a tensor above the storage-binding limit', () => {
     const dispatchesBefore = gpu.stats().dispatches;
     const base = await gpu.load(baseBytes, 'BF16');
     const model = await gpu.load(modelBytes, 'BF16');
-    const d = await gpu.delta(model, base);
+    const d = await gpu.elementwise(DELTA, [model, base], {});
     const k = Math.floor(0.1 * n);
     const threshold = await kthLargestAbs(gpu, (visit) => visit(d), k);
     const trimmed = await gpu.magnitudeBand(d, threshold, Infinity);

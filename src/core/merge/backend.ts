@@ -5,6 +5,7 @@
  */
 import type { DType } from '../dtype';
 import type { HistogramPass } from '../kernels/abs-histogram';
+import type { ElementwiseKernel, Operands } from '../kernels/elementwise';
 
 export interface TensorBackend<T = unknown> {
   /** e.g. `cpu` or `webgpu (llvmpipe …)`. */
@@ -18,7 +19,15 @@ export interface TensorBackend<T = unknown> {
   store(x: T, dtype: DType): Promise<Uint8Array>;
   release(x: T): void;
 
-  delta(model: T, base: T): Promise<T>;
+  /**
+   * Any element-wise kernel (src/core/kernels/elementwise.ts), e.g. `elementwise(DELTA, [model, base], {})`:
+   * a new tensor as long as the inputs (which must agree in length), the sides bound whole.
+   */
+  elementwise<P, I extends readonly string[], S extends readonly string[]>(
+    kernel: ElementwiseKernel<P, I, S>,
+    operands: Operands<I, S, T>,
+    params: P,
+  ): Promise<T>;
   weightedSum(xs: readonly T[], ws: readonly number[]): Promise<T>;
   /** Accumulates one radix-select pass over |x| into `counts` (length 2^pass.width). */
   absHistogram(x: T, pass: HistogramPass, counts: Uint32Array): Promise<void>;
@@ -29,8 +38,6 @@ export interface TensorBackend<T = unknown> {
   dot(a: T, b: T): Promise<number>;
   /** Diagnostics: elements where two or more nonzero inputs disagree in sign. */
   signConflicts?(xs: readonly T[]): Promise<number>;
-  /** AIM post-step (kernels/aim-scale.ts): θ₀ + (θ_m − θ₀)(1 − (1−ω) s_j), j = (offset + i) mod cols. */
-  aimScale?(base: T, merged: T, scale: T, omega: number, offset: number, cols: number): Promise<T>;
   /**
    * op(A)·op(B) (+ C₀) on row-major 2-D handles, for the SVD merges (src/core/linalg):
    * A [m, k] (transA: stored [k, m]), B [k, n] (transB: stored [n, k]), C₀ and result [m, n].

@@ -1,12 +1,11 @@
 /** The plain-TS reference backend: the living spec every GPU kernel is checked against. */
 import { type DType, decodeToF32, encodeFromF32 } from '../dtype';
 import { absHistogram } from '../kernels/abs-histogram';
-import { aimScale } from '../kernels/aim-scale';
 import { dareMask } from '../kernels/dare-mask';
-import { delta } from '../kernels/delta';
 import { disjointMean } from '../kernels/disjoint-mean';
 import { dot } from '../kernels/dot';
 import { electSign } from '../kernels/elect-sign';
+import type { ElementwiseKernel, Operands } from '../kernels/elementwise';
 import { magnitudeBand } from '../kernels/magnitude-band';
 import { signConflicts } from '../kernels/sign-conflicts';
 import { matmul } from '../kernels/matmul';
@@ -23,8 +22,12 @@ export class CpuBackend implements TensorBackend<Float32Array> {
     return encodeFromF32(x, dtype);
   }
   release(): void {}
-  async delta(model: Float32Array, base: Float32Array) {
-    return delta(model, base);
+  async elementwise<P, I extends readonly string[], S extends readonly string[]>(
+    kernel: ElementwiseKernel<P, I, S>,
+    operands: Operands<I, S, Float32Array>,
+    params: P,
+  ) {
+    return kernel.cpu(operands, params);
   }
   async weightedSum(xs: readonly Float32Array[], ws: readonly number[]) {
     return weightedSum(xs, ws);
@@ -49,16 +52,6 @@ export class CpuBackend implements TensorBackend<Float32Array> {
   }
   async signConflicts(xs: readonly Float32Array[]) {
     return signConflicts(xs);
-  }
-  async aimScale(
-    base: Float32Array,
-    merged: Float32Array,
-    scale: Float32Array,
-    omega: number,
-    offset: number,
-    cols: number,
-  ) {
-    return aimScale(base, merged, scale, omega, offset, cols);
   }
   async matmul(
     a: Float32Array,

@@ -80,8 +80,6 @@ export async function merge<T>(
   const started = now();
   throwIfAborted(opts.signal, 'merge');
   const plan = planMerge(recipe, sources, opts.activationStats);
-  if (plan.tensors.some((t) => t.aim) && !backend.aimScale)
-    throw new MergeError('backend', `the ${backend.name} backend cannot apply AIM`);
   const tokenizerFrom = resolveTokenizerSource(recipe, sources, plan);
   const shards = planShards(
     plan.tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })),

@@ -5,6 +5,7 @@
  */
 import type { DType } from '../dtype';
 import { encodeFromF32 } from '../dtype';
+import { AIM_SCALE } from '../kernels/aim-scale';
 import type { TensorBackend } from './backend';
 import { type ChunkReader, readChunk, tensorChunk } from './chunk-reader';
 import { type SpectrumDiagnostics, type TensorDiagnostics, emptyDiagnostics } from './diagnostics';
@@ -97,7 +98,8 @@ export class ChunkedTensorJob<T> implements TensorJob<T> {
       // AIM post-step against θ₀ (input 0) of the chunk being emitted.
       const scale = (this.aimScale ??= await backend.load(encodeFromF32(tp.aim.scale, 'F32'), 'F32'));
       const offset = this.loadedChunk * this.chunkElements;
-      out = await backend.aimScale!(this.loaded[0]!, merged, scale, tp.aim.omega, offset, tp.aim.cols);
+      const { omega, cols } = tp.aim;
+      out = await backend.elementwise(AIM_SCALE, [this.loaded[0]!, merged, scale], { omega, offset, cols });
       backend.release(merged);
     }
     const bytes = await backend.store(out, tp.outDtype as DType);

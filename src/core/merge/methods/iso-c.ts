@@ -16,6 +16,7 @@
  */
 import { product } from '../../linalg/ops';
 import { reconstruct } from '../../linalg/rsvd';
+import { DELTA } from '../../kernels/delta';
 import { svdDiagnostics } from '../diagnostics';
 import { DEFAULT_COMMON_FRACTION } from './parameters';
 import { METHODS, numberDefault } from './registry';
@@ -80,7 +81,7 @@ export async function mergeIsoCts<T>(ctx: SvdContext<T>): Promise<void> {
   const widths = [common.k];
   const sig: number[] = Array.from(common.s);
   for (let t = 0; s > 0 && t < T_; t++) {
-    const d = await be.delta(ins[t]!, base!);
+    const d = await be.elementwise(DELTA, [ins[t]!, base!], {});
     const X = await product(ops, common.U, d, { m: common.k, k: m, n, transA: true }); // U_cᵀ δ_t
     const P = await product(ops, common.U, X, { m, k: common.k, n });
     const resid = await ops.combine([d, P], [1, -1]);

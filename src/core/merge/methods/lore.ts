@@ -10,6 +10,7 @@
  * `mu` is relative to each matrix's largest singular value, so one value suits every layer.
  */
 import { reconstruct } from '../../linalg/rsvd';
+import { DELTA } from '../../kernels/delta';
 import { svdDiagnostics } from '../diagnostics';
 import { METHODS, numberDefault } from './registry';
 import { type SvdContext, keptRank, truncatedSvd } from './svd-common';
@@ -34,7 +35,7 @@ export async function mergeLore<T>(ctx: SvdContext<T>): Promise<void> {
     deltas = [];
     let kept = 0;
     for (let i = 0; i < N; i++) {
-      const x = await be.delta(ins[i]!, theta0);
+      const x = await be.elementwise(DELTA, [ins[i]!, theta0], {});
       const last = it === iters - 1;
       const f = await truncatedSvd(
         ctx,

@@ -4,6 +4,7 @@
  *   θ = θ₀ + λ Σ w_t δ̃_t / (normalize ? Σ w_t : 1)
  */
 import { reconstruct } from '../../linalg/rsvd';
+import { DELTA } from '../../kernels/delta';
 import { svdDiagnostics } from '../diagnostics';
 import { DEFAULT_SVD_RANK, type SvdContext, keptRank, rankForEnergy, truncatedSvd } from './svd-common';
 
@@ -17,7 +18,7 @@ export async function mergeLowRank<T>(ctx: SvdContext<T>): Promise<void> {
   const cap = keptRank(ctx, settings.energy !== undefined ? Math.min(ctx.m, ctx.n) : DEFAULT_SVD_RANK);
   let out: T = base!;
   for (let t = 0; t < ctx.models.length; t++) {
-    const d = await job.backend.delta(ins[t]!, base!);
+    const d = await job.backend.elementwise(DELTA, [ins[t]!, base!], {});
     const f = await truncatedSvd(ctx, d, cap, ctx.models[t]!.stream, {
       model: ctx.models[t]!.model,
       matrix: 'task_vector',

@@ -8,6 +8,7 @@
 import { symmetricEigen } from '../../kernels/jacobi-svd';
 import { type MatOps, matOps, product } from '../../linalg/ops';
 import { type RsvdResult, randomizedSvd } from '../../linalg/rsvd';
+import { DELTA } from '../../kernels/delta';
 import { type SpectrumDiagnostics, svdDiagnostics } from '../diagnostics';
 import type { SvdSettings, TensorJob } from '../tensor-job';
 import { PARAMETERS } from './parameters';
@@ -132,7 +133,7 @@ export async function reportTaskVectorSpectra<T>(
 ): Promise<void> {
   if (!ctx.job.spectrum) return;
   for (let i = 0; i < ctx.models.length; i++) {
-    const d = await ctx.job.backend.delta(inputs[i]!, base);
+    const d = await ctx.job.backend.elementwise(DELTA, [inputs[i]!, base], {});
     const r = await truncatedSvd(ctx, d, rank, ctx.models[i]!.stream, {
       model: ctx.models[i]!.model,
       matrix: 'task_vector',

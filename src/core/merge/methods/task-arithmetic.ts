@@ -7,6 +7,7 @@
  *   θ = θ₀ + λ m
  * Magnitude thresholds are per tensor, over the whole tensor, as the paper's authors do.
  */
+import { DELTA } from '../../kernels/delta';
 import { kthLargestAbs } from '../select';
 import type { TensorJob } from '../tensor-job';
 import type { MethodSpec } from './registry';
@@ -46,7 +47,8 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
 
   // Single-chunk tensors keep their deltas between the selection passes and the merge pass.
   const cached = new Map<number, T>();
-  const deltaOf = async (ins: readonly T[], i: number): Promise<T> => cached.get(i) ?? be.delta(ins[i + 1]!, ins[0]!);
+  const deltaOf = async (ins: readonly T[], i: number): Promise<T> =>
+    cached.get(i) ?? be.elementwise(DELTA, [ins[i + 1]!, ins[0]!], {});
   const done = (i: number, d: T) => {
     if (cached.get(i) !== d) be.release(d);
   };
@@ -63,7 +65,7 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
       // Multi-chunk tensors: each pass re-reads only the base and the model being ranked.
       for (let c = 0; c < job.numChunks; c++) {
         const [base, model] = await job.loadInputs(c, [0, i + 1]);
-        const d = await be.delta(model!, base!);
+        const d = await be.elementwise(DELTA, [model!, base!], {});
         be.release(base!);
         be.release(model!);
         await visit(d);

@@ -6,6 +6,7 @@
  *   4. θ = θ₀ + λ Û Σ V̂ᵀ = θ₀ + Σ_{s,r} U_s C_{sr} V_rᵀ with C = λ (UᵀU)^{-1/2} Σ (VᵀV)^{-1/2}.
  * The Tk×Tk matrices are on the CPU; every product with an m- or n-sized factor is on the backend.
  */
+import { DELTA } from '../../kernels/delta';
 import { svdDiagnostics } from '../diagnostics';
 import {
   DEFAULT_SVD_RANK,
@@ -26,7 +27,7 @@ export async function mergeTsv<T>(ctx: SvdContext<T>): Promise<void> {
   const Vs: T[] = [];
   const sig: number[] = [];
   for (let t = 0; t < T_; t++) {
-    const d = await job.backend.delta(ins[t]!, base!);
+    const d = await job.backend.elementwise(DELTA, [ins[t]!, base!], {});
     const f = await truncatedSvd(ctx, d, k, ctx.models[t]!.stream, {
       model: ctx.models[t]!.model,
       matrix: 'task_vector',

@@ -5,6 +5,7 @@
  *   θ = θ* + Σ_t c_t v_t,  c_t = w_t / Σ w      (the router's weights replaced by fixed ones)
  */
 import { reconstruct } from '../../linalg/rsvd';
+import { DELTA } from '../../kernels/delta';
 import { DEFAULT_SVD_RANK, type SvdContext, keptRank, reportTaskVectorSpectra, truncatedSvd } from './svd-common';
 
 export async function mergeTwin<T>(ctx: SvdContext<T>): Promise<void> {
@@ -18,7 +19,7 @@ export async function mergeTwin<T>(ctx: SvdContext<T>): Promise<void> {
   const k = keptRank(ctx, DEFAULT_SVD_RANK);
   let out = shared;
   for (let t = 0; t < ctx.models.length; t++) {
-    const resid = await be.delta(ins[t]!, shared);
+    const resid = await be.elementwise(DELTA, [ins[t]!, shared], {});
     const f = await truncatedSvd(ctx, resid, k, ctx.models[t]!.stream, {
       model: ctx.models[t]!.model,
       matrix: 'residual',
