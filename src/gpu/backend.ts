@@ -1,7 +1,8 @@
 /**
  * The WebGPU TensorBackend: every kernel of src/core/merge/backend.ts as a WGSL compute shader
  * (shaders/*.wgsl, described in kernels.ts), each checked against its CPU twin in src/core/kernels
- * (test/gpu).
+ * (test/gpu). Simple element-wise kernels (delta, masks, AIM) share one method, `elementwise`,
+ * driven by their descriptions; the rest (chained sums, histograms, dot, dtype codecs) have their own.
  *
  * Handles are 1-D f32 GPU buffers (GpuTensor). Every operation encodes its dispatches into one
  * GpuOp (op.ts) and submits it once before returning, so:
@@ -16,7 +17,6 @@ import type { DType } from '../core/dtype';
 import { itemSize } from '../core/dtype';
 import type { HistogramPass } from '../core/kernels/abs-histogram';
 import type { ElementwiseKernel, Operands } from '../core/kernels/elementwise';
-import { daresKeepThreshold } from '../core/kernels/rng';
 import type { TensorBackend } from '../core/merge/backend';
 import type { PoolStats } from './buffer-pool';
 import { GpuContext, type GpuContextOptions } from './context';
@@ -226,39 +226,6 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     });
     const got = new Uint32Array((await op.readBack(hist, bins * 4)).buffer);
     for (let i = 0; i < bins; i++) counts[i]! += got[i]!;
-  }
-
-  async magnitudeBand(x: GpuTensor, lo: number, hi: number): Promise<GpuTensor> {
-    const n = this.live(x).length;
-    return this.produce('magnitude-band', n, (op, out) =>
-      op.elementwise('magnitude-band', { n, uniforms: { lo, hi }, bind: { x: x.buffer, out } }),
-    );
-  }
-
-  async dareMask(
-    x: GpuTensor,
-    density: number,
-    seed: number,
-    stream: number,
-    offset: number,
-    rescale: boolean,
-  ): Promise<GpuTensor> {
-    const n = this.live(x).length;
-    const keep = daresKeepThreshold(density);
-    return this.produce('dare-mask', n, (op, out) =>
-      op.elementwise('dare-mask', {
-        n,
-        uniforms: (start) => ({
-          seed: seed >>> 0,
-          stream: stream >>> 0,
-          offset: (offset + start) >>> 0,
-          keep,
-          rescale: rescale ? 1 : 0,
-          scale: density,
-        }),
-        bind: { x: x.buffer, out },
-      }),
-    );
   }
 
   async electSign(xs: readonly GpuTensor[]): Promise<GpuTensor> {

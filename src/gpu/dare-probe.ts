@@ -5,6 +5,7 @@
  * The e2e test calls it in Node and through the worker (MergeClient.dareBytes) and compares.
  */
 import { type DType, encodeFromF32 } from '../core/dtype';
+import { DARE_MASK } from '../core/kernels/dare-mask';
 import type { TensorBackend } from '../core/merge/backend';
 
 export interface DareProbeArgs {
@@ -46,7 +47,7 @@ export async function dareProbeBytes<T>(
   args: DareProbeArgs = DEFAULT_DARE_PROBE,
 ): Promise<Uint8Array> {
   const x = await backend.load(encodeFromF32(probeValues(args.n, args.seed ^ 0x5bd1e995), args.dtype), args.dtype);
-  const m = await backend.dareMask(x, args.density, args.seed, args.stream, args.offset, args.rescale);
+  const m = await backend.elementwise(DARE_MASK, [x], args);
   backend.release(x);
   const out = await backend.store(m, args.dtype);
   backend.release(m);

@@ -15,6 +15,9 @@
  * Merge code then calls `backend.elementwise(KERNEL, [inputs…, sides…], params)` on either backend.
  */
 import type { AimScaleParams } from '../core/kernels/aim-scale';
+import type { DareMaskParams } from '../core/kernels/dare-mask';
+import type { MagnitudeBandParams } from '../core/kernels/magnitude-band';
+import { daresKeepThreshold } from '../core/kernels/rng';
 
 /** Uniform field types (their WGSL sizes and alignments are in uniforms.ts). */
 export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4f';
@@ -114,6 +117,7 @@ export const KERNELS = {
     bindings: { x: 'read', out: 'rw' },
     overrides: {},
     cpuTwin: 'kernels/magnitude-band',
+    windowUniforms: (p: MagnitudeBandParams) => ({ lo: p.lo, hi: p.hi }),
   }),
   'dare-mask': defineKernel({
     ...ELEMENTWISE,
@@ -122,6 +126,15 @@ export const KERNELS = {
     overrides: {},
     includes: ['rng'],
     cpuTwin: 'kernels/dare-mask',
+    // The hash counter of element i of the window is offset + start + i (mod 2^32).
+    windowUniforms: (p: DareMaskParams, start) => ({
+      seed: p.seed >>> 0,
+      stream: p.stream >>> 0,
+      offset: (p.offset + start) >>> 0,
+      keep: daresKeepThreshold(p.density),
+      rescale: p.rescale ? 1 : 0,
+      scale: p.density,
+    }),
   }),
   'elect-sign': defineKernel({
     ...ELEMENTWISE,

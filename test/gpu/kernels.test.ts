@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeToF32, encodeFromF32 } from '../../src/core/dtype';
 import { absHistogram } from '../../src/core/kernels/abs-histogram';
 import { AIM_SCALE, aimScale } from '../../src/core/kernels/aim-scale';
-import { dareMask } from '../../src/core/kernels/dare-mask';
+import { DARE_MASK, dareMask } from '../../src/core/kernels/dare-mask';
 import { DELTA, delta } from '../../src/core/kernels/delta';
 import { disjointMean } from '../../src/core/kernels/disjoint-mean';
 import { dot } from '../../src/core/kernels/dot';
 import { electSign } from '../../src/core/kernels/elect-sign';
-import { magnitudeBand } from '../../src/core/kernels/magnitude-band';
+import { MAGNITUDE_BAND, magnitudeBand } from '../../src/core/kernels/magnitude-band';
 import { weightedSum } from '../../src/core/kernels/weighted-sum';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { kthLargestAbs } from '../../src/core/merge/select';
@@ -219,7 +219,7 @@ describe('WGSL kernels = CPU twins', () => {
         [Infinity, Infinity],
         [0.5, 0.5],
       ] as const) {
-        const g = await down(be, await be.magnitudeBand(t, lo, hi));
+        const g = await down(be, await be.elementwise(MAGNITUDE_BAND, [t], { lo, hi }));
         expect(
           Buffer.from(g.buffer).equals(Buffer.from(magnitudeBand(x, lo, hi).buffer)),
           `${label} [${lo}, ${hi})`,
@@ -241,7 +241,7 @@ describe('WGSL kernels = CPU twins', () => {
         [0, 3, 3, 0, true],
         [1 / 3, 77, 12, 4_000_000, true],
       ] as const) {
-        const g = await down(be, await be.dareMask(t, density, seed, stream, offset, rescale));
+        const g = await down(be, await be.elementwise(DARE_MASK, [t], { density, seed, stream, offset, rescale }));
         const c = dareMask(x, density, seed, stream, offset, rescale);
         let maskDiffs = 0;
         for (let i = 0; i < n; i++) if ((g[i] === 0) !== (c[i] === 0)) maskDiffs++;

@@ -3,6 +3,7 @@
  * rescales kept ones by 1/density. The mask is a counter-based hash of (seed, stream, global
  * element index), so it is identical whatever the chunking, backend or order of work.
  */
+import { defineElementwise } from './elementwise';
 import { daresKeepThreshold, randomU32 } from './rng';
 
 // x: [n] (elements offset … offset+n−1 of the tensor)   out: [n]
@@ -22,3 +23,20 @@ export function dareMask(
   }
   return out;
 }
+
+/** DARE's parameters: keep probability, the hash's seed and stream, the chunk's first element. */
+export interface DareMaskParams {
+  readonly density: number;
+  readonly seed: number;
+  readonly stream: number;
+  readonly offset: number;
+  /** Divide kept elements by density. */
+  readonly rescale: boolean;
+}
+
+/** The DARE mask as an element-wise kernel (TensorBackend.elementwise). */
+export const DARE_MASK = defineElementwise({
+  name: 'dare-mask',
+  inputs: ['x'],
+  cpu: ([x], p: DareMaskParams) => dareMask(x, p.density, p.seed, p.stream, p.offset, p.rescale),
+});

@@ -1,4 +1,6 @@
 /** CPU twin of shaders/magnitude-band.wgsl: keep x where lo ≤ |x| < hi, else 0 (TIES: hi = +∞). */
+import { defineElementwise } from './elementwise';
+
 // x: [n]   out: [n]
 export function magnitudeBand(x: Float32Array, lo: number, hi: number): Float32Array {
   const out = new Float32Array(x.length);
@@ -8,3 +10,15 @@ export function magnitudeBand(x: Float32Array, lo: number, hi: number): Float32A
   }
   return out;
 }
+
+export interface MagnitudeBandParams {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** The magnitude band as an element-wise kernel (TensorBackend.elementwise). */
+export const MAGNITUDE_BAND = defineElementwise({
+  name: 'magnitude-band',
+  inputs: ['x'],
+  cpu: ([x], p: MagnitudeBandParams) => magnitudeBand(x, p.lo, p.hi),
+});

@@ -1,6 +1,7 @@
 /**
  * The kernel interface a merge runs on. Methods are written once against it; the CPU reference
- * (cpu-backend.ts) and the WebGPU backend (src/gpu) implement it kernel for kernel.
+ * (cpu-backend.ts) and the WebGPU backend (src/gpu) implement it kernel for kernel, except that
+ * every simple element-wise kernel (src/core/kernels/elementwise.ts) goes through `elementwise`.
  * A handle `T` is a 1-D f32 working tensor (a chunk of a weight); the backend owns its memory.
  */
 import type { DType } from '../dtype';
@@ -31,8 +32,6 @@ export interface TensorBackend<T = unknown> {
   weightedSum(xs: readonly T[], ws: readonly number[]): Promise<T>;
   /** Accumulates one radix-select pass over |x| into `counts` (length 2^pass.width). */
   absHistogram(x: T, pass: HistogramPass, counts: Uint32Array): Promise<void>;
-  magnitudeBand(x: T, lo: number, hi: number): Promise<T>;
-  dareMask(x: T, density: number, seed: number, stream: number, offset: number, rescale: boolean): Promise<T>;
   electSign(xs: readonly T[]): Promise<T>;
   disjointMean(xs: readonly T[], ws: readonly number[], sign: T, normalize: boolean): Promise<T>;
   dot(a: T, b: T): Promise<number>;

@@ -1,12 +1,10 @@
 /** The plain-TS reference backend: the living spec every GPU kernel is checked against. */
 import { type DType, decodeToF32, encodeFromF32 } from '../dtype';
 import { absHistogram } from '../kernels/abs-histogram';
-import { dareMask } from '../kernels/dare-mask';
 import { disjointMean } from '../kernels/disjoint-mean';
 import { dot } from '../kernels/dot';
 import { electSign } from '../kernels/elect-sign';
 import type { ElementwiseKernel, Operands } from '../kernels/elementwise';
-import { magnitudeBand } from '../kernels/magnitude-band';
 import { signConflicts } from '../kernels/sign-conflicts';
 import { matmul } from '../kernels/matmul';
 import { weightedSum } from '../kernels/weighted-sum';
@@ -34,12 +32,6 @@ export class CpuBackend implements TensorBackend<Float32Array> {
   }
   async absHistogram(x: Float32Array, pass: Parameters<typeof absHistogram>[1], counts: Uint32Array) {
     absHistogram(x, pass, counts);
-  }
-  async magnitudeBand(x: Float32Array, lo: number, hi: number) {
-    return magnitudeBand(x, lo, hi);
-  }
-  async dareMask(x: Float32Array, density: number, seed: number, stream: number, offset: number, rescale: boolean) {
-    return dareMask(x, density, seed, stream, offset, rescale);
   }
   async electSign(xs: readonly Float32Array[]) {
     return electSign(xs);

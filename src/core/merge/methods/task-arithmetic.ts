@@ -7,7 +7,9 @@
  *   θ = θ₀ + λ m
  * Magnitude thresholds are per tensor, over the whole tensor, as the paper's authors do.
  */
+import { DARE_MASK } from '../../kernels/dare-mask';
 import { DELTA } from '../../kernels/delta';
+import { MAGNITUDE_BAND } from '../../kernels/magnitude-band';
 import { kthLargestAbs } from '../select';
 import type { TensorJob } from '../tensor-job';
 import type { MethodSpec } from './registry';
@@ -106,15 +108,14 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
       if (sparse(i)) {
         s =
           sparsify === 'random'
-            ? await be.dareMask(
-                d,
-                models[i]!.params.density,
-                job.seed,
-                models[i]!.stream,
-                c * job.chunkElements,
+            ? await be.elementwise(DARE_MASK, [d], {
+                density: models[i]!.params.density,
+                seed: job.seed,
+                stream: models[i]!.stream,
+                offset: c * job.chunkElements,
                 rescale,
-              )
-            : await be.magnitudeBand(d, bands[i]!.lo, bands[i]!.hi);
+              })
+            : await be.elementwise(MAGNITUDE_BAND, [d], bands[i]!);
         done(i, d);
       }
       sparsified.push(s);
