@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeFromF32, type DType } from '../src/core/dtype';
+import { seededRandom } from '../src/core/random';
+import { type RawTensor, encodeSafetensors } from '../test/helpers/checkpoints';
 
 const { values } = parseArgs({
   options: {
@@ -29,36 +31,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'merge-hashes-'));
 
 // ---------------------------------------------------------------- generated checkpoints
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function safetensors(tensors: { name: string; dtype: DType; shape: number[]; bytes: Uint8Array }[]): Uint8Array {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let off = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.bytes.byteLength] };
-    off += t.bytes.byteLength;
-  }
-  let json = JSON.stringify(header);
-  while (json.length % 8) json += ' ';
-  const out = new Uint8Array(8 + json.length + off);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(new TextEncoder().encode(json), 8);
-  let o = 8 + json.length;
-  for (const t of tensors) {
-    out.set(t.bytes, o);
-    o += t.bytes.byteLength;
-  }
-  return out;
-}
+const safetensors = (tensors: RawTensor[]) => encodeSafetensors(tensors, { format: 'pt' });
 
 /** A two-layer Qwen2-shaped checkpoint in two shards; `like` makes it a fine-tune of that seed. */
 function writeModel(dir: string, dtype: DType, seed: number, like?: number): void {
@@ -86,8 +59,8 @@ function writeModel(dir: string, dtype: DType, seed: number, like?: number): voi
   shapes.push(['model.norm.weight', [h]], ['lm_head.weight', [vocab, h]]);
   const tensors = shapes.map(([name, shape], i) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    const base = mulberry32((like ?? seed) * 1000 + i);
-    const noise = mulberry32(seed * 7777 + i);
+    const base = seededRandom((like ?? seed) * 1000 + i);
+    const noise = seededRandom(seed * 7777 + i);
     // Quantised values make ties common in f16/bf16, which exercises trimming at the threshold.
     const v = Float32Array.from(
       { length: n },
@@ -159,7 +132,7 @@ function aimStatsFile(fam: Family): string {
     num_hidden_layers: number;
   };
   const channels: Record<string, number[]> = {};
-  const rnd = mulberry32(99);
+  const rnd = seededRandom(99);
   for (let l = 0; l < header.num_hidden_layers; l++) {
     for (const p of [
       'self_attn.q_proj',

@@ -4,6 +4,7 @@
  * values, stored in `dtype`, masked and rescaled by dareMask, stored back in `dtype`.
  * The e2e test calls it in Node and through the worker (MergeClient.dareBytes) and compares.
  */
+import { seededRandom } from '../core/random';
 import { type DType, encodeFromF32 } from '../core/dtype';
 import { DARE_MASK } from '../core/kernels/dare-mask';
 import type { TensorBackend } from '../core/merge/backend';
@@ -30,16 +31,8 @@ export const DEFAULT_DARE_PROBE: DareProbeArgs = {
 
 /** mulberry32 values in [-scale, scale): the probe's input (and the tests' generated weights). */
 export function probeValues(n: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
 }
 
 export async function dareProbeBytes<T>(
