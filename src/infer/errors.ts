@@ -9,6 +9,7 @@ export type InferErrorCode =
   | 'unsupported-feature'
   | 'missing-weight'
   | 'weight-shape'
+  | 'weight-format'
   | 'tokenizer-mismatch'
   | 'missing-file'
   | 'context-overflow'

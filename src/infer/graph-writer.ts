@@ -5,6 +5,7 @@
  * ./onnx-proto.ts. Data path: builder → `op`/`const*`/`external` → `encode(outputs)` → bytes.
  */
 import type { DType } from '../core/dtype';
+import type { DerivedTensor } from './derived-weights';
 import {
   AttrType,
   DataType,
@@ -106,6 +107,22 @@ export class GraphWriter {
       ],
     });
     return w.dtype === 'F32' ? w.name : this.op('Cast', [w.name], { to: DataType.FLOAT }, `${w.name}.f32`);
+  }
+
+  /** A tensor the lab made (./derived-weights.ts), in its own type with no Cast. Returns its name. */
+  derived(t: DerivedTensor): string {
+    this.initializers.push({
+      name: t.name,
+      dims: [...t.shape],
+      dataType: t.dataType,
+      dataLocation: 1,
+      externalData: [
+        { key: 'location', value: t.location },
+        { key: 'offset', value: String(t.offset) },
+        { key: 'length', value: String(t.byteLength) },
+      ],
+    });
+    return t.name;
   }
 
   /** The serialised model: only the nodes and initializers that the header's outputs depend on. */

@@ -27,12 +27,16 @@
  * HF Linear weights are stored [out, in]; every projection is a `Gemm` with transB=1, which reads
  * W as Wᵀ in place (y = x·Wᵀ + b), so no transposed copy exists anywhere. Gemm needs 2-D operands,
  * which is why the hidden state is kept as [S, H] (batch 1). F16 / BF16 weights are declared in
- * their own type and followed by a Cast to f32 (ORT folds it at session creation).
+ * their own type and followed by a Cast to f32 (ORT folds it at session creation). That is the
+ * `f32` weight format; `f16` and `q4` (MatMulNBits) read weights the lab derives: ./graph-weights.ts.
  */
 import { type ModelSpec, ropeInvFreq } from './architecture';
 import { InferError } from './errors';
+import type { DerivedWeights } from './derived-weights';
 import { GraphWriter, type WeightRef } from './graph-writer';
+import { weightEmitter } from './graph-weights';
 import { DataType, valueInfo } from './onnx-proto';
+import { type WeightFormat, type WeightOptions, resolveWeightOptions } from './weight-format';
 
 export type AttentionImpl = 'gqa' | 'onnx';
 
@@ -41,7 +45,7 @@ export function defaultAttention(spec: Pick<ModelSpec, 'headDim'>): AttentionImp
   return spec.headDim % 16 === 0 ? 'gqa' : 'onnx';
 }
 
-export interface GraphOptions {
+export interface GraphOptions extends WeightOptions {
   /** Logits at every position (parity tests) instead of the last one only (generation). */
   allLogits?: boolean;
   /** Fused GroupQueryAttention or standard ONNX ops; default: `defaultAttention(spec)`. */
@@ -63,6 +67,9 @@ export interface BuiltGraph {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly attention: AttentionImpl;
+  readonly weights: WeightFormat;
+  /** The weights the lab makes for f16 / q4 (external data files to produce); undefined for f32. */
+  readonly derived: DerivedWeights | undefined;
 }
 
 export const OPSET = 17;
@@ -83,7 +90,8 @@ export function buildGraph(
   const { hidden: H, heads: nH, kvHeads: kvH, headDim: D, intermediate: I, vocab: V, layers: L } = spec;
   const g = new GraphWriter();
   const locations = new Set<string>();
-  const w = (name: string, shape: number[]): string => {
+  const { format, blockSize } = resolveWeightOptions(opts);
+  const checked = (name: string, shape: number[]): WeightRef => {
     const ref = weight(name);
     if (!ref)
       throw new InferError(
@@ -100,9 +108,10 @@ export function buildGraph(
           tensor: name,
         },
       );
-    locations.add(ref.location);
-    return g.external(ref);
+    return ref;
   };
+  const weights = weightEmitter({ g, spec, checked, mount: (l) => locations.add(l) }, format, blockSize);
+  const w = weights.weight;
 
   // Shared constants.
   const axis0 = g.constI64('c.axis0', [0]);
@@ -181,12 +190,10 @@ export function buildGraph(
   const linearInputs: { x: string; weight: string; inn: number }[] = [];
   const linear = (x: string, wName: string, out: number, inn: number, bias?: string): string => {
     linearInputs.push({ x, weight: wName, inn });
-    return g.op('Gemm', bias ? [x, w(wName, [out, inn]), w(bias, [out])] : [x, w(wName, [out, inn])], { transB: 1 });
+    return weights.linear(x, wName, out, inn, bias);
   };
 
-  const embedName = 'model.embed_tokens.weight';
-  const embed = w(embedName, [V, H]);
-  let x = g.op('Gather', [embed, 'input_ids'], { axis: 0 }, 'embedded'); // [S, H]
+  let x = weights.embed('input_ids'); // [S, H]
 
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}`;
@@ -242,10 +249,7 @@ export function buildGraph(
     const last = g.op('Sub', [S, one]); // [1]
     x = g.op('Gather', [x, last], { axis: 0 }); // [1, H]
   }
-  const normed = rmsNorm(x, 'model.norm.weight');
-  const head = spec.tied ? embed : w('lm_head.weight', [V, H]);
-  if (spec.tied) locations.add(weight(embedName)!.location);
-  g.op('Gemm', [normed, head], { transB: 1 }, 'logits'); // [S or 1, V]
+  weights.head(rmsNorm(x, 'model.norm.weight')); // logits [S or 1, V]
 
   const inputs = [valueInfo('input_ids', DataType.INT32, ['S'])];
   const outputs = [valueInfo('logits', DataType.FLOAT, [opts.allLogits ? 'S' : 1, V])];
@@ -271,7 +275,10 @@ export function buildGraph(
   const model = g.encode({
     name: spec.architecture,
     docString: `${spec.architecture} decoder, ${L} layers, built from config.json`,
-    opsets: [{ domain: '', version: OPSET }, ...(attention === 'gqa' ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+    opsets: [
+      { domain: '', version: OPSET },
+      ...(attention === 'gqa' || weights.microsoftOps ? [{ domain: 'com.microsoft', version: 1 }] : []),
+    ],
     inputs,
     outputs,
   });
@@ -281,5 +288,7 @@ export function buildGraph(
     inputNames: inputs.map((i) => i.name),
     outputNames: outputs.map((o) => o.name),
     attention,
+    weights: format,
+    derived: weights.derived,
   };
 }

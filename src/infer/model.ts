@@ -17,6 +17,8 @@ export interface LoadOptions extends GraphOptions {
   ep?: EpChoice;
   adapter?: RuntimeAdapter;
   signal?: AbortSignal;
+  /** Progress of making f16 / q4 weights: tensors done of total. */
+  onTensor?: (done: number, total: number) => void;
 }
 
 /** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer, in CPU
@@ -81,6 +83,8 @@ export class CausalLM {
     throwIfAborted(opts.signal, 'loading');
     // Each shard is handed to ORT whole under its own name; the initializers' offsets index it.
     const externalData: { path: string; data: Uint8Array }[] = [];
+    // f16 / q4: the lab's own weights, made tensor by tensor from the shards (no shard is mounted).
+    if (graph.derived) externalData.push(...(await graph.derived.materialize(ckpt, opts)));
     for (const location of graph.locations) {
       const src = await ckpt.folder.open(location);
       if (!src)

@@ -1,0 +1,143 @@
+/**
+ * Weights the lab makes itself for a non-f32 graph (f32 copies of norms and biases, f16 tensors,
+ * q4 blocks), planned while the graph is built and produced after it, tensor by tensor: each source
+ * tensor is decoded to f32 alone, converted, and written into its place in an external-data file.
+ * No whole-model f32 copy exists. Files stay under `maxFileBytes` (onnxruntime-web's external data
+ * must stay under 2 GB), so a large model's weights are split over several.
+ */
+import { decodeToF32, encodeFromF32 } from '../core/dtype';
+import { throwIfAborted } from '../core/errors';
+import type { Checkpoint } from '../core/formats/checkpoint';
+import { type Q4BlockSize, packQ4 } from '../core/kernels/q4-pack';
+import { InferError } from './errors';
+import type { WeightRef } from './graph-writer';
+import { DataType } from './onnx-proto';
+
+/** An initializer in a derived external-data file. */
+export interface DerivedTensor {
+  readonly name: string;
+  readonly dataType: DataType;
+  readonly shape: readonly number[];
+  readonly location: string;
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
+type Job =
+  | { kind: 'f32' | 'f16'; source: string; out: DerivedTensor }
+  | {
+      kind: 'q4';
+      source: string;
+      n: number;
+      k: number;
+      blockSize: Q4BlockSize;
+      packed: DerivedTensor;
+      scales: DerivedTensor;
+    };
+
+/** Just under 1 GiB per file: well below the 2 GB limit, and no single huge allocation. */
+export const DEFAULT_MAX_FILE_BYTES = 2 ** 30;
+
+const align4 = (n: number) => Math.ceil(n / 4) * 4;
+
+export class DerivedWeights {
+  private readonly jobs: Job[] = [];
+  private readonly files: number[] = []; // bytes used per file
+
+  constructor(
+    private readonly prefix = 'merge-lab.weights',
+    readonly maxFileBytes = DEFAULT_MAX_FILE_BYTES,
+  ) {}
+
+  /** The file names, in order. */
+  get locations(): string[] {
+    return this.files.map((_, i) => `${this.prefix}.${i}.bin`);
+  }
+
+  get totalBytes(): number {
+    return this.files.reduce((a, b) => a + b, 0);
+  }
+
+  /** Places `bytes` (rounded up to 4) in the current file, or a new one when it would overflow. */
+  private place(bytes: number): { location: string; offset: number } {
+    const size = align4(bytes);
+    let i = this.files.length - 1;
+    if (i < 0 || (this.files[i]! + size > this.maxFileBytes && this.files[i]! > 0)) {
+      this.files.push(0);
+      i++;
+    }
+    const offset = this.files[i]!;
+    this.files[i] = offset + size;
+    return { location: `${this.prefix}.${i}.bin`, offset };
+  }
+
+  private tensor(name: string, dataType: DataType, shape: number[], byteLength: number): DerivedTensor {
+    return { name, dataType, shape, byteLength, ...this.place(byteLength) };
+  }
+
+  /** `src` as an f32 initializer (norms, biases). */
+  f32(src: WeightRef): DerivedTensor {
+    const count = src.shape.reduce((a, b) => a * b, 1);
+    const out = this.tensor(src.name, DataType.FLOAT, [...src.shape], count * 4);
+    this.jobs.push({ kind: 'f32', source: src.name, out });
+    return out;
+  }
+
+  /** `src` as an f16 initializer named `name`. */
+  f16(src: WeightRef, name = src.name): DerivedTensor {
+    const count = src.shape.reduce((a, b) => a * b, 1);
+    const out = this.tensor(name, DataType.FLOAT16, [...src.shape], count * 2);
+    this.jobs.push({ kind: 'f16', source: src.name, out });
+    return out;
+  }
+
+  /** `src` [N, K] as MatMulNBits' B (uint8 [N, K/B, B/2]) and scales (f32 [N·K/B]); K % B must be 0. */
+  q4(src: WeightRef, blockSize: Q4BlockSize, name = src.name): { packed: DerivedTensor; scales: DerivedTensor } {
+    const [n, k] = src.shape as [number, number];
+    if (src.shape.length !== 2 || k % blockSize !== 0)
+      throw new InferError(
+        'weight-format',
+        `tensor '${src.name}' [${src.shape.join(', ')}] cannot be stored as q4 with block size ${blockSize}: ` +
+          `its input dimension ${k} is not a multiple of ${blockSize}` +
+          (blockSize > 32 && k % 32 === 0 ? ' (block size 32 would work)' : ''),
+        { tensor: src.name, field: 'weights' },
+      );
+    const blocks = k / blockSize;
+    const packed = this.tensor(`${name}.q4`, DataType.UINT8, [n, blocks, blockSize / 2], (n * k) / 2);
+    const scales = this.tensor(`${name}.q4_scales`, DataType.FLOAT, [n * blocks], n * blocks * 4);
+    this.jobs.push({ kind: 'q4', source: src.name, n, k, blockSize, packed, scales });
+    return { packed, scales };
+  }
+
+  /**
+   * Produces the files: reads each source tensor once, converts it and writes it in place.
+   * `onTensor` reports progress (tensors done, total).
+   */
+  async materialize(
+    ckpt: Checkpoint,
+    opts: { signal?: AbortSignal; onTensor?: (done: number, total: number) => void } = {},
+  ): Promise<{ path: string; data: Uint8Array }[]> {
+    const buffers = this.files.map((size) => new Uint8Array(size));
+    const locations = this.locations;
+    const write = (t: DerivedTensor, bytes: Uint8Array) => {
+      if (bytes.byteLength !== t.byteLength)
+        throw new Error(`derived weights: ${t.name} has ${bytes.byteLength} bytes`);
+      buffers[locations.indexOf(t.location)]!.set(bytes, t.offset);
+    };
+    const byteView = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (const [i, job] of this.jobs.entries()) {
+      throwIfAborted(opts.signal, 'loading');
+      const t = ckpt.tensor(job.source);
+      if (!t)
+        throw new InferError('missing-weight', `the checkpoint has no tensor '${job.source}'`, { tensor: job.source });
+      const values = decodeToF32(await t.file.readRange(job.source), t.dtype);
+      if (job.kind === 'q4') {
+        const q = packQ4(values, job.n, job.k, job.blockSize);
+        write(job.packed, q.packed);
+        write(job.scales, byteView(q.scales));
+      } else write(job.out, job.kind === 'f32' ? byteView(values) : encodeFromF32(values, 'F16'));
+      opts.onTensor?.(i + 1, this.jobs.length);
+    }
+    return locations.map((path, i) => ({ path, data: buffers[i]! }));
+  }
+}

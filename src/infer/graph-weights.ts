@@ -1,0 +1,109 @@
+/**
+ * How the decoder graph (./graph.ts) reads its weights, per weight format (./weight-format.ts):
+ * the f32-valued tensors (norms, biases), the linear projections, the embedding lookup and the
+ * lm_head. `f32` emits exactly the nodes it always has (weights read in place from the shards);
+ * `f16` and `q4` take every weight from files the lab derives (./derived-weights.ts), so no shard
+ * is mounted whole:
+ *   f16  Gemm over Cast(f16 W) (f32 compute)
+ *   q4   com.microsoft.MatMulNBits(x, B, scales), then Add(bias); the embedding is an f16 Gather
+ *        followed by a Cast; a tied lm_head is a MatMulNBits over a q4 pack of the embedding
+ *        (a Cast of the f16 table would be folded by ORT into a full f32 copy, and the head is the
+ *        largest matrix read per token)
+ */
+import type { Q4BlockSize } from '../core/kernels/q4-pack';
+import type { ModelSpec } from './architecture';
+import { DerivedWeights } from './derived-weights';
+import type { GraphWriter, WeightRef } from './graph-writer';
+import { DataType } from './onnx-proto';
+import type { WeightFormat } from './weight-format';
+
+export interface WeightEmitter {
+  /** An f32-valued weight (norm scale, bias). */
+  weight(name: string, shape: number[]): string;
+  /** y = x·Wᵀ (+ b) for W [out, inn]. */
+  linear(x: string, wName: string, out: number, inn: number, bias?: string): string;
+  /** The embedding rows of `ids`, f32 [S, H], named 'embedded'. */
+  embed(ids: string): string;
+  /** The logits of x, named 'logits'. */
+  head(x: string): string;
+  /** Whether the nodes need the com.microsoft opset. */
+  readonly microsoftOps: boolean;
+  /** The lab-made weights to produce before the session (undefined for f32). */
+  readonly derived: DerivedWeights | undefined;
+}
+
+export interface EmitterContext {
+  readonly g: GraphWriter;
+  readonly spec: ModelSpec;
+  /** The weight's reference, checked against the shape the config implies. */
+  readonly checked: (name: string, shape: number[]) => WeightRef;
+  /** Records that a shard is read in place. */
+  readonly mount: (location: string) => void;
+}
+
+const EMBED = 'model.embed_tokens.weight';
+const LM_HEAD = 'lm_head.weight';
+
+/** Today's graph: weights read in place, f16/bf16 cast to f32 (folded by ORT). */
+function f32Emitter({ g, spec, checked, mount }: EmitterContext): WeightEmitter {
+  const w = (name: string, shape: number[]) => {
+    const ref = checked(name, shape);
+    mount(ref.location);
+    return g.external(ref);
+  };
+  let embed: string | undefined;
+  return {
+    weight: w,
+    linear: (x, wName, out, inn, bias) =>
+      g.op('Gemm', bias ? [x, w(wName, [out, inn]), w(bias, [out])] : [x, w(wName, [out, inn])], { transB: 1 }),
+    embed: (ids) => g.op('Gather', [(embed = w(EMBED, [spec.vocab, spec.hidden])), ids], { axis: 0 }, 'embedded'),
+    head: (x) => {
+      const head = spec.tied ? embed! : w(LM_HEAD, [spec.vocab, spec.hidden]);
+      if (spec.tied) mount(checked(EMBED, [spec.vocab, spec.hidden]).location);
+      return g.op('Gemm', [x, head], { transB: 1 }, 'logits');
+    },
+    microsoftOps: false,
+    derived: undefined,
+  };
+}
+
+/** f16 or q4: every weight from the derived files. */
+function derivedEmitter(ctx: EmitterContext, format: 'f16' | 'q4', blockSize: Q4BlockSize): WeightEmitter {
+  const { g, spec, checked } = ctx;
+  const derived = new DerivedWeights();
+  const V = spec.vocab;
+  const H = spec.hidden;
+  const weight = (name: string, shape: number[]) => g.derived(derived.f32(checked(name, shape)));
+  const castF32 = (name: string) => g.op('Cast', [name], { to: DataType.FLOAT }, `${name}.f32`);
+  const matmul = (x: string, ref: WeightRef, out: number, inn: number, name: string, outName?: string) => {
+    if (format === 'f16') return g.op('Gemm', [x, castF32(g.derived(derived.f16(ref, name)))], { transB: 1 }, outName);
+    const { packed, scales } = derived.q4(ref, blockSize, name);
+    const attrs = { K: inn, N: out, bits: 4, block_size: blockSize };
+    return g.op('MatMulNBits', [x, g.derived(packed), g.derived(scales)], attrs, outName, 'com.microsoft');
+  };
+  let embedRef: WeightRef | undefined;
+  let embed16: string | undefined;
+  return {
+    weight,
+    linear: (x, wName, out, inn, bias) => {
+      const y = matmul(x, checked(wName, [out, inn]), out, inn, wName);
+      return bias ? g.op('Add', [y, weight(bias, [out])]) : y;
+    },
+    embed: (ids) => {
+      embedRef = checked(EMBED, [V, H]);
+      embed16 = g.derived(derived.f16(embedRef));
+      return g.op('Cast', [g.op('Gather', [embed16, ids], { axis: 0 })], { to: DataType.FLOAT }, 'embedded');
+    },
+    head: (x) => {
+      if (!spec.tied) return matmul(x, checked(LM_HEAD, [V, H]), V, H, LM_HEAD, 'logits');
+      if (format === 'f16') return g.op('Gemm', [x, castF32(embed16!)], { transB: 1 }, 'logits');
+      return matmul(x, embedRef!, V, H, 'lm_head.tied', 'logits');
+    },
+    microsoftOps: format === 'q4',
+    derived,
+  };
+}
+
+export function weightEmitter(ctx: EmitterContext, format: WeightFormat, blockSize: Q4BlockSize): WeightEmitter {
+  return format === 'f32' ? f32Emitter(ctx) : derivedEmitter(ctx, format, blockSize);
+}
