@@ -1,6 +1,8 @@
 /** Minimal flag parsing on top of node:util's parseArgs, with errors that name the flag. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LabError } from '../core/errors';
+import { Q4_BLOCK_SIZES } from '../core/kernels/q4-pack';
+import { WEIGHT_FORMATS, type WeightOptions, isQ4BlockSize, isWeightFormat } from '../infer/weight-format';
 
 /** A bad command line (flag, value or combination): the CLI prints it with the usage and exits 2. */
 export class UsageError extends LabError {
@@ -14,6 +16,30 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** `--weights f32|f16|q4` and `--block-size 32|64|128`, for every command that runs a model. */
+export const weightFlags = {
+  weights: { type: 'string', default: 'f32' },
+  'block-size': { type: 'string' },
+} as const;
+
+export const WEIGHT_USAGE = `[--weights ${WEIGHT_FORMATS.join('|')}] [--block-size ${Q4_BLOCK_SIZES.join('|')}]`;
+
+export function weightOptions(values: {
+  weights?: string | undefined;
+  'block-size'?: string | undefined;
+}): WeightOptions {
+  const weights = values.weights ?? 'f32';
+  if (!isWeightFormat(weights))
+    throw new UsageError(`--weights must be ${WEIGHT_FORMATS.join(', ')} (got '${weights}')`, { field: 'weights' });
+  const bs = values['block-size'];
+  if (bs === undefined) return { weights };
+  const blockSize = Number(bs);
+  if (!isQ4BlockSize(blockSize))
+    throw new UsageError(`--block-size must be ${Q4_BLOCK_SIZES.join(', ')} (got '${bs}')`, { field: 'blockSize' });
+  if (weights !== 'q4') throw new UsageError(`--block-size applies to --weights q4 only`, { field: 'blockSize' });
+  return { weights, blockSize };
 }
 
 /** Parses sizes such as `1GB`, `512MiB`, `4096`. */

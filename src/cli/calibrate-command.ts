@@ -10,10 +10,9 @@ import { calibrate, calibrationMessages } from '../infer/calibrate';
 import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
-import { UsageError, parse } from './args';
+import { UsageError, WEIGHT_USAGE, parse, weightFlags, weightOptions } from './args';
 
-export const CALIBRATE_USAGE =
-  'merge-lab calibrate --model DIR --set FILE [--samples 32] [--out FILE] [--ep auto|wasm|webgpu]';
+export const CALIBRATE_USAGE = `merge-lab calibrate --model DIR --set FILE [--samples 32] [--out FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE}`;
 
 export function defaultStatsFile(modelDir: string, setFile: string): string {
   return `${path.basename(path.resolve(modelDir))}.${path.basename(setFile).replace(/\.[^.]+$/, '')}.aim-stats.json`;
@@ -26,15 +25,18 @@ export async function calibrateCommand(argv: string[]): Promise<void> {
     samples: { type: 'string', default: '32' },
     out: { type: 'string' },
     ep: { type: 'string', default: 'wasm' },
+    ...weightFlags,
   });
   if (!values.model || !values.set) throw new UsageError(`usage: ${CALIBRATE_USAGE}`);
   const samples = Number(values.samples);
   if (!Number.isInteger(samples) || samples <= 0) throw new UsageError('--samples must be a positive integer');
+  const weights = weightOptions(values);
   const set = parseProblemSet(await fs.readFile(values.set, 'utf8'), path.basename(values.set));
   const folder = new FsModelFolder(values.model);
   try {
     const stats = await calibrate(folder, calibrationMessages(set, samples), set.name, {
       ep: values.ep as EpChoice,
+      ...weights,
       adapter: nodeRuntimeAdapter(),
       onProgress: (d, n) => process.stderr.isTTY && process.stderr.write(`\rcalibrating ${d}/${n}\x1b[K`),
     });

@@ -13,10 +13,10 @@ import { ChatModel } from '../infer/engine';
 import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
-import { UsageError, parse } from './args';
+import { UsageError, WEIGHT_USAGE, parse, weightFlags, weightOptions } from './args';
+import type { WeightOptions } from '../infer/weight-format';
 
-export const EVAL_USAGE =
-  'merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu]';
+export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE}`;
 
 export const evalFlags = {
   set: { type: 'string' },
@@ -30,6 +30,7 @@ export const evalFlags = {
   csv: { type: 'string' },
   ep: { type: 'string', default: 'wasm' },
   'bad-lines': { type: 'string', default: 'skip' },
+  ...weightFlags,
 } as const;
 
 export interface EvalSettings {
@@ -39,6 +40,7 @@ export interface EvalSettings {
   prompt: string;
   fewShot: Map<string, number>;
   ep: EpChoice;
+  weights: WeightOptions;
 }
 
 function positiveInt(v: string | undefined, flag: string): number | undefined {
@@ -79,6 +81,7 @@ export async function evalSettings(values: Record<string, unknown>): Promise<Eva
     prompt: values.prompt as string,
     fewShot,
     ep,
+    weights: weightOptions(values as { weights?: string; 'block-size'?: string }),
   };
 }
 
@@ -96,6 +99,7 @@ export async function runEvaluation(
       folders.push(folder);
       const chat = await ChatModel.load(folder, {
         ep: s.ep,
+        ...s.weights,
         adapter: nodeRuntimeAdapter(),
         ...(signal ? { signal } : {}),
       });

@@ -7,10 +7,9 @@ import { ChatModel } from '../infer/engine';
 import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
-import { UsageError, parse } from './args';
+import { UsageError, WEIGHT_USAGE, parse, weightFlags, weightOptions } from './args';
 
-export const GENERATE_USAGE =
-  'merge-lab generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop STR]... [--ep auto|wasm|webgpu] [--threads N] [--no-chat]';
+export const GENERATE_USAGE = `merge-lab generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop STR]... [--ep auto|wasm|webgpu] [--threads N] [--no-chat] ${WEIGHT_USAGE}`;
 
 function number(v: string | undefined, flag: string, check: (n: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
@@ -32,6 +31,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
     ep: { type: 'string', default: 'auto' },
     threads: { type: 'string' },
     'no-chat': { type: 'boolean', default: false },
+    ...weightFlags,
   });
   if (!values.model || values.prompt === undefined) throw new UsageError(`usage: ${GENERATE_USAGE}`);
   const ep = values.ep as EpChoice;
@@ -49,6 +49,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const topP = number(values['top-p'], '--top-p', (n) => n > 0 && n <= 1, 'in (0, 1]');
   const seed = number(values.seed, '--seed', int, 'an integer')!;
   const threads = number(values.threads, '--threads', (n) => int(n) && n > 0, 'a positive integer');
+  const weights = weightOptions(values);
 
   const folder = new FsModelFolder(values.model);
   const ac = new AbortController();
@@ -58,12 +59,13 @@ export async function generateCommand(argv: string[]): Promise<void> {
   try {
     const model = await ChatModel.load(folder, {
       ep,
+      ...weights,
       adapter: nodeRuntimeAdapter(threads ? { threads } : {}),
       signal: ac.signal,
     });
     const e = model.ep;
     process.stderr.write(
-      `ep: ${e.ep}${e.adapter ? ` (${e.adapter})` : ''}: ${e.reason}; loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
+      `ep: ${e.ep}${e.adapter ? ` (${e.adapter})` : ''}: ${e.reason}; weights ${model.lm.graph.weights}; loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
     );
     const r = await model.ask(values.prompt, {
       chat: !values['no-chat'],

@@ -10,11 +10,13 @@ import { ACTIVATION_STATS_FORMAT, type ActivationStats } from '../core/merge/act
 import { throwIfAborted } from '../core/errors';
 import { InferError } from './errors';
 import { ACT_SUM_PREFIX, buildGraph, pastKey, pastValue } from './graph';
-import { specOf, weightRefs } from './model';
+import { graphExternalData, specOf, weightRefs } from './model';
+import type { WeightOptions } from './weight-format';
 import { type EpChoice, type RuntimeAdapter, openSession } from './runtime';
 import { ChatTokenizer } from './tokenizer';
 
-export interface CalibrationOptions {
+/** With f16 / q4 weights, the statistics are those of the model as it runs in that format. */
+export interface CalibrationOptions extends WeightOptions {
   ep?: EpChoice;
   adapter?: RuntimeAdapter;
   signal?: AbortSignal;
@@ -57,14 +59,12 @@ export async function calibrateIds(
   opts: CalibrationOptions = {},
 ): Promise<ActivationStats> {
   const spec = specOf(ckpt);
-  const graph = buildGraph(spec, weightRefs(ckpt), { activationSums: true });
-  const externalData: { path: string; data: Uint8Array }[] = [];
-  for (const location of graph.locations) {
-    const src = await ckpt.folder.open(location);
-    if (!src)
-      throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
-    externalData.push({ path: location, data: await src.read(0, src.size) });
-  }
+  const graph = buildGraph(spec, weightRefs(ckpt), {
+    activationSums: true,
+    ...(opts.weights ? { weights: opts.weights } : {}),
+    ...(opts.blockSize ? { blockSize: opts.blockSize } : {}),
+  });
+  const externalData = await graphExternalData(graph, ckpt, opts);
   const { ort, session } = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter);
   const sums = new Map<string, Float64Array>();
   let tokens = 0;

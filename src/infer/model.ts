@@ -52,6 +52,27 @@ export function weightRefs(ckpt: Checkpoint): (name: string) => WeightRef | unde
   };
 }
 
+/**
+ * The external data a graph reads: the shards it mounts whole (f32), and the files of lab-made
+ * weights (f16 / q4), produced tensor by tensor.
+ */
+export async function graphExternalData(
+  graph: BuiltGraph,
+  ckpt: Checkpoint,
+  opts: { signal?: AbortSignal; onTensor?: (done: number, total: number) => void } = {},
+): Promise<{ path: string; data: Uint8Array }[]> {
+  const externalData = graph.derived ? await graph.derived.materialize(ckpt, opts) : [];
+  // Each shard is handed to ORT whole under its own name; the initializers' offsets index it.
+  for (const location of graph.locations) {
+    const src = await ckpt.folder.open(location);
+    if (!src)
+      throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
+    externalData.push({ path: location, data: await src.read(0, src.size) });
+    throwIfAborted(opts.signal, 'loading');
+  }
+  return externalData;
+}
+
 export function specOf(ckpt: Checkpoint): ModelSpec {
   if (!ckpt.config)
     throw new InferError('missing-file', `${ckpt.name}/config.json: missing; inference needs the model config`, {
@@ -81,17 +102,7 @@ export class CausalLM {
     const spec = specOf(ckpt);
     const graph = buildGraph(spec, weightRefs(ckpt), opts);
     throwIfAborted(opts.signal, 'loading');
-    // Each shard is handed to ORT whole under its own name; the initializers' offsets index it.
-    const externalData: { path: string; data: Uint8Array }[] = [];
-    // f16 / q4: the lab's own weights, made tensor by tensor from the shards (no shard is mounted).
-    if (graph.derived) externalData.push(...(await graph.derived.materialize(ckpt, opts)));
-    for (const location of graph.locations) {
-      const src = await ckpt.folder.open(location);
-      if (!src)
-        throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
-      externalData.push({ path: location, data: await src.read(0, src.size) });
-      throwIfAborted(opts.signal, 'loading');
-    }
+    const externalData = await graphExternalData(graph, ckpt, opts);
     let opened;
     try {
       // On WebGPU the grown cache stays on the GPU between steps (only the logits come back).
