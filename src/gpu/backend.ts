@@ -16,6 +16,7 @@
 import type { DType } from '../core/dtype';
 import { itemSize } from '../core/dtype';
 import type { HistogramPass } from '../core/kernels/abs-histogram';
+import type { Q4BlockSize, Q4Packed } from '../core/kernels/q4-pack';
 import type { ElementwiseKernel, Operands } from '../core/kernels/elementwise';
 import type { TensorBackend } from '../core/merge/backend';
 import type { PoolStats } from './buffer-pool';
@@ -25,6 +26,7 @@ import { DOT_BLOCK, KERNELS, type KernelDescription, type KernelName } from './k
 import { encodeDisjointMean, encodeWeightedSum, fourInputs } from './chained';
 import { GpuLinalg } from './linalg';
 import { type ElementwiseArgs, GRANULE, type GpuOp, type Operand } from './op';
+import { type Q4PackOptions, type Q4Source, packQ4OnGpu } from './quantize';
 
 /** A 1-D f32 working tensor on the GPU: `length` elements at the start of `buffer`. */
 export interface GpuTensor {
@@ -268,6 +270,18 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     let total = 0;
     for (let i = 0; i < blocks; i++) total += parts[i]!;
     return total;
+  }
+
+  /** A [n, k] weight (a tensor of this backend, or raw f32/f16/bf16 bytes) in MatMulNBits' 4-bit blocks. */
+  packQ4(
+    source: GpuTensor | Exclude<Q4Source, { buffer: GPUBuffer }>,
+    n: number,
+    k: number,
+    blockSize: Q4BlockSize,
+    opts?: Q4PackOptions,
+  ): Promise<Q4Packed> {
+    if ('buffer' in source) this.live(source);
+    return packQ4OnGpu(this.gpu, source, n, k, blockSize, opts);
   }
 
   /** Waits until the GPU has finished all submitted work (benchmarks, profiling). */

@@ -80,6 +80,8 @@ const FOUR_INPUTS = { x0: 'read', x1: 'read', x2: 'read', x3: 'read' } as const;
 
 /** Elements per partial sum of the dot kernel. */
 export const DOT_BLOCK = 256;
+/** Elements one workgroup of the 4-bit packer covers (WG_SIZE blocks of the largest size, 128). */
+export const Q4_SPAN = WG_SIZE * 128;
 
 export const KERNELS = {
   dtype: defineKernel({
@@ -170,6 +172,15 @@ export const KERNELS = {
       cols: p.cols,
       k: 1 - p.omega,
     }),
+  }),
+  /** MatMulNBits' 4-bit blocks (driven by quantize.ts): BLOCK elements per invocation, SOURCE 0/1/2 = f32/f16/bf16. */
+  'q4-pack': defineKernel({
+    entryPoints: { main: [WG_SIZE] },
+    elementsPerWorkgroup: Q4_SPAN,
+    uniforms: { n: 'u32' },
+    bindings: { src: 'read', packed: 'rw', scales: 'rw' },
+    overrides: { BLOCK: 'u32', SOURCE: 'u32' },
+    cpuTwin: 'kernels/q4-pack',
   }),
   /** Tiled matmul for the SVD merges (driven by linalg.ts): `main` for GPUs, `main_registers` for CPU adapters. */
   matmul: defineKernel({
