@@ -4,6 +4,9 @@
  * f32 weights, the same greedy loop with a KV cache), on
  *   - the demo model (public/models/demo-base), and
  *   - a random-weight f32 checkpoint shaped like Qwen2.5-0.5B (generated into bench/.data/).
+ * The PyTorch peer runs on OpenBLAS (libopenblas0-pthread, installed with apt when missing), without
+ * this machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set for old OpenBLAS builds; they slow a
+ * current one), and the BLAS and thread count it used are printed.
  * Prints README table rows. Options: --threads N (both engines; default 1), --new-tokens N,
  * --prompt-tokens N, --reps N (best of N runs), --warmup-s S (untimed runs first), --only demo|qwen05b.
  */
@@ -36,6 +39,53 @@ const warmupS = Number(values['warmup-s']);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const QWEN = path.join(ROOT, 'bench/.data/qwen2.5-0.5b-random');
 const PY = '/usr/bin/python3';
+const OPENBLAS = 'libopenblas0-pthread';
+
+/** Installs the optimized BLAS when missing (as scripts/lib.sh's apt_ensure does), or says what to run. */
+function ensureOpenBlas(): void {
+  const installed = () => {
+    try {
+      const status = execFileSync('dpkg-query', ['-W', '-f', '${Status}', OPENBLAS], { encoding: 'utf8' });
+      return status === 'install ok installed';
+    } catch {
+      return false;
+    }
+  };
+  if (installed()) return;
+  const sudo = process.getuid?.() !== 0;
+  const aptArgs = ['install', '-y', '-qq', '--no-install-recommends', OPENBLAS];
+  const apt = (args: string[]) =>
+    execFileSync(sudo ? 'sudo' : 'apt-get', sudo ? ['apt-get', ...args] : args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  process.stderr.write(`apt: installing ${OPENBLAS} (PyTorch would otherwise run on the reference BLAS)\n`);
+  try {
+    apt(['update', '-qq']);
+    apt(aptArgs);
+  } catch {
+    // reported below, with the command to run
+  }
+  const install = `${sudo ? 'sudo ' : ''}apt-get ${aptArgs.join(' ')}`;
+  if (!installed()) throw new Error(`${OPENBLAS} is missing and could not be installed; run: ${install}`);
+}
+
+interface BlasInUse {
+  libraries: string[];
+  openblas?: string;
+  core?: string;
+  threads?: number;
+}
+
+/** One line naming PyTorch's BLAS; refuses a peer that is not on OpenBLAS (its ratios would be inflated). */
+function describeBlas(blas: BlasInUse, torchThreads: number): string {
+  if (!blas.openblas)
+    throw new Error(
+      `PyTorch loaded ${blas.libraries.join(', ') || 'no BLAS'}, not OpenBLAS; run: update-alternatives --set ` +
+        'libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3',
+    );
+  return `PyTorch BLAS: ${blas.openblas} (core ${blas.core}, ${blas.threads} BLAS thread(s), ${torchThreads} torch thread(s)) from ${blas.libraries.at(-1)}`;
+}
 
 /** Best of `reps` runs for each rate (the least disturbed run), wall clock and per CPU-second. */
 interface Rates {
@@ -51,7 +101,7 @@ interface Row {
   params: string;
   prompt: number;
   ort: Rates;
-  torch: Rates & { torch: string };
+  torch: Rates & { torch: string; threads: number; blas: BlasInUse };
 }
 
 async function benchOne(model: string, dir: string, prompt: number[]): Promise<Row> {
@@ -100,6 +150,16 @@ async function benchOne(model: string, dir: string, prompt: number[]): Promise<R
   await folder.close();
   const params = [...ckpt.tensors.values()].reduce((n, t) => n + t.byteLength / (t.dtype === 'F32' ? 4 : 2), 0);
   process.stderr.write(`${model}: onnxruntime-web done; running PyTorch\n`);
+  // Debian's torch calls the system BLAS (OpenBLAS: its own thread pool); pin every pool, and drop
+  // the OpenBLAS overrides this machine sets for old builds (from the child's environment only).
+  const torchEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    OMP_NUM_THREADS: String(threads),
+    OPENBLAS_NUM_THREADS: String(threads),
+    MKL_NUM_THREADS: String(threads),
+  };
+  delete torchEnv.OPENBLAS_CORETYPE;
+  delete torchEnv.OPENBLAS_L2_SIZE;
   const out = execFileSync(
     PY,
     [
@@ -120,24 +180,21 @@ async function benchOne(model: string, dir: string, prompt: number[]): Promise<R
     {
       encoding: 'utf8',
       maxBuffer: 1 << 24,
-      // Debian's torch calls the system BLAS (OpenBLAS: its own thread pool); pin every pool.
-      env: {
-        ...process.env,
-        OMP_NUM_THREADS: String(threads),
-        OPENBLAS_NUM_THREADS: String(threads),
-        MKL_NUM_THREADS: String(threads),
-      },
+      env: torchEnv,
     },
   );
+  const torch = JSON.parse(out) as Row['torch'];
+  process.stderr.write(`${model}: ${describeBlas(torch.blas, torch.threads)}\n`);
   return {
     model,
     params: params >= 1e8 ? `${(params / 1e6).toFixed(0)}M` : `${(params / 1e6).toFixed(1)}M`,
     prompt: prompt.length,
     ort: best!,
-    torch: JSON.parse(out),
+    torch,
   };
 }
 
+ensureOpenBlas();
 const rows: Row[] = [];
 if (values.only !== 'qwen05b') {
   const golden = JSON.parse(readFileSync(path.join(ROOT, 'test/golden/demo-base.golden.json'), 'utf8'));
@@ -156,6 +213,7 @@ const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 console.log(
   `\nNode ${process.version}, onnxruntime-web wasm EP (${threads} thread${threads > 1 ? 's' : ''}), PyTorch ${rows[0]?.torch.torch} eager (${threads} thread${threads > 1 ? 's' : ''}), ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${os.loadavg()[0]!.toFixed(1)}; ${newTokens} new tokens; best of ${reps} runs after ${warmupS} s of warm-up runs\n`,
 );
+if (rows[0]) console.log(`${describeBlas(rows[0].torch.blas, rows[0].torch.threads)}\n`);
 console.log(
   'Wall-clock tokens/s (and, in brackets, tokens per CPU-second, which neighbours on a shared machine do not distort):\n',
 );

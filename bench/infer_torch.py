@@ -3,8 +3,11 @@
 torch ops (transformers is not installed here), the same safetensors weights (f32), the same
 greedy loop with a KV cache. Prints one JSON object.
 
+The JSON names the BLAS this process loaded and its threads: Debian's torch calls whatever
+libblas.so.3 the alternatives system points at, and the reference libblas3 is ~13x slower.
+
 Usage: infer_torch.py --model DIR --prompt-ids 1,2,3 --new-tokens N [--threads T]"""
-import argparse, json, math, struct, time
+import argparse, ctypes, json, math, os, struct, time
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,6 +26,25 @@ def load_safetensors(path):
         b, e = t["data_offsets"]
         out[name] = torch.from_numpy(np.frombuffer(mm[8 + n + b:8 + n + e], dtype=np.float32).reshape(t["shape"]).copy())
     return out
+
+
+def blas_in_use():
+    """The BLAS library mapped into this process, with OpenBLAS's build, core and threads when it is OpenBLAS."""
+    F.linear(torch.ones(8, 8), torch.ones(8, 8))  # make sure the BLAS is loaded
+    libs = sorted({os.path.realpath(line.split()[-1]) for line in open("/proc/self/maps")
+                   if "blas" in line.rsplit("/", 1)[-1]})
+    info = {"libraries": libs}
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+        except (OSError, AttributeError):
+            continue
+        info.update(openblas=lib.openblas_get_config().decode(), core=lib.openblas_get_corename().decode(),
+                    threads=lib.openblas_get_num_threads())
+        break
+    return info
 
 
 class Decoder:
@@ -126,7 +148,7 @@ def main():
                 best[k] = max(best.get(k, v), v)
     best["ttft_ms"] = -best["ttft_ms"]
     print(json.dumps({
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "load_s": load_s, "reps": a.reps,
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(), "load_s": load_s, "reps": a.reps,
         "prompt_tokens": len(prompt), "new_tokens": len(ids), **best, "ids": ids,
     }))
 
