@@ -350,13 +350,16 @@ function advise(r: Resolved, failing: PlanCheck): string {
   const label = (f: PlanWeightFormat) => (f === 'q4' ? `q4 (blocks of ${r.blockSize})` : f);
   for (const format of PLAN_FORMATS) {
     const tokens = largestBudget(r, format);
-    if (tokens > 0) return `${failing.what}; ${label(format)} fits with up to ${count(tokens)} tokens.`;
+    if (tokens === 0) continue;
+    const halfKv = tokens < r.tokens && r.kvBytes === 4 ? largestBudget({ ...r, kvBytes: 2 }, format) : tokens;
+    const orHalf = halfKv > tokens ? ` (${count(halfKv)} with an f16 KV cache)` : '';
+    return `${failing.what}; ${label(format)} fits with up to ${count(tokens)} tokens${orHalf}.`;
   }
   const minimum = Math.min(r.tokens, r.prompt + 1);
   const q4 = evaluate({ ...r, format: 'q4', tokens: minimum, prompt: Math.min(r.prompt, minimum) }).checks.find(
     (c) => !c.fits,
   )!;
-  const why = q4.what === failing.what ? '' : ` (${q4.what})`;
+  const why = q4.what === failing.what ? '' : `: ${q4.what}`;
   return `${failing.what}; no format fits, not even ${label('q4')} with ${count(minimum)} tokens${why}.`;
 }
 

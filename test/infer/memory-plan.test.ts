@@ -199,7 +199,7 @@ describe('memory plan: verdicts on WebGPU (8 GB device memory)', () => {
     expect(f32kv.fits).toBe(false);
     expect(f32kv.checks.find((c) => !c.fits)!.id).toBe('device-memory');
     expect(f32kv.advice).toMatch(
-      /of device memory for 10,240 tokens .* over the 8\.0 GB available; q4 \(blocks of 32\) fits with up to [\d,]+ tokens\.$/,
+      /of device memory for 10,240 tokens .* over the 8\.0 GB available; q4 \(blocks of 32\) fits with up to 7,816 tokens \(10,240 with an f16 KV cache\)\.$/,
     );
     // f32 and f16 weights (30.5 and 15.2 GB) are over the device memory
     expect(planAllFormats({ model: QWEN_7B, tokenBudget: 10240, target }).map((p) => p.fits)).toEqual([
