@@ -12,7 +12,7 @@
  */
 import type { Q4BlockSize } from '../core/kernels/q4-pack';
 import type { ModelSpec } from './architecture';
-import { DerivedWeights } from './derived-weights';
+import { DEFAULT_MAX_FILE_BYTES, DerivedWeights } from './derived-weights';
 import type { GraphWriter, WeightRef } from './graph-writer';
 import { DataType } from './onnx-proto';
 import type { WeightFormat } from './weight-format';
@@ -39,6 +39,8 @@ export interface EmitterContext {
   readonly checked: (name: string, shape: number[]) => WeightRef;
   /** Records that a shard is read in place. */
   readonly mount: (location: string) => void;
+  /** Largest derived external-data file; default DEFAULT_MAX_FILE_BYTES. */
+  readonly externalFileBytes?: number | undefined;
 }
 
 const EMBED = 'model.embed_tokens.weight';
@@ -70,7 +72,7 @@ function f32Emitter({ g, spec, checked, mount }: EmitterContext): WeightEmitter 
 /** f16 or q4: every weight from the derived files. */
 function derivedEmitter(ctx: EmitterContext, format: 'f16' | 'q4', blockSize: Q4BlockSize): WeightEmitter {
   const { g, spec, checked } = ctx;
-  const derived = new DerivedWeights();
+  const derived = new DerivedWeights('merge-lab.weights', ctx.externalFileBytes ?? DEFAULT_MAX_FILE_BYTES);
   const V = spec.vocab;
   const H = spec.hidden;
   const weight = (name: string, shape: number[]) => g.derived(derived.f32(checked(name, shape)));

@@ -56,6 +56,8 @@ export interface GraphOptions extends WeightOptions {
    * activations never leave the device.
    */
   activationSums?: boolean;
+  /** f16 / q4: the largest external-data file the lab writes (default just under 1 GiB; tests split with less). */
+  externalFileBytes?: number;
 }
 
 export const ACT_SUM_PREFIX = 'act_sum.';
@@ -110,7 +112,11 @@ export function buildGraph(
       );
     return ref;
   };
-  const weights = weightEmitter({ g, spec, checked, mount: (l) => locations.add(l) }, format, blockSize);
+  const weights = weightEmitter(
+    { g, spec, checked, mount: (l) => locations.add(l), externalFileBytes: opts.externalFileBytes },
+    format,
+    blockSize,
+  );
   const w = weights.weight;
 
   // Shared constants.

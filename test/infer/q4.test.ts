@@ -63,6 +63,23 @@ describe('q4 weights (MatMulNBits) on wasm', () => {
     expect(diff.original).toBeGreaterThan(1e-2); // the weights really are 4-bit
   });
 
+  it('weights split over several external-data files give the same logits', async () => {
+    const ckpt = await tiny(HEAD64);
+    const one = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter, weights: 'q4' });
+    const split = await CausalLM.fromCheckpoint(ckpt, {
+      ep: 'wasm',
+      adapter,
+      weights: 'q4',
+      externalFileBytes: 20_000,
+    });
+    const [a, b] = [(await one.forward(IDS)).logits, (await split.forward(IDS)).logits];
+    await Promise.all([one.release(), split.release()]);
+    const files = split.graph.derived!;
+    expect(files.locations.length).toBeGreaterThan(4);
+    expect(files.totalBytes).toBe(one.graph.derived!.totalBytes);
+    expect(maxAbsDiff(a, b)).toBe(0);
+  });
+
   it('the q4 graph uses MatMulNBits for every projection and mounts no shard', async () => {
     const lm = await CausalLM.fromCheckpoint(await tiny(HEAD64), { ep: 'wasm', adapter, weights: 'q4' });
     await lm.release();
