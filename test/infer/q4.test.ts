@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
 import { MapModelFolder } from '../../src/core/io/byte-source';
 import type { Q4BlockSize } from '../../src/core/kernels/q4-pack';
+import { calibrateIds } from '../../src/infer/calibrate';
 import { InferError } from '../../src/infer/errors';
 import { CausalLM, type LoadOptions } from '../../src/infer/model';
 import type { RuntimeAdapter } from '../../src/infer/runtime';
@@ -102,6 +103,31 @@ describe('f16 weights on wasm', () => {
       `f16 ${_}: max |Δlogit| ${diff.computed.toExponential(2)} (vs f32 weights ${diff.original.toExponential(2)})`,
     );
     expect(diff.computed).toBeLessThan(1e-3);
+  });
+});
+
+describe('calibration with q4 weights', () => {
+  it("gives the reference's mean |activation| over the dequantized weights", async () => {
+    const ckpt = await tiny(HEAD64);
+    const stats = await calibrateIds(ckpt, [IDS], 'toy', { ep: 'wasm', adapter, weights: 'q4' });
+    const sums = new Map<string, Float64Array>();
+    await referenceLogits(await computedWeights(ckpt, 'q4'), IDS, (w, x) =>
+      sums.set(
+        w,
+        x.map((v, j) => (sums.get(w)?.[j] ?? 0) + Math.abs(v)),
+      ),
+    );
+    expect(Object.keys(stats.channels).sort()).toEqual([...sums.keys()].sort());
+    let worst = 0;
+    for (const [w, acc] of sums)
+      worst = Math.max(
+        worst,
+        maxAbsDiff(
+          stats.channels[w]!,
+          acc.map((s) => s / IDS.length),
+        ),
+      );
+    expect(worst).toBeLessThan(1e-4);
   });
 });
 
