@@ -10,18 +10,8 @@ import { throwIfAborted } from '../core/errors';
 import type { Checkpoint } from '../core/formats/checkpoint';
 import { type Q4BlockSize, packQ4 } from '../core/kernels/q4-pack';
 import { InferError } from './errors';
-import type { WeightRef } from './graph-writer';
+import type { DerivedTensor, WeightRef } from './graph-writer';
 import { DataType } from './onnx-proto';
-
-/** An initializer in a derived external-data file. */
-export interface DerivedTensor {
-  readonly name: string;
-  readonly dataType: DataType;
-  readonly shape: readonly number[];
-  readonly location: string;
-  readonly offset: number;
-  readonly byteLength: number;
-}
 
 type Job =
   | { kind: 'f32' | 'f16'; source: string; out: DerivedTensor }

@@ -5,7 +5,6 @@
  * ./onnx-proto.ts. Data path: builder → `op`/`const*`/`external` → `encode(outputs)` → bytes.
  */
 import type { DType } from '../core/dtype';
-import type { DerivedTensor } from './derived-weights';
 import {
   AttrType,
   DataType,
@@ -21,6 +20,16 @@ import {
 export interface WeightRef {
   readonly name: string;
   readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly location: string;
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
+/** A tensor the lab made (./derived-weights.ts) in an external-data file of its own, in its own type. */
+export interface DerivedTensor {
+  readonly name: string;
+  readonly dataType: DataType;
   readonly shape: readonly number[];
   readonly location: string;
   readonly offset: number;
