@@ -1,5 +1,7 @@
 /** `--weights` / `--block-size` on the CLI: a q4 answer from generate, and usage errors for bad values. */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +28,30 @@ describe('merge-lab --weights', () => {
     expect(expected.text.length).toBeGreaterThan(0);
     expect(stdout).toBe(`${expected.text}\n`);
     expect(stderr).toMatch(/ep: wasm: requested; weights q4; loaded/);
+  });
+
+  it('eval --weights f16 and calibrate --weights q4 run on demo-quick', async () => {
+    const set = 'public/data/arith-heldout.jsonl';
+    const evalArgs = ['--models', QUICK, '--set', set, '--limit', '2', '--max-new-tokens', '16', '--weights', 'f16'];
+    const { stdout } = await run('node', [BIN, 'eval', ...evalArgs]);
+    expect(stdout).toMatch(/demo-quick\s+\d+\.\d/);
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'merge-lab-w-')), 'stats.json');
+    const calArgs = [
+      '--model',
+      QUICK,
+      '--set',
+      set,
+      '--samples',
+      '2',
+      '--out',
+      out,
+      '--weights',
+      'q4',
+      '--block-size',
+      '64',
+    ];
+    await run('node', [BIN, 'calibrate', ...calArgs]);
+    expect(Object.keys(JSON.parse(readFileSync(out, 'utf8')).channels)).toHaveLength(4 * 7);
   });
 
   it.each([
