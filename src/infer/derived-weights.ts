@@ -30,6 +30,9 @@ export const DEFAULT_MAX_FILE_BYTES = 2 ** 30;
 
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
+/** Values decoded to f32 at a time while deriving (16 MiB of f32). */
+export const CHUNK_ELEMENTS = 2 ** 22;
+
 export class DerivedWeights {
   private readonly jobs: Job[] = [];
   private readonly files: number[] = []; // bytes used per file
@@ -100,32 +103,40 @@ export class DerivedWeights {
   }
 
   /**
-   * Produces the files: reads each source tensor once, converts it and writes it in place.
-   * `onTensor` reports progress (tensors done, total).
+   * Produces the files: reads each source tensor once, in chunks of whole rows (at most
+   * `CHUNK_ELEMENTS` values decoded at a time, so a 150k-row embedding never has an f32 copy),
+   * converts each chunk and writes it in place. `onTensor` reports progress (tensors done, total).
    */
   async materialize(
     ckpt: Checkpoint,
-    opts: { signal?: AbortSignal; onTensor?: (done: number, total: number) => void } = {},
+    opts: { signal?: AbortSignal; onTensor?: (done: number, total: number) => void; chunkElements?: number } = {},
   ): Promise<{ path: string; data: Uint8Array }[]> {
     const buffers = this.files.map((size) => new Uint8Array(size));
     const locations = this.locations;
-    const write = (t: DerivedTensor, bytes: Uint8Array) => {
-      if (bytes.byteLength !== t.byteLength)
-        throw new Error(`derived weights: ${t.name} has ${bytes.byteLength} bytes`);
-      buffers[locations.indexOf(t.location)]!.set(bytes, t.offset);
+    /** Writes `bytes` at byte `at` of tensor `t`. */
+    const write = (t: DerivedTensor, at: number, bytes: Uint8Array) => {
+      if (at + bytes.byteLength > t.byteLength) throw new Error(`derived weights: ${t.name} overflows`);
+      buffers[locations.indexOf(t.location)]!.set(bytes, t.offset + at);
     };
     const byteView = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     for (const [i, job] of this.jobs.entries()) {
-      throwIfAborted(opts.signal, 'loading');
       const t = ckpt.tensor(job.source);
       if (!t)
         throw new InferError('missing-weight', `the checkpoint has no tensor '${job.source}'`, { tensor: job.source });
-      const values = decodeToF32(await t.file.readRange(job.source), t.dtype);
-      if (job.kind === 'q4') {
-        const q = packQ4(values, job.n, job.k, job.blockSize);
-        write(job.packed, q.packed);
-        write(job.scales, byteView(q.scales));
-      } else write(job.out, job.kind === 'f32' ? byteView(values) : encodeFromF32(values, 'F16'));
+      const rows = t.shape.length > 1 ? t.shape[0]! : 1;
+      const rowLength = t.shape.reduce((a, b) => a * b, 1) / rows;
+      const rowsPerChunk = Math.max(1, Math.floor((opts.chunkElements ?? CHUNK_ELEMENTS) / rowLength));
+      for (let r = 0; r < rows; r += rowsPerChunk) {
+        throwIfAborted(opts.signal, 'loading');
+        const n = Math.min(rowsPerChunk, rows - r);
+        const values = decodeToF32(await t.file.readRange(job.source, r * rowLength, n * rowLength), t.dtype);
+        if (job.kind === 'q4') {
+          const q = packQ4(values, n, job.k, job.blockSize);
+          write(job.packed, (r * job.k) / 2, q.packed);
+          write(job.scales, r * (job.k / job.blockSize) * 4, byteView(q.scales));
+        } else if (job.kind === 'f16') write(job.out, r * rowLength * 2, encodeFromF32(values, 'F16'));
+        else write(job.out, r * rowLength * 4, byteView(values));
+      }
       opts.onTensor?.(i + 1, this.jobs.length);
     }
     return locations.map((path, i) => ({ path, data: buffers[i]! }));
