@@ -18,18 +18,31 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   }
 }
 
-/** `--weights f32|f16|q4` and `--block-size 32|64|128`, for every command that runs a model. */
+/**
+ * `--weights f32|f16|q4`, `--block-size 32|64|128` and `--force-load` (load even when the memory
+ * plan says the model does not fit), for every command that runs a model.
+ */
 export const weightFlags = {
   weights: { type: 'string', default: 'f32' },
   'block-size': { type: 'string' },
+  'force-load': { type: 'boolean', default: false },
 } as const;
 
-export const WEIGHT_USAGE = `[--weights ${WEIGHT_FORMATS.join('|')}] [--block-size ${Q4_BLOCK_SIZES.join('|')}]`;
+export const WEIGHT_USAGE = `[--weights ${WEIGHT_FORMATS.join('|')}] [--block-size ${Q4_BLOCK_SIZES.join('|')}] [--force-load]`;
+
+/** The weight format and whether to load past the memory plan, as load options take them. */
+export type WeightChoice = WeightOptions & { force?: boolean };
 
 export function weightOptions(values: {
   weights?: string | undefined;
   'block-size'?: string | undefined;
-}): WeightOptions {
+  'force-load'?: boolean | undefined;
+}): WeightChoice {
+  const force = values['force-load'] ? { force: true } : {};
+  return { ...formatOptions(values), ...force };
+}
+
+function formatOptions(values: { weights?: string | undefined; 'block-size'?: string | undefined }): WeightOptions {
   const weights = values.weights ?? 'f32';
   if (!isWeightFormat(weights))
     throw new UsageError(`--weights must be ${WEIGHT_FORMATS.join(', ')} (got '${weights}')`, { field: 'weights' });

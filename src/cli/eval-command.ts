@@ -13,8 +13,7 @@ import { ChatModel } from '../infer/engine';
 import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
-import { UsageError, WEIGHT_USAGE, parse, weightFlags, weightOptions } from './args';
-import type { WeightOptions } from '../infer/weight-format';
+import { UsageError, WEIGHT_USAGE, type WeightChoice, parse, weightFlags, weightOptions } from './args';
 
 export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE}`;
 
@@ -40,7 +39,7 @@ export interface EvalSettings {
   prompt: string;
   fewShot: Map<string, number>;
   ep: EpChoice;
-  weights: WeightOptions;
+  weights: WeightChoice;
 }
 
 function positiveInt(v: string | undefined, flag: string): number | undefined {
@@ -81,7 +80,7 @@ export async function evalSettings(values: Record<string, unknown>): Promise<Eva
     prompt: values.prompt as string,
     fewShot,
     ep,
-    weights: weightOptions(values as { weights?: string; 'block-size'?: string }),
+    weights: weightOptions(values as { weights?: string; 'block-size'?: string; 'force-load'?: boolean }),
   };
 }
 

@@ -1,8 +1,10 @@
 /**
  * `merge-lab generate --model DIR --prompt TEXT`: runs a checkpoint through the same engine as
- * the page (onnxruntime-web; wasm, or WebGPU through Dawn). The answer streams to stdout; the EP
- * and the timings go to stderr.
+ * the page (onnxruntime-web; wasm, or WebGPU through Dawn). The answer streams to stdout; the
+ * memory plan, the EP, warnings (each once) and the timings go to stderr. A model that does not
+ * fit is refused with the plan's advice before its weights are read (unless --force-load).
  */
+import type { LabWarning } from '../core/errors';
 import { ChatModel } from '../infer/engine';
 import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
@@ -55,6 +57,13 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
+  const warned = new Set<string>();
+  const onWarning = (w: LabWarning) => {
+    if (warned.has(w.code)) return;
+    warned.add(w.code);
+    process.stderr.write(`warning: ${w.message}\n`);
+  };
+  const chat = !values['no-chat'];
   const t0 = performance.now();
   try {
     const model = await ChatModel.load(folder, {
@@ -62,14 +71,18 @@ export async function generateCommand(argv: string[]): Promise<void> {
       ...weights,
       adapter: nodeRuntimeAdapter(threads ? { threads } : {}),
       signal: ac.signal,
+      plannedPrompt: { prompt: values.prompt, chat, maxNewTokens },
+      onPlan: (_plan, summary) => process.stderr.write(`${summary}\n`),
+      onWarning,
     });
     const e = model.ep;
     process.stderr.write(
       `ep: ${e.ep}${e.adapter ? ` (${e.adapter})` : ''}: ${e.reason}; weights ${model.lm.graph.weights}; loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
     );
     const r = await model.ask(values.prompt, {
-      chat: !values['no-chat'],
+      chat,
       maxNewTokens,
+      onWarning,
       temperature,
       seed,
       ...(topK !== undefined ? { topK } : {}),

@@ -33,8 +33,12 @@ export interface ModelSpec {
   readonly ropeScaling: RopeScaling;
   /** q/k/v projections have biases (Qwen2 always; Llama/Mistral when `attention_bias`). */
   readonly qkvBias: boolean;
-  /** Longest sequence (prompt + generated) the model may see: max_position_embeddings, or the
-   *  sliding window when one is active (within it, sliding-window attention equals full attention). */
+  /** config.json's max_position_embeddings: the positions the model was trained on. Longer
+   *  sequences still run (rotary values are computed per position in the graph) with a warning. */
+  readonly maxPositions: number;
+  /** The graph's hard limit on a sequence (prompt + generated): a Mistral sliding window when one
+   *  is declared (within it, sliding-window attention equals the graph's full attention; past it,
+   *  they differ), otherwise Infinity. */
   readonly maxContext: number;
 }
 
@@ -99,12 +103,11 @@ export function modelSpec(c: ModelConfig, hasQkvBias: boolean): ModelSpec {
   // Sliding-window attention. Qwen2 turns it on with use_sliding_window (then max_window_layers
   // decides which layers): refused. Mistral always declares `sliding_window`: inside the window
   // it equals full causal attention, so the context is capped at the window instead.
-  let maxContext = c.maxPositionEmbeddings;
+  let maxContext = Number.POSITIVE_INFINITY;
   if (arch === 'Qwen2ForCausalLM' && c.useSlidingWindow)
     throw unsupported(`sliding-window attention ('use_sliding_window': true) is not supported`);
   const window = num(raw, 'sliding_window');
-  if (arch === 'MistralForCausalLM' && window !== undefined && raw.sliding_window !== null)
-    maxContext = Math.min(maxContext, window);
+  if (arch === 'MistralForCausalLM' && window !== undefined && raw.sliding_window !== null) maxContext = window;
 
   const qkvBias = arch === 'Qwen2ForCausalLM' ? true : raw.attention_bias === true;
   if (qkvBias !== hasQkvBias)
@@ -128,6 +131,7 @@ export function modelSpec(c: ModelConfig, hasQkvBias: boolean): ModelSpec {
     ropeTheta: c.ropeTheta,
     ropeScaling: parseRopeScaling(c.ropeScaling),
     qkvBias,
+    maxPositions: c.maxPositionEmbeddings,
     maxContext,
   };
 }

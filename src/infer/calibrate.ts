@@ -14,9 +14,11 @@ import { graphExternalData, specOf, weightRefs } from './model';
 import type { WeightOptions } from './weight-format';
 import { type EpChoice, type RuntimeAdapter, openSession } from './runtime';
 import { ChatTokenizer } from './tokenizer';
+import { type PlanLoadOptions, checkLoadPlan } from './load-plan';
 
 /** With f16 / q4 weights, the statistics are those of the model as it runs in that format. */
-export interface CalibrationOptions extends WeightOptions {
+export interface CalibrationOptions
+  extends WeightOptions, Pick<PlanLoadOptions, 'force' | 'wasmHeapBytes' | 'onPlan' | 'onWarning'> {
   ep?: EpChoice;
   adapter?: RuntimeAdapter;
   signal?: AbortSignal;
@@ -64,6 +66,9 @@ export async function calibrateIds(
     ...(opts.weights ? { weights: opts.weights } : {}),
     ...(opts.blockSize ? { blockSize: opts.blockSize } : {}),
   });
+  // The memory plan for the longest sequence, before any weight is read.
+  const longest = Math.max(1, ...sequences.map((s) => Math.min(s.length, spec.maxContext)));
+  await checkLoadPlan(spec, { ...opts, tokenBudget: longest, promptTokens: longest }, ckpt.name);
   const externalData = await graphExternalData(graph, ckpt, opts);
   const { ort, session } = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter);
   const sums = new Map<string, Float64Array>();

@@ -22,6 +22,19 @@ export interface AskResult extends GenerateResult {
   promptIds: number[];
 }
 
+export interface ChatLoadOptions extends LoadOptions {
+  /** Plans the memory for this prompt: its tokens (through the chat template) + maxNewTokens,
+   *  unless `tokenBudget` is given. */
+  plannedPrompt?: { prompt: string | readonly ChatMessage[]; chat?: boolean; maxNewTokens: number };
+}
+
+/** The prompt text the model reads: the chat template around the messages, or the raw text. */
+function promptTextOf(tokenizer: ChatTokenizer, prompt: string | readonly ChatMessage[], chat: boolean): string {
+  const messages: readonly ChatMessage[] = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt;
+  if (chat && tokenizer.hasChatTemplate) return tokenizer.applyChatTemplate(messages);
+  return typeof prompt === 'string' ? prompt : messages.map((m) => m.content).join('\n');
+}
+
 export class ChatModel {
   private constructor(
     readonly name: string,
@@ -30,7 +43,7 @@ export class ChatModel {
     private readonly folder: ModelFolder,
   ) {}
 
-  static async load(folder: ModelFolder, opts: LoadOptions = {}): Promise<ChatModel> {
+  static async load(folder: ModelFolder, opts: ChatLoadOptions = {}): Promise<ChatModel> {
     const ckpt = await Checkpoint.open(folder, { requireConfig: true });
     if (!ckpt.config)
       throw new InferError('missing-file', `${folder.name}/config.json: missing`, {
@@ -39,7 +52,13 @@ export class ChatModel {
     // Cheap checks first (config, then tokenizer), before the weights are read.
     specOf(ckpt);
     const tokenizer = await ChatTokenizer.load(folder, ckpt.config.raw);
-    const lm = await CausalLM.fromCheckpoint(ckpt, opts);
+    const planned = opts.plannedPrompt;
+    let budget: Pick<LoadOptions, 'tokenBudget' | 'promptTokens'> = {};
+    if (planned && opts.tokenBudget === undefined) {
+      const promptTokens = tokenizer.encode(promptTextOf(tokenizer, planned.prompt, planned.chat ?? true)).length;
+      budget = { promptTokens, tokenBudget: promptTokens + planned.maxNewTokens };
+    }
+    const lm = await CausalLM.fromCheckpoint(ckpt, { ...opts, ...budget });
     return new ChatModel(folder.name, lm, tokenizer, folder);
   }
 
@@ -49,9 +68,7 @@ export class ChatModel {
 
   /** The prompt text the model reads: the chat template around the messages, or the raw text. */
   promptText(prompt: string | readonly ChatMessage[], chat = true): string {
-    const messages: readonly ChatMessage[] = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt;
-    if (chat && this.tokenizer.hasChatTemplate) return this.tokenizer.applyChatTemplate(messages);
-    return typeof prompt === 'string' ? prompt : messages.map((m) => m.content).join('\n');
+    return promptTextOf(this.tokenizer, prompt, chat);
   }
 
   async ask(prompt: string | readonly ChatMessage[], opts: AskOptions = {}): Promise<AskResult> {

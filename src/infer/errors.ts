@@ -13,6 +13,7 @@ export type InferErrorCode =
   | 'tokenizer-mismatch'
   | 'missing-file'
   | 'context-overflow'
+  | 'does-not-fit'
   | 'bad-options'
   | 'session';
 

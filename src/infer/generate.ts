@@ -1,10 +1,12 @@
 /**
  * The generation loop: one prefill call with the prompt, then one decode call per new token
  * through the KV cache. Streams text as it becomes final, stops on EOS ids, stop strings,
- * max_new_tokens or the context limit, and can be cancelled between tokens.
+ * max_new_tokens or the graph's hard context limit (a sliding window), and can be cancelled
+ * between tokens. A budget past max_position_embeddings gets one warning and runs on.
  */
-import { throwIfAborted } from '../core/errors';
+import { type LabWarning, throwIfAborted } from '../core/errors';
 import { InferError } from './errors';
+import { positionsWarning } from './load-plan';
 import type { CausalLM } from './model';
 import { type SamplingOptions, sampleToken, seededRandom } from './sampling';
 
@@ -21,6 +23,8 @@ export interface GenerateOptions extends SamplingOptions {
    *  character or a possible stop string is still incomplete). */
   onToken?: (token: { id: number; text: string }) => void;
   signal?: AbortSignal;
+  /** Called once when prompt + maxNewTokens exceeds max_position_embeddings (generation goes on). */
+  onWarning?: (warning: LabWarning) => void;
 }
 
 export type FinishReason = 'eos' | 'stop-string' | 'max-new-tokens' | 'context';
@@ -89,6 +93,8 @@ export async function generate(
   if (stops.length && !opts.decode)
     throw new InferError('bad-options', 'stop strings need a decode function (a tokenizer)');
   if (promptIds.length === 0) throw new InferError('context-overflow', 'the prompt is empty');
+  const pastPositions = positionsWarning(promptIds.length + maxNew, lm.spec.maxPositions);
+  if (pastPositions) opts.onWarning?.(pastPositions);
   const random = seededRandom(opts.seed ?? 0);
   const now = () => performance.now();
 

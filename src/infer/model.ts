@@ -11,11 +11,11 @@ import { throwIfAborted } from '../core/errors';
 import { InferError } from './errors';
 import { type BuiltGraph, type GraphOptions, buildGraph, pastKey, pastValue, presentKey, presentValue } from './graph';
 import type { WeightRef } from './graph-writer';
-import { type EpChoice, type EpReport, type OrtModule, type RuntimeAdapter, openSession } from './runtime';
+import { type LoadPlan, type PlanLoadOptions, checkLoadPlan } from './load-plan';
+import { type EpReport, type OrtModule, openSession } from './runtime';
 
-export interface LoadOptions extends GraphOptions {
-  ep?: EpChoice;
-  adapter?: RuntimeAdapter;
+/** The memory plan's options (EP, adapter, token budget, force, onPlan, onWarning) and the graph's. */
+export interface LoadOptions extends GraphOptions, PlanLoadOptions {
   signal?: AbortSignal;
   /** Progress of making f16 / q4 weights: tensors done of total. */
   onTensor?: (done: number, total: number) => void;
@@ -89,6 +89,8 @@ export class CausalLM {
     readonly spec: ModelSpec,
     readonly graph: BuiltGraph,
     readonly ep: EpReport,
+    /** The memory plan checked before the weights were read. */
+    readonly plan: LoadPlan,
     private readonly ort: OrtModule,
     private readonly session: Ort.InferenceSession,
   ) {}
@@ -101,6 +103,8 @@ export class CausalLM {
   static async fromCheckpoint(ckpt: Checkpoint, opts: LoadOptions = {}): Promise<CausalLM> {
     const spec = specOf(ckpt);
     const graph = buildGraph(spec, weightRefs(ckpt), opts);
+    // Refuses a model that does not fit before any weight is read, packed or handed to ORT.
+    const plan = await checkLoadPlan(spec, opts, ckpt.name);
     throwIfAborted(opts.signal, 'loading');
     const externalData = await graphExternalData(graph, ckpt, opts);
     let opened;
@@ -115,7 +119,7 @@ export class CausalLM {
         `onnxruntime-web could not create the session for ${ckpt.name}: ${(e as Error).message}`,
       );
     }
-    return new CausalLM(spec, graph, opened.report, opened.ort, opened.session);
+    return new CausalLM(spec, graph, opened.report, plan, opened.ort, opened.session);
   }
 
   /** An empty cache (P = 0). */
@@ -131,10 +135,12 @@ export class CausalLM {
 
   async forward(ids: ArrayLike<number>, cache: KvCache = this.emptyCache()): Promise<ForwardResult> {
     if (ids.length === 0) throw new InferError('context-overflow', 'forward needs at least one token');
+    // Past max_position_embeddings runs on (generate warns); the sliding window is a hard limit.
     if (cache.length + ids.length > this.spec.maxContext)
       throw new InferError(
         'context-overflow',
-        `${cache.length + ids.length} tokens exceed the model's context of ${this.spec.maxContext}`,
+        `${cache.length + ids.length} tokens exceed the model's context of ${this.spec.maxContext} ` +
+          `(its sliding window: past it the model's attention differs from this graph's full attention)`,
       );
     for (let i = 0; i < ids.length; i++)
       if (!(ids[i]! >= 0 && ids[i]! < this.spec.vocab))

@@ -20,6 +20,12 @@ export interface EpReport {
   readonly adapter?: string;
 }
 
+/** The adapter's real buffer limits (what ORT's WebGPU EP requests for its device). */
+export interface AdapterLimits {
+  readonly maxBufferSize: number;
+  readonly maxStorageBufferBindingSize: number;
+}
+
 export interface RuntimeAdapter {
   /** Makes `navigator.gpu` available (Node: Dawn) and returns it, or undefined when there is none. */
   gpu?(): Promise<GPU | undefined>;
@@ -46,7 +52,7 @@ function describeAdapter(a: GPUAdapter): string {
  */
 export async function probeWebGpu(
   adapter: RuntimeAdapter,
-): Promise<{ ok: true; adapter: string; software: boolean } | { ok: false; reason: string }> {
+): Promise<{ ok: true; adapter: string; software: boolean; limits?: AdapterLimits } | { ok: false; reason: string }> {
   let gpu: GPU | undefined;
   try {
     gpu = adapter.gpu ? await adapter.gpu() : (globalThis.navigator as Navigator | undefined)?.gpu;
@@ -60,7 +66,15 @@ export async function probeWebGpu(
     const description = describeAdapter(a);
     const fallback =
       (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? a.info?.isFallbackAdapter ?? false;
-    return { ok: true, adapter: description, software: fallback || isSoftwareAdapter(description) };
+    const limits = a.limits
+      ? { maxBufferSize: a.limits.maxBufferSize, maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize }
+      : undefined;
+    return {
+      ok: true,
+      adapter: description,
+      software: fallback || isSoftwareAdapter(description),
+      ...(limits && { limits }),
+    };
   } catch (e) {
     return { ok: false, reason: `requestAdapter failed: ${(e as Error).message}` };
   }

@@ -1,0 +1,127 @@
+/**
+ * The memory plan at load time: before any weight is read or packed and before a session is
+ * created, plans the model (./memory-plan.ts) in the chosen weight format for the EP it will run
+ * on and the token budget, and refuses with the plan's advice when it does not fit (unless forced).
+ * Also the one warning for a budget past max_position_embeddings, shared with generation.
+ */
+import type { LabWarning } from '../core/errors';
+import type { ModelSpec } from './architecture';
+import { InferError } from './errors';
+import { type MemoryPlan, type PlanTarget, planInferenceMemory } from './memory-plan';
+import { type EpChoice, type RuntimeAdapter, probeWebGpu } from './runtime';
+import { type WeightOptions, resolveWeightOptions } from './weight-format';
+
+/** The budget planned for when the caller names none: the model's positions, at most this many. */
+export const DEFAULT_LOAD_BUDGET = 4096;
+
+export interface PlanLoadOptions extends WeightOptions {
+  ep?: EpChoice;
+  adapter?: RuntimeAdapter;
+  allLogits?: boolean;
+  /** Prompt + new tokens the session must hold; default min(max_position_embeddings, DEFAULT_LOAD_BUDGET). */
+  tokenBudget?: number;
+  /** Prompt tokens (sizes the activations); default: the plan's own. */
+  promptTokens?: number;
+  /** Load even when the plan says it does not fit (a warning instead of an error). */
+  force?: boolean;
+  /** The wasm heap to plan against; default 4 GiB. */
+  wasmHeapBytes?: number;
+  /** The plan, with its one-line summary, before any weight is read. */
+  onPlan?: (plan: MemoryPlan, summary: string) => void;
+  onWarning?: (warning: LabWarning) => void;
+}
+
+export interface LoadPlan {
+  readonly plan: MemoryPlan;
+  /** What was not checked and why (WebGPU: the device memory, or the limits when unknown). */
+  readonly note: string | undefined;
+  readonly summary: string;
+}
+
+const mb = (bytes: number): string =>
+  bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(bytes >= 1e7 ? 0 : 1)} MB`;
+
+/** The target the EP choice will run on: wasm, or WebGPU with the adapter's real limits when known. */
+async function planTarget(opts: PlanLoadOptions): Promise<{ target: PlanTarget; note?: string }> {
+  const wasm: PlanTarget = { kind: 'wasm', ...(opts.wasmHeapBytes !== undefined && { heapBytes: opts.wasmHeapBytes }) };
+  const choice = opts.ep ?? 'auto';
+  if (choice === 'wasm') return { target: wasm };
+  const probe = await probeWebGpu(opts.adapter ?? {});
+  // The same decision openSession makes: auto leaves a CPU-emulated or missing adapter for wasm.
+  if (choice === 'auto' && (!probe.ok || probe.software)) return { target: wasm };
+  const unknownMemory = 'device memory is not reported by WebGPU and is not checked';
+  const limits = probe.ok ? probe.limits : undefined;
+  const unbounded = Number.POSITIVE_INFINITY;
+  return {
+    target: {
+      kind: 'webgpu',
+      maxBufferSize: limits?.maxBufferSize ?? unbounded,
+      maxStorageBufferBindingSize: limits?.maxStorageBufferBindingSize ?? unbounded,
+      deviceMemoryBytes: unbounded,
+    },
+    note: limits
+      ? unknownMemory
+      : `the adapter's limits are unknown, so the binding checks are skipped; ${unknownMemory}`,
+  };
+}
+
+export function planSummary(plan: MemoryPlan, target: PlanTarget, note?: string): string {
+  const c = plan.components;
+  const format = plan.format === 'q4' ? `q4 (blocks of ${plan.blockSize})` : plan.format;
+  const verdict = plan.fits ? 'fits' : 'does not fit';
+  return (
+    `plan: ${format} on ${target.kind}: weights ${mb(c.weights.bytes)}, KV cache ${mb(c.kvCache.bytes)} ` +
+    `for ${plan.tokenBudget.toLocaleString('en-US')} tokens, activations ${mb(c.activations.bytes)}; ${verdict}${note ? ` (${note})` : ''}`
+  );
+}
+
+/** The one warning for a budget past the positions the model was trained on. */
+export function positionsWarning(budget: number, maxPositions: number): LabWarning | undefined {
+  if (budget <= maxPositions) return undefined;
+  return {
+    code: 'budget-over-max-positions',
+    field: 'max_position_embeddings',
+    message:
+      `the token budget of ${budget} exceeds the model's max_position_embeddings of ${maxPositions}: ` +
+      `generation continues past it, but the model was not trained on those positions, so text may degrade there`,
+  };
+}
+
+/**
+ * Plans the load and refuses when it does not fit: an InferError 'does-not-fit' whose message is
+ * the plan's advice. With `force`, the advice becomes a warning and loading goes on.
+ */
+export async function checkLoadPlan(spec: ModelSpec, opts: PlanLoadOptions, name?: string): Promise<LoadPlan> {
+  const { format, blockSize } = resolveWeightOptions(opts);
+  const { target, note } = await planTarget(opts);
+  const plan = planInferenceMemory({
+    model: {
+      architecture: spec.architecture,
+      qkvBias: spec.qkvBias,
+      hiddenSize: spec.hidden,
+      intermediateSize: spec.intermediate,
+      numLayers: spec.layers,
+      numHeads: spec.heads,
+      numKvHeads: spec.kvHeads,
+      headDim: spec.headDim,
+      vocabSize: spec.vocab,
+      tieWordEmbeddings: spec.tied,
+      maxPositionEmbeddings: spec.maxPositions,
+    },
+    ...(name !== undefined && { name }),
+    weights: format,
+    blockSize,
+    tokenBudget: opts.tokenBudget ?? Math.min(spec.maxPositions, DEFAULT_LOAD_BUDGET),
+    ...(opts.promptTokens !== undefined && { promptTokens: opts.promptTokens }),
+    allLogits: opts.allLogits ?? false,
+    target,
+  });
+  const summary = planSummary(plan, target, note);
+  opts.onPlan?.(plan, summary);
+  for (const w of plan.warnings) opts.onWarning?.(w);
+  if (!plan.fits) {
+    if (!opts.force) throw new InferError('does-not-fit', plan.advice!);
+    opts.onWarning?.({ code: 'forced-load', message: `loading anyway (forced): ${plan.advice}` });
+  }
+  return { plan, note, summary };
+}
