@@ -109,6 +109,48 @@ describe('loading checks the memory plan first', () => {
   });
 });
 
+describe('the plan on WebGPU uses the adapter limits', () => {
+  /** A GPU whose adapter reports `limits` (or none); ORT is never reached in these tests. */
+  const fakeGpu = (limits?: Record<string, number>): RuntimeAdapter => ({
+    gpu: async () =>
+      ({
+        requestAdapter: async () => ({ info: { vendor: 'test', description: 'fake adapter' }, limits }),
+      }) as unknown as GPU,
+    loadOrt: () => Promise.reject(new Error('ORT must not be loaded')),
+  });
+
+  it("refuses a tensor over the adapter's storage-binding limit, naming it and a format that fits", async () => {
+    const quick = new FsModelFolder(QUICK);
+    let summary = '';
+    const limits = { maxBufferSize: 300_000, maxStorageBufferBindingSize: 300_000 };
+    const err = await ChatModel.load(quick, {
+      ep: 'webgpu',
+      adapter: fakeGpu(limits),
+      tokenBudget: TOKENS,
+      onPlan: (_p, s) => (summary = s),
+    }).catch((e: unknown) => e);
+    await quick.close();
+    expect(err).toMatchObject({ code: 'does-not-fit' });
+    expect((err as Error).message).toMatch(
+      /weight takes .* in f32, over the adapter's .* storage-binding limit; f16 fits/,
+    );
+    expect(summary).toMatch(/^plan: f32 on webgpu: .*; does not fit \(device memory is not reported by WebGPU/);
+  });
+
+  it('without the adapter limits, the binding checks are skipped with a note', async () => {
+    const quick = new FsModelFolder(QUICK);
+    let summary = '';
+    const err = await ChatModel.load(quick, {
+      ep: 'webgpu',
+      adapter: fakeGpu(),
+      onPlan: (_p, s) => (summary = s),
+    }).catch((e: unknown) => e);
+    await quick.close();
+    expect((err as Error).message).toMatch(/ORT must not be loaded/);
+    expect(summary).toMatch(/; fits \(the adapter's limits are unknown, so the binding checks are skipped/);
+  });
+});
+
 describe('a budget past max_position_embeddings', () => {
   it('warns exactly once and generates past the old limit', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-pos-'));
