@@ -9,9 +9,16 @@ import type { EvalRun } from '../core/eval/run';
 import type { ActivationStats } from '../core/merge/activation-stats';
 import type { EpChoice, EpReport } from '../infer/runtime';
 import { installLabErrorTransfer } from './errors';
-import type { EvalCallbacks, EvalRequest, EvalWorkerApi } from './eval.worker';
+import type {
+  EvalCallbacks,
+  EvalRequest,
+  EvalWorkerApi,
+  FormatPlans,
+  LoadedFormat,
+  ModelLoadOptions,
+} from './eval.worker';
 
-export type { EvalRequest } from './eval.worker';
+export type { EvalRequest, FormatPlans, LoadedFormat, ModelLoadOptions } from './eval.worker';
 
 installLabErrorTransfer();
 
@@ -28,8 +35,28 @@ export class EvalClient {
     return new EvalClient(new Worker(new URL('./eval.worker.ts', import.meta.url), { type: 'module', name: 'eval' }));
   }
 
-  load(name: string, files: Map<string, Blob>, ep: EpChoice = 'auto'): Promise<EpReport> {
-    return this.api.load(name, Object.fromEntries(files), ep);
+  /** Loads a model in a weight format; a model that does not fit rejects with InferError 'does-not-fit'. */
+  load(name: string, files: Map<string, Blob>, ep: EpChoice = 'auto', opts: ModelLoadOptions = {}): Promise<EpReport> {
+    return this.api.load(name, Object.fromEntries(files), ep, opts);
+  }
+
+  /** The weight format and plan summary a loaded model runs with. */
+  loadedFormat(name: string): Promise<LoadedFormat | undefined> {
+    return this.api.loadedFormat(name);
+  }
+
+  /** The memory plans of f32, f16 and q4 for the largest of the models, on the EP choice's target. */
+  planFormats(
+    models: ReadonlyMap<string, Map<string, Blob>>,
+    ep: EpChoice,
+    opts: Omit<ModelLoadOptions, 'weights'> = {},
+  ): Promise<FormatPlans | undefined> {
+    const entries = [...models.entries()];
+    return this.api.planFormats(
+      entries.map(([, files]) => Object.fromEntries(files)),
+      ep,
+      { ...opts, names: entries.map(([name]) => name) },
+    );
   }
 
   unload(name: string): Promise<void> {

@@ -3,6 +3,8 @@
  * evaluation entry point (src/core/eval/run.ts) off the main thread. Responses stream back
  * through proxied callbacks; cancel() stops between tokens (the call rejects with an AbortError).
  * Errors reach the page as LabErrors with their code and file (./errors.ts).
+ * Models load in a weight format (f32, f16, q4) after the memory plan; `planFormats` gives the
+ * page the plan of every format for its models, since the UI does not import the engine.
  * `createEvalWorkerApi` is the whole API, so tests can expose it over a MessageChannel in Node.
  */
 import { expose } from 'comlink';
@@ -11,11 +13,16 @@ import { MapModelFolder } from '../core/io/byte-source';
 import { type ProblemFormat, parseProblemSet } from '../core/eval/problem-set';
 import type { ResponseRecord } from '../core/eval/metrics';
 import { type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
+import { Checkpoint } from '../core/formats/checkpoint';
 import { completionModel } from '../infer/completion';
 import { calibrate, calibrationMessages } from '../infer/calibrate';
 import type { ActivationStats } from '../core/merge/activation-stats';
 import { ChatModel } from '../infer/engine';
+import { checkLoadPlan } from '../infer/load-plan';
+import { type MemoryPlan, PLAN_FORMATS, countParameters } from '../infer/memory-plan';
+import { specOf } from '../infer/model';
 import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
+import type { WeightOptions } from '../infer/weight-format';
 import { installLabErrorTransfer } from './errors';
 
 export interface EvalRequest {
@@ -25,6 +32,27 @@ export interface EvalRequest {
   format?: ProblemFormat | 'auto';
   limit?: number;
   maxNewTokens: number;
+}
+
+/** How a model is loaded: weight format, q4 block size, the token budget the plan checks, the wasm heap. */
+export interface ModelLoadOptions extends WeightOptions {
+  tokenBudget?: number;
+  wasmHeapBytes?: number;
+}
+
+/** The plan a model was loaded with (the format each run used). */
+export interface LoadedFormat {
+  readonly format: MemoryPlan['format'];
+  readonly blockSize: MemoryPlan['blockSize'];
+  readonly summary: string;
+}
+
+/** The plans of every weight format for the largest of some models, on the target an EP choice runs on. */
+export interface FormatPlans {
+  readonly model: string;
+  readonly target: 'wasm' | 'webgpu';
+  readonly note: string | undefined;
+  readonly plans: readonly MemoryPlan[];
 }
 
 export interface EvalCallbacks {
@@ -37,13 +65,72 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
   const loaded = new Map<string, ChatModel>();
   let active: AbortController | undefined;
   return {
-    /** Loads (or reloads) a model from its files; returns which execution provider runs it, and why. */
-    async load(name: string, files: Record<string, Blob>, ep: EpChoice = 'auto'): Promise<EpReport> {
+    /**
+     * Loads (or reloads) a model from its files in a weight format; returns which execution
+     * provider runs it, and why. A model that does not fit is refused (InferError 'does-not-fit').
+     */
+    async load(
+      name: string,
+      files: Record<string, Blob>,
+      ep: EpChoice = 'auto',
+      opts: ModelLoadOptions = {},
+    ): Promise<EpReport> {
       await loaded.get(name)?.release();
       loaded.delete(name);
-      const chat = await ChatModel.load(new MapModelFolder(name, new Map(Object.entries(files))), { ep, adapter });
+      const folder = new MapModelFolder(name, new Map(Object.entries(files)));
+      const chat = await ChatModel.load(folder, { ep, adapter, ...opts });
       loaded.set(name, chat);
       return chat.ep;
+    },
+
+    /** The weight format and plan a loaded model runs with. */
+    loadedFormat(name: string): LoadedFormat | undefined {
+      const plan = loaded.get(name)?.lm.plan;
+      return plan && { format: plan.plan.format, blockSize: plan.plan.blockSize, summary: plan.summary };
+    },
+
+    /** Plans f32, f16 and q4 for the largest of the models (headers only), without loading anything. */
+    async planFormats(
+      models: Record<string, Blob>[],
+      ep: EpChoice,
+      opts: Omit<ModelLoadOptions, 'weights'> & { names?: string[] } = {},
+    ): Promise<FormatPlans | undefined> {
+      let largest: { name: string; spec: ReturnType<typeof specOf>; params: number } | undefined;
+      for (const [i, files] of models.entries()) {
+        const name = opts.names?.[i] ?? `model ${i + 1}`;
+        const spec = specOf(await Checkpoint.open(new MapModelFolder(name, new Map(Object.entries(files)))));
+        const params = countParameters({
+          hiddenSize: spec.hidden,
+          intermediateSize: spec.intermediate,
+          numLayers: spec.layers,
+          numHeads: spec.heads,
+          numKvHeads: spec.kvHeads,
+          headDim: spec.headDim,
+          vocabSize: spec.vocab,
+          tieWordEmbeddings: spec.tied,
+          maxPositionEmbeddings: spec.maxPositions,
+          qkvBias: spec.qkvBias,
+        });
+        if (!largest || params > largest.params) largest = { name, spec, params };
+      }
+      if (!largest) return undefined;
+      const { blockSize, tokenBudget, wasmHeapBytes } = opts;
+      const plans = [];
+      for (const weights of PLAN_FORMATS)
+        plans.push(
+          await checkLoadPlan(
+            largest.spec,
+            { ep, adapter, weights, force: true, blockSize, tokenBudget, wasmHeapBytes },
+            largest.name,
+          ),
+        );
+      const first = plans[0]!;
+      return {
+        model: largest.name,
+        target: first.plan.checks.some((c) => c.id.startsWith('wasm-')) ? 'wasm' : 'webgpu',
+        note: first.note,
+        plans: plans.map((p) => p.plan),
+      };
     },
 
     async unload(name: string): Promise<void> {

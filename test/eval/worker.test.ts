@@ -2,7 +2,9 @@
  * The evaluation worker the app uses (src/workers/eval.worker.ts through eval-client.ts) over a
  * real MessageChannel in Node, wasm EP: models load from Blobs, an evaluation streams progress,
  * text and responses and equals the same evaluation in-process, cancelling rejects with an
- * AbortError, and lab errors arrive with their class name, code and file.
+ * AbortError, and lab errors arrive with their class name, code and file. Weight formats: a q4
+ * load evaluates and reports its format, the plans of every format come back for the page's
+ * selector, and a model over the heap is refused with a typed 'does-not-fit' error.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { MessageChannel } from 'node:worker_threads';
@@ -13,6 +15,7 @@ import { parseProblemSet } from '../../src/core/eval/problem-set';
 import { evaluate } from '../../src/core/eval/run';
 import { completionModel } from '../../src/infer/completion';
 import { ChatModel } from '../../src/infer/engine';
+import { WASM_OVERHEAD_BYTES } from '../../src/infer/memory-plan';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { EvalClient } from '../../src/workers/eval-client';
@@ -134,5 +137,60 @@ describe('evaluation worker (comlink, as the Compare step uses it)', () => {
     expect(stats.calibration).toMatchObject({ set: 'arith-heldout', samples: 2 });
     expect(Object.keys(stats.channels).length).toBeGreaterThan(0);
     await expect.poll(() => done).toEqual([1, 2]);
+  });
+
+  it('evaluates in q4 weights and reports the format and plan', { timeout: 120_000 }, async () => {
+    const files = blobs('public/models/demo-quick');
+    await client.load('quick-q4', files, 'wasm', { weights: 'q4', tokenBudget: 64 });
+    expect(await client.loadedFormat('quick-q4')).toMatchObject({
+      format: 'q4',
+      blockSize: 32,
+      summary: expect.stringMatching(/^plan: q4 \(blocks of 32\) on wasm: .*fits/),
+    });
+    const run = await client.evaluate({
+      models: [{ name: 'quick-q4' }],
+      setText: SET,
+      setName: 'arith-heldout',
+      limit: 2,
+      maxNewTokens: 16,
+    });
+    expect(run.models[0]!.responses).toHaveLength(2);
+    expect(run.models[0]!.responses.every((r) => r.tokens > 0)).toBe(true);
+    await client.unload('quick-q4');
+  });
+
+  it('plans every format for the selector; a model over the heap is refused across the boundary', async () => {
+    const files = blobs('public/models/demo-quick');
+    const heap = WASM_OVERHEAD_BYTES + 10e6;
+    const plans = await client.planFormats(
+      new Map([
+        ['demo-quick', files],
+        ['demo-slow', blobs('public/models/demo-slow')],
+      ]),
+      'wasm',
+      { tokenBudget: 256, wasmHeapBytes: heap },
+    );
+    expect(plans).toMatchObject({ target: 'wasm' });
+    expect(plans!.plans.map((p) => [p.format, p.tokenBudget])).toEqual([
+      ['f32', 256],
+      ['f16', 256],
+      ['q4', 256],
+    ]);
+    const [f32, f16, q4] = plans!.plans;
+    expect(f32!.components.weights.bytes).toBeGreaterThan(f16!.components.weights.bytes);
+    expect(f16!.components.weights.bytes).toBeGreaterThan(q4!.components.weights.bytes);
+    expect(f32).toMatchObject({ fits: false, advice: expect.stringMatching(/fits with up to/) });
+    expect(q4).toMatchObject({ fits: true, advice: undefined });
+
+    const refused = await client
+      .load('too-big', files, 'wasm', { tokenBudget: 256, wasmHeapBytes: heap })
+      .catch((e) => e);
+    expect(refused).toBeInstanceOf(LabError);
+    expect(refused).toMatchObject({
+      name: 'InferError',
+      code: 'does-not-fit',
+      message: f32!.advice!.replace(plans!.model, 'too-big'),
+    });
+    expect(await client.loadedFormat('too-big')).toBeUndefined();
   });
 });

@@ -9,7 +9,8 @@ import { sweepRecipes } from '../../core/eval/sweep';
 import type { Recipe } from '../../core/recipe/types';
 import type { ActivationStats } from '../../core/merge/activation-stats';
 import type { EpChoice, EpReport } from '../../infer/runtime';
-import { EvalClient } from '../../workers/eval-client';
+import type { WeightFormat } from '../../infer/weight-format';
+import { EvalClient, type FormatPlans, type LoadedFormat } from '../../workers/eval-client';
 import type { MergeState } from './merge.svelte';
 import type { ModelsState } from './models.svelte';
 
@@ -24,6 +25,9 @@ export interface SweepPoint {
   readonly model: string;
 }
 
+/** Tokens planned for the prompt on top of Max new tokens (the demo sets' prompts are far shorter). */
+export const PROMPT_ALLOWANCE = 512;
+
 export class CompareState {
   sets = $state.raw<LoadedSet[]>([]);
   setId = $state<string | undefined>(undefined);
@@ -34,18 +38,32 @@ export class CompareState {
   maxNewTokens = $state(192);
   /** Execution provider for inference: WebGPU when there is an adapter, else wasm (auto). */
   ep = $state<EpChoice>('auto');
+  /** Weight format for inference; q4 packs blocks of 32 along the input dimension. */
+  weights = $state<WeightFormat>('f32');
+  readonly blockSize = 32;
+  /** What each format would take for the selected models, and whether it fits. */
+  formatPlans = $state.raw<FormatPlans | undefined>(undefined);
+  planError = $state<string | undefined>(undefined);
+  /** The format each loaded model runs with. */
+  formats = $state.raw<Record<string, LoadedFormat>>({});
   status = $state<'idle' | 'loading' | 'running' | 'done' | 'cancelled' | 'failed'>('idle');
   error = $state<string | undefined>(undefined);
   progress = $state.raw<{ done: number; total: number; model: string } | undefined>(undefined);
   live = $state.raw<Record<string, { problem: string; text: string }>>({});
   eps = $state.raw<Record<string, EpReport>>({});
   run = $state.raw<EvalRun | undefined>(undefined);
+  /** The weight format each model of the current run used. */
+  runFormats = $state.raw<Record<string, LoadedFormat>>({});
   /** Responses as they arrive, per model (the table fills in live). */
   partial = $state.raw<Record<string, ResponseRecord[]>>({});
   sweep = $state.raw<SweepPoint[]>([]);
   sweepStatus = $state<string | undefined>(undefined);
   private evalClient: EvalClient | undefined;
-  private loadedFiles = new Map<string, { files: Map<string, Blob>; ep: EpChoice }>();
+  private loadedFiles = new Map<
+    string,
+    { files: Map<string, Blob>; ep: EpChoice; weights: WeightFormat; budget: number }
+  >();
+  private planRequest = 0;
   private abort: AbortController | undefined;
 
   constructor(
@@ -90,15 +108,52 @@ export class CompareState {
     return this.evalClient;
   }
 
+  /** The prompt and new tokens a session must hold. */
+  get tokenBudget(): number {
+    return this.maxNewTokens + PROMPT_ALLOWANCE;
+  }
+
+  /** Plans f32, f16 and q4 for the largest selected model (the latest request wins). */
+  async refreshPlans(names: readonly string[] = this.selected): Promise<void> {
+    const request = ++this.planRequest;
+    const models = new Map<string, Map<string, Blob>>();
+    for (const name of names) {
+      const entry = this.models.byName(name);
+      if (entry?.status === 'ready') models.set(name, entry.files);
+    }
+    try {
+      const plans = models.size
+        ? await this.client().planFormats(models, this.ep, { blockSize: this.blockSize, tokenBudget: this.tokenBudget })
+        : undefined;
+      if (request !== this.planRequest) return;
+      this.formatPlans = plans;
+      this.planError = undefined;
+    } catch (e) {
+      if (request !== this.planRequest) return;
+      this.formatPlans = undefined;
+      this.planError = describeError(e);
+    }
+  }
+
   private async ensureLoaded(names: readonly string[]): Promise<void> {
+    const weights = this.weights;
     for (const name of names) {
       const entry = this.models.byName(name);
       if (!entry) throw new Error(`model '${name}' is not loaded`);
       const have = this.loadedFiles.get(name);
-      if (have?.files === entry.files && have.ep === this.ep) continue;
-      const ep = await this.client().load(name, entry.files, this.ep);
-      this.loadedFiles.set(name, { files: entry.files, ep: this.ep });
+      const same = have?.files === entry.files && have.ep === this.ep && have.weights === weights;
+      // A larger budget than the one planned at load is planned again (a reload).
+      if (same && have.budget >= this.tokenBudget) continue;
+      this.loadedFiles.delete(name);
+      const ep = await this.client().load(name, entry.files, this.ep, {
+        weights,
+        blockSize: this.blockSize,
+        tokenBudget: this.tokenBudget,
+      });
+      this.loadedFiles.set(name, { files: entry.files, ep: this.ep, weights, budget: this.tokenBudget });
       this.eps = { ...this.eps, [name]: ep };
+      const format = await this.client().loadedFormat(name);
+      if (format) this.formats = { ...this.formats, [name]: format };
     }
   }
 
@@ -132,6 +187,7 @@ export class CompareState {
           },
         },
       );
+      this.runFormats = Object.fromEntries(names.flatMap((n) => (this.formats[n] ? [[n, this.formats[n]]] : [])));
       this.run = run;
       this.status = 'done';
       return run;
