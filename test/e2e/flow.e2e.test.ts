@@ -138,6 +138,22 @@ describe('lab flow', () => {
     await page.screenshot({ path: 'test-results/lab-compare.png', fullPage: true });
   }, 660_000);
 
+  it('shows each weight format with its memory and evaluates in q4', async () => {
+    const { page } = lab();
+    await page.click('[data-testid=step-compare]');
+    await page.locator('[data-testid=run-eval]').waitFor();
+    await page.selectOption('[data-testid=ep-select]', 'wasm');
+    const sizes = page.locator('[data-testid=weights-size]');
+    await expect.poll(() => sizes.count(), { timeout: 60_000 }).toBe(3);
+    for (const text of await sizes.allTextContents()) expect(text).toMatch(/MB .*KV cache .* tokens/);
+    await page.locator('[data-testid=weights-q4] input').check();
+    await page.locator('input[type=number]').nth(0).fill('2');
+    await page.locator('input[type=number]').nth(1).fill('16');
+    await page.click('[data-testid=run-eval]');
+    await page.locator('[data-testid=results-table]').waitFor({ timeout: 300_000 });
+    await expect.poll(() => page.locator('[data-testid=run-formats]').textContent()).toMatch(/q4 \(blocks of 32\)/);
+  }, 360_000);
+
   it('DARE masks are bit-identical in the browser worker and in Node', async () => {
     const b64 = await lab().page.evaluate(() =>
       (globalThis as unknown as { mergeLab: MergeLabHook }).mergeLab.dareProbe(),
