@@ -14,8 +14,9 @@ import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
 import { UsageError, WEIGHT_USAGE, type WeightChoice, parse, weightFlags, weightOptions } from './args';
+import { WEIGHTS_CACHE_USAGE, cachedWeightsOption, weightsCacheFlag } from './weights-cache-flag';
 
-export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE}`;
+export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
 
 export const evalFlags = {
   set: { type: 'string' },
@@ -30,6 +31,7 @@ export const evalFlags = {
   ep: { type: 'string', default: 'wasm' },
   'bad-lines': { type: 'string', default: 'skip' },
   ...weightFlags,
+  ...weightsCacheFlag,
 } as const;
 
 export interface EvalSettings {
@@ -40,6 +42,8 @@ export interface EvalSettings {
   fewShot: Map<string, number>;
   ep: EpChoice;
   weights: WeightChoice;
+  /** --weights-cache: where derived f16 / q4 weights are kept between runs. */
+  weightsCache?: string | undefined;
 }
 
 function positiveInt(v: string | undefined, flag: string): number | undefined {
@@ -81,6 +85,7 @@ export async function evalSettings(values: Record<string, unknown>): Promise<Eva
     fewShot,
     ep,
     weights: weightOptions(values as { weights?: string; 'block-size'?: string; 'force-load'?: boolean }),
+    weightsCache: values['weights-cache'] as string | undefined,
   };
 }
 
@@ -99,6 +104,7 @@ export async function runEvaluation(
       const chat = await ChatModel.load(folder, {
         ep: s.ep,
         ...s.weights,
+        ...(await cachedWeightsOption(dir, s.weightsCache, s.weights, signal)),
         adapter: nodeRuntimeAdapter(),
         ...(signal ? { signal } : {}),
       });

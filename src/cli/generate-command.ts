@@ -10,8 +10,9 @@ import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
 import { UsageError, WEIGHT_USAGE, parse, weightFlags, weightOptions } from './args';
+import { WEIGHTS_CACHE_USAGE, cachedWeightsOption, weightsCacheFlag } from './weights-cache-flag';
 
-export const GENERATE_USAGE = `merge-lab generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop STR]... [--ep auto|wasm|webgpu] [--threads N] [--no-chat] ${WEIGHT_USAGE}`;
+export const GENERATE_USAGE = `merge-lab generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop STR]... [--ep auto|wasm|webgpu] [--threads N] [--no-chat] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
 
 function number(v: string | undefined, flag: string, check: (n: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
@@ -34,6 +35,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
     threads: { type: 'string' },
     'no-chat': { type: 'boolean', default: false },
     ...weightFlags,
+    ...weightsCacheFlag,
   });
   if (!values.model || values.prompt === undefined) throw new UsageError(`usage: ${GENERATE_USAGE}`);
   const ep = values.ep as EpChoice;
@@ -66,9 +68,11 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const chat = !values['no-chat'];
   const t0 = performance.now();
   try {
+    const cache = await cachedWeightsOption(values.model, values['weights-cache'], weights, ac.signal);
     const model = await ChatModel.load(folder, {
       ep,
       ...weights,
+      ...cache,
       adapter: nodeRuntimeAdapter(threads ? { threads } : {}),
       signal: ac.signal,
       plannedPrompt: { prompt: values.prompt, chat, maxNewTokens },

@@ -9,6 +9,7 @@ import { CALIBRATE_USAGE, calibrateCommand } from './calibrate-command';
 import { EVAL_USAGE, evalCommand } from './eval-command';
 import { GENERATE_USAGE, generateCommand } from './generate-command';
 import { MERGE_USAGE, mergeCommand } from './merge-command';
+import { QUANTIZE_USAGE, quantizeCommand } from './quantize-command';
 import { SWEEP_USAGE, sweepCommand } from './sweep-command';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   eval: { usage: EVAL_USAGE, run: evalCommand },
   sweep: { usage: SWEEP_USAGE, run: sweepCommand },
   calibrate: { usage: CALIBRATE_USAGE, run: calibrateCommand },
+  quantize: { usage: QUANTIZE_USAGE, run: quantizeCommand },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -47,6 +47,16 @@ export class DerivedWeights {
     return this.files.map((_, i) => `${this.prefix}.${i}.bin`);
   }
 
+  /** Every planned tensor, in production order (a q4 job gives its packed blocks, then its scales). */
+  get tensors(): DerivedTensor[] {
+    return this.jobs.flatMap((j) => (j.kind === 'q4' ? [j.packed, j.scales] : [j.out]));
+  }
+
+  /** Bytes per file, in order. */
+  get fileBytes(): number[] {
+    return [...this.files];
+  }
+
   get totalBytes(): number {
     return this.files.reduce((a, b) => a + b, 0);
   }

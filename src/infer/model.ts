@@ -12,13 +12,17 @@ import { InferError } from './errors';
 import { type BuiltGraph, type GraphOptions, buildGraph, pastKey, pastValue, presentKey, presentValue } from './graph';
 import type { WeightRef } from './graph-writer';
 import { type LoadPlan, type PlanLoadOptions, checkLoadPlan } from './load-plan';
+import { type PreparedWeights, readPreparedWeights } from './prepared-weights';
 import { type EpReport, type OrtModule, openSession } from './runtime';
+import { resolveWeightOptions } from './weight-format';
 
 /** The memory plan's options (EP, adapter, token budget, force, onPlan, onWarning) and the graph's. */
 export interface LoadOptions extends GraphOptions, PlanLoadOptions {
   signal?: AbortSignal;
   /** Progress of making f16 / q4 weights: tensors done of total. */
   onTensor?: (done: number, total: number) => void;
+  /** f16 / q4: a folder of prepared weights (`merge-lab quantize`, a cache) used instead of packing when it matches. */
+  prepared?: PreparedWeights;
 }
 
 /** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer, in CPU
@@ -54,14 +58,20 @@ export function weightRefs(ckpt: Checkpoint): (name: string) => WeightRef | unde
 
 /**
  * The external data a graph reads: the shards it mounts whole (f32), and the files of lab-made
- * weights (f16 / q4), produced tensor by tensor.
+ * weights (f16 / q4), read from a matching prepared folder or produced tensor by tensor.
  */
 export async function graphExternalData(
   graph: BuiltGraph,
   ckpt: Checkpoint,
-  opts: { signal?: AbortSignal; onTensor?: (done: number, total: number) => void } = {},
+  opts: Pick<LoadOptions, 'signal' | 'onTensor' | 'prepared' | 'onWarning' | 'weights' | 'blockSize'> = {},
 ): Promise<{ path: string; data: Uint8Array }[]> {
-  const externalData = graph.derived ? await graph.derived.materialize(ckpt, opts) : [];
+  let externalData: { path: string; data: Uint8Array }[] = [];
+  if (graph.derived) {
+    const reused =
+      opts.prepared &&
+      (await readPreparedWeights(opts.prepared, graph.derived, resolveWeightOptions(opts), opts.onWarning));
+    externalData = reused || (await graph.derived.materialize(ckpt, opts));
+  }
   // Each shard is handed to ORT whole under its own name; the initializers' offsets index it.
   for (const location of graph.locations) {
     const src = await ckpt.folder.open(location);

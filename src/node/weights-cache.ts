@@ -1,0 +1,114 @@
+/**
+ * Node side of prepared weights (../infer/prepared-weights.ts): the checkpoint's content key,
+ * `quantizeTo` (derive a checkpoint's f16 / q4 files once and write them with their manifest), and
+ * a cache folder keyed by content and format that later loads reuse.
+ *
+ * The content key is a SHA-256 over every safetensors file's bytes (streamed, in name order, each
+ * preceded by its name and size) and config.json: reading a checkpoint once costs far less than
+ * packing it, and any different checkpoint (a merge with another α included) gets another key.
+ * A folder being written is named `<out>.partial` and renamed only when complete, so an
+ * interrupted run never leaves a folder that looks complete.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { throwIfAborted } from '../core/errors';
+import { Checkpoint } from '../core/formats/checkpoint';
+import { InferError } from '../infer/errors';
+import { buildGraph } from '../infer/graph';
+import { specOf, weightRefs } from '../infer/model';
+import { MANIFEST_NAME, type PreparedWeights, weightsManifest } from '../infer/prepared-weights';
+import { type WeightOptions, resolveWeightOptions } from '../infer/weight-format';
+import { FsModelFolder } from './fs-folder';
+
+/** SHA-256 (hex) over the checkpoint folder's safetensors files and config.json, streamed. */
+export async function checkpointKey(dir: string, signal?: AbortSignal): Promise<string> {
+  const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.safetensors') || n === 'config.json').sort();
+  const hash = createHash('sha256');
+  for (const name of names) {
+    const file = path.join(dir, name);
+    hash.update(`${name}\0${(await fs.stat(file)).size}\0`);
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) {
+      throwIfAborted(signal, 'hashing');
+      hash.update(chunk as Buffer);
+    }
+  }
+  return hash.digest('hex');
+}
+
+/** The default cache root: $XDG_CACHE_HOME/merge-lab-weights, else ~/.cache/merge-lab-weights. */
+export function defaultCacheRoot(): string {
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'merge-lab-weights');
+}
+
+/** The cache entry of one checkpoint content and format under `root`. */
+export function cacheEntry(root: string, key: string, o: WeightOptions): string {
+  const { format, blockSize } = resolveWeightOptions(o);
+  return path.join(root, `${key}.${format === 'q4' ? `q4-${blockSize}` : format}`);
+}
+
+export interface QuantizeOptions extends WeightOptions {
+  signal?: AbortSignal;
+  onTensor?: (done: number, total: number) => void;
+  externalFileBytes?: number;
+  /** The checkpoint's content key, when already computed. */
+  key?: string;
+}
+
+/**
+ * Derives the checkpoint's f16 / q4 weights (the bytes a load would make) and writes them with
+ * their manifest to `out`, through `<out>.partial` (removed on failure or cancel).
+ */
+export async function quantizeTo(modelDir: string, out: string, opts: QuantizeOptions): Promise<{ bytes: number }> {
+  const { format, blockSize } = resolveWeightOptions(opts);
+  const key = opts.key ?? (await checkpointKey(modelDir, opts.signal));
+  const folder = new FsModelFolder(modelDir);
+  const partial = `${out}.partial`;
+  try {
+    const ckpt = await Checkpoint.open(folder, { requireConfig: true });
+    const graph = buildGraph(specOf(ckpt), weightRefs(ckpt), { ...opts, weights: format, blockSize });
+    if (!graph.derived)
+      throw new InferError('bad-options', 'f32 weights are read in place from the checkpoint: nothing to prepare', {
+        field: 'weights',
+      });
+    await fs.rm(partial, { recursive: true, force: true });
+    await fs.mkdir(partial, { recursive: true });
+    const files = await graph.derived.materialize(ckpt, opts);
+    for (const f of files) {
+      throwIfAborted(opts.signal, 'quantize');
+      await fs.writeFile(path.join(partial, f.path), f.data);
+    }
+    const manifest = weightsManifest(graph.derived, key, format, blockSize);
+    await fs.writeFile(path.join(partial, MANIFEST_NAME), JSON.stringify(manifest, null, 1));
+    throwIfAborted(opts.signal, 'quantize');
+    await fs.rm(out, { recursive: true, force: true });
+    await fs.rename(partial, out);
+    return { bytes: graph.derived.totalBytes };
+  } catch (e) {
+    await fs.rm(partial, { recursive: true, force: true });
+    throw e;
+  } finally {
+    await folder.close();
+  }
+}
+
+/**
+ * The prepared weights for loading `modelDir` in a format through the cache under `root`:
+ * the cache entry, made first when missing. f32 needs none (undefined).
+ */
+export async function cachedWeights(
+  modelDir: string,
+  root: string,
+  opts: QuantizeOptions,
+): Promise<PreparedWeights | undefined> {
+  if (resolveWeightOptions(opts).format === 'f32') return undefined;
+  const key = await checkpointKey(modelDir, opts.signal);
+  const entry = cacheEntry(root, key, opts);
+  const exists = await fs.stat(path.join(entry, MANIFEST_NAME)).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await quantizeTo(modelDir, entry, { ...opts, key });
+  return { dir: new FsModelFolder(entry), key };
+}
