@@ -7,7 +7,7 @@
 import type { LabWarning } from '../core/errors';
 import type { ModelSpec } from './architecture';
 import { InferError } from './errors';
-import { type MemoryPlan, type PlanTarget, planInferenceMemory } from './memory-plan';
+import { type MemoryPlan, type PlanModel, type PlanTarget, planInferenceMemory } from './memory-plan';
 import { type EpChoice, type RuntimeAdapter, probeWebGpu } from './runtime';
 import { type WeightOptions, resolveWeightOptions } from './weight-format';
 
@@ -87,6 +87,23 @@ export function positionsWarning(budget: number, maxPositions: number): LabWarni
   };
 }
 
+/** The planner's view of a model spec. */
+export function planModelOf(spec: ModelSpec): PlanModel {
+  return {
+    architecture: spec.architecture,
+    qkvBias: spec.qkvBias,
+    hiddenSize: spec.hidden,
+    intermediateSize: spec.intermediate,
+    numLayers: spec.layers,
+    numHeads: spec.heads,
+    numKvHeads: spec.kvHeads,
+    headDim: spec.headDim,
+    vocabSize: spec.vocab,
+    tieWordEmbeddings: spec.tied,
+    maxPositionEmbeddings: spec.maxPositions,
+  };
+}
+
 /**
  * Plans the load and refuses when it does not fit: an InferError 'does-not-fit' whose message is
  * the plan's advice. With `force`, the advice becomes a warning and loading goes on.
@@ -95,19 +112,7 @@ export async function checkLoadPlan(spec: ModelSpec, opts: PlanLoadOptions, name
   const { format, blockSize } = resolveWeightOptions(opts);
   const { target, note } = await planTarget(opts);
   const plan = planInferenceMemory({
-    model: {
-      architecture: spec.architecture,
-      qkvBias: spec.qkvBias,
-      hiddenSize: spec.hidden,
-      intermediateSize: spec.intermediate,
-      numLayers: spec.layers,
-      numHeads: spec.heads,
-      numKvHeads: spec.kvHeads,
-      headDim: spec.headDim,
-      vocabSize: spec.vocab,
-      tieWordEmbeddings: spec.tied,
-      maxPositionEmbeddings: spec.maxPositions,
-    },
+    model: planModelOf(spec),
     ...(name !== undefined && { name }),
     weights: format,
     blockSize,

@@ -18,7 +18,7 @@ import { completionModel } from '../infer/completion';
 import { calibrate, calibrationMessages } from '../infer/calibrate';
 import type { ActivationStats } from '../core/merge/activation-stats';
 import { ChatModel } from '../infer/engine';
-import { checkLoadPlan } from '../infer/load-plan';
+import { checkLoadPlan, planModelOf } from '../infer/load-plan';
 import { type MemoryPlan, PLAN_FORMATS, countParameters } from '../infer/memory-plan';
 import { specOf } from '../infer/model';
 import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
@@ -99,18 +99,7 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
       for (const [i, files] of models.entries()) {
         const name = opts.names?.[i] ?? `model ${i + 1}`;
         const spec = specOf(await Checkpoint.open(new MapModelFolder(name, new Map(Object.entries(files)))));
-        const params = countParameters({
-          hiddenSize: spec.hidden,
-          intermediateSize: spec.intermediate,
-          numLayers: spec.layers,
-          numHeads: spec.heads,
-          numKvHeads: spec.kvHeads,
-          headDim: spec.headDim,
-          vocabSize: spec.vocab,
-          tieWordEmbeddings: spec.tied,
-          maxPositionEmbeddings: spec.maxPositions,
-          qkvBias: spec.qkvBias,
-        });
+        const params = countParameters(planModelOf(spec));
         if (!largest || params > largest.params) largest = { name, spec, params };
       }
       if (!largest) return undefined;
