@@ -3,18 +3,19 @@
  * `quantizeTo` (derive a checkpoint's f16 / q4 files once and write them with their manifest), and
  * a cache folder keyed by content and format that later loads reuse.
  *
- * The content key is a SHA-256 over every safetensors file's bytes (streamed, in name order, each
- * preceded by its name and size) and config.json: reading a checkpoint once costs far less than
- * packing it, and any different checkpoint (a merge with another α included) gets another key.
+ * The content key (../infer/content-key.ts, the scheme the page's OPFS cache shares) is a SHA-256
+ * over every safetensors file's bytes and config.json: reading a checkpoint once costs far less
+ * than packing it, and any different checkpoint (a merge with another α included) gets another key.
  * A folder being written is named `<out>.partial` and renamed only when complete, so an
  * interrupted run never leaves a folder that looks complete.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { throwIfAborted } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
+import { type Sha256Stream, cacheEntryName, checkpointContentKey } from '../infer/content-key';
 import { InferError } from '../infer/errors';
 import { buildGraph } from '../infer/graph';
 import { specOf, weightRefs } from '../infer/model';
@@ -22,19 +23,27 @@ import { MANIFEST_NAME, type PreparedWeights, weightsManifest } from '../infer/p
 import { type WeightOptions, resolveWeightOptions } from '../infer/weight-format';
 import { FsModelFolder } from './fs-folder';
 
-/** SHA-256 (hex) over the checkpoint folder's safetensors files and config.json, streamed. */
-export async function checkpointKey(dir: string, signal?: AbortSignal): Promise<string> {
-  const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.safetensors') || n === 'config.json').sort();
-  const hash = createHash('sha256');
-  for (const name of names) {
-    const file = path.join(dir, name);
-    hash.update(`${name}\0${(await fs.stat(file)).size}\0`);
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) {
-      throwIfAborted(signal, 'hashing');
-      hash.update(chunk as Buffer);
-    }
+/** The checkpoint's content key (../infer/content-key.ts), hashed with Node's native SHA-256. */
+export async function checkpointKey(
+  dir: string,
+  signal?: AbortSignal,
+  onProgress?: (doneBytes: number, totalBytes: number) => void,
+): Promise<string> {
+  const folder = new FsModelFolder(dir);
+  try {
+    return await checkpointContentKey(folder, {
+      hasher: nodeSha256,
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
+  } finally {
+    await folder.close();
   }
-  return hash.digest('hex');
+}
+
+function nodeSha256(): Sha256Stream {
+  const h = createHash('sha256');
+  return { update: (bytes) => void h.update(bytes), hex: () => h.digest('hex') };
 }
 
 /** The default cache root: $XDG_CACHE_HOME/merge-lab-weights, else ~/.cache/merge-lab-weights. */
@@ -44,8 +53,7 @@ export function defaultCacheRoot(): string {
 
 /** The cache entry of one checkpoint content and format under `root`. */
 export function cacheEntry(root: string, key: string, o: WeightOptions): string {
-  const { format, blockSize } = resolveWeightOptions(o);
-  return path.join(root, `${key}.${format === 'q4' ? `q4-${blockSize}` : format}`);
+  return path.join(root, cacheEntryName(key, o));
 }
 
 export interface QuantizeOptions extends WeightOptions {
