@@ -11,8 +11,9 @@ import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
 import { UsageError, WEIGHT_USAGE, parse, weightFlags, weightOptions } from './args';
+import { WEIGHTS_CACHE_USAGE, cachedWeightsOption, weightsCacheFlag } from './weights-cache-flag';
 
-export const CALIBRATE_USAGE = `merge-lab calibrate --model DIR --set FILE [--samples 32] [--out FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE}`;
+export const CALIBRATE_USAGE = `merge-lab calibrate --model DIR --set FILE [--samples 32] [--out FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
 
 export function defaultStatsFile(modelDir: string, setFile: string): string {
   return `${path.basename(path.resolve(modelDir))}.${path.basename(setFile).replace(/\.[^.]+$/, '')}.aim-stats.json`;
@@ -26,6 +27,7 @@ export async function calibrateCommand(argv: string[]): Promise<void> {
     out: { type: 'string' },
     ep: { type: 'string', default: 'wasm' },
     ...weightFlags,
+    ...weightsCacheFlag,
   });
   if (!values.model || !values.set) throw new UsageError(`usage: ${CALIBRATE_USAGE}`);
   const samples = Number(values.samples);
@@ -37,6 +39,7 @@ export async function calibrateCommand(argv: string[]): Promise<void> {
     const stats = await calibrate(folder, calibrationMessages(set, samples), set.name, {
       ep: values.ep as EpChoice,
       ...weights,
+      ...(await cachedWeightsOption(values.model, values['weights-cache'], weights)),
       adapter: nodeRuntimeAdapter(),
       onProgress: (d, n) => process.stderr.isTTY && process.stderr.write(`\rcalibrating ${d}/${n}\x1b[K`),
     });

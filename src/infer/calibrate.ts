@@ -15,6 +15,7 @@ import type { WeightOptions } from './weight-format';
 import { type EpChoice, type RuntimeAdapter, openSession } from './runtime';
 import { ChatTokenizer } from './tokenizer';
 import { type PlanLoadOptions, checkLoadPlan } from './load-plan';
+import type { PreparedWeights } from './prepared-weights';
 
 /** With f16 / q4 weights, the statistics are those of the model as it runs in that format. */
 export interface CalibrationOptions
@@ -23,6 +24,8 @@ export interface CalibrationOptions
   adapter?: RuntimeAdapter;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** f16 / q4: prepared weights (`merge-lab quantize`, --weights-cache) used instead of packing when they match. */
+  prepared?: PreparedWeights;
 }
 
 /**
