@@ -29,7 +29,7 @@ export interface ChatLoadOptions extends LoadOptions {
 }
 
 /** The prompt text the model reads: the chat template around the messages, or the raw text. */
-function promptTextOf(tokenizer: ChatTokenizer, prompt: string | readonly ChatMessage[], chat: boolean): string {
+export function promptTextOf(tokenizer: ChatTokenizer, prompt: string | readonly ChatMessage[], chat: boolean): string {
   const messages: readonly ChatMessage[] = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt;
   if (chat && tokenizer.hasChatTemplate) return tokenizer.applyChatTemplate(messages);
   return typeof prompt === 'string' ? prompt : messages.map((m) => m.content).join('\n');

@@ -14,11 +14,20 @@ import type {
   EvalRequest,
   EvalWorkerApi,
   FormatPlans,
+  LoadProgress,
   LoadedFormat,
   ModelLoadOptions,
+  PlannedEval,
 } from './eval.worker';
 
-export type { EvalRequest, FormatPlans, LoadedFormat, ModelLoadOptions } from './eval.worker';
+export type {
+  EvalRequest,
+  FormatPlans,
+  LoadProgress,
+  LoadedFormat,
+  ModelLoadOptions,
+  PlannedEval,
+} from './eval.worker';
 
 installLabErrorTransfer();
 
@@ -35,21 +44,49 @@ export class EvalClient {
     return new EvalClient(new Worker(new URL('./eval.worker.ts', import.meta.url), { type: 'module', name: 'eval' }));
   }
 
-  /** Loads a model in a weight format; a model that does not fit rejects with InferError 'does-not-fit'. */
-  load(name: string, files: Map<string, Blob>, ep: EpChoice = 'auto', opts: ModelLoadOptions = {}): Promise<EpReport> {
-    return this.api.load(name, Object.fromEntries(files), ep, opts);
+  /**
+   * Loads a model in a weight format; a model that does not fit rejects with InferError
+   * 'does-not-fit' (unless forced). Hashing and packing report progress; aborting `signal` stops
+   * the load (it rejects with an AbortError).
+   */
+  async load(
+    name: string,
+    files: Map<string, Blob>,
+    ep: EpChoice = 'auto',
+    opts: ModelLoadOptions = {},
+    cb: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {},
+  ): Promise<EpReport> {
+    throwIfAborted(cb.signal, 'loading');
+    const onAbort = () => void this.api.cancel();
+    cb.signal?.addEventListener('abort', onAbort);
+    try {
+      return await this.api.load(
+        name,
+        Object.fromEntries(files),
+        ep,
+        opts,
+        cb.onProgress ? proxy(cb.onProgress) : undefined,
+      );
+    } finally {
+      cb.signal?.removeEventListener('abort', onAbort);
+    }
   }
 
-  /** The weight format and plan summary a loaded model runs with. */
+  /** The weight format and plan summary a loaded model runs with, and where its weights came from. */
   loadedFormat(name: string): Promise<LoadedFormat | undefined> {
     return this.api.loadedFormat(name);
+  }
+
+  /** The token budget an evaluation needs with a loaded model (its longest prompt + max new tokens). */
+  tokenBudget(name: string, planned: PlannedEval): Promise<number | undefined> {
+    return this.api.tokenBudget(name, planned);
   }
 
   /** The memory plans of f32, f16 and q4 for the largest of the models, on the EP choice's target. */
   planFormats(
     models: ReadonlyMap<string, Map<string, Blob>>,
     ep: EpChoice,
-    opts: Omit<ModelLoadOptions, 'weights'> = {},
+    opts: Omit<ModelLoadOptions, 'weights' | 'force'> = {},
   ): Promise<FormatPlans | undefined> {
     const entries = [...models.entries()];
     return this.api.planFormats(

@@ -3,13 +3,19 @@
  * evaluation entry point (src/core/eval/run.ts) off the main thread. Responses stream back
  * through proxied callbacks; cancel() stops between tokens (the call rejects with an AbortError).
  * Errors reach the page as LabErrors with their code and file (./errors.ts).
- * Models load in a weight format (f32, f16, q4) after the memory plan; `planFormats` gives the
- * page the plan of every format for its models, since the UI does not import the engine.
+ * Models load in a weight format (f32, f16, q4) after the memory plan, planned with the token
+ * budget the evaluation will need (its longest prompt + max new tokens); `planFormats` gives the
+ * page the plan of every format for its models, since the UI does not import the engine. f16 / q4
+ * weights come from the OPFS cache when a previous load packed them (../browser/cached-weights.ts),
+ * else they are packed with progress and cancel and cached; `loadedFormat` says which.
  * `createEvalWorkerApi` is the whole API, so tests can expose it over a MessageChannel in Node.
  */
 import { expose } from 'comlink';
+import { type LoadStage, type WeightsSource, cachedWeightsForLoad } from '../browser/cached-weights';
+import { OpfsWeightsCache, type WeightsStore } from '../browser/opfs-weights-cache';
 import { browserRuntimeAdapter } from '../browser/ort-adapter';
-import { MapModelFolder } from '../core/io/byte-source';
+import type { LabWarning } from '../core/errors';
+import { MapModelFolder, type ModelFolder } from '../core/io/byte-source';
 import { type ProblemFormat, parseProblemSet } from '../core/eval/problem-set';
 import type { ResponseRecord } from '../core/eval/metrics';
 import { type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
@@ -18,10 +24,12 @@ import { completionModel } from '../infer/completion';
 import { calibrate, calibrationMessages } from '../infer/calibrate';
 import type { ActivationStats } from '../core/merge/activation-stats';
 import { ChatModel } from '../infer/engine';
+import { evalTokenBudget } from '../infer/eval-budget';
 import { checkLoadPlan, planModelOf } from '../infer/load-plan';
 import { type MemoryPlan, PLAN_FORMATS, countParameters } from '../infer/memory-plan';
 import { specOf } from '../infer/model';
 import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
+import { ChatTokenizer } from '../infer/tokenizer';
 import type { WeightOptions } from '../infer/weight-format';
 import { installLabErrorTransfer } from './errors';
 
@@ -34,17 +42,45 @@ export interface EvalRequest {
   maxNewTokens: number;
 }
 
-/** How a model is loaded: weight format, q4 block size, the token budget the plan checks, the wasm heap. */
+/** The evaluation a load is planned for: the prompts it will read and the new tokens it allows. */
+export interface PlannedEval {
+  setText: string;
+  setName: string;
+  format?: ProblemFormat | 'auto';
+  limit?: number;
+  maxNewTokens: number;
+  prompt?: PromptStyle;
+}
+
+/**
+ * How a model is loaded: weight format, q4 block size, the token budget the plan checks (given,
+ * or the one `plannedEval` needs), `force` (load even when the plan says it does not fit), the wasm heap.
+ */
 export interface ModelLoadOptions extends WeightOptions {
   tokenBudget?: number;
+  plannedEval?: PlannedEval;
+  force?: boolean;
   wasmHeapBytes?: number;
 }
 
-/** The plan a model was loaded with (the format each run used). */
+/** Progress of a load: hashing the checkpoint (bytes), packing (tensors), writing the cache. */
+export interface LoadProgress {
+  stage: LoadStage;
+  done: number;
+  total: number;
+}
+
+/** The plan a model was loaded with (the format each run used), and where its weights came from. */
 export interface LoadedFormat {
   readonly format: MemoryPlan['format'];
   readonly blockSize: MemoryPlan['blockSize'];
+  readonly tokenBudget: number;
   readonly summary: string;
+  /** f32: the checkpoint; f16 / q4: the OPFS cache, or packed at this load. */
+  readonly weights: WeightsSource;
+  /** Packed weights were written to the cache for the next load. */
+  readonly cached: boolean;
+  readonly warnings: readonly LabWarning[];
 }
 
 /** The plans of every weight format for the largest of some models, on the target an EP choice runs on. */
@@ -61,61 +97,135 @@ export interface EvalCallbacks {
   onText?: (model: string, problemId: string, text: string) => void;
 }
 
-export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdapter()) {
-  const loaded = new Map<string, ChatModel>();
+/** The prompt tokens and budget an evaluation needs, tokenized by the model's own tokenizer. */
+async function budgetOf(
+  tokenizer: ChatTokenizer | ModelFolder,
+  e: PlannedEval,
+): Promise<{ promptTokens: number; tokenBudget: number }> {
+  let tok = tokenizer;
+  if (!(tok instanceof ChatTokenizer)) {
+    const ckpt = await Checkpoint.open(tok, { requireConfig: true });
+    tok = await ChatTokenizer.load(tok, ckpt.config!.raw);
+  }
+  const set = parseProblemSet(e.setText, e.setName, { format: e.format ?? 'auto' });
+  return evalTokenBudget(tok, {
+    set,
+    maxNewTokens: e.maxNewTokens,
+    ...(e.limit !== undefined && { limit: e.limit }),
+    ...(e.prompt && { prompt: e.prompt }),
+  });
+}
+
+/** `store`: the cache of packed weights (default the page's OPFS; Node tests have none, or give one). */
+export function createEvalWorkerApi(
+  adapter: RuntimeAdapter = browserRuntimeAdapter(),
+  store: () => Promise<WeightsStore> = () => OpfsWeightsCache.open(),
+) {
+  const loaded = new Map<
+    string,
+    { chat: ChatModel; weights: WeightsSource; cached: boolean; warnings: LabWarning[] }
+  >();
   let active: AbortController | undefined;
+  const loads = new Set<AbortController>();
   return {
     /**
      * Loads (or reloads) a model from its files in a weight format; returns which execution
-     * provider runs it, and why. A model that does not fit is refused (InferError 'does-not-fit').
+     * provider runs it, and why. A model that does not fit is refused (InferError 'does-not-fit')
+     * unless forced; f16 / q4 weights come from the OPFS cache or are packed (and cached).
+     * cancel() stops a load (it rejects with an AbortError).
      */
     async load(
       name: string,
       files: Record<string, Blob>,
       ep: EpChoice = 'auto',
       opts: ModelLoadOptions = {},
+      onProgress?: (p: LoadProgress) => void,
     ): Promise<EpReport> {
-      await loaded.get(name)?.release();
+      await loaded.get(name)?.chat.release();
       loaded.delete(name);
       const folder = new MapModelFolder(name, new Map(Object.entries(files)));
-      const chat = await ChatModel.load(folder, { ep, adapter, ...opts });
-      loaded.set(name, chat);
-      return chat.ep;
+      const ac = new AbortController();
+      loads.add(ac);
+      try {
+        const { plannedEval, ...rest } = opts;
+        const budget = plannedEval && rest.tokenBudget === undefined ? await budgetOf(folder, plannedEval) : {};
+        const warnings: LabWarning[] = [];
+        const base = { ep, adapter, ...rest, ...budget, signal: ac.signal };
+        let last = 0;
+        const progress = (stage: LoadStage, done: number, total: number) => {
+          const t = Date.now();
+          if (done < total && t - last < 100) return; // ~10 updates a second while hashing GBs
+          last = t;
+          void Promise.resolve(onProgress?.({ stage, done, total })).catch(() => undefined);
+        };
+        const onWarning = (w: LabWarning) => void warnings.push(w);
+        const weights = await cachedWeightsForLoad(folder, { ...base, store, onProgress: progress, onWarning });
+        const chat = await ChatModel.load(folder, {
+          ...base,
+          ...(weights.prepared && { prepared: weights.prepared }),
+          onTensor: (d, n) => progress('packing', d, n),
+          onWarning,
+        });
+        loaded.set(name, { chat, weights: weights.source, cached: weights.cached, warnings });
+        return chat.ep;
+      } finally {
+        loads.delete(ac);
+      }
     },
 
-    /** The weight format and plan a loaded model runs with. */
+    /** The weight format and plan a loaded model runs with, and where its weights came from. */
     loadedFormat(name: string): LoadedFormat | undefined {
-      const plan = loaded.get(name)?.lm.plan;
-      return plan && { format: plan.plan.format, blockSize: plan.plan.blockSize, summary: plan.summary };
+      const m = loaded.get(name);
+      if (!m) return undefined;
+      const { plan, summary } = m.chat.lm.plan;
+      return {
+        format: plan.format,
+        blockSize: plan.blockSize,
+        tokenBudget: plan.tokenBudget,
+        summary,
+        weights: m.weights,
+        cached: m.cached,
+        warnings: m.warnings,
+      };
+    },
+
+    /** The token budget an evaluation needs with a loaded model (longest prompt + max new tokens). */
+    async tokenBudget(name: string, e: PlannedEval): Promise<number | undefined> {
+      const m = loaded.get(name);
+      return m && (await budgetOf(m.chat.tokenizer, e)).tokenBudget;
     },
 
     /** Plans f32, f16 and q4 for the largest of the models (headers only), without loading anything. */
     async planFormats(
       models: Record<string, Blob>[],
       ep: EpChoice,
-      opts: Omit<ModelLoadOptions, 'weights'> & { names?: string[] } = {},
+      opts: Omit<ModelLoadOptions, 'weights' | 'force'> & { names?: string[] } = {},
     ): Promise<FormatPlans | undefined> {
-      let largest: { name: string; spec: ReturnType<typeof specOf>; params: number } | undefined;
+      let largest: { folder: ModelFolder; spec: ReturnType<typeof specOf>; params: number } | undefined;
       for (const [i, files] of models.entries()) {
-        const name = opts.names?.[i] ?? `model ${i + 1}`;
-        const spec = specOf(await Checkpoint.open(new MapModelFolder(name, new Map(Object.entries(files)))));
+        const folder = new MapModelFolder(opts.names?.[i] ?? `model ${i + 1}`, new Map(Object.entries(files)));
+        const spec = specOf(await Checkpoint.open(folder));
         const params = countParameters(planModelOf(spec));
-        if (!largest || params > largest.params) largest = { name, spec, params };
+        if (!largest || params > largest.params) largest = { folder, spec, params };
       }
       if (!largest) return undefined;
-      const { blockSize, tokenBudget, wasmHeapBytes } = opts;
+      const { blockSize, wasmHeapBytes, plannedEval } = opts;
+      const budget =
+        plannedEval && opts.tokenBudget === undefined
+          ? await budgetOf(largest.folder, plannedEval)
+          : { tokenBudget: opts.tokenBudget };
       const plans = [];
       for (const weights of PLAN_FORMATS)
         plans.push(
           await checkLoadPlan(
             largest.spec,
-            { ep, adapter, weights, force: true, blockSize, tokenBudget, wasmHeapBytes },
-            largest.name,
+            { ep, adapter, weights, force: true, blockSize, wasmHeapBytes, ...budget },
+            largest.folder.name,
           ),
         );
       const first = plans[0]!;
       return {
-        model: largest.name,
+        model: largest.folder.name,
         target: first.plan.checks.some((c) => c.id.startsWith('wasm-')) ? 'wasm' : 'webgpu',
         note: first.note,
         plans: plans.map((p) => p.plan),
@@ -123,7 +233,7 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
     },
 
     async unload(name: string): Promise<void> {
-      await loaded.get(name)?.release();
+      await loaded.get(name)?.chat.release();
       loaded.delete(name);
     },
 
@@ -138,7 +248,7 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
       try {
         const set = parseProblemSet(req.setText, req.setName, { format: req.format ?? 'auto' });
         const entries = req.models.map((m) => {
-          const chat = loaded.get(m.name);
+          const chat = loaded.get(m.name)?.chat;
           if (!chat) throw new Error(`model '${m.name}' is not loaded in the evaluation worker`);
           return { model: completionModel(chat, m.name), ...(m.prompt ? { prompt: m.prompt } : {}) };
         });
@@ -197,8 +307,10 @@ export function createEvalWorkerApi(adapter: RuntimeAdapter = browserRuntimeAdap
       }
     },
 
+    /** Stops the evaluation or calibration running, and any load. */
     cancel(): void {
       active?.abort();
+      for (const ac of loads) ac.abort();
     },
   };
 }

@@ -98,7 +98,9 @@ describe('checkpoint content key', () => {
   });
 
   it('a changed config or shard changes the key; a tokenizer file does not', async () => {
-    const files = new Map(readdirSync(QUICK).map((f) => [f, readFileSync(path.join(QUICK, f))]));
+    const files = new Map<string, Uint8Array>(
+      readdirSync(QUICK).map((f) => [f, new Uint8Array(readFileSync(path.join(QUICK, f)))]),
+    );
     const keyOf = (m: Map<string, Uint8Array>) => checkpointContentKey(new MapModelFolder('m', m));
     const base = await keyOf(files);
     const tok = new Map(files).set('tokenizer.json', new TextEncoder().encode('{}'));
@@ -106,7 +108,7 @@ describe('checkpoint content key', () => {
     const cfg = new Map(files).set('config.json', new TextEncoder().encode('{"x":1}'));
     expect(await keyOf(cfg)).not.toBe(base);
     const shard = new Uint8Array(files.get('model.safetensors')!);
-    shard[shard.length - 1] ^= 1;
+    shard[shard.length - 1]! ^= 1;
     expect(await keyOf(new Map(files).set('model.safetensors', shard))).not.toBe(base);
   });
 

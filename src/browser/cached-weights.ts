@@ -1,0 +1,94 @@
+/**
+ * f16 / q4 weights for a load in the page, through a cache of prepared weights (the OPFS cache,
+ * ./opfs-weights-cache.ts): the checkpoint's content key is hashed (streamed, with progress), a
+ * complete entry with the manifest this graph needs is reused; otherwise the weights are packed
+ * (with progress and cancel) and written to the cache for the next load. A cache that cannot be
+ * opened or written (no OPFS, quota) costs a LabWarning and nothing else: the packed weights are
+ * handed to the load from memory either way.
+ *
+ * Cheap refusals come first: a block size the shapes cannot use (InferError naming the tensor)
+ * and a model that does not fit (the memory plan) fail before a byte is hashed or packed.
+ */
+import { type LabWarning, isAbortError } from '../core/errors';
+import { Checkpoint } from '../core/formats/checkpoint';
+import { MapModelFolder, type ModelFolder } from '../core/io/byte-source';
+import { cacheEntryName, checkpointContentKey } from '../infer/content-key';
+import { buildGraph } from '../infer/graph';
+import { type PlanLoadOptions, checkLoadPlan } from '../infer/load-plan';
+import { specOf, weightRefs } from '../infer/model';
+import { MANIFEST_NAME, type PreparedWeights, weightsManifest } from '../infer/prepared-weights';
+import { resolveWeightOptions } from '../infer/weight-format';
+import type { WeightsStore } from './opfs-weights-cache';
+
+/** Where a load's weights came from: the checkpoint itself (f32), the cache, or packed now. */
+export type WeightsSource = 'checkpoint' | 'cache' | 'packed';
+
+export type LoadStage = 'hashing' | 'packing' | 'caching';
+
+export interface CachedWeightsOptions extends Omit<PlanLoadOptions, 'onPlan' | 'onWarning'> {
+  signal?: AbortSignal;
+  /** The cache; a rejection (no OPFS) means packing without caching. */
+  store: () => Promise<WeightsStore>;
+  /** Bytes hashed or tensors packed so far, of the total. */
+  onProgress?: (stage: LoadStage, done: number, total: number) => void;
+  onWarning?: (w: LabWarning) => void;
+}
+
+export interface CachedWeights {
+  source: WeightsSource;
+  /** packed: whether the weights were written to the cache for the next load. */
+  cached: boolean;
+  prepared?: PreparedWeights;
+}
+
+const why = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export async function cachedWeightsForLoad(folder: ModelFolder, opts: CachedWeightsOptions): Promise<CachedWeights> {
+  const { format, blockSize } = resolveWeightOptions(opts);
+  if (format === 'f32') return { source: 'checkpoint', cached: false };
+  const ckpt = await Checkpoint.open(folder, { requireConfig: true });
+  const spec = specOf(ckpt);
+  const graph = buildGraph(spec, weightRefs(ckpt), { weights: format, blockSize });
+  const { onWarning: _warn, ...planOpts } = opts;
+  await checkLoadPlan(spec, planOpts, ckpt.name); // its warnings come once, from the load itself
+  const derived = graph.derived!;
+  const key = await checkpointContentKey(folder, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onProgress: (d, n) => opts.onProgress?.('hashing', d, n),
+  });
+  const manifest = weightsManifest(derived, key, format, blockSize);
+  const entry = cacheEntryName(key, { weights: format, blockSize });
+  const warn = (what: string, e: unknown) =>
+    opts.onWarning?.({
+      code: 'weights-cache-unavailable',
+      message: `the weights cache ${what} (${why(e)}): the ${format} weights are packed for this load only`,
+    });
+  let store: WeightsStore | undefined;
+  try {
+    store = await opts.store();
+    const hit = await store.find(entry, manifest);
+    if (hit) return { source: 'cache', cached: true, prepared: { dir: hit, key } };
+  } catch (e) {
+    warn(store ? 'could not be read' : 'is not available', e);
+    store = undefined;
+  }
+  const files = await derived.materialize(ckpt, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onTensor: (d, n) => opts.onProgress?.('packing', d, n),
+  });
+  let cached = false;
+  if (store) {
+    try {
+      opts.onProgress?.('caching', 0, 1);
+      await store.store(entry, files, manifest);
+      cached = true;
+      opts.onProgress?.('caching', 1, 1);
+    } catch (e) {
+      if (isAbortError(e)) throw e;
+      warn('could not be written', e);
+    }
+  }
+  const inMemory = new Map<string, Uint8Array>(files.map((f) => [f.path, f.data]));
+  inMemory.set(MANIFEST_NAME, new TextEncoder().encode(JSON.stringify(manifest)));
+  return { source: 'packed', cached, prepared: { dir: new MapModelFolder(`${folder.name} (packed)`, inMemory), key } };
+}

@@ -1,0 +1,165 @@
+/**
+ * The evaluation worker's weight loading, over a real MessageChannel in Node (wasm EP): packed q4
+ * weights go to the cache and the next load reuses them (same answers, nothing packed, the entry
+ * named by the checkpoint's content key); without OPFS (Node) or over quota, loads pack without
+ * caching and say so in a warning; q4 block sizes 64 / 128 reach the graph (128 fails on
+ * demo-quick's K = 192 with the InferError naming the tensor, before hashing); `force` loads a
+ * model the plan refuses; plans and loads use the evaluation's real budget (its longest tokenized
+ * prompt + max new tokens). The page's OPFS cache itself is tested in Chromium (test/e2e).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { MessageChannel } from 'node:worker_threads';
+import { expose } from 'comlink';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { WeightsStore } from '../../src/browser/opfs-weights-cache';
+import { LabError } from '../../src/core/errors';
+import { Checkpoint } from '../../src/core/formats/checkpoint';
+import { parseProblemSet } from '../../src/core/eval/problem-set';
+import { spread } from '../../src/core/eval/run';
+import { MapModelFolder, type ModelFolder } from '../../src/core/io/byte-source';
+import { WASM_OVERHEAD_BYTES } from '../../src/infer/memory-plan';
+import type { WeightsManifest } from '../../src/infer/prepared-weights';
+import { ChatTokenizer } from '../../src/infer/tokenizer';
+import { FsModelFolder } from '../../src/node/fs-folder';
+import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
+import { checkpointKey } from '../../src/node/weights-cache';
+import { EvalClient, type LoadProgress } from '../../src/workers/eval-client';
+import { createEvalWorkerApi } from '../../src/workers/eval.worker';
+
+const QUICK = 'public/models/demo-quick';
+const SET = readFileSync('public/data/arith-heldout.jsonl', 'utf8');
+const blobs = (dir: string) => new Map(readdirSync(dir).map((f) => [f, new Blob([readFileSync(`${dir}/${f}`)])]));
+const EVAL = { setText: SET, setName: 'arith-heldout', limit: 2, maxNewTokens: 16 };
+
+/** A cache in memory, with the OPFS cache's contract (complete entries only, same manifest). */
+class MemoryStore implements WeightsStore {
+  readonly entries = new Map<string, { files: Map<string, Uint8Array>; manifest: WeightsManifest }>();
+  failWith: unknown;
+  async find(entry: string, expected: WeightsManifest): Promise<ModelFolder | undefined> {
+    const e = this.entries.get(entry);
+    if (!e || JSON.stringify(e.manifest) !== JSON.stringify(expected)) return undefined;
+    const files = new Map(e.files).set('merge-lab.weights.json', new TextEncoder().encode(JSON.stringify(e.manifest)));
+    return new MapModelFolder(entry, files);
+  }
+  async store(entry: string, files: readonly { path: string; data: Uint8Array }[], manifest: WeightsManifest) {
+    if (this.failWith) throw this.failWith;
+    this.entries.set(entry, { files: new Map(files.map((f) => [f.path, f.data.slice()])), manifest });
+  }
+}
+
+function connect(store?: () => Promise<WeightsStore>): EvalClient {
+  const { port1, port2 } = new MessageChannel();
+  expose(createEvalWorkerApi(nodeRuntimeAdapter(), store), port1 as never);
+  const client = new EvalClient(port2 as never);
+  afterAll(() => {
+    client.dispose();
+    port1.close();
+  });
+  return client;
+}
+
+async function answers(client: EvalClient, name: string): Promise<string[]> {
+  const run = await client.evaluate({ models: [{ name }], ...EVAL });
+  return run.models[0]!.responses.map((r) => r.text);
+}
+
+describe('evaluation worker: cached, forced and planned loads', () => {
+  const store = new MemoryStore();
+  const cached = connect(async () => store);
+  const noOpfs = connect(); // Node has no OPFS: the default store cannot open
+
+  it('packs q4 once into the cache, and the next load reuses it with the same answers', async () => {
+    const progress: LoadProgress[] = [];
+    await cached.load('q4', blobs(QUICK), 'wasm', { weights: 'q4' }, { onProgress: (p) => void progress.push(p) });
+    expect(await cached.loadedFormat('q4')).toMatchObject({ weights: 'packed', cached: true, warnings: [] });
+    expect([...store.entries.keys()]).toEqual([`${await checkpointKey(QUICK)}.q4-32`]);
+    await expect.poll(() => progress.some((p) => p.stage === 'packing' && p.done === p.total)).toBe(true);
+    const hashed = progress.filter((p) => p.stage === 'hashing');
+    expect(hashed.at(-1)!.done).toBe(hashed.at(-1)!.total);
+    const first = await answers(cached, 'q4');
+
+    progress.length = 0;
+    await cached.load('q4', blobs(QUICK), 'wasm', { weights: 'q4' }, { onProgress: (p) => void progress.push(p) });
+    expect(await cached.loadedFormat('q4')).toMatchObject({ weights: 'cache', format: 'q4', blockSize: 32 });
+    expect(await answers(cached, 'q4')).toEqual(first);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(progress.filter((p) => p.stage === 'packing')).toEqual([]);
+  }, 120_000);
+
+  it('without OPFS, or over quota, packs for this load only and says so in a warning', async () => {
+    await noOpfs.load('q4', blobs(QUICK), 'wasm', { weights: 'q4' });
+    const f = await noOpfs.loadedFormat('q4');
+    expect(f).toMatchObject({ weights: 'packed', cached: false });
+    expect(f!.warnings.map((w) => w.code)).toEqual(['weights-cache-unavailable']);
+    expect(await answers(noOpfs, 'q4')).toHaveLength(2);
+
+    store.failWith = new DOMException('quota exceeded', 'QuotaExceededError');
+    try {
+      await cached.load('f16', blobs(QUICK), 'wasm', { weights: 'f16' });
+    } finally {
+      store.failWith = undefined;
+    }
+    const g = await cached.loadedFormat('f16');
+    expect(g).toMatchObject({ format: 'f16', weights: 'packed', cached: false });
+    expect(g!.warnings[0]).toMatchObject({ code: 'weights-cache-unavailable', message: /could not be written/ });
+  }, 120_000);
+
+  it('q4 block sizes reach the graph; one the shapes cannot use names the tensor before hashing', async () => {
+    await cached.load('q4-64', blobs(QUICK), 'wasm', { weights: 'q4', blockSize: 64 });
+    expect(await cached.loadedFormat('q4-64')).toMatchObject({ format: 'q4', blockSize: 64, weights: 'packed' });
+    expect([...store.entries.keys()].some((k) => k.endsWith('.q4-64'))).toBe(true);
+    const progress: LoadProgress[] = [];
+    const e = await cached
+      .load('q4-128', blobs(QUICK), 'wasm', { weights: 'q4', blockSize: 128 }, { onProgress: (p) => progress.push(p) })
+      .catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(LabError);
+    expect(e).toMatchObject({
+      name: 'InferError',
+      code: 'weight-format',
+      tensor: 'model.layers.0.self_attn.q_proj.weight',
+    });
+    expect((e as Error).message).toMatch(/not a multiple of 128 \(block size 32 would work\)/);
+    expect(progress).toEqual([]);
+    expect(await cached.loadedFormat('q4-128')).toBeUndefined();
+  }, 120_000);
+
+  it('force loads a model the plan refuses, with the advice as a warning', async () => {
+    const tight = { tokenBudget: 256, wasmHeapBytes: WASM_OVERHEAD_BYTES + 10e6 };
+    const refused = await cached.load('tight', blobs(QUICK), 'wasm', tight).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ name: 'InferError', code: 'does-not-fit' });
+    await cached.load('tight', blobs(QUICK), 'wasm', { ...tight, force: true });
+    const f = await cached.loadedFormat('tight');
+    expect(f).toMatchObject({ format: 'f32', weights: 'checkpoint', summary: /does not fit/ });
+    expect(f!.warnings.map((w) => w.code)).toContain('forced-load');
+    expect(await answers(cached, 'tight')).toHaveLength(2);
+  }, 120_000);
+
+  it("plans and loads with the evaluation's budget: its longest tokenized prompt + max new tokens", async () => {
+    const folder = new FsModelFolder(QUICK);
+    const ckpt = await Checkpoint.open(folder);
+    const tok = await ChatTokenizer.load(folder, ckpt.config!.raw);
+    const set = parseProblemSet(SET, 'arith-heldout');
+    const promptTokens = (limit?: number) =>
+      Math.max(
+        ...spread(set.problems, limit).map(
+          (p) => tok.encode(tok.applyChatTemplate([{ role: 'user', content: p.question }])).length,
+        ),
+      );
+    await folder.close();
+    const planned = { ...EVAL, limit: 5, maxNewTokens: 100 };
+    const expected = promptTokens(5) + 100;
+    const all = promptTokens() + 100;
+    expect(all).toBeGreaterThan(expected); // the selection matters
+
+    const plans = await cached.planFormats(new Map([['demo-quick', blobs(QUICK)]]), 'wasm', { plannedEval: planned });
+    expect(plans!.plans.map((p) => p.tokenBudget)).toEqual([expected, expected, expected]);
+    const whole = await cached.planFormats(new Map([['demo-quick', blobs(QUICK)]]), 'wasm', {
+      plannedEval: { ...planned, limit: undefined },
+    });
+    expect(whole!.plans[0]!.tokenBudget).toBe(all);
+
+    await cached.load('planned', blobs(QUICK), 'wasm', { plannedEval: planned });
+    expect(await cached.loadedFormat('planned')).toMatchObject({ tokenBudget: expected });
+    expect(await cached.tokenBudget('planned', { ...planned, maxNewTokens: 300 })).toBe(expected + 200);
+  }, 120_000);
+});
