@@ -113,6 +113,17 @@ export class DerivedWeights {
   }
 
   /**
+   * Another initializer over bytes of a planned tensor (`byteOffset`/`byteLength` within it), with its
+   * own name and shape: the runtime reads those bytes again, the files hold them once (a tied head's
+   * row chunks over the q4 embedding, the embedding's 2-D view for GatherBlockQuantized).
+   */
+  view(of: DerivedTensor, name: string, shape: number[], byteOffset = 0, byteLength = of.byteLength): DerivedTensor {
+    if (byteOffset < 0 || byteOffset + byteLength > of.byteLength)
+      throw new Error(`derived weights: view ${name} lies outside ${of.name}`);
+    return { name, dataType: of.dataType, shape, location: of.location, offset: of.offset + byteOffset, byteLength };
+  }
+
+  /**
    * Produces the files: reads each source tensor once, in chunks of whole rows (at most
    * `CHUNK_ELEMENTS` values decoded at a time, so a 150k-row embedding never has an f32 copy),
    * converts each chunk and writes it in place. `onTensor` reports progress (tensors done, total).

@@ -13,7 +13,8 @@ import { InferError } from './errors';
 import type { WeightFormat } from './weight-format';
 
 export const MANIFEST_NAME = 'merge-lab.weights.json';
-const MANIFEST_VERSION = 1;
+/** 2: the q4 embedding is packed (GatherBlockQuantized) instead of f16. Older folders are packed again. */
+const MANIFEST_VERSION = 2;
 
 export interface ManifestTensor {
   name: string;
@@ -77,7 +78,7 @@ function parseManifest(text: string, file: string): WeightsManifest {
   }
   if (
     !m ||
-    m.version !== MANIFEST_VERSION ||
+    typeof m.version !== 'number' ||
     typeof m.key !== 'string' ||
     !Array.isArray(m.files) ||
     !Array.isArray(m.tensors)
@@ -111,6 +112,13 @@ export async function readPreparedWeights(
   if (!src) return undefined;
   const m = parseManifest(await readText(src), manifestFile);
   const blockSize = want.format === 'q4' ? want.blockSize : null;
+  if (m.version !== MANIFEST_VERSION) {
+    onWarning?.({
+      code: 'prepared-weights-mismatch',
+      message: `${manifestFile} was written by another version of the lab (layout ${m.version}); packing the weights again instead`,
+    });
+    return undefined;
+  }
   if (m.key !== prepared.key || m.format !== want.format || m.blockSize !== blockSize) {
     onWarning?.({
       code: 'prepared-weights-mismatch',

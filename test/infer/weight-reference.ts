@@ -1,8 +1,8 @@
 /**
  * The weights a weight format computes with, as a plain f32 checkpoint for test/infer/reference.ts:
  * q4 linear weights dequantized (unpackQ4 ∘ packQ4), f16 ones rounded to f16, norms and biases
- * unchanged. A tied lm_head under q4 is written out as an explicit q4-dequantized lm_head.weight,
- * while the embedding lookup keeps the f16 table.
+ * unchanged. Under q4 the embedding is the q4-dequantized table too, and a tied lm_head is written out
+ * as an explicit copy of it.
  */
 import { decodeToF32, encodeFromF32 } from '../../src/core/dtype';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
@@ -25,7 +25,7 @@ export async function computedWeights(
   for (const [name, t] of ckpt.tensors) {
     const v = decodeToF32(await t.file.readRange(name), t.dtype);
     if (name === 'model.embed_tokens.weight') {
-      add(name, t.shape, f16Round(v));
+      add(name, t.shape, format === 'q4' ? q4(v, t.shape) : f16Round(v));
       if (!ckpt.tensor('lm_head.weight'))
         add('lm_head.weight', t.shape, format === 'q4' ? q4(v, t.shape) : f16Round(v));
     } else if (LINEAR.test(name)) add(name, t.shape, format === 'q4' ? q4(v, t.shape) : f16Round(v));
