@@ -2,7 +2,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LabError } from '../core/errors';
 import { Q4_BLOCK_SIZES } from '../core/kernels/q4-pack';
-import { WEIGHT_FORMATS, type WeightOptions, isQ4BlockSize, isWeightFormat } from '../infer/weight-format';
+import {
+  COMPUTE_CHOICES,
+  KV_CACHE_DTYPES,
+  WEIGHT_FORMATS,
+  type WeightOptions,
+  isComputeChoice,
+  isKvCacheDtype,
+  isQ4BlockSize,
+  isWeightFormat,
+} from '../infer/weight-format';
 
 /** A bad command line (flag, value or combination): the CLI prints it with the usage and exits 2. */
 export class UsageError extends LabError {
@@ -19,30 +28,51 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
 }
 
 /**
- * `--weights f32|f16|q4`, `--block-size 32|64|128` and `--force-load` (load even when the memory
- * plan says the model does not fit), for every command that runs a model.
+ * `--weights f32|f16|q4`, `--block-size 32|64|128`, `--kv-cache f32|f16` (default f32 with f32
+ * weights, f16 with f16 and q4), `--compute auto|f32|f16` (f16: the projections of f16 weights in
+ * f16, WebGPU with shader-f16 only) and `--force-load` (load even when the memory plan says the
+ * model does not fit), for every command that runs a model.
  */
 export const weightFlags = {
   weights: { type: 'string', default: 'f32' },
   'block-size': { type: 'string' },
+  'kv-cache': { type: 'string' },
+  compute: { type: 'string', default: 'auto' },
   'force-load': { type: 'boolean', default: false },
 } as const;
 
-export const WEIGHT_USAGE = `[--weights ${WEIGHT_FORMATS.join('|')}] [--block-size ${Q4_BLOCK_SIZES.join('|')}] [--force-load]`;
+export const WEIGHT_USAGE =
+  `[--weights ${WEIGHT_FORMATS.join('|')}] [--block-size ${Q4_BLOCK_SIZES.join('|')}] ` +
+  `[--kv-cache ${KV_CACHE_DTYPES.join('|')}] [--compute ${COMPUTE_CHOICES.join('|')}] [--force-load]`;
+
+/** The flags as parsed (every one optional: commands that take only some pass those). */
+export interface WeightFlagValues {
+  weights?: string | undefined;
+  'block-size'?: string | undefined;
+  'kv-cache'?: string | undefined;
+  compute?: string | undefined;
+  'force-load'?: boolean | undefined;
+}
 
 /** The weight format and whether to load past the memory plan, as load options take them. */
 export type WeightChoice = WeightOptions & { force?: boolean };
 
-export function weightOptions(values: {
-  weights?: string | undefined;
-  'block-size'?: string | undefined;
-  'force-load'?: boolean | undefined;
-}): WeightChoice {
+export function weightOptions(values: WeightFlagValues): WeightChoice {
   const force = values['force-load'] ? { force: true } : {};
-  return { ...formatOptions(values), ...force };
+  return { ...formatOptions(values), ...precisionOptions(values), ...force };
 }
 
-function formatOptions(values: { weights?: string | undefined; 'block-size'?: string | undefined }): WeightOptions {
+function precisionOptions(values: WeightFlagValues): Pick<WeightOptions, 'kvCache' | 'compute'> {
+  const kv = values['kv-cache'];
+  if (kv !== undefined && !isKvCacheDtype(kv))
+    throw new UsageError(`--kv-cache must be ${KV_CACHE_DTYPES.join(', ')} (got '${kv}')`, { field: 'kvCache' });
+  const compute = values.compute;
+  if (compute !== undefined && !isComputeChoice(compute))
+    throw new UsageError(`--compute must be ${COMPUTE_CHOICES.join(', ')} (got '${compute}')`, { field: 'compute' });
+  return { ...(kv !== undefined && { kvCache: kv }), ...(compute !== undefined && { compute }) };
+}
+
+function formatOptions(values: WeightFlagValues): WeightOptions {
   const weights = values.weights ?? 'f32';
   if (!isWeightFormat(weights))
     throw new UsageError(`--weights must be ${WEIGHT_FORMATS.join(', ')} (got '${weights}')`, { field: 'weights' });

@@ -13,7 +13,15 @@ import { ChatModel } from '../infer/engine';
 import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
-import { UsageError, WEIGHT_USAGE, type WeightChoice, parse, weightFlags, weightOptions } from './args';
+import {
+  UsageError,
+  WEIGHT_USAGE,
+  type WeightChoice,
+  type WeightFlagValues,
+  parse,
+  weightFlags,
+  weightOptions,
+} from './args';
 import { WEIGHTS_CACHE_USAGE, cachedWeightsOption, weightsCacheFlag } from './weights-cache-flag';
 
 export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
@@ -84,7 +92,7 @@ export async function evalSettings(values: Record<string, unknown>): Promise<Eva
     prompt: values.prompt as string,
     fewShot,
     ep,
-    weights: weightOptions(values as { weights?: string; 'block-size'?: string; 'force-load'?: boolean }),
+    weights: weightOptions(values as WeightFlagValues),
     weightsCache: values['weights-cache'] as string | undefined,
   };
 }

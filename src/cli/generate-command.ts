@@ -80,8 +80,9 @@ export async function generateCommand(argv: string[]): Promise<void> {
       onWarning,
     });
     const e = model.ep;
+    const graph = model.lm.graph;
     process.stderr.write(
-      `ep: ${e.ep}${e.adapter ? ` (${e.adapter})` : ''}: ${e.reason}; weights ${model.lm.graph.weights}; loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
+      `ep: ${e.ep}${e.adapter ? ` (${e.adapter})` : ''}: ${e.reason}; weights ${model.lm.graph.weights}; loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s; ${graph.compute} compute, ${graph.kvCache} KV cache\n`,
     );
     const r = await model.ask(values.prompt, {
       chat,

@@ -9,12 +9,12 @@ import type { ModelFolder } from '../core/io/byte-source';
 import { ACTIVATION_STATS_FORMAT, type ActivationStats } from '../core/merge/activation-stats';
 import { throwIfAborted } from '../core/errors';
 import { InferError } from './errors';
-import { ACT_SUM_PREFIX, buildGraph, pastKey, pastValue } from './graph';
-import { graphExternalData, specOf, weightRefs } from './model';
+import { ACT_SUM_PREFIX } from './graph';
+import { emptyKvTensors, openGraphSession, specOf } from './model';
 import type { WeightOptions } from './weight-format';
-import { type EpChoice, type RuntimeAdapter, openSession } from './runtime';
+import type { EpChoice, RuntimeAdapter } from './runtime';
 import { ChatTokenizer } from './tokenizer';
-import { type PlanLoadOptions, checkLoadPlan } from './load-plan';
+import type { PlanLoadOptions } from './load-plan';
 import type { PreparedWeights } from './prepared-weights';
 
 /** With f16 / q4 weights, the statistics are those of the model as it runs in that format. */
@@ -64,16 +64,14 @@ export async function calibrateIds(
   opts: CalibrationOptions = {},
 ): Promise<ActivationStats> {
   const spec = specOf(ckpt);
-  const graph = buildGraph(spec, weightRefs(ckpt), {
-    activationSums: true,
-    ...(opts.weights ? { weights: opts.weights } : {}),
-    ...(opts.blockSize ? { blockSize: opts.blockSize } : {}),
-  });
   // The memory plan for the longest sequence, before any weight is read.
   const longest = Math.max(1, ...sequences.map((s) => Math.min(s.length, spec.maxContext)));
-  await checkLoadPlan(spec, { ...opts, tokenBudget: longest, promptTokens: longest }, ckpt.name);
-  const externalData = await graphExternalData(graph, ckpt, opts);
-  const { ort, session } = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter);
+  const { graph, ort, session } = await openGraphSession(ckpt, {
+    ...opts,
+    activationSums: true,
+    tokenBudget: longest,
+    promptTokens: longest,
+  });
   const sums = new Map<string, Float64Array>();
   let tokens = 0;
   try {
@@ -83,10 +81,7 @@ export async function calibrateIds(
       const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
         input_ids: new ort.Tensor('int32', Int32Array.from(ids), [ids.length]),
       };
-      for (let l = 0; l < spec.layers; l++) {
-        feeds[pastKey(l)] = new ort.Tensor('float32', new Float32Array(0), [1, spec.kvHeads, 0, spec.headDim]);
-        feeds[pastValue(l)] = new ort.Tensor('float32', new Float32Array(0), [1, spec.kvHeads, 0, spec.headDim]);
-      }
+      for (const [name, empty] of emptyKvTensors(ort, spec, graph.kvCache)) feeds[name] = empty;
       const out = await session.run(feeds);
       for (const name of graph.outputNames) {
         if (!name.startsWith(ACT_SUM_PREFIX)) continue;

@@ -4,7 +4,9 @@
  * lm_head. `f32` emits exactly the nodes it always has (weights read in place from the shards);
  * `f16` and `q4` take every weight from files the lab derives (./derived-weights.ts), so no shard
  * is mounted whole:
- *   f16  Gemm over Cast(f16 W) (f32 compute)
+ *   f16  Gemm over Cast(f16 W) (f32 compute); with f16 compute (WebGPU with shader-f16), each
+ *        projection is Cast(Gemm(Cast(x → f16), f16 W) → f32): the weight feeds the Gemm as stored
+ *        (2 bytes, no Cast for ORT to fold into an f32 copy), the residual stream and the lm_head stay f32
  *   q4   com.microsoft.MatMulNBits(x, B, scales), then Add(bias); the embedding is an f16 Gather
  *        followed by a Cast; a tied lm_head is a MatMulNBits over a q4 pack of the embedding
  *        (a Cast of the f16 table would be folded by ORT into a full f32 copy, and the head is the
@@ -15,7 +17,7 @@ import type { ModelSpec } from './architecture';
 import { DEFAULT_MAX_FILE_BYTES, DerivedWeights } from './derived-weights';
 import type { GraphWriter, WeightRef } from './graph-writer';
 import { DataType } from './onnx-proto';
-import type { WeightFormat } from './weight-format';
+import type { ComputeDtype, WeightFormat } from './weight-format';
 
 export interface WeightEmitter {
   /** An f32-valued weight (norm scale, bias). */
@@ -41,6 +43,8 @@ export interface EmitterContext {
   readonly mount: (location: string) => void;
   /** Largest derived external-data file; default DEFAULT_MAX_FILE_BYTES. */
   readonly externalFileBytes?: number | undefined;
+  /** 'f16' (f16 weights only): the linear projections compute in f16. Default 'f32'. */
+  readonly compute?: ComputeDtype | undefined;
 }
 
 const EMBED = 'model.embed_tokens.weight';
@@ -83,12 +87,22 @@ function derivedEmitter(ctx: EmitterContext, format: 'f16' | 'q4', blockSize: Q4
     const attrs = { K: inn, N: out, bits: 4, block_size: blockSize };
     return g.op('MatMulNBits', [x, g.derived(packed), g.derived(scales)], attrs, outName, 'com.microsoft');
   };
+  // f16 compute: each activation is cast to f16 once (q, k and v read the same one), the product back to f32.
+  const asF16 = new Map<string, string>();
+  const f16Gemm = (x: string, ref: WeightRef, name: string) => {
+    let x16 = asF16.get(x);
+    if (!x16) asF16.set(x, (x16 = g.op('Cast', [x], { to: DataType.FLOAT16 })));
+    const y16 = g.op('Gemm', [x16, g.derived(derived.f16(ref, name))], { transB: 1 });
+    return g.op('Cast', [y16], { to: DataType.FLOAT });
+  };
+  const f16Compute = format === 'f16' && ctx.compute === 'f16';
   let embedRef: WeightRef | undefined;
   let embed16: string | undefined;
   return {
     weight,
     linear: (x, wName, out, inn, bias) => {
-      const y = matmul(x, checked(wName, [out, inn]), out, inn, wName);
+      const ref = checked(wName, [out, inn]);
+      const y = f16Compute ? f16Gemm(x, ref, wName) : matmul(x, ref, out, inn, wName);
       return bias ? g.op('Add', [y, weight(bias, [out])]) : y;
     },
     embed: (ids) => {

@@ -9,11 +9,15 @@
  * G = nH / kvH, D head dim, I intermediate, V vocab.
  *
  *   inputs   input_ids          int32 [S]
- *            past.{l}.key       f32   [1, kvH, P, D]     (P = 0 for the first call)
- *            past.{l}.value     f32   [1, kvH, P, D]
+ *            past.{l}.key       kv    [1, kvH, P, D]     (P = 0 for the first call)
+ *            past.{l}.value     kv    [1, kvH, P, D]
  *   outputs  logits             f32   [S, V]  (allLogits) or [1, V] (last position only)
- *            present.{l}.key    f32   [1, kvH, T, D]
- *            present.{l}.value  f32   [1, kvH, T, D]
+ *            present.{l}.key    kv    [1, kvH, T, D]
+ *            present.{l}.value  kv    [1, kvH, T, D]
+ * kv is f32, or f16 with `kvCache: 'f16'`: then the new positions' K/V are cast to f16 and
+ * concatenated in f16, and attention reads an f32 view of the cache (Cast); with GroupQueryAttention
+ * the kernel gets the f32 view of the past and its f32 present is cast to f16 (the same values: the
+ * past round-trips f16 → f32 → f16 exactly).
  *
  * Attention comes in two forms with the same inputs and outputs:
  *   - 'gqa' (default when head_dim % 16 == 0): ORT's fused com.microsoft GroupQueryAttention
@@ -28,7 +32,8 @@
  * W as Wᵀ in place (y = x·Wᵀ + b), so no transposed copy exists anywhere. Gemm needs 2-D operands,
  * which is why the hidden state is kept as [S, H] (batch 1). F16 / BF16 weights are declared in
  * their own type and followed by a Cast to f32 (ORT folds it at session creation). That is the
- * `f32` weight format; `f16` and `q4` (MatMulNBits) read weights the lab derives: ./graph-weights.ts.
+ * `f32` weight format; `f16` and `q4` (MatMulNBits) read weights the lab derives: ./graph-weights.ts,
+ * which also emits the projections in f16 for `compute: 'f16'` (chosen against the EP by ./precision.ts).
  */
 import { type ModelSpec, ropeInvFreq } from './architecture';
 import { InferError } from './errors';
@@ -36,7 +41,13 @@ import type { DerivedWeights } from './derived-weights';
 import { GraphWriter, type WeightRef } from './graph-writer';
 import { weightEmitter } from './graph-weights';
 import { DataType, valueInfo } from './onnx-proto';
-import { type WeightFormat, type WeightOptions, resolveWeightOptions } from './weight-format';
+import {
+  type ComputeDtype,
+  type KvCacheDtype,
+  type WeightFormat,
+  type WeightOptions,
+  resolveWeightOptions,
+} from './weight-format';
 
 export type AttentionImpl = 'gqa' | 'onnx';
 
@@ -45,6 +56,10 @@ export function defaultAttention(spec: Pick<ModelSpec, 'headDim'>): AttentionImp
   return spec.headDim % 16 === 0 ? 'gqa' : 'onnx';
 }
 
+/**
+ * `kvCache` and `compute` come from WeightOptions. The builder cannot see the EP: `compute: 'auto'`
+ * is resolved by the loader (./precision.ts); given to the builder unresolved, it means f32.
+ */
 export interface GraphOptions extends WeightOptions {
   /** Logits at every position (parity tests) instead of the last one only (generation). */
   allLogits?: boolean;
@@ -70,6 +85,10 @@ export interface BuiltGraph {
   readonly outputNames: readonly string[];
   readonly attention: AttentionImpl;
   readonly weights: WeightFormat;
+  /** The dtype of the past/present tensors. */
+  readonly kvCache: KvCacheDtype;
+  /** The precision of the linear projections. */
+  readonly compute: ComputeDtype;
   /** The weights the lab makes for f16 / q4 (external data files to produce); undefined for f32. */
   readonly derived: DerivedWeights | undefined;
 }
@@ -92,7 +111,12 @@ export function buildGraph(
   const { hidden: H, heads: nH, kvHeads: kvH, headDim: D, intermediate: I, vocab: V, layers: L } = spec;
   const g = new GraphWriter();
   const locations = new Set<string>();
-  const { format, blockSize } = resolveWeightOptions(opts);
+  const { format, blockSize, kvCache, compute: computeChoice } = resolveWeightOptions(opts);
+  const compute: ComputeDtype = computeChoice === 'f16' ? 'f16' : 'f32';
+  if (compute === 'f16' && format !== 'f16')
+    throw new InferError('bad-options', `f16 compute runs f16 weights; use weights f16 (got ${format})`, {
+      field: 'compute',
+    });
   const checked = (name: string, shape: number[]): WeightRef => {
     const ref = weight(name);
     if (!ref)
@@ -113,7 +137,7 @@ export function buildGraph(
     return ref;
   };
   const weights = weightEmitter(
-    { g, spec, checked, mount: (l) => locations.add(l), externalFileBytes: opts.externalFileBytes },
+    { g, spec, checked, mount: (l) => locations.add(l), externalFileBytes: opts.externalFileBytes, compute },
     format,
     blockSize,
   );
@@ -136,6 +160,9 @@ export function buildGraph(
   const negInf = g.constF32('c.neg_inf', [-Infinity], []);
   const zeroF = g.constF32('c.zero_f', [0], []);
   const invFreq = g.constF32('c.inv_freq', ropeInvFreq(spec), [1, D / 2]);
+  const kvType = kvCache === 'f16' ? DataType.FLOAT16 : DataType.FLOAT;
+  /** A KV tensor as attention reads it (f32), from the cache's dtype. */
+  const kvF32 = (t: string, name?: string) => (kvCache === 'f16' ? g.op('Cast', [t], { to: DataType.FLOAT }, name) : t);
 
   const attention = opts.attention ?? defaultAttention(spec);
   if (attention === 'gqa' && D % 16 !== 0)
@@ -158,6 +185,12 @@ export function buildGraph(
   // GroupQueryAttention inputs: rotary caches for positions 0..T-1 ([T, D/2], its rotate_half
   // convention with rotary_interleaved=0), seqlens_k = T - 1 and the total length T (int32).
   let gqaExtra: string[] = [];
+  // The f32 view of an f16 past for GroupQueryAttention. ORT may write the kernel's present into its
+  // past input's buffer (in place) when shape inference says they are the same size, which it does
+  // for an intermediate [1, kvH, P, D]: a Reshape to [1, kvH, -1, D] leaves P unknown, so it never does.
+  const shapeKvAnyT = g.constI64('c.shape_1_kvh_any_d', [1, kvH, -1, D]);
+  const gqaPast = (past: string) =>
+    kvCache === 'f16' ? g.op('Reshape', [kvF32(past), shapeKvAnyT], {}, `${past}.f32`) : past;
   if (attention === 'gqa') {
     const allFreqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [keyIdx], { to: DataType.FLOAT }), one]), invFreq]); // [T, D/2]
     const t32 = g.op('Cast', [T], { to: DataType.INT32 });
@@ -210,29 +243,38 @@ export function buildGraph(
     const v = linear(h, `${p}.self_attn.v_proj.weight`, kvH * D, H, bias('v_proj'));
     let attn: string; // [S, nH·D]
     if (attention === 'gqa') {
-      const [out] = g.opN(
+      const f16 = kvCache === 'f16';
+      const [out, presentK, presentV] = g.opN(
         'GroupQueryAttention',
         [
           g.op('Unsqueeze', [q, axis0]),
           g.op('Unsqueeze', [k, axis0]),
           g.op('Unsqueeze', [v, axis0]),
-          pastKey(l),
-          pastValue(l),
+          gqaPast(pastKey(l)),
+          gqaPast(pastValue(l)),
           ...gqaExtra,
         ],
-        [`attn_${l}`, presentKey(l), presentValue(l)],
+        [`attn_${l}`, f16 ? `${presentKey(l)}.f32` : presentKey(l), f16 ? `${presentValue(l)}.f32` : presentValue(l)],
         { num_heads: nH, kv_num_heads: kvH, do_rotary: 1, rotary_interleaved: 0 },
         'com.microsoft',
       );
+      if (f16) {
+        g.op('Cast', [presentK!], { to: DataType.FLOAT16 }, presentKey(l));
+        g.op('Cast', [presentV!], { to: DataType.FLOAT16 }, presentValue(l));
+      }
       attn = g.op('Squeeze', [out!, axis0]);
     } else {
       const qh = rope(g.op('Transpose', [g.op('Reshape', [q, shapeSHeadsD])], { perm: [1, 0, 2] })); // [nH, S, D]
       const kh = rope(g.op('Transpose', [g.op('Reshape', [k, shapeSKvD])], { perm: [1, 0, 2] })); // [kvH, S, D]
       const vh = g.op('Transpose', [g.op('Reshape', [v, shapeSKvD])], { perm: [1, 0, 2] });
-      const kAll = g.op('Concat', [g.op('Squeeze', [pastKey(l), axis0]), kh], { axis: 1 }); // [kvH, T, D]
-      const vAll = g.op('Concat', [g.op('Squeeze', [pastValue(l), axis0]), vh], { axis: 1 });
-      g.op('Unsqueeze', [kAll, axis0], {}, presentKey(l));
-      g.op('Unsqueeze', [vAll, axis0], {}, presentValue(l));
+      // The cache grows in its own dtype; attention reads it in f32.
+      const toKv = (x: string) => (kvCache === 'f16' ? g.op('Cast', [x], { to: DataType.FLOAT16 }) : x);
+      const kCache = g.op('Concat', [g.op('Squeeze', [pastKey(l), axis0]), toKv(kh)], { axis: 1 }); // [kvH, T, D]
+      const vCache = g.op('Concat', [g.op('Squeeze', [pastValue(l), axis0]), toKv(vh)], { axis: 1 });
+      g.op('Unsqueeze', [kCache, axis0], {}, presentKey(l));
+      g.op('Unsqueeze', [vCache, axis0], {}, presentValue(l));
+      const kAll = kvF32(kCache);
+      const vAll = kvF32(vCache);
       // GQA without repeating K/V: query heads h = kv·G + j are contiguous, so [nH, S, D] viewed
       // as [kvH, G·S, D] lines each group up with its KV head.
       const qg = g.op('Reshape', [g.op('Mul', [qh, scale]), shapeKvGroupD]); // [kvH, G·S, D]
@@ -260,13 +302,10 @@ export function buildGraph(
   const inputs = [valueInfo('input_ids', DataType.INT32, ['S'])];
   const outputs = [valueInfo('logits', DataType.FLOAT, [opts.allLogits ? 'S' : 1, V])];
   for (let l = 0; l < L; l++) {
-    inputs.push(
-      valueInfo(pastKey(l), DataType.FLOAT, [1, kvH, 'P', D]),
-      valueInfo(pastValue(l), DataType.FLOAT, [1, kvH, 'P', D]),
-    );
+    inputs.push(valueInfo(pastKey(l), kvType, [1, kvH, 'P', D]), valueInfo(pastValue(l), kvType, [1, kvH, 'P', D]));
     outputs.push(
-      valueInfo(presentKey(l), DataType.FLOAT, [1, kvH, 'T', D]),
-      valueInfo(presentValue(l), DataType.FLOAT, [1, kvH, 'T', D]),
+      valueInfo(presentKey(l), kvType, [1, kvH, 'T', D]),
+      valueInfo(presentValue(l), kvType, [1, kvH, 'T', D]),
     );
   }
   if (opts.activationSums) {
@@ -295,6 +334,8 @@ export function buildGraph(
     outputNames: outputs.map((o) => o.name),
     attention,
     weights: format,
+    kvCache,
+    compute,
     derived: weights.derived,
   };
 }

@@ -8,8 +8,9 @@ import type { LabWarning } from '../core/errors';
 import type { ModelSpec } from './architecture';
 import { InferError } from './errors';
 import { type MemoryPlan, type PlanModel, type PlanTarget, planInferenceMemory } from './memory-plan';
-import { type EpChoice, type RuntimeAdapter, probeWebGpu } from './runtime';
-import { type WeightOptions, resolveWeightOptions } from './weight-format';
+import type { Precision } from './precision';
+import { type EpChoice, type EpDecision, type RuntimeAdapter, probeWebGpu } from './runtime';
+import { type WeightOptions, defaultKvCache, resolveWeightOptions } from './weight-format';
 
 /** The budget planned for when the caller names none: the model's positions, at most this many. */
 export const DEFAULT_LOAD_BUDGET = 4096;
@@ -41,12 +42,21 @@ export interface LoadPlan {
 const mb = (bytes: number): string =>
   bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(bytes >= 1e7 ? 0 : 1)} MB`;
 
+/** The loader's decisions, when it made them (EP and adapter, what runs in f16). */
+export interface DecidedRuntime {
+  readonly decision: EpDecision;
+  readonly precision: Precision;
+}
+
 /** The target the EP choice will run on: wasm, or WebGPU with the adapter's real limits when known. */
-async function planTarget(opts: PlanLoadOptions): Promise<{ target: PlanTarget; note?: string }> {
+async function planTarget(
+  opts: PlanLoadOptions,
+  decision?: EpDecision,
+): Promise<{ target: PlanTarget; note?: string }> {
   const wasm: PlanTarget = { kind: 'wasm', ...(opts.wasmHeapBytes !== undefined && { heapBytes: opts.wasmHeapBytes }) };
   const choice = opts.ep ?? 'auto';
-  if (choice === 'wasm') return { target: wasm };
-  const probe = await probeWebGpu(opts.adapter ?? {});
+  if (choice === 'wasm' || decision?.ep === 'wasm') return { target: wasm };
+  const probe = decision?.probe ?? (await probeWebGpu(opts.adapter ?? {}));
   // The same decision openSession makes: auto leaves a CPU-emulated or missing adapter for wasm.
   if (choice === 'auto' && (!probe.ok || probe.software)) return { target: wasm };
   const unknownMemory = 'device memory is not reported by WebGPU and is not checked';
@@ -65,12 +75,15 @@ async function planTarget(opts: PlanLoadOptions): Promise<{ target: PlanTarget; 
   };
 }
 
-export function planSummary(plan: MemoryPlan, target: PlanTarget, note?: string): string {
+/** The plan in one line; an f16 KV cache and f16 compute are named (f32 is said by omission). */
+export function planSummary(plan: MemoryPlan, target: PlanTarget, note?: string, precision?: Precision): string {
   const c = plan.components;
   const format = plan.format === 'q4' ? `q4 (blocks of ${plan.blockSize})` : plan.format;
   const verdict = plan.fits ? 'fits' : 'does not fit';
+  const compute = precision?.compute === 'f16' ? ', f16 compute' : '';
+  const kv = plan.kvDtype === 'f16' ? ' in f16' : '';
   return (
-    `plan: ${format} on ${target.kind}: weights ${mb(c.weights.bytes)}, KV cache ${mb(c.kvCache.bytes)} ` +
+    `plan: ${format}${compute} on ${target.kind}: weights ${mb(c.weights.bytes)}, KV cache ${mb(c.kvCache.bytes)}${kv} ` +
     `for ${plan.tokenBudget.toLocaleString('en-US')} tokens, activations ${mb(c.activations.bytes)}; ${verdict}${note ? ` (${note})` : ''}`
   );
 }
@@ -106,11 +119,20 @@ export function planModelOf(spec: ModelSpec): PlanModel {
 
 /**
  * Plans the load and refuses when it does not fit: an InferError 'does-not-fit' whose message is
- * the plan's advice. With `force`, the advice becomes a warning and loading goes on.
+ * the plan's advice. With `force`, the advice becomes a warning and loading goes on. `decided`:
+ * the loader's EP decision and precision (else the EP is probed here and the KV dtype is the option's).
  */
-export async function checkLoadPlan(spec: ModelSpec, opts: PlanLoadOptions, name?: string): Promise<LoadPlan> {
+export async function checkLoadPlan(
+  spec: ModelSpec,
+  opts: PlanLoadOptions,
+  name?: string,
+  decided?: DecidedRuntime,
+): Promise<LoadPlan> {
   const { format, blockSize } = resolveWeightOptions(opts);
-  const { target, note } = await planTarget(opts);
+  const { target, note } = await planTarget(opts, decided?.decision);
+  // The KV dtype is left to the planner's per-format default unless it was chosen (or the EP changed it).
+  const kv = decided?.precision.kvCache;
+  const kvDtype = opts.kvCache ?? (kv !== undefined && kv !== defaultKvCache(format) ? kv : undefined);
   const plan = planInferenceMemory({
     model: planModelOf(spec),
     ...(name !== undefined && { name }),
@@ -119,9 +141,10 @@ export async function checkLoadPlan(spec: ModelSpec, opts: PlanLoadOptions, name
     tokenBudget: opts.tokenBudget ?? Math.min(spec.maxPositions, DEFAULT_LOAD_BUDGET),
     ...(opts.promptTokens !== undefined && { promptTokens: opts.promptTokens }),
     allLogits: opts.allLogits ?? false,
+    ...(kvDtype && { kvDtype }),
     target,
   });
-  const summary = planSummary(plan, target, note);
+  const summary = planSummary(plan, target, note, decided?.precision);
   opts.onPlan?.(plan, summary);
   for (const w of plan.warnings) opts.onWarning?.(w);
   if (!plan.fits) {

@@ -32,6 +32,7 @@ import type { LabWarning } from '../core/errors';
 import type { ModelConfig } from '../core/formats/model-config';
 import type { Q4BlockSize } from '../core/kernels/q4-pack';
 import { InferError } from './errors';
+import { kvCacheTerm, planKvDtype } from './kv-plan';
 
 export const PLAN_FORMATS = ['f32', 'f16', 'q4'] as const;
 export type PlanWeightFormat = (typeof PLAN_FORMATS)[number];
@@ -87,7 +88,7 @@ export interface PlanRequest {
   readonly tokenBudget: number;
   /** Default min(tokenBudget, DEFAULT_PROMPT_TOKENS). */
   readonly promptTokens?: number;
-  /** Default 'f32'. */
+  /** Default: f32 for f32 weights, f16 for f16 and q4 (the loader's defaults, ./kv-plan.ts). */
   readonly kvDtype?: KvDtype;
   readonly allLogits?: boolean;
   readonly target: PlanTarget;
@@ -130,6 +131,7 @@ export interface MemoryPlan {
   readonly blockSize: Q4BlockSize;
   readonly tokenBudget: number;
   readonly promptTokens: number;
+  readonly kvDtype: KvDtype;
   readonly components: PlanComponents;
   readonly checks: readonly PlanCheck[];
   readonly fits: boolean;
@@ -146,7 +148,7 @@ interface Resolved {
   readonly batch: number;
   readonly tokens: number;
   readonly prompt: number;
-  readonly kvBytes: 2 | 4;
+  readonly kvAsked: KvDtype | undefined;
   readonly allLogits: boolean;
   readonly target: PlanTarget;
 }
@@ -209,10 +211,7 @@ function weightComponent(r: Resolved): PlanComponents['weights'] {
   return { bytes, parameters: countParameters(m), largest };
 }
 
-function kvComponent(r: Resolved): PlanComponents['kvCache'] {
-  const perLayer = r.batch * r.m.numKvHeads * r.m.headDim * r.tokens * r.kvBytes;
-  return { bytes: 2 * r.m.numLayers * perLayer, perLayer: { name: 'present.*.key', bytes: perLayer } };
-}
+const kvComponent = (r: Resolved) => kvCacheTerm(r.m, r.batch, r.tokens, planKvDtype(r.format, r.kvAsked));
 
 function activationComponent(r: Resolved): PlanComponents['activations'] {
   const { m, batch: B, prompt: S } = r;
@@ -319,7 +318,7 @@ function resolve(req: PlanRequest): Resolved {
     batch,
     tokens: req.tokenBudget,
     prompt,
-    kvBytes: req.kvDtype === 'f16' ? 2 : 4,
+    kvAsked: req.kvDtype,
     allLogits: req.allLogits ?? false,
     target: req.target,
   };
@@ -351,7 +350,8 @@ function advise(r: Resolved, failing: PlanCheck): string {
   for (const format of PLAN_FORMATS) {
     const tokens = largestBudget(r, format);
     if (tokens === 0) continue;
-    const halfKv = tokens < r.tokens && r.kvBytes === 4 ? largestBudget({ ...r, kvBytes: 2 }, format) : tokens;
+    const f32Kv = planKvDtype(format, r.kvAsked) === 'f32';
+    const halfKv = tokens < r.tokens && f32Kv ? largestBudget({ ...r, kvAsked: 'f16' }, format) : tokens;
     const orHalf = halfKv > tokens ? ` (${count(halfKv)} with an f16 KV cache)` : '';
     return `${failing.what}; ${label(format)} fits with up to ${count(tokens)} tokens${orHalf}.`;
   }
@@ -385,6 +385,7 @@ export function planInferenceMemory(req: PlanRequest): MemoryPlan {
     blockSize: r.blockSize,
     tokenBudget: r.tokens,
     promptTokens: r.prompt,
+    kvDtype: planKvDtype(r.format, r.kvAsked),
     components,
     checks: all,
     fits: !failing,

@@ -12,9 +12,10 @@ import { InferError } from './errors';
 import { type BuiltGraph, type GraphOptions, buildGraph, pastKey, pastValue, presentKey, presentValue } from './graph';
 import type { WeightRef } from './graph-writer';
 import { type LoadPlan, type PlanLoadOptions, checkLoadPlan } from './load-plan';
+import { resolvePrecision } from './precision';
 import { type PreparedWeights, readPreparedWeights } from './prepared-weights';
-import { type EpReport, type OrtModule, openSession } from './runtime';
-import { resolveWeightOptions } from './weight-format';
+import { type EpReport, type OrtModule, chooseEp, openSession } from './runtime';
+import { type KvCacheDtype, resolveWeightOptions } from './weight-format';
 
 /** The memory plan's options (EP, adapter, token budget, force, onPlan, onWarning) and the graph's. */
 export interface LoadOptions extends GraphOptions, PlanLoadOptions {
@@ -25,8 +26,9 @@ export interface LoadOptions extends GraphOptions, PlanLoadOptions {
   prepared?: PreparedWeights;
 }
 
-/** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer, in CPU
- *  memory (wasm EP) or in GPU buffers (WebGPU EP: free them with `releaseCache`). */
+/** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer (float32, or
+ *  float16 with an f16 cache), in CPU memory (wasm EP) or in GPU buffers (WebGPU EP: free them with
+ *  `releaseCache`). */
 export interface KvCache {
   readonly length: number;
   readonly tensors: ReadonlyMap<string, Ort.Tensor>;
@@ -83,6 +85,69 @@ export async function graphExternalData(
   return externalData;
 }
 
+/** Empty past tensors (P = 0) in the cache's dtype, one key and value per layer. */
+export function emptyKvTensors(ort: OrtModule, spec: ModelSpec, kvCache: KvCacheDtype): Map<string, Ort.Tensor> {
+  const { kvHeads, headDim, layers } = spec;
+  const empty = () =>
+    kvCache === 'f16'
+      ? new ort.Tensor('float16', new Uint16Array(0), [1, kvHeads, 0, headDim])
+      : new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
+  const tensors = new Map<string, Ort.Tensor>();
+  for (let l = 0; l < layers; l++) {
+    tensors.set(pastKey(l), empty());
+    tensors.set(pastValue(l), empty());
+  }
+  return tensors;
+}
+
+export interface GraphSession {
+  readonly graph: BuiltGraph;
+  readonly plan: LoadPlan;
+  readonly ort: OrtModule;
+  readonly session: Ort.InferenceSession;
+  readonly report: EpReport;
+}
+
+/**
+ * A checkpoint's graph in an ORT session, in this order: the EP is decided (one adapter request)
+ * and with it what runs in f16 (a forced f16 compute the EP cannot run is refused here); the graph
+ * is built (shape errors); the memory plan refuses what does not fit; only then are weights read,
+ * packed and handed to ORT. `gpuOutputs`: outputs left in GPU buffers on WebGPU.
+ */
+export async function openGraphSession(
+  ckpt: Checkpoint,
+  opts: LoadOptions,
+  gpuOutputs: (graph: BuiltGraph) => readonly string[] = () => [],
+): Promise<GraphSession> {
+  const spec = specOf(ckpt);
+  resolveWeightOptions(opts); // a bad option is refused before the adapter is requested
+  const decision = await chooseEp(opts.ep ?? 'auto', opts.adapter);
+  const precision = resolvePrecision(opts, decision);
+  const build = (compute: typeof precision.compute) =>
+    buildGraph(spec, weightRefs(ckpt), { ...opts, kvCache: precision.kvCache, compute });
+  let graph = build(precision.compute);
+  // Refuses a model that does not fit before any weight is read, packed or handed to ORT.
+  const plan = await checkLoadPlan(spec, opts, ckpt.name, { decision, precision });
+  throwIfAborted(opts.signal, 'loading');
+  const externalData = await graphExternalData(graph, ckpt, opts);
+  // f16 compute runs on WebGPU only: should its session fail and `auto` fall back to wasm, the
+  // same weights run through the f32-compute graph.
+  const forEp = (ep: string) => {
+    if (ep === 'wasm' && graph.compute === 'f16') graph = build('f32');
+    return graph.model;
+  };
+  try {
+    const opened = await openSession(forEp, externalData, decision.choice, opts.adapter, gpuOutputs(graph), decision);
+    return { graph, plan, ...opened };
+  } catch (e) {
+    if (e instanceof InferError) throw e;
+    throw new InferError(
+      'session',
+      `onnxruntime-web could not create the session for ${ckpt.name}: ${(e as Error).message}`,
+    );
+  }
+}
+
 export function specOf(ckpt: Checkpoint): ModelSpec {
   if (!ckpt.config)
     throw new InferError('missing-file', `${ckpt.name}/config.json: missing; inference needs the model config`, {
@@ -111,36 +176,14 @@ export class CausalLM {
   }
 
   static async fromCheckpoint(ckpt: Checkpoint, opts: LoadOptions = {}): Promise<CausalLM> {
-    const spec = specOf(ckpt);
-    const graph = buildGraph(spec, weightRefs(ckpt), opts);
-    // Refuses a model that does not fit before any weight is read, packed or handed to ORT.
-    const plan = await checkLoadPlan(spec, opts, ckpt.name);
-    throwIfAborted(opts.signal, 'loading');
-    const externalData = await graphExternalData(graph, ckpt, opts);
-    let opened;
-    try {
-      // On WebGPU the grown cache stays on the GPU between steps (only the logits come back).
-      const gpuOutputs = graph.outputNames.filter((n) => n.startsWith('present.'));
-      opened = await openSession(graph.model, externalData, opts.ep ?? 'auto', opts.adapter, gpuOutputs);
-    } catch (e) {
-      if (e instanceof InferError) throw e;
-      throw new InferError(
-        'session',
-        `onnxruntime-web could not create the session for ${ckpt.name}: ${(e as Error).message}`,
-      );
-    }
-    return new CausalLM(spec, graph, opened.report, plan, opened.ort, opened.session);
+    // On WebGPU the grown cache stays on the GPU between steps (only the logits come back).
+    const s = await openGraphSession(ckpt, opts, (g) => g.outputNames.filter((n) => n.startsWith('present.')));
+    return new CausalLM(specOf(ckpt), s.graph, s.report, s.plan, s.ort, s.session);
   }
 
-  /** An empty cache (P = 0). */
+  /** An empty cache (P = 0), in the graph's KV dtype. */
   emptyCache(): KvCache {
-    const { kvHeads, headDim, layers } = this.spec;
-    const tensors = new Map<string, Ort.Tensor>();
-    for (let l = 0; l < layers; l++) {
-      tensors.set(pastKey(l), new this.ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]));
-      tensors.set(pastValue(l), new this.ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]));
-    }
-    return { length: 0, tensors };
+    return { length: 0, tensors: emptyKvTensors(this.ort, this.spec, this.graph.kvCache) };
   }
 
   async forward(ids: ArrayLike<number>, cache: KvCache = this.emptyCache()): Promise<ForwardResult> {

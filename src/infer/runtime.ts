@@ -50,9 +50,18 @@ function describeAdapter(a: GPUAdapter): string {
  * Finds out whether WebGPU can be used, without creating a session. `software`: the adapter runs
  * WebGPU on the CPU (a fallback adapter, Mesa lavapipe/llvmpipe, SwiftShader), slower than wasm.
  */
-export async function probeWebGpu(
-  adapter: RuntimeAdapter,
-): Promise<{ ok: true; adapter: string; software: boolean; limits?: AdapterLimits } | { ok: false; reason: string }> {
+export type WebGpuProbe =
+  | {
+      ok: true;
+      adapter: string;
+      software: boolean;
+      limits?: AdapterLimits;
+      /** The adapter offers `shader-f16` (f16 arithmetic in shaders; ORT's WebGPU EP requests it when offered). */
+      shaderF16: boolean;
+    }
+  | { ok: false; reason: string };
+
+export async function probeWebGpu(adapter: RuntimeAdapter): Promise<WebGpuProbe> {
   let gpu: GPU | undefined;
   try {
     gpu = adapter.gpu ? await adapter.gpu() : (globalThis.navigator as Navigator | undefined)?.gpu;
@@ -74,10 +83,41 @@ export async function probeWebGpu(
       adapter: description,
       software: fallback || isSoftwareAdapter(description),
       ...(limits && { limits }),
+      shaderF16: a.features?.has('shader-f16') ?? false,
     };
   } catch (e) {
     return { ok: false, reason: `requestAdapter failed: ${(e as Error).message}` };
   }
+}
+
+/**
+ * The EP a choice will run on, decided before anything is loaded (one adapter request per load):
+ * `wasm` as requested; with `auto`, WebGPU when a hardware adapter exists, wasm for no adapter or a
+ * CPU-emulated one (slower than wasm); `webgpu` on any adapter, or an InferError 'session' when there
+ * is none. `probe` is what WebGPU offered (the limits for the memory plan, `shader-f16`).
+ */
+export interface EpDecision {
+  readonly ep: EpName;
+  readonly reason: string;
+  readonly choice: EpChoice;
+  readonly probe?: WebGpuProbe;
+}
+
+export async function chooseEp(choice: EpChoice, adapter: RuntimeAdapter = {}): Promise<EpDecision> {
+  if (choice === 'wasm') return { ep: 'wasm', reason: 'requested', choice };
+  const probe = await probeWebGpu(adapter);
+  if (!probe.ok) {
+    if (choice === 'webgpu') throw new InferError('session', `the WebGPU EP was requested but ${probe.reason}`);
+    return { ep: 'wasm', reason: `fell back to wasm: ${probe.reason}`, choice, probe };
+  }
+  if (probe.software && choice === 'auto')
+    return {
+      ep: 'wasm',
+      reason: `the only WebGPU adapter (${probe.adapter}) runs on the CPU; wasm is faster there (pass ep 'webgpu' to use it anyway)`,
+      choice,
+      probe,
+    };
+  return { ep: 'webgpu', reason: choice === 'webgpu' ? 'requested' : 'WebGPU adapter found', choice, probe };
 }
 
 export interface OpenedSession {
@@ -87,22 +127,23 @@ export interface OpenedSession {
 }
 
 /**
- * Creates the session on the chosen EP. With `auto`, WebGPU is used when a hardware adapter
- * exists; no adapter, a CPU-emulated adapter (slower than wasm), or a failing session creation
- * falls back to wasm, and the report says why. `webgpu` uses any adapter or fails.
+ * Creates the session on the chosen EP (decided by `chooseEp`, or here when no decision is given).
+ * When WebGPU session creation fails under `auto`, falls back to wasm and the report says why.
+ * `model` may depend on the EP (a graph built for WebGPU's f16 compute cannot run on wasm).
  */
 export async function openSession(
-  model: Uint8Array,
+  model: Uint8Array | ((ep: EpName) => Uint8Array),
   externalData: { path: string; data: Uint8Array | Blob }[],
   choice: EpChoice,
   adapter: RuntimeAdapter = {},
   /** Outputs to leave in GPU buffers on the WebGPU EP (the KV cache fed back next step). */
   gpuOutputs: readonly string[] = [],
+  decided?: EpDecision,
 ): Promise<OpenedSession> {
   const create = async (ep: EpName) => {
     const ort = await (adapter.loadOrt ?? defaultLoadOrt)(ep);
     adapter.configure?.(ort.env, ep);
-    const session = await ort.InferenceSession.create(model, {
+    const session = await ort.InferenceSession.create(typeof model === 'function' ? model(ep) : model, {
       executionProviders: [ep],
       externalData,
       graphOptimizationLevel: 'all',
@@ -113,33 +154,15 @@ export async function openSession(
     });
     return { ort, session };
   };
-  if (choice === 'wasm') return { ...(await create('wasm')), report: { ep: 'wasm', reason: 'requested' } };
-
-  const probe = await probeWebGpu(adapter);
-  let why: string;
-  if (probe.ok && probe.software && choice === 'auto')
-    return {
-      ...(await create('wasm')),
-      report: {
-        ep: 'wasm',
-        reason: `the only WebGPU adapter (${probe.adapter}) runs on the CPU; wasm is faster there (pass ep 'webgpu' to use it anyway)`,
-      },
-    };
-  if (probe.ok) {
-    try {
-      const s = await create('webgpu');
-      return {
-        ...s,
-        report: {
-          ep: 'webgpu',
-          reason: choice === 'webgpu' ? 'requested' : 'WebGPU adapter found',
-          adapter: probe.adapter,
-        },
-      };
-    } catch (e) {
-      why = `WebGPU session creation failed: ${(e as Error).message}`;
-    }
-  } else why = probe.reason;
-  if (choice === 'webgpu') throw new InferError('session', `the WebGPU EP was requested but ${why}`);
-  return { ...(await create('wasm')), report: { ep: 'wasm', reason: `fell back to wasm: ${why}` } };
+  const decision = decided ?? (await chooseEp(choice, adapter));
+  if (decision.ep === 'wasm') return { ...(await create('wasm')), report: { ep: 'wasm', reason: decision.reason } };
+  try {
+    const s = await create('webgpu');
+    const probe = decision.probe;
+    return { ...s, report: { ep: 'webgpu', reason: decision.reason, ...(probe?.ok && { adapter: probe.adapter }) } };
+  } catch (e) {
+    const why = `WebGPU session creation failed: ${(e as Error).message}`;
+    if (decision.choice === 'webgpu') throw new InferError('session', `the WebGPU EP was requested but ${why}`);
+    return { ...(await create('wasm')), report: { ep: 'wasm', reason: `fell back to wasm: ${why}` } };
+  }
 }

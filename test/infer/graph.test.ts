@@ -12,7 +12,9 @@ import { InferError } from '../../src/infer/errors';
 import { type AttentionImpl, buildGraph } from '../../src/infer/graph';
 import { CausalLM, specOf, weightRefs } from '../../src/infer/model';
 import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
-import { decodeModel } from '../../src/infer/onnx-proto';
+import { DataType, decodeModel } from '../../src/infer/onnx-proto';
+import type { RuntimeAdapter } from '../../src/infer/runtime';
+import type { MemoryPlan } from '../../src/infer/memory-plan';
 import { TINY, row, tinyCkpt, tinyFiles } from './fixtures';
 import { maxAbsDiff, referenceLogits } from './reference';
 
@@ -197,5 +199,119 @@ describe('errors', () => {
       new MapModelFolder('nohead', tinyFiles({ ...TINY, tied: true }, { tie_word_embeddings: false })),
     );
     await expect(CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter })).rejects.toThrow(/'lm_head.weight'/);
+  });
+});
+
+describe('f16 compute', () => {
+  /** Which node reads each tensor, and which node writes it. */
+  const index = (g: ReturnType<typeof decodeModel>['graph']) => {
+    const readers = new Map<string, (typeof g.node)[number][]>();
+    const writer = new Map<string, (typeof g.node)[number]>();
+    for (const n of g.node) {
+      for (const i of n.input) readers.set(i, [...(readers.get(i) ?? []), n]);
+      for (const o of n.output) writer.set(o, n);
+    }
+    return { readers, writer };
+  };
+  const castTo = (n: { opType: string; attribute: { name: string; i?: number }[] } | undefined) =>
+    n?.opType === 'Cast' ? n.attribute.find((a) => a.name === 'to')?.i : undefined;
+
+  it('feeds each f16 projection weight to its Gemm with no Cast between; x is cast to f16 and y back; the head stays f32', async () => {
+    const ckpt = await tinyCkpt({ ...TINY, hidden: 32 });
+    const built = buildGraph(specOf(ckpt), weightRefs(ckpt), { weights: 'f16', compute: 'f16' });
+    expect(built.compute).toBe('f16');
+    const g = decodeModel(built.model).graph;
+    const { readers, writer } = index(g);
+    const projections = g.initializer.filter((t) => t.name.endsWith('_proj.weight'));
+    expect(projections).toHaveLength(TINY.layers! * 7);
+    for (const w of projections) {
+      expect(w.dataType, w.name).toBe(DataType.FLOAT16);
+      const [gemm, ...others] = readers.get(w.name)!;
+      expect(others, w.name).toEqual([]);
+      expect(gemm!.opType, w.name).toBe('Gemm');
+      expect(castTo(writer.get(gemm!.input[0]!)), `${w.name}: x cast to f16`).toBe(DataType.FLOAT16);
+      expect(readers.get(gemm!.output[0]!)!.map(castTo), `${w.name}: y cast to f32`).toEqual([DataType.FLOAT]);
+    }
+    // f32 accumulation of the logits: the head is a Gemm over the f32 view of the f16 table
+    const head = writer.get('logits')!;
+    expect(head.opType).toBe('Gemm');
+    expect(castTo(writer.get(head.input[1]!))).toBe(DataType.FLOAT);
+    expect(castTo(writer.get(head.input[0]!))).toBeUndefined();
+    // the default (and 'f32') keeps today's f16 weights with f32 compute: a Cast to f32 before every Gemm
+    for (const compute of [undefined, 'f32', 'auto'] as const) {
+      const f32 = decodeModel(buildGraph(specOf(ckpt), weightRefs(ckpt), { weights: 'f16', compute }).model).graph;
+      const w = index(f32);
+      for (const t of f32.initializer.filter((i) => i.name.endsWith('_proj.weight')))
+        expect(w.readers.get(t.name)!.map(castTo), t.name).toEqual([DataType.FLOAT]);
+    }
+  });
+
+  it('forced on wasm: an InferError naming shader-f16 (field compute), before ORT is loaded', async () => {
+    let ortLoads = 0;
+    const spy: RuntimeAdapter = { ...adapter, loadOrt: (ep) => (ortLoads++, adapter.loadOrt!(ep)) };
+    const ckpt = await tinyCkpt({ ...TINY, hidden: 32 });
+    const err = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter: spy, weights: 'f16', compute: 'f16' }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InferError);
+    expect(err).toMatchObject({ code: 'unsupported-feature', field: 'compute' });
+    expect((err as Error).message).toMatch(/f16 compute needs 'shader-f16': the wasm EP has no 'shader-f16'/);
+    // f16 compute of f32 or q4 weights is a bad option
+    for (const weights of ['f32', 'q4'] as const)
+      await expect(
+        CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter: spy, weights, compute: 'f16' }),
+      ).rejects.toMatchObject({ code: 'bad-options', field: 'compute' });
+    expect(ortLoads).toBe(0);
+  });
+
+  /** A WebGPU whose adapter offers `features` (ORT must never be reached). */
+  const gpuOffering = (description: string, features: string[]): RuntimeAdapter => ({
+    ...adapter,
+    gpu: async () =>
+      ({ requestAdapter: async () => ({ info: { description }, features: new Set(features) }) }) as unknown as GPU,
+  });
+
+  it('forced on a WebGPU adapter without shader-f16: the same error, naming the adapter, before ORT is loaded', async () => {
+    let ortLoads = 0;
+    const noF16 = gpuOffering('nvidia test adapter', ['timestamp-query']);
+    const spy: RuntimeAdapter = { ...noF16, loadOrt: () => (ortLoads++, Promise.reject(new Error('no ORT'))) };
+    const ckpt = await tinyCkpt({ ...TINY, hidden: 32 });
+    const err = await CausalLM.fromCheckpoint(ckpt, {
+      ep: 'webgpu',
+      adapter: spy,
+      weights: 'f16',
+      compute: 'f16',
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'unsupported-feature', field: 'compute' });
+    expect((err as Error).message).toMatch(
+      /the WebGPU adapter \(nvidia test adapter\) does not offer the 'shader-f16'/,
+    );
+    // an explicit f16 KV cache there is refused too; the default one stays f32
+    const kvErr = await CausalLM.fromCheckpoint(ckpt, { ep: 'webgpu', adapter: spy, kvCache: 'f16' }).catch(
+      (e: unknown) => e,
+    );
+    expect(kvErr).toMatchObject({ code: 'unsupported-feature', field: 'kvCache' });
+    expect(ortLoads).toBe(0);
+    let planned: MemoryPlan | undefined;
+    const byDefault = await CausalLM.fromCheckpoint(ckpt, {
+      ep: 'webgpu',
+      adapter: spy,
+      weights: 'f16',
+      onPlan: (p) => (planned = p),
+    }).catch((e: unknown) => e);
+    expect((byDefault as Error).message).toMatch(/no ORT/); // it got as far as the session
+    expect(planned?.kvDtype).toBe('f32');
+  });
+
+  it('auto: f32 compute wherever f16 cannot run (auto leaves a CPU-emulated adapter for wasm)', async () => {
+    const ckpt = await tinyCkpt({ ...TINY, hidden: 32 });
+    const lm = await CausalLM.fromCheckpoint(ckpt, {
+      ep: 'auto',
+      adapter: gpuOffering('mesa software llvmpipe-llvm-15', ['shader-f16']),
+      weights: 'f16',
+    });
+    loaded.push(lm);
+    expect([lm.ep.ep, lm.graph.compute, lm.graph.kvCache]).toEqual(['wasm', 'f32', 'f16']);
+    expect(lm.plan.summary).toMatch(/^plan: f16 on wasm: /);
   });
 });

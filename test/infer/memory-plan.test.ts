@@ -70,8 +70,14 @@ describe('memory plan: parameters and bytes', () => {
     expect([params(QWEN_05B), params(QWEN_15B), params(QWEN_7B)]).toEqual([494032768, 1543714304, 7615616512]);
   });
 
-  it('hand-worked: the 1.5B shape in q4 (blocks of 32) with 10,240 tokens on wasm', () => {
-    const p = plan(QWEN_15B, 'Qwen2.5-1.5B-shaped', { weights: 'q4', tokenBudget: 10240, target: WASM });
+  it('hand-worked: the 1.5B shape in q4 (blocks of 32) with 10,240 tokens and an f32 KV cache on wasm', () => {
+    const p = plan(QWEN_15B, 'Qwen2.5-1.5B-shaped', {
+      weights: 'q4',
+      tokenBudget: 10240,
+      kvDtype: 'f32',
+      target: WASM,
+    });
+    expect(p.kvDtype).toBe('f32');
     // One layer, every linear weight at 0.5 byte + 4 bytes per 32 weights = 0.625 byte/weight:
     //   q, o 1536·1536 → 1,474,560 each; k, v 256·1536 → 245,760 each; gate, up, down 8960·1536 → 8,601,600 each
     //   = 29,245,440; norms 2·1536 and biases 1536 + 2·256 in f32: 20,480 → 29,265,920 per layer
@@ -88,6 +94,27 @@ describe('memory plan: parameters and bytes', () => {
     expect(generation!.needBytes).toBe(1432057856 + 2 * 587202560 + 194594304 + WASM_OVERHEAD_BYTES); // 3.07 GB
     expect(p.fits).toBe(true);
     expect(p.advice).toBeUndefined();
+  });
+
+  it('the KV cache defaults to f32 with f32 weights and to f16 (2 bytes per element) with f16 and q4', () => {
+    const kv = (weights: PlanRequest['weights'], kvDtype?: 'f32' | 'f16') =>
+      plan(QWEN_15B, 'x', { weights, tokenBudget: 10240, target: WASM, ...(kvDtype && { kvDtype }) });
+    // 2 · 28 layers · 2 heads · 128 · 10,240 tokens · 2 bytes = 293,601,280 (f16); one layer's key 5,242,880
+    expect(kv('f32').kvDtype).toBe('f32');
+    expect(kv('f32').components.kvCache.bytes).toBe(587202560);
+    for (const weights of ['f16', 'q4'] as const) {
+      const p = kv(weights);
+      expect(p.kvDtype).toBe('f16');
+      expect(p.components.kvCache).toEqual({
+        bytes: 293601280,
+        perLayer: { name: 'present.*.key', bytes: 5242880 },
+      });
+    }
+    expect(kv('f32', 'f16').components.kvCache.bytes).toBe(293601280);
+    expect(kv('q4', 'f32').components.kvCache.bytes).toBe(587202560);
+    // the generation check counts the f16 cache twice (past and present), at its 2 bytes
+    const q4 = kv('q4');
+    expect(q4.checks[1]!.needBytes).toBe(1432057856 + 2 * 293601280 + 194594304 + WASM_OVERHEAD_BYTES);
   });
 });
 
@@ -191,30 +218,48 @@ describe('memory plan: verdicts on WebGPU (8 GB device memory)', () => {
     );
   });
 
-  it('7B with a 2 GiB binding: q4 fits with an f16 KV cache; with an f32 one the budget shrinks', () => {
+  it('7B with a 2 GiB binding: q4 fits with an f16 KV cache (its default); with an f32 one the budget shrinks', () => {
     const target = gpu(2 * GIB);
     const f16kv = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, kvDtype: 'f16', target });
     expect(f16kv.fits).toBe(true);
-    const f32kv = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, target });
+    const byDefault = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, target });
+    expect([byDefault.kvDtype, byDefault.fits]).toEqual(['f16', true]);
+    expect(byDefault.components).toEqual(f16kv.components);
+    const f32kv = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, kvDtype: 'f32', target });
     expect(f32kv.fits).toBe(false);
     expect(f32kv.checks.find((c) => !c.fits)!.id).toBe('device-memory');
     expect(f32kv.advice).toMatch(
       /of device memory for 10,240 tokens .* over the 8\.0 GB available; q4 \(blocks of 32\) fits with up to 7,816 tokens \(10,240 with an f16 KV cache\)\.$/,
     );
-    // f32 and f16 weights (30.5 and 15.2 GB) are over the device memory
-    expect(planAllFormats({ model: QWEN_7B, tokenBudget: 10240, target }).map((p) => p.fits)).toEqual([
-      false,
-      false,
-      false,
+    // f32 and f16 weights (30.5 and 15.2 GB) are over the device memory; q4 fits with its default f16 cache
+    const fits = (o: { kvDtype?: 'f32' }) =>
+      planAllFormats({ model: QWEN_7B, tokenBudget: 10240, target, ...o }).map((p) => [p.format, p.kvDtype, p.fits]);
+    expect(fits({ kvDtype: 'f32' })).toEqual([
+      ['f32', 'f32', false],
+      ['f16', 'f32', false],
+      ['q4', 'f32', false],
+    ]);
+    expect(fits({})).toEqual([
+      ['f32', 'f32', false],
+      ['f16', 'f16', false],
+      ['q4', 'f16', true],
     ]);
   });
 
   it('names one layer of KV cache when it exceeds a binding', () => {
-    const p = plan(QWEN_05B, 'x', { weights: 'q4', batch: 64, tokenBudget: 32768, target: gpu(128 * 2 ** 20) });
-    const kv = p.checks.find((c) => c.id === 'kv-binding')!;
-    // 64 · 2 heads · 64 · 32,768 tokens · 4 bytes = 1,073,741,824 bytes per layer's key
-    expect(kv.needBytes).toBe(GIB);
-    expect(kv.fits).toBe(false);
+    const at = (kvDtype: 'f32' | 'f16') =>
+      plan(QWEN_05B, 'x', {
+        weights: 'q4',
+        batch: 64,
+        tokenBudget: 32768,
+        kvDtype,
+        target: gpu(128 * 2 ** 20),
+      }).checks.find((c) => c.id === 'kv-binding')!;
+    // 64 · 2 heads · 64 · 32,768 tokens · 4 bytes = 1,073,741,824 bytes per layer's key; half in f16
+    expect(at('f32').needBytes).toBe(GIB);
+    expect(at('f32').fits).toBe(false);
+    expect(at('f16').needBytes).toBe(GIB / 2);
+    expect(at('f16').fits).toBe(false);
   });
 
   it('refuses a bad batch or budget with the field named', () => {
