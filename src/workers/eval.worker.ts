@@ -14,7 +14,7 @@ import { expose } from 'comlink';
 import { type LoadStage, type WeightsSource, cachedWeightsForLoad } from '../browser/cached-weights';
 import { OpfsWeightsCache, type WeightsStore } from '../browser/opfs-weights-cache';
 import { browserRuntimeAdapter } from '../browser/ort-adapter';
-import type { LabWarning } from '../core/errors';
+import { type LabWarning, throwIfAborted } from '../core/errors';
 import { MapModelFolder, type ModelFolder } from '../core/io/byte-source';
 import { type ProblemFormat, parseProblemSet } from '../core/eval/problem-set';
 import type { ResponseRecord } from '../core/eval/metrics';
@@ -166,6 +166,11 @@ export function createEvalWorkerApi(
           onTensor: (d, n) => progress('packing', d, n),
           onWarning,
         });
+        if (ac.signal.aborted) {
+          // Cancelled while the session was being created (that step cannot stop midway).
+          await chat.release();
+          throwIfAborted(ac.signal, 'loading');
+        }
         loaded.set(name, { chat, weights: weights.source, cached: weights.cached, warnings });
         return chat.ep;
       } finally {

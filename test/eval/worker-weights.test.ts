@@ -5,7 +5,7 @@
  * caching and say so in a warning; q4 block sizes 64 / 128 reach the graph (128 fails on
  * demo-quick's K = 192 with the InferError naming the tensor, before hashing); `force` loads a
  * model the plan refuses; plans and loads use the evaluation's real budget (its longest tokenized
- * prompt + max new tokens). The page's OPFS cache itself is tested in Chromium (test/e2e).
+ * prompt + max new tokens); cancel() stops a load. The OPFS cache itself is tested in Chromium (test/e2e).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { MessageChannel } from 'node:worker_threads';
@@ -103,6 +103,22 @@ describe('evaluation worker: cached, forced and planned loads', () => {
     expect(g).toMatchObject({ format: 'f16', weights: 'packed', cached: false });
     expect(g!.warnings[0]).toMatchObject({ code: 'weights-cache-unavailable', message: /could not be written/ });
   }, 120_000);
+
+  it("cancel() during a load's hashing stops it with an AbortError and leaves nothing loaded", async () => {
+    // The API in-process: cancel() lands exactly at the first progress report.
+    const api = createEvalWorkerApi(nodeRuntimeAdapter(), async () => new MemoryStore());
+    const files = Object.fromEntries(blobs(QUICK));
+    const stages: string[] = [];
+    const e = await api
+      .load('cancelled', files, 'wasm', { weights: 'q4' }, (p) => {
+        stages.push(p.stage);
+        api.cancel();
+      })
+      .catch((err: unknown) => err);
+    expect(e).toMatchObject({ name: 'AbortError', code: 'aborted' });
+    expect(stages).toEqual(['hashing']);
+    expect(api.loadedFormat('cancelled')).toBeUndefined();
+  });
 
   it('q4 block sizes reach the graph; one the shapes cannot use names the tensor before hashing', async () => {
     await cached.load('q4-64', blobs(QUICK), 'wasm', { weights: 'q4', blockSize: 64 });

@@ -9,8 +9,15 @@ import { sweepRecipes } from '../../core/eval/sweep';
 import type { Recipe } from '../../core/recipe/types';
 import type { ActivationStats } from '../../core/merge/activation-stats';
 import type { EpChoice, EpReport } from '../../infer/runtime';
+import type { Q4BlockSize } from '../../core/kernels/q4-pack';
 import type { WeightFormat } from '../../infer/weight-format';
-import { EvalClient, type FormatPlans, type LoadedFormat } from '../../workers/eval-client';
+import {
+  EvalClient,
+  type FormatPlans,
+  type LoadProgress,
+  type LoadedFormat,
+  type PlannedEval,
+} from '../../workers/eval-client';
 import type { MergeState } from './merge.svelte';
 import type { ModelsState } from './models.svelte';
 
@@ -25,8 +32,13 @@ export interface SweepPoint {
   readonly model: string;
 }
 
-/** Tokens planned for the prompt on top of Max new tokens (the demo sets' prompts are far shorter). */
+/** Tokens planned for the prompt on top of Max new tokens while no problem set is chosen. */
 export const PROMPT_ALLOWANCE = 512;
+
+/** The loading a model goes through before an evaluation (f16 / q4: hashing, packing, caching). */
+export interface ModelLoading extends LoadProgress {
+  readonly model: string;
+}
 
 export class CompareState {
   sets = $state.raw<LoadedSet[]>([]);
@@ -38,15 +50,19 @@ export class CompareState {
   maxNewTokens = $state(192);
   /** Execution provider for inference: WebGPU when there is an adapter, else wasm (auto). */
   ep = $state<EpChoice>('auto');
-  /** Weight format for inference; q4 packs blocks of 32 along the input dimension. */
+  /** Weight format for inference; q4 packs blocks of `blockSize` along the input dimension. */
   weights = $state<WeightFormat>('f32');
-  readonly blockSize = 32;
+  blockSize = $state<Q4BlockSize>(32);
+  /** Load even when the plan says the format does not fit (it may run out of memory). */
+  force = $state(false);
   /** What each format would take for the selected models, and whether it fits. */
   formatPlans = $state.raw<FormatPlans | undefined>(undefined);
   planError = $state<string | undefined>(undefined);
   /** The format each loaded model runs with. */
   formats = $state.raw<Record<string, LoadedFormat>>({});
   status = $state<'idle' | 'loading' | 'running' | 'done' | 'cancelled' | 'failed'>('idle');
+  /** The load in progress (hashing the checkpoint, packing its weights, writing the cache). */
+  loading = $state.raw<ModelLoading | undefined>(undefined);
   error = $state<string | undefined>(undefined);
   progress = $state.raw<{ done: number; total: number; model: string } | undefined>(undefined);
   live = $state.raw<Record<string, { problem: string; text: string }>>({});
@@ -59,10 +75,7 @@ export class CompareState {
   sweep = $state.raw<SweepPoint[]>([]);
   sweepStatus = $state<string | undefined>(undefined);
   private evalClient: EvalClient | undefined;
-  private loadedFiles = new Map<
-    string,
-    { files: Map<string, Blob>; ep: EpChoice; weights: WeightFormat; budget: number }
-  >();
+  private loadedFiles = new Map<string, { files: Map<string, Blob>; ep: EpChoice; setup: string; budget: number }>();
   private planRequest = 0;
   private abort: AbortController | undefined;
 
@@ -108,9 +121,21 @@ export class CompareState {
     return this.evalClient;
   }
 
-  /** The prompt and new tokens a session must hold. */
-  get tokenBudget(): number {
-    return this.maxNewTokens + PROMPT_ALLOWANCE;
+  /** The evaluation the plans and loads are sized for (its prompts and max new tokens). */
+  get plannedEval(): PlannedEval | undefined {
+    const set = this.current;
+    return set && { setText: set.text, setName: set.id, limit: this.limit, maxNewTokens: this.maxNewTokens };
+  }
+
+  /** The budget to plan: the evaluation's own (computed in the worker), else a prompt allowance. */
+  private get budgetOptions(): { plannedEval: PlannedEval } | { tokenBudget: number } {
+    const plannedEval = this.plannedEval;
+    return plannedEval ? { plannedEval } : { tokenBudget: this.maxNewTokens + PROMPT_ALLOWANCE };
+  }
+
+  /** Whether the chosen format's plan says it does not fit (then `force` is offered). */
+  get chosenDoesNotFit(): boolean {
+    return this.formatPlans?.plans.find((p) => p.format === this.weights)?.fits === false;
   }
 
   /** Plans f32, f16 and q4 for the largest selected model (the latest request wins). */
@@ -123,7 +148,7 @@ export class CompareState {
     }
     try {
       const plans = models.size
-        ? await this.client().planFormats(models, this.ep, { blockSize: this.blockSize, tokenBudget: this.tokenBudget })
+        ? await this.client().planFormats(models, this.ep, { blockSize: this.blockSize, ...this.budgetOptions })
         : undefined;
       if (request !== this.planRequest) return;
       this.formatPlans = plans;
@@ -135,25 +160,39 @@ export class CompareState {
     }
   }
 
-  private async ensureLoaded(names: readonly string[]): Promise<void> {
-    const weights = this.weights;
+  private async ensureLoaded(names: readonly string[], signal: AbortSignal): Promise<void> {
+    const { weights, blockSize } = this;
+    const force = this.force && this.chosenDoesNotFit;
+    const setup = JSON.stringify({ weights, blockSize: weights === 'q4' ? blockSize : undefined, force });
+    const budget = this.budgetOptions;
     for (const name of names) {
       const entry = this.models.byName(name);
       if (!entry) throw new Error(`model '${name}' is not loaded`);
       const have = this.loadedFiles.get(name);
-      const same = have?.files === entry.files && have.ep === this.ep && have.weights === weights;
-      // A larger budget than the one planned at load is planned again (a reload).
-      if (same && have.budget >= this.tokenBudget) continue;
+      if (have?.files === entry.files && have.ep === this.ep && have.setup === setup) {
+        // A larger budget than the one planned at load is planned again (a reload).
+        const need =
+          'plannedEval' in budget ? await this.client().tokenBudget(name, budget.plannedEval) : budget.tokenBudget;
+        if (need !== undefined && need <= have.budget) continue;
+      }
       this.loadedFiles.delete(name);
-      const ep = await this.client().load(name, entry.files, this.ep, {
-        weights,
-        blockSize: this.blockSize,
-        tokenBudget: this.tokenBudget,
-      });
-      this.loadedFiles.set(name, { files: entry.files, ep: this.ep, weights, budget: this.tokenBudget });
-      this.eps = { ...this.eps, [name]: ep };
+      try {
+        const ep = await this.client().load(
+          name,
+          entry.files,
+          this.ep,
+          { weights, blockSize, force, ...budget },
+          { signal, onProgress: (p) => (this.loading = { model: name, ...p }) },
+        );
+        this.eps = { ...this.eps, [name]: ep };
+      } finally {
+        this.loading = undefined;
+      }
       const format = await this.client().loadedFormat(name);
-      if (format) this.formats = { ...this.formats, [name]: format };
+      if (format) {
+        this.formats = { ...this.formats, [name]: format };
+        this.loadedFiles.set(name, { files: entry.files, ep: this.ep, setup, budget: format.tokenBudget });
+      }
     }
   }
 
@@ -167,7 +206,7 @@ export class CompareState {
     this.run = undefined;
     this.abort = new AbortController();
     try {
-      await this.ensureLoaded(names);
+      await this.ensureLoaded(names, this.abort.signal);
       this.status = 'running';
       const run = await this.client().evaluate(
         {
