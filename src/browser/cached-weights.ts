@@ -17,6 +17,8 @@ import { buildGraph } from '../infer/graph';
 import { type PlanLoadOptions, checkLoadPlan } from '../infer/load-plan';
 import { specOf, weightRefs } from '../infer/model';
 import { MANIFEST_NAME, type PreparedWeights, weightsManifest } from '../infer/prepared-weights';
+import { resolvePrecision } from '../infer/precision';
+import { chooseEp } from '../infer/runtime';
 import { resolveWeightOptions } from '../infer/weight-format';
 import type { WeightsStore } from './opfs-weights-cache';
 
@@ -48,9 +50,12 @@ export async function cachedWeightsForLoad(folder: ModelFolder, opts: CachedWeig
   if (format === 'f32') return { source: 'checkpoint', cached: false };
   const ckpt = await Checkpoint.open(folder, { requireConfig: true });
   const spec = specOf(ckpt);
-  const graph = buildGraph(spec, weightRefs(ckpt), { weights: format, blockSize });
+  // The graph the load will build (../infer/model.ts openGraphSession): the same EP decision and precision.
+  const decision = await chooseEp(opts.ep ?? 'auto', opts.adapter);
+  const precision = resolvePrecision(opts, decision);
+  const graph = buildGraph(spec, weightRefs(ckpt), { ...opts, kvCache: precision.kvCache, compute: precision.compute });
   const { onWarning: _warn, ...planOpts } = opts;
-  await checkLoadPlan(spec, planOpts, ckpt.name); // its warnings come once, from the load itself
+  await checkLoadPlan(spec, planOpts, ckpt.name, { decision, precision }); // its warnings come once, from the load
   const derived = graph.derived!;
   const key = await checkpointContentKey(folder, {
     ...(opts.signal ? { signal: opts.signal } : {}),

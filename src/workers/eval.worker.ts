@@ -28,6 +28,8 @@ import { evalTokenBudget } from '../infer/eval-budget';
 import { checkLoadPlan, planModelOf } from '../infer/load-plan';
 import { type MemoryPlan, PLAN_FORMATS, countParameters } from '../infer/memory-plan';
 import { specOf } from '../infer/model';
+import { InferError } from '../infer/errors';
+import type { PreparedWeights } from '../infer/prepared-weights';
 import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
 import { ChatTokenizer } from '../infer/tokenizer';
 import type { WeightOptions } from '../infer/weight-format';
@@ -160,18 +162,28 @@ export function createEvalWorkerApi(
         };
         const onWarning = (w: LabWarning) => void warnings.push(w);
         const weights = await cachedWeightsForLoad(folder, { ...base, store, onProgress: progress, onWarning });
-        const chat = await ChatModel.load(folder, {
-          ...base,
-          ...(weights.prepared && { prepared: weights.prepared }),
-          onTensor: (d, n) => progress('packing', d, n),
-          onWarning,
+        const load = (prepared?: PreparedWeights) =>
+          ChatModel.load(folder, {
+            ...base,
+            ...(prepared && { prepared }),
+            onTensor: (d, n) => progress('packing', d, n),
+            onWarning,
+          });
+        let { source, cached } = weights;
+        const chat = await load(weights.prepared).catch((e: unknown) => {
+          // Prepared weights the load's graph does not accept (the lab's layout moved on): pack in the load.
+          const dir = weights.prepared?.dir.name;
+          if (!dir || !(e instanceof InferError) || e.code !== 'missing-file' || !e.file?.startsWith(dir)) throw e;
+          onWarning({ code: 'prepared-weights-mismatch', message: `${e.message}; packing the weights again` });
+          [source, cached] = ['packed', false];
+          return load();
         });
         if (ac.signal.aborted) {
           // Cancelled while the session was being created (that step cannot stop midway).
           await chat.release();
           throwIfAborted(ac.signal, 'loading');
         }
-        loaded.set(name, { chat, weights: weights.source, cached: weights.cached, warnings });
+        loaded.set(name, { chat, weights: source, cached, warnings });
         return chat.ep;
       } finally {
         loads.delete(ac);

@@ -35,10 +35,13 @@ const EVAL = { setText: SET, setName: 'arith-heldout', limit: 2, maxNewTokens: 1
 class MemoryStore implements WeightsStore {
   readonly entries = new Map<string, { files: Map<string, Uint8Array>; manifest: WeightsManifest }>();
   failWith: unknown;
+  /** Files left out of the entries it hands back (an entry the load cannot use). */
+  lose: string[] = [];
   async find(entry: string, expected: WeightsManifest): Promise<ModelFolder | undefined> {
     const e = this.entries.get(entry);
     if (!e || JSON.stringify(e.manifest) !== JSON.stringify(expected)) return undefined;
-    const files = new Map(e.files).set('merge-lab.weights.json', new TextEncoder().encode(JSON.stringify(e.manifest)));
+    const files = new Map([...e.files].filter(([name]) => !this.lose.includes(name)));
+    files.set('merge-lab.weights.json', new TextEncoder().encode(JSON.stringify(e.manifest)));
     return new MapModelFolder(entry, files);
   }
   async store(entry: string, files: readonly { path: string; data: Uint8Array }[], manifest: WeightsManifest) {
@@ -86,6 +89,24 @@ describe('evaluation worker: cached, forced and planned loads', () => {
     expect(progress.filter((p) => p.stage === 'packing')).toEqual([]);
   }, 120_000);
 
+  it('an entry the load cannot read is passed over with a warning and the weights packed again', async () => {
+    store.lose = ['merge-lab.weights.0.bin'];
+    try {
+      await cached.load('q4-lost', blobs(QUICK), 'wasm', { weights: 'q4' });
+    } finally {
+      store.lose = [];
+    }
+    const f = await cached.loadedFormat('q4-lost');
+    expect(f).toMatchObject({ weights: 'packed', cached: false });
+    expect(f!.warnings).toEqual([
+      expect.objectContaining({
+        code: 'prepared-weights-mismatch',
+        message: expect.stringMatching(/merge-lab\.weights\.0\.bin.*packing the weights again/),
+      }),
+    ]);
+    expect(await answers(cached, 'q4-lost')).toHaveLength(2);
+  }, 120_000);
+
   it('without OPFS, or over quota, packs for this load only and says so in a warning', async () => {
     await noOpfs.load('q4', blobs(QUICK), 'wasm', { weights: 'q4' });
     const f = await noOpfs.loadedFormat('q4');
@@ -129,11 +150,11 @@ describe('evaluation worker: cached, forced and planned loads', () => {
       .load('q4-128', blobs(QUICK), 'wasm', { weights: 'q4', blockSize: 128 }, { onProgress: (p) => progress.push(p) })
       .catch((err: unknown) => err);
     expect(e).toBeInstanceOf(LabError);
-    expect(e).toMatchObject({
-      name: 'InferError',
-      code: 'weight-format',
-      tensor: 'model.layers.0.self_attn.q_proj.weight',
-    });
+    // The first q4 tensor the graph packs (every one has K = 192 = hidden size).
+    const tensor = (e as LabError).tensor!;
+    expect(e).toMatchObject({ name: 'InferError', code: 'weight-format' });
+    expect(tensor).toMatch(/^model\.(embed_tokens|layers\.0\.self_attn\.q_proj)\.weight$/);
+    expect((e as Error).message).toContain(`tensor '${tensor}'`);
     expect((e as Error).message).toMatch(/not a multiple of 128 \(block size 32 would work\)/);
     expect(progress).toEqual([]);
     expect(await cached.loadedFormat('q4-128')).toBeUndefined();
