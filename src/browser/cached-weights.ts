@@ -6,6 +6,8 @@
  * opened or written (no OPFS, quota) costs a LabWarning and nothing else: the packed weights are
  * handed to the load from memory either way.
  *
+ * `loadThroughCache` is the whole load: these weights, then ChatModel.load over them.
+ *
  * Cheap refusals come first: a block size the shapes cannot use (InferError naming the tensor)
  * and a model that does not fit (the memory plan) fail before a byte is hashed or packed.
  */
@@ -13,6 +15,8 @@ import { type LabWarning, isAbortError } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { MapModelFolder, type ModelFolder } from '../core/io/byte-source';
 import { cacheEntryName, checkpointContentKey } from '../infer/content-key';
+import { ChatModel, type ChatLoadOptions } from '../infer/engine';
+import { InferError } from '../infer/errors';
 import { buildGraph } from '../infer/graph';
 import { type PlanLoadOptions, checkLoadPlan } from '../infer/load-plan';
 import { specOf, weightRefs } from '../infer/model';
@@ -96,4 +100,30 @@ export async function cachedWeightsForLoad(folder: ModelFolder, opts: CachedWeig
   const inMemory = new Map<string, Uint8Array>(files.map((f) => [f.path, f.data]));
   inMemory.set(MANIFEST_NAME, new TextEncoder().encode(JSON.stringify(manifest)));
   return { source: 'packed', cached, prepared: { dir: new MapModelFolder(`${folder.name} (packed)`, inMemory), key } };
+}
+
+/**
+ * ChatModel.load with its f16 / q4 weights through the cache. A cached entry the load's graph
+ * does not accept (the lab's layout moved on) is passed over with a warning and packed in the load.
+ */
+export async function loadThroughCache(
+  folder: ModelFolder,
+  opts: CachedWeightsOptions & Omit<ChatLoadOptions, 'onTensor' | 'prepared'>,
+): Promise<{ chat: ChatModel; source: WeightsSource; cached: boolean }> {
+  const weights = await cachedWeightsForLoad(folder, opts);
+  const { store: _store, onProgress, ...loadOpts } = opts;
+  const load = (prepared?: PreparedWeights) =>
+    ChatModel.load(folder, {
+      ...loadOpts,
+      ...(prepared && { prepared }),
+      onTensor: (d, n) => onProgress?.('packing', d, n),
+    });
+  const dir = weights.prepared?.dir.name;
+  try {
+    return { chat: await load(weights.prepared), source: weights.source, cached: weights.cached };
+  } catch (e) {
+    if (!dir || !(e instanceof InferError) || e.code !== 'missing-file' || !e.file?.startsWith(dir)) throw e;
+    opts.onWarning?.({ code: 'prepared-weights-mismatch', message: `${e.message}; packing the weights again` });
+    return { chat: await load(), source: 'packed', cached: false };
+  }
 }

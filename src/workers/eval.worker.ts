@@ -11,7 +11,7 @@
  * `createEvalWorkerApi` is the whole API, so tests can expose it over a MessageChannel in Node.
  */
 import { expose } from 'comlink';
-import { type LoadStage, type WeightsSource, cachedWeightsForLoad } from '../browser/cached-weights';
+import { type LoadStage, type WeightsSource, loadThroughCache } from '../browser/cached-weights';
 import { OpfsWeightsCache, type WeightsStore } from '../browser/opfs-weights-cache';
 import { browserRuntimeAdapter } from '../browser/ort-adapter';
 import { type LabWarning, throwIfAborted } from '../core/errors';
@@ -23,13 +23,11 @@ import { Checkpoint } from '../core/formats/checkpoint';
 import { completionModel } from '../infer/completion';
 import { calibrate, calibrationMessages } from '../infer/calibrate';
 import type { ActivationStats } from '../core/merge/activation-stats';
-import { ChatModel } from '../infer/engine';
+import type { ChatModel } from '../infer/engine';
 import { evalTokenBudget } from '../infer/eval-budget';
 import { checkLoadPlan, planModelOf } from '../infer/load-plan';
 import { type MemoryPlan, PLAN_FORMATS, countParameters } from '../infer/memory-plan';
 import { specOf } from '../infer/model';
-import { InferError } from '../infer/errors';
-import type { PreparedWeights } from '../infer/prepared-weights';
 import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
 import { ChatTokenizer } from '../infer/tokenizer';
 import type { WeightOptions } from '../infer/weight-format';
@@ -161,22 +159,11 @@ export function createEvalWorkerApi(
           void Promise.resolve(onProgress?.({ stage, done, total })).catch(() => undefined);
         };
         const onWarning = (w: LabWarning) => void warnings.push(w);
-        const weights = await cachedWeightsForLoad(folder, { ...base, store, onProgress: progress, onWarning });
-        const load = (prepared?: PreparedWeights) =>
-          ChatModel.load(folder, {
-            ...base,
-            ...(prepared && { prepared }),
-            onTensor: (d, n) => progress('packing', d, n),
-            onWarning,
-          });
-        let { source, cached } = weights;
-        const chat = await load(weights.prepared).catch((e: unknown) => {
-          // Prepared weights the load's graph does not accept (the lab's layout moved on): pack in the load.
-          const dir = weights.prepared?.dir.name;
-          if (!dir || !(e instanceof InferError) || e.code !== 'missing-file' || !e.file?.startsWith(dir)) throw e;
-          onWarning({ code: 'prepared-weights-mismatch', message: `${e.message}; packing the weights again` });
-          [source, cached] = ['packed', false];
-          return load();
+        const { chat, source, cached } = await loadThroughCache(folder, {
+          ...base,
+          store,
+          onProgress: progress,
+          onWarning,
         });
         if (ac.signal.aborted) {
           // Cancelled while the session was being created (that step cannot stop midway).
