@@ -5,7 +5,7 @@
  * attention), the greedy continuation is the same, and the defaults follow the weight format.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Checkpoint } from '../../src/core/formats/checkpoint';
+import type { Checkpoint } from '../../src/core/formats/checkpoint';
 import { ChatModel } from '../../src/infer/engine';
 import { generate } from '../../src/infer/generate';
 import { CausalLM, type KvCache, type LoadOptions } from '../../src/infer/model';

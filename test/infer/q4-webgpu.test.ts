@@ -28,7 +28,14 @@ describe('weight formats on the WebGPU EP (Node, Dawn)', () => {
     { timeout: 600_000 },
     async (weights) => {
       const ckpt = await Checkpoint.open(new MapModelFolder('tiny-65', files));
-      const lm = await CausalLM.fromCheckpoint(ckpt, { ep: 'webgpu', adapter, allLogits: true, weights });
+      // f32 compute: exact to the reference over these weights (f16 compute: ./f16-compute-webgpu.test.ts)
+      const lm = await CausalLM.fromCheckpoint(ckpt, {
+        ep: 'webgpu',
+        adapter,
+        allLogits: true,
+        weights,
+        compute: 'f32',
+      });
       expect(lm.ep.ep).toBe('webgpu');
       const out = await lm.forward(IDS);
       lm.releaseCache(out.cache);
