@@ -5,6 +5,7 @@
  * answers identically. The Weights selector's block size reaches the worker: 128 fails on
  * demo-quick's K = 192 with the InferError naming the tensor, 64 runs and is cached under its own entry.
  */
+import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { checkpointKey } from '../../src/node/weights-cache';
@@ -90,6 +91,8 @@ describe('weights in the page', () => {
     );
     expect(second).toEqual(first);
     expect(await opfsEntries(page)).toEqual([`${key}.q4-32`]);
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/lab-weights.png', fullPage: true });
   }, 600_000);
 
   it('the block size reaches the worker: 128 names the tensor it cannot split, 64 runs', async () => {
