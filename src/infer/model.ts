@@ -14,7 +14,7 @@ import type { WeightRef } from './graph-writer';
 import { type LoadPlan, type PlanLoadOptions, checkLoadPlan } from './load-plan';
 import { resolvePrecision } from './precision';
 import { type PreparedWeights, readPreparedWeights } from './prepared-weights';
-import { type EpReport, type OrtModule, chooseEp, openSession } from './runtime';
+import { type EpName, type EpReport, type OrtModule, chooseEp, openSession } from './runtime';
 import { type KvCacheDtype, resolveWeightOptions } from './weight-format';
 
 /** The memory plan's options (EP, adapter, token budget, force, onPlan, onWarning) and the graph's. */
@@ -132,7 +132,7 @@ export async function openGraphSession(
   const externalData = await graphExternalData(graph, ckpt, opts);
   // f16 compute runs on WebGPU only: should its session fail and `auto` fall back to wasm, the
   // same weights run through the f32-compute graph.
-  const forEp = (ep: string) => {
+  const forEp = (ep: EpName) => {
     if (ep === 'wasm' && graph.compute === 'f16') graph = build('f32');
     return graph.model;
   };
