@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Real WebGPU in Node comes from src/node/webgpu-env.ts, as for the CLI: it points Vulkan at the
 // project's lavapipe (.cache/vulkan, from scripts/setup-vulkan.sh) when VK_ICD_FILENAMES is unset.
@@ -14,6 +14,8 @@ process.env.LP_NUM_THREADS ??= '1';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Gigabyte-scale checks run on their own: `npm run test:scale` (vitest.scale.config.ts).
+    exclude: [...configDefaults.exclude, 'test/scale/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -7,15 +7,14 @@
  *   f16  Gemm over Cast(f16 W) (f32 compute); with f16 compute (WebGPU with shader-f16), each
  *        projection is Cast(Gemm(Cast(x → f16), f16 W) → f32): the weight feeds the Gemm as stored
  *        (2 bytes, no Cast for ORT to fold into an f32 copy), the residual stream and the lm_head stay f32
- *   q4   com.microsoft.MatMulNBits(x, B, scales), then Add(bias); the embedding is an f16 Gather
- *        followed by a Cast; a tied lm_head is a MatMulNBits over a q4 pack of the embedding
- *        (a Cast of the f16 table would be folded by ORT into a full f32 copy, and the head is the
- *        largest matrix read per token)
+ *   q4   com.microsoft.MatMulNBits(x, B, scales), then Add(bias), in row chunks past
+ *        Q4_CHUNK_F32_BYTES; the embedding is q4 too, read by com.microsoft.GatherBlockQuantized, and
+ *        a tied lm_head is MatMulNBits over the same bytes (no f16 table, no second pack)
  */
 import type { Q4BlockSize } from '../core/kernels/q4-pack';
 import type { ModelSpec } from './architecture';
 import { DEFAULT_MAX_FILE_BYTES, DerivedWeights } from './derived-weights';
-import type { GraphWriter, WeightRef } from './graph-writer';
+import type { DerivedTensor, GraphWriter, WeightRef } from './graph-writer';
 import { DataType } from './onnx-proto';
 import type { ComputeDtype, WeightFormat } from './weight-format';
 
@@ -43,11 +42,22 @@ export interface EmitterContext {
   readonly mount: (location: string) => void;
   /** Largest derived external-data file; default DEFAULT_MAX_FILE_BYTES. */
   readonly externalFileBytes?: number | undefined;
+  /** Largest f32 form of a weight one MatMulNBits reads; default Q4_CHUNK_F32_BYTES. */
+  readonly q4ChunkBytes?: number | undefined;
   /** 'f16' (f16 weights only): the linear projections compute in f16. Default 'f32'. */
   readonly compute?: ComputeDtype | undefined;
 }
 
 const EMBED = 'model.embed_tokens.weight';
+
+/**
+ * The largest weight (as f32) one MatMulNBits node dequantizes: onnxruntime-web's wasm kernel
+ * expands the whole B to f32 on every call, so a bigger projection (the lm_head: 0.9 GB at 1.5B)
+ * runs as row chunks over the same bytes, and that scratch stays this small.
+ */
+export const Q4_CHUNK_F32_BYTES = 64 * 2 ** 20;
+
+type Q4Tensors = { packed: DerivedTensor; scales: DerivedTensor };
 const LM_HEAD = 'lm_head.weight';
 
 /** Today's graph: weights read in place, f16/bf16 cast to f32 (folded by ORT). */
@@ -83,10 +93,39 @@ function derivedEmitter(ctx: EmitterContext, format: 'f16' | 'q4', blockSize: Q4
   const castF32 = (name: string) => g.op('Cast', [name], { to: DataType.FLOAT }, `${name}.f32`);
   const matmul = (x: string, ref: WeightRef, out: number, inn: number, name: string, outName?: string) => {
     if (format === 'f16') return g.op('Gemm', [x, castF32(g.derived(derived.f16(ref, name)))], { transB: 1 }, outName);
-    const { packed, scales } = derived.q4(ref, blockSize, name);
-    const attrs = { K: inn, N: out, bits: 4, block_size: blockSize };
-    return g.op('MatMulNBits', [x, g.derived(packed), g.derived(scales)], attrs, outName, 'com.microsoft');
+    return q4MatMul(x, derived.q4(ref, blockSize, name), out, inn, name, outName);
   };
+  /** MatMulNBits, as row chunks (Concat along N) when the weight's f32 form exceeds Q4_CHUNK_F32_BYTES. */
+  const q4MatMul = (x: string, q: Q4Tensors, n: number, k: number, name: string, outName?: string) => {
+    const rowsPerChunk = Math.max(1, Math.floor((ctx.q4ChunkBytes ?? Q4_CHUNK_F32_BYTES) / (k * 4)));
+    const nodeOf = (packed: DerivedTensor, scales: DerivedTensor, rows: number, out?: string) =>
+      g.op('MatMulNBits', [x, g.derived(packed), g.derived(scales)], q4Attrs(rows, k), out, 'com.microsoft');
+    if (n <= rowsPerChunk) return nodeOf(q.packed, q.scales, n, outName);
+    const blocks = k / blockSize;
+    const parts: string[] = [];
+    for (let r = 0; r < n; r += rowsPerChunk) {
+      const rows = Math.min(rowsPerChunk, n - r);
+      const c = parts.length;
+      const rowBytes = (blocks * blockSize) / 2;
+      const packed = derived.view(
+        q.packed,
+        `${name}.q4.rows${c}`,
+        [rows, blocks, blockSize / 2],
+        r * rowBytes,
+        rows * rowBytes,
+      );
+      const scales = derived.view(
+        q.scales,
+        `${name}.q4_scales.rows${c}`,
+        [rows * blocks],
+        r * blocks * 4,
+        rows * blocks * 4,
+      );
+      parts.push(nodeOf(packed, scales, rows));
+    }
+    return g.op('Concat', parts, { axis: -1 }, outName);
+  };
+  const q4Attrs = (n: number, k: number) => ({ K: k, N: n, bits: 4, block_size: blockSize });
   // f16 compute: each activation is cast to f16 once (q, k and v read the same one), the product back to f32.
   const asF16 = new Map<string, string>();
   const f16Gemm = (x: string, ref: WeightRef, name: string) => {
@@ -98,6 +137,7 @@ function derivedEmitter(ctx: EmitterContext, format: 'f16' | 'q4', blockSize: Q4
   const f16Compute = format === 'f16' && ctx.compute === 'f16';
   let embedRef: WeightRef | undefined;
   let embed16: string | undefined;
+  let embedQ4: Q4Tensors | undefined;
   return {
     weight,
     linear: (x, wName, out, inn, bias) => {
@@ -107,13 +147,27 @@ function derivedEmitter(ctx: EmitterContext, format: 'f16' | 'q4', blockSize: Q4
     },
     embed: (ids) => {
       embedRef = checked(EMBED, [V, H]);
+      if (format === 'q4') {
+        // The q4 table itself, read as [V, H/2] bytes and [V, H/B] scales: the head's MatMulNBits reuses its bytes.
+        const q = (embedQ4 = derived.q4(embedRef, blockSize));
+        const data = derived.view(q.packed, `${EMBED}.q4.rows`, [V, H / 2]);
+        const scales = derived.view(q.scales, `${EMBED}.q4_scales.rows`, [V, H / blockSize]);
+        const attrs = { bits: 4, block_size: blockSize, gather_axis: 0, quantize_axis: 1 };
+        return g.op(
+          'GatherBlockQuantized',
+          [g.derived(data), ids, g.derived(scales)],
+          attrs,
+          'embedded',
+          'com.microsoft',
+        );
+      }
       embed16 = g.derived(derived.f16(embedRef));
       return g.op('Cast', [g.op('Gather', [embed16, ids], { axis: 0 })], { to: DataType.FLOAT }, 'embedded');
     },
     head: (x) => {
       if (!spec.tied) return matmul(x, checked(LM_HEAD, [V, H]), V, H, LM_HEAD, 'logits');
       if (format === 'f16') return g.op('Gemm', [x, castF32(embed16!)], { transB: 1 }, 'logits');
-      return matmul(x, embedRef!, V, H, 'lm_head.tied', 'logits');
+      return q4MatMul(x, embedQ4!, V, H, 'lm_head.tied', 'logits');
     },
     microsoftOps: format === 'q4',
     derived,

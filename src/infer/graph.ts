@@ -73,6 +73,8 @@ export interface GraphOptions extends WeightOptions {
   activationSums?: boolean;
   /** f16 / q4: the largest external-data file the lab writes (default just under 1 GiB; tests split with less). */
   externalFileBytes?: number;
+  /** q4: the largest weight (as f32 bytes) one MatMulNBits node dequantizes; default Q4_CHUNK_F32_BYTES. */
+  q4ChunkBytes?: number;
 }
 
 export const ACT_SUM_PREFIX = 'act_sum.';
@@ -137,7 +139,15 @@ export function buildGraph(
     return ref;
   };
   const weights = weightEmitter(
-    { g, spec, checked, mount: (l) => locations.add(l), externalFileBytes: opts.externalFileBytes, compute },
+    {
+      g,
+      spec,
+      checked,
+      mount: (l) => locations.add(l),
+      externalFileBytes: opts.externalFileBytes,
+      q4ChunkBytes: opts.q4ChunkBytes,
+      compute,
+    },
     format,
     blockSize,
   );

@@ -8,9 +8,9 @@
  * Bytes per weight (as ./graph-weights.ts stores them):
  *   f32  4 for every tensor
  *   f16  2 for the matrices (projections, embedding, lm_head); norms and biases stay f32
- *   q4   linear projections as MatMulNBits: packed [N, ⌈K/B⌉, B/2] uint8 (0.5 byte/weight) plus one
- *        f32 scale per block of B; the embedding stays f16; a tied lm_head gets its own q4 pack of
- *        the embedding (the graph reads it with MatMulNBits); norms and biases stay f32
+ *   q4   linear projections and the embedding as 4-bit blocks: packed [N, ⌈K/B⌉, B/2] uint8
+ *        (0.5 byte/weight) plus one f32 scale per block of B; a tied lm_head reads the embedding's
+ *        bytes (the runtime holds a second copy of the packed part); norms and biases stay f32
  *
  * Targets and the factors chosen:
  *   wasm    one 4 GiB heap. Two moments are checked. Session creation: 2 × the weights, because ORT
@@ -200,14 +200,12 @@ function weightComponent(r: Resolved): PlanComponents['weights'] {
     layer += b.all;
     see(`model.layers.*.${name}.weight`, b.buffer);
   }
-  const embedding = m.vocabSize * H * (format === 'f32' ? 4 : 2);
-  see('model.embed_tokens.weight', embedding, format === 'f32' ? 'f32' : 'f16');
-  let bytes = m.numLayers * layer + H * 4 + embedding;
-  if (!m.tieWordEmbeddings || format === 'q4') {
-    const head = linearBytes(m.vocabSize, H, format, blockSize);
-    bytes += head.all;
-    see(m.tieWordEmbeddings ? 'lm_head (q4 pack of the tied embedding)' : 'lm_head.weight', head.buffer);
-  }
+  const embed = linearBytes(m.vocabSize, H, format, blockSize);
+  see('model.embed_tokens.weight', embed.buffer);
+  let bytes = m.numLayers * layer + H * 4 + embed.all;
+  // Untied: its own lm_head. Tied q4: the runtime holds the head's MatMulNBits copy of the packed bytes.
+  if (!m.tieWordEmbeddings) bytes += embed.all;
+  else if (format === 'q4') bytes += embed.buffer;
   return { bytes, parameters: countParameters(m), largest };
 }
 

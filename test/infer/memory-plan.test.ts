@@ -81,17 +81,17 @@ describe('memory plan: parameters and bytes', () => {
     // One layer, every linear weight at 0.5 byte + 4 bytes per 32 weights = 0.625 byte/weight:
     //   q, o 1536·1536 → 1,474,560 each; k, v 256·1536 → 245,760 each; gate, up, down 8960·1536 → 8,601,600 each
     //   = 29,245,440; norms 2·1536 and biases 1536 + 2·256 in f32: 20,480 → 29,265,920 per layer
-    // 28 layers 819,445,760 + final norm 6,144 + embedding f16 151936·1536·2 = 466,747,392
-    //   + the tied lm_head's own q4 pack 151936·1536·0.625 = 145,858,560 → 1,432,057,856
-    expect(p.components.weights.bytes).toBe(1432057856);
+    // 28 layers 819,445,760 + final norm 6,144 + the q4 embedding 151936·1536·0.625 = 145,858,560
+    //   + the tied lm_head's copy of its packed bytes 151936·1536·0.5 = 116,686,848 → 1,081,997,312
+    expect(p.components.weights.bytes).toBe(1081997312);
     // KV cache: 2 · 28 layers · 2 heads · 128 · 10,240 tokens · 4 bytes = 587,202,560
     expect(p.components.kvCache.bytes).toBe(587202560);
     // activations for a 1,024-token prompt (f32): hidden 4·1024·1536 + q/k/v 1024·16·128 + MLP 3·1024·8960
     //   + probabilities 12·1024·1024 + logits 151936, times 4 bytes = 194,594,304
     expect(p.components.activations.bytes).toBe(194594304);
     const [session, generation] = p.checks;
-    expect(session!.needBytes).toBe(2 * 1432057856 + WASM_OVERHEAD_BYTES); // 3.13 GB ≤ 4 GiB
-    expect(generation!.needBytes).toBe(1432057856 + 2 * 587202560 + 194594304 + WASM_OVERHEAD_BYTES); // 3.07 GB
+    expect(session!.needBytes).toBe(2 * 1081997312 + WASM_OVERHEAD_BYTES); // 2.43 GB ≤ 4 GiB
+    expect(generation!.needBytes).toBe(1081997312 + 2 * 587202560 + 194594304 + WASM_OVERHEAD_BYTES); // 2.72 GB
     expect(p.fits).toBe(true);
     expect(p.advice).toBeUndefined();
   });
@@ -114,7 +114,7 @@ describe('memory plan: parameters and bytes', () => {
     expect(kv('q4', 'f32').components.kvCache.bytes).toBe(587202560);
     // the generation check counts the f16 cache twice (past and present), at its 2 bytes
     const q4 = kv('q4');
-    expect(q4.checks[1]!.needBytes).toBe(1432057856 + 2 * 293601280 + 194594304 + WASM_OVERHEAD_BYTES);
+    expect(q4.checks[1]!.needBytes).toBe(1081997312 + 2 * 293601280 + 194594304 + WASM_OVERHEAD_BYTES);
   });
 });
 
@@ -168,7 +168,8 @@ describe('memory plan: verdicts on wasm (4 GiB heap)', () => {
       expect(p.advice).toContain('no format fits, not even q4 (blocks of 32)');
     }
     const q4 = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, target: WASM });
-    expect(q4.components.weights.bytes / 1e9).toBeCloseTo(5.51, 2);
+    // 7.07 G linear weights at 0.625 byte, the q4 embedding and the untied q4 lm_head (0.34 GB each)
+    expect(q4.components.weights.bytes / 1e9).toBeCloseTo(4.76, 2);
   });
 });
 
@@ -189,37 +190,40 @@ describe('memory plan: verdicts on WebGPU (8 GB device memory)', () => {
     });
   });
 
-  it('7B: the f16 embedding (152064 · 3584 · 2 = 1.09 GB) exceeds a 1 GiB binding in every format', () => {
-    for (const p of planAllFormats({
+  it('7B: the embedding (152064 · 3584 · 2 = 1.09 GB in f16) exceeds a 1 GiB binding in f32 and f16, not in q4', () => {
+    const plans = planAllFormats({
       model: QWEN_7B,
       name: 'Qwen2.5-7B-shaped',
       tokenBudget: 10240,
       kvDtype: 'f16',
       target: GPU_8GB,
-    })) {
-      const binding = p.checks.find((c) => c.id === 'weight-binding')!;
-      expect(binding.fits).toBe(false);
-      expect(p.fits).toBe(false);
-      expect(p.advice).toContain('no format fits');
-    }
-    const q4 = plan(QWEN_7B, 'Qwen2.5-7B-shaped', {
-      weights: 'q4',
-      tokenBudget: 10240,
-      kvDtype: 'f16',
-      target: GPU_8GB,
     });
-    expect(q4.components.weights.largest).toEqual({
+    expect(plans.map((p) => [p.format, p.checks.find((c) => c.id === 'weight-binding')!.fits])).toEqual([
+      ['f32', false],
+      ['f16', false],
+      ['q4', true],
+    ]);
+    const f16 = plans[1]!;
+    expect(f16.components.weights.largest).toEqual({
       name: 'model.embed_tokens.weight',
       bytes: 1089994752,
       dtype: 'f16',
     });
-    expect(q4.advice).toMatch(
+    expect(f16.checks.find((c) => c.id === 'weight-binding')!.what).toMatch(
       /^model\.embed_tokens\.weight takes 1\.1 GB in f16, over the adapter's 1 GiB storage-binding/,
     );
+    // q4: the packed embedding 152064 · 3584 / 2 = 272,498,688 bytes is the largest buffer; 4.76 GB of weights fit in 8 GB
+    const q4 = plans[2]!;
+    expect(q4.components.weights.largest).toEqual({
+      name: 'model.embed_tokens.weight',
+      bytes: 272498688,
+      dtype: '4-bit packed',
+    });
+    expect(q4.fits).toBe(true);
   });
 
-  it('7B with a 2 GiB binding: q4 fits with an f16 KV cache (its default); with an f32 one the budget shrinks', () => {
-    const target = gpu(2 * GIB);
+  it('7B with a 2 GiB binding on 7 GB: q4 fits with an f16 KV cache (its default); with an f32 one the budget shrinks', () => {
+    const target: PlanTarget = { ...gpu(2 * GIB), deviceMemoryBytes: 7e9 };
     const f16kv = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, kvDtype: 'f16', target });
     expect(f16kv.fits).toBe(true);
     const byDefault = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, target });
@@ -229,7 +233,7 @@ describe('memory plan: verdicts on WebGPU (8 GB device memory)', () => {
     expect(f32kv.fits).toBe(false);
     expect(f32kv.checks.find((c) => !c.fits)!.id).toBe('device-memory');
     expect(f32kv.advice).toMatch(
-      /of device memory for 10,240 tokens .* over the 8\.0 GB available; q4 \(blocks of 32\) fits with up to 7,816 tokens \(10,240 with an f16 KV cache\)\.$/,
+      /of device memory for 10,240 tokens .* over the 7\.0 GB available; q4 \(blocks of 32\) fits with up to 6,723 tokens \(10,240 with an f16 KV cache\)\.$/,
     );
     // f32 and f16 weights (30.5 and 15.2 GB) are over the device memory; q4 fits with its default f16 cache
     const fits = (o: { kvDtype?: 'f32' }) =>

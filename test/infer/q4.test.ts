@@ -81,6 +81,21 @@ describe('q4 weights (MatMulNBits) on wasm', () => {
     expect(maxAbsDiff(a, b)).toBe(0);
   });
 
+  it('projections past the dequantization limit run as row chunks (the tied head included), same logits', async () => {
+    const ckpt = await tiny(HEAD128);
+    const whole = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter, weights: 'q4' });
+    // 4 KiB of f32 per node: every projection and the tied lm_head split into several MatMulNBits.
+    const chunked = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter, weights: 'q4', q4ChunkBytes: 4096 });
+    const [a, b] = [(await whole.forward(IDS)).logits, (await chunked.forward(IDS)).logits];
+    await Promise.all([whole.release(), chunked.release()]);
+    const count = (lm: CausalLM) => new TextDecoder('latin1').decode(lm.graph.model).match(/MatMulNBits/g)!.length;
+    expect(count(chunked)).toBeGreaterThan(2 * count(whole));
+    expect(new TextDecoder('latin1').decode(chunked.graph.model)).toMatch(/lm_head\.tied\.q4\.rows1/);
+    // The chunks are views: the files hold the same bytes.
+    expect(chunked.graph.derived!.totalBytes).toBe(whole.graph.derived!.totalBytes);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+  });
+
   it('the q4 graph uses MatMulNBits for every projection and mounts no shard', async () => {
     const lm = await CausalLM.fromCheckpoint(await tiny(HEAD64), { ep: 'wasm', adapter, weights: 'q4' });
     await lm.release();
@@ -144,7 +159,9 @@ describe('a format the shapes cannot use', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InferError);
     expect(err).toMatchObject({ code: 'weight-format', tensor: 'model.embed_tokens.weight' });
-    expect((err as Error).message).toMatch(/embed_tokens\.weight.*192 is not a multiple of 128.*block size 32 would work/);
+    expect((err as Error).message).toMatch(
+      /embed_tokens\.weight.*192 is not a multiple of 128.*block size 32 would work/,
+    );
     expect(ortLoads).toBe(0);
   });
 

@@ -1,0 +1,91 @@
+/**
+ * Scale, the page: headless Chromium loads the Qwen2.5-1.5B-shaped bf16 checkpoint (3.1 GB) from
+ * local files through the folder input, and the Compare step evaluates one problem with q4 weights
+ * on the wasm EP, 8 new tokens. The browser's processes are sampled meanwhile: their peak RSS
+ * (the renderer, which hosts the evaluation worker, and all together) is reported.
+ */
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { type Lab, openLab } from '../e2e/harness';
+import { gb, qwen15bCheckpoint } from './checkpoint';
+
+interface Sample {
+  renderer: number;
+  total: number;
+}
+
+/** RSS of the lab's Chromium processes (its profile folders are named merge-lab-chrome-*). */
+function sampleChromium(): Sample {
+  let out: string;
+  try {
+    out = execFileSync('ps', ['-eo', 'rss=,args='], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  } catch {
+    return { renderer: 0, total: 0 };
+  }
+  let renderer = 0;
+  let total = 0;
+  for (const line of out.split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (!m || !m[2]!.includes('chromium') || !m[2]!.includes('merge-lab-chrome-')) continue;
+    const bytes = Number(m[1]) * 1024;
+    total += bytes;
+    if (m[2]!.includes('--type=renderer')) renderer = Math.max(renderer, bytes);
+  }
+  return { renderer, total };
+}
+
+describe('scale: Qwen2.5-1.5B shape in the page (Chromium, wasm)', () => {
+  it('loads from local files and evaluates one problem in q4, reporting memory', async () => {
+    const model = await qwen15bCheckpoint();
+    const name = model.split('/').pop()!;
+    const lab: Lab = await openLab();
+    const peak: Sample = { renderer: 0, total: 0 };
+    const timer = setInterval(() => {
+      const s = sampleChromium();
+      peak.renderer = Math.max(peak.renderer, s.renderer);
+      peak.total = Math.max(peak.total, s.total);
+    }, 500);
+    try {
+      const { page } = lab;
+      await page.locator('[data-testid=folder-input]').setInputFiles(model);
+      await page
+        .locator(`[data-testid=model-card][data-model="${name}"][data-status=ready]`)
+        .waitFor({ timeout: 300_000 });
+      await page.click('[data-testid=step-compare]');
+      await page.locator('[data-testid=run-eval]').waitFor();
+      await page.selectOption('[data-testid=ep-select]', 'wasm');
+      const models = page.locator('fieldset', { hasText: 'Models' });
+      await models.locator('label', { hasText: name }).locator('input').waitFor();
+      for (const label of await models.locator('label').all()) {
+        const box = label.locator('input[type=checkbox]');
+        if ((await label.innerText()).includes(name)) await box.check();
+        else await box.uncheck();
+      }
+      const q4 = page.locator('[data-testid=weights-q4]');
+      // The selector's plan for this model: f32 does not fit the wasm heap, q4 does.
+      await expect
+        .poll(() => page.locator('[data-testid=weights-f32]').innerText(), { timeout: 60_000 })
+        .toMatch(/does not fit/);
+      expect(await q4.innerText()).toMatch(/fits/);
+      await q4.locator('input[type=radio]').check();
+      await page.locator('input[type=number]').nth(0).fill('1');
+      await page.locator('input[type=number]').nth(1).fill('8');
+      const t0 = Date.now();
+      await page.click('[data-testid=run-eval]');
+      await page.locator('[data-testid=results-table]').waitFor({ timeout: 1_500_000 });
+      const seconds = (Date.now() - t0) / 1000;
+      const formats = await page.locator('[data-testid=run-formats]').innerText();
+      expect(formats).toMatch(new RegExp(`${name.replace(/\./g, '\\.')} q4 \\(blocks of 32\\)`));
+      const rows = await page.locator('[data-testid=problem-row]').count();
+      expect(rows).toBe(1);
+      console.log(
+        `page, q4 on wasm: evaluated 1 problem (8 new tokens) in ${seconds.toFixed(0)} s\n` +
+          `peak RSS: renderer (page + evaluation worker) ${gb(peak.renderer)}; all Chromium processes ${gb(peak.total)}`,
+      );
+      expect(lab.consoleErrors.filter((e) => !/favicon/.test(e))).toEqual([]);
+    } finally {
+      clearInterval(timer);
+      await lab.close();
+    }
+  }, 1_800_000);
+});
