@@ -49,11 +49,11 @@ const QWEN_7B = qwen({
 });
 
 const WASM: PlanTarget = { kind: 'wasm' };
-const gpu = (bindingBytes: number): PlanTarget => ({
+const gpu = (bindingBytes: number, deviceMemoryBytes = 8e9): PlanTarget => ({
   kind: 'webgpu',
   maxBufferSize: 4 * GIB,
   maxStorageBufferBindingSize: bindingBytes,
-  deviceMemoryBytes: 8e9,
+  deviceMemoryBytes,
 });
 const GPU_8GB = gpu(GIB);
 const plan = (model: PlanRequest['model'], name: string, rest: Omit<PlanRequest, 'model' | 'name'>) =>
@@ -223,7 +223,7 @@ describe('memory plan: verdicts on WebGPU (8 GB device memory)', () => {
   });
 
   it('7B with a 2 GiB binding on 7 GB: q4 fits with an f16 KV cache (its default); with an f32 one the budget shrinks', () => {
-    const target: PlanTarget = { ...gpu(2 * GIB), deviceMemoryBytes: 7e9 };
+    const target = gpu(2 * GIB, 7e9);
     const f16kv = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, kvDtype: 'f16', target });
     expect(f16kv.fits).toBe(true);
     const byDefault = plan(QWEN_7B, 'Qwen2.5-7B-shaped', { weights: 'q4', tokenBudget: 10240, target });
