@@ -1,31 +1,63 @@
 #!/usr/bin/python3
 """PyTorch eager baseline for `npm run bench:infer`: the same Qwen2/Llama decoder written with
-torch ops (transformers is not installed here), the same safetensors weights (f32), the same
-greedy loop with a KV cache. Prints one JSON object.
+torch ops (transformers is not installed here), the same safetensors weights, the same greedy
+loop with a KV cache. Prints one JSON object, with this process's peak RSS.
+
+Weights are read tensor by tensor (F32, F16 or BF16; one file or shards listed in
+model.safetensors.index.json) and converted on load to the compute dtype: f32 (default) or bf16
+(--dtype bf16; Debian's torch 1.13 has no fast bf16 CPU matmul, so that mode is slow).
 
 The JSON names the BLAS this process loaded and its threads: Debian's torch calls whatever
 libblas.so.3 the alternatives system points at, and the reference libblas3 is ~13x slower.
 
-Usage: infer_torch.py --model DIR --prompt-ids 1,2,3 --new-tokens N [--threads T]"""
-import argparse, ctypes, json, math, os, struct, time
+Usage: infer_torch.py --model DIR --prompt-ids 1,2,3 --new-tokens N [--threads T] [--dtype f32|bf16]"""
+import argparse, ctypes, json, math, os, re, struct, time
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 
-def load_safetensors(path):
+def load_safetensors(path, dtype):
+    """Every tensor of one safetensors file in `dtype`, read with plain reads (not a memory map, so
+    the file's pages do not count in this process's peak RSS)."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
-    mm = np.memmap(path, dtype=np.uint8, mode="r")
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        assert t["dtype"] == "F32", f"{name}: {t['dtype']} (the baseline reads f32 checkpoints)"
-        b, e = t["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(mm[8 + n + b:8 + n + e], dtype=np.float32).reshape(t["shape"]).copy())
+        out = {}
+        for name, t in header.items():
+            if name == "__metadata__":
+                continue
+            b, e = t["data_offsets"]
+            raw = np.empty(e - b, dtype=np.uint8)
+            f.seek(8 + n + b)
+            assert f.readinto(memoryview(raw)) == e - b, f"{name}: short read"
+            if t["dtype"] == "F32":
+                x = torch.from_numpy(raw.view(np.float32))
+            elif t["dtype"] == "F16":
+                x = torch.from_numpy(raw.view(np.float16))
+            elif t["dtype"] == "BF16":
+                x = torch.from_numpy(raw.view(np.int16)).view(torch.bfloat16)
+            else:
+                raise ValueError(f"{name}: {t['dtype']} (the baseline reads F32, F16 and BF16)")
+            out[name] = x.reshape(t["shape"]).to(dtype)
+            del raw
     return out
+
+
+def load_checkpoint(model_dir, dtype):
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return load_safetensors(os.path.join(model_dir, "model.safetensors"), dtype)
+    out = {}
+    for shard in sorted(set(json.load(open(index))["weight_map"].values())):
+        out.update(load_safetensors(os.path.join(model_dir, shard), dtype))
+    return out
+
+
+def peak_rss_bytes():
+    """This process's own peak RSS: /proc's VmHWM belongs to the address space, which execve replaces;
+    getrusage's ru_maxrss would carry the parent's peak across the exec (Linux keeps it)."""
+    return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
 
 
 def blas_in_use():
@@ -58,9 +90,12 @@ class Decoder:
         self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.D, 2).float() / self.D))
         self.head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
         self.bias = "model.layers.0.self_attn.q_proj.bias" in w
+        self.dtype = self.head.dtype
 
     def rms(self, x, weight):
-        return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+        """In f32 whatever the compute dtype, as Hugging Face's Qwen2RMSNorm does."""
+        xf = x.float()
+        return weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).to(self.dtype)
 
     @staticmethod
     def rot(x):
@@ -74,9 +109,9 @@ class Decoder:
         pos = torch.arange(P, P + S, dtype=torch.float32)
         freqs = torch.outer(pos, self.inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = emb.cos(), emb.sin()
+        cos, sin = emb.cos().to(self.dtype), emb.sin().to(self.dtype)
         x = F.embedding(ids, w["model.embed_tokens.weight"])  # [S, H]
-        mask = torch.full((S, P + S), float("-inf")).triu(P + 1)
+        mask = torch.full((S, P + S), float("-inf")).triu(P + 1).to(self.dtype)
         rep = self.nH // self.kvH
         for l in range(self.L):
             p = f"model.layers.{l}."
@@ -99,7 +134,7 @@ class Decoder:
             h = self.rms(x, w[p + "post_attention_layernorm.weight"])
             x = x + F.linear(F.silu(F.linear(h, w[p + "mlp.gate_proj.weight"])) * F.linear(h, w[p + "mlp.up_proj.weight"]), w[p + "mlp.down_proj.weight"])
         x = self.rms(x[-1:], w["model.norm.weight"])
-        return F.linear(x, self.head)[0], cache
+        return F.linear(x, self.head)[0].float(), cache
 
 
 def main():
@@ -110,11 +145,12 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=3, help="measured runs; the best of each rate is kept")
     ap.add_argument("--warmup-s", type=float, default=10.0, help="untimed full runs until this many seconds have passed")
+    ap.add_argument("--dtype", choices=("f32", "bf16"), default="f32", help="compute dtype; weights are converted on load")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = json.load(open(f"{a.model}/config.json"))
     t = time.perf_counter()
-    m = Decoder(cfg, load_safetensors(f"{a.model}/model.safetensors"))
+    m = Decoder(cfg, load_checkpoint(a.model, torch.float32 if a.dtype == "f32" else torch.bfloat16))
     load_s = time.perf_counter() - t
     prompt = torch.tensor([int(s) for s in a.prompt_ids.split(",")], dtype=torch.long)
     best = {}
@@ -148,8 +184,9 @@ def main():
                 best[k] = max(best.get(k, v), v)
     best["ttft_ms"] = -best["ttft_ms"]
     print(json.dumps({
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(), "load_s": load_s, "reps": a.reps,
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(), "load_s": load_s, "reps": a.reps, "dtype": a.dtype,
         "prompt_tokens": len(prompt), "new_tokens": len(ids), **best, "ids": ids,
+        "max_rss_bytes": peak_rss_bytes(),
     }))
 
 if __name__ == "__main__":
