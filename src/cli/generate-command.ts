@@ -10,6 +10,7 @@ import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
 import { UsageError, WEIGHT_USAGE, parse, weightFlags, weightOptions } from './args';
+import { tensorProgress } from './progress';
 import { WEIGHTS_CACHE_USAGE, cachedWeightsOption, weightsCacheFlag } from './weights-cache-flag';
 
 export const GENERATE_USAGE = `merge-lab generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop STR]... [--ep auto|wasm|webgpu] [--threads N] [--no-chat] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
@@ -78,6 +79,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
       plannedPrompt: { prompt: values.prompt, chat, maxNewTokens },
       onPlan: (_plan, summary) => process.stderr.write(`${summary}\n`),
       onWarning,
+      onTensor: tensorProgress(`weights: making ${weights.weights ?? 'f32'}`),
     });
     const e = model.ep;
     const graph = model.lm.graph;

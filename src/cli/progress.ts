@@ -23,3 +23,15 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
     },
   };
 }
+
+/** `label: done/total tensors` on stderr while weights are made (a rewritten line on a TTY, else every 10%). */
+export function tensorProgress(label: string, stream: NodeJS.WriteStream = process.stderr) {
+  let shown = -1;
+  return (done: number, total: number) => {
+    const tenth = Math.floor((10 * done) / total);
+    if (!stream.isTTY && tenth === shown) return;
+    shown = tenth;
+    const line = `${label}: ${done}/${total} tensors`;
+    stream.write(stream.isTTY ? `\r${line}\x1b[K${done === total ? '\n' : ''}` : `${line}\n`);
+  };
+}

@@ -13,7 +13,8 @@ import { InferError } from './errors';
 import type { DerivedTensor, WeightRef } from './graph-writer';
 import { DataType } from './onnx-proto';
 
-type Job =
+/** One planned conversion: a source tensor into an f32 / f16 tensor, or into q4 blocks and scales. */
+export type DerivedJob =
   | { kind: 'f32' | 'f16'; source: string; out: DerivedTensor }
   | {
       kind: 'q4';
@@ -34,7 +35,7 @@ const align4 = (n: number) => Math.ceil(n / 4) * 4;
 export const CHUNK_ELEMENTS = 2 ** 22;
 
 export class DerivedWeights {
-  private readonly jobs: Job[] = [];
+  private readonly jobs: DerivedJob[] = [];
   private readonly files: number[] = []; // bytes used per file
 
   constructor(
@@ -45,6 +46,11 @@ export class DerivedWeights {
   /** The file names, in order. */
   get locations(): string[] {
     return this.files.map((_, i) => `${this.prefix}.${i}.bin`);
+  }
+
+  /** The planned conversions, in production order. */
+  get plan(): readonly DerivedJob[] {
+    return this.jobs;
   }
 
   /** Every planned tensor, in production order (a q4 job gives its packed blocks, then its scales). */

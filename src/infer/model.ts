@@ -13,6 +13,7 @@ import { type BuiltGraph, type GraphOptions, buildGraph, pastKey, pastValue, pre
 import type { WeightRef } from './graph-writer';
 import { type LoadPlan, type PlanLoadOptions, checkLoadPlan } from './load-plan';
 import { resolvePrecision } from './precision';
+import { canProduceOnDemand, onDemandFiles, unreadOnDemandBytes } from './on-demand-weights';
 import { type PreparedWeights, readPreparedWeights } from './prepared-weights';
 import { type EpName, type EpReport, type OrtModule, chooseEp, openSession } from './runtime';
 import { type KvCacheDtype, resolveWeightOptions } from './weight-format';
@@ -24,6 +25,8 @@ export interface LoadOptions extends GraphOptions, PlanLoadOptions {
   onTensor?: (done: number, total: number) => void;
   /** f16 / q4: a folder of prepared weights (`merge-lab quantize`, a cache) used instead of packing when it matches. */
   prepared?: PreparedWeights;
+  /** f16 / q4: make the weights while the session reads them, when possible (default); false: whole files first. */
+  onDemand?: boolean;
 }
 
 /** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer (float32, or
@@ -65,14 +68,18 @@ export function weightRefs(ckpt: Checkpoint): (name: string) => WeightRef | unde
 export async function graphExternalData(
   graph: BuiltGraph,
   ckpt: Checkpoint,
-  opts: Pick<LoadOptions, 'signal' | 'onTensor' | 'prepared' | 'onWarning' | 'weights' | 'blockSize'> = {},
+  opts: Pick<LoadOptions, 'signal' | 'onTensor' | 'prepared' | 'onWarning' | 'weights' | 'blockSize' | 'onDemand'> = {},
 ): Promise<{ path: string; data: Uint8Array }[]> {
   let externalData: { path: string; data: Uint8Array }[] = [];
   if (graph.derived) {
     const reused =
       opts.prepared &&
       (await readPreparedWeights(opts.prepared, graph.derived, resolveWeightOptions(opts), opts.onWarning));
-    externalData = reused || (await graph.derived.materialize(ckpt, opts));
+    // Made while the session reads them where the checkpoint reads synchronously (./on-demand-weights.ts).
+    const lazy = !reused && opts.onDemand !== false && canProduceOnDemand(graph.derived, ckpt);
+    externalData =
+      reused ||
+      (lazy ? onDemandFiles(graph.derived, ckpt, opts.onTensor) : await graph.derived.materialize(ckpt, opts));
   }
   // Each shard is handed to ORT whole under its own name; the initializers' offsets index it.
   for (const location of graph.locations) {
@@ -138,6 +145,15 @@ export async function openGraphSession(
   };
   try {
     const opened = await openSession(forEp, externalData, decision.choice, opts.adapter, gpuOutputs(graph), decision);
+    // Weights made on demand must all have been read that way; otherwise load them as whole files.
+    if (unreadOnDemandBytes(graph.model, externalData) > 0) {
+      await opened.session.release();
+      opts.onWarning?.({
+        code: 'on-demand-weights-unread',
+        message: 'this onnxruntime-web did not read the weights as they were made; loading them as whole files',
+      });
+      return openGraphSession(ckpt, { ...opts, onDemand: false }, gpuOutputs);
+    }
     return { graph, plan, ...opened };
   } catch (e) {
     if (e instanceof InferError) throw e;

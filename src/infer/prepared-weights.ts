@@ -10,6 +10,7 @@ import type { ModelFolder } from '../core/io/byte-source';
 import { readText } from '../core/io/byte-source';
 import type { DerivedWeights } from './derived-weights';
 import { InferError } from './errors';
+import { onDemandFromSource } from './on-demand-weights';
 import type { WeightFormat } from './weight-format';
 
 export const MANIFEST_NAME = 'merge-lab.weights.json';
@@ -135,7 +136,11 @@ export async function readPreparedWeights(
     if (!file) throw damaged(`${dir.name}/${f.name}`, 'missing');
     if (file.size !== f.bytes)
       throw damaged(`${dir.name}/${f.name}`, `${file.size} bytes where the manifest says ${f.bytes}`);
-    out.push({ path: f.name, data: await file.read(0, file.size) });
+    // Read in place while the session loads, where the folder reads synchronously (no whole-file copy).
+    const data = file.readSync
+      ? onDemandFromSource(f.bytes, (offset, length) => file.readSync!(offset, length))
+      : await file.read(0, file.size);
+    out.push({ path: f.name, data });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 /** Node adapters: a checkpoint folder read through file handles, and an output folder on disk. */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ByteSource, ModelFolder } from '../core/io/byte-source';
 import type { FileWriter, OutputFolder } from '../core/io/output-folder';
@@ -23,6 +23,17 @@ export class FileByteSource implements ByteSource {
       const { bytesRead } = await this.handle.read(buf, done, len - done, offset + done);
       if (bytesRead === 0) break;
       done += bytesRead;
+    }
+    return done === len ? buf : buf.subarray(0, done);
+  }
+  readSync(offset: number, length: number): Uint8Array {
+    const len = Math.max(0, Math.min(length, this.size - offset));
+    const buf = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const n = readSync(this.handle.fd, buf, done, len - done, offset + done);
+      if (n === 0) break;
+      done += n;
     }
     return done === len ? buf : buf.subarray(0, done);
   }

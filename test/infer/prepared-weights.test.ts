@@ -39,7 +39,15 @@ afterEach(() => vi.restoreAllMocks());
 async function logits(opts: LoadOptions): Promise<Float32Array> {
   const folder = new FsModelFolder(QUICK);
   try {
-    const lm = await CausalLM.load(folder, { ep: 'wasm', adapter, allLogits: true, weights: 'q4', ...opts });
+    // Whole files (onDemand: false), so `materialize` marks every packing these tests count.
+    const lm = await CausalLM.load(folder, {
+      ep: 'wasm',
+      adapter,
+      allLogits: true,
+      weights: 'q4',
+      onDemand: false,
+      ...opts,
+    });
     const { logits } = await lm.forward(IDS);
     await lm.release();
     return logits;

@@ -86,6 +86,6 @@ describe('merge-lab --weights', () => {
     ];
     const err = await run('node', [BIN, ...argv]).catch((e) => e);
     expect(err.code).toBe(1);
-    expect(err.stderr).toMatch(/InferError: tensor 'model.layers.0.self_attn.q_proj.weight' .* not a multiple of 128/);
+    expect(err.stderr).toMatch(/InferError: tensor 'model.embed_tokens.weight' .* not a multiple of 128/);
   });
 });

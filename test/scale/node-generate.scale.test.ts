@@ -50,7 +50,7 @@ describe('scale: Qwen2.5-1.5B shape in Node (wasm)', () => {
     console.log(`f32 refused in ${r.seconds.toFixed(1)} s, peak RSS ${gb(r.peak)}`);
   }, 600_000);
 
-  it('q4 generates 8 tokens; peak RSS is reported against the 2.5 GB target', async () => {
+  it('q4 generates 8 tokens with peak RSS within 2.5 GB', async () => {
     const model = await qwen15bCheckpoint();
     const r = generate(model, 'q4');
     if (r.status !== 0) throw new Error(`generate failed (${r.status}):\n${r.stderr}`);
@@ -61,7 +61,6 @@ describe('scale: Qwen2.5-1.5B shape in Node (wasm)', () => {
         `peak RSS ${gb(r.peak)} (target ${gb(PEAK_RSS_TARGET)})`,
     );
     expect(Number.isFinite(r.peak)).toBe(true);
-    // A hard ceiling well under an f32 load (6.7 GB); the target itself is reported, not asserted.
-    expect(r.peak).toBeLessThan(3e9);
+    expect(r.peak).toBeLessThanOrEqual(PEAK_RSS_TARGET);
   }, 1_200_000);
 });

@@ -56,11 +56,10 @@ describe('scale: Qwen2.5-1.5B shape in the page (Chromium, wasm)', () => {
       await page.selectOption('[data-testid=ep-select]', 'wasm');
       const models = page.locator('fieldset', { hasText: 'Models' });
       await models.locator('label', { hasText: name }).locator('input').waitFor();
-      for (const label of await models.locator('label').all()) {
-        const box = label.locator('input[type=checkbox]');
-        if ((await label.innerText()).includes(name)) await box.check();
-        else await box.uncheck();
-      }
+      // Ours first: the page keeps at least one model selected.
+      await models.locator('label', { hasText: name }).locator('input[type=checkbox]').check();
+      for (const label of await models.locator('label').all())
+        if (!(await label.innerText()).includes(name)) await label.locator('input[type=checkbox]').uncheck();
       const q4 = page.locator('[data-testid=weights-q4]');
       // The selector's plan for this model: f32 does not fit the wasm heap, q4 does.
       await expect

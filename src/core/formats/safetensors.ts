@@ -139,15 +139,34 @@ export class SafetensorsFile {
 
   /** Reads `count` elements starting at element `start` of a tensor (its raw storage bytes). */
   async readRange(name: string, start = 0, count?: number): Promise<Uint8Array> {
+    const { at, bytes } = this.span(name, start, count);
+    return this.checked(name, at, bytes, await this.source.read(at, bytes));
+  }
+
+  /** Whether `readRangeSync` works on this file's source. */
+  get canReadSync(): boolean {
+    return this.source.readSync !== undefined;
+  }
+
+  /** `readRange`, synchronously (only where `canReadSync`). */
+  readRangeSync(name: string, start = 0, count?: number): Uint8Array {
+    if (!this.source.readSync) throw new Error(`${this.name}: synchronous reads are not available here`);
+    const { at, bytes } = this.span(name, start, count);
+    return this.checked(name, at, bytes, this.source.readSync(at, bytes));
+  }
+
+  private span(name: string, start: number, count?: number): { at: number; bytes: number } {
     const t = this.info(name);
     const item = t.dtype === 'F32' ? 4 : 2;
-    const n = count ?? t.byteLength / item - start;
-    const bytes = await this.source.read(t.offset + start * item, n * item);
-    if (bytes.byteLength !== n * item)
+    return { at: t.offset + start * item, bytes: (count ?? t.byteLength / item - start) * item };
+  }
+
+  private checked(name: string, at: number, want: number, bytes: Uint8Array): Uint8Array {
+    if (bytes.byteLength !== want)
       throw new SafetensorsError(
         'truncated',
         this.name,
-        `expected ${n * item} bytes at offset ${t.offset + start * item}, got ${bytes.byteLength}`,
+        `expected ${want} bytes at offset ${at}, got ${bytes.byteLength}`,
         name,
       );
     return bytes;

@@ -8,17 +8,34 @@ export interface ByteSource {
   readonly size: number;
   /** Reads exactly `length` bytes at `offset`, or fewer when the file ends first. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * The same read, synchronously, where the platform allows it (Node files, memory, Blobs in a
+   * worker); lets onnxruntime-web pull weights while it builds a session (../../infer/on-demand-weights.ts).
+   */
+  readonly readSync?: (offset: number, length: number) => Uint8Array;
   close?(): Promise<void>;
 }
+
+/** FileReaderSync: synchronous Blob reads, in workers only. */
+type SyncReader = { readAsArrayBuffer(blob: Blob): ArrayBuffer };
+const SyncReaderCtor = (globalThis as { FileReaderSync?: new () => SyncReader }).FileReaderSync;
 
 /** A Blob/File source: `Blob.slice` reads only the requested range. */
 export class BlobByteSource implements ByteSource {
   readonly size: number;
+  readonly readSync?: (offset: number, length: number) => Uint8Array;
   constructor(
     private readonly blob: Blob,
     readonly name: string,
   ) {
     this.size = blob.size;
+    if (SyncReaderCtor) {
+      const reader = new SyncReaderCtor();
+      this.readSync = (offset, length) => {
+        const end = Math.min(this.size, offset + length);
+        return end <= offset ? new Uint8Array(0) : new Uint8Array(reader.readAsArrayBuffer(blob.slice(offset, end)));
+      };
+    }
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
     const end = Math.min(this.size, offset + length);
@@ -36,6 +53,9 @@ export class MemoryByteSource implements ByteSource {
     this.size = bytes.byteLength;
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
+    return this.readSync(offset, length);
+  }
+  readSync(offset: number, length: number): Uint8Array {
     return this.bytes.subarray(offset, Math.min(this.size, offset + length));
   }
 }
