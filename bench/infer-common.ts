@@ -33,6 +33,8 @@ export interface Measured {
   new_tokens: number;
   /** Peak resident memory of the measuring process (load, packing and runs together). */
   max_rss_bytes: number;
+  /** Resident memory after the timed runs, the session still open (the steady state). */
+  end_rss_bytes: number;
   load_s: number;
 }
 

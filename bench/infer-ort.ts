@@ -31,8 +31,8 @@ const { values } = parseArgs({
  * This process's own peak RSS: /proc's VmHWM belongs to the address space, which execve replaces;
  * getrusage's maxrss would carry the parent's peak across the exec (Linux keeps it).
  */
-function peakRssBytes(): number {
-  const kib = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+function rssBytes(field: 'VmHWM' | 'VmRSS'): number {
+  const kib = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
   return Number(kib) * 1024;
 }
 
@@ -83,14 +83,15 @@ for (let i = 0; i < reps; i++) {
   ids = r.ids;
   log(`run ${i + 1}/${reps}: prefill ${t.prefillTokPerS.toFixed(1)} tok/s, decode ${t.decodeTokPerS.toFixed(2)} tok/s`);
 }
-await lm.release();
-await folder.close();
 const out: Measured = {
   rates: best!,
   ids,
   reps,
   new_tokens: ids.length,
-  max_rss_bytes: peakRssBytes(),
+  max_rss_bytes: rssBytes('VmHWM'),
+  end_rss_bytes: rssBytes('VmRSS'),
   load_s: loadS,
 };
+await lm.release();
+await folder.close();
 console.log(JSON.stringify(out));

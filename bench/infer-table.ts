@@ -37,7 +37,7 @@ function sameTokens(a: number[], ref: number[] | undefined): string {
 
 export function printTable(rows: BenchRow[], bandwidthGBs: number, blockSize: number): void {
   console.log(
-    '| model | engine, weights | prompt | new tokens × runs | peak RSS | prefill tok/s | ÷ f32 | ÷ PyTorch f32 | decode tok/s | ÷ f32 | ÷ PyTorch f32 | weights read per token | bound tok/s | decode ÷ bound | TTFT | greedy tokens = PyTorch f32 |',
+    '| model | engine, weights | prompt | new tokens × runs | peak RSS (after the runs) | prefill tok/s | ÷ f32 | ÷ PyTorch f32 | decode tok/s | ÷ f32 | ÷ PyTorch f32 | weights read per token | bound tok/s | decode ÷ bound | TTFT | greedy tokens = PyTorch f32 |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const line = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
@@ -64,7 +64,7 @@ export function printTable(rows: BenchRow[], bandwidthGBs: number, blockSize: nu
         name,
         String(r.prompt),
         runs,
-        gb(r.ort.max_rss_bytes),
+        `${gb(r.ort.max_rss_bytes)} (${gb(r.ort.end_rss_bytes)})`,
         both(o.prefill_tok_s, o.prefill_tok_cpu_s),
         r.weights === 'f32' ? '1' : ratio(o, f32, 'prefill'),
         ratio(o, peer?.rates, 'prefill'),
@@ -83,7 +83,7 @@ export function printTable(rows: BenchRow[], bandwidthGBs: number, blockSize: nu
         `PyTorch eager, ${t.dtype}`,
         String(group[0]!.prompt),
         `${t.new_tokens} × ${t.reps}`,
-        gb(t.max_rss_bytes),
+        `${gb(t.max_rss_bytes)} (${gb(t.end_rss_bytes)})`,
         both(p.prefill_tok_s, p.prefill_tok_cpu_s),
         t.dtype === 'f32' ? '–' : ratio(p, peer?.rates, 'prefill'),
         t.dtype === 'f32' ? '1' : ratio(p, peer?.rates, 'prefill'),

@@ -54,10 +54,10 @@ def load_checkpoint(model_dir, dtype):
     return out
 
 
-def peak_rss_bytes():
-    """This process's own peak RSS: /proc's VmHWM belongs to the address space, which execve replaces;
-    getrusage's ru_maxrss would carry the parent's peak across the exec (Linux keeps it)."""
-    return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+def rss_bytes(field):
+    """VmHWM: this process's own peak RSS (it belongs to the address space, which execve replaces;
+    getrusage's ru_maxrss would carry the parent's peak across the exec: Linux keeps it). VmRSS: now."""
+    return int(re.search(field + r":\s+(\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
 
 
 def blas_in_use():
@@ -186,7 +186,7 @@ def main():
     print(json.dumps({
         "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(), "load_s": load_s, "reps": a.reps, "dtype": a.dtype,
         "prompt_tokens": len(prompt), "new_tokens": len(ids), **best, "ids": ids,
-        "max_rss_bytes": peak_rss_bytes(),
+        "max_rss_bytes": rss_bytes("VmHWM"), "end_rss_bytes": rss_bytes("VmRSS"),
     }))
 
 if __name__ == "__main__":
