@@ -3,8 +3,10 @@
  * ./opfs-weights-cache.ts): the checkpoint's content key is hashed (streamed, with progress), a
  * complete entry with the manifest this graph needs is reused; otherwise the weights are packed
  * (with progress and cancel) and written to the cache for the next load. A cache that cannot be
- * opened or written (no OPFS, quota) costs a LabWarning and nothing else: the packed weights are
- * handed to the load from memory either way.
+ * opened or written (no OPFS, quota) costs a LabWarning and nothing else. In a worker, where the
+ * checkpoint's Blobs read synchronously, packing streams into the entry tensor by tensor and the
+ * load reads the entry in place (../infer/on-demand-weights.ts): no copy of the packed weights is
+ * held beside the runtime's. Elsewhere they are packed in memory and handed to the load from there.
  *
  * `loadThroughCache` is the whole load: these weights, then ChatModel.load over them.
  *
@@ -20,6 +22,7 @@ import { InferError } from '../infer/errors';
 import { buildGraph } from '../infer/graph';
 import { type PlanLoadOptions, checkLoadPlan } from '../infer/load-plan';
 import { specOf, weightRefs } from '../infer/model';
+import { canProduceOnDemand, onDemandFiles } from '../infer/on-demand-weights';
 import { MANIFEST_NAME, type PreparedWeights, weightsManifest } from '../infer/prepared-weights';
 import { resolvePrecision } from '../infer/precision';
 import { chooseEp } from '../infer/runtime';
@@ -81,22 +84,29 @@ export async function cachedWeightsForLoad(folder: ModelFolder, opts: CachedWeig
     warn(store ? 'could not be read' : 'is not available', e);
     store = undefined;
   }
-  const files = await derived.materialize(ckpt, {
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    onTensor: (d, n) => opts.onProgress?.('packing', d, n),
-  });
+  // Where the checkpoint reads synchronously (Blobs in this worker), the weights are packed as they
+  // are written to the cache, one tensor at a time, and the load then reads the entry in place.
+  const onTensor = (d: number, n: number) => opts.onProgress?.('packing', d, n);
+  const lazy = canProduceOnDemand(derived, ckpt);
+  if (lazy && !store) return { source: 'packed', cached: false }; // the load makes them as it reads them
+  const files = lazy
+    ? onDemandFiles(derived, ckpt, onTensor)
+    : await derived.materialize(ckpt, { ...(opts.signal ? { signal: opts.signal } : {}), onTensor });
   let cached = false;
   if (store) {
     try {
-      opts.onProgress?.('caching', 0, 1);
-      await store.store(entry, files, manifest);
+      if (!lazy) opts.onProgress?.('caching', 0, 1); // lazily, the packing progress is the writing's
+      await store.store(entry, files, manifest, opts.signal);
       cached = true;
       opts.onProgress?.('caching', 1, 1);
+      const written = lazy ? await store.find(entry, manifest) : undefined;
+      if (written) return { source: 'packed', cached, prepared: { dir: written, key } };
     } catch (e) {
       if (isAbortError(e)) throw e;
       warn('could not be written', e);
     }
   }
+  if (lazy) return { source: 'packed', cached }; // not cached: the load makes them as it reads them
   const inMemory = new Map<string, Uint8Array>(files.map((f) => [f.path, f.data]));
   inMemory.set(MANIFEST_NAME, new TextEncoder().encode(JSON.stringify(manifest)));
   return { source: 'packed', cached, prepared: { dir: new MapModelFolder(`${folder.name} (packed)`, inMemory), key } };

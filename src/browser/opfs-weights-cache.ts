@@ -7,6 +7,7 @@
  * visit). `OpfsModelFolder` is a read-only ModelFolder view over an OPFS directory.
  */
 import { BlobByteSource, type ByteSource, type ModelFolder, readText } from '../core/io/byte-source';
+import { filePieces } from '../infer/on-demand-weights';
 import { MANIFEST_NAME, type WeightsManifest } from '../infer/prepared-weights';
 import { DirectoryOutputFolder } from './directory-output';
 
@@ -46,7 +47,12 @@ export interface WeightsStore {
   /** The complete entry whose manifest equals `expected`, or undefined (a stale or partial one is removed). */
   find(entry: string, expected: WeightsManifest): Promise<ModelFolder | undefined>;
   /** Writes an entry (files, then the manifest); on any failure nothing of it is left. */
-  store(entry: string, files: readonly { path: string; data: Uint8Array }[], manifest: WeightsManifest): Promise<void>;
+  store(
+    entry: string,
+    files: readonly { path: string; data: Uint8Array }[],
+    manifest: WeightsManifest,
+    signal?: AbortSignal,
+  ): Promise<void>;
 }
 
 /** Manifests compared by content (key, format, block size, files and tensors). */
@@ -99,13 +105,14 @@ export class OpfsWeightsCache implements WeightsStore {
     entry: string,
     files: readonly { path: string; data: Uint8Array }[],
     manifest: WeightsManifest,
+    signal?: AbortSignal,
   ): Promise<void> {
     const bytes = files.reduce((a, f) => a + f.data.byteLength, 0);
     await this.ensureQuota(bytes);
     await this.remove(entry);
     try {
       const out = new DirectoryOutputFolder(await this.root.getDirectoryHandle(entry, { create: true }), entry);
-      for (const f of files) await writeFile(out, f.path, f.data);
+      for (const f of files) await writeFile(out, f.path, f.data, signal);
       await writeFile(out, PARTIAL_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
       await out.rename(PARTIAL_MANIFEST, MANIFEST_NAME); // the entry is complete from here on
     } catch (e) {
@@ -136,10 +143,16 @@ async function filesComplete(folder: ModelFolder, m: WeightsManifest): Promise<b
   return true;
 }
 
-async function writeFile(out: DirectoryOutputFolder, name: string, data: Uint8Array): Promise<void> {
+async function writeFile(
+  out: DirectoryOutputFolder,
+  name: string,
+  data: Uint8Array,
+  signal?: AbortSignal,
+): Promise<void> {
   const w = await out.create(name);
   try {
-    await w.write(data);
+    // Weights made on demand are packed and written one tensor at a time (never a whole file in memory).
+    for await (const piece of filePieces(data, signal)) await w.write(piece);
     await w.close();
   } catch (e) {
     await w.abort();

@@ -13,6 +13,7 @@
  * whole files when not (./model.ts).
  */
 import { decodeToF32, encodeFromF32 } from '../core/dtype';
+import { throwIfAborted } from '../core/errors';
 import type { Checkpoint } from '../core/formats/checkpoint';
 import { packQ4 } from '../core/kernels/q4-pack';
 import { CHUNK_ELEMENTS, type DerivedJob, type DerivedWeights } from './derived-weights';
@@ -25,6 +26,8 @@ export class OnDemandFile extends Uint8Array {
   constructor(
     private readonly size: number,
     private readonly produce: (start: number, end: number) => Uint8Array,
+    /** Where its tensors start (sorted): `pieces` asks for one tensor at a time. */
+    readonly boundaries: readonly number[] = [],
   ) {
     super(0);
   }
@@ -98,7 +101,14 @@ export function onDemandFiles(
   return derived.locations.map((path, i) => {
     const segments = (byFile.get(path) ?? []).sort((a, b) => a.offset - b.offset);
     const produce = (start: number, end: number) => produceRange(segments, start, end, ckpt, cache, served);
-    return { path, data: new OnDemandFile(sizes[i]!, produce) };
+    return {
+      path,
+      data: new OnDemandFile(
+        sizes[i]!,
+        produce,
+        segments.map((seg) => seg.offset),
+      ),
+    };
   });
 }
 
@@ -189,4 +199,22 @@ export function unreadOnDemandBytes(model: Uint8Array, files: readonly { path: s
     if (location) expected.set(location, (expected.get(location) ?? 0) + Number(field('length') ?? 0));
   }
   return lazy.reduce((missing, f) => missing + Math.max(0, (expected.get(f.path) ?? 0) - f.data.served), 0);
+}
+
+/**
+ * A file's bytes in pieces, for writing it out (a cache entry) without holding it whole: an
+ * on-demand file one tensor at a time (a q4 tensor's scales then come from the rows just packed),
+ * any other file as it is. Stops between pieces when `signal` aborts.
+ */
+export async function* filePieces(data: Uint8Array, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  if (!(data instanceof OnDemandFile)) {
+    yield data;
+    return;
+  }
+  const cuts = [...new Set([0, ...data.boundaries, data.byteLength])].sort((a, b) => a - b);
+  for (let i = 1; i < cuts.length; i++) {
+    throwIfAborted(signal, 'packing');
+    yield data.subarray(cuts[i - 1]!, cuts[i]!);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // let progress and cancel through
+  }
 }

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { type Lab, openLab } from '../e2e/harness';
+import { type Lab, demoReady, openLab } from '../e2e/harness';
 import { gb, qwen15bCheckpoint } from './checkpoint';
 
 interface Sample {
@@ -47,6 +47,7 @@ describe('scale: Qwen2.5-1.5B shape in the page (Chromium, wasm)', () => {
     }, 500);
     try {
       const { page } = lab;
+      await demoReady(lab);
       await page.locator('[data-testid=folder-input]').setInputFiles(model);
       await page
         .locator(`[data-testid=model-card][data-model="${name}"][data-status=ready]`)
@@ -81,6 +82,8 @@ describe('scale: Qwen2.5-1.5B shape in the page (Chromium, wasm)', () => {
         `page, q4 on wasm: evaluated 1 problem (8 new tokens) in ${seconds.toFixed(0)} s\n` +
           `peak RSS: renderer (page + evaluation worker) ${gb(peak.renderer)}; all Chromium processes ${gb(peak.total)}`,
       );
+      expect(peak.renderer).toBeGreaterThan(0);
+      expect(peak.renderer).toBeLessThanOrEqual(2.5e9); // the Node target of issue 16, for the tab that does the work
       expect(lab.consoleErrors.filter((e) => !/favicon/.test(e))).toEqual([]);
     } finally {
       clearInterval(timer);
