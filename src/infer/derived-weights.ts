@@ -8,7 +8,8 @@
 import { decodeToF32, encodeFromF32 } from '../core/dtype';
 import { throwIfAborted } from '../core/errors';
 import type { Checkpoint } from '../core/formats/checkpoint';
-import { type Q4BlockSize, packQ4 } from '../core/kernels/q4-pack';
+import { type Q4BlockSize, type Q4Packed, packQ4 } from '../core/kernels/q4-pack';
+import type { DType } from '../core/dtype';
 import { InferError } from './errors';
 import type { DerivedTensor, WeightRef } from './graph-writer';
 import { DataType } from './onnx-proto';
@@ -25,6 +26,21 @@ export type DerivedJob =
       packed: DerivedTensor;
       scales: DerivedTensor;
     };
+
+export interface ProduceOptions {
+  signal?: AbortSignal;
+  onTensor?: (done: number, total: number) => void;
+  chunkElements?: number;
+  /** Packs raw rows (the source's dtype) into q4 blocks; default the CPU spec (../core/kernels/q4-pack.ts). */
+  packQ4?: (
+    raw: Uint8Array,
+    dtype: DType,
+    rows: number,
+    k: number,
+    blockSize: Q4BlockSize,
+    tensor: string,
+  ) => Promise<Q4Packed>;
+}
 
 /** Just under 1 GiB per file: well below the 2 GB limit, and no single huge allocation. */
 export const DEFAULT_MAX_FILE_BYTES = 2 ** 30;
@@ -130,20 +146,31 @@ export class DerivedWeights {
   }
 
   /**
-   * Produces the files: reads each source tensor once, in chunks of whole rows (at most
-   * `CHUNK_ELEMENTS` values decoded at a time, so a 150k-row embedding never has an f32 copy),
-   * converts each chunk and writes it in place. `onTensor` reports progress (tensors done, total).
+   * Produces the files in memory (see `produce`). The load usually makes them on demand instead
+   * (./on-demand-weights.ts); this serves sources without synchronous reads, and tests.
    */
-  async materialize(
-    ckpt: Checkpoint,
-    opts: { signal?: AbortSignal; onTensor?: (done: number, total: number) => void; chunkElements?: number } = {},
-  ): Promise<{ path: string; data: Uint8Array }[]> {
+  async materialize(ckpt: Checkpoint, opts: ProduceOptions = {}): Promise<{ path: string; data: Uint8Array }[]> {
     const buffers = this.files.map((size) => new Uint8Array(size));
     const locations = this.locations;
-    /** Writes `bytes` at byte `at` of tensor `t`. */
-    const write = (t: DerivedTensor, at: number, bytes: Uint8Array) => {
+    await this.produce(ckpt, (file, at, bytes) => void buffers[locations.indexOf(file)]!.set(bytes, at), opts);
+    return locations.map((path, i) => ({ path, data: buffers[i]! }));
+  }
+
+  /**
+   * Makes every planned tensor: reads each source tensor once, in chunks of whole rows (at most
+   * `chunkElements` values at a time, so a 150k-row embedding never has an f32 copy), converts
+   * each chunk and hands it to `write` (file name, byte offset in it, bytes). q4 chunks go through
+   * `packQ4` when given (the WGSL packer, ../gpu/quantize.ts), else the CPU spec. `onTensor`
+   * reports progress (tensors done, total).
+   */
+  async produce(
+    ckpt: Checkpoint,
+    write: (file: string, at: number, bytes: Uint8Array) => void | Promise<void>,
+    opts: ProduceOptions = {},
+  ): Promise<void> {
+    const into = (t: DerivedTensor, at: number, bytes: Uint8Array) => {
       if (at + bytes.byteLength > t.byteLength) throw new Error(`derived weights: ${t.name} overflows`);
-      buffers[locations.indexOf(t.location)]!.set(bytes, t.offset + at);
+      return write(t.location, t.offset + at, bytes);
     };
     const byteView = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     for (const [i, job] of this.jobs.entries()) {
@@ -156,16 +183,18 @@ export class DerivedWeights {
       for (let r = 0; r < rows; r += rowsPerChunk) {
         throwIfAborted(opts.signal, 'loading');
         const n = Math.min(rowsPerChunk, rows - r);
-        const values = decodeToF32(await t.file.readRange(job.source, r * rowLength, n * rowLength), t.dtype);
+        const raw = await t.file.readRange(job.source, r * rowLength, n * rowLength);
         if (job.kind === 'q4') {
-          const q = packQ4(values, n, job.k, job.blockSize);
-          write(job.packed, (r * job.k) / 2, q.packed);
-          write(job.scales, r * (job.k / job.blockSize) * 4, byteView(q.scales));
-        } else if (job.kind === 'f16') write(job.out, r * rowLength * 2, encodeFromF32(values, 'F16'));
-        else write(job.out, r * rowLength * 4, byteView(values));
+          const q = opts.packQ4
+            ? await opts.packQ4(raw, t.dtype, n, job.k, job.blockSize, job.source)
+            : packQ4(decodeToF32(raw, t.dtype), n, job.k, job.blockSize);
+          await into(job.packed, (r * job.k) / 2, q.packed);
+          await into(job.scales, r * (job.k / job.blockSize) * 4, byteView(q.scales));
+        } else if (job.kind === 'f16')
+          await into(job.out, r * rowLength * 2, encodeFromF32(decodeToF32(raw, t.dtype), 'F16'));
+        else await into(job.out, r * rowLength * 4, byteView(decodeToF32(raw, t.dtype)));
       }
       opts.onTensor?.(i + 1, this.jobs.length);
     }
-    return locations.map((path, i) => ({ path, data: buffers[i]! }));
   }
 }

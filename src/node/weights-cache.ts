@@ -17,6 +17,7 @@ import { throwIfAborted } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { type Sha256Stream, cacheEntryName, checkpointContentKey } from '../infer/content-key';
 import { InferError } from '../infer/errors';
+import type { ProduceOptions } from '../infer/derived-weights';
 import { buildGraph } from '../infer/graph';
 import { specOf, weightRefs } from '../infer/model';
 import { MANIFEST_NAME, type PreparedWeights, weightsManifest } from '../infer/prepared-weights';
@@ -62,6 +63,9 @@ export interface QuantizeOptions extends WeightOptions {
   externalFileBytes?: number;
   /** The checkpoint's content key, when already computed. */
   key?: string;
+  /** Packs q4 rows (the WGSL packer, `merge-lab quantize --backend webgpu`); default the CPU spec. */
+  packQ4?: ProduceOptions['packQ4'];
+  chunkElements?: number;
 }
 
 /**
@@ -82,10 +86,21 @@ export async function quantizeTo(modelDir: string, out: string, opts: QuantizeOp
       });
     await fs.rm(partial, { recursive: true, force: true });
     await fs.mkdir(partial, { recursive: true });
-    const files = await graph.derived.materialize(ckpt, opts);
-    for (const f of files) {
-      throwIfAborted(opts.signal, 'quantize');
-      await fs.writeFile(path.join(partial, f.path), f.data);
+    // Written tensor by tensor at their offsets: the packed weights are never whole in memory.
+    const handles = new Map<string, fs.FileHandle>();
+    try {
+      for (const [name, bytes] of graph.derived.locations.map((n, i) => [n, graph.derived!.fileBytes[i]!] as const)) {
+        const h = await fs.open(path.join(partial, name), 'w');
+        handles.set(name, h);
+        await h.truncate(bytes);
+      }
+      await graph.derived.produce(
+        ckpt,
+        async (file, at, bytes) => void (await handles.get(file)!.write(bytes, 0, bytes.byteLength, at)),
+        opts,
+      );
+    } finally {
+      await Promise.all([...handles.values()].map((h) => h.close()));
     }
     const manifest = weightsManifest(graph.derived, key, format, blockSize);
     await fs.writeFile(path.join(partial, MANIFEST_NAME), JSON.stringify(manifest, null, 1));

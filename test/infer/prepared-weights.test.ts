@@ -5,7 +5,17 @@
  * file; a cancelled run leaves nothing that looks complete; the cache reuses a first run's files.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +28,7 @@ import { MANIFEST_NAME } from '../../src/infer/prepared-weights';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { cachedWeights, checkpointKey, quantizeTo } from '../../src/node/weights-cache';
+import { writeTinyModel } from '../helpers/checkpoints';
 
 const QUICK = 'public/models/demo-quick';
 const IDS = [3, 17, 5, 42, 9, 1];
@@ -116,11 +127,11 @@ describe('prepared q4 weights', () => {
 
   it('the cache: a second run reuses the first one; a changed checkpoint gets another key', async () => {
     const root = path.join(tmp, 'cache');
-    const materialize = vi.spyOn(DerivedWeights.prototype, 'materialize');
+    const produce = vi.spyOn(DerivedWeights.prototype, 'produce');
     const first = await cachedWeights(QUICK, root, { weights: 'q4' });
     const second = await cachedWeights(QUICK, root, { weights: 'q4' });
     opened.push(first!.dir as FsModelFolder, second!.dir as FsModelFolder);
-    expect(materialize).toHaveBeenCalledTimes(1);
+    expect(produce).toHaveBeenCalledTimes(1);
     expect(second!.key).toBe(first!.key);
     expect(await logits({ prepared: second! })).toEqual(await logits({}));
     const other = path.join(tmp, 'other-model');
@@ -136,6 +147,22 @@ describe('prepared q4 weights', () => {
     const { stderr } = await promisify(execFile)('node', [path.resolve('bin/merge-lab.mjs'), ...args]);
     expect(stderr).toMatch(/wrote .* of f16 weights/);
     expect(readdirSync(cliOut)).toContain(MANIFEST_NAME);
+  });
+
+  it('merge-lab quantize --backend webgpu (the WGSL packer) writes the same bytes as the CPU spec', async () => {
+    const model = path.join(tmp, 'bf16-model');
+    writeTinyModel(model, { seed: 21, hidden: 256, intermediate: 384, vocab: 96, layers: 2, dtype: 'BF16' });
+    const run = (backend: string, out: string) =>
+      promisify(execFile)('node', [
+        path.resolve('bin/merge-lab.mjs'),
+        ...['quantize', '--model', model, '--weights', 'q4', '--block-size', '64', '--backend', backend, '--out', out],
+      ]);
+    const [cpu, gpu] = [path.join(tmp, 'q4-cpu'), path.join(tmp, 'q4-gpu')];
+    await run('cpu', cpu);
+    const { stderr } = await run('webgpu', gpu);
+    expect(stderr).toMatch(/q4 packer: backend: webgpu/);
+    for (const name of readdirSync(cpu))
+      expect(readFileSync(path.join(gpu, name))).toEqual(readFileSync(path.join(cpu, name)));
   });
 
   it("generate --weights-cache: the second run reuses the first one's q4 weights and answers the same", async () => {
