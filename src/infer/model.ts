@@ -13,6 +13,7 @@ import { type BuiltGraph, type GraphOptions, buildGraph, pastKey, pastValue, pre
 import type { WeightRef } from './graph-writer';
 import { type LoadPlan, type PlanLoadOptions, checkLoadPlan } from './load-plan';
 import { resolvePrecision } from './precision';
+import { segmentData, shardSegments } from './shard-segments';
 import { canProduceOnDemand, onDemandFiles, unreadOnDemandBytes } from './on-demand-weights';
 import { type PreparedWeights, readPreparedWeights } from './prepared-weights';
 import { type EpName, type EpReport, type OrtModule, chooseEp, openSession } from './runtime';
@@ -27,6 +28,8 @@ export interface LoadOptions extends GraphOptions, PlanLoadOptions {
   prepared?: PreparedWeights;
   /** f16 / q4: make the weights while the session reads them, when possible (default); false: whole files first. */
   onDemand?: boolean;
+  /** f32: largest part of a shard mounted as one external-data file (default SEGMENT_BYTES; tests split with less). */
+  shardSegmentBytes?: number;
 }
 
 /** The KV cache after some tokens: one [1, kvH, T, D] key and value tensor per layer (float32, or
@@ -45,16 +48,19 @@ export interface ForwardResult {
 }
 
 /** Maps a checkpoint's tensors to external-data references into its own shard files. */
-export function weightRefs(ckpt: Checkpoint): (name: string) => WeightRef | undefined {
+export function weightRefs(ckpt: Checkpoint, segmentBytes?: number): (name: string) => WeightRef | undefined {
+  const { of } = shardSegments(ckpt, segmentBytes);
   return (name) => {
     const t = ckpt.tensor(name);
+    const seg = of.get(name);
     return (
-      t && {
+      t &&
+      seg && {
         name: t.name,
         dtype: t.dtype,
         shape: t.shape,
-        location: t.file.name,
-        offset: t.offset,
+        location: seg.name,
+        offset: t.offset - seg.start,
         byteLength: t.byteLength,
       }
     );
@@ -68,7 +74,10 @@ export function weightRefs(ckpt: Checkpoint): (name: string) => WeightRef | unde
 export async function graphExternalData(
   graph: BuiltGraph,
   ckpt: Checkpoint,
-  opts: Pick<LoadOptions, 'signal' | 'onTensor' | 'prepared' | 'onWarning' | 'weights' | 'blockSize' | 'onDemand'> = {},
+  opts: Pick<
+    LoadOptions,
+    'signal' | 'onTensor' | 'prepared' | 'onWarning' | 'weights' | 'blockSize' | 'onDemand' | 'shardSegmentBytes'
+  > = {},
 ): Promise<{ path: string; data: Uint8Array }[]> {
   let externalData: { path: string; data: Uint8Array }[] = [];
   if (graph.derived) {
@@ -81,14 +90,13 @@ export async function graphExternalData(
       reused ||
       (lazy ? onDemandFiles(graph.derived, ckpt, opts.onTensor) : await graph.derived.materialize(ckpt, opts));
   }
-  // Each shard is handed to ORT whole under its own name; the initializers' offsets index it.
-  for (const location of graph.locations) {
-    const src = await ckpt.folder.open(location);
-    if (!src)
-      throw new InferError('missing-file', `${ckpt.name}/${location}: missing`, { file: `${ckpt.name}/${location}` });
-    externalData.push({ path: location, data: await src.read(0, src.size) });
-    throwIfAborted(opts.signal, 'loading');
-  }
+  // The shards' segments the graph reads (./shard-segments.ts), each under its own name.
+  const mounted = new Set(graph.locations);
+  const segments = shardSegments(ckpt, opts.shardSegmentBytes).segments.filter((seg) => mounted.has(seg.name));
+  for (const name of mounted)
+    if (!segments.some((seg) => seg.name === name))
+      throw new InferError('missing-file', `${ckpt.name}/${name}: missing`, { file: `${ckpt.name}/${name}` });
+  externalData.push(...(await segmentData(segments, opts.signal)));
   return externalData;
 }
 
@@ -131,7 +139,7 @@ export async function openGraphSession(
   const decision = await chooseEp(opts.ep ?? 'auto', opts.adapter);
   const precision = resolvePrecision(opts, decision);
   const build = (compute: typeof precision.compute) =>
-    buildGraph(spec, weightRefs(ckpt), { ...opts, kvCache: precision.kvCache, compute });
+    buildGraph(spec, weightRefs(ckpt, opts.shardSegmentBytes), { ...opts, kvCache: precision.kvCache, compute });
   let graph = build(precision.compute);
   // Refuses a model that does not fit before any weight is read, packed or handed to ORT.
   const plan = await checkLoadPlan(spec, opts, ckpt.name, { decision, precision });
