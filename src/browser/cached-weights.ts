@@ -22,7 +22,8 @@ import { InferError } from '../infer/errors';
 import { buildGraph } from '../infer/graph';
 import { type PlanLoadOptions, checkLoadPlan } from '../infer/load-plan';
 import { specOf, weightRefs } from '../infer/model';
-import { canProduceOnDemand, onDemandFiles } from '../infer/on-demand-weights';
+import type { ProduceOptions } from '../infer/derived-weights';
+import { type PiecewiseFile, canProduceOnDemand, onDemandFiles } from '../infer/on-demand-weights';
 import { MANIFEST_NAME, type PreparedWeights, weightsManifest } from '../infer/prepared-weights';
 import { resolvePrecision } from '../infer/precision';
 import { chooseEp } from '../infer/runtime';
@@ -41,6 +42,8 @@ export interface CachedWeightsOptions extends Omit<PlanLoadOptions, 'onPlan' | '
   /** Bytes hashed or tensors packed so far, of the total. */
   onProgress?: (stage: LoadStage, done: number, total: number) => void;
   onWarning?: (w: LabWarning) => void;
+  /** Packs q4 blocks for the cache (the WGSL packer on the page's GPU); default the CPU spec. */
+  packQ4?: ProduceOptions['packQ4'];
 }
 
 export interface CachedWeights {
@@ -87,11 +90,23 @@ export async function cachedWeightsForLoad(folder: ModelFolder, opts: CachedWeig
   // Where the checkpoint reads synchronously (Blobs in this worker), the weights are packed as they
   // are written to the cache, one tensor at a time, and the load then reads the entry in place.
   const onTensor = (d: number, n: number) => opts.onProgress?.('packing', d, n);
+  const { packQ4 } = opts;
   const lazy = canProduceOnDemand(derived, ckpt);
   if (lazy && !store) return { source: 'packed', cached: false }; // the load makes them as it reads them
-  const files = lazy
-    ? onDemandFiles(derived, ckpt, onTensor)
-    : await derived.materialize(ckpt, { ...(opts.signal ? { signal: opts.signal } : {}), onTensor });
+  // With a GPU packer (the WGSL kernel), each file is packed asynchronously as it is written.
+  const piecewise = (location: string, i: number): { path: string; data: PiecewiseFile } => ({
+    path: location,
+    data: {
+      byteLength: derived.fileBytes[i]!,
+      pieces: (signal) => derived.filePieces(ckpt, location, { packQ4, onTensor, ...(signal && { signal }) }),
+    },
+  });
+  const files =
+    packQ4 && store
+      ? derived.locations.map(piecewise)
+      : lazy
+        ? onDemandFiles(derived, ckpt, onTensor)
+        : await derived.materialize(ckpt, { ...(opts.signal ? { signal: opts.signal } : {}), onTensor });
   let cached = false;
   if (store) {
     try {
@@ -99,7 +114,7 @@ export async function cachedWeightsForLoad(folder: ModelFolder, opts: CachedWeig
       await store.store(entry, files, manifest, opts.signal);
       cached = true;
       opts.onProgress?.('caching', 1, 1);
-      const written = lazy ? await store.find(entry, manifest) : undefined;
+      const written = lazy || packQ4 ? await store.find(entry, manifest) : undefined;
       if (written) return { source: 'packed', cached, prepared: { dir: written, key } };
     } catch (e) {
       if (isAbortError(e)) throw e;
@@ -107,7 +122,8 @@ export async function cachedWeightsForLoad(folder: ModelFolder, opts: CachedWeig
     }
   }
   if (lazy) return { source: 'packed', cached }; // not cached: the load makes them as it reads them
-  const inMemory = new Map<string, Uint8Array>(files.map((f) => [f.path, f.data]));
+  if (files.some((f) => !(f.data instanceof Uint8Array))) return { source: 'packed', cached }; // ditto, from memory
+  const inMemory = new Map<string, Uint8Array>(files.map((f) => [f.path, f.data as Uint8Array]));
   inMemory.set(MANIFEST_NAME, new TextEncoder().encode(JSON.stringify(manifest)));
   return { source: 'packed', cached, prepared: { dir: new MapModelFolder(`${folder.name} (packed)`, inMemory), key } };
 }
@@ -121,7 +137,7 @@ export async function loadThroughCache(
   opts: CachedWeightsOptions & Omit<ChatLoadOptions, 'onTensor' | 'prepared'>,
 ): Promise<{ chat: ChatModel; source: WeightsSource; cached: boolean }> {
   const weights = await cachedWeightsForLoad(folder, opts);
-  const { store: _store, onProgress, ...loadOpts } = opts;
+  const { store: _store, onProgress, packQ4: _packQ4, ...loadOpts } = opts;
   const load = (prepared?: PreparedWeights) =>
     ChatModel.load(folder, {
       ...loadOpts,

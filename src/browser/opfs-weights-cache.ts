@@ -7,7 +7,7 @@
  * visit). `OpfsModelFolder` is a read-only ModelFolder view over an OPFS directory.
  */
 import { BlobByteSource, type ByteSource, type ModelFolder, readText } from '../core/io/byte-source';
-import { filePieces } from '../infer/on-demand-weights';
+import { type WeightFileData, filePieces } from '../infer/on-demand-weights';
 import { MANIFEST_NAME, type WeightsManifest } from '../infer/prepared-weights';
 import { DirectoryOutputFolder } from './directory-output';
 
@@ -49,7 +49,7 @@ export interface WeightsStore {
   /** Writes an entry (files, then the manifest); on any failure nothing of it is left. */
   store(
     entry: string,
-    files: readonly { path: string; data: Uint8Array }[],
+    files: readonly { path: string; data: WeightFileData }[],
     manifest: WeightsManifest,
     signal?: AbortSignal,
   ): Promise<void>;
@@ -103,7 +103,7 @@ export class OpfsWeightsCache implements WeightsStore {
 
   async store(
     entry: string,
-    files: readonly { path: string; data: Uint8Array }[],
+    files: readonly { path: string; data: WeightFileData }[],
     manifest: WeightsManifest,
     signal?: AbortSignal,
   ): Promise<void> {
@@ -146,7 +146,7 @@ async function filesComplete(folder: ModelFolder, m: WeightsManifest): Promise<b
 async function writeFile(
   out: DirectoryOutputFolder,
   name: string,
-  data: Uint8Array,
+  data: WeightFileData,
   signal?: AbortSignal,
 ): Promise<void> {
   const w = await out.create(name);

@@ -55,7 +55,7 @@ export class DerivedWeights {
   private readonly files: number[] = []; // bytes used per file
 
   constructor(
-    private readonly prefix = 'merge-lab.weights',
+    readonly prefix = 'merge-lab.weights',
     readonly maxFileBytes = DEFAULT_MAX_FILE_BYTES,
   ) {}
 
@@ -154,6 +154,53 @@ export class DerivedWeights {
     const locations = this.locations;
     await this.produce(ckpt, (file, at, bytes) => void buffers[locations.indexOf(file)]!.set(bytes, at), opts);
     return locations.map((path, i) => ({ path, data: buffers[i]! }));
+  }
+
+  /**
+   * One file's bytes in order, as pieces (its tensors and the padding between them), for writing it
+   * out without holding it: q4 blocks are written as they are packed, their scales after them.
+   * Packs through `opts.packQ4` when given (the WGSL packer). A q4 tensor whose blocks and scales
+   * lie in different files is packed for each.
+   */
+  async *filePieces(ckpt: Checkpoint, location: string, opts: ProduceOptions = {}): AsyncGenerator<Uint8Array> {
+    const inFile = (t: DerivedTensor) => t.location === location;
+    const jobs = this.jobs.filter((j) => (j.kind === 'q4' ? inFile(j.packed) || inFile(j.scales) : inFile(j.out)));
+    let at = 0;
+    const pad = (to: number) => {
+      const gap = to - at;
+      at = to;
+      return gap > 0 ? new Uint8Array(gap) : undefined;
+    };
+    for (const job of jobs) {
+      const sink = new DerivedWeights(this.prefix, this.maxFileBytes);
+      sink.jobs.push(job);
+      const first = job.kind === 'q4' ? (inFile(job.packed) ? job.packed : job.scales) : job.out;
+      const gap = pad(first.offset);
+      if (gap) yield gap;
+      const later: { at: number; bytes: Uint8Array }[] = [];
+      const pieces: Uint8Array[] = [];
+      await sink.produce(
+        ckpt,
+        (file, offset, bytes) => {
+          if (file !== location) return;
+          if (offset === at) {
+            pieces.push(bytes);
+            at += bytes.byteLength;
+          } else later.push({ at: offset, bytes: bytes.slice() });
+        },
+        { ...opts, onTensor: undefined },
+      );
+      yield* pieces;
+      for (const p of later.sort((a, b) => a.at - b.at)) {
+        const g = pad(p.at);
+        if (g) yield g;
+        yield p.bytes;
+        at += p.bytes.byteLength;
+      }
+      opts.onTensor?.(this.jobs.indexOf(job) + 1, this.jobs.length);
+    }
+    const tail = pad(this.files[this.locations.indexOf(location)]!);
+    if (tail) yield tail;
   }
 
   /**

@@ -201,12 +201,28 @@ export function unreadOnDemandBytes(model: Uint8Array, files: readonly { path: s
   return lazy.reduce((missing, f) => missing + Math.max(0, (expected.get(f.path) ?? 0) - f.data.served), 0);
 }
 
+/** A file made piece by piece, asynchronously (`DerivedWeights.filePieces`, e.g. with the WGSL packer). */
+export interface PiecewiseFile {
+  readonly byteLength: number;
+  pieces(signal?: AbortSignal): AsyncIterable<Uint8Array>;
+}
+
+/** A weights file to write: bytes, bytes made on demand, or pieces made asynchronously. */
+export type WeightFileData = Uint8Array | PiecewiseFile;
+
 /**
  * A file's bytes in pieces, for writing it out (a cache entry) without holding it whole: an
  * on-demand file one tensor at a time (a q4 tensor's scales then come from the rows just packed),
  * any other file as it is. Stops between pieces when `signal` aborts.
  */
-export async function* filePieces(data: Uint8Array, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+export async function* filePieces(data: WeightFileData, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  if (!(data instanceof Uint8Array)) {
+    for await (const piece of data.pieces(signal)) {
+      throwIfAborted(signal, 'packing');
+      yield piece;
+    }
+    return;
+  }
   if (!(data instanceof OnDemandFile)) {
     yield data;
     return;

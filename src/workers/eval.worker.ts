@@ -13,6 +13,7 @@
 import { expose } from 'comlink';
 import { type LoadStage, type WeightsSource, loadThroughCache } from '../browser/cached-weights';
 import { OpfsWeightsCache, type WeightsStore } from '../browser/opfs-weights-cache';
+import { type PackerChoice, gpuPacker } from './gpu-packer';
 import { browserRuntimeAdapter } from '../browser/ort-adapter';
 import { type LabWarning, throwIfAborted } from '../core/errors';
 import { MapModelFolder, type ModelFolder } from '../core/io/byte-source';
@@ -57,6 +58,8 @@ export interface PlannedEval {
  * or the one `plannedEval` needs), `force` (load even when the plan says it does not fit), the wasm heap.
  */
 export interface ModelLoadOptions extends WeightOptions {
+  /** q4 packing for the cache: the WGSL kernel on this GPU (auto: on a hardware adapter) or the CPU spec. */
+  packer?: PackerChoice;
   tokenBudget?: number;
   plannedEval?: PlannedEval;
   force?: boolean;
@@ -147,7 +150,7 @@ export function createEvalWorkerApi(
       const ac = new AbortController();
       loads.add(ac);
       try {
-        const { plannedEval, ...rest } = opts;
+        const { plannedEval, packer: packerChoice = 'auto', ...rest } = opts;
         const budget = plannedEval && rest.tokenBudget === undefined ? await budgetOf(folder, plannedEval) : {};
         const warnings: LabWarning[] = [];
         const base = { ep, adapter, ...rest, ...budget, signal: ac.signal };
@@ -159,12 +162,14 @@ export function createEvalWorkerApi(
           void Promise.resolve(onProgress?.({ stage, done, total })).catch(() => undefined);
         };
         const onWarning = (w: LabWarning) => void warnings.push(w);
+        const packer = rest.weights === 'q4' ? await gpuPacker(packerChoice, adapter, ac.signal) : undefined;
         const { chat, source, cached } = await loadThroughCache(folder, {
           ...base,
           store,
           onProgress: progress,
           onWarning,
-        });
+          ...(packer && { packQ4: packer.packQ4 }),
+        }).finally(() => packer?.dispose());
         if (ac.signal.aborted) {
           // Cancelled while the session was being created (that step cannot stop midway).
           await chat.release();

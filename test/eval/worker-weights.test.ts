@@ -10,8 +10,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { MessageChannel } from 'node:worker_threads';
 import { expose } from 'comlink';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { WebGpuBackend } from '../../src/gpu/backend';
 import type { WeightsStore } from '../../src/browser/opfs-weights-cache';
+import { type WeightFileData, filePieces } from '../../src/infer/on-demand-weights';
 import { LabError } from '../../src/core/errors';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
 import { parseProblemSet } from '../../src/core/eval/problem-set';
@@ -44,9 +46,16 @@ class MemoryStore implements WeightsStore {
     files.set('merge-lab.weights.json', new TextEncoder().encode(JSON.stringify(e.manifest)));
     return new MapModelFolder(entry, files);
   }
-  async store(entry: string, files: readonly { path: string; data: Uint8Array }[], manifest: WeightsManifest) {
+  async store(entry: string, files: readonly { path: string; data: WeightFileData }[], manifest: WeightsManifest) {
     if (this.failWith) throw this.failWith;
-    this.entries.set(entry, { files: new Map(files.map((f) => [f.path, f.data.slice()])), manifest });
+    const written = new Map<string, Uint8Array>();
+    for (const f of files) {
+      const out = new Uint8Array(f.data.byteLength);
+      let at = 0;
+      for await (const piece of filePieces(f.data)) out.set(piece, (at += piece.byteLength) - piece.byteLength);
+      written.set(f.path, out);
+    }
+    this.entries.set(entry, { files: written, manifest });
   }
 }
 
@@ -88,6 +97,21 @@ describe('evaluation worker: cached, forced and planned loads', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(progress.filter((p) => p.stage === 'packing')).toEqual([]);
   }, 120_000);
+
+  it('the WGSL packer (packer: webgpu, lavapipe) writes the cache entry the CPU spec writes, and answers the same', async () => {
+    const gpuStore = new MemoryStore();
+    const gpu = connect(async () => gpuStore);
+    const packQ4 = vi.spyOn(WebGpuBackend.prototype, 'packQ4');
+    await gpu.load('q4', blobs(QUICK), 'wasm', { weights: 'q4', packer: 'webgpu' });
+    expect(packQ4).toHaveBeenCalled();
+    const [entry] = [...gpuStore.entries.keys()];
+    expect(entry).toBe(`${await checkpointKey(QUICK)}.q4-32`);
+    // The CPU-packed entry of the same checkpoint (first test of this block) holds the same bytes.
+    expect(gpuStore.entries.get(entry!)!.files).toEqual(store.entries.get(entry!)!.files);
+    expect(await gpu.loadedFormat('q4')).toMatchObject({ weights: 'packed', cached: true });
+    expect(await answers(gpu, 'q4')).toEqual(await answers(cached, 'q4'));
+    packQ4.mockRestore();
+  }, 180_000);
 
   it('an entry the load cannot read is passed over with a warning and the weights packed again', async () => {
     store.lose = ['merge-lab.weights.0.bin'];
