@@ -12,49 +12,13 @@ import { createWriteStream, existsSync, mkdirSync, renameSync, writeFileSync } f
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { QWEN_SHAPES, qwenTensors, xorshift32 } from '../tools/random-qwen';
 
 const { values } = parseArgs({ options: { out: { type: 'string' }, layers: { type: 'string', default: '24' } } });
 const OUT = path.resolve(values.out ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '.data'));
 const LAYERS = Number(values.layers);
-const H = 896,
-  I = 4864,
-  V = 151936,
-  KV = 128;
-
-export function qwenShapes(layers = LAYERS): [string, number[]][] {
-  const s: [string, number[]][] = [['model.embed_tokens.weight', [V, H]]];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}`;
-    s.push(
-      [`${p}.input_layernorm.weight`, [H]],
-      [`${p}.mlp.down_proj.weight`, [H, I]],
-      [`${p}.mlp.gate_proj.weight`, [I, H]],
-      [`${p}.mlp.up_proj.weight`, [I, H]],
-      [`${p}.post_attention_layernorm.weight`, [H]],
-      [`${p}.self_attn.k_proj.bias`, [KV]],
-      [`${p}.self_attn.k_proj.weight`, [KV, H]],
-      [`${p}.self_attn.o_proj.weight`, [H, H]],
-      [`${p}.self_attn.q_proj.bias`, [H]],
-      [`${p}.self_attn.q_proj.weight`, [H, H]],
-      [`${p}.self_attn.v_proj.bias`, [KV]],
-      [`${p}.self_attn.v_proj.weight`, [KV, H]],
-    );
-  }
-  s.push(['model.norm.weight', [H]]);
-  return s;
-}
-
-/** xorshift32 stream of u32 */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>>= 0);
-  };
-}
+const SHAPE = { ...QWEN_SHAPES['0.5b'], layers: LAYERS };
+const { hidden: H, intermediate: I, vocab: V } = SHAPE;
 
 /** f16 bits of a random weight: sign, exponent 8..12 (2^-7 … 2^-3), random mantissa. */
 function fillBase(out: Uint16Array, next: () => number) {
@@ -75,7 +39,7 @@ async function writeModel(name: string, variant: number) {
     return;
   }
   mkdirSync(dir, { recursive: true });
-  const shapes = qwenShapes();
+  const shapes = qwenTensors(SHAPE);
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   let offset = 0;
   for (const [n, shape] of shapes) {
@@ -96,8 +60,8 @@ async function writeModel(name: string, variant: number) {
   for (const [n, shape] of shapes) {
     const numel = shape.reduce((a, b) => a * b, 1);
     const salt = [...n].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7);
-    const base = rng(salt);
-    const noise = rng(salt ^ (variant * 0x9e3779b9));
+    const base = xorshift32(salt);
+    const noise = xorshift32(salt ^ (variant * 0x9e3779b9));
     for (let s = 0; s < numel; s += CH) {
       const buf = new Uint16Array(Math.min(CH, numel - s));
       fillBase(buf, base);

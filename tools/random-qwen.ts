@@ -90,7 +90,7 @@ export function qwenTensors(s: QwenShape): [string, number[]][] {
 }
 
 /** xorshift32: a u32 stream. */
-function rng(seed: number): () => number {
+export function xorshift32(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;
@@ -233,7 +233,7 @@ export async function writeRandomQwen(dir: string, o: RandomQwenOptions): Promis
     const piece = 1 << 23;
     for (const [name, shape] of shard) {
       const salt = [...name].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, (o.seed ?? 1) >>> 0);
-      const next = rng(salt);
+      const next = xorshift32(salt);
       const bytes = size(shape);
       for (let at = 0; at < bytes; at += piece) {
         const buf = new Uint8Array(Math.min(piece, bytes - at));

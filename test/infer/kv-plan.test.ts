@@ -4,24 +4,11 @@
  * with the cache it would load with.
  */
 import { describe, expect, it } from 'vitest';
-import { parseModelConfig } from '../../src/core/formats/model-config';
 import { kvCacheTerm, planKvDtype } from '../../src/infer/kv-plan';
 import { type PlanTarget, planInferenceMemory } from '../../src/infer/memory-plan';
+import { QWEN_15B_FIELDS, qwen } from './shapes';
 
-const QWEN_15B = parseModelConfig(
-  JSON.stringify({
-    architectures: ['Qwen2ForCausalLM'],
-    hidden_size: 1536,
-    intermediate_size: 8960,
-    num_hidden_layers: 28,
-    num_attention_heads: 12,
-    num_key_value_heads: 2,
-    head_dim: 128,
-    vocab_size: 151936,
-    tie_word_embeddings: true,
-    max_position_embeddings: 32768,
-  }),
-);
+const QWEN_15B = qwen({ ...QWEN_15B_FIELDS, max_position_embeddings: 32768 });
 /** 4 GB of device memory: the 1.5B shape's f32 weights (6.2 GB) do not fit, its f16 ones (3.1 GB) do, for some tokens. */
 const GPU_4GB: PlanTarget = {
   kind: 'webgpu',

@@ -4,7 +4,6 @@
  * adapter with 8 GB of device memory.
  */
 import { describe, expect, it } from 'vitest';
-import { parseModelConfig } from '../../src/core/formats/model-config';
 import {
   GIB,
   planAllFormats,
@@ -13,40 +12,11 @@ import {
   type PlanTarget,
   WASM_OVERHEAD_BYTES,
 } from '../../src/infer/memory-plan';
+import { QWEN_05B_FIELDS, QWEN_15B_FIELDS, QWEN_7B_FIELDS, qwen } from './shapes';
 
-const qwen = (fields: Record<string, unknown>) =>
-  parseModelConfig(JSON.stringify({ architectures: ['Qwen2ForCausalLM'], ...fields }));
-const QWEN_05B = qwen({
-  hidden_size: 896,
-  intermediate_size: 4864,
-  num_hidden_layers: 24,
-  num_attention_heads: 14,
-  num_key_value_heads: 2,
-  vocab_size: 151936,
-  tie_word_embeddings: true,
-  max_position_embeddings: 32768,
-});
-const QWEN_15B = qwen({
-  hidden_size: 1536,
-  intermediate_size: 8960,
-  num_hidden_layers: 28,
-  num_attention_heads: 12,
-  num_key_value_heads: 2,
-  head_dim: 128,
-  vocab_size: 151936,
-  tie_word_embeddings: true,
-  max_position_embeddings: 4096, // as Qwen2.5-Math-1.5B ships it
-});
-const QWEN_7B = qwen({
-  hidden_size: 3584,
-  intermediate_size: 18944,
-  num_hidden_layers: 28,
-  num_attention_heads: 28,
-  num_key_value_heads: 4,
-  vocab_size: 152064,
-  tie_word_embeddings: false,
-  max_position_embeddings: 32768,
-});
+const QWEN_05B = qwen(QWEN_05B_FIELDS);
+const QWEN_15B = qwen(QWEN_15B_FIELDS);
+const QWEN_7B = qwen(QWEN_7B_FIELDS);
 
 const WASM: PlanTarget = { kind: 'wasm' };
 const gpu = (bindingBytes: number, deviceMemoryBytes = 8e9): PlanTarget => ({

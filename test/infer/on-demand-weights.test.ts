@@ -14,19 +14,11 @@ import { openSession } from '../../src/infer/runtime';
 import { OnDemandFile, onDemandFiles, unreadOnDemandBytes } from '../../src/infer/on-demand-weights';
 import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { FsModelFolder } from '../../src/node/fs-folder';
-import { type TinyModelOptions, tinyModelFiles } from '../helpers/checkpoints';
+import { tinyModelFiles } from '../helpers/checkpoints';
+import { HEAD128 } from './shapes';
 
 const adapter = nodeRuntimeAdapter();
 const IDS = [3, 17, 5, 42, 9, 1, 30, 2];
-const TIED128: TinyModelOptions = {
-  seed: 128,
-  hidden: 256,
-  intermediate: 256,
-  vocab: 80,
-  layers: 2,
-  tied: true,
-  dtype: 'BF16',
-};
 afterEach(() => vi.restoreAllMocks());
 
 async function logits(ckpt: Checkpoint, opts: LoadOptions) {
@@ -42,7 +34,7 @@ describe('weights made on demand', () => {
     ['demo-quick, f16', () => Checkpoint.open(new FsModelFolder('public/models/demo-quick')), { weights: 'f16' }],
     [
       'tied head_dim 128, q4, head and projections in row chunks',
-      () => Checkpoint.open(new MapModelFolder('tied', tinyModelFiles(TIED128))),
+      () => Checkpoint.open(new MapModelFolder('tied', tinyModelFiles(HEAD128))),
       { weights: 'q4', q4ChunkBytes: 4096 },
     ],
   ] as const)('%s: the logits of whole files, nothing materialized', async (_, open, opts) => {
@@ -56,7 +48,7 @@ describe('weights made on demand', () => {
   });
 
   it('the session reads every initializer byte through subarray (the check the loader relies on)', async () => {
-    const ckpt = await Checkpoint.open(new MapModelFolder('tied', tinyModelFiles(TIED128)));
+    const ckpt = await Checkpoint.open(new MapModelFolder('tied', tinyModelFiles(HEAD128)));
     const graph = buildGraph(specOf(ckpt), weightRefs(ckpt), { weights: 'q4', q4ChunkBytes: 4096 });
     const files = await graphExternalData(graph, ckpt, { weights: 'q4' });
     expect(files.every((f) => f.data instanceof OnDemandFile)).toBe(true);
@@ -70,7 +62,7 @@ describe('weights made on demand', () => {
   });
 
   it('ranges produce the bytes materialize writes, in any order', async () => {
-    const ckpt = await Checkpoint.open(new MapModelFolder('tied', tinyModelFiles(TIED128)));
+    const ckpt = await Checkpoint.open(new MapModelFolder('tied', tinyModelFiles(HEAD128)));
     const { graph } = await logits(ckpt, { weights: 'q4', q4ChunkBytes: 4096 });
     const whole = await graph.derived!.materialize(ckpt);
     const lazy = onDemandFiles(graph.derived!, ckpt);
@@ -87,12 +79,12 @@ describe('weights made on demand', () => {
   });
 
   it('without synchronous reads (Blobs outside a worker) the files are made whole first', async () => {
-    const blobs = new Map([...tinyModelFiles(TIED128)].map(([n, b]) => [n, new Blob([b as Uint8Array<ArrayBuffer>])]));
+    const blobs = new Map([...tinyModelFiles(HEAD128)].map(([n, b]) => [n, new Blob([b as Uint8Array<ArrayBuffer>])]));
     const ckpt = await Checkpoint.open(new MapModelFolder('blobs', blobs));
     const materialize = vi.spyOn(DerivedWeights.prototype, 'materialize');
     const viaBlobs = await logits(ckpt, { weights: 'q4' });
     expect(materialize).toHaveBeenCalledTimes(1);
-    const inMemory = await logits(await Checkpoint.open(new MapModelFolder('tied', tinyModelFiles(TIED128))), {
+    const inMemory = await logits(await Checkpoint.open(new MapModelFolder('tied', tinyModelFiles(HEAD128))), {
       weights: 'q4',
     });
     expect(viaBlobs.out).toEqual(inMemory.out);

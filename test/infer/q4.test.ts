@@ -16,6 +16,7 @@ import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { type TinyModelOptions, tinyModelFiles } from '../helpers/checkpoints';
 import { maxAbsDiff, referenceLogits } from './reference';
+import { HEAD128, HEAD64 } from './shapes';
 import { computedWeights } from './weight-reference';
 
 const adapter = nodeRuntimeAdapter();
@@ -23,17 +24,6 @@ const IDS = [3, 17, 5, 42, 9, 1];
 const demo = new FsModelFolder('public/models/demo-quick');
 afterAll(() => demo.close());
 
-/** Qwen2-shaped: 2 heads over 1 KV head, so head_dim = hidden / 2. */
-const HEAD64: TinyModelOptions = { seed: 64, hidden: 128, intermediate: 256, vocab: 96, layers: 2 };
-const HEAD128: TinyModelOptions = {
-  seed: 128,
-  hidden: 256,
-  intermediate: 256,
-  vocab: 80,
-  layers: 2,
-  tied: true,
-  dtype: 'BF16',
-};
 const tiny = (o: TinyModelOptions) => Checkpoint.open(new MapModelFolder(`tiny-${o.seed}`, tinyModelFiles(o)));
 
 /** Max |Δlogit| against the reference over the weights the format computes with, and over the original ones. */
