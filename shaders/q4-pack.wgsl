@@ -24,23 +24,11 @@ const SIGN: u32 = 0x80000000u;
 const ABS: u32 = 0x7fffffffu;
 const INF: u32 = 0x7f800000u;
 
-// The f32 bits of an f16 value (the decoding of shaders/dtype.wgsl; NaN payloads do not matter here).
-fn f16_bits_as_f32(h: u32) -> u32 {
-  let s = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let f = h & 0x3ffu;
-  if (e == 31u) { return s | INF | (f << 13u); }
-  if (e != 0u) { return s | ((e + 112u) << 23u) | (f << 13u); }
-  if (f == 0u) { return s; }
-  let msb = firstLeadingBit(f); // subnormal half: f · 2^-24 = 1.x · 2^(msb − 24)
-  return s | ((msb + 103u) << 23u) | ((f << (23u - msb)) & 0x7fffffu);
-}
-
 fn element_bits(i: u32) -> u32 {
   if (SOURCE == 0u) { return src[i]; }
   let h = (src[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu;
   if (SOURCE == 2u) { return h << 16u; }
-  return f16_bits_as_f32(h);
+  return f16_to_f32_bits(h); // shaders/f16-bits.wgsl
 }
 
 // The integer significand of |x| (implicit bit included; subnormals have none) and its exponent

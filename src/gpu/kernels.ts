@@ -90,6 +90,7 @@ export const KERNELS = {
     uniforms: { n: 'u32' },
     bindings: { src: 'read', dst: 'rw' },
     overrides: { BF16: 'bool' },
+    includes: ['f16-bits'],
     cpuTwin: 'dtype',
   }),
   delta: defineKernel({
@@ -180,6 +181,7 @@ export const KERNELS = {
     uniforms: { n: 'u32' },
     bindings: { src: 'read', packed: 'rw', scales: 'rw' },
     overrides: { BLOCK: 'u32', SOURCE: 'u32' },
+    includes: ['f16-bits'],
     cpuTwin: 'kernels/q4-pack',
   }),
   /** Tiled matmul for the SVD merges (driven by linalg.ts): `main` for GPUs, `main_registers` for CPU adapters. */
