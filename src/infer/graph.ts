@@ -75,6 +75,9 @@ export interface GraphOptions extends WeightOptions {
   externalFileBytes?: number;
   /** q4: the largest weight (as f32 bytes) one MatMulNBits node dequantizes; default Q4_CHUNK_F32_BYTES. */
   q4ChunkBytes?: number;
+  /** The batched form (./graph-batch.ts: input_ids [B, S] and per-sequence past lengths); built by
+   *  `buildDecoderGraph`, never by `buildGraph`, which makes the batch-1 graph. */
+  batch?: boolean;
 }
 
 export const ACT_SUM_PREFIX = 'act_sum.';
@@ -102,17 +105,17 @@ export const presentKey = (l: number) => `present.${l}.key`;
 export const presentValue = (l: number) => `present.${l}.value`;
 
 /**
- * Builds the graph. `weight(name)` returns where a tensor is, or undefined when the checkpoint
- * lacks it (then the error names it).
+ * The weight options resolved and checked, and the emitter of the graph's weight nodes: `weight(name)`
+ * is checked against the shape the config implies (a missing or misshapen tensor is refused by name),
+ * and every file the graph reads is added to `locations`. Shared by the batch-1 and batched builders.
  */
-export function buildGraph(
+export function decoderWeights(
   spec: ModelSpec,
   weight: (name: string) => WeightRef | undefined,
-  opts: GraphOptions = {},
-): BuiltGraph {
-  const { hidden: H, heads: nH, kvHeads: kvH, headDim: D, intermediate: I, vocab: V, layers: L } = spec;
-  const g = new GraphWriter();
-  const locations = new Set<string>();
+  opts: GraphOptions,
+  g: GraphWriter,
+  locations: Set<string>,
+) {
   const { format, blockSize, kvCache, compute: computeChoice } = resolveWeightOptions(opts);
   const compute: ComputeDtype = computeChoice === 'f16' ? 'f16' : 'f32';
   if (compute === 'f16' && format !== 'f16')
@@ -151,6 +154,24 @@ export function buildGraph(
     format,
     blockSize,
   );
+  return { weights, format, kvCache, compute };
+}
+
+/**
+ * Builds the graph. `weight(name)` returns where a tensor is, or undefined when the checkpoint
+ * lacks it (then the error names it).
+ */
+export function buildGraph(
+  spec: ModelSpec,
+  weight: (name: string) => WeightRef | undefined,
+  opts: GraphOptions = {},
+): BuiltGraph {
+  const { hidden: H, heads: nH, kvHeads: kvH, headDim: D, intermediate: I, vocab: V, layers: L } = spec;
+  if (opts.batch)
+    throw new InferError('bad-options', 'the batched graph is built by buildDecoderGraph', { field: 'batch' });
+  const g = new GraphWriter();
+  const locations = new Set<string>();
+  const { weights, kvCache, compute, format } = decoderWeights(spec, weight, opts, g, locations);
   const w = weights.weight;
 
   // Shared constants.

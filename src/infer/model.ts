@@ -9,7 +9,8 @@ import type { ModelFolder } from '../core/io/byte-source';
 import { type ModelSpec, modelSpec } from './architecture';
 import { throwIfAborted } from '../core/errors';
 import { InferError } from './errors';
-import { type BuiltGraph, type GraphOptions, buildGraph, pastKey, pastValue, presentKey, presentValue } from './graph';
+import { type BuiltGraph, type GraphOptions, pastKey, pastValue, presentKey, presentValue } from './graph';
+import { buildDecoderGraph } from './graph-batch';
 import type { WeightRef } from './graph-writer';
 import { type LoadPlan, type PlanLoadOptions, checkLoadPlan } from './load-plan';
 import { resolvePrecision } from './precision';
@@ -139,7 +140,7 @@ export async function openGraphSession(
   const decision = await chooseEp(opts.ep ?? 'auto', opts.adapter);
   const precision = resolvePrecision(opts, decision);
   const build = (compute: typeof precision.compute) =>
-    buildGraph(spec, weightRefs(ckpt, opts.shardSegmentBytes), { ...opts, kvCache: precision.kvCache, compute });
+    buildDecoderGraph(spec, weightRefs(ckpt, opts.shardSegmentBytes), { ...opts, kvCache: precision.kvCache, compute });
   let graph = build(precision.compute);
   // Refuses a model that does not fit before any weight is read, packed or handed to ORT.
   const plan = await checkLoadPlan(spec, opts, ckpt.name, { decision, precision });

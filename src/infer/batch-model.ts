@@ -1,0 +1,139 @@
+/**
+ * A causal LM over the batched graph (./graph-batch.ts): `forward(ids, cache)` appends S tokens to
+ * each of the cache's B sequences and returns the last new position's logits for each. The cache
+ * is a set of rows, one per sequence, each with its own length; `regroup` makes a new batch from rows
+ * of several caches (a sequence that joins after its own prefill, one that leaves), padded to the
+ * longest. The cache lives in CPU memory on every EP, so rows can be moved between batches.
+ */
+import type * as Ort from 'onnxruntime-web';
+import { Checkpoint } from '../core/formats/checkpoint';
+import type { ModelFolder } from '../core/io/byte-source';
+import type { ModelSpec } from './architecture';
+import { InferError } from './errors';
+import type { BuiltGraph } from './graph';
+import { PAST_LENGTHS } from './graph-batch';
+import type { LoadPlan } from './load-plan';
+import { type LoadOptions, emptyKvTensors, openGraphSession, specOf } from './model';
+import { pastKey, pastValue, presentKey, presentValue } from './graph';
+import type { EpReport, OrtModule } from './runtime';
+
+/** B sequences' KV caches: [B, kvH, P, D] per layer; row b holds `lengths[b]` positions, then padding. */
+export interface BatchCache {
+  readonly lengths: readonly number[];
+  readonly tensors: ReadonlyMap<string, Ort.Tensor>;
+}
+
+/** One sequence of a batch cache. */
+export interface CacheRow {
+  readonly cache: BatchCache;
+  readonly row: number;
+}
+
+export interface BatchForwardResult {
+  /** [B, vocab] row-major: the last new position of each sequence. */
+  readonly logits: Float32Array;
+  readonly cache: BatchCache;
+}
+
+type KvData = Float32Array | Uint16Array;
+
+export class BatchLM {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly spec: ModelSpec,
+    readonly graph: BuiltGraph,
+    readonly ep: EpReport,
+    readonly plan: LoadPlan,
+    private readonly ort: OrtModule,
+    private readonly session: Ort.InferenceSession,
+    private readonly folder?: ModelFolder,
+  ) {}
+
+  static async load(folder: ModelFolder, opts: LoadOptions = {}): Promise<BatchLM> {
+    return BatchLM.fromCheckpoint(await Checkpoint.open(folder, { requireConfig: true }), opts, folder);
+  }
+
+  /** `folder`: closed by `release` (file handles in Node). */
+  static async fromCheckpoint(ckpt: Checkpoint, opts: LoadOptions = {}, folder?: ModelFolder): Promise<BatchLM> {
+    const s = await openGraphSession(ckpt, { ...opts, batch: true });
+    return new BatchLM(specOf(ckpt), s.graph, s.report, s.plan, s.ort, s.session, folder);
+  }
+
+  /** One empty sequence (P = 0). */
+  emptyCache(): BatchCache {
+    return { lengths: [0], tensors: emptyKvTensors(this.ort, this.spec, this.graph.kvCache) };
+  }
+
+  /** Appends `ids[b]` (the same count S for every sequence) to sequence b of `cache`. */
+  async forward(ids: readonly (readonly number[])[], cache: BatchCache): Promise<BatchForwardResult> {
+    const B = cache.lengths.length;
+    const S = ids[0]?.length ?? 0;
+    if (ids.length !== B || S === 0 || ids.some((row) => row.length !== S))
+      throw new InferError('bad-options', `forward needs ${B} rows of the same non-zero length`);
+    const flat = new Int32Array(B * S);
+    ids.forEach((row, b) => {
+      if (cache.lengths[b]! + S > this.spec.maxContext)
+        throw new InferError(
+          'context-overflow',
+          `${cache.lengths[b]! + S} tokens exceed the model's context of ${this.spec.maxContext}`,
+        );
+      row.forEach((id, i) => {
+        if (!(id >= 0 && id < this.spec.vocab))
+          throw new InferError(
+            'tokenizer-mismatch',
+            `token id ${id} is outside the vocabulary [0, ${this.spec.vocab})`,
+          );
+        flat[b * S + i] = id;
+      });
+    });
+    const feeds: Record<string, Ort.Tensor> = {
+      input_ids: new this.ort.Tensor('int32', flat, [B, S]),
+      [PAST_LENGTHS]: new this.ort.Tensor('int32', Int32Array.from(cache.lengths), [B]),
+    };
+    for (const [k, t] of cache.tensors) feeds[k] = t;
+    const run = this.queue.then(() => this.session.run(feeds));
+    this.queue = run.catch(() => undefined);
+    const out = await run;
+    const next = new Map<string, Ort.Tensor>();
+    for (let l = 0; l < this.spec.layers; l++) {
+      next.set(pastKey(l), out[presentKey(l)]!);
+      next.set(pastValue(l), out[presentValue(l)]!);
+    }
+    const logits = (await out.logits!.getData()) as Float32Array;
+    return { logits, cache: { lengths: cache.lengths.map((n) => n + S), tensors: next } };
+  }
+
+  /**
+   * A new batch cache from rows of other caches, in this order, each copied with its own length
+   * and zero-padded to the longest (the 'onnx' form reads zeros past a row's length, never garbage).
+   */
+  regroup(rows: readonly CacheRow[]): BatchCache {
+    const { kvHeads: kvH, headDim: D } = this.spec;
+    const lengths = rows.map((r) => r.cache.lengths[r.row]!);
+    const P = Math.max(0, ...lengths);
+    const tensors = new Map<string, Ort.Tensor>();
+    for (const name of rows[0]?.cache.tensors.keys() ?? []) {
+      const first = rows[0]!.cache.tensors.get(name)!;
+      const Data = (first.data as KvData).constructor as new (n: number) => KvData;
+      const out = new Data(rows.length * kvH * P * D);
+      rows.forEach(({ cache, row }, r) => {
+        const src = cache.tensors.get(name)!;
+        const data = src.data as KvData;
+        const srcP = src.dims[2]!;
+        const n = lengths[r]! * D;
+        for (let h = 0; h < kvH; h++) {
+          const from = (row * kvH + h) * srcP * D;
+          out.set(data.subarray(from, from + n), (r * kvH + h) * P * D);
+        }
+      });
+      tensors.set(name, new this.ort.Tensor(first.type as 'float32', out, [rows.length, kvH, P, D]));
+    }
+    return { lengths, tensors };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    await (this.folder as { close?: () => Promise<void> } | undefined)?.close?.();
+  }
+}
