@@ -9,6 +9,7 @@ import { formatTable, runsToCsv, runsToJson, tableRows } from '../core/eval/repo
 import { type CompletionModel, type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
 import { formatMs } from '../core/units';
 import { completionModel } from '../infer/completion';
+import { BatchChatModel } from '../infer/batch-chat';
 import { ChatModel } from '../infer/engine';
 import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
@@ -24,7 +25,7 @@ import {
 } from './args';
 import { WEIGHTS_CACHE_USAGE, cachedWeightsOption, weightsCacheFlag } from './weights-cache-flag';
 
-export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
+export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] [--batch N] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
 
 export const evalFlags = {
   set: { type: 'string' },
@@ -38,6 +39,7 @@ export const evalFlags = {
   csv: { type: 'string' },
   ep: { type: 'string', default: 'wasm' },
   'bad-lines': { type: 'string', default: 'skip' },
+  batch: { type: 'string', default: '1' },
   ...weightFlags,
   ...weightsCacheFlag,
 } as const;
@@ -50,6 +52,8 @@ export interface EvalSettings {
   fewShot: Map<string, number>;
   ep: EpChoice;
   weights: WeightChoice;
+  /** --batch: sequences generated together (continuous batching); 1 answers one problem at a time. */
+  batch: number;
   /** --weights-cache: where derived f16 / q4 weights are kept between runs. */
   weightsCache?: string | undefined;
 }
@@ -93,6 +97,7 @@ export async function evalSettings(values: Record<string, unknown>): Promise<Eva
     fewShot,
     ep,
     weights: weightOptions(values as WeightFlagValues),
+    batch: positiveInt(values.batch as string, '--batch')!,
     weightsCache: values['weights-cache'] as string | undefined,
   };
 }
@@ -103,23 +108,25 @@ export async function runEvaluation(
   s: EvalSettings,
   signal?: AbortSignal,
 ): Promise<EvalRun[]> {
-  const loaded: { chat: ChatModel; model: CompletionModel; prompt: PromptStyle }[] = [];
+  const loaded: { chat: { release(): Promise<void> }; model: CompletionModel; prompt: PromptStyle }[] = [];
   const folders: FsModelFolder[] = [];
   try {
     for (const dir of dirs) {
       const folder = new FsModelFolder(dir);
       folders.push(folder);
-      const chat = await ChatModel.load(folder, {
+      const opts = {
         ep: s.ep,
         ...s.weights,
         ...(await cachedWeightsOption(dir, s.weightsCache, s.weights, signal)),
         adapter: nodeRuntimeAdapter(),
         ...(signal ? { signal } : {}),
-      });
+      };
       const name = path.basename(path.resolve(dir));
+      // --batch N > 1: the batched graph's session only (./infer/batch-chat.ts), not a batch-1 one beside it.
+      const chat = s.batch > 1 ? await BatchChatModel.load(folder, opts) : await ChatModel.load(folder, opts);
       loaded.push({
         chat,
-        model: completionModel(chat, name),
+        model: chat instanceof BatchChatModel ? chat.completionModel(name, s.batch) : completionModel(chat, name),
         prompt: { template: s.prompt, fewShot: s.fewShot.get(name) ?? 0 },
       });
     }
@@ -130,6 +137,7 @@ export async function runEvaluation(
         set,
         {
           maxNewTokens: s.maxNewTokens,
+          batched: s.batch > 1,
           ...(s.limit !== undefined ? { limit: s.limit } : {}),
           ...(signal ? { signal } : {}),
           onProgress: (p) =>
@@ -137,8 +145,10 @@ export async function runEvaluation(
         },
       );
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      const rates = run.models.filter((m) => m.tokPerS !== undefined).map((m) => `${m.tokPerS!.toFixed(0)}`);
+      const batch = rates.length ? ` (batch ${s.batch}: ${rates.join(', ')} tok/s)` : '';
       process.stderr.write(
-        `${set.name}: ${run.set.problems} problems × ${loaded.length} models in ${formatMs(run.ms)}\n`,
+        `${set.name}: ${run.set.problems} problems × ${loaded.length} models in ${formatMs(run.ms)}${batch}\n`,
       );
       runs.push(run);
     }

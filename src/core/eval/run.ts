@@ -26,6 +26,19 @@ export interface CompletionModel {
     messages: readonly ChatMessage[],
     opts: { maxNewTokens: number; signal?: AbortSignal; onText?: (textSoFar: string) => void },
   ): Promise<Completion>;
+  /**
+   * Many conversations at once (batched generation), when the model can: completions in the
+   * conversations' order, each reported as it finishes; `tokPerS` is the batch's aggregate.
+   */
+  completeMany?(
+    conversations: readonly (readonly ChatMessage[])[],
+    opts: {
+      maxNewTokens: number;
+      signal?: AbortSignal;
+      onText?: (index: number, textSoFar: string) => void;
+      onCompletion?: (index: number, c: Completion) => void;
+    },
+  ): Promise<{ completions: Completion[]; tokPerS: number }>;
 }
 
 export interface PromptStyle {
@@ -42,6 +55,8 @@ export interface EvalOptions {
   readonly limit?: number;
   readonly maxNewTokens: number;
   readonly signal?: AbortSignal;
+  /** Answer every problem through the model's `completeMany` (batched generation) when it has one. */
+  readonly batched?: boolean;
   onProgress?(p: { done: number; total: number; model: string; problem: string }): void;
   onResponse?(model: string, r: ResponseRecord): void;
   onText?(model: string, problemId: string, textSoFar: string): void;
@@ -52,6 +67,8 @@ export interface ModelResult {
   readonly prompt: PromptStyle;
   readonly responses: readonly ResponseRecord[];
   readonly metrics: SetMetrics;
+  /** Batched runs: every new token over the run's wall time, all sequences together. */
+  readonly tokPerS?: number;
 }
 
 export interface EvalRun {
@@ -95,17 +112,9 @@ export async function evaluate(
   let done = 0;
   const models: ModelResult[] = [];
   for (const { model, prompt = DEFAULT_PROMPT } of entries) {
-    const responses: ResponseRecord[] = [];
-    for (const p of problems) {
-      opts.onProgress?.({ done, total, model: model.name, problem: p.id });
-      throwIfAborted(opts.signal, 'evaluation');
-      const c = await model.complete(buildMessages(p, prompt, examples), {
-        maxNewTokens: opts.maxNewTokens,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onText ? { onText: (t: string) => opts.onText!(model.name, p.id, t) } : {}),
-      });
+    const record = (p: Problem, c: Completion): ResponseRecord => {
       const ex = extractAnswer(c.text);
-      const r: ResponseRecord = {
+      return {
         problemId: p.id,
         ...(p.level !== undefined ? { level: p.level } : {}),
         text: c.text,
@@ -115,6 +124,38 @@ export async function evaluate(
         rule: ex.rule,
         correct: answersMatch(ex.answer, p.answer),
       };
+    };
+    if (opts.batched && model.completeMany) {
+      // Records in the problems' order; progress and responses as each answer finishes.
+      throwIfAborted(opts.signal, 'evaluation');
+      opts.onProgress?.({ done, total, model: model.name, problem: problems[0]!.id });
+      const onText = opts.onText;
+      const many = await model.completeMany(
+        problems.map((p) => buildMessages(p, prompt, examples)),
+        {
+          maxNewTokens: opts.maxNewTokens,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...(onText ? { onText: (i: number, t: string) => onText(model.name, problems[i]!.id, t) } : {}),
+          onCompletion: (i, c) => {
+            opts.onResponse?.(model.name, record(problems[i]!, c));
+            opts.onProgress?.({ done: ++done, total, model: model.name, problem: problems[i]!.id });
+          },
+        },
+      );
+      const responses = many.completions.map((c, i) => record(problems[i]!, c));
+      models.push({ name: model.name, prompt, responses, metrics: computeMetrics(responses), tokPerS: many.tokPerS });
+      continue;
+    }
+    const responses: ResponseRecord[] = [];
+    for (const p of problems) {
+      opts.onProgress?.({ done, total, model: model.name, problem: p.id });
+      throwIfAborted(opts.signal, 'evaluation');
+      const c = await model.complete(buildMessages(p, prompt, examples), {
+        maxNewTokens: opts.maxNewTokens,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onText ? { onText: (t: string) => opts.onText!(model.name, p.id, t) } : {}),
+      });
+      const r = record(p, c);
       responses.push(r);
       opts.onResponse?.(model.name, r);
       done++;
