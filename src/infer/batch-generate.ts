@@ -3,8 +3,9 @@
  * `batchSize` sequences in flight. A sequence that finishes (EOS, stop string, token limit, context)
  * leaves after the step that finished it and the next prompt takes its slot, so one long answer
  * never holds up the others. Each new sequence is prefilled on its own (a B = 1 call with its whole
- * prompt: the same rows as batch-1 generation) and then joins the batch's decode steps, one token
- * per sequence per call. Every sequence has its own random stream (seed + its index among the
+ * prompt: the same rows as batch-1 generation; or, with `prefill: 'together'`, the prompts that join
+ * at one step in one padded call) and then joins the batch's decode steps, one token per sequence
+ * per call; its KV cache rows are copied into the batch's (BatchLM.regroup) when it joins. Every sequence has its own random stream (seed + its index among the
  * prompts) and its own stop rules, so what it generates depends on its prompt and the seed only:
  * greedy answers are those of `generate()` one prompt at a time. Cancelling stops the whole batch.
  */
@@ -18,6 +19,11 @@ import { SequenceStream } from './sequence-stream';
 export interface BatchGenerateOptions extends Omit<GenerateOptions, 'onToken' | 'onWarning'> {
   /** Most sequences in one decode step (default 1). */
   batchSize?: number;
+  /**
+   * How new prompts are prefilled: 'alone' (default), one call per prompt, exactly batch-1's
+   * prefill; or 'together', the prompts joining at one step in one call, padded to the longest.
+   */
+  prefill?: 'alone' | 'together';
   /** Each new token of prompt `index`, as `generate`'s onToken. */
   onToken?: (index: number, token: { id: number; text: string }) => void;
   /** Prompt `index` finished. */
@@ -33,7 +39,7 @@ export interface BatchTimings {
   totalMs: number;
   /** Every new token over the whole run's wall time. */
   tokPerS: number;
-  /** Time in the prefill calls (one per prompt). */
+  /** Time in the prefill calls. */
   prefillMs: number;
   /** Batched decode calls, their wall time and the tokens they produced per second. */
   decodeSteps: number;
@@ -75,6 +81,7 @@ export async function batchGenerate(
     if (warning) opts.onWarning?.(warning, i);
   });
   const { vocab: V, maxContext } = lm.spec;
+  const maxNew = opts.maxNewTokens ?? 256;
   const now = () => performance.now();
   const t0 = now();
   const timings = { prefillMs: 0, decodeSteps: 0, decodeMs: 0, decodeTokens: 0, regroupMs: 0 };
@@ -96,22 +103,34 @@ export async function batchGenerate(
   };
   while (next < prompts.length || active.length > 0) {
     throwIfAborted(opts.signal, 'generation');
-    // Fill free slots: each new prompt is prefilled alone; one that finishes at once never joins.
+    // Fill free slots: new prompts are prefilled (alone or together); one that finishes at once never joins.
     const joined: CacheRow[] = [];
     while (active.length < batchSize && next < prompts.length) {
-      const index = next++;
-      const seq = new SequenceStream(prompts[index]!, opts, (opts.seed ?? 0) + index, (t) => opts.onToken?.(index, t));
-      const t = now();
-      const step = await lm.forward([seq.promptIds], lm.emptyCache());
-      seq.prefillMs = now() - t;
-      timings.prefillMs += seq.prefillMs;
-      const first = step.logits.subarray(0, V);
-      if ((opts.maxNewTokens ?? 256) <= 0 || seq.accept(first, step.cache.lengths[0]!, maxContext)) finish(index, seq);
-      else {
-        active.push({ index, seq, row: -1 - joined.length });
-        joined.push({ cache: step.cache, row: 0 });
+      const starting: { index: number; seq: SequenceStream }[] = [];
+      while (active.length + starting.length < batchSize && next < prompts.length) {
+        const index = next++;
+        const onToken = (t: { id: number; text: string }) => opts.onToken?.(index, t);
+        starting.push({ index, seq: new SequenceStream(prompts[index]!, opts, (opts.seed ?? 0) + index, onToken) });
       }
-      await pause();
+      for (const group of opts.prefill === 'together' ? [starting] : starting.map((s) => [s])) {
+        const t = now();
+        const step = await lm.forward(
+          group.map(({ seq }) => seq.promptIds),
+          lm.emptyCache(group.length),
+        );
+        const ms = now() - t;
+        timings.prefillMs += ms;
+        group.forEach(({ index, seq }, row) => {
+          seq.prefillMs = ms;
+          const logits = step.logits.subarray(row * V, (row + 1) * V);
+          if (maxNew <= 0 || seq.accept(logits, step.cache.lengths[row]!, maxContext)) finish(index, seq);
+          else {
+            active.push({ index, seq, row: -1 - joined.length });
+            joined.push({ cache: step.cache, row });
+          }
+        });
+        await pause();
+      }
     }
     if (!active.length) continue;
     if (joined.length || left) {

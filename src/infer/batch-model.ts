@@ -11,7 +11,7 @@ import type { ModelFolder } from '../core/io/byte-source';
 import type { ModelSpec } from './architecture';
 import { InferError } from './errors';
 import type { BuiltGraph } from './graph';
-import { PAST_LENGTHS } from './graph-batch';
+import { NEW_LENGTHS, PAST_LENGTHS } from './graph-batch';
 import type { LoadPlan } from './load-plan';
 import { type LoadOptions, emptyKvTensors, openGraphSession, specOf } from './model';
 import { pastKey, pastValue, presentKey, presentValue } from './graph';
@@ -60,23 +60,30 @@ export class BatchLM {
     return new BatchLM(specOf(ckpt), s.graph, s.report, s.plan, s.ort, s.session, folder);
   }
 
-  /** One empty sequence (P = 0). */
-  emptyCache(): BatchCache {
-    return { lengths: [0], tensors: emptyKvTensors(this.ort, this.spec, this.graph.kvCache) };
+  /** `count` empty sequences (P = 0). */
+  emptyCache(count = 1): BatchCache {
+    const { kvHeads, headDim } = this.spec;
+    const tensors = new Map<string, Ort.Tensor>();
+    for (const [name, t] of emptyKvTensors(this.ort, this.spec, this.graph.kvCache))
+      tensors.set(name, new this.ort.Tensor(t.type as 'float32', t.data as Float32Array, [count, kvHeads, 0, headDim]));
+    return { lengths: new Array<number>(count).fill(0), tensors };
   }
 
-  /** Appends `ids[b]` (the same count S for every sequence) to sequence b of `cache`. */
+  /**
+   * Appends `ids[b]` to sequence b of `cache` (rows of different lengths are padded on the right to
+   * the longest) and returns the logits of each row's last token.
+   */
   async forward(ids: readonly (readonly number[])[], cache: BatchCache): Promise<BatchForwardResult> {
     const B = cache.lengths.length;
-    const S = ids[0]?.length ?? 0;
-    if (ids.length !== B || S === 0 || ids.some((row) => row.length !== S))
-      throw new InferError('bad-options', `forward needs ${B} rows of the same non-zero length`);
-    const flat = new Int32Array(B * S);
+    const S = Math.max(0, ...ids.map((row) => row.length));
+    if (ids.length !== B || ids.some((row) => row.length === 0))
+      throw new InferError('bad-options', `forward needs ${B} rows of at least one token`);
+    const flat = new Int32Array(B * S); // padding: token 0, never attended to
     ids.forEach((row, b) => {
-      if (cache.lengths[b]! + S > this.spec.maxContext)
+      if (cache.lengths[b]! + row.length > this.spec.maxContext)
         throw new InferError(
           'context-overflow',
-          `${cache.lengths[b]! + S} tokens exceed the model's context of ${this.spec.maxContext}`,
+          `${cache.lengths[b]! + row.length} tokens exceed the model's context of ${this.spec.maxContext}`,
         );
       row.forEach((id, i) => {
         if (!(id >= 0 && id < this.spec.vocab))
@@ -89,6 +96,11 @@ export class BatchLM {
     });
     const feeds: Record<string, Ort.Tensor> = {
       input_ids: new this.ort.Tensor('int32', flat, [B, S]),
+      [NEW_LENGTHS]: new this.ort.Tensor(
+        'int32',
+        Int32Array.from(ids, (row) => row.length),
+        [B],
+      ),
       [PAST_LENGTHS]: new this.ort.Tensor('int32', Int32Array.from(cache.lengths), [B]),
     };
     for (const [k, t] of cache.tensors) feeds[k] = t;
@@ -101,7 +113,7 @@ export class BatchLM {
       next.set(pastValue(l), out[presentValue(l)]!);
     }
     const logits = (await out.logits!.getData()) as Float32Array;
-    return { logits, cache: { lengths: cache.lengths.map((n) => n + S), tensors: next } };
+    return { logits, cache: { lengths: cache.lengths.map((n, b) => n + ids[b]!.length), tensors: next } };
   }
 
   /**

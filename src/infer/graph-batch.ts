@@ -3,20 +3,22 @@
  * positions and KV cache slot. The same layers, weights and attention forms as the batch-1 graph
  * (./graph.ts); only the shapes and the attention's bookkeeping differ.
  *
- *   inputs   input_ids          int32 [B, S]       S new tokens for every sequence
+ *   inputs   input_ids          int32 [B, S]       up to S new tokens per sequence, padded on the right
+ *            new_lengths        int32 [B]          how many of the S are sequence b's (the rest is padding)
  *            past_lengths       int32 [B]          how many of the P cached positions each sequence uses
  *            past.{l}.key       kv    [B, kvH, P, D]  sequence b's cache in [0, past_lengths[b]), then padding
  *            past.{l}.value     kv    [B, kvH, P, D]
- *   outputs  logits             f32   [B, V]  (last new position of each sequence) or [B·S, V] (allLogits)
- *            present.{l}.key    kv    [B, kvH, P + S, D]  sequence b's cache in [0, past_lengths[b] + S)
+ *   outputs  logits             f32   [B, V]  (last new token of each sequence) or [B·S, V] (allLogits)
+ *            present.{l}.key    kv    [B, kvH, P + S, D]  sequence b's cache in [0, past_lengths[b] + new_lengths[b])
  *            present.{l}.value  kv    [B, kvH, P + S, D]
  *
- * Sequence b's new tokens take positions past_lengths[b] .. past_lengths[b] + S − 1 and are written
+ * Sequence b's new tokens take positions past_lengths[b], past_lengths[b] + 1, ... and are written
  * into its slot right after its own past, so a slot never holds a gap and reads exactly the keys the
- * batch-1 graph would. Padding past a slot's length is zeros in the 'onnx' form and unspecified in
- * the 'gqa' form; neither attends to it:
- *   - 'gqa': GroupQueryAttention's own variable-length form (seqlens_k = length − 1 per sequence,
- *     total_sequence_length = P + S): it concatenates each sequence's past with its new K/V and
+ * batch-1 graph would. Whatever lies past a slot's length (zeros, a padding token's K/V, stale
+ * values) is never attended to: a query sees only keys at or before its own position. Decode steps
+ * have S = 1 for everyone; a prefill of several prompts pads the shorter ones.
+ *   - 'gqa': GroupQueryAttention's own variable-length form (seqlens_k = past + new length − 1 per
+ *     sequence, total_sequence_length = P + S): it concatenates each sequence's past with its new K/V and
  *     rotates by each sequence's positions.
  *   - 'onnx': the new K/V are scattered (ScatterElements) into the cache at each sequence's
  *     positions, and a [B, 1, S, P + S] mask hides every key past a query's position.
@@ -42,6 +44,7 @@ import {
 import { DataType, valueInfo } from './onnx-proto';
 
 export const PAST_LENGTHS = 'past_lengths';
+export const NEW_LENGTHS = 'new_lengths';
 
 /** The batch-1 graph, or the batched one with `opts.batch`. */
 export function buildDecoderGraph(
@@ -79,7 +82,6 @@ export function buildBatchGraph(
   const zero = i64('zero', [0], []);
   const oneScalar = i64('one', [1], []);
   const minusOne = i64('minus_one', [-1]);
-  const oneVec = i64('one_vec', [1]);
   const eps = g.constF32('cb.eps', [spec.eps], []);
   const scale = g.constF32('cb.scale', [1 / Math.sqrt(D)], []);
   const negInf = g.constF32('cb.neg_inf', [-Infinity], []);
@@ -109,8 +111,7 @@ export function buildBatchGraph(
   let gqaExtra: string[] = [];
   if (attention === 'gqa') {
     const allFreqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [keyIdx], { to: DataType.FLOAT }), axis1]), invFreq]); // [T, D/2]
-    const s32 = g.op('Cast', [S], { to: DataType.INT32 });
-    const lengths = g.op('Add', [PAST_LENGTHS, s32]); // [B]: each sequence's length after this call
+    const lengths = g.op('Add', [PAST_LENGTHS, NEW_LENGTHS]); // [B]: each sequence's length after this call
     gqaExtra = [
       g.op('Sub', [lengths, g.constI32('cb.one_i32', [1])], {}, 'seqlens_k'), // [B]
       g.op('Squeeze', [g.op('Cast', [T], { to: DataType.INT32 }), axis0], {}, 'total_sequence_length'),
@@ -227,12 +228,21 @@ export function buildBatchGraph(
   }
   if (!opts.allLogits) {
     // The last new position of each sequence: [B·S, H] → [B, S, H] → [B, H].
-    const last = g.op('Squeeze', [g.op('Sub', [S, oneVec]), axis0]);
-    x = g.op('Gather', [g.op('Reshape', [x, dims(minusOne, S, i64('h', [H]))]), last], { axis: 1 });
+    // The last new token of each sequence: row b·S + new_lengths[b] − 1 of [B·S, H] → [B, H].
+    const firstRows = g.op('Mul', [
+      g.op('Range', [zero, g.op('Squeeze', [B, axis0]), oneScalar]),
+      g.op('Squeeze', [S, axis0]),
+    ]);
+    const lastOffset = g.op('Sub', [g.op('Cast', [NEW_LENGTHS], { to: DataType.INT64 }), oneScalar]);
+    x = g.op('Gather', [x, g.op('Add', [firstRows, lastOffset], {}, 'last_rows')], { axis: 0 });
   }
   weights.head(rmsNorm(x, 'model.norm.weight'));
 
-  const inputs = [valueInfo('input_ids', DataType.INT32, ['B', 'S']), valueInfo(PAST_LENGTHS, DataType.INT32, ['B'])];
+  const inputs = [
+    valueInfo('input_ids', DataType.INT32, ['B', 'S']),
+    valueInfo(NEW_LENGTHS, DataType.INT32, ['B']),
+    valueInfo(PAST_LENGTHS, DataType.INT32, ['B']),
+  ];
   const outputs = [valueInfo('logits', DataType.FLOAT, [opts.allLogits ? 'BS' : 'B', V])];
   for (let l = 0; l < L; l++) {
     inputs.push(valueInfo(pastKey(l), kvType, ['B', kvH, 'P', D]), valueInfo(pastValue(l), kvType, ['B', kvH, 'P', D]));
