@@ -120,6 +120,7 @@ export async function runEvaluation(
         ...(await cachedWeightsOption(dir, s.weightsCache, s.weights, signal)),
         adapter: nodeRuntimeAdapter(),
         ...(signal ? { signal } : {}),
+        ...(s.batch > 1 && { batchSize: s.batch }), // the plan refuses a batch that does not fit
       };
       const name = path.basename(path.resolve(dir));
       // --batch N > 1: the batched graph's session only (./infer/batch-chat.ts), not a batch-1 one beside it.

@@ -7,7 +7,8 @@
 import type { LabWarning } from '../core/errors';
 import type { ModelSpec } from './architecture';
 import { InferError } from './errors';
-import { type MemoryPlan, type PlanModel, type PlanTarget, planInferenceMemory } from './memory-plan';
+import { batchAdvice } from './batch-plan';
+import { type MemoryPlan, type PlanModel, type PlanRequest, type PlanTarget, planInferenceMemory } from './memory-plan';
 import type { Precision } from './precision';
 import { type EpChoice, type EpDecision, type RuntimeAdapter, probeWebGpu } from './runtime';
 import { type WeightOptions, defaultKvCache, resolveWeightOptions } from './weight-format';
@@ -23,6 +24,8 @@ export interface PlanLoadOptions extends WeightOptions {
   tokenBudget?: number;
   /** Prompt tokens (sizes the activations); default: the plan's own. */
   promptTokens?: number;
+  /** Sequences generated together (the batched graph): the KV cache and activations are planned for them. Default 1. */
+  batchSize?: number;
   /** Load even when the plan says it does not fit (a warning instead of an error). */
   force?: boolean;
   /** The wasm heap to plan against; default 4 GiB. */
@@ -133,7 +136,7 @@ export async function checkLoadPlan(
   // The KV dtype is left to the planner's per-format default unless it was chosen (or the EP changed it).
   const kv = decided?.precision.kvCache;
   const kvDtype = opts.kvCache ?? (kv !== undefined && kv !== defaultKvCache(format) ? kv : undefined);
-  const plan = planInferenceMemory({
+  const request: PlanRequest = {
     model: planModelOf(spec),
     ...(name !== undefined && { name }),
     weights: format,
@@ -142,14 +145,17 @@ export async function checkLoadPlan(
     ...(opts.promptTokens !== undefined && { promptTokens: opts.promptTokens }),
     allLogits: opts.allLogits ?? false,
     ...(kvDtype && { kvDtype }),
+    ...(opts.batchSize !== undefined && { batch: opts.batchSize }),
     target,
-  });
+  };
+  const plan = planInferenceMemory(request);
   const summary = planSummary(plan, target, note, decided?.precision);
   opts.onPlan?.(plan, summary);
   for (const w of plan.warnings) opts.onWarning?.(w);
   if (!plan.fits) {
-    if (!opts.force) throw new InferError('does-not-fit', plan.advice!);
-    opts.onWarning?.({ code: 'forced-load', message: `loading anyway (forced): ${plan.advice}` });
+    const advice = batchAdvice(request, plan.advice!);
+    if (!opts.force) throw new InferError('does-not-fit', advice);
+    opts.onWarning?.({ code: 'forced-load', message: `loading anyway (forced): ${advice}` });
   }
   return { plan, note, summary };
 }
