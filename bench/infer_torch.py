@@ -10,7 +10,12 @@ model.safetensors.index.json) and converted on load to the compute dtype: f32 (d
 The JSON names the BLAS this process loaded and its threads: Debian's torch calls whatever
 libblas.so.3 the alternatives system points at, and the reference libblas3 is ~13x slower.
 
-Usage: infer_torch.py --model DIR --prompt-ids 1,2,3 --new-tokens N [--threads T] [--dtype f32|bf16]"""
+Batch mode (--batch-prompts "1,2,3;4,5,6", B rows of one length, for `npm run bench:batch`): the
+same decoder on [B, S] ids with a [B, kvH, P, D] KV cache per layer, B greedy sequences decoded
+together for --new-tokens each (no EOS), aggregate rates over every row (see ./infer_torch_batch.py).
+
+Usage: infer_torch.py --model DIR --prompt-ids 1,2,3 --new-tokens N [--threads T] [--dtype f32|bf16]
+       infer_torch.py --model DIR --batch-prompts 1,2;3,4 --new-tokens N [--threads T]"""
 import argparse, ctypes, json, math, os, re, struct, time
 import numpy as np
 import torch
@@ -140,11 +145,13 @@ class Decoder:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
-    ap.add_argument("--prompt-ids", required=True)
+    ap.add_argument("--prompt-ids")
+    ap.add_argument("--batch-prompts", help="B prompts of one length, ';' between them: batch mode")
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=3, help="measured runs; the best of each rate is kept")
     ap.add_argument("--warmup-s", type=float, default=10.0, help="untimed full runs until this many seconds have passed")
+    ap.add_argument("--warmup-new-tokens", type=int, help="batch mode: new tokens of the warm-up runs (default --new-tokens)")
     ap.add_argument("--dtype", choices=("f32", "bf16"), default="f32", help="compute dtype; weights are converted on load")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -152,6 +159,13 @@ def main():
     t = time.perf_counter()
     m = Decoder(cfg, load_checkpoint(a.model, torch.float32 if a.dtype == "f32" else torch.bfloat16))
     load_s = time.perf_counter() - t
+    if a.batch_prompts:
+        from infer_torch_batch import measure_batch
+        rows = [[int(s) for s in row.split(",")] for row in a.batch_prompts.split(";")]
+        out = measure_batch(m, rows, a.new_tokens, a.reps, a.warmup_s, a.warmup_new_tokens or a.new_tokens)
+        print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(), "load_s": load_s,
+                          "dtype": a.dtype, **out, "max_rss_bytes": rss_bytes("VmHWM"), "end_rss_bytes": rss_bytes("VmRSS")}))
+        return
     prompt = torch.tensor([int(s) for s in a.prompt_ids.split(",")], dtype=torch.long)
     best = {}
     with torch.inference_mode():
