@@ -69,7 +69,8 @@ async function expectSameAsReference(pair: Pair, batchSize: number, extra: Batch
 describe.each([
   ['gqa', 'f32'],
   ['onnx', 'f32'],
-  ['gqa', 'q4'],
+  ['gqa', 'q4'], // q4 weights default to an f16 KV cache
+  ['onnx', 'q4'],
 ] as [AttentionImpl, WeightFormat][])('batched greedy generation (%s attention, %s weights)', (attention, weights) => {
   let pair: Pair;
   beforeAll(async () => {
@@ -78,6 +79,12 @@ describe.each([
   afterAll(async () => {
     await pair?.chat.release();
     await pair?.batch.release();
+  });
+
+  it('the batched graph has the attention form and the KV cache dtype of the format (f16 with q4)', () => {
+    expect(pair.batch.graph.attention).toBe(attention);
+    expect(pair.batch.graph.kvCache).toBe(weights === 'q4' ? 'f16' : 'f32');
+    expect(pair.batch.graph.kvCache).toBe(pair.chat.lm.graph.kvCache);
   });
 
   it('the 24 problems have answers of different lengths, some of them long', () => {
