@@ -6,9 +6,9 @@
  * JSON object (`BatchMeasured`) with the best decode rate, wall clock and per CPU-second.
  *   node --import tsx bench/infer-batch-ort.ts --model DIR --prompts 1,2;3,4 --new-tokens N --reps N
  *     --warmup-s S [--warmup-new-tokens N] --threads N [--prefill alone|together] [--probe]
- * --probe: afterwards, the least of 3 calls that run the first prompt's first B tokens as one
- * sequence (B = 1, S = B): the same B rows through every matrix product as a B-row decode step,
- * with attention over at most B positions and one row of KV cache (where a decode step's time goes).
+ * --probe: afterwards, the least of 3 B-row steps of one token each on an empty cache (P = 0): the
+ * same B rows through every matrix product, lm_head included, as a decode step, with attention over
+ * one position and no past to copy in (where a decode step's time goes).
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -48,7 +48,7 @@ export interface BatchMeasured {
   max_rss_bytes: number;
   end_rss_bytes: number;
   load_s: number;
-  /** --probe: ms of one B-token single-sequence forward (see above). */
+  /** --probe: ms of one B-row step on an empty cache (see above). */
   probe_ms?: number;
 }
 
@@ -115,14 +115,17 @@ for (let i = 0; i < reps; i++) {
   );
 }
 let probeMs: number | undefined;
-if (values.probe && prompts[0]!.length >= B) {
+if (values.probe) {
   probeMs = Infinity;
   for (let i = 0; i < 3; i++) {
     const t = performance.now();
-    await lm.forward([prompts[0]!.slice(0, B)], lm.emptyCache(1));
+    await lm.forward(
+      prompts.map((p) => [p[0]!]),
+      lm.emptyCache(B),
+    );
     probeMs = Math.min(probeMs, performance.now() - t);
   }
-  log(`probe: ${B} tokens as one sequence in ${probeMs.toFixed(0)} ms`);
+  log(`probe: a ${B}-row step on an empty cache in ${probeMs.toFixed(0)} ms`);
 }
 const out: BatchMeasured = {
   batch: B,

@@ -14,6 +14,8 @@ export interface BatchRun {
   newTokens: number;
   warmupNewTokens: number;
   warmupS: number;
+  /** batchGenerate's prefill mode (the decode steps are the same either way). */
+  prefill: 'alone' | 'together';
   reps: number;
   threads: number;
 }
@@ -50,7 +52,7 @@ export function runOrtBatch(r: BatchRun, probe: boolean): BatchMeasured | undefi
   const args = ['--import', 'tsx', path.join(import.meta.dirname, 'infer-batch-ort.ts'), '--model', r.dir];
   args.push('--prompts', rows(r.prompts), '--new-tokens', String(r.newTokens), '--reps', String(r.reps));
   args.push('--warmup-new-tokens', String(r.warmupNewTokens), '--warmup-s', String(r.warmupS));
-  args.push('--threads', String(r.threads));
+  args.push('--threads', String(r.threads), '--prefill', r.prefill);
   if (probe) args.push('--probe');
   try {
     const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

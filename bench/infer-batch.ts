@@ -10,7 +10,9 @@
  * The batch-1 graph's decode (bench/infer-ort.ts, generate) on the first prompt is measured beside.
  * Options: --threads N (default 1), --batches 1,2,4,8,16, --shapes demo,0.5b, --prompt-tokens N
  * (default 16), --new-tokens N / --reps N / --warmup-new-tokens N (0.5B; default 24 / 2 / 4),
- * --demo-new-tokens N / --demo-reps N / --demo-warmup-s S (default 64 / 3 / 5; warm-up runs the same length).
+ * --demo-new-tokens N / --demo-reps N / --demo-warmup-s S (default 64 / 3 / 5; warm-up runs the same length),
+ * --prefill together|alone (batchGenerate's prefill; default together, the B prompts in one call: faster
+ * here, and the decode steps measured are the same).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -34,10 +36,12 @@ const { values } = parseArgs({
     'demo-new-tokens': { type: 'string', default: '64' },
     'demo-reps': { type: 'string', default: '3' },
     'demo-warmup-s': { type: 'string', default: '5' },
+    prefill: { type: 'string', default: 'together' },
   },
 });
 const threads = Number(values.threads);
 const promptTokens = Number(values['prompt-tokens']);
+const prefill = values.prefill as 'alone' | 'together';
 const batches = values.batches!.split(',').map(Number);
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -109,7 +113,16 @@ for (const shape of shapes) {
   const vocab = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).vocab_size as number;
   for (const B of batches) {
     const { newTokens, reps, warmupNewTokens, warmupS } = shape;
-    const run: BatchRun = { dir, prompts: prompts(B, vocab), threads, newTokens, reps, warmupNewTokens, warmupS };
+    const run: BatchRun = {
+      dir,
+      prompts: prompts(B, vocab),
+      threads,
+      newTokens,
+      reps,
+      warmupNewTokens,
+      warmupS,
+      prefill,
+    };
     process.stderr.write(`${shape.label}, B=${B}: onnxruntime-web\n`);
     const ort = runOrtBatch(run, true);
     process.stderr.write(`${shape.label}, B=${B}: PyTorch\n`);
@@ -136,7 +149,7 @@ console.log(
 );
 if (torch) console.log(describeBlas(torch.blas, torch.threads));
 console.log(
-  `B distinct prompts of ${promptTokens} tokens, greedy, no EOS, a fixed number of new tokens per sequence (all B decode ` +
+  `B distinct prompts of ${promptTokens} tokens (prefill: ${prefill}), greedy, no EOS, a fixed number of new tokens per sequence (all B decode ` +
     `at every step); decode rates only (prefill excluded); best of the timed runs after untimed warm-up runs; ` +
     shapes
       .map(
