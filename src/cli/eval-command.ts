@@ -146,8 +146,8 @@ export async function runEvaluation(
         },
       );
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-      const rates = run.models.filter((m) => m.tokPerS !== undefined).map((m) => `${m.tokPerS!.toFixed(0)}`);
-      const batch = rates.length ? ` (batch ${s.batch}: ${rates.join(', ')} tok/s)` : '';
+      const rates = run.models.filter((m) => m.tokPerS !== undefined).map((m) => `${m.name} ${m.tokPerS!.toFixed(0)}`);
+      const batch = rates.length ? ` (batch ${s.batch}, tok/s: ${rates.join(', ')})` : '';
       process.stderr.write(
         `${set.name}: ${run.set.problems} problems × ${loaded.length} models in ${formatMs(run.ms)}${batch}\n`,
       );

@@ -41,7 +41,7 @@ describe('merge-lab eval --batch', () => {
       expect(b.tokPerS).toBeGreaterThan(0);
     });
     expect(new Set(models(one)[0]!.responses.map((r) => r.tokens)).size).toBeGreaterThan(3);
-    expect(stderrs[1]).toMatch(/24 problems × 2 models in .* \(batch 6: \d+, \d+ tok\/s\)/);
+    expect(stderrs[1]).toMatch(/24 problems × 2 models in .* \(batch 6, tok\/s: demo-slow \d+, demo-quick \d+\)/);
   });
 
   it.each(['0', '1.5', 'x', '-2'])('--batch %s is a usage error', async (batch) => {
