@@ -5,9 +5,10 @@
  * never holds up the others. Each new sequence is prefilled on its own (a B = 1 call with its whole
  * prompt: the same rows as batch-1 generation; or, with `prefill: 'together'`, the prompts that join
  * at one step in one padded call) and then joins the batch's decode steps, one token per sequence
- * per call; its KV cache rows are copied into the batch's (BatchLM.regroup) when it joins. Every sequence has its own random stream (seed + its index among the
- * prompts) and its own stop rules, so what it generates depends on its prompt and the seed only:
- * greedy answers are those of `generate()` one prompt at a time. Cancelling stops the whole batch.
+ * per call; its KV cache rows are copied into the batch's (BatchLM.regroup) when it joins. Every
+ * sequence has its own random stream (seed + its index among the prompts) and its own stop rules,
+ * so what it generates depends on its prompt and the seed only: greedy answers are those of
+ * `generate()` one prompt at a time. Cancelling stops the whole batch.
  */
 import { type LabWarning, throwIfAborted } from '../core/errors';
 import type { BatchCache, BatchLM, CacheRow } from './batch-model';
@@ -101,65 +102,76 @@ export async function batchGenerate(
     await yieldToEventLoop();
     throwIfAborted(opts.signal, 'generation');
   };
-  while (next < prompts.length || active.length > 0) {
-    throwIfAborted(opts.signal, 'generation');
-    // Fill free slots: new prompts are prefilled (alone or together); one that finishes at once never joins.
-    const joined: CacheRow[] = [];
-    while (active.length < batchSize && next < prompts.length) {
-      const starting: { index: number; seq: SequenceStream }[] = [];
-      while (active.length + starting.length < batchSize && next < prompts.length) {
-        const index = next++;
-        const onToken = (t: { id: number; text: string }) => opts.onToken?.(index, t);
-        starting.push({ index, seq: new SequenceStream(prompts[index]!, opts, (opts.seed ?? 0) + index, onToken) });
+  const prefilled: BatchCache[] = []; // prefill caches whose rows are not yet copied into the batch
+  try {
+    while (next < prompts.length || active.length > 0) {
+      throwIfAborted(opts.signal, 'generation');
+      // Fill free slots: new prompts are prefilled (alone or together); one that finishes at once never joins.
+      const joined: CacheRow[] = [];
+      while (active.length < batchSize && next < prompts.length) {
+        const starting: { index: number; seq: SequenceStream }[] = [];
+        while (active.length + starting.length < batchSize && next < prompts.length) {
+          const index = next++;
+          const onToken = (t: { id: number; text: string }) => opts.onToken?.(index, t);
+          starting.push({ index, seq: new SequenceStream(prompts[index]!, opts, (opts.seed ?? 0) + index, onToken) });
+        }
+        for (const group of opts.prefill === 'together' ? [starting] : starting.map((s) => [s])) {
+          const t = now();
+          const step = await lm.forward(
+            group.map(({ seq }) => seq.promptIds),
+            lm.emptyCache(group.length),
+          );
+          prefilled.push(step.cache);
+          const ms = now() - t;
+          timings.prefillMs += ms;
+          group.forEach(({ index, seq }, row) => {
+            seq.prefillMs = ms;
+            const logits = step.logits.subarray(row * V, (row + 1) * V);
+            if (maxNew <= 0 || seq.accept(logits, step.cache.lengths[row]!, maxContext)) finish(index, seq);
+            else {
+              active.push({ index, seq, row: -1 - joined.length });
+              joined.push({ cache: step.cache, row });
+            }
+          });
+          await pause();
+        }
       }
-      for (const group of opts.prefill === 'together' ? [starting] : starting.map((s) => [s])) {
+      if (joined.length || left || !active.length) {
+        // One copy per change of membership: the staying rows, then the new ones.
         const t = now();
-        const step = await lm.forward(
-          group.map(({ seq }) => seq.promptIds),
-          lm.emptyCache(group.length),
-        );
-        const ms = now() - t;
-        timings.prefillMs += ms;
-        group.forEach(({ index, seq }, row) => {
-          seq.prefillMs = ms;
-          const logits = step.logits.subarray(row * V, (row + 1) * V);
-          if (maxNew <= 0 || seq.accept(logits, step.cache.lengths[row]!, maxContext)) finish(index, seq);
-          else {
-            active.push({ index, seq, row: -1 - joined.length });
-            joined.push({ cache: step.cache, row });
-          }
-        });
-        await pause();
+        const rows = active.map((a) => (a.row >= 0 ? { cache: cache!, row: a.row } : joined[-1 - a.row]!));
+        const grouped = active.length ? await lm.regroup(rows) : undefined;
+        for (const c of [cache, ...prefilled.splice(0)]) lm.releaseCache(c);
+        cache = grouped;
+        active = active.map((a, row) => ({ ...a, row }));
+        timings.regroupMs += now() - t;
       }
-    }
-    if (!active.length) continue;
-    if (joined.length || left) {
-      // One copy per change of membership: the staying rows, then the new ones.
-      const t = now();
-      cache = lm.regroup(active.map((a) => (a.row >= 0 ? { cache: cache!, row: a.row } : joined[-1 - a.row]!)));
-      active = active.map((a, row) => ({ ...a, row }));
-      timings.regroupMs += now() - t;
-    }
+      for (const c of prefilled.splice(0)) lm.releaseCache(c); // sequences that finished at once
+      if (!active.length) continue;
 
-    const t = now();
-    const step = await lm.forward(
-      active.map(({ seq }) => [seq.last]),
-      cache!,
-    );
-    const ms = now() - t;
-    timings.decodeSteps++;
-    timings.decodeMs += ms;
-    timings.decodeTokens += active.length;
-    cache = step.cache;
-    const staying = active.filter(({ index, seq, row }) => {
-      seq.decodeMs += ms;
-      const done = seq.accept(step.logits.subarray(row * V, (row + 1) * V), step.cache.lengths[row]!, maxContext);
-      if (done) finish(index, seq);
-      return !done;
-    });
-    left = staying.length < active.length;
-    active = staying;
-    await pause();
+      const t = now();
+      const step = await lm.forward(
+        active.map(({ seq }) => [seq.last]),
+        cache!,
+      );
+      const ms = now() - t;
+      timings.decodeSteps++;
+      timings.decodeMs += ms;
+      timings.decodeTokens += active.length;
+      lm.releaseCache(cache);
+      cache = step.cache;
+      const staying = active.filter(({ index, seq, row }) => {
+        seq.decodeMs += ms;
+        const done = seq.accept(step.logits.subarray(row * V, (row + 1) * V), step.cache.lengths[row]!, maxContext);
+        if (done) finish(index, seq);
+        return !done;
+      });
+      left = staying.length < active.length;
+      active = staying;
+      await pause();
+    }
+  } finally {
+    for (const c of [cache, ...prefilled]) lm.releaseCache(c);
   }
   const totalMs = now() - t0;
   const newTokens = results.reduce((n, r) => n + r.ids.length, 0);

@@ -3,7 +3,9 @@
  * each of the cache's B sequences and returns the last new position's logits for each. The cache
  * is a set of rows, one per sequence, each with its own length; `regroup` makes a new batch from rows
  * of several caches (a sequence that joins after its own prefill, one that leaves), padded to the
- * longest. The cache lives in CPU memory on every EP, so rows can be moved between batches.
+ * longest. On WebGPU the cache stays in GPU buffers between decode steps (only the logits come
+ * back); a regroup reads the rows it moves back to CPU memory and the next step uploads the new
+ * batch. Caches from `forward` and `regroup` are freed with `releaseCache`.
  */
 import type * as Ort from 'onnxruntime-web';
 import { Checkpoint } from '../core/formats/checkpoint';
@@ -56,7 +58,9 @@ export class BatchLM {
 
   /** `folder`: closed by `release` (file handles in Node). */
   static async fromCheckpoint(ckpt: Checkpoint, opts: LoadOptions = {}, folder?: ModelFolder): Promise<BatchLM> {
-    const s = await openGraphSession(ckpt, { ...opts, batch: true });
+    const s = await openGraphSession(ckpt, { ...opts, batch: true }, (g) =>
+      g.outputNames.filter((n) => n.startsWith('present.')),
+    );
     return new BatchLM(specOf(ckpt), s.graph, s.report, s.plan, s.ort, s.session, folder);
   }
 
@@ -118,30 +122,41 @@ export class BatchLM {
 
   /**
    * A new batch cache from rows of other caches, in this order, each copied with its own length
-   * and zero-padded to the longest (the 'onnx' form reads zeros past a row's length, never garbage).
+   * and zero-padded to the longest. The sources stay valid (free them with `releaseCache`).
    */
-  regroup(rows: readonly CacheRow[]): BatchCache {
+  async regroup(rows: readonly CacheRow[]): Promise<BatchCache> {
     const { kvHeads: kvH, headDim: D } = this.spec;
     const lengths = rows.map((r) => r.cache.lengths[r.row]!);
     const P = Math.max(0, ...lengths);
     const tensors = new Map<string, Ort.Tensor>();
+    const read = new Map<Ort.Tensor, KvData>(); // GPU tensors are read back once, whatever rows they give
+    const dataOf = async (t: Ort.Tensor): Promise<KvData> => {
+      let data = read.get(t);
+      if (!data) read.set(t, (data = (t.location === 'gpu-buffer' ? await t.getData() : t.data) as KvData));
+      return data;
+    };
     for (const name of rows[0]?.cache.tensors.keys() ?? []) {
       const first = rows[0]!.cache.tensors.get(name)!;
-      const Data = (first.data as KvData).constructor as new (n: number) => KvData;
+      const Data = (await dataOf(first)).constructor as new (n: number) => KvData;
       const out = new Data(rows.length * kvH * P * D);
-      rows.forEach(({ cache, row }, r) => {
+      for (const [r, { cache, row }] of rows.entries()) {
         const src = cache.tensors.get(name)!;
-        const data = src.data as KvData;
+        const data = await dataOf(src);
         const srcP = src.dims[2]!;
         const n = lengths[r]! * D;
         for (let h = 0; h < kvH; h++) {
           const from = (row * kvH + h) * srcP * D;
           out.set(data.subarray(from, from + n), (r * kvH + h) * P * D);
         }
-      });
+      }
       tensors.set(name, new this.ort.Tensor(first.type as 'float32', out, [rows.length, kvH, P, D]));
     }
     return { lengths, tensors };
+  }
+
+  /** Frees a cache's GPU buffers (WebGPU EP; a no-op in CPU memory). Do not use it afterwards. */
+  releaseCache(cache: BatchCache | undefined): void {
+    for (const t of cache?.tensors.values() ?? []) if (t.location === 'gpu-buffer') t.dispose();
   }
 
   async release(): Promise<void> {

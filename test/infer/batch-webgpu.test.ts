@@ -1,7 +1,7 @@
 /**
  * Batched generation on the WebGPU EP in Node (Dawn on a Vulkan ICD, e.g. lavapipe): continuous
  * batching gives the greedy token ids of one-at-a-time generate() on the same EP, with both
- * attention forms. Without an adapter this test FAILS (as test/infer/webgpu.test.ts). Slow on a
+ * attention forms, the KV cache staying in GPU buffers between decode steps. Without an adapter this test FAILS (as test/infer/webgpu.test.ts). Slow on a
  * CPU Vulkan driver, so fewer problems and tokens than the wasm test.
  */
 import { readFileSync } from 'node:fs';
@@ -40,6 +40,15 @@ describe('batched generation on the WebGPU EP', () => {
       try {
         expect([chat.ep.ep, lm.ep.ep]).toEqual(['webgpu', 'webgpu']);
         const prompts = PROBLEMS.map((q) => chat.tokenizer.encode(chat.promptText(q)));
+        // The cache stays in GPU buffers between steps; a regroup reads it back.
+        const step = await lm.forward([prompts[0]!], lm.emptyCache());
+        expect(step.cache.tensors.get('past.0.key')!.location).toBe('gpu-buffer');
+        const grouped = await lm.regroup([
+          { cache: step.cache, row: 0 },
+          { cache: step.cache, row: 0 },
+        ]);
+        expect(grouped.lengths).toEqual([prompts[0]!.length, prompts[0]!.length]);
+        lm.releaseCache(step.cache);
         const g = { maxNewTokens: 90, eosIds: chat.tokenizer.eosIds };
         const reference = [];
         for (const ids of prompts) reference.push(await generate(chat.lm, ids, g));
