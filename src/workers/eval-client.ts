@@ -1,7 +1,8 @@
 /**
  * The page's handle on the evaluation worker (one client per worker): load models, evaluate with
  * streamed progress, cancel through an AbortSignal (the call rejects with an AbortError), AIM
- * calibration. Errors arrive as LabErrors with their code and file (./errors.ts).
+ * calibration. Batched evaluation: load with `batchSize` B and evaluate with `batch` ≤ B; every
+ * sequence's text streams through onText as it grows, and the signal stops the whole batch. Errors arrive as LabErrors with their code and file (./errors.ts).
  */
 import { type Endpoint, type Remote, proxy, releaseProxy, wrap } from 'comlink';
 import { throwIfAborted } from '../core/errors';

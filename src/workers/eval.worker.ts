@@ -8,10 +8,14 @@
  * page the plan of every format for its models, since the UI does not import the engine. f16 / q4
  * weights come from the OPFS cache when a previous load packed them (../browser/cached-weights.ts),
  * else they are packed with progress and cancel and cached; `loadedFormat` says which.
+ * Batched evaluation: a model loaded with `batchSize` B > 1 runs the batched graph (planned for B
+ * sequences); an evaluation with `batch` > 1 answers up to that many problems at once through the
+ * same entry point as `merge-lab eval --batch` (continuous batching), every sequence's text
+ * streaming as it grows, records in the problems' order; cancel() stops the whole batch.
  * `createEvalWorkerApi` is the whole API, so tests can expose it over a MessageChannel in Node.
  */
 import { expose } from 'comlink';
-import { type LoadStage, type WeightsSource, loadThroughCache } from '../browser/cached-weights';
+import type { LoadStage, WeightsSource } from '../browser/cached-weights';
 import { OpfsWeightsCache, type WeightsStore } from '../browser/opfs-weights-cache';
 import { type PackerChoice, gpuPacker } from './gpu-packer';
 import { browserRuntimeAdapter } from '../browser/ort-adapter';
@@ -21,10 +25,10 @@ import { type ProblemFormat, parseProblemSet } from '../core/eval/problem-set';
 import type { ResponseRecord } from '../core/eval/metrics';
 import { type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
 import { Checkpoint } from '../core/formats/checkpoint';
+import { BatchChatModel } from '../infer/batch-chat';
 import { completionModel } from '../infer/completion';
 import { calibrate, calibrationMessages } from '../infer/calibrate';
 import type { ActivationStats } from '../core/merge/activation-stats';
-import type { ChatModel } from '../infer/engine';
 import { evalTokenBudget } from '../infer/eval-budget';
 import { checkLoadPlan, planModelOf } from '../infer/load-plan';
 import { type MemoryPlan, PLAN_FORMATS, countParameters } from '../infer/memory-plan';
@@ -33,6 +37,7 @@ import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
 import { ChatTokenizer } from '../infer/tokenizer';
 import type { WeightOptions } from '../infer/weight-format';
 import { installLabErrorTransfer } from './errors';
+import { type LoadedChat, loadChat } from './load-chat';
 
 export interface EvalRequest {
   models: { name: string; prompt?: PromptStyle }[];
@@ -41,6 +46,8 @@ export interface EvalRequest {
   format?: ProblemFormat | 'auto';
   limit?: number;
   maxNewTokens: number;
+  /** Problems answered at once per model (continuous batching); > 1 needs models loaded with a `batchSize` at least this. Default 1. */
+  batch?: number;
 }
 
 /** The evaluation a load is planned for: the prompts it will read and the new tokens it allows. */
@@ -64,6 +71,8 @@ export interface ModelLoadOptions extends WeightOptions {
   plannedEval?: PlannedEval;
   force?: boolean;
   wasmHeapBytes?: number;
+  /** Sequences answered together: > 1 loads the batched graph, its KV cache planned for this many. */
+  batchSize?: number;
 }
 
 /** Progress of a load: hashing the checkpoint (bytes), packing (tensors), writing the cache. */
@@ -126,7 +135,7 @@ export function createEvalWorkerApi(
 ) {
   const loaded = new Map<
     string,
-    { chat: ChatModel; weights: WeightsSource; cached: boolean; warnings: LabWarning[] }
+    { chat: LoadedChat; batch: number; weights: WeightsSource; cached: boolean; warnings: LabWarning[] }
   >();
   let active: AbortController | undefined;
   const loads = new Set<AbortController>();
@@ -163,7 +172,7 @@ export function createEvalWorkerApi(
         };
         const onWarning = (w: LabWarning) => void warnings.push(w);
         const packer = rest.weights === 'q4' ? await gpuPacker(packerChoice, adapter, ac.signal) : undefined;
-        const { chat, source, cached } = await loadThroughCache(folder, {
+        const { chat, source, cached } = await loadChat(folder, {
           ...base,
           store,
           onProgress: progress,
@@ -175,8 +184,8 @@ export function createEvalWorkerApi(
           await chat.release();
           throwIfAborted(ac.signal, 'loading');
         }
-        loaded.set(name, { chat, weights: source, cached, warnings });
-        return chat.ep;
+        loaded.set(name, { chat, batch: Math.max(1, rest.batchSize ?? 1), weights: source, cached, warnings });
+        return chat.lm.ep;
       } finally {
         loads.delete(ac);
       }
@@ -255,15 +264,23 @@ export function createEvalWorkerApi(
       if (active) throw new Error('an evaluation is already running in this worker');
       active = new AbortController();
       try {
+        const batch = req.batch ?? 1;
+        if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be an integer ≥ 1 (got ${batch})`);
         const set = parseProblemSet(req.setText, req.setName, { format: req.format ?? 'auto' });
         const entries = req.models.map((m) => {
-          const chat = loaded.get(m.name)?.chat;
-          if (!chat) throw new Error(`model '${m.name}' is not loaded in the evaluation worker`);
-          return { model: completionModel(chat, m.name), ...(m.prompt ? { prompt: m.prompt } : {}) };
+          const l = loaded.get(m.name);
+          if (!l) throw new Error(`model '${m.name}' is not loaded in the evaluation worker`);
+          if (batch > l.batch)
+            throw new RangeError(`model '${m.name}' was loaded for batch ${l.batch}: load it with batchSize ${batch}`);
+          const model =
+            l.chat instanceof BatchChatModel ? l.chat.completionModel(m.name, batch) : completionModel(l.chat, m.name);
+          return { model, ...(m.prompt ? { prompt: m.prompt } : {}) };
         });
-        let lastText = 0;
+        // Throttled per response: in a batch several grow at once, and each keeps streaming.
+        const lastText = new Map<string, number>();
         return await evaluate(entries, set, {
           maxNewTokens: req.maxNewTokens,
+          batched: batch > 1,
           signal: active.signal,
           ...(req.limit !== undefined ? { limit: req.limit } : {}),
           ...(onProgress ? { onProgress: (p) => void Promise.resolve(onProgress(p)).catch(() => undefined) } : {}),
@@ -274,8 +291,9 @@ export function createEvalWorkerApi(
             ? {
                 onText: (m, id, text) => {
                   const t = Date.now();
-                  if (t - lastText < 60) return; // ~16 updates a second is plenty for reading
-                  lastText = t;
+                  const key = `${m}\n${id}`;
+                  if (t - (lastText.get(key) ?? -Infinity) < 60) return; // ~16 updates a second is plenty for reading
+                  lastText.set(key, t);
                   void Promise.resolve(onText(m, id, text)).catch(() => undefined);
                 },
               }
