@@ -213,7 +213,7 @@ export function createEvalWorkerApi(
       return m && (await budgetOf(m.chat.tokenizer, e)).tokenBudget;
     },
 
-    /** Plans f32, f16 and q4 for the largest of the models (headers only), without loading anything. */
+    /** Plans f32, f16 and q4 for the largest of the models (headers only, `batchSize` sequences), without loading anything. */
     async planFormats(
       models: Record<string, Blob>[],
       ep: EpChoice,
@@ -227,7 +227,7 @@ export function createEvalWorkerApi(
         if (!largest || params > largest.params) largest = { folder, spec, params };
       }
       if (!largest) return undefined;
-      const { blockSize, wasmHeapBytes, plannedEval } = opts;
+      const { blockSize, wasmHeapBytes, plannedEval, batchSize } = opts;
       const budget =
         plannedEval && opts.tokenBudget === undefined
           ? await budgetOf(largest.folder, plannedEval)
@@ -237,7 +237,7 @@ export function createEvalWorkerApi(
         plans.push(
           await checkLoadPlan(
             largest.spec,
-            { ep, adapter, weights, force: true, blockSize, wasmHeapBytes, ...budget },
+            { ep, adapter, weights, force: true, blockSize, wasmHeapBytes, batchSize, ...budget },
             largest.folder.name,
           ),
         );

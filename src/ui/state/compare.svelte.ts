@@ -1,4 +1,8 @@
-/** Evaluating models side by side in the evaluation worker: streaming responses, results, sweeps. */
+/**
+ * Evaluating models side by side in the evaluation worker: streaming responses, results, sweeps.
+ * `batch` problems are answered at once per model (the worker's batched path); every response in
+ * flight streams into its model's column, and Cancel stops the whole batch.
+ */
 import { DEMO_SETS, fetchDemoText } from '../../browser/model-files';
 import type { ResponseRecord } from '../../core/eval/metrics';
 import { describeError, isAbortError } from '../../core/errors';
@@ -35,6 +39,23 @@ export interface SweepPoint {
 /** Tokens planned for the prompt on top of Max new tokens while no problem set is chosen. */
 export const PROMPT_ALLOWANCE = 512;
 
+/** Problems answered at once per model unless changed (the load's memory plan refuses a batch that does not fit). */
+export const DEFAULT_BATCH = 4;
+
+/** A response as it streams in; `done` once its record arrived. */
+export interface LiveText {
+  readonly problem: string;
+  readonly text: string;
+  readonly done: boolean;
+}
+
+/** Why a Batch value cannot be used, or undefined when it is an integer ≥ 1. */
+export function batchProblem(value: unknown): string | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1
+    ? undefined
+    : 'Batch must be a whole number ≥ 1';
+}
+
 /** The loading a model goes through before an evaluation (f16 / q4: hashing, packing, caching). */
 export interface ModelLoading extends LoadProgress {
   readonly model: string;
@@ -48,6 +69,10 @@ export class CompareState {
   reference = $state<string | undefined>(undefined);
   limit = $state(24);
   maxNewTokens = $state(192);
+  /** Problems answered at once per model (continuous batching); 1 answers one at a time. */
+  batch = $state<number>(DEFAULT_BATCH);
+  /** The batch size of the current run (shown with its aggregate tokens/s). */
+  runBatch = $state<number | undefined>(undefined);
   /** Execution provider for inference: WebGPU when there is an adapter, else wasm (auto). */
   ep = $state<EpChoice>('auto');
   /** Weight format for inference; q4 packs blocks of `blockSize` along the input dimension. */
@@ -65,7 +90,8 @@ export class CompareState {
   loading = $state.raw<ModelLoading | undefined>(undefined);
   error = $state<string | undefined>(undefined);
   progress = $state.raw<{ done: number; total: number; model: string } | undefined>(undefined);
-  live = $state.raw<Record<string, { problem: string; text: string }>>({});
+  /** Per model, the responses streaming in (one per sequence of the batch). */
+  live = $state.raw<Record<string, LiveText[]>>({});
   eps = $state.raw<Record<string, EpReport>>({});
   run = $state.raw<EvalRun | undefined>(undefined);
   /** The weight format each model of the current run used. */
@@ -85,6 +111,7 @@ export class CompareState {
   ) {}
 
   readonly current = $derived(this.sets.find((s) => s.id === this.setId));
+  readonly batchError = $derived(batchProblem(this.batch));
   readonly rows = $derived<TableRow[]>(this.run ? tableRows([this.run], this.reference) : []);
 
   async loadDemoSets(): Promise<void> {
@@ -148,7 +175,11 @@ export class CompareState {
     }
     try {
       const plans = models.size
-        ? await this.client().planFormats(models, this.ep, { blockSize: this.blockSize, ...this.budgetOptions })
+        ? await this.client().planFormats(models, this.ep, {
+            blockSize: this.blockSize,
+            ...(this.batchError ? {} : { batchSize: this.batch }),
+            ...this.budgetOptions,
+          })
         : undefined;
       if (request !== this.planRequest) return;
       this.formatPlans = plans;
@@ -160,10 +191,10 @@ export class CompareState {
     }
   }
 
-  private async ensureLoaded(names: readonly string[], signal: AbortSignal): Promise<void> {
+  private async ensureLoaded(names: readonly string[], batchSize: number, signal: AbortSignal): Promise<void> {
     const { weights, blockSize } = this;
     const force = this.force && this.chosenDoesNotFit;
-    const setup = JSON.stringify({ weights, blockSize: weights === 'q4' ? blockSize : undefined, force });
+    const setup = JSON.stringify({ weights, blockSize: weights === 'q4' ? blockSize : undefined, force, batchSize });
     const budget = this.budgetOptions;
     for (const name of names) {
       const entry = this.models.byName(name);
@@ -181,7 +212,7 @@ export class CompareState {
           name,
           entry.files,
           this.ep,
-          { weights, blockSize, force, ...budget },
+          { weights, blockSize, force, batchSize, ...budget },
           { signal, onProgress: (p) => (this.loading = { model: name, ...p }) },
         );
         this.eps = { ...this.eps, [name]: ep };
@@ -199,14 +230,21 @@ export class CompareState {
   async evaluate(names: readonly string[] = this.selected): Promise<EvalRun | undefined> {
     const set = this.current;
     if (!set || names.length === 0) return undefined;
+    if (this.batchError) {
+      this.status = 'failed';
+      this.error = this.batchError;
+      return undefined;
+    }
+    const batch = this.batch;
     this.status = 'loading';
     this.error = undefined;
     this.partial = {};
     this.live = {};
     this.run = undefined;
+    this.runBatch = undefined;
     this.abort = new AbortController();
     try {
-      await this.ensureLoaded(names, this.abort.signal);
+      await this.ensureLoaded(names, batch, this.abort.signal);
       this.status = 'running';
       const run = await this.client().evaluate(
         {
@@ -215,17 +253,19 @@ export class CompareState {
           setName: set.id,
           limit: this.limit,
           maxNewTokens: this.maxNewTokens,
+          batch,
         },
         {
           signal: this.abort.signal,
           onProgress: (p) => (this.progress = p),
-          onText: (model, problem, text) => (this.live = { ...this.live, [model]: { problem, text } }),
+          onText: (model, problem, text) => this.showText(model, problem, text, false),
           onResponse: (model, r) => {
             this.partial = { ...this.partial, [model]: [...(this.partial[model] ?? []), r] };
-            this.live = { ...this.live, [model]: { problem: r.problemId, text: r.text } };
+            this.showText(model, r.problemId, r.text, true);
           },
         },
       );
+      this.runBatch = batch;
       this.runFormats = Object.fromEntries(names.flatMap((n) => (this.formats[n] ? [[n, this.formats[n]]] : [])));
       this.run = run;
       this.status = 'done';
@@ -237,6 +277,22 @@ export class CompareState {
     } finally {
       this.abort = undefined;
     }
+  }
+
+  /**
+   * A response's text in its model's column: in flight beside the batch's others; a finished one
+   * stays until the next text arrives. Text arriving after its record (callbacks travel apart) is late.
+   */
+  private showText(model: string, problem: string, text: string, done: boolean): void {
+    const column = this.live[model] ?? [];
+    const at = column.findIndex((l) => l.problem === problem);
+    if (at >= 0 && column[at]!.done) return;
+    const kept = column.filter((l) => !l.done || done || l.problem === problem);
+    const entry = { problem, text, done };
+    this.live = {
+      ...this.live,
+      [model]: at >= 0 ? kept.map((l) => (l.problem === problem ? entry : l)) : [...kept, entry],
+    };
   }
 
   cancel(): void {
