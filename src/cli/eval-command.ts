@@ -10,7 +10,10 @@ import { type CompletionModel, type EvalRun, type PromptStyle, evaluate } from '
 import { formatMs } from '../core/units';
 import { completionModel } from '../infer/completion';
 import { BatchChatModel } from '../infer/batch-chat';
+import { Checkpoint } from '../core/formats/checkpoint';
 import { ChatModel } from '../infer/engine';
+import { type PlanLoadOptions, fittingBatch } from '../infer/load-plan';
+import { specOf } from '../infer/model';
 import { nodeRuntimeAdapter } from '../node/ort-adapter';
 import type { EpChoice } from '../infer/runtime';
 import { FsModelFolder } from '../node/fs-folder';
@@ -25,7 +28,10 @@ import {
 } from './args';
 import { WEIGHTS_CACHE_USAGE, cachedWeightsOption, weightsCacheFlag } from './weights-cache-flag';
 
-export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] [--batch N] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
+/** Most sequences `--batch auto` generates together (bench:batch: B = 8 gives 3.3× B = 1 on the 0.5B shape). */
+export const DEFAULT_BATCH = 8;
+
+export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] [--batch N|auto] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
 
 export const evalFlags = {
   set: { type: 'string' },
@@ -39,7 +45,7 @@ export const evalFlags = {
   csv: { type: 'string' },
   ep: { type: 'string', default: 'wasm' },
   'bad-lines': { type: 'string', default: 'skip' },
-  batch: { type: 'string', default: '1' },
+  batch: { type: 'string', default: 'auto' },
   ...weightFlags,
   ...weightsCacheFlag,
 } as const;
@@ -52,8 +58,9 @@ export interface EvalSettings {
   fewShot: Map<string, number>;
   ep: EpChoice;
   weights: WeightChoice;
-  /** --batch: sequences generated together (continuous batching); 1 answers one problem at a time. */
-  batch: number;
+  /** --batch: sequences generated together (continuous batching); 1 answers one problem at a time;
+   *  auto (default): the largest batch up to DEFAULT_BATCH that the memory plan fits, printed. */
+  batch: number | 'auto';
   /** --weights-cache: where derived f16 / q4 weights are kept between runs. */
   weightsCache?: string | undefined;
 }
@@ -97,7 +104,7 @@ export async function evalSettings(values: Record<string, unknown>): Promise<Eva
     fewShot,
     ep,
     weights: weightOptions(values as WeightFlagValues),
-    batch: positiveInt(values.batch as string, '--batch')!,
+    batch: values.batch === 'auto' ? 'auto' : positiveInt(values.batch as string, '--batch')!,
     weightsCache: values['weights-cache'] as string | undefined,
   };
 }
@@ -108,26 +115,33 @@ export async function runEvaluation(
   s: EvalSettings,
   signal?: AbortSignal,
 ): Promise<EvalRun[]> {
-  const loaded: { chat: { release(): Promise<void> }; model: CompletionModel; prompt: PromptStyle }[] = [];
+  const loaded: {
+    chat: { release(): Promise<void> };
+    batch: number;
+    model: CompletionModel;
+    prompt: PromptStyle;
+  }[] = [];
   const folders: FsModelFolder[] = [];
   try {
     for (const dir of dirs) {
       const folder = new FsModelFolder(dir);
       folders.push(folder);
-      const opts = {
+      const base = {
         ep: s.ep,
         ...s.weights,
         ...(await cachedWeightsOption(dir, s.weightsCache, s.weights, signal)),
         adapter: nodeRuntimeAdapter(),
         ...(signal ? { signal } : {}),
-        ...(s.batch > 1 && { batchSize: s.batch }), // the plan refuses a batch that does not fit
       };
       const name = path.basename(path.resolve(dir));
+      const batch = s.batch === 'auto' ? await planBatch(folder, base, name) : s.batch;
+      const opts = { ...base, ...(batch > 1 && { batchSize: batch }) }; // the plan refuses a batch that does not fit
       // --batch N > 1: the batched graph's session only (./infer/batch-chat.ts), not a batch-1 one beside it.
-      const chat = s.batch > 1 ? await BatchChatModel.load(folder, opts) : await ChatModel.load(folder, opts);
+      const chat = batch > 1 ? await BatchChatModel.load(folder, opts) : await ChatModel.load(folder, opts);
       loaded.push({
         chat,
-        model: chat instanceof BatchChatModel ? chat.completionModel(name, s.batch) : completionModel(chat, name),
+        batch,
+        model: chat instanceof BatchChatModel ? chat.completionModel(name, batch) : completionModel(chat, name),
         prompt: { template: s.prompt, fewShot: s.fewShot.get(name) ?? 0 },
       });
     }
@@ -138,7 +152,7 @@ export async function runEvaluation(
         set,
         {
           maxNewTokens: s.maxNewTokens,
-          batched: s.batch > 1,
+          batched: loaded.some((l) => l.batch > 1),
           ...(s.limit !== undefined ? { limit: s.limit } : {}),
           ...(signal ? { signal } : {}),
           onProgress: (p) =>
@@ -147,7 +161,8 @@ export async function runEvaluation(
       );
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       const rates = run.models.filter((m) => m.tokPerS !== undefined).map((m) => `${m.name} ${m.tokPerS!.toFixed(0)}`);
-      const batch = rates.length ? ` (batch ${s.batch}, tok/s: ${rates.join(', ')})` : '';
+      const batches = [...new Set(loaded.map((l) => l.batch))].join('/');
+      const batch = rates.length ? ` (batch ${batches}, tok/s: ${rates.join(', ')})` : '';
       process.stderr.write(
         `${set.name}: ${run.set.problems} problems × ${loaded.length} models in ${formatMs(run.ms)}${batch}\n`,
       );
@@ -176,4 +191,14 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const reference = values.reference ? path.basename(path.resolve(values.reference)) : undefined;
   console.log(formatTable(tableRows(runs, reference)));
   await writeOutputs(runs, values);
+}
+
+/** The default batch: the largest up to DEFAULT_BATCH that the memory plan fits (at least 1), said on stderr. */
+async function planBatch(folder: FsModelFolder, opts: PlanLoadOptions, name: string): Promise<number> {
+  const spec = specOf(await Checkpoint.open(folder, { requireConfig: true }));
+  const batch = Math.max(1, await fittingBatch(spec, opts, DEFAULT_BATCH));
+  process.stderr.write(
+    `${name}: batch ${batch} (the memory plan's largest up to ${DEFAULT_BATCH}; --batch N to choose)\n`,
+  );
+  return batch;
 }

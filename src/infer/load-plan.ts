@@ -7,7 +7,7 @@
 import type { LabWarning } from '../core/errors';
 import type { ModelSpec } from './architecture';
 import { InferError } from './errors';
-import { batchAdvice } from './batch-plan';
+import { batchAdvice, largestBatch } from './batch-plan';
 import { type MemoryPlan, type PlanModel, type PlanRequest, type PlanTarget, planInferenceMemory } from './memory-plan';
 import type { Precision } from './precision';
 import { type EpChoice, type EpDecision, type RuntimeAdapter, probeWebGpu } from './runtime';
@@ -120,17 +120,13 @@ export function planModelOf(spec: ModelSpec): PlanModel {
   };
 }
 
-/**
- * Plans the load and refuses when it does not fit: an InferError 'does-not-fit' whose message is
- * the plan's advice. With `force`, the advice becomes a warning and loading goes on. `decided`:
- * the loader's EP decision and precision (else the EP is probed here and the KV dtype is the option's).
- */
-export async function checkLoadPlan(
+/** The plan's request for a load: the model, format, budget, KV dtype, batch and the target the EP runs on. */
+async function planRequest(
   spec: ModelSpec,
   opts: PlanLoadOptions,
   name?: string,
   decided?: DecidedRuntime,
-): Promise<LoadPlan> {
+): Promise<{ request: PlanRequest; note: string | undefined }> {
   const { format, blockSize } = resolveWeightOptions(opts);
   const { target, note } = await planTarget(opts, decided?.decision);
   // The KV dtype is left to the planner's per-format default unless it was chosen (or the EP changed it).
@@ -148,6 +144,28 @@ export async function checkLoadPlan(
     ...(opts.batchSize !== undefined && { batch: opts.batchSize }),
     target,
   };
+  return { request, note };
+}
+
+/** The largest batch of at most `max` sequences the memory plan fits for this load (0: not even one). */
+export async function fittingBatch(spec: ModelSpec, opts: PlanLoadOptions, max: number): Promise<number> {
+  const { request } = await planRequest(spec, { ...opts, batchSize: max });
+  return largestBatch(request);
+}
+
+/**
+ * Plans the load and refuses when it does not fit: an InferError 'does-not-fit' whose message is
+ * the plan's advice. With `force`, the advice becomes a warning and loading goes on. `decided`:
+ * the loader's EP decision and precision (else the EP is probed here and the KV dtype is the option's).
+ */
+export async function checkLoadPlan(
+  spec: ModelSpec,
+  opts: PlanLoadOptions,
+  name?: string,
+  decided?: DecidedRuntime,
+): Promise<LoadPlan> {
+  const { request, note } = await planRequest(spec, opts, name, decided);
+  const { target } = request;
   const plan = planInferenceMemory(request);
   const summary = planSummary(plan, target, note, decided?.precision);
   opts.onPlan?.(plan, summary);

@@ -52,3 +52,32 @@ describe('merge-lab eval --batch', () => {
     );
   });
 });
+
+describe('merge-lab eval --batch auto (the default)', () => {
+  it(
+    'takes the memory plan’s largest batch up to 8, says so, and answers as --batch 1',
+    { timeout: 600_000 },
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-batch-auto-'));
+      const args = (json: string) => [
+        '--models',
+        'public/models/demo-quick',
+        '--set',
+        SET,
+        '--limit',
+        '10',
+        '--json',
+        json,
+      ];
+      const auto = await run('node', [BIN, 'eval', ...args(path.join(dir, 'auto.json'))]);
+      expect(auto.stderr).toMatch(/demo-quick: batch 8 \(the memory plan's largest up to 8; --batch N to choose\)/);
+      expect(auto.stderr).toMatch(/\(batch 8, tok\/s: demo-quick \d+\)/);
+      await run('node', [BIN, 'eval', ...args(path.join(dir, 'one.json')), '--batch', '1']);
+      const texts = (f: string) =>
+        (JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { runs: EvalRun[] }).runs[0]!.models[0]!.responses.map(
+          (r) => r.text,
+        );
+      expect(texts('auto.json')).toEqual(texts('one.json'));
+    },
+  );
+});

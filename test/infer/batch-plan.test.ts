@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { BatchLM } from '../../src/infer/batch-model';
 import { largestBatch } from '../../src/infer/batch-plan';
 import { InferError } from '../../src/infer/errors';
-import { planModelOf } from '../../src/infer/load-plan';
+import { fittingBatch, planModelOf } from '../../src/infer/load-plan';
+import { modelSpec } from '../../src/infer/architecture';
+import { parseModelConfig } from '../../src/core/formats/model-config';
+import { QWEN_15B_FIELDS } from './shapes';
 import { planInferenceMemory } from '../../src/infer/memory-plan';
 import { specOf } from '../../src/infer/model';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
@@ -40,5 +43,24 @@ describe('batch memory plan', () => {
     expect(largestBatch({ ...req, batch: 100_000 })).toBe(fitting);
     expect(fitting).toBeGreaterThan(8);
     expect(largestBatch({ ...req, batch: 4 })).toBe(4);
+  });
+});
+
+describe('fittingBatch (the default batch)', () => {
+  it('is the largest batch the plan fits, capped; 0 when not even one sequence fits', async () => {
+    const spec = modelSpec(
+      parseModelConfig(
+        JSON.stringify({ architectures: ['Qwen2ForCausalLM'], ...QWEN_15B_FIELDS, max_position_embeddings: 32768 }),
+      ),
+      true,
+    );
+    const wasm = { ep: 'wasm' as const, weights: 'q4' as const, tokenBudget: 10240 };
+    // Each sequence adds its KV cache (f16: 57 KB a token) and activations: a longer budget fits fewer.
+    const big = await fittingBatch(spec, wasm, 64);
+    expect(big).toBeGreaterThan(1);
+    expect(big).toBeLessThan(64);
+    expect(await fittingBatch(spec, wasm, 2)).toBe(2);
+    expect(await fittingBatch(spec, { ...wasm, tokenBudget: 32768 }, 64)).toBeLessThan(big);
+    expect(await fittingBatch(spec, { ...wasm, weights: 'f32' }, 8)).toBe(0);
   });
 });
