@@ -103,7 +103,13 @@ export class EvalClient {
 
   async evaluate(req: EvalRequest, cb: EvalCallbacks & { signal?: AbortSignal } = {}): Promise<EvalRun> {
     throwIfAborted(cb.signal, 'evaluation');
-    const onAbort = () => void this.api.cancel();
+    // Shared memory (a cross-origin isolated page, Node) lets the worker see a cancel between
+    // tokens even while its message queue waits; the cancel message is sent as well.
+    const flag = typeof SharedArrayBuffer === 'function' ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+    const onAbort = () => {
+      if (flag) Atomics.store(flag, 0, 1);
+      void this.api.cancel();
+    };
     cb.signal?.addEventListener('abort', onAbort);
     try {
       return await this.api.evaluate(
@@ -111,6 +117,7 @@ export class EvalClient {
         cb.onProgress ? proxy(cb.onProgress) : undefined,
         cb.onResponse ? proxy(cb.onResponse) : undefined,
         cb.onText ? proxy(cb.onText) : undefined,
+        flag,
       );
     } finally {
       cb.signal?.removeEventListener('abort', onAbort);

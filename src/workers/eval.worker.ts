@@ -260,9 +260,15 @@ export function createEvalWorkerApi(
       onProgress?: EvalCallbacks['onProgress'],
       onResponse?: EvalCallbacks['onResponse'],
       onText?: EvalCallbacks['onText'],
+      cancelFlag?: Int32Array,
     ): Promise<EvalRun> {
       if (active) throw new Error('an evaluation is already running in this worker');
-      active = new AbortController();
+      const ac = (active = new AbortController());
+      // A cancel message can wait behind the generation loop's yields (scheduler.yield in a
+      // browser worker); the page's shared flag is read at every token instead.
+      const cancelled = () => {
+        if (cancelFlag && Atomics.load(cancelFlag, 0) !== 0) ac.abort();
+      };
       try {
         const batch = req.batch ?? 1;
         if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be an integer ≥ 1 (got ${batch})`);
@@ -287,9 +293,11 @@ export function createEvalWorkerApi(
           ...(onResponse
             ? { onResponse: (m, r) => void Promise.resolve(onResponse(m, r)).catch(() => undefined) }
             : {}),
-          ...(onText
+          ...(onText || cancelFlag
             ? {
                 onText: (m, id, text) => {
+                  cancelled();
+                  if (!onText) return;
                   const t = Date.now();
                   const key = `${m}\n${id}`;
                   if (t - (lastText.get(key) ?? -Infinity) < 60) return; // ~16 updates a second is plenty for reading
