@@ -3,7 +3,7 @@
  * over a real MessageChannel in Node, wasm EP, as the Compare step uses it: a model loaded with
  * batchSize 4 answers 12 problems four at a time with exactly the responses of batch 1, streams
  * text for every problem, keeps records in the problems' order and reports the batch's aggregate
- * tok/s; cancelling mid-batch rejects with an AbortError and frees the worker; a batch larger than
+ * tok/s (also in q4 weights); cancelling mid-batch rejects with an AbortError and frees the worker; a batch larger than
  * the one a model was loaded for, or not a positive integer, is refused.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -98,6 +98,20 @@ describe('batched evaluation in the worker (the Compare step with Batch > 1)', (
     expect(full.models[0]!.responses).toHaveLength(12); // the worker is free again
     // The whole batch stopped at once, not after its sequences ran out.
     expect(stopMs).toBeLessThan((Date.now() - started) / 2);
+  });
+
+  it('q4 weights: batch 4 gives batch 1 responses, planned for the batch', { timeout: 300_000 }, async () => {
+    const files = blobs('public/models/demo-slow');
+    await client.load('slow-q4@1', files, 'wasm', { weights: 'q4', tokenBudget: 256 });
+    await client.load('slow-q4@4', files, 'wasm', { weights: 'q4', tokenBudget: 256, batchSize: 4 });
+    const one = await client.loadedFormat('slow-q4@1');
+    const four = await client.loadedFormat('slow-q4@4');
+    expect(four).toMatchObject({ format: 'q4', blockSize: 32 });
+    expect(four!.summary).not.toEqual(one!.summary); // the KV cache of 4 sequences is planned
+    const a = await client.evaluate(request(['slow-q4@1'], 1, 6));
+    const b = await client.evaluate(request(['slow-q4@4'], 4, 6));
+    expect(b.models[0]!.responses).toEqual(a.models[0]!.responses);
+    for (const n of ['slow-q4@1', 'slow-q4@4']) await client.unload(n);
   });
 
   it('refuses a batch above the loaded one, and a batch that is not a positive integer', async () => {
