@@ -15,6 +15,7 @@ import type { BatchCache, BatchLM, CacheRow } from './batch-model';
 import { InferError } from './errors';
 import type { GenerateOptions, GenerateResult } from './generate';
 import { positionsWarning } from './load-plan';
+import { yieldToEventLoop } from './yield';
 import { SequenceStream } from './sequence-stream';
 
 export interface BatchGenerateOptions extends Omit<GenerateOptions, 'onToken' | 'onWarning'> {
@@ -54,14 +55,6 @@ export interface BatchGenerateResult {
   /** One per prompt, in the prompts' order. */
   results: GenerateResult[];
   timings: BatchTimings;
-}
-
-/** Lets queued tasks run between calls (a cancel message, streamed tokens), as generate does. */
-function yieldToEventLoop(): Promise<void> {
-  const g = globalThis as { scheduler?: { yield?: () => Promise<void> }; setImmediate?: (f: () => void) => void };
-  if (g.scheduler?.yield) return g.scheduler.yield();
-  if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
-  return new Promise((r) => setTimeout(r, 0));
 }
 
 export async function batchGenerate(

@@ -7,6 +7,7 @@
 import { type LabWarning, throwIfAborted } from '../core/errors';
 import { InferError } from './errors';
 import { positionsWarning } from './load-plan';
+import { yieldToEventLoop } from './yield';
 import type { CausalLM } from './model';
 import { type SamplingOptions, sampleToken, seededRandom } from './sampling';
 
@@ -49,25 +50,6 @@ export interface GenerateResult {
   text: string;
   finishReason: FinishReason;
   timings: Timings;
-}
-
-/**
- * Lets queued tasks run (a cancel message arriving at a worker, streamed tokens being posted):
- * ORT's wasm run can complete without ever returning to the event loop. Unclamped, unlike
- * nested setTimeout(0).
- */
-function yieldToEventLoop(): Promise<void> {
-  const g = globalThis as { scheduler?: { yield?: () => Promise<void> }; setImmediate?: (f: () => void) => void };
-  if (g.scheduler?.yield) return g.scheduler.yield();
-  if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
-  return new Promise((r) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => {
-      ch.port1.close();
-      r();
-    };
-    ch.port2.postMessage(null);
-  });
 }
 
 /** Length of the longest suffix of `text` that is a proper prefix of a stop string. */
