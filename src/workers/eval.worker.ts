@@ -30,7 +30,7 @@ import { completionModel } from '../infer/completion';
 import { calibrate, calibrationMessages } from '../infer/calibrate';
 import type { ActivationStats } from '../core/merge/activation-stats';
 import { evalTokenBudget } from '../infer/eval-budget';
-import { checkLoadPlan, planModelOf } from '../infer/load-plan';
+import { checkLoadPlan, fittingBatch, planModelOf } from '../infer/load-plan';
 import { type MemoryPlan, PLAN_FORMATS, countParameters } from '../infer/memory-plan';
 import { specOf } from '../infer/model';
 import type { EpChoice, EpReport, RuntimeAdapter } from '../infer/runtime';
@@ -101,7 +101,12 @@ export interface FormatPlans {
   readonly target: 'wasm' | 'webgpu';
   readonly note: string | undefined;
   readonly plans: readonly MemoryPlan[];
+  /** Per format (as `plans`), the largest batch up to MAX_PLANNED_BATCH that fits (0: not even one). */
+  readonly batches: readonly number[];
 }
+
+/** The most sequences the page's Batch defaults to (bench:batch: B = 8 gives 3.3× B = 1 on the 0.5B shape). */
+export const MAX_PLANNED_BATCH = 8;
 
 export interface EvalCallbacks {
   onProgress?: (p: { done: number; total: number; model: string; problem: string }) => void;
@@ -241,12 +246,22 @@ export function createEvalWorkerApi(
             largest.folder.name,
           ),
         );
+      const batches = [];
+      for (const weights of PLAN_FORMATS)
+        batches.push(
+          await fittingBatch(
+            largest.spec,
+            { ep, adapter, weights, blockSize, wasmHeapBytes, ...budget },
+            MAX_PLANNED_BATCH,
+          ),
+        );
       const first = plans[0]!;
       return {
         model: largest.folder.name,
         target: first.plan.checks.some((c) => c.id.startsWith('wasm-')) ? 'wasm' : 'webgpu',
         note: first.note,
         plans: plans.map((p) => p.plan),
+        batches,
       };
     },
 

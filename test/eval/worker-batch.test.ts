@@ -114,6 +114,17 @@ describe('batched evaluation in the worker (the Compare step with Batch > 1)', (
     for (const n of ['slow-q4@1', 'slow-q4@4']) await client.unload(n);
   });
 
+  it('planFormats gives, per format, the largest batch up to 8 the plan fits (the Batch default)', async () => {
+    const models = new Map([['demo-slow', blobs('public/models/demo-slow')]]);
+    const roomy = await client.planFormats(models, 'wasm', { tokenBudget: 512 });
+    expect(roomy!.plans.map((p) => p.format)).toEqual(['f32', 'f16', 'q4']);
+    expect(roomy!.batches).toEqual([8, 8, 8]);
+    // A heap that holds the weights and only a few sequences' KV cache and activations: fewer fit.
+    const tight = await client.planFormats(models, 'wasm', { tokenBudget: 4096, wasmHeapBytes: 300 * 2 ** 20 });
+    expect(tight!.batches[0]).toBeLessThan(8);
+    expect(tight!.batches[2]).toBeGreaterThanOrEqual(tight!.batches[0]!); // q4 leaves more room than f32
+  });
+
   it('refuses a batch above the loaded one, and a batch that is not a positive integer', async () => {
     for (const [name, batch] of [
       ['demo-quick@1', 2],

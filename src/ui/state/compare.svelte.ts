@@ -39,7 +39,7 @@ export interface SweepPoint {
 /** Tokens planned for the prompt on top of Max new tokens while no problem set is chosen. */
 export const PROMPT_ALLOWANCE = 512;
 
-/** Problems answered at once per model unless changed (the load's memory plan refuses a batch that does not fit). */
+/** Problems answered at once per model until the memory plan gives its largest fitting batch (up to 8). */
 export const DEFAULT_BATCH = 4;
 
 /** A response as it streams in; `done` once its record arrived. */
@@ -71,6 +71,8 @@ export class CompareState {
   maxNewTokens = $state(192);
   /** Problems answered at once per model (continuous batching); 1 answers one at a time. */
   batch = $state<number>(DEFAULT_BATCH);
+  /** Whether the user set the batch (else it follows the memory plan). */
+  batchChosen = $state(false);
   /** The batch size of the current run (shown with its aggregate tokens/s). */
   runBatch = $state<number | undefined>(undefined);
   /** Execution provider for inference: WebGPU when there is an adapter, else wasm (auto). */
@@ -184,6 +186,9 @@ export class CompareState {
       if (request !== this.planRequest) return;
       this.formatPlans = plans;
       this.planError = undefined;
+      // Until the user picks a batch, it is the largest (up to 8) the chosen format's plan fits.
+      const fitting = plans?.batches[plans.plans.findIndex((p) => p.format === this.weights)];
+      if (!this.batchChosen && fitting && fitting !== this.batch) this.batch = fitting;
     } catch (e) {
       if (request !== this.planRequest) return;
       this.formatPlans = undefined;
