@@ -129,17 +129,19 @@ export async function cachedWeightsForLoad(folder: ModelFolder, opts: CachedWeig
 }
 
 /**
- * ChatModel.load with its f16 / q4 weights through the cache. A cached entry the load's graph
- * does not accept (the lab's layout moved on) is passed over with a warning and packed in the load.
+ * A model load (ChatModel.load by default; the batched BatchChatModel.load takes the same options)
+ * with its f16 / q4 weights through the cache. A cached entry the load's graph does not accept
+ * (the lab's layout moved on) is passed over with a warning and packed in the load.
  */
-export async function loadThroughCache(
+export async function loadThroughCache<M = ChatModel>(
   folder: ModelFolder,
   opts: CachedWeightsOptions & Omit<ChatLoadOptions, 'onTensor' | 'prepared'>,
-): Promise<{ chat: ChatModel; source: WeightsSource; cached: boolean }> {
+  loader: (folder: ModelFolder, opts: ChatLoadOptions) => Promise<M> = ChatModel.load as never,
+): Promise<{ chat: M; source: WeightsSource; cached: boolean }> {
   const weights = await cachedWeightsForLoad(folder, opts);
   const { store: _store, onProgress, packQ4: _packQ4, ...loadOpts } = opts;
   const load = (prepared?: PreparedWeights) =>
-    ChatModel.load(folder, {
+    loader(folder, {
       ...loadOpts,
       ...(prepared && { prepared }),
       onTensor: (d, n) => onProgress?.('packing', d, n),

@@ -53,7 +53,7 @@ export interface GenerateResult {
 }
 
 /** Length of the longest suffix of `text` that is a proper prefix of a stop string. */
-function pendingStopPrefix(text: string, stops: readonly string[]): number {
+export function pendingStopPrefix(text: string, stops: readonly string[]): number {
   let best = 0;
   for (const s of stops)
     for (let k = Math.min(s.length - 1, text.length); k > best; k--)

@@ -4,20 +4,8 @@
  * is streamed as it becomes final; its own seeded random stream picks sampled tokens. A batch holds
  * one per sequence, so what a sequence generates never depends on the others.
  */
-import type { FinishReason, GenerateOptions, GenerateResult } from './generate';
+import { type FinishReason, type GenerateOptions, type GenerateResult, pendingStopPrefix } from './generate';
 import { sampleToken, seededRandom } from './sampling';
-
-/** Length of the longest suffix of `text` that is a proper prefix of a stop string. */
-function pendingStopPrefix(text: string, stops: readonly string[]): number {
-  let best = 0;
-  for (const s of stops)
-    for (let k = Math.min(s.length - 1, text.length); k > best; k--)
-      if (text.endsWith(s.slice(0, k))) {
-        best = k;
-        break;
-      }
-  return best;
-}
 
 export class SequenceStream {
   readonly ids: number[] = [];
