@@ -14,9 +14,10 @@
  *      its inputs and sides (the binding names) and its typed parameters.
  * Merge code then calls `backend.elementwise(KERNEL, [inputs…, sides…], params)` on either backend.
  */
+import type { AbsDigitsParams } from '../core/kernels/abs-digits';
 import type { AimScaleParams } from '../core/kernels/aim-scale';
 import type { DareMaskParams } from '../core/kernels/dare-mask';
-import type { MagnitudeBandParams } from '../core/kernels/magnitude-band';
+import { type MagnitudeBandParams, tieBound } from '../core/kernels/magnitude-band';
 import { daresKeepThreshold } from '../core/kernels/rng';
 
 /** Uniform field types (their WGSL sizes and alignments are in uniforms.ts). */
@@ -116,11 +117,26 @@ export const KERNELS = {
   }),
   'magnitude-band': defineKernel({
     ...ELEMENTWISE,
-    uniforms: { n: 'u32', lo: 'f32', hi: 'f32' },
+    uniforms: { n: 'u32', lo: 'f32', hi: 'f32', loEnd: 'u32', hiEnd: 'u32', offset: 'u32' },
     bindings: { x: 'read', out: 'rw' },
     overrides: {},
     cpuTwin: 'kernels/magnitude-band',
-    windowUniforms: (p: MagnitudeBandParams) => ({ lo: p.lo, hi: p.hi }),
+    // Element i of the window is tensor element offset + start + i (mod 2^32).
+    windowUniforms: (p: MagnitudeBandParams, start) => ({
+      lo: p.lo,
+      hi: p.hi,
+      loEnd: tieBound(p.loEnd),
+      hiEnd: tieBound(p.hiEnd),
+      offset: ((p.offset ?? 0) + start) >>> 0,
+    }),
+  }),
+  'abs-digits': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', low: 'i32' },
+    bindings: { x: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/abs-digits',
+    windowUniforms: (p: AbsDigitsParams) => ({ low: p.low }),
   }),
   'dare-mask': defineKernel({
     ...ELEMENTWISE,

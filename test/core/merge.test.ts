@@ -44,9 +44,11 @@ function expectClose(actual: Float32Array, expected: number[], dtype: DType) {
  */
 function tiesReference(base: Float32Array, model: Float32Array, density: number, lambda: number): number[] {
   const d = [...model].map((v, i) => Math.fround(v - base[i]!));
+  // mergekit keeps exactly int(density · n): a stable argsort of |δ| descending, ties lowest index first.
   const k = Math.floor(density * d.length);
-  const threshold = d.map(Math.abs).sort((a, b) => b - a)[k - 1]!;
-  return d.map((v, i) => base[i]! + lambda * (Math.abs(v) >= threshold ? v : 0));
+  const order = d.map((_, i) => i).sort((i, j) => Math.abs(d[j]!) - Math.abs(d[i]!) || i - j);
+  const kept = new Set(order.slice(0, k));
+  return d.map((v, i) => base[i]! + lambda * (kept.has(i) ? v : 0));
 }
 
 describe.each(['F32', 'F16', 'BF16'] as const)('paper recipes on tiny checkpoints (%s)', (dtype) => {

@@ -43,15 +43,15 @@ parameters: {normalize: false, lambda: 2}`,
     expect(arr(await r.tensor('w'))).toEqual([3, -4, 2, 0, 10]);
   });
 
-  it('keeps every element tied at the threshold (documented tie rule)', async () => {
+  it('keeps exactly int(density·n) elements, ties at the threshold lowest index first (as mergekit)', async () => {
     const r = await runMerge(
       `merge_method: ties
 base_model: base
 models: [{model: a, parameters: {weight: 1, density: 0.4}}]`,
       await models({ base: [0, 0, 0, 0, 0], a: [1, -2, 2, 2, 0.5] }),
     );
-    // k = 2: the 2nd largest |δ| is 2, and all three 2s are kept
-    expect(arr(await r.tensor('w'))).toEqual([0, -2, 2, 2, 0]);
+    // k = int(0.4·5) = 2: three elements tie at |δ| = 2; indices 1 and 2 are kept, index 3 is not
+    expect(arr(await r.tensor('w'))).toEqual([0, -2, 2, 0, 0]);
   });
 });
 
@@ -63,11 +63,13 @@ models: [{model: m, parameters: {weight: 1, density: 0.7}}]
 random_seed: ${seed}`;
   const ms = () => models({ base: new Array(n).fill(1), m: new Array(n).fill(1.5) });
 
-  it('keeps each element with probability density and rescales by 1/density', async () => {
+  it('keeps each element with probability density and rescales by ‖δ‖₁/‖kept δ‖₁ (mergekit)', async () => {
     const out = await (await runMerge(recipe(7), await ms())).tensor('w');
-    const kept = [...out].filter((v) => Math.abs(v - (1 + 0.5 / 0.7)) < 1e-6).length;
     const dropped = [...out].filter((v) => v === 1).length;
-    expect(kept + dropped).toBe(n);
+    const kept = n - dropped;
+    // δ = 0.5 everywhere: ‖δ‖₁ = 0.5 n, ‖kept‖₁ = 0.5 kept, so each kept element becomes 0.5 n / kept.
+    const value = 1 + (0.5 * n) / kept;
+    expect([...out].filter((v) => Math.abs(v - value) < 1e-6).length).toBe(kept);
     expect(kept / n).toBeGreaterThan(0.68);
     expect(kept / n).toBeLessThan(0.72);
     // The mask is the documented counter-based hash of (seed, stream, index).

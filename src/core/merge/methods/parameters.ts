@@ -106,7 +106,7 @@ export const PARAMETERS = {
     default: false,
     mergekit: true,
     label: 'rescale',
-    description: 'rescale kept entries by 1/density',
+    description: 'multiply the kept entries by ‖δ‖₁ / ‖kept δ‖₁, per tensor (as mergekit)',
   },
   int8_mask: {
     name: 'int8_mask',

@@ -109,7 +109,7 @@ function taskVector(o: TaskVectorRow): MethodSpec {
       ...(sparsification === 'magnitude_outliers' ? { gamma: {} } : {}),
       lambda: {},
       normalize: { default: o.defaultNormalize ?? false },
-      rescale: { default: o.defaultRescale ?? false, inert: sparsification !== 'random' },
+      rescale: { default: o.defaultRescale ?? false, inert: sparsification === 'none' },
       int8_mask: {},
     },
     formula: o.formula,
@@ -187,7 +187,7 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
     sparsification: 'random',
     consensus: 'none',
     defaultRescale: true,
-    formula: 'θ = θ₀ + λ Σ w_t · (m_t ⊙ δ_t)/density, m_t ~ Bernoulli(density)',
+    formula: 'θ = θ₀ + λ Σ w_t r_t (m_t ⊙ δ_t), m_t ~ Bernoulli(density), r_t = ‖δ_t‖₁/‖m_t ⊙ δ_t‖₁ (rescale)',
     reference: 'https://arxiv.org/abs/2311.03099',
   }),
   dare_ties: taskVector({
@@ -196,7 +196,7 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
     sparsification: 'random',
     consensus: 'sign',
     defaultRescale: true,
-    formula: 'θ = θ₀ + λ · disjoint_mean(sign_elect(w_t (m_t ⊙ δ_t)/density))',
+    formula: 'θ = θ₀ + λ · disjoint_mean(sign_elect(w_t r_t (m_t ⊙ δ_t))), r_t = ‖δ_t‖₁/‖m_t ⊙ δ_t‖₁ (rescale)',
     reference: 'https://arxiv.org/abs/2311.03099',
   }),
   breadcrumbs: taskVector({

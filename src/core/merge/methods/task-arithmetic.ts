@@ -1,51 +1,23 @@
 /**
  * The generalized task-arithmetic core shared by task_arithmetic, ties, dare_linear, dare_ties,
  * breadcrumbs and breadcrumbs_ties (mergekit's GTA):
- *   δ_t = θ_t − θ₀;  δ̂_t = sparsify(δ_t);  x_t = w_t δ̂_t
+ *   δ_t = θ_t − θ₀;  δ̂_t = sparsify(δ_t) (× ‖δ_t‖₁/‖δ̂_t‖₁ with rescale);  x_t = w_t δ̂_t
  *   consensus: γ = sign(Σ x_t); m = Σ_{sign x_t = γ} x_t / (normalize ? Σ_{agree} w_t : 1)
  *   none:      m = Σ x_t / (normalize ? Σ w_t : 1)
  *   θ = θ₀ + λ m
- * Magnitude thresholds are per tensor, over the whole tensor, as the paper's authors do.
+ * Sparsification (sparsify.ts) is per tensor, over the whole tensor, as mergekit and the papers do.
  */
-import { DARE_MASK } from '../../kernels/dare-mask';
 import { DELTA } from '../../kernels/delta';
-import { MAGNITUDE_BAND } from '../../kernels/magnitude-band';
-import { kthLargestAbs } from '../select';
+import type { IndexedChunkVisitor } from '../select';
 import type { TensorJob } from '../tensor-job';
 import type { MethodSpec } from './registry';
-
-interface Band {
-  lo: number;
-  hi: number;
-}
-
-/** Sparsification band (keep lo ≤ |δ| < hi) for the magnitude methods, from exact whole-tensor ranks. */
-async function magnitudeBand<T>(
-  job: TensorJob<T>,
-  spec: MethodSpec,
-  t: number,
-  deltaChunks: (visit: (x: T) => Promise<void>) => Promise<void>,
-): Promise<Band> {
-  const { density, gamma } = job.inputs[t]!.params;
-  const n = job.numel;
-  const select = (k: number) => kthLargestAbs(job.backend, deltaChunks, k);
-  if (spec.sparsification === 'magnitude') {
-    return { lo: await select(Math.floor(density * n)), hi: Infinity };
-  }
-  // magnitude_outliers (breadcrumbs): drop the top γ fraction, keep the next `density` fraction.
-  const target = Math.floor(density * n);
-  let top = Math.floor(gamma * n);
-  const bottom = n - target - top;
-  if (bottom < 0) top += bottom;
-  return { lo: await select(top + target), hi: top > 0 ? await select(top) : Infinity };
-}
+import { type Sparsifier, chooseSparsifier, l1RescaleFactor, sparsify } from './sparsify';
 
 export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): Promise<void> {
   const be = job.backend;
   const models = job.inputs.slice(1);
   const { lambda, normalize, rescale } = job.global;
-  const sparsify = spec.sparsification;
-  const sparse = (i: number) => sparsify !== 'none' && models[i]!.params.density < 1;
+  const sparse = (i: number) => spec.sparsification !== 'none' && models[i]!.params.density < 1;
 
   // Single-chunk tensors keep their deltas between the selection passes and the merge pass.
   const cached = new Map<number, T>();
@@ -54,38 +26,39 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
   const done = (i: number, d: T) => {
     if (cached.get(i) !== d) be.release(d);
   };
-
-  const bands: (Band | undefined)[] = [];
-  for (let i = 0; i < models.length; i++) {
-    if (!sparse(i) || (sparsify !== 'magnitude' && sparsify !== 'magnitude_outliers')) continue;
-    const visitDeltas = async (visit: (x: T) => Promise<void>) => {
+  /** Model i's task vector chunk by chunk (or chunk `only`), for the passes before the merge. */
+  const deltaChunks =
+    (i: number): IndexedChunkVisitor<T> =>
+    async (visit, only) => {
       if (job.numChunks === 1) {
-        const d = await deltaOf(await job.load(0), i);
-        cached.set(i, d);
-        return visit(d);
+        if (!cached.has(i)) cached.set(i, await deltaOf(await job.load(0), i));
+        return visit(cached.get(i)!, 0);
       }
-      // Multi-chunk tensors: each pass re-reads only the base and the model being ranked.
-      for (let c = 0; c < job.numChunks; c++) {
+      // Multi-chunk tensors: each pass re-reads only the base and the model in question.
+      const [first, end] = only === undefined ? [0, job.numChunks] : [only, only + 1];
+      for (let c = first; c < end; c++) {
         const [base, model] = await job.loadInputs(c, [0, i + 1]);
         const d = await be.elementwise(DELTA, [model!, base!], {});
         be.release(base!);
         be.release(model!);
-        await visit(d);
+        await visit(d, c);
         be.release(d);
       }
     };
-    const band = await magnitudeBand(job, spec, i + 1, visitDeltas);
-    bands[i] = band;
-    job.diagnostics.thresholds.push({
-      model: models[i]!.model,
-      lo: band.lo,
-      ...(band.hi !== Infinity ? { hi: band.hi } : {}),
-    });
+
+  const sparsifiers: (Sparsifier | undefined)[] = [];
+  const scales: number[] = models.map(() => 1);
+  for (let i = 0; i < models.length; i++) {
+    if (!sparse(i)) continue;
+    sparsifiers[i] = await chooseSparsifier(job, spec, i + 1, deltaChunks(i));
+    if (rescale) scales[i] = await l1RescaleFactor(job, sparsifiers[i]!, deltaChunks(i));
   }
 
   const ws = models.map((m) => m.params.weight);
   const wsum = ws.reduce((a, b) => a + b, 0);
   const divisor = normalize && Math.abs(wsum) >= 1e-8 ? wsum : 1;
+  // The L1 rescale multiplies each sparsified task vector; it goes into the weight applied to it.
+  const scaled = ws.map((w, i) => w * scales[i]!);
 
   const diag = job.diagnose ? new TaskVectorDiagnostics(models.length) : undefined;
   for (let c = 0; c < job.numChunks; c++) {
@@ -95,7 +68,7 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
       await diag.add(be, deltas);
       deltas.forEach((d, i) => done(i, d));
     }
-    if (sparsify === 'none' && spec.consensus === 'none') {
+    if (spec.sparsification === 'none' && spec.consensus === 'none') {
       // Task arithmetic in one pass: θ₀ + λ Σ w_t (θ_t − θ₀)/div = (1 − Σc_t) θ₀ + Σ c_t θ_t.
       const coefs = ws.map((w) => (lambda * w) / divisor);
       await job.emit(await be.weightedSum(ins, [1 - coefs.reduce((a, b) => a + b, 0), ...coefs]));
@@ -106,29 +79,20 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
       const d = await deltaOf(ins, i);
       let s = d;
       if (sparse(i)) {
-        s =
-          sparsify === 'random'
-            ? await be.elementwise(DARE_MASK, [d], {
-                density: models[i]!.params.density,
-                seed: job.seed,
-                stream: models[i]!.stream,
-                offset: c * job.chunkElements,
-                rescale,
-              })
-            : await be.elementwise(MAGNITUDE_BAND, [d], bands[i]!);
+        s = await sparsify(job, sparsifiers[i]!, d, c);
         done(i, d);
       }
       sparsified.push(s);
     }
     let out: T;
     if (spec.consensus === 'sign') {
-      const weighted = await Promise.all(sparsified.map((s, i) => be.weightedSum([s], [ws[i]!])));
+      const weighted = await Promise.all(sparsified.map((s, i) => be.weightedSum([s], [scaled[i]!])));
       const sign = await be.electSign(weighted);
       const mixed = await be.disjointMean(weighted, ws, sign, normalize);
       out = await be.weightedSum([ins[0]!, mixed], [1, lambda]);
       for (const x of [...weighted, sign, mixed]) be.release(x);
     } else {
-      out = await be.weightedSum([ins[0]!, ...sparsified], [1, ...ws.map((w) => (lambda * w) / divisor)]);
+      out = await be.weightedSum([ins[0]!, ...sparsified], [1, ...scaled.map((w) => (lambda * w) / divisor)]);
     }
     sparsified.forEach((s, i) => (sparse(i) ? be.release(s) : done(i, s)));
     await job.emit(out);
@@ -137,7 +101,7 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
   diag?.report(job, {
     models: models.map((m) => m.model),
     densities: models.map((m) => m.params.density),
-    trims: sparsify !== 'none',
+    trims: spec.sparsification !== 'none',
   });
 }
 
