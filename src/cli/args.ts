@@ -19,6 +19,12 @@ export class UsageError extends LabError {
   readonly code = 'usage';
 }
 
+/** True when the command line asks for help: `--help` or `-h` anywhere before a `--` terminator. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });

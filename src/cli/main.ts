@@ -1,10 +1,10 @@
 /**
  * merge-lab: the Merge Lab engine from the terminal. Any LabError (a cancellation included) is
  * reported as one line (`describeError`) with exit code 1, a UsageError with exit code 2; anything
- * else is a bug and keeps its stack trace.
+ * else is a bug and keeps its stack trace. `merge-lab CMD --help` (or -h) prints CMD's usage, exit 0.
  */
 import { LabError, describeError } from '../core/errors';
-import { UsageError } from './args';
+import { UsageError, wantsHelp } from './args';
 import { CALIBRATE_USAGE, calibrateCommand } from './calibrate-command';
 import { EVAL_USAGE, evalCommand } from './eval-command';
 import { GENERATE_USAGE, generateCommand } from './generate-command';
@@ -30,6 +30,10 @@ async function main(argv: string[]): Promise<number> {
         .join('\n')}`,
     );
     return cmd && cmd !== '--help' && cmd !== '-h' ? 2 : 0;
+  }
+  if (wantsHelp(rest)) {
+    console.log(`usage: ${COMMANDS[cmd]!.usage}`);
+    return 0;
   }
   try {
     await COMMANDS[cmd]!.run(rest);

@@ -83,9 +83,6 @@ random_seed: 42
     expect(
       fieldOf('merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1, density: 1.5}}]'),
     ).toBe('models[0].parameters.density');
-    expect(fieldOf('merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1, t: 0.5}}]')).toBe(
-      'models[0].parameters.t',
-    );
     expect(fieldOf('merge_method: task_arithmetic\nbase_model: a\nmodels: [{model: b}]')).toBe(
       'models[0].parameters.weight',
     );
@@ -113,6 +110,9 @@ random_seed: 42
     expect(layerPosition('model.layers.3.mlp.up_proj.weight', 4)).toBe(1);
     expect(layerPosition('model.layers.1.mlp.up_proj.weight', 5)).toBe(0.25);
     expect(layerPosition('model.embed_tokens.weight', 4)).toBe(0);
-    expect(layerPosition('lm_head.weight', 4)).toBe(1);
+    // mergekit evaluates every tensor outside the layers (final norm, lm_head) at t = 0, and a lone layer at t = 1.
+    expect(layerPosition('lm_head.weight', 4)).toBe(0);
+    expect(layerPosition('model.norm.weight', 4)).toBe(0);
+    expect(layerPosition('model.layers.0.mlp.up_proj.weight', 1)).toBe(1);
   });
 });

@@ -1,6 +1,8 @@
 /**
  * Recipe → mergekit YAML, and what mergekit will do differently with it: the method and parameter
- * tables say which methods and keys mergekit knows; the top-level extensions are named here.
+ * tables say which methods and keys mergekit knows; the top-level extensions, DARE's masks and the
+ * compute dtype are named here. The one deliberate difference: Merge Lab computes every merge in
+ * float32 and rounds once to the output dtype, where mergekit computes in the recipe's dtype.
  */
 import YAML from 'yaml';
 import { recipeDTypeName } from '../dtype';
@@ -62,14 +64,56 @@ export function mergekitWarnings(r: Recipe): RecipeWarning[] {
       'vocab_policy',
       'vocab_policy is a Merge Lab extension; ' + 'mergekit resolves embedding sizes with its own tokenizer settings',
     );
-  if (r.randomSeed !== DEFAULT_SEED && spec.sparsification === 'random')
+  if (spec.sparsification === 'random')
     warn(
       'mergekit-differs',
       'random_seed',
-      'random_seed: pass it to mergekit as --random-seed; ' +
-        "its DARE masks come from torch, so they differ from Merge Lab's",
+      (r.randomSeed !== DEFAULT_SEED ? 'random_seed: pass it to mergekit as --random-seed; ' : 'random_seed: ') +
+        "mergekit's DARE masks come from torch, so they differ from Merge Lab's (the same density, other elements)",
     );
+  if (spec.sparsification === 'magnitude_outliers' && settingValues(r, 'gamma').includes(0))
+    warn(
+      'mergekit-differs',
+      'gamma',
+      'gamma: 0 makes mergekit keep nothing of the task vector (its slice indices[n_bot:-0] is empty); ' +
+        'Merge Lab keeps the top `density` fraction',
+    );
+  if (r.dtype === 'BF16' || r.dtype === 'F16') warn('mergekit-differs', 'dtype', `dtype: ${COMPUTE_DTYPE_NOTE}`);
   return w;
+}
+
+/** The compute-dtype difference, in words (README, export header, warnings). */
+export const COMPUTE_DTYPE_NOTE =
+  'mergekit computes in the recipe dtype (16-bit arithmetic for bfloat16/float16); ' +
+  'Merge Lab computes in float32 and rounds once to it, so 16-bit outputs differ by rounding';
+
+/** True when mergekit, given this recipe, computes what Merge Lab computes (up to float rounding). */
+export function runsUnchangedInMergekit(r: Recipe): boolean {
+  return mergekitWarnings(r).length === 0;
+}
+
+/** Every value a parameter takes in the recipe (per model and top level, gradients and filters flattened). */
+function settingValues(r: Recipe, key: string): unknown[] {
+  const flat = (s: unknown): unknown[] =>
+    Array.isArray(s)
+      ? s.flatMap((e) => (typeof e === 'object' && e !== null ? flat((e as { value: unknown }).value) : [e]))
+      : [s];
+  return [...r.models.map((m) => m.parameters[key]), r.parameters[key]].filter((v) => v !== undefined).flatMap(flat);
+}
+
+/**
+ * The recipe as a file for mergekit: a comment header with what mergekit will do differently (the
+ * compute dtype always: mergekit reads 16-bit inputs in their dtype even without `dtype`), then the YAML.
+ */
+export function exportRecipe(r: Recipe): string {
+  const notes = [
+    'Exported from Merge Lab for mergekit.',
+    `Compute dtype: ${COMPUTE_DTYPE_NOTE}.`,
+    ...mergekitWarnings(r)
+      .filter((x) => x.field !== 'dtype')
+      .map((x) => x.message),
+  ];
+  return notes.map((n) => `# ${n}\n`).join('') + emitRecipe(r);
 }
 
 export function emitRecipe(r: Recipe): string {

@@ -13,8 +13,9 @@ import {
   type ParameterName,
   isParameterName,
 } from '../merge/methods/parameters';
-import { METHODS } from '../merge/methods/registry';
+import { METHODS, type MethodSpec } from '../merge/methods/registry';
 import { RECIPE_KEYS, SURGERY_KEYS } from './keys';
+import { closestName } from './suggest';
 import {
   type AimSettings,
   type ConditionalSetting,
@@ -27,7 +28,14 @@ import {
   type Setting,
 } from './types';
 
-export { emitRecipe, mergekitWarnings, recipeToObject } from './mergekit';
+export {
+  COMPUTE_DTYPE_NOTE,
+  emitRecipe,
+  exportRecipe,
+  mergekitWarnings,
+  recipeToObject,
+  runsUnchangedInMergekit,
+} from './mergekit';
 
 export interface ParsedRecipe {
   readonly recipe: Recipe;
@@ -86,15 +94,36 @@ function hasFraction(s: Setting): boolean {
   );
 }
 
+/** What the parser says about a key the method does not read: mergekit ignores such keys, so it warns. */
+function unusedParameter(f: string, key: string, method: string, scope: 'model' | 'global'): RecipeWarning {
+  if (!isParameterName(key)) {
+    const guess = closestName(key, Object.keys(PARAMETERS));
+    const hint = guess ? `; did you mean '${guess}'?` : '.';
+    return {
+      code: 'unknown-parameter',
+      field: f,
+      message: `${f}: '${key}' is not a parameter of any method${hint} It is ignored (mergekit ignores it too)`,
+      ...(guess ? { suggestion: guess } : {}),
+    };
+  }
+  const where =
+    PARAMETERS[key].scope === 'global' && scope === 'model'
+      ? `is not a per-model parameter of ${method} (set it under the top-level parameters)`
+      : `is not used by ${method}`;
+  return { code: 'unused-parameter', field: f, message: `${f}: '${key}' ${where}; ignored (mergekit ignores it too)` };
+}
+
 function parseParameters(
   v: unknown,
   field: string,
-  allowed: readonly ParameterName[],
-  method: string,
+  spec: MethodSpec,
+  scope: 'model' | 'global',
   warnings: RecipeWarning[],
 ): Record<string, Setting> {
   if (v === undefined || v === null) return {};
   if (!isRecord(v)) throw new RecipeError(field, 'must be a mapping of parameter names to values');
+  const allowed: readonly ParameterName[] =
+    scope === 'model' ? spec.modelParameters : [...spec.globalParameters, ...spec.modelParameters];
   const out: Record<string, Setting> = {};
   for (const [k, raw] of Object.entries(v)) {
     const f = `${field}.${k}`;
@@ -103,13 +132,21 @@ function parseParameters(
       warnings.push({ code: 'lab-ignores-key', field: f, message: `${f} is ${def.labIgnores}; Merge Lab ignores it` });
       continue;
     }
-    if (!def || !allowed.includes(k as ParameterName))
-      throw new RecipeError(f, `'${k}' is not a parameter of ${method} (allowed: ${allowed.join(', ') || 'none'})`);
+    if (!def || !allowed.includes(k as ParameterName)) {
+      warnings.push(unusedParameter(f, k, spec.name, scope));
+      continue;
+    }
     const s = parseSetting(raw, f);
     if (def.type === 'boolean') {
       if (typeof s !== 'boolean') throw new RecipeError(f, 'must be true or false');
     } else checkNumeric(s, f, ...(def.range ?? [-Infinity, Infinity]));
     if (def.type === 'integer' && hasFraction(s)) throw new RecipeError(f, 'must be a whole number');
+    if (spec.parameters[k as ParameterName]?.inert)
+      warnings.push({
+        code: 'unused-parameter',
+        field: f,
+        message: `${f}: '${k}' has no effect in ${spec.name} (mergekit accepts and ignores it too)`,
+      });
     out[k] = s;
   }
   return out;
@@ -145,16 +182,10 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
     const f = `models[${i}]`;
     if (!isRecord(entry)) throw new RecipeError(f, 'must be a mapping with a `model` key');
     const model = modelRef(entry.model, `${f}.model`);
-    const parameters = parseParameters(entry.parameters, `${f}.parameters`, spec.modelParameters, m, warnings);
+    const parameters = parseParameters(entry.parameters, `${f}.parameters`, spec, 'model', warnings);
     return { model, parameters };
   });
-  const parameters = parseParameters(
-    doc.parameters,
-    'parameters',
-    [...spec.globalParameters, ...spec.modelParameters],
-    m,
-    warnings,
-  );
+  const parameters = parseParameters(doc.parameters, 'parameters', spec, 'global', warnings);
 
   if (spec.needsBase && !baseModel) throw new RecipeError('base_model', `${m} needs a base_model`);
   const others = models.filter((x) => x.model !== baseModel);

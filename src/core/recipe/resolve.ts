@@ -2,13 +2,14 @@
 import type { Setting } from './types';
 
 /**
- * Position of a tensor along the model's depth in [0, 1]: layer i of L → i/(L−1);
- * tensors before the layers (embeddings) → 0; after them (final norm, lm_head) → 1.
+ * Position t of a tensor along the model's depth in [0, 1], as mergekit plans it: layer i of L →
+ * i/(L−1) (a single layer: 1); every tensor outside the decoder layers (embeddings, the final norm,
+ * lm_head) → 0, the value mergekit's planner evaluates them at.
  */
 export function layerPosition(tensorName: string, numLayers: number): number {
   const m = /(?:^|\.)layers\.(\d+)\./.exec(tensorName);
-  if (m) return numLayers > 1 ? Number(m[1]) / (numLayers - 1) : 0;
-  return /embed_tokens|wte|word_embeddings/.test(tensorName) ? 0 : 1;
+  if (!m) return 0;
+  return numLayers > 1 ? Number(m[1]) / (numLayers - 1) : 1;
 }
 
 /**

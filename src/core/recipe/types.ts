@@ -67,6 +67,10 @@ export const DEFAULT_SEED = 0;
 export type RecipeWarningCode =
   /** A key mergekit knows that Merge Lab accepts and ignores (e.g. `int8_mask`). */
   | 'lab-ignores-key'
+  /** A parameter the method does not read (e.g. `density` on task_arithmetic): ignored, as mergekit does. */
+  | 'unused-parameter'
+  /** A parameter no method reads (often a typo: `suggestion` names the likely key): ignored, as mergekit does. */
+  | 'unknown-parameter'
   /** On export: the merge_method is a Merge Lab extension that mergekit does not have. */
   | 'mergekit-lacks-method'
   /** On export: a key mergekit does not know or cannot apply; it ignores it. */
@@ -78,4 +82,6 @@ export type RecipeWarningCode =
 export interface RecipeWarning extends LabWarning {
   readonly code: RecipeWarningCode;
   readonly field: string;
+  /** unknown-parameter: the known key this one is most likely a typo of. */
+  readonly suggestion?: string;
 }
