@@ -65,7 +65,7 @@ export interface EvalSettings {
   weightsCache?: string | undefined;
 }
 
-function positiveInt(v: string | undefined, flag: string): number | undefined {
+export function positiveInt(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer (got '${v}')`);

@@ -32,7 +32,9 @@ import { GraphWriter } from './graph-writer';
 import {
   type BuiltGraph,
   type GraphOptions,
+  type LinearInput,
   OPSET,
+  activationSumOutputs,
   buildGraph,
   decoderWeights,
   defaultAttention,
@@ -61,10 +63,6 @@ export function buildBatchGraph(
   opts: GraphOptions = {},
 ): BuiltGraph {
   const { hidden: H, heads: nH, kvHeads: kvH, headDim: D, intermediate: I, vocab: V, layers: L } = spec;
-  if (opts.activationSums)
-    throw new InferError('bad-options', 'activation sums (calibration) run on the batch-1 graph', {
-      field: 'activationSums',
-    });
   const g = new GraphWriter();
   const locations = new Set<string>();
   const { weights, kvCache, compute, format } = decoderWeights(spec, weight, opts, g, locations);
@@ -151,8 +149,11 @@ export function buildBatchGraph(
     const normed = g.op('Div', [x, g.op('Sqrt', [g.op('Add', [ms, eps])])]);
     return g.op('Mul', [normed, w(wName, [H])]);
   };
-  const linear = (x: string, wName: string, out: number, inn: number, bias?: string) =>
-    weights.linear(x, wName, out, inn, bias);
+  const linearInputs: LinearInput[] = []; // for the activation sums (calibration)
+  const linear = (x: string, wName: string, out: number, inn: number, bias?: string) => {
+    if (opts.activationSums) linearInputs.push({ x, weight: wName, inn });
+    return weights.linear(x, wName, out, inn, bias);
+  };
 
   const shapeBSQ = dims(B, S, i64('q_width', [nH * D])); // GroupQueryAttention's [B, S, nH·D]
   const shapeBSKv = dims(B, S, i64('kv_width', [kvH * D]));
@@ -250,6 +251,15 @@ export function buildBatchGraph(
       valueInfo(presentKey(l), kvType, ['B', kvH, 'T', D]),
       valueInfo(presentValue(l), kvType, ['B', kvH, 'T', D]),
     );
+  }
+  if (opts.activationSums) {
+    // Padding rows carry no token: a [B·S, 1] mask keeps only each sequence's first new_lengths[b] rows.
+    const valid = g.op('Less', [
+      g.op('Unsqueeze', [steps, axis0]),
+      g.op('Unsqueeze', [g.op('Cast', [NEW_LENGTHS], { to: DataType.INT64 }), axis1]),
+    ]); // [B, S]
+    const rowMask = g.op('Reshape', [g.op('Cast', [valid], { to: DataType.FLOAT }), i64('rows_1', [-1, 1])]);
+    outputs.push(...activationSumOutputs(g, linearInputs, (x) => g.op('Mul', [g.op('Abs', [x]), rowMask]), axis0));
   }
   const model = g.encode({
     name: spec.architecture,

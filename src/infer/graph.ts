@@ -82,6 +82,32 @@ export interface GraphOptions extends WeightOptions {
 
 export const ACT_SUM_PREFIX = 'act_sum.';
 
+/** A linear layer's input, for the activation sums. */
+export interface LinearInput {
+  readonly x: string;
+  readonly weight: string;
+  readonly inn: number;
+}
+
+/**
+ * The calibration outputs: for each linear weight, Σ over rows of |its input| ([in]); `absRows`
+ * gives the rows to sum (|x|, masked where rows are padding). q, k and v read one input: reduced once.
+ */
+export function activationSumOutputs(
+  g: GraphWriter,
+  inputs: readonly LinearInput[],
+  absRows: (x: string) => string,
+  axis0: string,
+): ReturnType<typeof valueInfo>[] {
+  const reduced = new Map<string, string>();
+  return inputs.map(({ x, weight, inn }) => {
+    let r = reduced.get(x);
+    if (!r) reduced.set(x, (r = g.op('ReduceSum', [absRows(x), axis0], { keepdims: 0 })));
+    g.op('Identity', [r], {}, ACT_SUM_PREFIX + weight);
+    return valueInfo(ACT_SUM_PREFIX + weight, DataType.FLOAT, [inn]);
+  });
+}
+
 export interface BuiltGraph {
   readonly model: Uint8Array;
   /** External data files the graph refers to (each must be mounted under this exact path). */
@@ -257,7 +283,7 @@ export function buildGraph(
     return g.op('Mul', [normed, w(wName, [H])]);
   };
   // y = x·Wᵀ (+ b): Gemm with transB=1 reads the [out, in] weight as stored.
-  const linearInputs: { x: string; weight: string; inn: number }[] = [];
+  const linearInputs: LinearInput[] = [];
   const linear = (x: string, wName: string, out: number, inn: number, bias?: string): string => {
     linearInputs.push({ x, weight: wName, inn });
     return weights.linear(x, wName, out, inn, bias);
@@ -339,15 +365,7 @@ export function buildGraph(
       valueInfo(presentValue(l), kvType, [1, kvH, 'T', D]),
     );
   }
-  if (opts.activationSums) {
-    const reduced = new Map<string, string>(); // q, k and v read the same input: reduce it once
-    for (const { x: input, weight: wName, inn } of linearInputs) {
-      let r = reduced.get(input);
-      if (!r) reduced.set(input, (r = g.op('ReduceSum', [g.op('Abs', [input]), axis0], { keepdims: 0 })));
-      g.op('Identity', [r], {}, ACT_SUM_PREFIX + wName);
-      outputs.push(valueInfo(ACT_SUM_PREFIX + wName, DataType.FLOAT, [inn]));
-    }
-  }
+  if (opts.activationSums) outputs.push(...activationSumOutputs(g, linearInputs, (x) => g.op('Abs', [x]), axis0));
   const model = g.encode({
     name: spec.architecture,
     docString: `${spec.architecture} decoder, ${L} layers, built from config.json`,

@@ -347,6 +347,7 @@ export function createEvalWorkerApi(
           {
             adapter,
             signal: active.signal,
+            batchSize: 'auto', // as `merge-lab calibrate`: the plan's largest batch, up to 8 examples at once
             ...(onProgress
               ? { onProgress: (d: number, n: number) => void Promise.resolve(onProgress(d, n)).catch(() => undefined) }
               : {}),

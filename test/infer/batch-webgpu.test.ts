@@ -2,11 +2,14 @@
  * Batched generation on the WebGPU EP in Node (Dawn on a Vulkan ICD, e.g. lavapipe): continuous
  * batching gives the greedy token ids of one-at-a-time generate() on the same EP, with both
  * attention forms, the KV cache staying in GPU buffers between decode steps. Without an adapter this test FAILS (as test/infer/webgpu.test.ts). Slow on a
- * CPU Vulkan driver, so fewer problems and tokens than the wasm test.
+ * CPU Vulkan driver, so fewer problems and tokens than the wasm test. Calibration (activation sums)
+ * at batch 3 matches batch 1 on WebGPU (padding rows masked out of the sums).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { Checkpoint } from '../../src/core/formats/checkpoint';
 import { batchGenerate } from '../../src/infer/batch-generate';
+import { calibrateIds } from '../../src/infer/calibrate';
 import { BatchLM } from '../../src/infer/batch-model';
 import { ChatModel } from '../../src/infer/engine';
 import { generate } from '../../src/infer/generate';
@@ -69,4 +72,14 @@ describe('batched generation on the WebGPU EP', () => {
       }
     },
   );
+
+  it('calibration at batch 3 gives the statistics of batch 1 on the same EP', { timeout: 300_000 }, async () => {
+    const ckpt = await Checkpoint.open(new FsModelFolder('public/models/demo-quick'));
+    const seqs = PROBLEMS.slice(0, 5).map((q) => Array.from(q, (c) => c.charCodeAt(0) % ckpt.config!.vocabSize));
+    const one = await calibrateIds(ckpt, seqs, 'toy', { ep: 'webgpu', adapter });
+    const three = await calibrateIds(ckpt, seqs, 'toy', { ep: 'webgpu', adapter, batchSize: 3 });
+    expect(three.calibration).toEqual(one.calibration);
+    for (const [w, ref] of Object.entries(one.channels))
+      ref.forEach((r, j) => expect(Math.abs(three.channels[w]![j]! - r)).toBeLessThanOrEqual(1e-4 * Math.max(1, r)));
+  });
 });

@@ -46,4 +46,60 @@ describe('AIM calibration', () => {
     for (const v of Object.values(stats.channels)) expect(v.every((x) => x >= 0 && Number.isFinite(x))).toBe(true);
     expect(parseActivationStats(JSON.stringify(stats), 'stats.json')).toEqual(stats);
   });
+
+  it.each(['onnx', 'gqa'] as const)(
+    'batched (%s attention): 5 sequences of different lengths at batch 3 give the batch-1 statistics',
+    async (attention) => {
+      // gqa needs head_dim % 16 == 0: 2 heads of 16.
+      const ckpt = await tinyCkpt(
+        { ...TINY, hidden: 32, tied: false },
+        { num_attention_heads: 2, num_key_value_heads: 1 },
+      );
+      const seqs = [[1, 5, 9, 2, 30], [7, 7, 3], [4, 8, 15, 16, 23, 36, 2, 1], [12], [3, 3, 9, 27]];
+      const opts = { ep: 'wasm' as const, adapter: nodeRuntimeAdapter(), attention };
+      const one = await calibrateIds(ckpt, seqs, 'toy', opts);
+      const progress: number[] = [];
+      const three = await calibrateIds(ckpt, seqs, 'toy', {
+        ...opts,
+        batchSize: 3,
+        onProgress: (d) => progress.push(d),
+      });
+      expect(progress).toEqual([3, 5]);
+      expect(three.calibration).toEqual({ set: 'toy', samples: 5, tokens: 21 });
+      expect(Object.keys(three.channels).sort()).toEqual(Object.keys(one.channels).sort());
+      for (const [w, ref] of Object.entries(one.channels)) {
+        const got = three.channels[w]!;
+        // Padding rows masked out: the same sums up to f32 rounding (a padded row would add |x| ≈ O(1)).
+        ref.forEach((r, j) => expect(Math.abs(got[j]! - r)).toBeLessThanOrEqual(1e-5 * Math.max(1, r)));
+      }
+    },
+  );
+
+  it('refuses a batch size that is not a positive integer', async () => {
+    const ckpt = await tinyCkpt({ ...TINY, tied: false });
+    for (const batchSize of [0, 2.5])
+      await expect(
+        calibrateIds(ckpt, [[1, 2]], 'toy', { ep: 'wasm', adapter: nodeRuntimeAdapter(), batchSize }),
+      ).rejects.toMatchObject({
+        code: 'bad-options',
+        field: 'batchSize',
+      });
+  });
+
+  it("batchSize 'auto' takes the plan's largest batch, at most the number of examples", async () => {
+    const set = parseProblemSet(readFileSync('public/data/arith-heldout.jsonl', 'utf8'), 'arith-heldout');
+    const folder = new FsModelFolder('public/models/demo-quick');
+    let batch = 0;
+    const opts = { ep: 'wasm' as const, adapter: nodeRuntimeAdapter() };
+    const auto = await calibrate(folder, calibrationMessages(set, 5), 'arith-heldout', {
+      ...opts,
+      batchSize: 'auto',
+      onBatch: (b) => (batch = b),
+    });
+    const single = await calibrate(folder, calibrationMessages(set, 5), 'arith-heldout', { ...opts, batchSize: 1 });
+    await folder.close();
+    expect(batch).toBe(5);
+    for (const [w, ref] of Object.entries(single.channels))
+      ref.forEach((r, j) => expect(Math.abs(auto.channels[w]![j]! - r)).toBeLessThanOrEqual(1e-5 * Math.max(1, r)));
+  });
 });
