@@ -1,0 +1,25 @@
+/** One recipe per merge method over models `base`, `a` and `b` (used to compare backends method by method). */
+export const ALL_METHOD_RECIPES: Record<string, string> = {
+  linear:
+    'merge_method: linear\nmodels: [{model: base, parameters: {weight: 0.2}}, {model: a, parameters: {weight: 0.5}}, {model: b, parameters: {weight: 0.3}}]',
+  task_arithmetic:
+    'merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.7}}, {model: b, parameters: {weight: 0.4}}]',
+  ties: 'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.3}}, {model: b, parameters: {weight: 0.5, density: 0.5}}]\nparameters: {lambda: 0.9}',
+  dare_linear:
+    'merge_method: dare_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.4}}, {model: b, parameters: {weight: 0.5, density: 0.7}}]\nrandom_seed: 3',
+  dare_ties:
+    'merge_method: dare_ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.4}}, {model: b, parameters: {weight: 0.5, density: 0.7}}]\nrandom_seed: 3',
+  breadcrumbs:
+    'merge_method: breadcrumbs\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, gamma: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, gamma: 0.05}}]',
+  breadcrumbs_ties:
+    'merge_method: breadcrumbs_ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, gamma: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, gamma: 0.05}}]',
+  slerp: 'merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: a}]\nparameters: {t: 0.3}',
+  tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
+  iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',
+  iso_cts:
+    'merge_method: iso_cts\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {common_fraction: 0.6}',
+  lore: 'merge_method: lore\nmodels: [{model: a}, {model: b}]\nparameters: {mu: 0.1, iterations: 2}',
+  twin: 'merge_method: twin\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.7}}, {model: b, parameters: {weight: 0.3}}]\nparameters: {rank: 3}',
+  low_rank_task_arithmetic:
+    'merge_method: low_rank_task_arithmetic\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {energy: 0.8, rank: 12}',
+};
