@@ -1,4 +1,8 @@
-/** `merge-lab merge recipe.yml --out DIR`: runs a merge from the terminal. */
+/**
+ * `merge-lab merge recipe.yml --out DIR`: runs a merge from the terminal. On the CPU the tensors
+ * are spread over `--threads N` worker threads (default: the cores available); the output is the
+ * same bytes whatever N.
+ */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { merge } from '../core/merge/execute';
@@ -6,11 +10,12 @@ import { mergekitWarnings, parseRecipe } from '../core/recipe/parse';
 import { FsOutputFolder } from '../node/fs-folder';
 import { UsageError, parse, parseBytes } from './args';
 import { selectBackend } from './backends';
+import { defaultThreads, nodeTensorWorkers } from '../node/merge-threads';
 import { loadAimStats, openRecipeSources } from './load-sources';
 import { formatBytes, formatMs } from '../core/units';
 import { progressPrinter } from './progress';
 
-export const MERGE_USAGE = `merge-lab merge RECIPE.yml --out DIR [--backend auto|cpu|webgpu] [--shard-size 1GiB] [--force]`;
+export const MERGE_USAGE = `merge-lab merge RECIPE.yml --out DIR [--backend auto|cpu|cpu-reference|webgpu] [--threads N] [--shard-size 1GiB] [--force]`;
 
 export async function mergeCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
@@ -18,7 +23,11 @@ export async function mergeCommand(argv: string[]): Promise<void> {
     backend: { type: 'string', default: 'auto' },
     'shard-size': { type: 'string' },
     force: { type: 'boolean', default: false },
+    threads: { type: 'string' },
   });
+  const threads = values.threads === undefined ? defaultThreads() : Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new UsageError(`--threads must be a whole number ≥ 1 (got '${values.threads}')`);
   const recipeFile = positionals[0];
   if (!recipeFile || !values.out) throw new UsageError(`usage: ${MERGE_USAGE}`);
   const outDir = path.resolve(values.out);
@@ -29,8 +38,10 @@ export async function mergeCommand(argv: string[]): Promise<void> {
   const { recipe, warnings } = parseRecipe(await fs.readFile(recipeFile, 'utf8'));
   const sources = await openRecipeSources(recipe, path.dirname(path.resolve(recipeFile)));
   const activationStats = await loadAimStats(recipe, path.dirname(path.resolve(recipeFile)));
-  const { backend, notice } = await selectBackend(values.backend!);
-  process.stderr.write(`${notice}\n`);
+  const { backend, kind, notice } = await selectBackend(values.backend!);
+  // The fast CPU backend spreads tensors over worker threads; the reference stays the plain single-threaded spec.
+  const workers = kind === 'cpu' && threads > 1 ? nodeTensorWorkers(threads, 'cpu') : undefined;
+  process.stderr.write(`${notice}${workers ? `, ${threads} threads` : ''}\n`);
   const bar = progressPrinter();
   const ac = new AbortController();
   const onSigint = () => ac.abort();
@@ -40,6 +51,7 @@ export async function mergeCommand(argv: string[]): Promise<void> {
       signal: ac.signal,
       onProgress: (p) => bar.update(p),
       ...(activationStats ? { activationStats } : {}),
+      ...(workers ? { workers } : {}),
       ...(values['shard-size'] ? { shardBytes: parseBytes(values['shard-size'], '--shard-size') } : {}),
     });
     bar.done();

@@ -6,7 +6,9 @@
  * per input model whatever the model size. The next chunk's bytes are read while the backend
  * works on the current one. Output goes through the sharded writer under temporary names and is
  * finalised only when every tensor is written; on error or cancel the partial files are removed.
- * Reading is in chunk-reader.ts, the per-tensor job a method sees in job.ts.
+ * Reading is in chunk-reader.ts, the per-tensor job a method sees in job.ts. With `workers`, the
+ * tensors are merged by a pool of tensor workers instead (parallel/pool-run.ts): the same method
+ * code on the workers' CPU backends, the same output bytes in the same order.
  */
 import { LabError, type LabWarning, MergeError, isAbortError, throwIfAborted } from '../errors';
 import type { Checkpoint } from '../formats/checkpoint';
@@ -16,16 +18,14 @@ import { emitRecipe } from '../recipe/parse';
 import type { Recipe } from '../recipe/types';
 import type { ActivationStats } from './activation-stats';
 import type { TensorBackend } from './backend';
-import { mergeLinear } from './methods/linear';
-import { mergeSlerp } from './methods/slerp';
-import { mergeSvdFamily } from './methods/svd-merge';
-import { mergeTaskVectors } from './methods/task-arithmetic';
 import { ChunkReader } from './chunk-reader';
 import type { SpectrumDiagnostics, TensorDiagnostics } from './diagnostics';
 import { ChunkedTensorJob } from './job';
 import { resolveTokenizerSource, writeExtras } from './output-extras';
-import { type MergePlan, planMerge } from './plan';
-import type { TensorJob } from './tensor-job';
+import { runPooled } from './parallel/pool-run';
+import type { TensorWorkerPool } from './parallel/protocol';
+import { runMethod } from './parallel/run-method';
+import { planMerge } from './plan';
 
 export interface MergeProgress {
   readonly tensorsDone: number;
@@ -52,7 +52,15 @@ export interface MergeOptions {
   diagnostics?: boolean;
   /** Activation statistics for a recipe with `aim` (see activation-stats.ts). */
   activationStats?: ActivationStats;
+  /**
+   * Merge the tensors on these workers (CPU backends in worker threads or Web Workers) instead of
+   * on `backend`; the output is the same, byte for byte.
+   */
+  workers?: TensorWorkerPool;
 }
+
+/** Output chunks of later tensors held while an earlier one is written, per worker (see pool-run.ts). */
+const BUFFER_CHUNKS_PER_WORKER = 2;
 
 export interface MergeSummary {
   readonly method: string;
@@ -112,46 +120,76 @@ export async function merge<T>(
   };
 
   try {
-    const reader = new ChunkReader(plan.tensors, chunkElements);
-    for (let ti = 0; ti < plan.tensors.length; ti++) {
-      const tp = plan.tensors[ti]!;
-      throwIfAborted(opts.signal, 'merge');
-      await writer.begin(tp.name);
-      const job = new ChunkedTensorJob({
-        tensor: tp,
-        index: ti,
-        backend,
-        reader,
+    if (opts.workers) {
+      await runPooled({
+        plan,
+        pool: opts.workers,
         chunkElements,
         seed: recipe.randomSeed,
         diagnose: opts.diagnostics ?? false,
-        onSpectrum: opts.onSpectrum,
-        onRead: (n) => {
-          bytesRead += n;
-          bytesDone += n;
-        },
-        onChunkOut: async (bytes) => {
-          throwIfAborted(opts.signal, 'merge');
+        signal: opts.signal,
+        bufferBytes: BUFFER_CHUNKS_PER_WORKER * opts.workers.size * chunkElements * 4,
+        begin: (tp) => writer.begin(tp.name),
+        write: async (ti, bytes) => {
           await writer.write(bytes);
           bytesWritten += bytes.byteLength;
           bytesDone += bytes.byteLength;
-          report(ti, tp.name);
+          report(ti, plan.tensors[ti]!.name);
         },
+        tensorDone: (ti, d) => {
+          const name = plan.tensors[ti]!.name;
+          diagnostics[name] = d;
+          opts.onTensor?.(name, d);
+          report(ti + 1, name);
+        },
+        counted: (n) => {
+          bytesRead += n;
+          bytesDone += n;
+        },
+        onSpectrum: opts.onSpectrum,
       });
-      try {
-        await runMethod(job, plan);
-      } catch (e) {
-        // Errors that say where they are (a truncated shard, a bad recipe value) and cancels pass as they are;
-        // anything else (a lost GPU device, a backend bug) is reported against the tensor being merged.
-        if (isAbortError(e) || e instanceof MergeError || (e instanceof LabError && (e.file || e.tensor || e.field)))
-          throw e;
-        throw new MergeError('backend', `merging on ${backend.name} failed: ${(e as Error).message}`, tp.name, e);
-      } finally {
-        job.dispose();
+    } else {
+      const reader = new ChunkReader(plan.tensors, chunkElements);
+      for (let ti = 0; ti < plan.tensors.length; ti++) {
+        const tp = plan.tensors[ti]!;
+        throwIfAborted(opts.signal, 'merge');
+        await writer.begin(tp.name);
+        const job = new ChunkedTensorJob({
+          tensor: tp,
+          index: ti,
+          backend,
+          reader,
+          chunkElements,
+          seed: recipe.randomSeed,
+          diagnose: opts.diagnostics ?? false,
+          onSpectrum: opts.onSpectrum,
+          onRead: (n) => {
+            bytesRead += n;
+            bytesDone += n;
+          },
+          onChunkOut: async (bytes) => {
+            throwIfAborted(opts.signal, 'merge');
+            await writer.write(bytes);
+            bytesWritten += bytes.byteLength;
+            bytesDone += bytes.byteLength;
+            report(ti, tp.name);
+          },
+        });
+        try {
+          await runMethod(job, plan.spec);
+        } catch (e) {
+          // Errors that say where they are (a truncated shard, a bad recipe value) and cancels pass as they are;
+          // anything else (a lost GPU device, a backend bug) is reported against the tensor being merged.
+          if (isAbortError(e) || e instanceof MergeError || (e instanceof LabError && (e.file || e.tensor || e.field)))
+            throw e;
+          throw new MergeError('backend', `merging on ${backend.name} failed: ${(e as Error).message}`, tp.name, e);
+        } finally {
+          job.dispose();
+        }
+        diagnostics[tp.name] = job.diagnostics;
+        opts.onTensor?.(tp.name, job.diagnostics);
+        report(ti + 1, tp.name);
       }
-      diagnostics[tp.name] = job.diagnostics;
-      opts.onTensor?.(tp.name, job.diagnostics);
-      report(ti + 1, tp.name);
     }
     await writeExtras(writer, plan, recipe, tokenizerFrom);
     throwIfAborted(opts.signal, 'merge');
@@ -162,7 +200,9 @@ export async function merge<T>(
   }
   return {
     method: recipe.mergeMethod,
-    backend: backend.name,
+    backend: opts.workers
+      ? `${opts.workers.backend === 'cpu' ? 'cpu' : 'cpu-reference'} × ${Math.min(opts.workers.size, plan.tensors.length)} workers`
+      : backend.name,
     tensors: plan.tensors.length,
     bytesRead,
     bytesWritten,
@@ -171,17 +211,4 @@ export async function merge<T>(
     files: writer.files,
     diagnostics,
   };
-}
-
-function runMethod<T>(job: TensorJob<T>, plan: MergePlan): Promise<void> {
-  switch (plan.spec.family) {
-    case 'task_vector':
-      return mergeTaskVectors(job, plan.spec);
-    case 'linear':
-      return mergeLinear(job);
-    case 'slerp':
-      return mergeSlerp(job);
-    case 'svd':
-      return mergeSvdFamily(job, plan.spec, job.svd!);
-  }
 }

@@ -1,0 +1,36 @@
+/**
+ * Tensor workers as Node worker threads (merge-lab merge --threads N). Each thread runs
+ * merge-thread.mjs, which loads the TypeScript sources through tsx (as bin/merge-lab.mjs does),
+ * so the same files serve `npx merge-lab`, `tsx` and vitest.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { TensorWorkerPool, WorkerBackendKind, WorkerPort } from '../core/merge/parallel/protocol';
+
+const ENTRY = new URL('./merge-thread.mjs', import.meta.url);
+
+/** The main side's end of one worker thread. */
+function threadPort(worker: Worker): WorkerPort {
+  let closed = false;
+  return {
+    post: (message, transfer) => worker.postMessage(message, transfer),
+    listen(onMessage, onFailure) {
+      worker.on('message', onMessage);
+      worker.on('error', (e) => onFailure?.(e));
+      worker.on('exit', (code) => {
+        if (!closed) onFailure?.(new Error(`worker thread exited with code ${code}`));
+      });
+    },
+    close() {
+      closed = true;
+      void worker.terminate();
+    },
+  };
+}
+
+/** The default thread count: the cores this process may use. */
+export const defaultThreads = (): number => availableParallelism();
+
+export function nodeTensorWorkers(size: number, backend: WorkerBackendKind = 'cpu'): TensorWorkerPool {
+  return { size, backend, spawn: () => threadPort(new Worker(ENTRY)) };
+}
