@@ -36,7 +36,7 @@ describe('the CLI without the webgpu package', () => {
 
   it('merge --backend auto falls back to the CPU with a notice that says so', async () => {
     const { stdout, stderr } = await cli('merge', recipe, '--out', path.join(dir, 'auto'));
-    expect(stderr).toMatch(/notice: no WebGPU in Node: .*falling back to the CPU reference backend/);
+    expect(stderr).toMatch(/notice: no WebGPU in Node: .*falling back to the CPU backend/);
     expect(stderr).toMatch(MISSING);
     expect(stdout).toMatch(/merged \d+ tensors with task_arithmetic on cpu/);
   });
