@@ -53,8 +53,9 @@ export function formatTable(rows: readonly TableRow[]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-export function runsToJson(runs: readonly EvalRun[]): string {
-  return JSON.stringify({ generatedBy: 'merge-lab', runs }, null, 2);
+/** `recipes`: the recipe (mergekit YAML) that made each merged model, by model name. */
+export function runsToJson(runs: readonly EvalRun[], recipes?: Readonly<Record<string, string>>): string {
+  return JSON.stringify({ generatedBy: 'merge-lab', runs, ...(recipes ? { recipes } : {}) }, null, 2);
 }
 
 function csvCell(v: unknown): string {
@@ -62,8 +63,8 @@ function csvCell(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-/** One row per response. */
-export function runsToCsv(runs: readonly EvalRun[]): string {
+/** One row per response; with `recipes`, a last column holds the recipe that made the row's model (empty for a source model). */
+export function runsToCsv(runs: readonly EvalRun[], recipes?: Readonly<Record<string, string>>): string {
   const header = [
     'set',
     'model',
@@ -75,6 +76,7 @@ export function runsToCsv(runs: readonly EvalRun[]): string {
     'tokens',
     'hit_limit',
     'response',
+    ...(recipes ? ['recipe'] : []),
   ];
   const rows = runs.flatMap((run) =>
     run.models.flatMap((m) =>
@@ -89,6 +91,7 @@ export function runsToCsv(runs: readonly EvalRun[]): string {
         r.tokens,
         r.hitLimit ? 1 : 0,
         r.text,
+        ...(recipes ? [recipes[m.name] ?? ''] : []),
       ]),
     ),
   );
