@@ -3,7 +3,17 @@
  * default, or a folder the user picked with showDirectoryPicker (File System Access API).
  * Files stream to disk through writable streams; nothing is assembled in one ArrayBuffer.
  */
+import { LabError } from '../core/errors';
 import type { FileWriter, OutputFolder } from '../core/io/output-folder';
+
+/** A merge would replace a finished model in the folder it was given: refused, never overwritten. */
+export class OutputExistsError extends LabError {
+  override readonly name = 'OutputExistsError';
+  readonly code = 'output-exists';
+  constructor(folder: string) {
+    super(`${folder} already holds a finished model: delete it first, or merge under another name`, { file: folder });
+  }
+}
 
 type MovableHandle = FileSystemFileHandle & { move?(name: string): Promise<void> };
 
@@ -13,10 +23,23 @@ export class DirectoryOutputFolder implements OutputFolder {
     readonly name = dir.name,
   ) {}
 
-  /** A fresh folder under OPFS's root (removing an older one of the same name). */
+  /**
+   * A fresh folder under OPFS's root. A folder of that name that holds a finished model (its
+   * config.json) is refused with OutputExistsError; one left by a cancelled or failed merge is cleared.
+   */
   static async opfs(name: string): Promise<DirectoryOutputFolder> {
     const root = await navigator.storage.getDirectory();
-    await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+    const old = await root.getDirectoryHandle(name).catch(() => undefined);
+    if (old) {
+      if (
+        await old.getFileHandle('config.json').then(
+          () => true,
+          () => false,
+        )
+      )
+        throw new OutputExistsError(name);
+      await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+    }
     return new DirectoryOutputFolder(await root.getDirectoryHandle(name, { create: true }), name);
   }
 

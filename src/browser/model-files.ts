@@ -4,6 +4,8 @@
  * and drop. Every path ends in a name → Blob map that src/core reads with Blob.slice.
  */
 
+import { appBaseUrl } from './app-base';
+
 export const DEMO_MODELS = [
   { id: 'demo-quick', label: 'System 1 (quick)', role: 'quick' },
   { id: 'demo-slow', label: 'System 2 (slow)', role: 'slow' },
@@ -28,7 +30,7 @@ export interface FileGroup {
 }
 
 /** Fetches a demo model's files from the page's own origin. */
-export async function fetchDemoModel(id: string, base = import.meta.env.BASE_URL): Promise<FileGroup> {
+export async function fetchDemoModel(id: string, base = appBaseUrl()): Promise<FileGroup> {
   const files = new Map<string, Blob>();
   await Promise.all(
     DEMO_FILES.map(async (f) => {
@@ -40,7 +42,7 @@ export async function fetchDemoModel(id: string, base = import.meta.env.BASE_URL
   return { name: id, files };
 }
 
-export async function fetchDemoText(file: string, base = import.meta.env.BASE_URL): Promise<string> {
+export async function fetchDemoText(file: string, base = appBaseUrl()): Promise<string> {
   const res = await fetch(`${base}${file}`);
   if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
   return res.text();

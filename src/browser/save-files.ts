@@ -1,8 +1,12 @@
 /**
- * Saving a merged checkpoint from the page. With the File System Access API the files stream from
- * OPFS straight into a folder the user picks; otherwise each file downloads from its disk-backed
- * Blob. Neither path assembles a model in one ArrayBuffer.
+ * Saving a merged checkpoint from the page, with its files' real names (config.json,
+ * model.safetensors, …) so that it loads back into the lab and into any Hugging Face tool. With
+ * the File System Access API the files stream from OPFS straight into a folder the user picks;
+ * otherwise one .zip holds a folder named after the merge. The zip (stored, not compressed) streams
+ * into OPFS and downloads from there, so no model is ever assembled in memory.
  */
+import { downloadZip } from 'client-zip';
+
 export function canPickSaveFolder(): boolean {
   return typeof window !== 'undefined' && 'showDirectoryPicker' in window;
 }
@@ -23,13 +27,34 @@ export async function saveToPickedFolder(
   return dir.name;
 }
 
-export function downloadFiles(files: ReadonlyMap<string, Blob>, prefix: string): void {
-  for (const [name, blob] of files) {
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `${prefix}-${name}`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  }
+/** OPFS folder where zips are assembled before they download (one at a time; the last is kept until the next). */
+const ZIP_FOLDER = 'merge-lab-downloads';
+
+/** A zip of `files` under the folder `folder/`, as a disk-backed Blob where OPFS is available. */
+export async function zipFolder(files: ReadonlyMap<string, Blob>, folder: string): Promise<Blob> {
+  const entries = [...files].map(([name, blob]) => ({
+    name: `${folder}/${name}`,
+    input: blob,
+    size: blob.size,
+    lastModified: new Date(),
+  }));
+  const zip = downloadZip(entries);
+  const root = await navigator.storage?.getDirectory?.().catch(() => undefined);
+  if (!root || !zip.body) return zip.blob();
+  await root.removeEntry(ZIP_FOLDER, { recursive: true }).catch(() => undefined);
+  const dir = await root.getDirectoryHandle(ZIP_FOLDER, { create: true });
+  const handle = await dir.getFileHandle(`${folder}.zip`, { create: true });
+  await zip.body.pipeTo(await handle.createWritable());
+  return handle.getFile();
+}
+
+/** Downloads a merge as `<folder>.zip`: unzipped, a folder of its files under their own names. */
+export async function downloadZipped(files: ReadonlyMap<string, Blob>, folder: string): Promise<void> {
+  const blob = await zipFolder(files, folder);
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = `${folder}.zip`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }

@@ -2,9 +2,10 @@
  * A small, read-only diagnostics surface on `window.mergeLab`, for people checking the lab from
  * the devtools console and for the end-to-end tests: the DARE probe of the merge worker's GPU
  * backend, and the bytes of a merged file. Results are base64 so they survive any serialiser.
+ * It uses the page's one merge worker client; it starts no worker of its own.
  */
 import type { DareProbeArgs } from '../gpu/dare-probe';
-import { MergeClient } from '../workers/merge-client';
+import type { MergeClient } from '../workers/merge-client';
 import type { ModelsState } from './state/models.svelte';
 
 function toBase64(bytes: Uint8Array): string {
@@ -13,15 +14,12 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(bin);
 }
 
-export function installDiagnostics(models: ModelsState): void {
-  let client: MergeClient | undefined;
+export function installDiagnostics(models: ModelsState, client: MergeClient): void {
   (globalThis as unknown as { mergeLab: unknown }).mergeLab = {
     async dareProbe(args?: DareProbeArgs): Promise<string> {
-      client ??= MergeClient.spawn();
       return toBase64(await client.dareBytes(args));
     },
     async gpuInfo() {
-      client ??= MergeClient.spawn();
       return client.gpuInfo();
     },
     async fileBase64(model: string, file: string): Promise<string | undefined> {

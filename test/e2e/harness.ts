@@ -33,21 +33,16 @@ function buildOnce(): Promise<void> {
   return built;
 }
 
-export async function openLab(): Promise<Lab> {
+/** A browser page on `url` (own profile and OPFS), recording its requests and console errors. */
+export async function openPage(
+  url: string,
+  viewport = { width: 1280, height: 900 },
+): Promise<Omit<Lab, 'close'> & { close(): Promise<void> }> {
   if (!existsSync(CHROMIUM))
     throw new Error(`Chromium not found at ${CHROMIUM} (scripts/test.sh installs Debian's chromium)`);
-  await buildOnce();
-  const server: PreviewServer = await preview({
-    logLevel: 'error',
-    build: { outDir: OUT_DIR },
-    preview: { port: 0, host: '127.0.0.1' },
-  });
-  const address = server.httpServer.address();
-  const port = typeof address === 'object' && address ? address.port : 4173;
-  const url = `http://127.0.0.1:${port}/`;
   const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'merge-lab-chrome-')), {
     executablePath: CHROMIUM,
-    viewport: { width: 1280, height: 900 },
+    viewport,
     args: [
       '--no-sandbox',
       '--enable-unsafe-webgpu',
@@ -66,14 +61,23 @@ export async function openLab(): Promise<Lab> {
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(e.message));
   await page.goto(url);
+  return { url, context, page, requests, consoleErrors, close: () => context.close() };
+}
+
+export async function openLab(): Promise<Lab> {
+  await buildOnce();
+  const server: PreviewServer = await preview({
+    logLevel: 'error',
+    build: { outDir: OUT_DIR },
+    preview: { port: 0, host: '127.0.0.1' },
+  });
+  const address = server.httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : 4173;
+  const opened = await openPage(`http://127.0.0.1:${port}/`);
   return {
-    url,
-    context,
-    page,
-    requests,
-    consoleErrors,
+    ...opened,
     async close() {
-      await context.close();
+      await opened.close();
       await new Promise<void>((res) => server.httpServer.close(() => res()));
     },
   };
@@ -108,6 +112,30 @@ export function freshLabPerTest(): () => Lab {
     if (!lab) throw new Error('no lab: freshLabPerTest() gives one inside a test only');
     return lab;
   };
+}
+
+/**
+ * Compare step: picks the EP, ticks exactly `names` among the models, and sets Problems and Max new
+ * tokens (the first two number fields).
+ */
+export async function setUpCompare(
+  page: Page,
+  names: readonly string[],
+  opts: { problems: number; maxNewTokens: number; ep?: string },
+): Promise<void> {
+  await page.click('[data-testid=step-compare]');
+  await page.locator('[data-testid=run-eval]').waitFor();
+  await page.selectOption('[data-testid=ep-select]', opts.ep ?? 'wasm');
+  const models = page.locator('fieldset', { hasText: 'Models' });
+  await models.locator('label', { hasText: names[0]! }).locator('input').waitFor();
+  for (const label of await models.locator('label').all()) {
+    const text = await label.innerText();
+    const box = label.locator('input[type=checkbox]');
+    if (names.some((n) => text.includes(n))) await box.check();
+    else await box.uncheck();
+  }
+  await page.locator('input[type=number]').nth(0).fill(String(opts.problems));
+  await page.locator('input[type=number]').nth(1).fill(String(opts.maxNewTokens));
 }
 
 /** Requests that left the page's origin (data: and blob: URLs are local). */

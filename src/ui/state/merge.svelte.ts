@@ -1,11 +1,24 @@
-/** Running a merge in the merge worker: progress, cancel, per-layer diagnostics, the result. */
+/**
+ * Running a merge in the merge worker (progress, cancel, per-layer diagnostics, the result) and the
+ * merges kept in OPFS: each new merge gets a folder no other merge holds, its recipe is written
+ * beside it, and on start the stored merges come back with the recipes that made them.
+ */
+import {
+  type MergeRecord,
+  type StoredMerge,
+  deleteStoredMerge,
+  listStoredMerges,
+  mergeFolder,
+  mergeFolderExists,
+  writeMergeRecord,
+} from '../../browser/merge-store';
 import { type LabWarning, describeError, isAbortError } from '../../core/errors';
+import type { ActivationStats } from '../../core/merge/activation-stats';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../../core/merge/diagnostics';
 import type { MergeProgress, MergeSummary } from '../../core/merge/execute';
-import type { Recipe } from '../../core/recipe/types';
-import type { ActivationStats } from '../../core/merge/activation-stats';
 import { emitRecipe } from '../../core/recipe/parse';
-import { MergeClient } from '../../workers/merge-client';
+import type { Recipe } from '../../core/recipe/types';
+import type { MergeClient } from '../../workers/merge-client';
 import type { ModelEntry, ModelsState } from './models.svelte';
 
 export interface LayerDiagnostics {
@@ -15,101 +28,210 @@ export interface LayerDiagnostics {
 
 export type MergeStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'failed';
 
-let mergeCount = 0;
+/** A merge's place in a sweep: the parameter swept and this merge's value. */
+export interface SweepValue {
+  readonly param: string;
+  readonly value: number;
+}
 
 export class MergeState {
-  status = $state<MergeStatus>('idle');
-  progress = $state.raw<MergeProgress | undefined>(undefined);
-  diagnostics = $state.raw<LayerDiagnostics[]>([]);
-  /** SVD merges: the singular-value spectrum of each decomposed matrix. */
-  spectra = $state.raw<SpectrumDiagnostics[]>([]);
-  summary = $state.raw<MergeSummary | undefined>(undefined);
-  backendNotice = $state<string | undefined>(undefined);
-  warnings = $state.raw<LabWarning[]>([]);
-  error = $state<string | undefined>(undefined);
-  /** Merges made in this session, newest last. */
-  results = $state.raw<ModelEntry[]>([]);
-  private client: MergeClient | undefined;
-  private abort: AbortController | undefined;
+  #status = $state<MergeStatus>('idle');
+  #progress = $state.raw<MergeProgress | undefined>(undefined);
+  #diagnostics = $state.raw<LayerDiagnostics[]>([]);
+  #spectra = $state.raw<SpectrumDiagnostics[]>([]);
+  #summary = $state.raw<MergeSummary | undefined>(undefined);
+  #backendNotice = $state<string | undefined>(undefined);
+  #warnings = $state.raw<LabWarning[]>([]);
+  #error = $state<string | undefined>(undefined);
+  #results = $state.raw<ModelEntry[]>([]);
+  #records = $state.raw<Record<string, MergeRecord>>({});
+  #incomplete = $state.raw<StoredMerge[]>([]);
+  #storeError = $state<string | undefined>(undefined);
+  #count = 0;
+  #abort: AbortController | undefined;
 
-  constructor(private readonly models: ModelsState) {}
+  /** `client`: the one merge worker client of the page. */
+  constructor(
+    private readonly models: ModelsState,
+    private readonly client: MergeClient,
+  ) {}
+
+  get status(): MergeStatus {
+    return this.#status;
+  }
+  get progress(): MergeProgress | undefined {
+    return this.#progress;
+  }
+  /** Per-tensor diagnostics of the merge running or last run. */
+  get diagnostics(): readonly LayerDiagnostics[] {
+    return this.#diagnostics;
+  }
+  /** SVD merges: the singular-value spectrum of each decomposed matrix. */
+  get spectra(): readonly SpectrumDiagnostics[] {
+    return this.#spectra;
+  }
+  get summary(): MergeSummary | undefined {
+    return this.#summary;
+  }
+  get backendNotice(): string | undefined {
+    return this.#backendNotice;
+  }
+  get warnings(): readonly LabWarning[] {
+    return this.#warnings;
+  }
+  get error(): string | undefined {
+    return this.#error;
+  }
+  /** Finished merges (this session's and those found in OPFS), oldest first. */
+  get results(): readonly ModelEntry[] {
+    return this.#results;
+  }
+  /** Folders in OPFS left by merges that never finished. */
+  get incomplete(): readonly StoredMerge[] {
+    return this.#incomplete;
+  }
+  /** Why the stored merges could not be listed or changed, if they could not. */
+  get storeError(): string | undefined {
+    return this.#storeError;
+  }
+  /** How a merge was made (its recipe, label, sweep value), by model name. */
+  recordOf(name: string): MergeRecord | undefined {
+    return this.#records[name];
+  }
 
   readonly mbPerSecond = $derived(
-    this.progress && this.progress.elapsedMs > 0 ? this.progress.bytesDone / 1e3 / this.progress.elapsedMs : 0,
+    this.#progress && this.#progress.elapsedMs > 0 ? this.#progress.bytesDone / 1e3 / this.#progress.elapsedMs : 0,
   );
 
-  async run(recipe: Recipe, label?: string, activationStats?: ActivationStats): Promise<ModelEntry | undefined> {
-    if (this.status === 'running') return undefined;
-    this.client ??= MergeClient.spawn();
-    this.status = 'running';
-    this.progress = undefined;
-    this.diagnostics = [];
-    this.spectra = [];
-    this.summary = undefined;
-    this.error = undefined;
-    this.warnings = [];
-    this.abort = new AbortController();
+  /** Lists the merges OPFS holds and adds the finished ones to the models, with their recipes. */
+  async restore(): Promise<void> {
+    try {
+      const stored = await listStoredMerges();
+      this.#count = Math.max(this.#count, ...stored.map((s) => s.index));
+      this.#incomplete = stored.filter((s) => !s.complete);
+      for (const s of stored.filter((x) => x.complete && !this.models.byName(x.name))) {
+        const label = s.record?.label ?? s.name;
+        const entry = await this.models.add({ name: s.name, files: s.files }, 'merged', label);
+        this.#results = [...this.#results, entry];
+        if (s.record) this.#records = { ...this.#records, [s.name]: s.record };
+      }
+    } catch (e) {
+      this.#storeError = `The merges kept in this browser could not be listed: ${describeError(e)}`;
+    }
+  }
+
+  /** Deletes a stored merge: its OPFS folder, and the model the lab made of it. */
+  async remove(name: string): Promise<void> {
+    try {
+      await deleteStoredMerge(name);
+    } catch (e) {
+      this.#storeError = `${mergeFolder(name)} could not be deleted: ${describeError(e)}`;
+      return;
+    }
+    const entry = this.models.byName(name);
+    if (entry?.origin === 'merged') this.models.remove(entry.id);
+    this.#results = this.#results.filter((r) => r.name !== name);
+    this.#incomplete = this.#incomplete.filter((s) => s.name !== name);
+    const { [name]: _gone, ...rest } = this.#records;
+    this.#records = rest;
+  }
+
+  /** A name whose OPFS folder and model name are free: numbered past every merge seen. */
+  private async freshName(method: string): Promise<string> {
+    for (;;) {
+      const name = `merge-${++this.#count}-${method}`;
+      if (!this.models.byName(name) && !(await mergeFolderExists(name))) return name;
+    }
+  }
+
+  async run(
+    recipe: Recipe,
+    label?: string,
+    activationStats?: ActivationStats,
+    sweep?: SweepValue,
+  ): Promise<ModelEntry | undefined> {
+    if (this.#status === 'running') return undefined;
+    this.#status = 'running';
+    this.#progress = undefined;
+    this.#diagnostics = [];
+    this.#spectra = [];
+    this.#summary = undefined;
+    this.#error = undefined;
+    this.#warnings = [];
+    const abort = (this.#abort = new AbortController());
     const refs = new Set([...(recipe.baseModel ? [recipe.baseModel] : []), ...recipe.models.map((m) => m.model)]);
     if (recipe.tokenizerSource && recipe.tokenizerSource !== 'base') refs.add(recipe.tokenizerSource);
     const models: Record<string, Record<string, Blob>> = {};
     for (const ref of refs) {
       const entry = this.models.byName(ref);
       if (!entry || entry.status !== 'ready') {
-        this.status = 'failed';
-        this.error = `model '${ref}' is not loaded`;
+        this.#status = 'failed';
+        this.#error = `model '${ref}' is not loaded`;
         return undefined;
       }
       models[ref] = Object.fromEntries(entry.files);
     }
-    const name = `merge-${++mergeCount}-${recipe.mergeMethod}`;
     const pending: LayerDiagnostics[] = [];
     let flush: ReturnType<typeof setTimeout> | undefined;
     try {
+      const name = await this.freshName(recipe.mergeMethod);
+      const yaml = emitRecipe(recipe);
       const res = await this.client.merge(
         {
-          recipe: emitRecipe(recipe),
+          recipe: yaml,
           models,
-          opfsFolder: `merge-lab-${name}`,
+          opfsFolder: mergeFolder(name),
           ...(activationStats ? { activationStats: JSON.stringify(activationStats) } : {}),
         },
         {
-          signal: this.abort.signal,
-          onProgress: (p) => (this.progress = p),
-          onSpectrum: (d) => (this.spectra = [...this.spectra, d]),
+          signal: abort.signal,
+          onProgress: (p) => (this.#progress = p),
+          onSpectrum: (d) => (this.#spectra = [...this.#spectra, d]),
           onTensor: (tensor, diagnostics) => {
             pending.push({ tensor, diagnostics });
             flush ??= setTimeout(() => {
-              this.diagnostics = [...this.diagnostics, ...pending.splice(0)];
+              this.#diagnostics = [...this.#diagnostics, ...pending.splice(0)];
               flush = undefined;
             }, 100);
           },
         },
       );
       if (flush) clearTimeout(flush);
-      this.diagnostics = [...this.diagnostics, ...pending.splice(0)];
-      this.summary = res.summary;
-      this.backendNotice = res.backendNotice;
-      this.warnings = res.warnings;
+      this.#diagnostics = [...this.#diagnostics, ...pending.splice(0)];
+      this.#summary = res.summary;
+      this.#backendNotice = res.backendNotice;
+      this.#warnings = res.warnings;
       const files = new Map(
         Object.entries(res.files).map(([f, b]) => [
           f,
           b instanceof Blob ? b : new Blob([b as Uint8Array<ArrayBuffer>]),
         ]),
       );
-      const entry = await this.models.add({ name, files }, 'merged', label ?? name);
-      this.results = [...this.results, entry];
-      this.status = 'done';
+      const record: MergeRecord = {
+        name,
+        label: label ?? name,
+        recipe: yaml,
+        createdAt: new Date().toISOString(),
+        ...(sweep ? { sweep } : {}),
+      };
+      await writeMergeRecord(record).catch(
+        (e) => (this.#storeError = `The recipe could not be kept beside ${name}: ${describeError(e)}`),
+      );
+      this.#records = { ...this.#records, [name]: record };
+      const entry = await this.models.add({ name, files }, 'merged', record.label);
+      this.#results = [...this.#results, entry];
+      this.#status = 'done';
       return entry;
     } catch (e) {
-      this.status = isAbortError(e) ? 'cancelled' : 'failed';
-      this.error = this.status === 'cancelled' ? 'Merge cancelled: partial output was discarded.' : describeError(e);
+      this.#status = isAbortError(e) ? 'cancelled' : 'failed';
+      this.#error = this.#status === 'cancelled' ? 'Merge cancelled: partial output was discarded.' : describeError(e);
       return undefined;
     } finally {
-      this.abort = undefined;
+      this.#abort = undefined;
     }
   }
 
   cancel(): void {
-    this.abort?.abort();
+    this.#abort?.abort();
   }
 }
