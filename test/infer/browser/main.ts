@@ -52,7 +52,48 @@ async function main() {
   document.getElementById('out')!.textContent = JSON.stringify(w.__evalResult, null, 1);
   client.dispose();
 }
-main().catch((e) => {
+/**
+ * ?batch=B: the model loaded twice on the EP, once for batch 1 and once with `batchSize` B, answers
+ * `problems` problems of the demo set; both runs' responses land on `window.__batchResult`.
+ */
+async function batchMain(batch: number) {
+  const files = new Map<string, Blob>();
+  for (const n of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) {
+    const r = await fetch(`/models/${model}/${n}`);
+    if (r.ok) files.set(n, await r.blob());
+  }
+  const lines = (await (await fetch('/data/arith-heldout.jsonl')).text()).trim().split('\n');
+  const count = Number(params.get('problems') ?? 6);
+  const setText = Array.from({ length: count }, (_, i) => lines[Math.floor((i * lines.length) / count)]).join('\n');
+  const client = EvalClient.spawn();
+  const one = await client.load(`${model}-1`, files, ep);
+  const many = await client.load(`${model}-${batch}`, files, ep, { batchSize: batch });
+  const answer = async (name: string, b: number) => {
+    let streaming = 0; // most responses streaming at once
+    const live = new Set<string>();
+    const run = await client.evaluate(
+      { models: [{ name }], setText, setName: 'set.jsonl', maxNewTokens: Number(params.get('n') ?? 16), batch: b },
+      {
+        onText: (_m, problemId) => {
+          live.add(problemId);
+          streaming = Math.max(streaming, live.size);
+        },
+        onResponse: (_m, r) => void live.delete(r.problemId),
+      },
+    );
+    return { texts: run.models[0]!.responses.map((r) => r.text), streaming };
+  };
+  w.__batchResult = {
+    ep: [one, many],
+    one: await answer(`${model}-1`, 1),
+    many: await answer(`${model}-${batch}`, batch),
+  };
+  document.getElementById('out')!.textContent = JSON.stringify(w.__batchResult, null, 1);
+  client.dispose();
+}
+
+const batchParam = params.get('batch');
+(batchParam ? batchMain(Number(batchParam)) : main()).catch((e) => {
   w.__evalError = String(e?.stack ?? e);
   document.getElementById('out')!.textContent = String(w.__evalError);
 });
