@@ -69,7 +69,7 @@ export class MergeClient {
   }
 
   /** DARE probe bytes from the worker's backend: e2e compares them with Node's (dareProbeBytes). */
-  dareBytes(args?: DareProbeArgs, backend: 'webgpu' | 'cpu' = 'webgpu'): Promise<Uint8Array> {
+  dareBytes(args?: DareProbeArgs, backend: 'webgpu' | 'cpu' | 'cpu-reference' = 'webgpu'): Promise<Uint8Array> {
     return this.api.dareBytes(args, backend);
   }
 

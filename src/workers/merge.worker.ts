@@ -1,6 +1,7 @@
 /**
  * The merge worker: the one merge entry point (src/core/merge/execute.ts) on the WebGPU backend
- * (CPU reference as fallback), exposed with comlink. Inputs arrive as Files/Blobs (read lazily, by
+ * (the fast CPU backend as fallback, its tensors spread over a pool of Web Workers, tensor-pool.ts),
+ * exposed with comlink. Inputs arrive as Files/Blobs (read lazily, by
  * range) or transferred Uint8Arrays; output files come back transferred; progress goes through a
  * proxied callback; cancel() aborts the running merge. Errors cross the port as LabErrors with
  * their code, file and tensor (workers/errors.ts); a cancelled merge rejects with an AbortError.
@@ -16,6 +17,8 @@ import { MemoryOutputFolder } from '../core/io/output-folder';
 import { parseActivationStats } from '../core/merge/activation-stats';
 import type { TensorBackend } from '../core/merge/backend';
 import { CpuBackend } from '../core/merge/cpu-backend';
+import { FastCpuBackend } from '../core/merge/fast/fast-cpu-backend';
+import type { TensorWorkerPool } from '../core/merge/parallel/protocol';
 import { type MergeProgress, type MergeSummary, merge } from '../core/merge/execute';
 import { parseRecipe } from '../core/recipe/parse';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../core/merge/diagnostics';
@@ -23,6 +26,7 @@ import { WebGpuBackend } from '../gpu/backend';
 import { type DareProbeArgs, DEFAULT_DARE_PROBE, dareProbeBytes } from '../gpu/dare-probe';
 import { type AdapterReport, acquireGpuDevice, browserGpu } from '../gpu/device';
 import { installLabErrorTransfer } from './errors';
+import { webTensorWorkers } from './tensor-pool';
 
 installLabErrorTransfer();
 
@@ -31,7 +35,8 @@ export interface WorkerMergeRequest {
   recipe: string;
   /** Model reference (as named in the recipe) → file name → contents. */
   models: Record<string, Record<string, Blob | Uint8Array>>;
-  backend?: 'auto' | 'webgpu' | 'cpu';
+  /** `cpu`: the fast CPU backend (with the worker pool); `cpu-reference`: the plain-TS spec, in this worker. */
+  backend?: 'auto' | 'webgpu' | 'cpu' | 'cpu-reference';
   chunkElements?: number;
   shardBytes?: number;
   /**
@@ -59,19 +64,37 @@ export type TensorCallback = (name: string, diagnostics: TensorDiagnostics) => v
 /** SVD merges: each decomposed matrix's singular-value spectrum. */
 export type SpectrumCallback = (d: SpectrumDiagnostics) => void | Promise<void>;
 
-export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = async () => browserGpu()) {
+/**
+ * `cpuWorkers`: the tensor workers a merge on the CPU spreads over (default: Web Workers, one per
+ * core; none where there are none); tests pass Node's worker threads.
+ */
+export function createMergeWorkerApi(
+  getGpu: () => Promise<GPU | undefined> = async () => browserGpu(),
+  cpuWorkers: () => TensorWorkerPool | undefined = () => webTensorWorkers(),
+) {
   let active: AbortController | undefined;
 
-  async function pickBackend(
-    choice: WorkerMergeRequest['backend'] = 'auto',
-  ): Promise<{ backend: TensorBackend<unknown>; notice: string }> {
-    if (choice === 'cpu') return { backend: new CpuBackend() as TensorBackend<unknown>, notice: 'cpu (reference)' };
+  interface Picked {
+    backend: TensorBackend<unknown>;
+    notice: string;
+    workers?: TensorWorkerPool | undefined;
+  }
+  const fastCpu = (why: string): Picked => {
+    const workers = cpuWorkers();
+    const threads = workers ? `, ${workers.size} workers` : '';
+    return { backend: new FastCpuBackend() as TensorBackend<unknown>, notice: `cpu${threads}${why}`, workers };
+  };
+
+  async function pickBackend(choice: WorkerMergeRequest['backend'] = 'auto'): Promise<Picked> {
+    if (choice === 'cpu-reference')
+      return { backend: new CpuBackend() as TensorBackend<unknown>, notice: 'cpu (reference)' };
+    if (choice === 'cpu') return fastCpu('');
     try {
       const be = await WebGpuBackend.create(await getGpu());
       return { backend: be as TensorBackend<unknown>, notice: be.name };
     } catch (e) {
       if (choice === 'webgpu') throw e;
-      return { backend: new CpuBackend() as TensorBackend<unknown>, notice: `cpu (no WebGPU: ${describeError(e)})` };
+      return fastCpu(` (no WebGPU: ${describeError(e)})`);
     }
   }
 
@@ -94,7 +117,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
       if (active) throw new MergeError('busy', 'a merge is already running in this worker');
       const ac = new AbortController();
       active = ac;
-      const { backend, notice } = await pickBackend(req.backend);
+      const { backend, notice, workers } = await pickBackend(req.backend);
       try {
         const { recipe, warnings } = parseRecipe(req.recipe);
         const sources = new Map<string, Checkpoint>();
@@ -104,6 +127,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
         let last = 0;
         const summary = await merge(recipe, sources, backend, out, {
           signal: ac.signal,
+          ...(workers ? { workers } : {}),
           ...(onSpectrum
             ? { onSpectrum: (d: SpectrumDiagnostics) => void Promise.resolve(onSpectrum(d)).catch(() => undefined) }
             : {}),
@@ -156,7 +180,7 @@ export function createMergeWorkerApi(getGpu: () => Promise<GPU | undefined> = as
     /** The DARE probe's output bytes on this worker's WebGPU backend (see src/gpu/dare-probe.ts). */
     async dareBytes(
       args: DareProbeArgs = DEFAULT_DARE_PROBE,
-      backend: 'webgpu' | 'cpu' = 'webgpu',
+      backend: 'webgpu' | 'cpu' | 'cpu-reference' = 'webgpu',
     ): Promise<Uint8Array> {
       const { backend: be } = await pickBackend(backend);
       try {

@@ -23,6 +23,7 @@ import { nodeTensorWorkers } from '../../src/node/merge-threads';
 import { tinyCheckpoint, tinyModelFiles, writeTinyModel } from '../helpers/checkpoints';
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
 import { ALL_METHOD_RECIPES, firstDifference } from '../helpers/backend-identity';
+import { createMergeWorkerApi } from '../../src/workers/merge.worker';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/merge-lab.mjs');
@@ -83,6 +84,31 @@ describe('merges on worker threads = the reference, byte for byte', () => {
     const got = await runMerge(recipe, await open(), { workers: nodeTensorWorkers(8) });
     expectSameFiles(got.out.files, want.out.files);
     expect(got.summary.backend).toBe('cpu × 2 workers');
+  });
+});
+
+describe("the page's merge worker without WebGPU", () => {
+  it('merges on the fast CPU backend spread over its tensor workers, the reference bytes', async () => {
+    const api = createMergeWorkerApi(
+      async () => undefined,
+      () => nodeTensorWorkers(2),
+    );
+    const files = (o: Parameters<typeof tinyModelFiles>[0]) => Object.fromEntries(tinyModelFiles(o));
+    const models = {
+      base: files({ seed: 1, dtype: 'BF16', ...SHAPE }),
+      a: files({ seed: 2, dtype: 'BF16', like: { seed: 1, scale: 0.05 }, ...SHAPE }),
+      b: files({ seed: 3, dtype: 'BF16', like: { seed: 1, scale: 0.08 }, ...SHAPE }),
+    };
+    const recipe = ALL_METHOD_RECIPES.dare_ties!;
+    const got = await api.merge({ recipe, models, chunkElements: 100 });
+    expect(got.backendNotice).toMatch(/^cpu, 2 workers \(no WebGPU/);
+    expect(got.summary.backend).toBe('cpu × 2 workers');
+    const want = await api.merge({ recipe, models, chunkElements: 100, backend: 'cpu-reference' });
+    expect(want.backendNotice).toBe('cpu (reference)');
+    expectSameFiles(
+      new Map(Object.entries(got.files) as [string, Uint8Array][]),
+      new Map(Object.entries(want.files) as [string, Uint8Array][]),
+    );
   });
 });
 
