@@ -4,7 +4,9 @@
  * exact kept counts, chunk invariance of the L1 rescale, and the recipe warnings.
  */
 import { describe, expect, it } from 'vitest';
-import { parseRecipe } from '../../src/core/recipe/parse';
+import { sweepRecipes } from '../../src/core/eval/sweep';
+import { absDigits } from '../../src/core/kernels/abs-digits';
+import { exportRecipe, mergekitWarnings, parseRecipe, runsUnchangedInMergekit } from '../../src/core/recipe/parse';
 import { PARITY_CASES, expectMatchesReference, expectedTensors, runCase } from '../helpers/mergekit-cases';
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
 
@@ -161,5 +163,52 @@ describe('recipe warnings (mergekit ignores what a method does not read)', () =>
     expect(() => parseRecipe('merge_method: magic\nmodels: [{model: a}]')).toThrow(
       /"magic" is not supported; choose one of linear, task_arithmetic, ties, .*slerp/,
     );
+  });
+});
+
+describe('what mergekit does differently, on export', () => {
+  const recipe = (yaml: string) => parseRecipe(yaml).recipe;
+  const ties = 'merge_method: ties\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1, density: 0.2}}]';
+
+  it('names the compute dtype for 16-bit outputs, DARE masks always, breadcrumbs with γ = 0', () => {
+    expect(runsUnchangedInMergekit(recipe(ties))).toBe(true);
+    expect(mergekitWarnings(recipe(`${ties}\ndtype: bfloat16`)).map((w) => [w.code, w.field])).toEqual([
+      ['mergekit-differs', 'dtype'],
+    ]);
+    expect(runsUnchangedInMergekit(recipe(`${ties}\ndtype: bfloat16`))).toBe(false);
+    expect(mergekitWarnings(recipe(ties.replace('ties', 'dare_linear'))).map((w) => [w.code, w.field])).toEqual([
+      ['mergekit-differs', 'random_seed'],
+    ]);
+    const crumbs =
+      'merge_method: breadcrumbs\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1, density: 0.5, gamma: [0.1, 0]}}]';
+    expect(mergekitWarnings(recipe(crumbs)).map((w) => w.field)).toEqual(['gamma']);
+  });
+
+  it('exportRecipe heads the YAML with the notes as comments, and the YAML still parses to the same recipe', () => {
+    const r = recipe(`${ties}\ndtype: bfloat16\nvocab_policy: base`);
+    const text = exportRecipe(r);
+    const comments = text.split('\n').filter((l) => l.startsWith('# '));
+    expect(comments[1]).toMatch(/^# Compute dtype: mergekit computes in the recipe dtype .*float32/);
+    expect(comments.some((c) => c.includes('vocab_policy'))).toBe(true);
+    expect(parseRecipe(text).recipe).toEqual(r);
+  });
+
+  it('a sweep over a parameter the method does not read is refused', () => {
+    const ta = recipe('merge_method: task_arithmetic\nbase_model: a\nmodels: [{model: b, parameters: {weight: 1}}]');
+    expect(() => sweepRecipes(ta, 'density', [0.2])).toThrow(/cannot sweep 'density'.*task_arithmetic/);
+    expect(sweepRecipes(recipe(ties), 'density', [0.3])[0]!.recipe.models[0]!.parameters.density).toBe(0.3);
+  });
+});
+
+describe('fixed-point L1 digits (kernels/abs-digits.ts)', () => {
+  it('gives ⌊|x| / 2^low⌋ mod 2^16 from the bits', () => {
+    const x = Float32Array.from([1.5, -1.5, 3 * 2 ** -20, 65537, NaN, 2 ** -149]);
+    // low −16: 1.5·2^16 = 98304 → mod 2^16 = 32768; 3·2^-20·2^16 < 1 → 0; 65537·2^16 mod 2^16 = 0.
+    // low −32: 3·2^-20·2^32 = 12288. low 0: 65537 mod 2^16 = 1. low 16: ⌊65537 / 2^16⌋ = 1.
+    expect([...absDigits(x, -16)]).toEqual([32768, 32768, 0, 0, 0, 0]);
+    expect([...absDigits(x, 0)]).toEqual([1, 1, 0, 1, 0, 0]);
+    expect([...absDigits(x, -32)]).toEqual([0, 0, 12288, 0, 0, 0]);
+    expect([...absDigits(x, 16)]).toEqual([0, 0, 0, 1, 0, 0]);
+    expect([...absDigits(x, -149)]).toEqual([0, 0, 0, 0, 0, 1]);
   });
 });
