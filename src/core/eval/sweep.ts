@@ -39,8 +39,13 @@ export function sweepRecipes(
   path: string,
   values: readonly number[],
 ): { value: number; recipe: Recipe }[] {
-  return values.map((value) => ({
-    value,
-    recipe: parseRecipeObject(recipeToObject(withParameter(recipe, path, value))).recipe,
-  }));
+  return values.map((value) => {
+    const parsed = parseRecipeObject(recipeToObject(withParameter(recipe, path, value)));
+    // The parser only warns about a parameter the method does not read; a sweep over one would do nothing.
+    const unused = parsed.warnings.find(
+      (w) => w.code === 'unused-parameter' && w.field.endsWith(`.${path.split('.').pop()}`),
+    );
+    if (unused) throw new RecipeError('sweep', `cannot sweep '${path}': ${unused.message}`);
+    return { value, recipe: parsed.recipe };
+  });
 }
