@@ -11,6 +11,7 @@ export type InferErrorCode =
   | 'weight-shape'
   | 'weight-format'
   | 'tokenizer-mismatch'
+  | 'chat-template'
   | 'missing-file'
   | 'context-overflow'
   | 'does-not-fit'
