@@ -73,7 +73,7 @@ export async function calibrate(
   if (batch === 'auto') {
     const spec = specOf(ckpt);
     const longest = Math.max(1, ...ids.map((s) => Math.min(s.length, spec.maxContext)));
-    const planned = { ...rest, tokenBudget: longest, promptTokens: longest };
+    const planned = { ...rest, tokenBudget: longest, promptTokens: longest, batchPrefill: 'together' as const };
     batch = Math.min(ids.length, Math.max(1, await fittingBatch(spec, planned, MAX_AUTO_BATCH)));
     onBatch?.(batch);
   }
@@ -102,7 +102,7 @@ export async function calibrateIds(
     activationSums: true,
     tokenBudget: longest,
     promptTokens: longest,
-    ...(batched && { batch: true, batchSize }),
+    ...(batched && { batch: true, batchSize, batchPrefill: 'together' as const }),
   });
   const sums = new Map<string, Float64Array>();
   let tokens = 0;

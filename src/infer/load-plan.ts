@@ -26,6 +26,8 @@ export interface PlanLoadOptions extends WeightOptions {
   promptTokens?: number;
   /** Sequences generated together (the batched graph): the KV cache and activations are planned for them. Default 1. */
   batchSize?: number;
+  /** How the batch's prompts are prefilled (sizes the activations): one at a time (default) or together. */
+  batchPrefill?: 'alone' | 'together';
   /** Load even when the plan says it does not fit (a warning instead of an error). */
   force?: boolean;
   /** The wasm heap to plan against; default 4 GiB. */
@@ -142,6 +144,7 @@ async function planRequest(
     allLogits: opts.allLogits ?? false,
     ...(kvDtype && { kvDtype }),
     ...(opts.batchSize !== undefined && { batch: opts.batchSize }),
+    ...(opts.batchPrefill && { prefill: opts.batchPrefill }),
     target,
   };
   return { request, note };

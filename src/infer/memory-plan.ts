@@ -26,12 +26,14 @@
  *           2 × KV cache + activations + DEVICE_RESERVE_BYTES must fit the device memory.
  * Activations are f32 (conservative where the EP computes in f16): for one layer of the prefill
  * (S = prompt tokens) the hidden-sized buffers, q/k/v, the three [S, I] MLP buffers, the attention
- * probabilities [nH, S, S] and the logits ([1, V], or [S, V] with allLogits), times the batch.
+ * probabilities [nH, S, S] and the logits ([1, V], or [S, V] with allLogits); with a batch, the
+ * larger of the prefill and a decode step of B rows (./activation-plan.ts).
  */
 import type { LabWarning } from '../core/errors';
 import type { ModelConfig } from '../core/formats/model-config';
 import type { Q4BlockSize } from '../core/kernels/q4-pack';
 import { InferError } from './errors';
+import { activationTerm } from './activation-plan';
 import { kvCacheTerm, planKvDtype } from './kv-plan';
 
 export const PLAN_FORMATS = ['f32', 'f16', 'q4'] as const;
@@ -91,6 +93,8 @@ export interface PlanRequest {
   /** Default: f32 for f32 weights, f16 for f16 and q4 (the loader's defaults, ./kv-plan.ts). */
   readonly kvDtype?: KvDtype;
   readonly allLogits?: boolean;
+  /** How a batch's prompts are prefilled: one at a time (default, as batchGenerate) or all together. */
+  readonly prefill?: 'alone' | 'together';
   readonly target: PlanTarget;
 }
 
@@ -150,6 +154,7 @@ interface Resolved {
   readonly prompt: number;
   readonly kvAsked: KvDtype | undefined;
   readonly allLogits: boolean;
+  readonly prefill: 'alone' | 'together';
   readonly target: PlanTarget;
 }
 
@@ -211,19 +216,8 @@ function weightComponent(r: Resolved): PlanComponents['weights'] {
 
 const kvComponent = (r: Resolved) => kvCacheTerm(r.m, r.batch, r.tokens, planKvDtype(r.format, r.kvAsked));
 
-function activationComponent(r: Resolved): PlanComponents['activations'] {
-  const { m, batch: B, prompt: S } = r;
-  const rows = B * S;
-  const buffers: [TensorBytes, number][] = [
-    [{ name: 'hidden state [S, H]', bytes: rows * m.hiddenSize * 4 }, 4],
-    [{ name: 'q, k, v', bytes: rows * (m.numHeads + 2 * m.numKvHeads) * m.headDim * 4 }, 1],
-    [{ name: 'MLP activation [S, I]', bytes: rows * m.intermediateSize * 4 }, 3],
-    [{ name: 'attention probabilities [nH, S, S]', bytes: B * m.numHeads * S * S * 4 }, 1],
-    [{ name: `logits [${r.allLogits ? 'S' : 1}, V]`, bytes: B * (r.allLogits ? S : 1) * m.vocabSize * 4 }, 1],
-  ];
-  const largest = buffers.map(([t]) => t).reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  return { bytes: buffers.reduce((sum, [t, n]) => sum + n * t.bytes, 0), largest };
-}
+const activationComponent = (r: Resolved): PlanComponents['activations'] =>
+  activationTerm(r.m, { ...r, prefillTogether: r.prefill === 'together' });
 
 // ------------------------------------------------------------------ checks
 
@@ -318,6 +312,7 @@ function resolve(req: PlanRequest): Resolved {
     prompt,
     kvAsked: req.kvDtype,
     allLogits: req.allLogits ?? false,
+    prefill: req.prefill ?? 'alone',
     target: req.target,
   };
 }

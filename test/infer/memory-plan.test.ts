@@ -123,13 +123,35 @@ describe('memory plan: verdicts on wasm (4 GiB heap)', () => {
   });
 
   it('a large batch limits the budget: the sentence names the largest budget that fits', () => {
-    const p = plan(QWEN_15B, 'Qwen2.5-1.5B-shaped', { weights: 'q4', batch: 4, tokenBudget: 10240, target: WASM });
+    const p = plan(QWEN_15B, 'Qwen2.5-1.5B-shaped', { weights: 'q4', batch: 6, tokenBudget: 10240, target: WASM });
     expect(p.fits).toBe(false);
     const tokens = Number(/fits with up to ([\d,]+) tokens/.exec(p.advice!)![1]!.replace(/,/g, ''));
     expect(p.advice).toMatch(/; q4 \(blocks of 32\) fits with up to/);
     expect(tokens).toBeLessThan(10240);
-    const at = (t: number) => plan(QWEN_15B, 'x', { weights: 'q4', batch: 4, tokenBudget: t, target: WASM }).fits;
+    const at = (t: number) => plan(QWEN_15B, 'x', { weights: 'q4', batch: 6, tokenBudget: t, target: WASM }).fits;
     expect([at(tokens), at(tokens + 1)]).toEqual([true, false]);
+  });
+
+  it("a batch's activations: one prompt's prefill or B decode rows (prompts prefilled alone), B prompts' prefill when together", () => {
+    const at = (batch: number, prefill?: 'alone' | 'together') =>
+      plan(QWEN_15B, 'x', {
+        weights: 'q4',
+        batch,
+        tokenBudget: 4096,
+        promptTokens: 1024,
+        target: WASM,
+        ...(prefill && { prefill }),
+      }).components.activations;
+    const { hiddenSize: H, intermediateSize: I, numHeads: nH, numKvHeads: kvH, headDim: D, vocabSize: V } = QWEN_15B;
+    // One layer's f32 buffers: 4 hidden, q/k/v, 3 MLP, the attention probabilities, the logits.
+    const bytes = (rows: number, probs: number, logits: number) =>
+      4 * (4 * rows * H + rows * (nH + 2 * kvH) * D + 3 * rows * I + probs + logits * V);
+    const prefillOne = bytes(1024, nH * 1024 * 1024, 1);
+    expect(at(1).bytes).toBe(prefillOne);
+    expect(at(8).bytes).toBe(prefillOne); // 8 decode rows against 4,096 keys need less
+    expect(at(8, 'together').bytes).toBe(8 * prefillOne);
+    expect(at(256).bytes).toBe(bytes(256, 256 * nH * 4096, 256)); // decode rows outgrow one prefill
+    expect(at(256).largest.name).toBe('logits [1, V]');
   });
 
   it('7B fits in no format, and the sentence says so', () => {
