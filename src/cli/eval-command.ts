@@ -31,7 +31,7 @@ import { WEIGHTS_CACHE_USAGE, cachedWeightsOption, weightsCacheFlag } from './we
 /** Most sequences `--batch auto` generates together (bench:batch: B = 8 gives 3.3× B = 1 on the 0.5B shape). */
 export const DEFAULT_BATCH = 8;
 
-export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] [--batch N|auto] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
+export const EVAL_USAGE = `merge-lab eval --models DIR1,DIR2,... --set FILE[,FILE2] [--limit N] [--reference DIR] [--max-new-tokens N] [--few-shot NAME=K] [--prompt TEMPLATE] [--format auto|gsm8k|math|generic] [--json FILE] [--csv FILE] [--ep auto|wasm|webgpu] [--batch N|auto] [--threads N] ${WEIGHT_USAGE} ${WEIGHTS_CACHE_USAGE}`;
 
 export const evalFlags = {
   set: { type: 'string' },
@@ -46,6 +46,7 @@ export const evalFlags = {
   ep: { type: 'string', default: 'wasm' },
   'bad-lines': { type: 'string', default: 'skip' },
   batch: { type: 'string', default: 'auto' },
+  threads: { type: 'string' },
   ...weightFlags,
   ...weightsCacheFlag,
 } as const;
@@ -61,6 +62,8 @@ export interface EvalSettings {
   /** --batch: sequences generated together (continuous batching); 1 answers one problem at a time;
    *  auto (default): the largest batch up to DEFAULT_BATCH that the memory plan fits, printed. */
   batch: number | 'auto';
+  /** --threads: the wasm EP's threads (default: onnxruntime-web's choice, min(4, ⌈cores / 2⌉)). */
+  threads?: number | undefined;
   /** --weights-cache: where derived f16 / q4 weights are kept between runs. */
   weightsCache?: string | undefined;
 }
@@ -105,6 +108,7 @@ export async function evalSettings(values: Record<string, unknown>): Promise<Eva
     ep,
     weights: weightOptions(values as WeightFlagValues),
     batch: values.batch === 'auto' ? 'auto' : positiveInt(values.batch as string, '--batch')!,
+    threads: positiveInt(values.threads as string | undefined, '--threads'),
     weightsCache: values['weights-cache'] as string | undefined,
   };
 }
@@ -130,7 +134,7 @@ export async function runEvaluation(
         ep: s.ep,
         ...s.weights,
         ...(await cachedWeightsOption(dir, s.weightsCache, s.weights, signal)),
-        adapter: nodeRuntimeAdapter(),
+        adapter: nodeRuntimeAdapter(s.threads ? { threads: s.threads } : {}),
         ...(signal ? { signal } : {}),
       };
       const name = path.basename(path.resolve(dir));

@@ -44,6 +44,12 @@ describe('merge-lab eval --batch', () => {
     expect(stderrs[1]).toMatch(/24 problems × 2 models in .* \(batch 6, tok\/s: demo-slow \d+, demo-quick \d+\)/);
   });
 
+  it('--threads 0 is a usage error', async () => {
+    const err = await run('node', [BIN, 'eval', '--models', MODELS, '--set', SET, '--threads', '0']).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain("--threads must be a positive integer (got '0')");
+  });
+
   it.each(['0', '1.5', 'x', '-2'])('--batch %s is a usage error', async (batch) => {
     const err = await run('node', [BIN, 'eval', '--models', MODELS, '--set', SET, `--batch=${batch}`]).catch((e) => e);
     expect(err.code).toBe(2);
@@ -72,7 +78,8 @@ describe('merge-lab eval --batch auto (the default)', () => {
       const auto = await run('node', [BIN, 'eval', ...args(path.join(dir, 'auto.json'))]);
       expect(auto.stderr).toMatch(/demo-quick: batch 8 \(the memory plan's largest up to 8; --batch N to choose\)/);
       expect(auto.stderr).toMatch(/\(batch 8, tok\/s: demo-quick \d+\)/);
-      await run('node', [BIN, 'eval', ...args(path.join(dir, 'one.json')), '--batch', '1']);
+      // Two wasm threads at batch 1: the same answers (threads split work, not sums).
+      await run('node', [BIN, 'eval', ...args(path.join(dir, 'one.json')), '--batch', '1', '--threads', '2']);
       const texts = (f: string) =>
         (JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { runs: EvalRun[] }).runs[0]!.models[0]!.responses.map(
           (r) => r.text,
