@@ -36,7 +36,7 @@ export interface MethodRow {
   readonly needsBase: boolean;
   /** mergekit has this merge_method; false: a Merge Lab extension. */
   readonly mergekit: boolean;
-  /** The parameters this method reads, per-model ones first; any other key is rejected. */
+  /** The parameters this method reads, per-model ones first; any other key is ignored with a warning. */
   readonly parameters: MethodParameters;
   readonly formula: string;
   readonly reference: string;
@@ -44,7 +44,7 @@ export interface MethodRow {
 
 /** A method row plus the views of it that readers need most. */
 export interface MethodSpec extends MethodRow {
-  /** Per-model parameters this method reads (others are rejected). */
+  /** Per-model parameters this method reads (others are ignored with a warning). */
   readonly modelParameters: readonly ParameterName[];
   /** Top-level parameters this method reads. */
   readonly globalParameters: readonly ParameterName[];
