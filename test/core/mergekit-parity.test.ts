@@ -176,6 +176,9 @@ describe('what mergekit does differently, on export', () => {
       ['mergekit-differs', 'dtype'],
     ]);
     expect(runsUnchangedInMergekit(recipe(`${ties}\ndtype: bfloat16`))).toBe(false);
+    // Without a dtype mergekit computes in the base model's: bf16 checkpoints differ too, f32 ones do not.
+    expect(runsUnchangedInMergekit(recipe(ties), { baseDtype: 'BF16' })).toBe(false);
+    expect(runsUnchangedInMergekit(recipe(`${ties}\ndtype: float32`), { baseDtype: 'BF16' })).toBe(true);
     expect(mergekitWarnings(recipe(ties.replace('ties', 'dare_linear'))).map((w) => [w.code, w.field])).toEqual([
       ['mergekit-differs', 'random_seed'],
     ]);

@@ -5,7 +5,7 @@
  * float32 and rounds once to the output dtype, where mergekit computes in the recipe's dtype.
  */
 import YAML from 'yaml';
-import { recipeDTypeName } from '../dtype';
+import { type DType, recipeDTypeName } from '../dtype';
 import { PARAMETERS, isParameterName } from '../merge/methods/parameters';
 import { METHODS } from '../merge/methods/registry';
 import { DEFAULT_SEED, type Recipe, type RecipeWarning, type RecipeWarningCode } from './types';
@@ -36,8 +36,11 @@ function parameterFields(r: Recipe): [field: string, key: string][] {
   ];
 }
 
-/** What mergekit will do differently with this recipe, in plain words (shown on export). */
-export function mergekitWarnings(r: Recipe): RecipeWarning[] {
+/**
+ * What mergekit will do differently with this recipe, in plain words (shown on export).
+ * `baseDtype`: the base model's stored dtype, which mergekit computes in when the recipe names none.
+ */
+export function mergekitWarnings(r: Recipe, { baseDtype }: { baseDtype?: DType } = {}): RecipeWarning[] {
   const w: RecipeWarning[] = [];
   const warn = (code: RecipeWarningCode, field: string, message: string) => w.push({ code, field, message });
   const spec = METHODS[r.mergeMethod];
@@ -78,7 +81,15 @@ export function mergekitWarnings(r: Recipe): RecipeWarning[] {
       'gamma: 0 makes mergekit keep nothing of the task vector (its slice indices[n_bot:-0] is empty); ' +
         'Merge Lab keeps the top `density` fraction',
     );
-  if (r.dtype === 'BF16' || r.dtype === 'F16') warn('mergekit-differs', 'dtype', `dtype: ${COMPUTE_DTYPE_NOTE}`);
+  const computeDtype = r.dtype ?? baseDtype;
+  if (computeDtype === 'BF16' || computeDtype === 'F16')
+    warn(
+      'mergekit-differs',
+      'dtype',
+      r.dtype
+        ? `dtype: ${COMPUTE_DTYPE_NOTE}`
+        : `dtype (none: the base model's ${computeDtype}): ${COMPUTE_DTYPE_NOTE}`,
+    );
   return w;
 }
 
@@ -88,8 +99,8 @@ export const COMPUTE_DTYPE_NOTE =
   'Merge Lab computes in float32 and rounds once to it, so 16-bit outputs differ by rounding';
 
 /** True when mergekit, given this recipe, computes what Merge Lab computes (up to float rounding). */
-export function runsUnchangedInMergekit(r: Recipe): boolean {
-  return mergekitWarnings(r).length === 0;
+export function runsUnchangedInMergekit(r: Recipe, opts: { baseDtype?: DType } = {}): boolean {
+  return mergekitWarnings(r, opts).length === 0;
 }
 
 /** Every value a parameter takes in the recipe (per model and top level, gradients and filters flattened). */
