@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { sweepRecipes } from '../../src/core/eval/sweep';
 import { absDigits } from '../../src/core/kernels/abs-digits';
+import { sparsifyValues } from '../../src/core/merge/methods/sparsify-values';
 import { exportRecipe, mergekitWarnings, parseRecipe, runsUnchangedInMergekit } from '../../src/core/recipe/parse';
 import { PARITY_CASES, expectMatchesReference, expectedTensors, runCase } from '../helpers/mergekit-cases';
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
@@ -213,5 +214,23 @@ describe('fixed-point L1 digits (kernels/abs-digits.ts)', () => {
     expect([...absDigits(x, -32)]).toEqual([0, 0, 12288, 0, 0, 0]);
     expect([...absDigits(x, 16)]).toEqual([0, 0, 0, 1, 0, 0]);
     expect([...absDigits(x, -149)]).toEqual([0, 0, 0, 0, 0, 1]);
+  });
+});
+
+describe('sparsifyValues (the toy tensor): the engine’s semantics on a small vector', () => {
+  it('TIES, breadcrumbs with ties at both cuts, rescale', () => {
+    const x = Float32Array.from([2, -2, 2, 1, -1, 1, 1, 0.5]);
+    // TIES k = int(0.5·8) = 4: 2, −2, 2 then the first 1 (index 3).
+    expect([...sparsifyValues(x, 'magnitude', { density: 0.5, gamma: 0, rescale: false })]).toEqual([
+      2, -2, 2, 1, 0, 0, 0, 0,
+    ]);
+    // breadcrumbs: drop the top int(0.25·8) = 2 (indices 0, 1), keep the next 3: index 2, 3, 4.
+    expect([...sparsifyValues(x, 'magnitude_outliers', { density: 0.375, gamma: 0.25, rescale: false })]).toEqual([
+      0, 0, 2, 1, -1, 0, 0, 0,
+    ]);
+    // rescale: ‖x‖₁ = 10.5, kept 7 → × 1.5.
+    expect([...sparsifyValues(x, 'magnitude', { density: 0.5, gamma: 0, rescale: true })]).toEqual([
+      3, -3, 3, 1.5, 0, 0, 0, 0,
+    ]);
   });
 });
