@@ -1,21 +1,25 @@
 /**
- * One benchmark merge in its own process (so peak RSS is this merge's own): the Qwen-shaped
- * checkpoints from gen-qwen-checkpoints.ts, one method, one backend, through the same merge()
- * entry point the CLI and the worker use. Prints one JSON line. Used by bench/merge.ts.
- *   npx tsx bench/merge-run.ts --backend webgpu|cpu --method task_arithmetic|ties|dare_ties [--chunk N] [--tensors N]
+ * One benchmark merge in its own process (so peak RSS is this merge's own, worker threads
+ * included): the Qwen-shaped checkpoints from gen-qwen-checkpoints.ts, one method, one backend,
+ * through the same merge() entry point the CLI and the worker use. Prints one JSON line. Used by
+ * bench/merge.ts.
+ *   npx tsx bench/merge-run.ts --backend webgpu|cpu|cpu-reference --method task_arithmetic|ties|dare_ties
+ *     [--threads N (cpu; default the cores available)] [--data DIR] [--chunk N] [--tensors N]
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Checkpoint } from '../src/core/formats/checkpoint';
 import type { TensorBackend } from '../src/core/merge/backend';
 import { CpuBackend } from '../src/core/merge/cpu-backend';
+import { FastCpuBackend } from '../src/core/merge/fast/fast-cpu-backend';
 import { merge } from '../src/core/merge/execute';
 import { parseRecipe } from '../src/core/recipe/parse';
 import type { WebGpuBackend } from '../src/gpu/backend';
 import { createNodeWebGpuBackend } from '../src/node/webgpu-backend';
 import { FsModelFolder, FsOutputFolder } from '../src/node/fs-folder';
+import { defaultThreads, nodeTensorWorkers } from '../src/node/merge-threads';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +27,7 @@ const { values } = parseArgs({
     method: { type: 'string', default: 'task_arithmetic' },
     chunk: { type: 'string' },
     data: { type: 'string' },
+    threads: { type: 'string' },
     /** Only the first N tensors of the plan (keeps the slow CPU reference short); all by default. */
     tensors: { type: 'string' },
   },
@@ -66,6 +71,12 @@ function profiled<T>(be: TensorBackend<T>, ms: Record<string, number>): TensorBa
   });
 }
 
+/** Peak resident memory of this process (VmHWM), worker threads included. */
+function vmHwmMB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
 const recipeText = RECIPES[values.method!];
 if (!recipeText) throw new Error(`unknown method ${values.method}`);
 const { recipe } = parseRecipe(recipeText);
@@ -80,19 +91,20 @@ if (values.tensors) {
 }
 const backend: TensorBackend<unknown> =
   values.backend === 'cpu'
-    ? (new CpuBackend() as TensorBackend<unknown>)
-    : ((await createNodeWebGpuBackend()) as TensorBackend<unknown>);
+    ? (new FastCpuBackend() as TensorBackend<unknown>)
+    : values.backend === 'cpu-reference'
+      ? (new CpuBackend() as TensorBackend<unknown>)
+      : ((await createNodeWebGpuBackend()) as TensorBackend<unknown>);
+const threads = values.backend === 'cpu' ? Number(values.threads ?? defaultThreads()) : 1;
+const workers = threads > 1 ? nodeTensorWorkers(threads, 'cpu') : undefined;
 const outDir = path.join(DATA, `out-${values.backend}-${values.method}`);
 rmSync(outDir, { recursive: true, force: true });
 const phase: Record<string, number> = {};
-const summary = await merge(
-  recipe,
-  sources,
-  profiled(backend, phase),
-  new FsOutputFolder(outDir),
-  values.chunk ? { chunkElements: Number(values.chunk) } : {},
-);
-const gpuStats = values.backend === 'cpu' ? undefined : (backend as unknown as WebGpuBackend).stats();
+const summary = await merge(recipe, sources, profiled(backend, phase), new FsOutputFolder(outDir), {
+  ...(values.chunk ? { chunkElements: Number(values.chunk) } : {}),
+  ...(workers ? { workers } : {}),
+});
+const gpuStats = values.backend !== 'webgpu' ? undefined : (backend as unknown as WebGpuBackend).stats();
 await backend.dispose?.();
 for (const c of sources.values()) await c.close?.();
 rmSync(outDir, { recursive: true, force: true });
@@ -104,7 +116,8 @@ console.log(
     ms: summary.ms,
     bytesRead: summary.bytesRead,
     bytesWritten: summary.bytesWritten,
-    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    maxRssMB: vmHwmMB(),
+    threads,
     phaseMs: phase,
     gpu: gpuStats && {
       peakPoolMB: gpuStats.storage.peakAllocatedBytes / 2 ** 20,

@@ -12,6 +12,7 @@ import type { TensorBackend } from '../../src/core/merge/backend';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { decodeInto, encodeFrom } from '../../src/core/merge/fast/codec';
 import { FastCpuBackend } from '../../src/core/merge/fast/fast-cpu-backend';
+import { DELTA } from '../../src/core/kernels/delta';
 import { METHODS } from '../../src/core/merge/methods/registry';
 import { type ActivationStats } from '../../src/core/merge/activation-stats';
 import { FsModelFolder } from '../../src/node/fs-folder';
@@ -67,29 +68,49 @@ describe('fast codec = dtype.ts', () => {
 describe('fast kernels = reference kernels', () => {
   const ref = new CpuBackend();
   const fast = new FastCpuBackend();
-  const rnd = (n: number, seed: number, zeros = false) => {
-    const x = new Float32Array(n);
+  /** Storage bytes: every pattern for 16-bit types (NaN, inf, subnormals, ±0), wide-ranged values for f32. */
+  const rnd = (n: number, seed: number, dtype: DType) => {
+    const words = new Uint16Array(dtype === 'F32' ? n * 2 : n);
     let s = seed;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < words.length; i++) {
       s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      x[i] = zeros && s % 5 === 0 ? (s % 2 ? 0 : -0) : ((s / 2 ** 32) * 2 - 1) * 10 ** ((s % 7) - 3);
+      words[i] = s >>> 16;
     }
-    return x;
+    if (dtype !== 'F32') return bytesOf(words);
+    const x = new Float32Array(words.buffer);
+    for (let i = 0; i < n; i++) if (!Number.isFinite(x[i]!) || i % 7 === 0) x[i] = i % 3 === 0 ? 0 : (i % 11) - 5;
+    return bytesOf(x);
   };
-  it.each([1, 2, 3, 4, 5])('weightedSum, electSign, disjointMean, delta with %i inputs', async (k) => {
-    const xs = Array.from({ length: k }, (_, t) => rnd(1001, 7 + t, true));
-    const ws = Array.from({ length: k }, (_, t) => 0.3 + 0.17 * t - (t === 2 ? 1 : 0));
-    const same = (a: Float32Array, b: Float32Array) => expect(firstDifference(bytesOf(a), bytesOf(b))).toBe(-1);
-    same(await fast.weightedSum(xs, ws), await ref.weightedSum(xs, ws));
-    const sign = await ref.electSign(xs);
-    same(await fast.electSign(xs), sign);
-    for (const normalize of [true, false])
-      same(await fast.disjointMean(xs, ws, sign, normalize), await ref.disjointMean(xs, ws, sign, normalize));
-    const { DELTA } = await import('../../src/core/kernels/delta');
-    same(
-      await fast.elementwise(DELTA, [xs[0]!, xs[k - 1]!], {}),
-      await ref.elementwise(DELTA, [xs[0]!, xs[k - 1]!], {}),
-    );
+  const same = async (a: unknown, b: Float32Array) =>
+    expect(firstDifference(await fast.store(a as never, 'F32'), bytesOf(b))).toBe(-1);
+  describe.each(['F32', 'F16', 'BF16'] as const)('%s inputs', (dtype) => {
+    it.each([1, 2, 3, 4, 5])('weightedSum, electSign, disjointMean, delta with %i inputs', async (k) => {
+      const raw = Array.from({ length: k }, (_, t) => rnd(1001, 7 + t, dtype));
+      const xs = await Promise.all(raw.map((b) => ref.load(b, dtype)));
+      const ws = Array.from({ length: k }, (_, t) => 0.3 + 0.17 * t - (t === 2 ? 1 : 0));
+      // Fresh handles per kernel: some kernels read storage words directly, others decode first.
+      const load = () => Promise.all(raw.map((b) => fast.load(b, dtype)));
+      await same(await fast.weightedSum(await load(), ws), await ref.weightedSum(xs, ws));
+      const half = await load();
+      await fast.dot(half[0]!, half[0]!); // one input decoded, the others still in storage form
+      await same(await fast.weightedSum(half, ws), await ref.weightedSum(xs, ws));
+      const sign = await ref.electSign(xs);
+      await same(await fast.electSign(await load()), sign);
+      for (const normalize of [true, false]) {
+        const fs = await load();
+        const fastSign = await fast.electSign(fs);
+        await same(
+          await fast.disjointMean(fs, ws, fastSign, normalize),
+          await ref.disjointMean(xs, ws, sign, normalize),
+        );
+      }
+      const fd = await load();
+      await same(
+        await fast.elementwise(DELTA, [fd[0]!, fd[k - 1]!], {}),
+        await ref.elementwise(DELTA, [xs[0]!, xs[k - 1]!], {}),
+      );
+      expect(await fast.dot(fd[0]!, fd[k - 1]!)).toBe(await ref.dot(xs[0]!, xs[k - 1]!));
+    });
   });
 });
 

@@ -1,25 +1,44 @@
 /**
  * Fast storage ↔ f32 conversions for the fast CPU backend, bit-identical to src/core/dtype.ts
- * (the spec): f16 → f32 through a 65,536-entry table built from f16BitsToF32, bf16 → f32 by a
- * shift, f32 → bf16/f16 with round-to-nearest-even done in integer arithmetic on the bit pattern.
- * Loops work on Int32 views so values stay small integers for the JIT; no per-element calls.
+ * (the spec): f16/bf16 → f32 through 65,536-entry tables (f16's built by f16BitsToF32, bf16's by
+ * the shift), which kernels can also read values from directly (fused decode); f32 → bf16/f16 with
+ * round-to-nearest-even done in integer arithmetic on the bit pattern. Loops work on Int32 views
+ * so values stay small integers for the JIT; no per-element calls.
  */
 import { type DType, f16BitsToF32, itemSize } from '../../dtype';
 
-let f16Table: Int32Array | undefined;
+/** Every 16-bit pattern's f32 value, as values and as bit patterns (the same memory). */
+export interface DecodeTable {
+  readonly values: Float32Array;
+  readonly bits: Int32Array;
+}
 
-/** f32 bit patterns of every f16, made by the reference conversion (so NaNs and −0 match it exactly). */
-function f16ToF32Table(): Int32Array {
-  if (!f16Table) {
+const tables = new Map<DType, DecodeTable>();
+
+/** The table of a 16-bit dtype, made once (f16 by the reference conversion, so NaNs and −0 match it exactly). */
+export function decodeTable(dtype: 'F16' | 'BF16'): DecodeTable {
+  let t = tables.get(dtype);
+  if (!t) {
     const values = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) values[h] = f16BitsToF32(h);
-    f16Table = new Int32Array(values.buffer);
+    const bits = new Int32Array(values.buffer);
+    for (let h = 0; h < 65536; h++) {
+      if (dtype === 'BF16') bits[h] = h << 16;
+      else values[h] = f16BitsToF32(h);
+    }
+    tables.set(dtype, (t = { values, bits }));
   }
-  return f16Table;
+  return t;
+}
+
+/** Decodes 16-bit words into `out` through a table, bit for bit. */
+export function decodeWords(words: Uint16Array, table: DecodeTable, out: Float32Array): void {
+  const o32 = new Int32Array(out.buffer, out.byteOffset, words.length);
+  const bits = table.bits;
+  for (let i = 0; i < words.length; i++) o32[i] = bits[words[i]!]!;
 }
 
 /** The bytes as 16-bit words: a view when aligned, else a copy. */
-function words16(bytes: Uint8Array, n: number): Uint16Array {
+export function words16(bytes: Uint8Array, n: number): Uint16Array {
   if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
   const u16 = new Uint16Array(n);
   new Uint8Array(u16.buffer).set(bytes.subarray(0, n * 2));
@@ -34,13 +53,12 @@ export function decodeInto(bytes: Uint8Array, dtype: DType, out: Float32Array): 
     return;
   }
   const src = words16(bytes, n);
-  const o32 = new Int32Array(out.buffer, out.byteOffset, n);
   if (dtype === 'BF16') {
+    const o32 = new Int32Array(out.buffer, out.byteOffset, n);
     for (let i = 0; i < n; i++) o32[i] = src[i]! << 16;
     return;
   }
-  const table = f16ToF32Table();
-  for (let i = 0; i < n; i++) o32[i] = table[src[i]!]!;
+  decodeWords(src, decodeTable(dtype), out);
 }
 
 /** f32 values → bf16 words, as f32ToBf16Bits. */

@@ -2,94 +2,155 @@
  * The fast CPU backend: the TensorBackend the CLI, and the page without WebGPU, merge with.
  * Bit-identical to the plain-TS reference (cpu-backend.ts, the readable spec) kernel for kernel:
  * table-driven f16/bf16 decode and integer RNE encode (codec.ts), single-pass kernels with the
- * reference's arithmetic order (kernels.ts), and working buffers reused through a pool.
- * Kernels whose arithmetic the reference twins already do in one plain loop (abs histogram, dot,
- * sign conflicts, the sparsification masks, AIM, matmul) run those twins themselves, so this
- * backend can never drift from them.
+ * reference's arithmetic order (kernels.ts), working buffers reused through a pool.
+ * A loaded 16-bit tensor stays in storage form until a kernel needs f32 values: the weighted sum
+ * and the task vector read it through the decode table in the same pass (fused.ts), so task
+ * arithmetic never writes decoded copies of its inputs.
+ * Kernels whose reference twins are already one plain loop (abs histogram, dot, sign conflicts,
+ * the sparsification masks, AIM, matmul) run those twins, so this backend cannot drift from them.
  */
 import type { DType } from '../../dtype';
+import { itemSize } from '../../dtype';
 import { type HistogramPass, absHistogram } from '../../kernels/abs-histogram';
 import { DELTA } from '../../kernels/delta';
 import { dot } from '../../kernels/dot';
 import type { ElementwiseKernel, Operands } from '../../kernels/elementwise';
 import { matmul } from '../../kernels/matmul';
 import { signConflicts } from '../../kernels/sign-conflicts';
-import { itemSize } from '../../dtype';
 import type { TensorBackend } from '../backend';
 import { Float32Pool } from './buffer-pool';
-import { decodeInto, encodeFrom } from './codec';
+import { type DecodeTable, decodeInto, decodeTable, decodeWords, encodeFrom, words16 } from './codec';
+import { type Words, deltaWords, weightedSumWords } from './fused';
 import { deltaInto, disjointMeanInto, electSignInto, weightedSumInto } from './kernels';
 
-export class FastCpuBackend implements TensorBackend<Float32Array> {
+/** A working tensor: f32 values, or 16-bit storage words not decoded yet. */
+export class FastTensor {
+  values: Float32Array | undefined;
+  stored: { readonly words: Uint16Array; readonly table: DecodeTable } | undefined;
+  constructor(readonly length: number) {}
+}
+
+export class FastCpuBackend implements TensorBackend<FastTensor> {
   readonly name = 'cpu';
-  private readonly pool = new Float32Pool();
+  private readonly pool = new Float32Pool(128 * 2 ** 20);
   constructor(readonly maxChunkElements = 1 << 22) {}
 
-  async load(bytes: Uint8Array, dtype: DType): Promise<Float32Array> {
-    const out = this.pool.take(bytes.byteLength / itemSize(dtype));
-    decodeInto(bytes, dtype, out);
-    return out;
+  private wrap(values: Float32Array): FastTensor {
+    const t = new FastTensor(values.length);
+    t.values = values;
+    return t;
   }
-  async store(x: Float32Array, dtype: DType): Promise<Uint8Array> {
-    return encodeFrom(x, dtype);
+  private fresh(n: number): FastTensor {
+    return this.wrap(this.pool.take(n));
   }
-  release(x: Float32Array): void {
-    this.pool.give(x);
+  /** The tensor's f32 values, decoding it on first use. */
+  private f32(t: FastTensor): Float32Array {
+    if (!t.values) {
+      const out = this.pool.take(t.length);
+      decodeWords(t.stored!.words, t.stored!.table, out);
+      t.values = out;
+    }
+    return t.values;
+  }
+  /** Storage form of every tensor, or undefined when one is decoded only. */
+  private words(ts: readonly FastTensor[]): Words[] | undefined {
+    if (!ts.every((t) => t.stored)) return undefined;
+    return ts.map((t) => ({ words: t.stored!.words, table: t.stored!.table.values }));
+  }
+
+  async load(bytes: Uint8Array, dtype: DType): Promise<FastTensor> {
+    const n = bytes.byteLength / itemSize(dtype);
+    if (dtype === 'F32') {
+      const out = this.pool.take(n);
+      decodeInto(bytes, dtype, out);
+      return this.wrap(out);
+    }
+    const t = new FastTensor(n);
+    t.stored = { words: words16(bytes, n), table: decodeTable(dtype) };
+    return t;
+  }
+  async store(x: FastTensor, dtype: DType): Promise<Uint8Array> {
+    return encodeFrom(this.f32(x), dtype);
+  }
+  release(x: FastTensor): void {
+    if (x.values) this.pool.give(x.values);
+    x.values = undefined;
+    x.stored = undefined;
   }
 
   async elementwise<P, I extends readonly string[], S extends readonly string[]>(
     kernel: ElementwiseKernel<P, I, S>,
-    operands: Operands<I, S, Float32Array>,
+    operands: Operands<I, S, FastTensor>,
     params: P,
-  ): Promise<Float32Array> {
+  ): Promise<FastTensor> {
+    const ts = operands as unknown as FastTensor[];
     if (kernel === (DELTA as unknown)) {
-      const [model, base] = operands as unknown as [Float32Array, Float32Array];
-      const out = this.pool.take(model.length);
-      deltaInto(model, base, out);
+      const [model, base] = ts as [FastTensor, FastTensor];
+      const out = this.fresh(model.length);
+      const stored = this.words([model, base]);
+      if (stored) deltaWords(stored[0]!, stored[1]!, out.values!);
+      else deltaInto(this.f32(model), this.f32(base), out.values!);
       return out;
     }
-    return kernel.cpu(operands, params);
+    const values = ts.map((t) => this.f32(t)) as unknown as Operands<I, S, Float32Array>;
+    return this.wrap(kernel.cpu(values, params));
   }
-  async weightedSum(xs: readonly Float32Array[], ws: readonly number[]): Promise<Float32Array> {
-    const out = this.pool.take(xs[0]?.length ?? 0);
-    weightedSumInto(xs, ws, out);
+  async weightedSum(xs: readonly FastTensor[], ws: readonly number[]): Promise<FastTensor> {
+    const out = this.fresh(xs[0]?.length ?? 0);
+    const stored = xs.length > 0 && xs.length <= 3 ? this.words(xs) : undefined;
+    if (stored) weightedSumWords(stored, ws, out.values!);
+    else
+      weightedSumInto(
+        xs.map((x) => this.f32(x)),
+        ws,
+        out.values!,
+      );
     return out;
   }
-  async absHistogram(x: Float32Array, pass: HistogramPass, counts: Uint32Array): Promise<void> {
-    absHistogram(x, pass, counts);
+  async absHistogram(x: FastTensor, pass: HistogramPass, counts: Uint32Array): Promise<void> {
+    absHistogram(this.f32(x), pass, counts);
   }
-  async electSign(xs: readonly Float32Array[]): Promise<Float32Array> {
-    const out = this.pool.take(xs[0]?.length ?? 0);
-    electSignInto(xs, out);
+  async electSign(xs: readonly FastTensor[]): Promise<FastTensor> {
+    const out = this.fresh(xs[0]?.length ?? 0);
+    electSignInto(
+      xs.map((x) => this.f32(x)),
+      out.values!,
+    );
     return out;
   }
   async disjointMean(
-    xs: readonly Float32Array[],
+    xs: readonly FastTensor[],
     ws: readonly number[],
-    sign: Float32Array,
+    sign: FastTensor,
     normalize: boolean,
-  ): Promise<Float32Array> {
-    const out = this.pool.take(sign.length);
-    disjointMeanInto(xs, ws, sign, normalize, out);
+  ): Promise<FastTensor> {
+    const out = this.fresh(sign.length);
+    disjointMeanInto(
+      xs.map((x) => this.f32(x)),
+      ws,
+      this.f32(sign),
+      normalize,
+      out.values!,
+    );
     return out;
   }
-  async dot(a: Float32Array, b: Float32Array): Promise<number> {
-    return dot(a, b);
+  async dot(a: FastTensor, b: FastTensor): Promise<number> {
+    return dot(this.f32(a), this.f32(b));
   }
-  async signConflicts(xs: readonly Float32Array[]): Promise<number> {
-    return signConflicts(xs);
+  async signConflicts(xs: readonly FastTensor[]): Promise<number> {
+    return signConflicts(xs.map((x) => this.f32(x)));
   }
   async matmul(
-    a: Float32Array,
-    b: Float32Array,
+    a: FastTensor,
+    b: FastTensor,
     m: number,
     k: number,
     n: number,
     transA: boolean,
     transB: boolean,
-    acc?: Float32Array,
-  ): Promise<Float32Array> {
-    return matmul(a, b, m, k, n, transA, transB, acc);
+    acc?: FastTensor,
+  ): Promise<FastTensor> {
+    return this.wrap(matmul(this.f32(a), this.f32(b), m, k, n, transA, transB, acc && this.f32(acc)));
   }
   async dispose(): Promise<void> {
     this.pool.clear();
