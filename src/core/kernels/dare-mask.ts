@@ -1,7 +1,9 @@
 /**
- * CPU twin of shaders/dare-mask.wgsl. DARE keeps each element with probability `density` and
- * rescales kept ones by 1/density. The mask is a counter-based hash of (seed, stream, global
- * element index), so it is identical whatever the chunking, backend or order of work.
+ * CPU twin of shaders/dare-mask.wgsl. DARE keeps each element with probability `density` and, with
+ * `rescale`, divides kept ones by density (the DARE paper's rescale; the merge passes false and
+ * applies mergekit's L1 rescale instead, src/core/merge/methods/sparsify.ts). The mask is a
+ * counter-based hash of (seed, stream, global element index), so it is identical whatever the
+ * chunking, backend or order of work.
  */
 import { defineElementwise } from './elementwise';
 import { daresKeepThreshold, randomU32 } from './rng';
