@@ -2,6 +2,7 @@
  * A shareable URL: the recipe and the evaluation settings, encoded in the URL fragment (never
  * sent to a server). Models are referenced by name; the receiver loads the same files locally.
  */
+import { LabError } from '../../core/errors';
 import { recipeToObject } from '../../core/recipe/mergekit';
 import { parseRecipeObject } from '../../core/recipe/parse';
 import type { Recipe } from '../../core/recipe/types';
@@ -15,6 +16,15 @@ export interface SharedSettings {
 export interface SharedState {
   readonly recipe: Recipe;
   readonly settings: SharedSettings;
+}
+
+/** A link that cannot be read (bad encoding, not JSON, another version). */
+export class ShareLinkError extends LabError {
+  override readonly name = 'ShareLinkError';
+  readonly code = 'bad-share-link';
+  constructor(detail: string) {
+    super(`shared link: ${detail}`, { field: 'lab' });
+  }
 }
 
 function toBase64Url(text: string): string {
@@ -37,13 +47,19 @@ export function encodeShare(state: SharedState): string {
 export function decodeShare(hash: string): SharedState | undefined {
   const m = /[#&]lab=([A-Za-z0-9_-]+)/.exec(hash);
   if (!m) return undefined;
-  const doc = JSON.parse(fromBase64Url(m[1]!)) as { v: number; recipe: unknown; settings?: SharedSettings };
-  if (doc.v !== 1) throw new Error(`shared link version ${doc.v} is not supported`);
+  let doc: { v: number; recipe: unknown; settings?: SharedSettings } | null;
+  try {
+    doc = JSON.parse(fromBase64Url(m[1]!));
+  } catch (e) {
+    throw new ShareLinkError(`not readable (${(e as Error).message})`);
+  }
+  if (doc?.v !== 1) throw new ShareLinkError(`version ${JSON.stringify(doc?.v)} is not supported`);
   const s = doc.settings ?? {};
+  const count = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
   const settings: SharedSettings = {
     ...(typeof s.set === 'string' ? { set: s.set } : {}),
-    ...(typeof s.limit === 'number' ? { limit: s.limit } : {}),
-    ...(typeof s.maxNewTokens === 'number' ? { maxNewTokens: s.maxNewTokens } : {}),
+    ...(count(s.limit) ? { limit: s.limit } : {}),
+    ...(count(s.maxNewTokens) ? { maxNewTokens: s.maxNewTokens } : {}),
   };
   return { recipe: parseRecipeObject(doc.recipe).recipe, settings };
 }
