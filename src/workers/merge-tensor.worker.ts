@@ -10,7 +10,7 @@ const scope = self as unknown as {
 serveTensorWorker({
   post: (message, transfer) => scope.postMessage(message, transfer ?? []),
   listen: (onMessage) => {
-    scope.onmessage = (e) => onMessage(e.data as never);
+    scope.onmessage = (e) => onMessage(e.data as Parameters<typeof onMessage>[0]);
   },
   close: () => scope.close(),
 });

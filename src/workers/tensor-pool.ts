@@ -9,7 +9,7 @@ function webPort(worker: Worker): WorkerPort {
   return {
     post: (message, transfer) => worker.postMessage(message, transfer ?? []),
     listen(onMessage, onFailure) {
-      worker.onmessage = (e: MessageEvent) => onMessage(e.data as never);
+      worker.onmessage = (e: MessageEvent) => onMessage(e.data as Parameters<typeof onMessage>[0]);
       worker.onerror = (e: ErrorEvent) => {
         e.preventDefault();
         onFailure?.(new Error(e.message || 'a merge worker could not start'));

@@ -25,7 +25,7 @@ import type { TensorPlan } from '../plan';
 export interface WorkerPort {
   post(message: WorkerMessage | MainMessage, transfer?: ArrayBuffer[]): void;
   /** Messages from the other side; `onFailure` when the worker itself dies (a load error, a crash). */
-  listen(onMessage: (m: never) => void, onFailure?: (e: Error) => void): void;
+  listen<M>(onMessage: (m: M) => void, onFailure?: (e: Error) => void): void;
   close(): void;
 }
 
