@@ -2,7 +2,8 @@
  * The static build on a plain host: `vite build` (the project's config, relative base) into a
  * folder of its own, served under a sub-path by a minimal Node file server that sends no
  * COOP/COEP headers. The page loads its assets, the demo family and onnxruntime-web's wasm from
- * that sub-path, says that wasm runs on one thread, and runs one evaluation. The same index.html
+ * that sub-path, says that wasm runs on one thread, runs one evaluation, and cancels another
+ * (without shared memory, through the worker's messages). The same index.html
  * opened from file:// says in words what to do instead of staying blank.
  */
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -72,6 +73,26 @@ describe('the static build', () => {
       const own = lab.requests.filter((u) => u.startsWith('http'));
       expect(own.filter((u) => !u.startsWith(host!.url))).toEqual([]);
       expect(own.some((u) => /\/ort\/ort-wasm[\w.-]*\.wasm$/.test(u))).toBe(true);
+
+      // Without shared memory, Cancel reaches the worker as a message, between two tokens.
+      await setUpCompare(lab.page, ['demo-slow'], { problems: 4, maxNewTokens: 300 });
+      await lab.page.locator('[data-testid=batch-input]').fill('1');
+      await lab.page.click('[data-testid=run-eval]');
+      await lab.page
+        .locator('[data-testid=eval-wait]')
+        .filter({ hasText: /^\s*1\/4 responses/ })
+        .waitFor({ timeout: 120_000 });
+      const t0 = Date.now();
+      await lab.page.click('[data-testid=cancel-eval]');
+      await lab.page
+        .locator('[role=alert]')
+        .filter({ hasText: /cancelled/i })
+        .waitFor({ timeout: 30_000 });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(await lab.page.locator('[data-testid=results-table]').count()).toBe(0);
+      await setUpCompare(lab.page, ['demo-quick'], { problems: 1, maxNewTokens: 8 });
+      await lab.page.click('[data-testid=run-eval]'); // the worker is free again
+      await lab.page.locator('[data-testid=results-table]').waitFor({ timeout: 120_000 });
       expect(foreignRequests({ ...lab, close: lab.close })).toEqual([]);
     } finally {
       await lab.close();

@@ -131,32 +131,44 @@ function initialParameters(spec: MethodSpec, scope: ParameterScope): Record<stri
 }
 
 export class RecipeState {
-  recipe = $state.raw<Recipe>(PRESETS[0]!.build('demo-quick', 'demo-slow'));
-  /** The YAML text as the user typed it (may be invalid while editing). */
-  yamlDraft = $state<string | undefined>(undefined);
-  yamlError = $state<string | undefined>(undefined);
+  #recipe = $state.raw<Recipe>(PRESETS[0]!.build('demo-quick', 'demo-slow'));
+  #yamlDraft = $state<string | undefined>(undefined);
+  #yamlError = $state<string | undefined>(undefined);
 
-  readonly yaml = $derived(emitRecipe(this.recipe));
-  readonly spec = $derived(METHODS[this.recipe.mergeMethod]);
+  /** The recipe as the form and the YAML view last made it valid. */
+  get recipe(): Recipe {
+    return this.#recipe;
+  }
+  /** The YAML text as the user typed it (may be invalid while editing). */
+  get yamlDraft(): string | undefined {
+    return this.#yamlDraft;
+  }
+  /** Why the typed YAML is not a recipe, naming the field. */
+  get yamlError(): string | undefined {
+    return this.#yamlError;
+  }
+
+  readonly yaml = $derived(emitRecipe(this.#recipe));
+  readonly spec = $derived(METHODS[this.#recipe.mergeMethod]);
 
   applyPreset(p: Preset, quick: string, slow: string): void {
     this.set(p.build(quick, slow));
   }
 
   set(r: Recipe): void {
-    this.recipe = r;
-    this.yamlDraft = undefined;
-    this.yamlError = undefined;
+    this.#recipe = r;
+    this.#yamlDraft = undefined;
+    this.#yamlError = undefined;
   }
 
   /** Parses edited YAML; on error keeps the draft and names the offending field. */
   editYaml(text: string): void {
-    this.yamlDraft = text;
+    this.#yamlDraft = text;
     try {
-      this.recipe = parseRecipe(text).recipe;
-      this.yamlError = undefined;
+      this.#recipe = parseRecipe(text).recipe;
+      this.#yamlError = undefined;
     } catch (e) {
-      this.yamlError = e instanceof RecipeError ? e.message : String(e);
+      this.#yamlError = e instanceof RecipeError ? e.message : String(e);
     }
   }
 
