@@ -59,8 +59,8 @@ export interface MergeOptions {
   workers?: TensorWorkerPool;
 }
 
-/** Output chunks of later tensors held while an earlier one is written, per worker (see pool-run.ts). */
-const BUFFER_CHUNKS_PER_WORKER = 2;
+/** Output of later tensors held while an earlier one is written, per worker, in f32 chunks' worth of bytes (pool-run.ts). */
+const BUFFER_CHUNKS_PER_WORKER = 1;
 
 export interface MergeSummary {
   readonly method: string;

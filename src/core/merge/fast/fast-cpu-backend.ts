@@ -33,7 +33,8 @@ export class FastTensor {
 export class FastCpuBackend implements TensorBackend<FastTensor> {
   readonly name = 'cpu';
   private readonly pool = new Float32Pool(128 * 2 ** 20);
-  constructor(readonly maxChunkElements = 1 << 22) {}
+  /** 6 Mi elements: Qwen-sized MLP weights (4.36 M) stay one chunk, so selection passes reuse their deltas. */
+  constructor(readonly maxChunkElements = 6 * 2 ** 20) {}
 
   private wrap(values: Float32Array): FastTensor {
     const t = new FastTensor(values.length);
