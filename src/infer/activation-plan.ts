@@ -4,7 +4,23 @@
  * tokens) and decodes B rows of one token each against up to `tokens` keys; a prefill of B prompts
  * together (calibration's batches) holds B × S rows at once. The plan takes whichever moment is larger.
  */
-import type { PlanModel, TensorBytes } from './memory-plan';
+
+export interface TensorBytes {
+  readonly name: string;
+  readonly bytes: number;
+  /** How a weight is stored: 'f32', 'f16' or '4-bit packed'. */
+  readonly dtype?: string;
+}
+
+/** The model dimensions the activations depend on (a subset of ./memory-plan.ts's PlanModel). */
+export interface ActivationModel {
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly vocabSize: number;
+}
 
 export interface ActivationMoment {
   /** Sequences whose rows are in one call. */
@@ -23,7 +39,7 @@ export interface ActivationTerm {
 }
 
 /** One call's buffers: [count, tensor] pairs, as the graph keeps them alive at once. */
-function momentTerm(m: PlanModel, { batch: B, rows: S, keys: T, allLogits }: ActivationMoment): ActivationTerm {
+function momentTerm(m: ActivationModel, { batch: B, rows: S, keys: T, allLogits }: ActivationMoment): ActivationTerm {
   const rows = B * S;
   const buffers: [TensorBytes, number][] = [
     [{ name: 'hidden state [S, H]', bytes: rows * m.hiddenSize * 4 }, 4],
@@ -41,7 +57,7 @@ function momentTerm(m: PlanModel, { batch: B, rows: S, keys: T, allLogits }: Act
  * `batch`) and a decode step of `batch` rows against `tokens` keys.
  */
 export function activationTerm(
-  m: PlanModel,
+  m: ActivationModel,
   opts: { batch: number; prompt: number; tokens: number; allLogits: boolean; prefillTogether: boolean },
 ): ActivationTerm {
   const { batch, prompt, tokens, allLogits, prefillTogether } = opts;

@@ -33,7 +33,7 @@ import type { LabWarning } from '../core/errors';
 import type { ModelConfig } from '../core/formats/model-config';
 import type { Q4BlockSize } from '../core/kernels/q4-pack';
 import { InferError } from './errors';
-import { activationTerm } from './activation-plan';
+import { type TensorBytes, activationTerm } from './activation-plan';
 import { kvCacheTerm, planKvDtype } from './kv-plan';
 
 export const PLAN_FORMATS = ['f32', 'f16', 'q4'] as const;
@@ -51,6 +51,8 @@ export const DEVICE_RESERVE_BYTES = 256 * 2 ** 20;
 export const DEFAULT_PROMPT_TOKENS = 1024;
 
 /** The config.json fields the plan reads (a parsed ModelConfig has them all). */
+export type { TensorBytes } from './activation-plan';
+
 export type PlanModel = Pick<
   ModelConfig,
   | 'hiddenSize'
@@ -96,13 +98,6 @@ export interface PlanRequest {
   /** How a batch's prompts are prefilled: one at a time (default, as batchGenerate) or all together. */
   readonly prefill?: 'alone' | 'together';
   readonly target: PlanTarget;
-}
-
-export interface TensorBytes {
-  readonly name: string;
-  readonly bytes: number;
-  /** How a weight is stored: 'f32', 'f16' or '4-bit packed'. */
-  readonly dtype?: string;
 }
 
 export interface PlanComponents {

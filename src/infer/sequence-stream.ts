@@ -1,11 +1,64 @@
 /**
- * One sequence's side of generation, token by token, as ./generate.ts does it for batch 1: the EOS
+ * One sequence's side of generation, token by token (./generate.ts runs one, batched generation many): the EOS
  * ids, stop strings (text cut before the first), max_new_tokens and the context limit end it; text
  * is streamed as it becomes final; its own seeded random stream picks sampled tokens. A batch holds
  * one per sequence, so what a sequence generates never depends on the others.
  */
-import { type FinishReason, type GenerateOptions, type GenerateResult, pendingStopPrefix } from './generate';
-import { sampleToken, seededRandom } from './sampling';
+import type { LabWarning } from '../core/errors';
+import { type SamplingOptions, sampleToken, seededRandom } from './sampling';
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate, an EOS token included (as transformers counts them). Default 256. */
+  maxNewTokens?: number;
+  /** Token ids that end generation (not part of the returned text). Default: none. */
+  eosIds?: readonly number[];
+  /** Strings that end generation; the text is cut before the first one. Needs `decode`. */
+  stopStrings?: readonly string[];
+  /** ids → text, to stream text and detect stop strings (a tokenizer's decode). */
+  decode?: (ids: readonly number[]) => string;
+  /** Called once per new token; `text` is the newly final text (may be empty while a multi-byte
+   *  character or a possible stop string is still incomplete). */
+  onToken?: (token: { id: number; text: string }) => void;
+  signal?: AbortSignal;
+  /** Called once when prompt + maxNewTokens exceeds max_position_embeddings (generation goes on). */
+  onWarning?: (warning: LabWarning) => void;
+}
+
+export type FinishReason = 'eos' | 'stop-string' | 'max-new-tokens' | 'context';
+
+export interface Timings {
+  promptTokens: number;
+  newTokens: number;
+  /** Wall time of the prefill forward pass. */
+  prefillMs: number;
+  prefillTokPerS: number;
+  /** From the call until the first new token is known (prefill + sampling). */
+  timeToFirstTokenMs: number;
+  /** Wall time of the decode steps (every token after the first). */
+  decodeMs: number;
+  decodeTokPerS: number;
+  totalMs: number;
+}
+
+export interface GenerateResult {
+  /** New token ids, without the EOS token. */
+  ids: number[];
+  text: string;
+  finishReason: FinishReason;
+  timings: Timings;
+}
+
+/** Length of the longest suffix of `text` that is a proper prefix of a stop string. */
+export function pendingStopPrefix(text: string, stops: readonly string[]): number {
+  let best = 0;
+  for (const s of stops)
+    for (let k = Math.min(s.length - 1, text.length); k > best; k--)
+      if (text.endsWith(s.slice(0, k))) {
+        best = k;
+        break;
+      }
+  return best;
+}
 
 export class SequenceStream {
   readonly ids: number[] = [];
