@@ -136,7 +136,7 @@ describe('evaluation worker (comlink, as the Compare step uses it)', () => {
     );
     expect(stats.calibration).toMatchObject({ set: 'arith-heldout', samples: 2 });
     expect(Object.keys(stats.channels).length).toBeGreaterThan(0);
-    await expect.poll(() => done).toEqual([1, 2]);
+    await expect.poll(() => done).toEqual([2]); // both samples in one batch (the plan's batch, as the CLI's auto)
   });
 
   it('evaluates in q4 weights and reports the format and plan', { timeout: 120_000 }, async () => {
