@@ -83,12 +83,12 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
   let head = 0;
   let buffered = 0;
   let pumping: Promise<void> | undefined;
-  let failed = false;
+  let settled = false;
 
   return new Promise<void>((resolve, reject) => {
     const finish = (e?: unknown) => {
-      if (failed) return;
-      failed = true;
+      if (settled) return;
+      settled = true;
       ctx.signal?.removeEventListener('abort', onAbort);
       for (const p of ports) p.close();
       // Settle only when no write is under way, so the caller's abort() never races a write.
@@ -99,14 +99,14 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
     ctx.signal?.addEventListener('abort', onAbort);
 
     const assign = (port: WorkerPort) => {
-      if (next >= tensors.length || failed) return;
+      if (next >= tensors.length || settled) return;
       const id = next++;
       states.set(id, { chunks: [], begun: false });
       port.post({ type: 'task', task: taskOf(ctx, id) } satisfies MainMessage);
     };
 
     const pump = async () => {
-      while (!failed && head < tensors.length) {
+      while (!settled && head < tensors.length) {
         const st = states.get(head);
         if (!st) return;
         if (!st.begun) {
@@ -129,7 +129,7 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
       if (head === tensors.length) finish();
     };
     const kick = () => {
-      if (pumping || failed) return;
+      if (pumping || settled) return;
       // Messages are tasks, so none arrives between pump() returning and `pumping` being cleared.
       pumping = pump()
         .catch((e: unknown) => finish(e))
@@ -137,13 +137,13 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
     };
 
     const onMessage = (port: WorkerPort, m: WorkerMessage) => {
-      if (failed) return;
+      if (settled) return;
       const tp = tensors[m.id]!;
       switch (m.type) {
         case 'read': {
           const inp = tp.inputs[m.input]!;
           inp.tensor.file.readRange(inp.tensor.name, m.start, m.count).then((raw) => {
-            if (failed) return;
+            if (settled) return;
             const { bytes, buffer } = transferable(raw);
             port.post({ type: 'bytes', req: m.req, bytes } satisfies MainMessage, [buffer]);
           }, finish);
