@@ -16,6 +16,7 @@
  */
 import type { AbsDigitsParams } from '../core/kernels/abs-digits';
 import type { AimScaleParams } from '../core/kernels/aim-scale';
+import type { BernoulliMaskParams } from '../core/kernels/bernoulli-mask';
 import type { DareMaskParams } from '../core/kernels/dare-mask';
 import { type MagnitudeBandParams, tieBound } from '../core/kernels/magnitude-band';
 import { daresKeepThreshold } from '../core/kernels/rng';
@@ -153,6 +154,20 @@ export const KERNELS = {
       keep: daresKeepThreshold(p.density),
       rescale: p.rescale ? 1 : 0,
       scale: p.density,
+    }),
+  }),
+  'bernoulli-mask': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', seed: 'u32', stream: 'u32', offset: 'u32' },
+    bindings: { x: 'read', keep: 'read', out: 'rw' },
+    overrides: {},
+    includes: ['rng'],
+    cpuTwin: 'kernels/bernoulli-mask',
+    // The hash counter of element i of the window is offset + start + i (mod 2^32).
+    windowUniforms: (p: BernoulliMaskParams, start) => ({
+      seed: p.seed >>> 0,
+      stream: p.stream >>> 0,
+      offset: (p.offset + start) >>> 0,
     }),
   }),
   'elect-sign': defineKernel({

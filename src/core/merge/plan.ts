@@ -12,6 +12,7 @@ import { evaluateSetting, layerPosition } from '../recipe/resolve';
 import type { Recipe, Setting } from '../recipe/types';
 import {
   DEFAULT_DENSITY,
+  DEFAULT_EPSILON,
   DEFAULT_GAMMA,
   DEFAULT_LAMBDA,
   DEFAULT_OVERSAMPLE,
@@ -218,9 +219,22 @@ export function planMerge(
                   ),
             density: numberSetting('density', model, name, t, DEFAULT_DENSITY, `models[${model}].parameters.density`),
             gamma: numberSetting('gamma', model, name, t, DEFAULT_GAMMA, `models[${model}].parameters.gamma`),
+            ...(spec.sparsification === 'della'
+              ? {
+                  epsilon: numberSetting(
+                    'epsilon',
+                    model,
+                    name,
+                    t,
+                    DEFAULT_EPSILON,
+                    `models[${model}].parameters.epsilon`,
+                  ),
+                }
+              : {}),
           };
       if (Number.isNaN(params.weight))
         throw new RecipeError(`models[${model}].parameters.weight`, `no weight resolves for tensor '${name}'`);
+      if (params.epsilon !== undefined) checkDellaRange(model, name, params.density, params.epsilon);
       const modelIndex = recipe.models.findIndex((m) => m.model === model);
       return { model, tensor, available, params, stream: (fnv1a(name) ^ lowbias32(modelIndex + 1)) >>> 0 };
     });
@@ -284,6 +298,15 @@ export function planMerge(
   const bytesOut = tensors.reduce((s, tp) => s + tp.numel * (tp.outDtype === 'F32' ? 4 : 2), 0);
   const tieWordEmbeddings = !names.includes(LM_HEAD) && (primary.config?.tieWordEmbeddings ?? false);
   return { spec, tensors, inputModels: refs, warnings, primary, tieWordEmbeddings, bytesIn, bytesOut };
+}
+
+/** mergekit's della_magprune refuses a density ± ε outside (0, 1) when it sparsifies (0 < density < 1). */
+function checkDellaRange(model: string, tensor: string, density: number, epsilon: number): void {
+  if (density <= 0 || density >= 1 || (density - epsilon > 0 && density + epsilon < 1)) return;
+  throw new RecipeError(
+    `models[${model}].parameters.epsilon`,
+    `DELLA needs density ± epsilon inside (0, 1); tensor '${tensor}' has density ${density}, epsilon ${epsilon}`,
+  );
 }
 
 function inferLayers(c: Checkpoint): number {

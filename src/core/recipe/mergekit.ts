@@ -67,12 +67,14 @@ export function mergekitWarnings(r: Recipe, { baseDtype }: { baseDtype?: DType }
       'vocab_policy',
       'vocab_policy is a Merge Lab extension; ' + 'mergekit resolves embedding sizes with its own tokenizer settings',
     );
-  if (spec.sparsification === 'random')
+  if (spec.sparsification === 'random' || spec.sparsification === 'della')
     warn(
       'mergekit-differs',
       'random_seed',
       (r.randomSeed !== DEFAULT_SEED ? 'random_seed: pass it to mergekit as --random-seed; ' : 'random_seed: ') +
-        "mergekit's DARE masks come from torch, so they differ from Merge Lab's (the same density, other elements)",
+        (spec.sparsification === 'della'
+          ? "mergekit's DELLA masks come from torch, so they differ from Merge Lab's (the same probabilities, other elements)"
+          : "mergekit's DARE masks come from torch, so they differ from Merge Lab's (the same density, other elements)"),
     );
   if (spec.sparsification === 'magnitude_outliers' && settingValues(r, 'gamma').includes(0))
     warn(

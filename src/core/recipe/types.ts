@@ -20,6 +20,8 @@ export const MERGE_METHODS = [
   'dare_ties',
   'breadcrumbs',
   'breadcrumbs_ties',
+  'della',
+  'della_linear',
   'slerp',
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',

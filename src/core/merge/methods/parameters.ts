@@ -79,6 +79,17 @@ export const PARAMETERS = {
     label: 'gamma',
     description: 'fraction of the largest entries dropped',
   },
+  epsilon: {
+    name: 'epsilon',
+    type: 'number',
+    scope: 'model',
+    range: [0, 1],
+    slider: { min: 0, max: 0.5, step: 0.01 },
+    default: 0.15,
+    mergekit: true,
+    label: 'epsilon (ε)',
+    description: 'DELLA: keep probabilities span density ± ε, by magnitude rank within each row',
+  },
   lambda: {
     name: 'lambda',
     type: 'number',
@@ -228,6 +239,7 @@ export const AIM_OMEGA: ParameterDef = {
 // The engine's fallbacks, exported for the planner and the SVD code (all read from the table above).
 export const DEFAULT_GAMMA: number = PARAMETERS.gamma.default;
 export const DEFAULT_DENSITY: number = PARAMETERS.density.default;
+export const DEFAULT_EPSILON: number = PARAMETERS.epsilon.default;
 export const DEFAULT_LAMBDA: number = PARAMETERS.lambda.default;
 export const DEFAULT_OVERSAMPLE: number = PARAMETERS.oversample.default;
 export const DEFAULT_POWER_ITERS: number = PARAMETERS.power_iters.default;

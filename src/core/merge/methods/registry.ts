@@ -8,7 +8,8 @@
 import type { MergeMethodName } from '../../recipe/types';
 import { PARAMETERS, type ParameterName } from './parameters';
 
-export type Sparsification = 'none' | 'magnitude' | 'random' | 'magnitude_outliers';
+/** `della`: mergekit's della_magprune (keep probabilities by magnitude rank within each row). */
+export type Sparsification = 'none' | 'magnitude' | 'random' | 'magnitude_outliers' | 'della';
 export type Consensus = 'none' | 'sign';
 export type MethodFamily = 'task_vector' | 'linear' | 'slerp' | 'svd';
 
@@ -107,6 +108,7 @@ function taskVector(o: TaskVectorRow): MethodSpec {
       weight: { required: true },
       ...(sparsification !== 'none' ? { density: {} } : {}),
       ...(sparsification === 'magnitude_outliers' ? { gamma: {} } : {}),
+      ...(sparsification === 'della' ? { epsilon: {} } : {}),
       lambda: {},
       normalize: { default: o.defaultNormalize ?? false },
       rescale: { default: o.defaultRescale ?? false, inert: sparsification === 'none' },
@@ -214,6 +216,27 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
     consensus: 'sign',
     formula: 'θ = θ₀ + λ · disjoint_mean(sign_elect(w_t band(δ_t)))',
     reference: 'https://arxiv.org/abs/2312.06795',
+  }),
+  della: taskVector({
+    name: 'della',
+    title: 'DELLA (MagPrune + TIES)',
+    sparsification: 'della',
+    consensus: 'sign',
+    defaultNormalize: true,
+    defaultRescale: true,
+    formula:
+      'θ = θ₀ + λ · disjoint_mean(sign_elect(w_t r_t (m_t ⊙ δ_t))), m_t ~ Bernoulli(density − ε + 2ε · rank_row(|δ|)/(cols − 1)), r_t = ‖δ_t‖₁/‖m_t ⊙ δ_t‖₁',
+    reference: 'https://arxiv.org/abs/2406.11617',
+  }),
+  della_linear: taskVector({
+    name: 'della_linear',
+    title: 'DELLA (linear)',
+    sparsification: 'della',
+    consensus: 'none',
+    defaultRescale: true,
+    formula:
+      'θ = θ₀ + λ Σ w_t r_t (m_t ⊙ δ_t), m_t ~ Bernoulli(density − ε + 2ε · rank_row(|δ|)/(cols − 1)), r_t = ‖δ_t‖₁/‖m_t ⊙ δ_t‖₁',
+    reference: 'https://arxiv.org/abs/2406.11617',
   }),
   slerp: method({
     name: 'slerp',

@@ -3,16 +3,21 @@
  * the engine's exact semantics: the same kept ranks (keptRanks), ties lowest index first, DARE's
  * hashed mask, and mergekit's L1 rescale. The engine itself runs sparsify.ts on whole tensors.
  */
+import { bernoulliMask } from '../../kernels/bernoulli-mask';
 import { dareMask } from '../../kernels/dare-mask';
+import { dellaKeep } from '../../kernels/della-keep';
 import { magnitudeBand } from '../../kernels/magnitude-band';
+import { DEFAULT_EPSILON } from './parameters';
 import type { Sparsification } from './registry';
 import { RESCALE_EPS, keptRanks } from './sparsify';
 
 export interface SparsifyValuesOptions {
   readonly density: number;
   readonly gamma: number;
+  /** DELLA only (default 0.15): keep probabilities span density ± ε by magnitude rank. */
+  readonly epsilon?: number;
   readonly rescale: boolean;
-  /** DARE only: the mask's seed and stream. */
+  /** DARE and DELLA only: the mask's seed and stream. */
   readonly seed?: number;
   readonly stream?: number;
 }
@@ -35,7 +40,11 @@ export function sparsifyValues(
   if (sparsification === 'none' || o.density >= 1) return Float32Array.from(x);
   let kept: Float32Array;
   if (sparsification === 'random') kept = dareMask(x, o.density, o.seed ?? 0, o.stream ?? 0, 0, false);
-  else {
+  else if (sparsification === 'della') {
+    if (o.density <= 0) return new Float32Array(x.length);
+    const keep = dellaKeep(x, x.length, o.density, o.epsilon ?? DEFAULT_EPSILON);
+    kept = bernoulliMask(x, keep, o.seed ?? 0, o.stream ?? 0, 0);
+  } else {
     const { top, target } = keptRanks(sparsification, x.length, o.density, o.gamma);
     const lo = cut(x, top + target);
     const hi = top > 0 ? cut(x, top) : { value: Infinity, end: 0 };

@@ -3,6 +3,7 @@
  *   magnitude (TIES):                   keep the top int(density·n) of |δ|;
  *   magnitude_outliers (breadcrumbs):   drop the top int(γ·n), keep the next int(density·n);
  *   random (DARE):                      keep each element with probability density (hashed mask);
+ *   della (DELLA's MagPrune):           keep with probability density ± ε by |δ| rank in its row (della.ts);
  * ranks in the order (|δ| descending, index ascending), so the kept count is exact. With `rescale`,
  * the survivors are multiplied by ‖δ‖₁ / ‖sparsified δ‖₁ over the whole tensor (mergekit's L1
  * rescale, for DARE too, instead of the paper's 1/density), unless either norm is below 1e-7.
@@ -12,15 +13,21 @@ import { DARE_MASK } from '../../kernels/dare-mask';
 import { MAGNITUDE_BAND, type MagnitudeBandParams } from '../../kernels/magnitude-band';
 import { EMPTY_CUT, type IndexedChunkVisitor, type RankCut, topKCut } from '../select';
 import type { TensorJob } from '../tensor-job';
+import { type DellaSparsifier, dellaSparsify } from './della';
+import { DEFAULT_EPSILON } from './parameters';
 import type { MethodSpec } from './registry';
 
 /** mergekit's `rescaled_masked_tensor` leaves the mask unscaled when either L1 norm is below this. */
 export const RESCALE_EPS = 1e-7;
 
 /** How one model's task vector is sparsified (the chunk offset is added per chunk). */
-export type Sparsifier =
+export type Sparsifier<T = unknown> =
   | { readonly kind: 'band'; readonly band: Omit<MagnitudeBandParams, 'offset'> }
-  | { readonly kind: 'random'; readonly density: number; readonly stream: number };
+  | { readonly kind: 'random'; readonly density: number; readonly stream: number }
+  | DellaSparsifier<T>;
+
+/** Keeps nothing (DELLA at density ≤ 0, as mergekit returns zeros). */
+const KEEP_NONE: Sparsifier<never> = { kind: 'band', band: { lo: Infinity, loEnd: 0, hi: Infinity, hiEnd: 0 } };
 
 /** The kept ranks [top, top + target) of mergekit's magnitude / magnitude_outliers, for n elements. */
 export function keptRanks(
@@ -46,10 +53,14 @@ export async function chooseSparsifier<T>(
   spec: MethodSpec,
   t: number,
   deltas: IndexedChunkVisitor<T>,
-): Promise<Sparsifier> {
+): Promise<Sparsifier<T>> {
   const input = job.inputs[t]!;
   const sparsification = spec.sparsification;
   if (sparsification === 'random') return { kind: 'random', density: input.params.density, stream: input.stream };
+  if (sparsification === 'della') {
+    const { density, epsilon = DEFAULT_EPSILON } = input.params;
+    return density <= 0 ? KEEP_NONE : { kind: 'della', density, epsilon, stream: input.stream, deltas };
+  }
   if (sparsification !== 'magnitude' && sparsification !== 'magnitude_outliers')
     throw new Error(`${spec.name} does not sparsify`);
   const { top, target } = keptRanks(sparsification, job.numel, input.params.density, input.params.gamma);
@@ -65,8 +76,9 @@ export async function chooseSparsifier<T>(
 }
 
 /** Chunk `c` of a sparsified task vector (a new handle; `d` is chunk c of δ). */
-export function sparsify<T>(job: TensorJob<T>, s: Sparsifier, d: T, c: number): Promise<T> {
+export function sparsify<T>(job: TensorJob<T>, s: Sparsifier<T>, d: T, c: number): Promise<T> {
   const offset = c * job.chunkElements;
+  if (s.kind === 'della') return dellaSparsify(job, s, d, c);
   if (s.kind === 'band') return job.backend.elementwise(MAGNITUDE_BAND, [d], { ...s.band, offset });
   return job.backend.elementwise(DARE_MASK, [d], {
     density: s.density,
@@ -88,7 +100,7 @@ const L1_DIGITS = 4;
  */
 export async function l1RescaleFactor<T>(
   job: TensorJob<T>,
-  s: Sparsifier,
+  s: Sparsifier<T>,
   deltas: IndexedChunkVisitor<T>,
 ): Promise<number> {
   const be = job.backend;

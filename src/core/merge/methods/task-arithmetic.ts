@@ -1,6 +1,6 @@
 /**
  * The generalized task-arithmetic core shared by task_arithmetic, ties, dare_linear, dare_ties,
- * breadcrumbs and breadcrumbs_ties (mergekit's GTA):
+ * breadcrumbs, breadcrumbs_ties, della and della_linear (mergekit's GTA):
  *   δ_t = θ_t − θ₀;  δ̂_t = sparsify(δ_t) (× ‖δ_t‖₁/‖δ̂_t‖₁ with rescale);  x_t = w_t δ̂_t
  *   consensus: γ = sign(Σ x_t); m = Σ_{sign x_t = γ} x_t / (normalize ? Σ_{agree} w_t : 1)
  *   none:      m = Σ x_t / (normalize ? Σ w_t : 1)
@@ -46,7 +46,7 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
       }
     };
 
-  const sparsifiers: (Sparsifier | undefined)[] = [];
+  const sparsifiers: (Sparsifier<T> | undefined)[] = [];
   const scales: number[] = models.map(() => 1);
   for (let i = 0; i < models.length; i++) {
     if (!sparse(i)) continue;
