@@ -24,6 +24,10 @@ export const ALL_METHOD_RECIPES: Record<string, string> = {
     'merge_method: breadcrumbs\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, gamma: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, gamma: 0.05}}]',
   breadcrumbs_ties:
     'merge_method: breadcrumbs_ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, gamma: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, gamma: 0.05}}]',
+  della:
+    'merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.4}}, {model: b, parameters: {weight: 0.5, density: 0.6, epsilon: 0.2}}]\nrandom_seed: 3',
+  della_linear:
+    'merge_method: della_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.4}}, {model: b, parameters: {weight: 0.5, density: 0.6, epsilon: 0.2}}]\nrandom_seed: 3',
   slerp: 'merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: a}]\nparameters: {t: 0.3}',
   tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
   iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',

@@ -10,6 +10,8 @@ export interface InputParameters {
   readonly weight: number;
   readonly density: number;
   readonly gamma: number;
+  /** DELLA's ε (keep probabilities span density ± ε); absent for other methods. */
+  readonly epsilon?: number;
 }
 
 /** Per-tensor settings of the SVD family (resolved by the planner; undefined = method default). */
