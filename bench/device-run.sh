@@ -14,13 +14,15 @@
 # 5. prints a markdown report, also written to $OUT/device-check.md when OUT is set.
 # Exit: 0 all steps ran, 1 some step failed or was skipped, 2 no pack / cannot start, 3 no adapter.
 # Sizes and limits (environment; --quick: 6 layers, 16 new tokens, a 300 s budget):
-#   DEVICE_LAYERS (24) DEVICE_VOCAB (151936) DEVICE_DTYPE (bf16) DEVICE_METHODS (ta,ties)
+#   DEVICE_LAYERS (24) DEVICE_VOCAB (151936) DEVICE_DTYPE (bf16: the merges) DEVICE_METHODS (ta,ties)
+#   DEVICE_DECODE_DTYPE (f16: the decode runs' checkpoint; onnxruntime's WebGPU EP has no bf16 Cast)
 #   DEVICE_WEIGHTS (f32,f16,q4) DEVICE_PROMPT_TOKENS (64) DEVICE_NEW_TOKENS (64) DEVICE_DECODE_REPS (2)
 #   DEVICE_BANDWIDTH_MIB (256) DEVICE_BUDGET_S (480) DEVICE_STEP_TIMEOUT_S (240)
 #   DEVICE_WORK (${TMPDIR:-/tmp}/merge-lab-device) DEVICE_PACK (.device-pack/merge-lab-device.tar.xz)
 #   DEVICE_PYTHON (the first python3/python with torch) DEVICE_FORCE_DEBS (1: use the pack's libraries)
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+case "${BASH_SOURCE[0]}" in */*) HERE="${BASH_SOURCE[0]%/*}" ;; *) HERE=. ;; esac
+ROOT="$(cd "$HERE/.." && pwd)"
 QUICK=0
 for a in "$@"; do
   case "$a" in
@@ -43,12 +45,14 @@ PROMPT_TOKENS=${DEVICE_PROMPT_TOKENS:-64} NEW_TOKENS=${DEVICE_NEW_TOKENS:-64} RE
 BW_MIB=${DEVICE_BANDWIDTH_MIB:-256} BUDGET=${DEVICE_BUDGET_S:-480} STEP_LIMIT=${DEVICE_STEP_TIMEOUT_S:-240}
 WORK="${DEVICE_WORK:-${TMPDIR:-/tmp}/merge-lab-device}"
 PACK="${DEVICE_PACK:-$ROOT/.device-pack/merge-lab-device.tar.xz}"
+DECODE_DTYPE=${DEVICE_DECODE_DTYPE:-f16}
 RESULTS="$WORK/results" LOGS="$WORK/logs" DATA="$WORK/data/qwen-0.5b-$DTYPE-L$LAYERS-V$VOCAB"
+DECODE_DATA="$WORK/data/qwen-0.5b-$DECODE_DTYPE-L$LAYERS-V$VOCAB"
 
 [ -f "$PACK" ] || stop 2 "no pack at $PACK: run 'bash bench/device-pack.sh' where Node is, and carry .device-pack"
 PY_ANY=""
 for p in ${DEVICE_PYTHON:-} python3 python /usr/bin/python3; do command -v "$p" >/dev/null 2>&1 && { PY_ANY="$p"; break; }; done
-mkdir -p "$WORK" && rm -rf "$RESULTS" "$LOGS" && mkdir -p "$RESULTS" "$LOGS" "$DATA" || stop 2 "cannot write $WORK"
+mkdir -p "$WORK" && rm -rf "$RESULTS" "$LOGS" && mkdir -p "$RESULTS" "$LOGS" "$DATA" "$DECODE_DATA" || stop 2 "cannot write $WORK"
 context() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS/context.tsv"; }
 
 # 1. Unpack (again only when the pack changed).
@@ -175,15 +179,17 @@ step() { # name min_seconds_left command...
   FAILED=1; say "$name: failed: $detail"; return "$rc"
 }
 check() { "$NODE" "$APP/app/device-check.mjs" "$@"; }
-gen() { check generate --out "$DATA/$1" --seed "$2" --layers "$LAYERS" --vocab "$VOCAB" --dtype "$DTYPE"; }
-generate_all() { # the three checkpoints at once, each in its own process
-  local a b c
-  gen base 1 & a=$!
-  gen ft1 2 & b=$!
-  gen ft2 3 & c=$!
-  wait $a && wait $b && wait $c
+gen() { check generate --out "$1" --seed "$2" --layers "$LAYERS" --vocab "$VOCAB" --dtype "$3"; }
+generate_all() { # the checkpoints at once, each in its own process; fails when any one fails
+  local pids="" p rc=0
+  gen "$DATA/base" 1 "$DTYPE" & pids="$pids $!"
+  gen "$DATA/ft1" 2 "$DTYPE" & pids="$pids $!"
+  gen "$DATA/ft2" 3 "$DTYPE" & pids="$pids $!"
+  [ "$DECODE_DATA" = "$DATA" ] || { gen "$DECODE_DATA/base" 1 "$DECODE_DTYPE" & pids="$pids $!"; }
+  for p in $pids; do wait "$p" || rc=1; done
+  return $rc
 }
-export NODE APP DATA LAYERS VOCAB DTYPE
+export NODE APP DATA DECODE_DATA LAYERS VOCAB DTYPE DECODE_DTYPE
 export -f check gen generate_all # steps run them under `timeout … bash -c`
 
 # 4. The adapter, or one line and out.
@@ -201,7 +207,7 @@ for p in ${DEVICE_PYTHON:-} python3 python /usr/bin/python3; do
   command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' 2>/dev/null && { PYTHON="$p"; break; }
 done
 context "PyTorch" "$([ -n "$PYTHON" ] && "$PYTHON" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "available" if torch.cuda.is_available() else "not available")' || echo 'no Python with torch: the PyTorch rows are skipped')"
-context "checkpoints" "3 × Qwen2.5-0.5B-shaped, random $DTYPE, $LAYERS layers, vocab $VOCAB (base, ft1, ft2; tools/random-qwen.ts)"
+context "checkpoints" "3 × Qwen2.5-0.5B-shaped, random $DTYPE, $LAYERS layers, vocab $VOCAB (base, ft1, ft2; tools/random-qwen.ts); decode: the same shape in $DECODE_DTYPE"
 context "run" "$([ "$QUICK" = 1 ] && echo '--quick, ' || true)budget ${BUDGET} s, each step ≤ ${STEP_LIMIT} s; $(nproc 2>/dev/null || echo ?) CPUs"
 
 step bandwidth 15 check bandwidth --mib "$BW_MIB"
@@ -214,7 +220,7 @@ if step generate 30 generate_all; then
     fi
   done
   for w in ${WEIGHTS//,/ }; do
-    step "decode-$w" 30 check decode --model "$DATA/base" --weights "$w" \
+    step "decode-$w" 30 check decode --model "$DECODE_DATA/base" --weights "$w" \
       --prompt-tokens "$PROMPT_TOKENS" --new-tokens "$NEW_TOKENS" --reps "$REPS"
   done
 fi

@@ -41,10 +41,14 @@ switch (step) {
     await (await import('./adapter')).adapterStep();
     break;
   case 'bandwidth':
-    await (await import('./copy-bandwidth')).bandwidthStep({ mib: positive(values.mib, '--mib'), reps: positive(values.reps ?? '5', '--reps') });
+    await (
+      await import('./copy-bandwidth')
+    ).bandwidthStep({ mib: positive(values.mib, '--mib'), reps: positive(values.reps ?? '5', '--reps') });
     break;
   case 'generate':
-    await (await import('./generate')).generateStep({
+    await (
+      await import('./generate')
+    ).generateStep({
       out: need(values.out, '--out'),
       seed: Number(values.seed),
       layers: positive(values.layers, '--layers'),
@@ -54,10 +58,14 @@ switch (step) {
     });
     break;
   case 'merge':
-    await (await import('./merge-one')).mergeStep({ data: need(values.data, '--data'), method: need(values.method, '--method') });
+    await (
+      await import('./merge-one')
+    ).mergeStep({ data: need(values.data, '--data'), method: need(values.method, '--method') });
     break;
   case 'decode':
-    await (await import('./decode')).decodeStep({
+    await (
+      await import('./decode')
+    ).decodeStep({
       model: need(values.model, '--model'),
       weights: need(values.weights, '--weights'),
       promptTokens: positive(values['prompt-tokens'], '--prompt-tokens'),

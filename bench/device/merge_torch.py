@@ -2,10 +2,10 @@
 tensor by tensor on the machine's own GPU (CUDA; the CPU when torch has none, and the result says so).
 
 Each tensor of base, ft1 and ft2 is read from its safetensors shard (mmap, no copy), moved to the
-device, merged in float32 with mergekit's arithmetic (task vectors delta = model - base, weighted;
-TIES: magnitude top-k per tensor, sign election by the sign of the weighted sum, zero counted as
-positive, disjoint mean normalised by the agreeing weights), cast back to the checkpoint's dtype,
-moved back and appended to one output safetensors file whose header is written first. Prints one
+device, merged with mergekit's arithmetic in the checkpoint's dtype, as bench/merge_peer.py does on
+the CPU (task vectors delta = model - base, weighted; TIES: magnitude top-k per tensor, sign election
+by the sign of the weighted sum, zero counted as positive, disjoint mean normalised by the agreeing
+weights), moved back and appended to one output safetensors file whose header is written first. Prints one
 JSON line with the time, the bytes read and written, this process's peak RSS and the device's peak.
 
     python3 bench/device/merge_torch.py --data DIR --method ta|ties [--device auto|cuda|cpu] [--out FILE]
@@ -60,25 +60,26 @@ def magnitude_mask(delta, density):
     k = int(density * delta.numel())
     if k <= 0:
         return torch.zeros_like(delta)
-    top = torch.argsort(delta.abs().reshape(-1), descending=True)[:k]
+    top = torch.argsort(delta.abs().reshape(-1).float(), descending=True)[:k]
     mask = torch.zeros(delta.numel(), device=delta.device, dtype=delta.dtype)
     mask[top] = 1
     return mask.view(delta.shape)
 
 
 def merge_tensor(method, base, models):
-    deltas = torch.stack([m.float() - base.float() for m in models])
-    weights = torch.tensor(WEIGHTS, device=deltas.device, dtype=torch.float32).view(-1, *([1] * base.dim()))
+    """mergekit's generalized task arithmetic, in the checkpoint's dtype as mergekit computes."""
+    deltas = torch.stack([m - base for m in models])
+    weights = torch.tensor(WEIGHTS, device=deltas.device, dtype=deltas.dtype).view(-1, *([1] * base.dim()))
     if method == "ta":
-        return base.float() + (deltas * weights).sum(dim=0)
+        return base + (deltas * weights).sum(dim=0)
     deltas = torch.stack([d * magnitude_mask(d, DENSITY) for d in deltas])
     weighted = deltas * weights
-    sign = torch.where(weighted.sum(dim=0) >= 0, 1.0, -1.0)
-    agree = (torch.sign(weighted) == sign).float()
+    majority = (weighted.sum(dim=0) >= 0).to(deltas.dtype) * 2 - 1
+    agree = torch.sign(weighted) == majority
     mixed = (weighted * agree).sum(dim=0)
     divisor = (weights * agree).sum(dim=0)
     divisor[divisor.abs() < 1e-8] = 1
-    return base.float() + mixed / divisor
+    return base + mixed / divisor
 
 
 def peak_rss_bytes():
