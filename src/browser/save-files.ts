@@ -27,8 +27,14 @@ export async function saveToPickedFolder(
   return dir.name;
 }
 
-/** OPFS folder where zips are assembled before they download (one at a time; the last is kept until the next). */
+/** OPFS folder where zips are assembled before they download (the last one is kept until the next, or a reload). */
 const ZIP_FOLDER = 'merge-lab-downloads';
+
+/** Removes the zip an earlier page left in OPFS (the page clears it on start: the download has long finished). */
+export async function clearZips(): Promise<void> {
+  const root = await navigator.storage?.getDirectory?.().catch(() => undefined);
+  await root?.removeEntry(ZIP_FOLDER, { recursive: true }).catch(() => undefined);
+}
 
 /** A zip of `files` under the folder `folder/`, as a disk-backed Blob where OPFS is available. */
 export async function zipFolder(files: ReadonlyMap<string, Blob>, folder: string): Promise<Blob> {

@@ -63,7 +63,9 @@ describe('batched evaluation in the page', () => {
   it('batch 4 answers 8 problems exactly as batch 1, streaming several at once', async () => {
     const { page } = lab();
     await setUp(page, 192);
-    expect(await page.locator('[data-testid=batch-input]').inputValue()).toBe('4'); // the default
+    // Until the user sets it, Batch is the memory plan's largest fitting batch up to 8 (the demo
+    // models fit 8); the page now starts its evaluation worker at once, so the plan is in by here.
+    await expect.poll(() => page.locator('[data-testid=batch-input]').inputValue(), { timeout: 60_000 }).toBe('8');
     for (const bad of ['0', '2.5']) {
       await page.locator('[data-testid=batch-input]').fill(bad);
       await page.locator('[data-testid=batch-error]').waitFor();

@@ -43,6 +43,7 @@ export class EvalSettings {
   #setId = $state<string | undefined>(undefined);
   #setError = $state<string | undefined>(undefined);
   #selected = $state.raw<string[]>([]);
+  #selectionChosen = $state(false);
   #reference = $state<string | undefined>(undefined);
   #limit = $state<number>(24);
   #maxNewTokens = $state<number>(192);
@@ -65,6 +66,10 @@ export class EvalSettings {
   /** The models to evaluate, in the order they were ticked. */
   get selected(): readonly string[] {
     return this.#selected;
+  }
+  /** Whether the user ticked or unticked a model (until then the Compare step proposes a selection). */
+  get selectionChosen(): boolean {
+    return this.#selectionChosen;
   }
   /** The model lengths are compared against (System 2 in the paper). */
   get reference(): string | undefined {
@@ -141,11 +146,16 @@ export class EvalSettings {
   setForce(on: boolean): void {
     this.#force = on;
   }
-  select(names: readonly string[]): void {
-    this.#selected = [...new Set(names)];
+  /** A proposed selection (the user's own choice, once made, is never replaced). */
+  propose(names: readonly string[]): void {
+    if (this.#selectionChosen) return;
+    const next = [...new Set(names)];
+    if (next.join('\n') !== this.#selected.join('\n')) this.#selected = next;
   }
+  /** The user ticks or unticks a model. */
   toggle(name: string, on: boolean): void {
-    this.select(on ? [...this.#selected, name] : this.#selected.filter((n) => n !== name));
+    this.#selectionChosen = true;
+    this.#selected = on ? [...new Set([...this.#selected, name])] : this.#selected.filter((n) => n !== name);
   }
   setReference(name: string | undefined): void {
     this.#reference = name;
