@@ -53,7 +53,7 @@ export class Checkpoint {
     let shardNames: string[];
     const indexSrc = await folder.open('model.safetensors.index.json');
     if (indexSrc) {
-      let index: { weight_map?: Record<string, string> };
+      let index: { weight_map?: Record<string, string> } | null;
       try {
         index = JSON.parse(await readText(indexSrc));
       } catch (e) {
@@ -63,9 +63,16 @@ export class Checkpoint {
           `not valid JSON (${(e as Error).message})`,
         );
       }
-      const wm = index.weight_map;
-      if (!wm || typeof wm !== 'object')
+      const wm = index?.weight_map;
+      if (!wm || typeof wm !== 'object' || Array.isArray(wm))
         throw new CheckpointError('bad-index', path('model.safetensors.index.json'), "no 'weight_map' object");
+      for (const [name, shard] of Object.entries(wm))
+        if (typeof shard !== 'string')
+          throw new CheckpointError(
+            'bad-index',
+            path('model.safetensors.index.json'),
+            `weight_map[${JSON.stringify(name)}] is not a file name`,
+          );
       shardNames = [...new Set(Object.values(wm))];
       const missing = shardNames.filter((s) => !files.includes(s));
       if (missing.length)

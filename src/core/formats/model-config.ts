@@ -1,5 +1,6 @@
 /** The parts of a Hugging Face `config.json` that merging and inference need. */
 import { CheckpointError } from '../errors';
+import { preview } from './preview';
 
 export interface ModelConfig {
   readonly architecture: string;
@@ -35,28 +36,39 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelConfi
     const v = raw[key];
     if (typeof v === 'number' && Number.isFinite(v)) return v;
     if (v === undefined && fallback !== undefined) return fallback;
-    throw new CheckpointError('bad-config', file, `'${key}' must be a number (got ${JSON.stringify(v)})`);
+    throw new CheckpointError('bad-config', file, `'${key}' must be a number (got ${preview(v)})`);
+  };
+  /** A size or count: a positive whole number (inference sizes buffers from these). */
+  const count = (key: string, fallback?: number): number => {
+    const v = num(key, fallback);
+    if (Number.isSafeInteger(v) && v > 0) return v;
+    throw new CheckpointError('bad-config', file, `'${key}' must be a positive whole number (got ${v})`);
+  };
+  const positive = (key: string, fallback: number): number => {
+    const v = num(key, fallback);
+    if (v > 0) return v;
+    throw new CheckpointError('bad-config', file, `'${key}' must be positive (got ${v})`);
   };
   const archs = raw.architectures;
   const architecture =
     Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : String(raw.model_type ?? 'unknown');
-  const hiddenSize = num('hidden_size');
-  const numHeads = num('num_attention_heads');
+  const hiddenSize = count('hidden_size');
+  const numHeads = count('num_attention_heads');
   return {
     architecture,
     modelType: String(raw.model_type ?? 'unknown'),
     hiddenSize,
-    intermediateSize: num('intermediate_size'),
-    numLayers: num('num_hidden_layers'),
+    intermediateSize: count('intermediate_size'),
+    numLayers: count('num_hidden_layers'),
     numHeads,
-    numKvHeads: num('num_key_value_heads', numHeads),
-    headDim: num('head_dim', hiddenSize / numHeads),
-    vocabSize: num('vocab_size'),
+    numKvHeads: count('num_key_value_heads', numHeads),
+    headDim: count('head_dim', hiddenSize / numHeads),
+    vocabSize: count('vocab_size'),
     tieWordEmbeddings: raw.tie_word_embeddings === true,
-    rmsNormEps: num('rms_norm_eps', 1e-6),
-    ropeTheta: num('rope_theta', 10000),
+    rmsNormEps: positive('rms_norm_eps', 1e-6),
+    ropeTheta: positive('rope_theta', 10000),
     ropeScaling: (raw.rope_scaling as Record<string, unknown> | null | undefined) ?? null,
-    maxPositionEmbeddings: num('max_position_embeddings', 2048),
+    maxPositionEmbeddings: count('max_position_embeddings', 2048),
     torchDtype: typeof raw.torch_dtype === 'string' ? raw.torch_dtype : undefined,
     useSlidingWindow: raw.use_sliding_window === true,
     raw,

@@ -6,6 +6,7 @@
 import { SafetensorsError } from '../errors';
 import { type DType, SAFETENSORS_ITEMSIZE, isSupportedDType, SUPPORTED_DTYPES } from '../dtype';
 import type { ByteSource } from '../io/byte-source';
+import { preview } from './preview';
 
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -63,7 +64,9 @@ export class SafetensorsFile {
     const ranges: [number, number, string][] = [];
     for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') {
-        if (raw && typeof raw === 'object') metadata = raw as Record<string, string>;
+        // string → string by the format; anything else in it is dropped, not trusted.
+        if (raw && typeof raw === 'object' && !Array.isArray(raw))
+          metadata = Object.fromEntries(Object.entries(raw).filter(([, v]) => typeof v === 'string'));
         continue;
       }
       const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -78,10 +81,10 @@ export class SafetensorsFile {
         throw fail('header-not-object', 'entry needs dtype, shape and data_offsets', name);
       const shape = t.shape as number[];
       if (!shape.every((d) => Number.isInteger(d) && d >= 0))
-        throw fail('header-not-object', `bad shape ${JSON.stringify(shape)}`, name);
+        throw fail('header-not-object', `bad shape ${preview(shape)}`, name);
       const [begin, end] = t.data_offsets as number[];
       if (!Number.isInteger(begin) || !Number.isInteger(end) || begin! < 0 || end! < begin!)
-        throw fail('offsets-out-of-range', `bad data_offsets [${begin}, ${end}]`, name);
+        throw fail('offsets-out-of-range', `bad data_offsets ${preview(t.data_offsets)}`, name);
       if (!isSupportedDType(t.dtype)) {
         const known =
           t.dtype in SAFETENSORS_ITEMSIZE
@@ -89,7 +92,7 @@ export class SafetensorsFile {
             : 'not a safetensors dtype';
         throw fail(
           'unsupported-dtype',
-          `dtype ${t.dtype} is ${known}; supported: ${SUPPORTED_DTYPES.join(', ')}`,
+          `dtype ${preview(t.dtype)} is ${known}; supported: ${SUPPORTED_DTYPES.join(', ')}`,
           name,
         );
       }
@@ -104,11 +107,13 @@ export class SafetensorsFile {
       entries.push({ name, dtype: t.dtype, shape, offset: dataStart + begin!, byteLength: end! - begin! });
     }
     ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    for (let i = 1; i < ranges.length; i++) {
-      const prev = ranges[i - 1]!;
-      const cur = ranges[i]!;
-      if (cur[0] < prev[1] && cur[1] > cur[0])
-        throw fail('offsets-overlap', `data overlaps tensor '${prev[2]}'`, cur[2]);
+    // Compared with the furthest-reaching range so far, not just the previous one (an empty
+    // tensor between two others must not hide their overlap).
+    let reach: [number, number, string] | undefined;
+    for (const cur of ranges) {
+      if (cur[1] === cur[0]) continue;
+      if (reach && cur[0] < reach[1]) throw fail('offsets-overlap', `data overlaps tensor '${reach[2]}'`, cur[2]);
+      if (!reach || cur[1] > reach[1]) reach = cur;
     }
     // Data past the end of the file: a well-formed but cut-short file has contiguous ranges
     // from 0 ("truncated"); anything else is a corrupt offset ("offsets-out-of-range").
