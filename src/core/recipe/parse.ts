@@ -6,6 +6,7 @@
 import YAML from 'yaml';
 import { RECIPE_DTYPE } from '../dtype';
 import { RecipeError } from '../errors';
+import { preview } from '../formats/preview';
 import {
   AIM_OMEGA,
   PARAMETERS,
@@ -67,7 +68,7 @@ function parseSetting(v: unknown, field: string): Setting {
         : { filter: c.filter, value: value as ConditionalSetting['value'] };
     });
   }
-  throw new RecipeError(field, `expected a number, boolean, gradient list or filter list, got ${JSON.stringify(v)}`);
+  throw new RecipeError(field, `expected a number, boolean, gradient list or filter list, got ${preview(v)}`);
 }
 
 /** Checks that every value a setting can produce is a number within [min, max]. */
@@ -77,7 +78,7 @@ function checkNumeric(s: Setting, field: string, min: number, max: number): void
     : [s];
   for (const v of values) {
     if (typeof v !== 'number' || !Number.isFinite(v))
-      throw new RecipeError(field, `must be a number, got ${JSON.stringify(v)}`);
+      throw new RecipeError(field, `must be a number, got ${preview(v)}`);
     if (v < min || v > max) throw new RecipeError(field, `${v} is outside [${min}, ${max}]`);
   }
 }
@@ -168,10 +169,7 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   }
   const m = doc.merge_method;
   if (typeof m !== 'string' || !(MERGE_METHODS as readonly string[]).includes(m))
-    throw new RecipeError(
-      'merge_method',
-      `${JSON.stringify(m)} is not supported; choose one of ${MERGE_METHODS.join(', ')}`,
-    );
+    throw new RecipeError('merge_method', `${preview(m)} is not supported; choose one of ${MERGE_METHODS.join(', ')}`);
   const spec = METHODS[m as MergeMethodName];
   const baseModel =
     doc.base_model === undefined || doc.base_model === null ? undefined : modelRef(doc.base_model, 'base_model');
@@ -217,11 +215,12 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   const dtypeRaw = doc.out_dtype ?? doc.dtype;
   let dtype: Recipe['dtype'];
   if (dtypeRaw !== undefined && dtypeRaw !== null) {
-    const d = RECIPE_DTYPE[String(dtypeRaw)];
+    const d =
+      typeof dtypeRaw === 'string' && Object.hasOwn(RECIPE_DTYPE, dtypeRaw) ? RECIPE_DTYPE[dtypeRaw] : undefined;
     if (!d)
       throw new RecipeError(
         doc.out_dtype !== undefined ? 'out_dtype' : 'dtype',
-        `${JSON.stringify(dtypeRaw)} is not one of ${Object.keys(RECIPE_DTYPE).join(', ')}`,
+        `${preview(dtypeRaw)} is not one of ${Object.keys(RECIPE_DTYPE).join(', ')}`,
       );
     dtype = d;
   }
@@ -252,7 +251,7 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
     const omega = doc.aim.omega ?? AIM_OMEGA.default;
     const [lo, hi] = AIM_OMEGA.range!;
     if (typeof omega !== 'number' || !(omega >= lo && omega <= hi))
-      throw new RecipeError('aim.omega', `must be a number in [${lo}, ${hi}], got ${JSON.stringify(omega)}`);
+      throw new RecipeError('aim.omega', `must be a number in [${lo}, ${hi}], got ${preview(omega)}`);
     if (typeof doc.aim.calibration !== 'string' || !doc.aim.calibration)
       throw new RecipeError('aim.calibration', 'must name the activation statistics file or calibration set');
     if (!spec.needsBase)
