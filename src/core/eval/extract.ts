@@ -13,17 +13,18 @@ export interface Extraction {
 
 /** Contents of the last \boxed{…} (or \fbox{…}), honouring nested braces. */
 export function lastBoxed(text: string): string | undefined {
-  const re = /\\(?:boxed|fbox)\s*\{/g;
+  // Each '{' is matched to its '}' in one pass (scanning forward from every \boxed{ is quadratic
+  // on text with many unclosed ones, which an untrusted problem set can hold).
+  const closing = new Map<number, number>();
+  const open: number[] = [];
+  for (let i = 0; i < text.length; i++)
+    if (text[i] === '{') open.push(i);
+    else if (text[i] === '}' && open.length) closing.set(open.pop()!, i);
   let found: string | undefined;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    let depth = 1;
-    let i = m.index + m[0].length;
-    const start = i;
-    for (; i < text.length && depth > 0; i++) {
-      if (text[i] === '{') depth++;
-      else if (text[i] === '}') depth--;
-    }
-    if (depth === 0) found = text.slice(start, i - 1);
+  for (const m of text.matchAll(/\\(?:boxed|fbox)\s*\{/g)) {
+    const brace = m.index + m[0].length - 1;
+    const end = closing.get(brace);
+    if (end !== undefined) found = text.slice(brace + 1, end);
   }
   return found;
 }
