@@ -7,6 +7,7 @@
  */
 import type { Mat } from './ops';
 import { foldGradientRow } from './ops';
+import { rowDots, transpose } from './dots';
 import type { ProbeLookup, SensitivitySink } from './block';
 import type { SensWeights } from './weights';
 import { InferError } from '../errors';
@@ -30,14 +31,7 @@ export function gatherRows(x: Mat, dim: number, rows: readonly number[]): Mat {
 
 /** Z[j, c] = H[j]·W[c] for one chunk of head rows. */
 function chunkLogits(h: Mat, m: number, w: Float32Array, c: number, d: number): Mat {
-  const z = new Float64Array(m * c);
-  for (let j = 0; j < m; j++)
-    for (let r = 0; r < c; r++) {
-      let s = 0;
-      for (let i = 0; i < d; i++) s += h[j * d + i]! * w[r * d + i]!;
-      z[j * c + r] = s;
-    }
-  return z;
+  return rowDots(h, m, w, c, d);
 }
 
 async function forEachChunk(
@@ -110,6 +104,7 @@ export async function headBackward(
   const acc = { abs: 0, signed: 0 };
   const name = weights.headName;
   const headProbe = probe(name);
+  const hsT = transpose(hs, m, d);
   await forEachChunk(
     weights,
     (w, from, c) => {
@@ -119,20 +114,13 @@ export async function headBackward(
           const p = Math.exp(dz[j * c + r]! - lse[j]!);
           dz[j * c + r] = (p - (rows.labels[j] === from + r ? 1 : 0)) / m;
         }
-      for (let j = 0; j < m; j++)
-        for (let r = 0; r < c; r++) {
-          const g = dz[j * c + r]!;
-          for (let i = 0; i < d; i++) dHs[j * d + i] = dHs[j * d + i]! + g * w[r * d + i]!;
-        }
-      const g = new Float64Array(d);
+      const dh = rowDots(dz, m, transpose(w, c, d), d, c);
+      for (let k = 0; k < dHs.length; k++) dHs[k] = dHs[k]! + dh[k]!;
+      const g = rowDots(transpose(dz, m, c), c, hsT, d, m);
       for (let r = 0; r < c; r++) {
-        g.fill(0);
-        for (let j = 0; j < m; j++) {
-          const gz = dz[j * c + r]!;
-          for (let i = 0; i < d; i++) g[i] = g[i]! + gz * hs[j * d + i]!;
-        }
-        if (keep.has(from + r)) kept.set(from + r, g.slice());
-        else foldGradientRow(acc, w, r * d, g, (from + r) * d, headProbe);
+        const row = g.subarray(r * d, (r + 1) * d);
+        if (keep.has(from + r)) kept.set(from + r, row.slice());
+        else foldGradientRow(acc, w, r * d, row, (from + r) * d, headProbe);
       }
     },
     signal,

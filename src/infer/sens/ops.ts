@@ -6,9 +6,9 @@
  * one output row at a time and folds it into Σ|θ⊙g| and Σθ⊙g straight away.
  */
 
-export type Mat = Float64Array;
-/** Weights stay f32 (their decoded values are exact); activations and gradients are f64. */
-export type Vec = Float32Array | Float64Array;
+import { type Mat, type Vec, rowDots, transpose } from './dots';
+
+export type { Mat, Vec } from './dots';
 
 /** Σ|θ⊙g| (element-wise reading) and Σθ⊙g (tensor-wise reading, abs taken later) of one tensor. */
 export interface TensorSensitivity {
@@ -24,35 +24,18 @@ export interface GradientProbe {
 
 /** Y[t, o] = Σ_i W[o, i]·X[t, i] + b[o], W stored [out, in] as in a checkpoint. */
 export function linearForward(x: Mat, w: Vec, rows: number, inDim: number, outDim: number, bias?: Vec): Mat {
-  const y = new Float64Array(rows * outDim);
-  for (let t = 0; t < rows; t++) {
-    const xo = t * inDim;
-    for (let o = 0; o < outDim; o++) {
-      const wo = o * inDim;
-      let s = bias ? bias[o]! : 0;
-      for (let i = 0; i < inDim; i++) s += w[wo + i]! * x[xo + i]!;
-      y[t * outDim + o] = s;
-    }
-  }
+  const y = rowDots(x, rows, w, outDim, inDim);
+  if (bias)
+    for (let t = 0; t < rows; t++) for (let o = 0; o < outDim; o++) y[t * outDim + o] = y[t * outDim + o]! + bias[o]!;
   return y;
 }
 
 /** dX[t, i] = Σ_o dY[t, o]·W[o, i]. */
 export function linearBackwardInput(dy: Mat, w: Vec, rows: number, inDim: number, outDim: number): Mat {
-  const dx = new Float64Array(rows * inDim);
-  for (let t = 0; t < rows; t++) {
-    const xo = t * inDim;
-    for (let o = 0; o < outDim; o++) {
-      const g = dy[t * outDim + o]!;
-      if (g === 0) continue;
-      const wo = o * inDim;
-      for (let i = 0; i < inDim; i++) dx[xo + i] = dx[xo + i]! + g * w[wo + i]!;
-    }
-  }
-  return dx;
+  return rowDots(dy, rows, transpose(w, outDim, inDim), inDim, outDim);
 }
 
-/** Adds θ⊙g of one gradient row (row `o` of a [out, in] weight) into `acc`, and fills probes. */
+/** Adds θ⊙g of gradient rows (starting at flat index `flatOffset` of the weight) into `acc`, and fills probes. */
 export function foldGradientRow(
   acc: TensorSensitivity,
   theta: Vec,
@@ -76,7 +59,10 @@ export function foldGradientRow(
     });
 }
 
-/** The weight gradient g[o, :] = Σ_t dY[t, o]·X[t, :], one row at a time, reduced as it is made. */
+/**
+ * The weight gradient g[o, :] = Σ_t dY[t, o]·X[t, :], made a block of output rows at a time
+ * (rowDots of dYᵀ and Xᵀ) and reduced as soon as the block exists: never the whole [out, in] gradient.
+ */
 export function linearWeightSensitivity(
   dy: Mat,
   x: Mat,
@@ -87,19 +73,19 @@ export function linearWeightSensitivity(
   probe?: GradientProbe,
 ): TensorSensitivity {
   const acc = { abs: 0, signed: 0 };
-  const g = new Float64Array(inDim);
-  for (let o = 0; o < outDim; o++) {
-    g.fill(0);
-    for (let t = 0; t < rows; t++) {
-      const d = dy[t * outDim + o]!;
-      if (d === 0) continue;
-      const xo = t * inDim;
-      for (let i = 0; i < inDim; i++) g[i] = g[i]! + d * x[xo + i]!;
-    }
+  const dyT = transpose(dy, rows, outDim);
+  const xT = transpose(x, rows, inDim);
+  const block = Math.max(2, Math.floor(GRADIENT_BLOCK / inDim));
+  for (let o = 0; o < outDim; o += block) {
+    const count = Math.min(block, outDim - o);
+    const g = rowDots(dyT.subarray(o * rows, (o + count) * rows), count, xT, inDim, rows);
     foldGradientRow(acc, w, o * inDim, g, o * inDim, probe);
   }
   return acc;
 }
+
+/** Gradient elements made at a time by linearWeightSensitivity (a 512 KiB block in f64). */
+const GRADIENT_BLOCK = 1 << 16;
 
 /** A bias's gradient Σ_t dY[t, :], reduced. */
 export function biasSensitivity(dy: Mat, b: Vec, rows: number, outDim: number, probe?: GradientProbe) {
