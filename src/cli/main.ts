@@ -10,6 +10,7 @@ import { EVAL_USAGE, evalCommand } from './eval-command';
 import { GENERATE_USAGE, generateCommand } from './generate-command';
 import { MERGE_USAGE, mergeCommand } from './merge-command';
 import { QUANTIZE_USAGE, quantizeCommand } from './quantize-command';
+import { SENSITIVITY_USAGE, sensitivityCommand } from './sensitivity-command';
 import { SWEEP_USAGE, sweepCommand } from './sweep-command';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   sweep: { usage: SWEEP_USAGE, run: sweepCommand },
   calibrate: { usage: CALIBRATE_USAGE, run: calibrateCommand },
   quantize: { usage: QUANTIZE_USAGE, run: quantizeCommand },
+  sensitivity: { usage: SENSITIVITY_USAGE, run: sensitivityCommand },
 };
 
 async function main(argv: string[]): Promise<number> {
