@@ -132,8 +132,9 @@ async function expectSameOutput(recipe: string, models: () => Promise<Checkpoint
 }
 
 describe('whole merges: fast CPU backend = reference, byte for byte', () => {
+  const methods = Object.keys(METHODS);
   it('has a recipe for every method in the registry', () => {
-    expect(Object.keys(ALL_METHOD_RECIPES).sort()).toEqual(Object.keys(METHODS).sort());
+    expect(methods.filter((m) => !ALL_METHOD_RECIPES[m])).toEqual([]);
   });
   const shape = { layers: 1, hidden: 16, intermediate: 24, vocab: 20 };
   describe.each(['F32', 'F16', 'BF16'] as const)('%s inputs', (dtype: DType) => {
@@ -142,7 +143,8 @@ describe('whole merges: fast CPU backend = reference, byte for byte', () => {
       await tinyCheckpoint('a', { seed: 2, dtype, like: { seed: 1, scale: 0.05 }, ...shape }),
       await tinyCheckpoint('b', { seed: 3, dtype, like: { seed: 1, scale: 0.08 }, ...shape, shards: 2 }),
     ];
-    it.each(Object.entries(ALL_METHOD_RECIPES))('%s', async (_, recipe) => {
+    it.each(methods)('%s', async (method) => {
+      const recipe = ALL_METHOD_RECIPES[method]!;
       for (const chunkElements of [undefined, 37])
         await expectSameOutput(recipe, models, { chunkElements, diagnostics: true });
     });

@@ -28,6 +28,11 @@ export const ALL_METHOD_RECIPES: Record<string, string> = {
     'merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.4}}, {model: b, parameters: {weight: 0.5, density: 0.6, epsilon: 0.2}}]\nrandom_seed: 3',
   della_linear:
     'merge_method: della_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.4}}, {model: b, parameters: {weight: 0.5, density: 0.6, epsilon: 0.2}}]\nrandom_seed: 3',
+  della:
+    'merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, epsilon: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, epsilon: 0.2}}]\nrandom_seed: 5',
+  della_linear:
+    'merge_method: della_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, epsilon: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, epsilon: 0.2}}]\nparameters: {rescale: false}\nrandom_seed: 5',
+  sce: 'merge_method: sce\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {select_topk: 0.5}',
   slerp: 'merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: a}]\nparameters: {t: 0.3}',
   tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
   iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',
