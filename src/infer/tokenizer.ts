@@ -3,9 +3,10 @@
  * tokenizer_config.json through @huggingface/jinja. Loading checks that every token id fits the
  * model's embedding (vocab_size), so a tokenizer from another model fails here, not mid-answer.
  */
-import { Template } from '@huggingface/jinja';
+import type { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { type ModelFolder, readText } from '../core/io/byte-source';
+import { parseChatTemplate, renderChatTemplate } from './chat-template';
 import { InferError } from './errors';
 
 export interface ChatMessage {
@@ -26,13 +27,19 @@ async function readJson(
       });
     return undefined;
   }
+  let doc: unknown;
   try {
-    return JSON.parse(await readText(src)) as Record<string, unknown>;
+    doc = JSON.parse(await readText(src));
   } catch (e) {
     throw new InferError('tokenizer-mismatch', `${folder.name}/${file}: not valid JSON (${(e as Error).message})`, {
       file: `${folder.name}/${file}`,
     });
   }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new InferError('tokenizer-mismatch', `${folder.name}/${file}: not a JSON object`, {
+      file: `${folder.name}/${file}`,
+    });
+  return doc as Record<string, unknown>;
 }
 
 const tokenContent = (t: unknown): string | undefined =>
@@ -51,6 +58,7 @@ export class ChatTokenizer {
     readonly eosIds: readonly number[],
     /** Number of distinct ids (vocabulary + added tokens). */
     readonly size: number,
+    private readonly templateFile: string,
   ) {}
 
   /** `modelConfig` is config.json's raw object (for vocab_size and eos_token_id). */
@@ -84,19 +92,8 @@ export class ChatTokenizer {
     const eosText = tokenContent(tc.eos_token);
     if (eosText !== undefined && vocab.has(eosText)) eos.add(vocab.get(eosText)!);
     const chat = typeof tc.chat_template === 'string' ? tc.chat_template : undefined;
-    let template: Template | undefined;
-    try {
-      template = chat ? new Template(chat) : undefined;
-    } catch (e) {
-      throw new InferError(
-        'tokenizer-mismatch',
-        `${folder.name}/tokenizer_config.json: the chat_template does not parse (${(e as Error).message})`,
-        {
-          file: `${folder.name}/tokenizer_config.json`,
-        },
-      );
-    }
-    return new ChatTokenizer(tok, template, tc, [...eos], vocab.size);
+    const template = chat ? parseChatTemplate(chat, `${folder.name}/tokenizer_config.json`) : undefined;
+    return new ChatTokenizer(tok, template, tc, [...eos], vocab.size, `${folder.name}/tokenizer_config.json`);
   }
 
   get hasChatTemplate(): boolean {
@@ -116,11 +113,12 @@ export class ChatTokenizer {
   /** Renders the chat template with add_generation_prompt (or returns the last content when there is none). */
   applyChatTemplate(messages: readonly ChatMessage[]): string {
     if (!this.template) return messages.map((m) => m.content).join('\n');
-    return this.template.render({
+    const context = {
       messages,
       add_generation_prompt: true,
       bos_token: tokenContent(this.config.bos_token) ?? '',
       eos_token: tokenContent(this.config.eos_token) ?? '',
-    });
+    };
+    return renderChatTemplate(this.template, context, this.templateFile);
   }
 }
