@@ -68,15 +68,40 @@ function parseLevel(v: unknown): number | undefined {
   return undefined;
 }
 
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
+/**
+ * The text after GSM8K's `####` marker on the answer's last line (or after a `####` that only
+ * whitespace separates from it); what `/####\s*(.+)\s*$/` matched, found in linear time (that
+ * expression backtracks quadratically on a long line of markers).
+ */
+export function gsm8kFinalAnswer(answer: string): string | undefined {
+  const body = answer.trimEnd();
+  let lastBreak = body.length - 1;
+  while (lastBreak >= 0 && !LINE_BREAK.test(body[lastBreak]!)) lastBreak--;
+  if (
+    lastBreak >= 0 &&
+    body
+      .slice(0, lastBreak + 1)
+      .trimEnd()
+      .endsWith('####')
+  )
+    return body.slice(lastBreak + 1).trim();
+  const at = body.indexOf('####', lastBreak + 1);
+  if (at < 0) return undefined;
+  const rest = answer.slice(at + 4);
+  return /[^\n\r\u2028\u2029]/.test(rest) ? rest.trim() : undefined;
+}
+
 function toProblem(row: Record<string, unknown>, format: ProblemFormat, id: string): Problem {
   const level = parseLevel(row.level);
   const withLevel = (p: Omit<Problem, 'level'>): Problem => (level === undefined ? p : { ...p, level });
   switch (format) {
     case 'gsm8k': {
       if (typeof row.question !== 'string') throw new Error("missing 'question'");
-      const a = typeof row.answer === 'string' ? /####\s*(.+)\s*$/.exec(row.answer) : null;
-      if (!a) throw new Error("'answer' does not end with '#### N'");
-      return withLevel({ id, question: row.question, answer: a[1]!.trim() });
+      const a = typeof row.answer === 'string' ? gsm8kFinalAnswer(row.answer) : undefined;
+      if (a === undefined) throw new Error("'answer' does not end with '#### N'");
+      return withLevel({ id, question: row.question, answer: a });
     }
     case 'math': {
       if (typeof row.problem !== 'string') throw new Error("missing 'problem'");

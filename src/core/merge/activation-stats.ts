@@ -27,24 +27,35 @@ export class ActivationStatsError extends LabError {
 }
 
 export function parseActivationStats(text: string, file: string): ActivationStats {
-  let doc: Partial<ActivationStats>;
+  let parsed: unknown;
   try {
-    doc = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new ActivationStatsError(file, `not valid JSON (${(e as Error).message})`);
   }
+  const doc = (
+    parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {}
+  ) as Partial<ActivationStats>;
   if (doc.format !== ACTIVATION_STATS_FORMAT || doc.version !== 1)
     throw new ActivationStatsError(file, `not a ${ACTIVATION_STATS_FORMAT} v1 file`);
-  if (!doc.channels || typeof doc.channels !== 'object') throw new ActivationStatsError(file, "no 'channels'");
+  if (typeof doc.model !== 'string') throw new ActivationStatsError(file, "'model' must be a string");
+  const c = doc.calibration as Partial<ActivationStats['calibration']> | undefined;
+  if (!c || typeof c !== 'object' || typeof c.set !== 'string' || !isCount(c.samples) || !isCount(c.tokens))
+    throw new ActivationStatsError(file, "'calibration' must be {set, samples, tokens}");
+  if (!doc.channels || typeof doc.channels !== 'object' || Array.isArray(doc.channels))
+    throw new ActivationStatsError(file, "no 'channels'");
   for (const [name, v] of Object.entries(doc.channels))
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0))
       throw new ActivationStatsError(file, `channels['${name}'] must be non-negative numbers`);
   return doc as ActivationStats;
 }
 
+const isCount = (n: unknown): boolean => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+
 /** s_j = mean|x_j| / max_j mean|x_j| for one weight (all zeros stay zeros). */
 export function normalisedScale(channels: readonly number[]): Float32Array {
-  const max = Math.max(0, ...channels);
+  let max = 0;
+  for (const c of channels) if (c > max) max = c;
   return Float32Array.from(channels, (c) => (max > 0 ? c / max : 0));
 }
 
