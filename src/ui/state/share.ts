@@ -53,7 +53,7 @@ export function decodeShare(hash: string): SharedState | undefined {
   } catch (e) {
     throw new ShareLinkError(`not readable (${(e as Error).message})`);
   }
-  if (doc?.v !== 1) throw new ShareLinkError(`version ${JSON.stringify(doc?.v)} is not supported`);
+  if (doc?.v !== 1) throw new ShareLinkError('not a version 1 Merge Lab link');
   const s = doc.settings ?? {};
   const count = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
   const settings: SharedSettings = {
