@@ -14,6 +14,7 @@ import { defaultThreads, nodeTensorWorkers } from '../node/merge-threads';
 import { loadAimStats, openRecipeSources } from './load-sources';
 import { formatBytes, formatMs } from '../core/units';
 import { progressPrinter } from './progress';
+import { compileSensRecipeText } from './sens-recipe';
 
 export const MERGE_USAGE = `merge-lab merge RECIPE.yml --out DIR [--backend auto|cpu|cpu-reference|webgpu] [--threads N] [--shard-size 1GiB] [--force]`;
 
@@ -35,7 +36,12 @@ export async function mergeCommand(argv: string[]): Promise<void> {
   if (existing.some((f) => f.endsWith('.safetensors') || f === 'config.json') && !values.force)
     throw new UsageError(`${outDir} already holds a model; pass --force to overwrite`);
 
-  const { recipe, warnings } = parseRecipe(await fs.readFile(recipeFile, 'utf8'));
+  const recipeText = await fs.readFile(recipeFile, 'utf8');
+  const { recipe, warnings } = parseRecipe(
+    await compileSensRecipeText(recipeText, path.dirname(path.resolve(recipeFile)), (l) =>
+      process.stderr.write(`${l}\n`),
+    ),
+  );
   const sources = await openRecipeSources(recipe, path.dirname(path.resolve(recipeFile)));
   const activationStats = await loadAimStats(recipe, path.dirname(path.resolve(recipeFile)));
   const { backend, kind, notice } = await selectBackend(values.backend!);
