@@ -61,6 +61,8 @@ function family(spec: MethodSpec): string {
       return 'Spherical interpolation of exactly two models: the base_model and one other.';
     case 'linear':
       return 'A weighted average of the models.';
+    case 'tensor':
+      return 'A computation of its own over whole tensors (mergekit’s own method, not the task-vector core).';
   }
 }
 

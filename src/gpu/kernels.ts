@@ -170,6 +170,20 @@ export const KERNELS = {
       offset: (p.offset + start) >>> 0,
     }),
   }),
+  'squared-deviation': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32' },
+    bindings: { x: 'read', mean: 'read', acc: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/squared-deviation',
+  }),
+  'keep-where': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32' },
+    bindings: { x: 'read', key: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/keep-where',
+  }),
   'elect-sign': defineKernel({
     ...ELEMENTWISE,
     uniforms: { n: 'u32' },

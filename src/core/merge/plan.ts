@@ -19,7 +19,7 @@ import {
   DEFAULT_POWER_ITERS,
   SVD_DEFAULTS,
 } from './methods/parameters';
-import { METHODS, type MethodSpec, numberDefault } from './methods/registry';
+import { METHODS, type MethodSpec, numberDefault, parameterDefault } from './methods/registry';
 import { type ActivationStats, aimApplies, normalisedScale } from './activation-stats';
 import type { InputParameters, SvdSettings } from './tensor-job';
 
@@ -38,7 +38,13 @@ export interface TensorPlan {
   readonly numel: number;
   readonly outDtype: DType;
   readonly inputs: readonly PlannedInput[];
-  readonly global: { lambda: number; normalize: boolean; rescale: boolean; t: number };
+  readonly global: {
+    lambda: number;
+    normalize: boolean;
+    rescale: boolean;
+    t: number;
+    options?: Readonly<Record<string, number | boolean>>;
+  };
   /** SVD family only: per-tensor settings; such tensors are merged whole (one chunk) unless they fall back. */
   readonly svd?: SvdSettings;
   /** AIM post-step for this tensor (linear weights with calibration statistics). */
@@ -207,7 +213,7 @@ export function planMerge(
         ? { weight: 0, density: 1, gamma: 0 }
         : {
             weight:
-              spec.family === 'slerp'
+              spec.family === 'slerp' || !spec.parameters.weight
                 ? 1
                 : numberSetting(
                     'weight',
@@ -255,10 +261,27 @@ export function planMerge(
         normalize: flag('normalize', spec.defaultNormalize),
         rescale: flag('rescale', spec.defaultRescale),
         t: spec.family === 'slerp' ? numberSetting('t', undefined, name, t, NaN, 'parameters.t') : 0,
+        ...(spec.family === 'tensor' ? { options: tensorOptions(name, t) } : {}),
       },
       ...(spec.family === 'svd' ? { svd: svdSettings(name, base.shape, t) } : {}),
     };
   });
+  /** The tensor family's own global parameters for one tensor (the recipe's value, else the method's default). */
+  function tensorOptions(name: string, t: number): Record<string, number | boolean> {
+    const options: Record<string, number | boolean> = {};
+    for (const key of spec.globalParameters) {
+      if (key === 'int8_mask') continue;
+      const v = setting(key, undefined, name, t) ?? parameterDefault(spec, key);
+      if (v === undefined) continue;
+      if (typeof v !== 'number' && typeof v !== 'boolean')
+        throw new RecipeError(
+          `parameters.${key}`,
+          `must be a number or boolean for tensor '${name}', got ${JSON.stringify(v)}`,
+        );
+      options[key] = v;
+    }
+    return options;
+  }
   function svdSettings(name: string, shape: readonly number[], t: number): SvdSettings {
     const opt = (key: string) => {
       const v = setting(key, undefined, name, t);

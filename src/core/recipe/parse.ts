@@ -203,7 +203,7 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
         if (x.parameters.weight === undefined && parameters.weight === undefined)
           throw new RecipeError(`models[${i}].parameters.weight`, `${m} needs a weight for every model`);
       });
-    if ((spec.family === 'task_vector' || spec.family === 'svd') && others.length === 0)
+    if ((spec.family === 'task_vector' || spec.family === 'svd' || spec.family === 'tensor') && others.length === 0)
       throw new RecipeError('models', `${m} needs at least one model besides the base_model`);
   }
   const seen = new Set<string>();

@@ -22,6 +22,7 @@ export const MERGE_METHODS = [
   'breadcrumbs_ties',
   'della',
   'della_linear',
+  'sce',
   'slerp',
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',

@@ -128,6 +128,17 @@ export const PARAMETERS = {
     label: 'int8_mask',
     description: 'stores masks as int8 in mergekit; Merge Lab ignores it',
   },
+  select_topk: {
+    name: 'select_topk',
+    type: 'number',
+    scope: 'global',
+    range: [0, 1],
+    slider: unit,
+    default: 1,
+    mergekit: true,
+    label: 'select_topk',
+    description: 'SCE: fraction of the elements (of largest variance across models) kept',
+  },
   t: {
     name: 't',
     type: 'number',

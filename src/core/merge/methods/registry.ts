@@ -11,7 +11,8 @@ import { PARAMETERS, type ParameterName } from './parameters';
 /** `della`: mergekit's della_magprune (keep probabilities by magnitude rank within each row). */
 export type Sparsification = 'none' | 'magnitude' | 'random' | 'magnitude_outliers' | 'della';
 export type Consensus = 'none' | 'sign';
-export type MethodFamily = 'task_vector' | 'linear' | 'slerp' | 'svd';
+/** `tensor`: a method of its own over whole tensors (tensor-methods.ts dispatches by name). */
+export type MethodFamily = 'task_vector' | 'linear' | 'slerp' | 'svd' | 'tensor';
 
 /** How one method reads one parameter (facts shared by every method are in PARAMETERS). */
 export interface MethodParameter {
@@ -237,6 +238,19 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
     formula:
       'θ = θ₀ + λ Σ w_t r_t (m_t ⊙ δ_t), m_t ~ Bernoulli(density − ε + 2ε · rank_row(|δ|)/(cols − 1)), r_t = ‖δ_t‖₁/‖m_t ⊙ δ_t‖₁',
     reference: 'https://arxiv.org/abs/2406.11617',
+  }),
+  sce: method({
+    name: 'sce',
+    title: 'SCE (select, calculate, erase)',
+    family: 'tensor',
+    sparsification: 'none',
+    consensus: 'sign',
+    needsBase: true,
+    mergekit: true,
+    parameters: { select_topk: {}, int8_mask: {} },
+    formula:
+      'δ_t masked to the top select_topk of var_t(δ); w_t = mean(δ_t²)/Σ mean(δ²); θ = θ₀ + Σ_{sign δ_t = γ} w_t δ_t / Σ_{agree} w_t, γ = sign(Σ δ_t)',
+    reference: 'https://arxiv.org/abs/2408.07990',
   }),
   slerp: method({
     name: 'slerp',
