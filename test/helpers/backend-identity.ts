@@ -25,10 +25,6 @@ export const ALL_METHOD_RECIPES: Record<string, string> = {
   breadcrumbs_ties:
     'merge_method: breadcrumbs_ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, gamma: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, gamma: 0.05}}]',
   della:
-    'merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.4}}, {model: b, parameters: {weight: 0.5, density: 0.6, epsilon: 0.2}}]\nrandom_seed: 3',
-  della_linear:
-    'merge_method: della_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.4}}, {model: b, parameters: {weight: 0.5, density: 0.6, epsilon: 0.2}}]\nrandom_seed: 3',
-  della:
     'merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, epsilon: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, epsilon: 0.2}}]\nrandom_seed: 5',
   della_linear:
     'merge_method: della_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, epsilon: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, epsilon: 0.2}}]\nparameters: {rescale: false}\nrandom_seed: 5',

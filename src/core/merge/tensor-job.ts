@@ -44,6 +44,8 @@ export interface TensorJob<T> {
     readonly normalize: boolean;
     readonly rescale: boolean;
     readonly t: number;
+    /** The `tensor` family's own global parameters (select_topk, filter_wise, …), resolved for this tensor. */
+    readonly options?: Readonly<Record<string, number | boolean>>;
   };
   readonly seed: number;
   /** The tensor's shape ([out, in] for a 2-D weight). */

@@ -4,6 +4,7 @@ import type { MethodSpec } from '../methods/registry';
 import { mergeSlerp } from '../methods/slerp';
 import { mergeSvdFamily } from '../methods/svd-merge';
 import { mergeTaskVectors } from '../methods/task-arithmetic';
+import { mergeTensorMethod } from '../methods/tensor-methods';
 import type { TensorJob } from '../tensor-job';
 
 export function runMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promise<void> {
@@ -16,5 +17,7 @@ export function runMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promise<void>
       return mergeSlerp(job);
     case 'svd':
       return mergeSvdFamily(job, spec, job.svd!);
+    case 'tensor':
+      return mergeTensorMethod(job, spec);
   }
 }
