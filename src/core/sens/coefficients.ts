@@ -87,7 +87,7 @@ export function sensCoefficients(inputs: readonly SensInput[], c: SensChoices): 
     const counted = s.filter((x) => x !== undefined).length;
     return s.map((x) => (x === undefined ? undefined : norm > 0 ? x / norm : 1 / Math.sqrt(counted)));
   });
-  for (const { stats, file } of inputs.slice(1))
+  for (const { stats } of inputs.slice(1))
     for (const g of Object.keys(stats.layers))
       if (!groups.includes(g))
         throw new SensStatsError('sens-missing-layer', inputs[0]!.file, `no sensitivity for layer '${g}'`);
