@@ -57,7 +57,8 @@ function crossTask(inputs: readonly SensInput[], reading: CrossTaskReading): num
     let sum = 0;
     inputs.forEach((b, j) => {
       if (i === j) return;
-      const g = b.stats.logitDistances[a.model];
+      // Files name other models by their folder name (the recipe may use a path).
+      const g = b.stats.logitDistances[a.stats.model] ?? b.stats.logitDistances[a.model];
       if (g === undefined)
         throw new SensStatsError(
           'bad-sens-stats',
