@@ -8,13 +8,32 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type ViteDevServer, createServer } from 'vite';
+import { type Logger, type ViteDevServer, createLogger, createServer } from 'vite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoReady, foreignRequests, openPage, setUpCompare } from './harness';
+
+/** A Vite logger that keeps what it says (shown when the test fails), and prints it with E2E_VITE_LOG=1. */
+function keptLogger(lines: string[]): Logger {
+  const base = createLogger(process.env.E2E_VITE_LOG === '1' ? 'info' : 'error');
+  const keep =
+    (say: (m: string, o?: object) => void) =>
+    (m: string, o?: object): void => {
+      lines.push(m);
+      say(m, o);
+    };
+  return {
+    ...base,
+    info: keep(base.info),
+    warn: keep(base.warn),
+    warnOnce: keep(base.warnOnce),
+    error: keep(base.error),
+  };
+}
 
 describe('the dev server', () => {
   const cacheDir = mkdtempSync(path.join(tmpdir(), 'merge-lab-vite-cache-'));
   let server: ViteDevServer | undefined;
+  const viteLog: string[] = [];
   afterAll(async () => {
     await server?.close();
     rmSync(cacheDir, { recursive: true, force: true });
@@ -22,7 +41,7 @@ describe('the dev server', () => {
 
   it('does not reload the page at the first Evaluate on a fresh dependency cache', async () => {
     server = await createServer({
-      logLevel: process.env.E2E_VITE_LOG === '1' ? 'info' : 'error',
+      customLogger: keptLogger(viteLog),
       cacheDir,
       optimizeDeps: { force: true },
       // No file watching: an edit elsewhere in the tree must not reload the page under test.
@@ -46,7 +65,8 @@ describe('the dev server', () => {
         lab.page.waitForEvent('load', { timeout: 300_000 }),
       ]);
       await lab.page.waitForTimeout(3_000); // a re-optimisation reloads about a second after the discovery
-      expect(await lab.page.evaluate(() => (globalThis as unknown as { marker?: string }).marker)).toBe('kept');
+      const marker = await lab.page.evaluate(() => (globalThis as unknown as { marker?: string }).marker);
+      expect(marker, `the page reloaded; Vite said:\n${viteLog.join('\n')}`).toBe('kept');
       expect(loads).toBe(1);
       expect(foreignRequests({ ...lab, close: lab.close })).toEqual([]);
     } finally {
