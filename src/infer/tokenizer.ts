@@ -9,6 +9,9 @@ import { type ModelFolder, readText } from '../core/io/byte-source';
 import { parseChatTemplate, renderChatTemplate } from './chat-template';
 import { InferError } from './errors';
 
+/** More than any published tokenizer lists; enough to keep the library's quadratic check short. */
+export const MAX_ADDITIONAL_SPECIAL_TOKENS = 10_000;
+
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
@@ -58,7 +61,8 @@ export class ChatTokenizer {
     readonly eosIds: readonly number[],
     /** Number of distinct ids (vocabulary + added tokens). */
     readonly size: number,
-    private readonly templateFile: string,
+    /** Paths for errors: tokenizer.json and tokenizer_config.json in their folder. */
+    private readonly files: { readonly tokenizer: string; readonly config: string },
   ) {}
 
   /** `modelConfig` is config.json's raw object (for vocab_size and eos_token_id). */
@@ -66,6 +70,14 @@ export class ChatTokenizer {
     const tj = (await readJson(folder, 'tokenizer.json', true))!;
     const tc = (await readJson(folder, 'tokenizer_config.json', false)) ?? {};
     const gen = (await readJson(folder, 'generation_config.json', false)) ?? {};
+    // The library checks each additional special token against all before it (quadratic).
+    const extra = tc.additional_special_tokens;
+    if (Array.isArray(extra) && extra.length > MAX_ADDITIONAL_SPECIAL_TOKENS)
+      throw new InferError(
+        'tokenizer-mismatch',
+        `${folder.name}/tokenizer_config.json: additional_special_tokens lists ${extra.length} tokens, more than the ${MAX_ADDITIONAL_SPECIAL_TOKENS} the lab loads`,
+        { file: `${folder.name}/tokenizer_config.json` },
+      );
     let tok: Tokenizer;
     try {
       tok = new Tokenizer(tj, tc);
@@ -80,7 +92,15 @@ export class ChatTokenizer {
     const vocabSize = modelConfig.vocab_size as number;
     let maxId = -1;
     let maxToken = '';
-    for (const [t, id] of vocab) if (id > maxId) [maxId, maxToken] = [id, t];
+    for (const [t, id] of vocab) {
+      if (!Number.isSafeInteger(id) || id < 0)
+        throw new InferError(
+          'tokenizer-mismatch',
+          `${folder.name}/tokenizer.json: token ${JSON.stringify(t.slice(0, 80))} has no valid id (${typeof id})`,
+          { file: `${folder.name}/tokenizer.json` },
+        );
+      if (id > maxId) [maxId, maxToken] = [id, t];
+    }
     if (maxId >= vocabSize)
       throw new InferError(
         'tokenizer-mismatch',
@@ -93,7 +113,10 @@ export class ChatTokenizer {
     if (eosText !== undefined && vocab.has(eosText)) eos.add(vocab.get(eosText)!);
     const chat = typeof tc.chat_template === 'string' ? tc.chat_template : undefined;
     const template = chat ? parseChatTemplate(chat, `${folder.name}/tokenizer_config.json`) : undefined;
-    return new ChatTokenizer(tok, template, tc, [...eos], vocab.size, `${folder.name}/tokenizer_config.json`);
+    return new ChatTokenizer(tok, template, tc, [...eos], vocab.size, {
+      tokenizer: `${folder.name}/tokenizer.json`,
+      config: `${folder.name}/tokenizer_config.json`,
+    });
   }
 
   get hasChatTemplate(): boolean {
@@ -102,12 +125,24 @@ export class ChatTokenizer {
 
   /** Text → ids, without adding BOS/EOS (templates already contain their special tokens). */
   encode(text: string): number[] {
-    return this.tok.encode(text, { add_special_tokens: false }).ids;
+    return this.guarded('encode', () => this.tok.encode(text, { add_special_tokens: false }).ids);
   }
 
   decode(ids: readonly number[], skipSpecial = true): string {
     if (ids.length === 0) return '';
-    return this.tok.decode([...ids], { skip_special_tokens: skipSpecial });
+    return this.guarded('decode', () => this.tok.decode([...ids], { skip_special_tokens: skipSpecial }));
+  }
+
+  /** A call into the tokenizer library: what tokenizer.json makes it fail on is an InferError naming the file. */
+  private guarded<T>(what: string, call: () => T): T {
+    try {
+      return call();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new InferError('tokenizer-mismatch', `${this.files.tokenizer}: could not ${what} (${why})`, {
+        file: this.files.tokenizer,
+      });
+    }
   }
 
   /** Renders the chat template with add_generation_prompt (or returns the last content when there is none). */
@@ -119,6 +154,6 @@ export class ChatTokenizer {
       bos_token: tokenContent(this.config.bos_token) ?? '',
       eos_token: tokenContent(this.config.eos_token) ?? '',
     };
-    return renderChatTemplate(this.template, context, this.templateFile);
+    return renderChatTemplate(this.template, context, this.files.config);
   }
 }
