@@ -205,6 +205,12 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
       });
     if ((spec.family === 'task_vector' || spec.family === 'svd' || spec.family === 'tensor') && others.length === 0)
       throw new RecipeError('models', `${m} needs at least one model besides the base_model`);
+    const { min = 0, max = Infinity } = spec.others ?? {};
+    if (others.length < min || others.length > max)
+      throw new RecipeError(
+        'models',
+        `${m} merges ${max === min ? `exactly ${min}` : `at least ${min}`} models besides the base_model (got ${others.length})`,
+      );
   }
   const seen = new Set<string>();
   models.forEach((x, i) => {

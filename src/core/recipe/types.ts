@@ -23,6 +23,8 @@ export const MERGE_METHODS = [
   'della',
   'della_linear',
   'sce',
+  'model_stock',
+  'nuslerp',
   'slerp',
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',

@@ -38,6 +38,8 @@ export interface MethodRow {
   readonly needsBase: boolean;
   /** mergekit has this merge_method; false: a Merge Lab extension. */
   readonly mergekit: boolean;
+  /** How many models besides the base it merges (the parser checks), where the family does not say. */
+  readonly others?: { readonly min: number; readonly max?: number };
   /** The parameters this method reads, per-model ones first; any other key is ignored with a warning. */
   readonly parameters: MethodParameters;
   readonly formula: string;
@@ -251,6 +253,33 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
     formula:
       'δ_t masked to the top select_topk of var_t(δ); w_t = mean(δ_t²)/Σ mean(δ²); θ = θ₀ + Σ_{sign δ_t = γ} w_t δ_t / Σ_{agree} w_t, γ = sign(Σ δ_t)',
     reference: 'https://arxiv.org/abs/2408.07990',
+  }),
+  model_stock: method({
+    name: 'model_stock',
+    title: 'Model Stock',
+    family: 'tensor',
+    sparsification: 'none',
+    consensus: 'none',
+    needsBase: true,
+    mergekit: true,
+    others: { min: 2 },
+    parameters: { filter_wise: {} },
+    formula: 't = N cos θ / (1 + (N − 1) cos θ), cos θ = mean_{i<j} cos(δ_i, δ_j); θ = θ₀ + t (mean θ_i − θ₀)',
+    reference: 'https://arxiv.org/abs/2403.19522',
+  }),
+  nuslerp: method({
+    name: 'nuslerp',
+    title: 'NuSLERP',
+    family: 'tensor',
+    sparsification: 'none',
+    consensus: 'none',
+    needsBase: false,
+    mergekit: true,
+    others: { min: 2, max: 2 },
+    parameters: { weight: { required: true }, nuslerp_flatten: {}, nuslerp_row_wise: {} },
+    formula:
+      't = w₁/(w₀ + w₁); θ = [θ₀ +] slerp(t, v₀, v₁), v = θ_i (or δ_i with a base_model), per tensor, row or column',
+    reference: 'https://github.com/arcee-ai/mergekit',
   }),
   slerp: method({
     name: 'slerp',

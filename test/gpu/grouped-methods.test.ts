@@ -1,0 +1,44 @@
+/**
+ * issue 19 on WebGPU (lavapipe): model_stock and nuslerp against the f64 statements of mergekit's
+ * formulas (test/helpers/grouped-reference.ts) and the CPU reference, whole and in chunks on a
+ * windowed adapter.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebGpuBackend } from '../../src/gpu/backend';
+import { GROUPED_CASES, GROUPED_SHAPES, groupedRef } from '../helpers/grouped-reference';
+import { runMerge } from '../helpers/merge-harness';
+import { expectParity } from './parity';
+import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+
+await requireGpu();
+
+describe('model_stock and nuslerp on WebGPU', () => {
+  let gpu: WebGpuBackend;
+  let tight: WebGpuBackend;
+  beforeAll(async () => {
+    gpu = await gpuBackend();
+    tight = await gpuBackend(TIGHT);
+  });
+  afterAll(async () => {
+    await gpu?.dispose();
+    await tight?.dispose();
+  });
+
+  it('every case matches mergekit’s formulas and the CPU reference (whole and chunked)', async () => {
+    for (const c of GROUPED_CASES) {
+      const cpu = await runMerge(c.yaml, await c.checkpoints());
+      const g = await runMerge(c.yaml, await c.checkpoints(), { backend: gpu });
+      const gc = await runMerge(c.yaml, await c.checkpoints(), { backend: tight, chunkElements: 3 });
+      expect(g.summary.backend).toMatch(/^webgpu/);
+      for (const name of Object.keys(GROUPED_SHAPES)) {
+        const want = groupedRef(c, name);
+        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        (await g.tensor(name)).forEach((v, i) =>
+          expect(Math.abs(v - want[i]!), `${c.name} ${name}[${i}]`).toBeLessThanOrEqual(2e-6 * scale),
+        );
+      }
+      await expectParity(g, cpu, Object.keys(GROUPED_SHAPES), c.name);
+      await expectParity(gc, cpu, Object.keys(GROUPED_SHAPES), `${c.name} chunked`);
+    }
+  });
+});
