@@ -16,7 +16,11 @@ function recipe(method: MergeMethodName, extra: Record<string, unknown> = {}, mo
   return {
     merge_method: method,
     base_model: 'a',
-    models: [{ model: 'b', ...(weighted ? { parameters: { weight: 1 } } : {}) }],
+    // As many models besides the base as the method merges at least (model_stock, nuslerp: two).
+    models: ['b', 'c'].slice(0, Math.max(1, METHODS[method].others?.min ?? 1)).map((model) => ({
+      model,
+      ...(weighted ? { parameters: { weight: 1 } } : {}),
+    })),
     parameters: { ...(method === 'slerp' ? { t: 0.5 } : {}), ...extra },
     ...more,
   };

@@ -29,6 +29,10 @@ export const ALL_METHOD_RECIPES: Record<string, string> = {
   della_linear:
     'merge_method: della_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.5, epsilon: 0.1}}, {model: b, parameters: {weight: 0.5, density: 0.4, epsilon: 0.2}}]\nparameters: {rescale: false}\nrandom_seed: 5',
   sce: 'merge_method: sce\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {select_topk: 0.5}',
+  model_stock:
+    'merge_method: model_stock\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {filter_wise: true}',
+  nuslerp:
+    'merge_method: nuslerp\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.4}}, {model: b, parameters: {weight: 0.6}}]\nparameters: {nuslerp_flatten: false}',
   slerp: 'merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: a}]\nparameters: {t: 0.3}',
   tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
   iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',
