@@ -117,6 +117,22 @@ export class CompareState {
   get partial(): Readonly<Record<string, ResponseRecord[]>> {
     return this.#partial;
   }
+  /** What the evaluation is doing, in words (`label` names a model), while it is busy. */
+  waitText(label: (model: string) => string = (m) => m): string | undefined {
+    if (this.#status === 'loading') {
+      const step = this.#loadStep;
+      if (!step) return 'Preparing the models…';
+      const what = step.startsRuntime
+        ? 'Starting the inference runtime (onnxruntime-web, first time only) and loading'
+        : 'Loading';
+      return `${what} model ${step.n} of ${step.count}: ${label(step.model)}…`;
+    }
+    if (this.#status !== 'running') return undefined;
+    const p = this.#progress;
+    return p
+      ? `${p.done}/${p.total} responses · now ${label(p.model)}`
+      : 'Models loaded; compiling and reading the first prompts…';
+  }
   get busy(): boolean {
     return this.#status === 'loading' || this.#status === 'running';
   }
