@@ -207,7 +207,7 @@ for p in ${DEVICE_PYTHON:-} python3 python /usr/bin/python3; do
   command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' 2>/dev/null && { PYTHON="$p"; break; }
 done
 context "PyTorch" "$([ -n "$PYTHON" ] && "$PYTHON" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "available" if torch.cuda.is_available() else "not available")' || echo 'no Python with torch: the PyTorch rows are skipped')"
-context "checkpoints" "3 × Qwen2.5-0.5B-shaped, random $DTYPE, $LAYERS layers, vocab $VOCAB (base, ft1, ft2; tools/random-qwen.ts); decode: the same shape in $DECODE_DTYPE"
+context "checkpoints" "3 × Qwen2.5-0.5B-shaped, random $DTYPE, layers $LAYERS, vocab $VOCAB (base, ft1, ft2; tools/random-qwen.ts); decode: the same shape in $DECODE_DTYPE"
 context "run" "$([ "$QUICK" = 1 ] && echo '--quick, ' || true)budget ${BUDGET} s, each step ≤ ${STEP_LIMIT} s; $(nproc 2>/dev/null || echo ?) CPUs"
 
 step bandwidth 15 check bandwidth --mib "$BW_MIB"
