@@ -3,7 +3,7 @@
  * run step by step by bench/device-run.sh (each step in its own process, so each peak RSS is its own;
  * each step writes its JSON into DEVICE_RESULTS):
  *   adapter                                  the WebGPU adapter, or exit 3 with one line
- *   bandwidth [--mib 256] [--reps 5]         WGSL copy kernel, upload and read-back GB/s
+ *   bandwidth [--mib 1024] [--reps 5]        WGSL copy kernel, upload and read-back GB/s
  *   generate --out DIR --seed N [--layers 24] [--vocab 151936] [--dtype bf16] [--shard-gb G]
  *   merge --data DIR --method ta|ties        one WebGPU merge of DIR/{base,ft1,ft2}
  *   decode --model DIR --weights f32|f16|q4 [--prompt-tokens 64] [--new-tokens 64] [--reps 2]
@@ -16,7 +16,7 @@ const [step, ...rest] = process.argv.slice(2);
 const { values } = parseArgs({
   args: rest,
   options: {
-    mib: { type: 'string', default: '256' },
+    mib: { type: 'string', default: '1024' },
     reps: { type: 'string' },
     out: { type: 'string' },
     seed: { type: 'string', default: '1' },
