@@ -1,6 +1,7 @@
 /**
- * Independent f64 statements of mergekit's model_stock (merge_methods/model_stock.py) and nuslerp
- * (merge_methods/nuslerp.py) on small tensors, and the cases the CPU and WebGPU tests share.
+ * Independent f64 statements of mergekit's model_stock, nuslerp, multislerp and karcher
+ * (merge_methods/*.py) on small tensors, element by element as mergekit writes them, and the cases
+ * the CPU and WebGPU tests share.
  */
 import { type DType, decodeToF32, encodeFromF32 } from '../../src/core/dtype';
 import { randomFloats } from './checkpoints';
@@ -10,10 +11,10 @@ export const GROUPED_SHAPES: Readonly<Record<string, readonly number[]>> = { w: 
 
 export interface GroupedCase {
   readonly name: string;
-  readonly method: 'model_stock' | 'nuslerp';
+  readonly method: 'model_stock' | 'nuslerp' | 'multislerp' | 'karcher';
   readonly models: readonly { name: string; weight?: number }[];
   readonly base?: string;
-  readonly options: Readonly<Record<string, boolean>>;
+  readonly options: Readonly<Record<string, boolean | number>>;
   readonly dtype: DType;
   /** Model name → how its values derive from another's (a colinear pair), else random. */
   readonly colinear?: boolean;
@@ -129,9 +130,70 @@ function nuslerpRef(c: GroupedCase, name: string, shape: readonly number[]): num
   return out;
 }
 
+const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+const vdot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+
+function multislerpRef(c: GroupedCase, name: string): number[] {
+  const base = c.base ? groupedStored(c, c.base, name) : undefined;
+  const xs = c.models.map((m) => groupedStored(c, m.name, name).map((v, i) => v - (base ? base[i]! : 0)));
+  const raw = c.models.map((m) => m.weight!);
+  const w = c.options.normalize_weights === false ? raw : raw.map((v) => v / raw.reduce((a, b) => a + b, 0));
+  const eps = 1e-8;
+  const norms = xs.map(norm);
+  const units = xs.map((x, i) => x.map((v) => v / (norms[i]! + eps)));
+  let mean = units[0]!.map((_, e) => units.reduce((s, u, i) => s + u[e]! * w[i]!, 0));
+  const meanNorm = norm(mean);
+  mean = mean.map((v) => v / meanNorm);
+  const tangents = units.map((u) => {
+    const d = vdot(u, mean);
+    return u.map((v, e) => v - d * mean[e]!);
+  });
+  const tr = mean.map((_, e) => tangents.reduce((s, t, i) => s + t[e]! * w[i]!, 0));
+  const tn = norm(tr) + eps;
+  const avgNorm = norms.reduce((s, n, i) => s + n * w[i]!, 0);
+  return mean.map((m, e) => (m * Math.cos(tn) + tr[e]! * (Math.sin(tn) / tn)) * avgNorm + (base ? base[e]! : 0));
+}
+
+function karcherRef(c: GroupedCase, name: string): number[] {
+  const names = [...(c.base ? [c.base] : []), ...c.models.map((m) => m.name)];
+  const xs = names.map((m) => groupedStored(c, m, name));
+  const tol = Number(c.options.tol ?? 1e-5);
+  const maxIter = Number(c.options.max_iter ?? 10);
+  const alphas = xs.map(() => 1 / xs.length);
+  const norms = xs.map(norm);
+  const units = xs.map((x, i) => x.map((v) => v / norms[i]!));
+  let u = units[0]!.map((_, e) => units.reduce((s, un, i) => s + alphas[i]! * un[e]!, 0));
+  u = u.map((v) => v / norm(u));
+  for (let it = 0; it < maxIter; it++) {
+    const t = u.map(() => 0);
+    units.forEach((ui, i) => {
+      const dot = Math.min(1, Math.max(-1, vdot(u, ui)));
+      const theta = Math.acos(dot);
+      if (theta < tol) return;
+      ui.forEach((v, e) => (t[e]! += alphas[i]! * (theta / Math.sin(theta)) * (v - dot * u[e]!)));
+    });
+    const nt = norm(t);
+    if (nt < tol) break;
+    u = u.map((v, e) => Math.cos(nt) * v + Math.sin(nt) * (t[e]! / nt));
+    const nu = norm(u);
+    if (nu > tol) u = u.map((v) => v / nu);
+  }
+  const s = alphas.reduce((acc, a, i) => acc + a * norms[i]!, 0);
+  return u.map((v) => s * v);
+}
+
 export function groupedRef(c: GroupedCase, name: string): number[] {
   const shape = GROUPED_SHAPES[name]!;
-  return c.method === 'model_stock' ? modelStockRef(c, name, shape) : nuslerpRef(c, name, shape);
+  switch (c.method) {
+    case 'model_stock':
+      return modelStockRef(c, name, shape);
+    case 'nuslerp':
+      return nuslerpRef(c, name, shape);
+    case 'multislerp':
+      return multislerpRef(c, name);
+    case 'karcher':
+      return karcherRef(c, name);
+  }
 }
 
 const three = [{ name: 'a' }, { name: 'b' }, { name: 'c' }];
@@ -139,7 +201,44 @@ const pair = [
   { name: 'a', weight: 0.3 },
   { name: 'b', weight: 0.9 },
 ];
+const weighted3 = [
+  { name: 'a', weight: 0.5 },
+  { name: 'b', weight: 0.3 },
+  { name: 'c', weight: 0.4 },
+];
 export const GROUPED_CASES: readonly GroupedCase[] = [
+  make({
+    name: 'multislerp of three models, no base',
+    method: 'multislerp',
+    models: weighted3,
+    options: {},
+    dtype: 'F32',
+  }),
+  make({
+    name: 'multislerp of task vectors, weights not normalized, bf16',
+    method: 'multislerp',
+    base: 'base',
+    models: weighted3,
+    options: { normalize_weights: false },
+    dtype: 'BF16',
+  }),
+  make({
+    name: 'multislerp of two task vectors',
+    method: 'multislerp',
+    base: 'base',
+    models: pair,
+    options: {},
+    dtype: 'F32',
+  }),
+  make({ name: 'karcher of three models', method: 'karcher', models: three, options: {}, dtype: 'F32' }),
+  make({
+    name: 'karcher with a base_model among the models, max_iter 3, tol 1e-4, bf16',
+    method: 'karcher',
+    base: 'base',
+    models: three.slice(0, 2),
+    options: { max_iter: 3, tol: 1e-4 },
+    dtype: 'BF16',
+  }),
   make({
     name: 'model_stock, three models',
     method: 'model_stock',

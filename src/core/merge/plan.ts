@@ -268,7 +268,8 @@ export function planMerge(
   });
   /** The tensor family's own global parameters for one tensor (the recipe's value, else the method's default). */
   function tensorOptions(name: string, t: number): Record<string, number | boolean> {
-    const options: Record<string, number | boolean> = {};
+    // has_base: whether input 0 is a base_model (methods where it is optional: nuslerp, multislerp).
+    const options: Record<string, number | boolean> = { has_base: recipe.baseModel !== undefined };
     for (const key of spec.globalParameters) {
       if (key === 'int8_mask') continue;
       const v = setting(key, undefined, name, t) ?? parameterDefault(spec, key);

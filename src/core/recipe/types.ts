@@ -25,6 +25,8 @@ export const MERGE_METHODS = [
   'sce',
   'model_stock',
   'nuslerp',
+  'multislerp',
+  'karcher',
   'slerp',
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',

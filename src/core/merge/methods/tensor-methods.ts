@@ -4,9 +4,14 @@
  */
 import type { TensorJob } from '../tensor-job';
 import type { MethodSpec } from './registry';
+import { mergeKarcher } from './karcher';
 import { mergeModelStock } from './model-stock';
+import { mergeMultislerp } from './multislerp';
 import { mergeNuslerp } from './nuslerp';
 import { mergeSce } from './sce';
+
+/** The recipe names a base_model: it is input 0 (the planner's `has_base` option). */
+const hasBase = (job: TensorJob<unknown>) => job.global.options?.has_base === true;
 
 export function mergeTensorMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promise<void> {
   switch (spec.name) {
@@ -15,7 +20,11 @@ export function mergeTensorMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promi
     case 'model_stock':
       return mergeModelStock(job);
     case 'nuslerp':
-      return mergeNuslerp(job, job.inputs.length === 3);
+      return mergeNuslerp(job, hasBase(job));
+    case 'multislerp':
+      return mergeMultislerp(job, hasBase(job));
+    case 'karcher':
+      return mergeKarcher(job);
     default:
       throw new Error(`${spec.name} is not a tensor-family method`);
   }
