@@ -33,6 +33,9 @@ export const ALL_METHOD_RECIPES: Record<string, string> = {
     'merge_method: model_stock\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {filter_wise: true}',
   nuslerp:
     'merge_method: nuslerp\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.4}}, {model: b, parameters: {weight: 0.6}}]\nparameters: {nuslerp_flatten: false}',
+  multislerp:
+    'merge_method: multislerp\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.4}}, {model: b, parameters: {weight: 0.6}}]',
+  karcher: 'merge_method: karcher\nmodels: [{model: base}, {model: a}, {model: b}]\nparameters: {max_iter: 5}',
   slerp: 'merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: a}]\nparameters: {t: 0.3}',
   tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
   iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',
