@@ -9,7 +9,14 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
 import { AbortError } from '../../src/core/errors';
-import { CalibrationTextError, chooseExamples, referenceExamples } from '../../src/core/sens/calibration-text';
+import {
+  CalibrationTextError,
+  chooseExamples,
+  referenceExamples,
+  responseExamples,
+} from '../../src/core/sens/calibration-text';
+import { runsToJson } from '../../src/core/eval/report';
+import type { EvalRun } from '../../src/core/eval/run';
 import { type SensStatsError, checkStatsFor, parseSensStats, sensGroup } from '../../src/core/sens/stats';
 import { sensCalibrate } from '../../src/infer/sens/calibrate';
 import { sensitivityPass } from '../../src/infer/sens/pass';
@@ -90,6 +97,24 @@ describe('sensitivity calibration', () => {
     })();
     expect(long?.code).toBe('no-calibration-text');
     await folder.close();
+  });
+
+  it("takes long answers from a model's responses in an eval results file", () => {
+    const response = (problemId: string, text: string) => ({ problemId, text, tokens: 3, hitLimit: false });
+    const run = {
+      set: { name: 'arith', problems: 2, fewShotHeldOut: 0 },
+      maxNewTokens: 300,
+      ms: 1,
+      models: [
+        { name: 'demo-quick', responses: [response('a#1', 'The answer is 4.')] },
+        { name: 'demo-slow', responses: [response('a#1', 'long 1, wait, 4'), response('a#9', 'not in the set')] },
+      ],
+    } as unknown as EvalRun;
+    const questions = new Map([['a#1', 'What is 2 + 2?']]);
+    expect(responseExamples(runsToJson([run]), 'r.json', 'demo-slow', questions)).toEqual([
+      { id: 'a#1', question: 'What is 2 + 2?', answer: 'long 1, wait, 4' },
+    ]);
+    expect(() => responseExamples(runsToJson([run]), 'r.json', 'other', questions)).toThrow(CalibrationTextError);
   });
 
   it('cancels with an AbortError', async () => {

@@ -85,7 +85,7 @@ export function responseExamples(
   model: string,
   questions: ReadonlyMap<string, string>,
 ): CalibrationExample[] {
-  let doc: { runs?: { models?: { model?: string; responses?: { problemId: string; text: string }[] }[] }[] };
+  let doc: { runs?: { models?: { name?: string; responses?: { problemId: string; text: string }[] }[] }[] };
   try {
     doc = JSON.parse(resultsJson) as typeof doc;
   } catch (e) {
@@ -94,7 +94,7 @@ export function responseExamples(
   const out: CalibrationExample[] = [];
   for (const run of doc.runs ?? [])
     for (const m of run.models ?? [])
-      if (m.model === model)
+      if (m.name === model)
         for (const r of m.responses ?? []) {
           const question = questions.get(r.problemId);
           if (question && r.text.trim()) out.push({ id: r.problemId, question, answer: r.text });
