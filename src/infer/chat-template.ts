@@ -12,8 +12,8 @@ import { InferError } from './errors';
 export const CHAT_TEMPLATE_BOUNDS = {
   /** Characters of output (and of any one string the template builds). */
   maxChars: 1_000_000,
-  /** Items in any one list (range() included). */
-  maxItems: 100_000,
+  /** Items in any one list (range() included); also the most loop iterations between two checks. */
+  maxItems: 10_000,
   /** Magnitude of any number the template computes. */
   maxNumber: 1_000_000,
   /** Characters and list items built in total, summed over every step. */

@@ -49,14 +49,14 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelConfi
     if (v > 0) return v;
     throw new CheckpointError('bad-config', file, `'${key}' must be positive (got ${v})`);
   };
+  const modelType = typeof raw.model_type === 'string' ? raw.model_type : 'unknown';
   const archs = raw.architectures;
-  const architecture =
-    Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : String(raw.model_type ?? 'unknown');
+  const architecture = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : modelType;
   const hiddenSize = count('hidden_size');
   const numHeads = count('num_attention_heads');
   return {
     architecture,
-    modelType: String(raw.model_type ?? 'unknown'),
+    modelType,
     hiddenSize,
     intermediateSize: count('intermediate_size'),
     numLayers: count('num_hidden_layers'),
