@@ -19,6 +19,7 @@ import type { AimScaleParams } from '../core/kernels/aim-scale';
 import type { BernoulliMaskParams } from '../core/kernels/bernoulli-mask';
 import type { DareMaskParams } from '../core/kernels/dare-mask';
 import { type MagnitudeBandParams, tieBound } from '../core/kernels/magnitude-band';
+import type { NearswapParams } from '../core/kernels/nearswap';
 import { daresKeepThreshold } from '../core/kernels/rng';
 
 /** Uniform field types (their WGSL sizes and alignments are in uniforms.ts). */
@@ -183,6 +184,14 @@ export const KERNELS = {
     bindings: { x: 'read', key: 'read', out: 'rw' },
     overrides: {},
     cpuTwin: 'kernels/keep-where',
+  }),
+  nearswap: defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', t: 'f32' },
+    bindings: { base: 'read', other: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/nearswap',
+    windowUniforms: (p: NearswapParams) => ({ t: p.t }),
   }),
   'elect-sign': defineKernel({
     ...ELEMENTWISE,

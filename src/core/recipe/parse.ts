@@ -205,6 +205,9 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
       });
     if ((spec.family === 'task_vector' || spec.family === 'svd' || spec.family === 'tensor') && others.length === 0)
       throw new RecipeError('models', `${m} needs at least one model besides the base_model`);
+    for (const n of spec.globalParameters)
+      if (spec.parameters[n]?.required && parameters[n] === undefined)
+        throw new RecipeError(`parameters.${n}`, `${m} needs ${n}`);
     const { min = 0, max = Infinity } = spec.others ?? {};
     if (others.length < min || others.length > max)
       throw new RecipeError(

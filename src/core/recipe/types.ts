@@ -27,6 +27,7 @@ export const MERGE_METHODS = [
   'nuslerp',
   'multislerp',
   'karcher',
+  'nearswap',
   'slerp',
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',

@@ -7,6 +7,7 @@ import type { MethodSpec } from './registry';
 import { mergeKarcher } from './karcher';
 import { mergeModelStock } from './model-stock';
 import { mergeMultislerp } from './multislerp';
+import { mergeNearswap } from './nearswap';
 import { mergeNuslerp } from './nuslerp';
 import { mergeSce } from './sce';
 
@@ -25,6 +26,8 @@ export function mergeTensorMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promi
       return mergeMultislerp(job, hasBase(job));
     case 'karcher':
       return mergeKarcher(job);
+    case 'nearswap':
+      return mergeNearswap(job);
     default:
       throw new Error(`${spec.name} is not a tensor-family method`);
   }
