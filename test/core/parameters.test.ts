@@ -21,7 +21,13 @@ function recipe(method: MergeMethodName, extra: Record<string, unknown> = {}, mo
       model,
       ...(weighted ? { parameters: { weight: 1 } } : {}),
     })),
-    parameters: { ...(method === 'slerp' ? { t: 0.5 } : {}), ...extra },
+    // Required global parameters (slerp's and nearswap's t) at 0.5.
+    parameters: {
+      ...Object.fromEntries(
+        METHODS[method].globalParameters.filter((n) => METHODS[method].parameters[n]?.required).map((n) => [n, 0.5]),
+      ),
+      ...extra,
+    },
     ...more,
   };
 }
