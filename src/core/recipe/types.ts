@@ -28,6 +28,7 @@ export const MERGE_METHODS = [
   'multislerp',
   'karcher',
   'nearswap',
+  'arcee_fusion',
   'slerp',
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',

@@ -4,6 +4,7 @@
  */
 import type { TensorJob } from '../tensor-job';
 import type { MethodSpec } from './registry';
+import { mergeArceeFusion } from './arcee-fusion';
 import { mergeKarcher } from './karcher';
 import { mergeModelStock } from './model-stock';
 import { mergeMultislerp } from './multislerp';
@@ -28,6 +29,8 @@ export function mergeTensorMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promi
       return mergeKarcher(job);
     case 'nearswap':
       return mergeNearswap(job);
+    case 'arcee_fusion':
+      return mergeArceeFusion(job);
     default:
       throw new Error(`${spec.name} is not a tensor-family method`);
   }
