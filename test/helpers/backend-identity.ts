@@ -37,6 +37,7 @@ export const ALL_METHOD_RECIPES: Record<string, string> = {
     'merge_method: multislerp\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.4}}, {model: b, parameters: {weight: 0.6}}]',
   karcher: 'merge_method: karcher\nmodels: [{model: base}, {model: a}, {model: b}]\nparameters: {max_iter: 5}',
   nearswap: 'merge_method: nearswap\nbase_model: base\nmodels: [{model: a}]\nparameters: {t: 0.01}',
+  arcee_fusion: 'merge_method: arcee_fusion\nbase_model: base\nmodels: [{model: a}]',
   slerp: 'merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: a}]\nparameters: {t: 0.3}',
   tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
   iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',
