@@ -111,3 +111,85 @@ export interface SpectrumDiagnostics {
    */
   readonly effectiveRank: number;
 }
+
+/** The seven linear modules of a decoder layer, in the order the heatmaps draw them. */
+export const MODULES = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+export type ModuleName = (typeof MODULES)[number];
+
+/** Where a tensor sits in the layer × module grid: `…layers.3.self_attn.q_proj.weight` → layer 3, `q`. */
+export function layerModuleOf(tensor: string): { layer: number; module: ModuleName } | undefined {
+  const m = /(?:^|\.)layers\.(\d+)\.(?:.+\.)?(q|k|v|o|gate|up|down)_proj\.weight$/.exec(tensor);
+  return m ? { layer: Number(m[1]), module: m[2] as ModuleName } : undefined;
+}
+
+/** The figures a heatmap can show, one number per tensor. */
+export type HeatmapMetric = 'norm' | 'cosine' | 'signConflicts' | 'trimmed';
+export const HEATMAP_METRICS: readonly HeatmapMetric[] = ['norm', 'cosine', 'signConflicts', 'trimmed'];
+
+const mean = (xs: readonly { value: number }[]) =>
+  xs.length ? xs.reduce((s, x) => s + x.value, 0) / xs.length : undefined;
+
+/**
+ * One tensor's figure for a heatmap: ‖δ‖ and the trimmed fraction averaged over the models, cos(δ_a, δ_b)
+ * averaged over the pairs (with two task vectors: the one cosine), the sign-conflict fraction as is.
+ */
+export function metricValue(d: TensorDiagnostics, metric: HeatmapMetric): number | undefined {
+  switch (metric) {
+    case 'norm':
+      return mean(d.norms);
+    case 'cosine':
+      return mean(d.cosines);
+    case 'signConflicts':
+      return d.signConflicts;
+    case 'trimmed':
+      return mean(d.trimmed);
+  }
+}
+
+export interface HeatmapCell {
+  readonly layer: number;
+  readonly module: ModuleName;
+  readonly tensor: string;
+  readonly value: number;
+  readonly diagnostics: TensorDiagnostics;
+}
+
+/** A layer × module grid of one figure: rows[i][j] is layer `layers[i]`, module MODULES[j] (absent: not measured). */
+export interface Heatmap {
+  readonly metric: HeatmapMetric;
+  readonly layers: readonly number[];
+  readonly rows: readonly (readonly (HeatmapCell | undefined)[])[];
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * The layer × module grid of `metric` over a merge's per-tensor diagnostics; undefined when no
+ * tensor of the grid has that figure (e.g. cosines with one task vector). Every layer that has a
+ * module tensor gets a row, so the grid is layers × 7.
+ */
+export function heatmapOf(
+  records: readonly { readonly tensor: string; readonly diagnostics: TensorDiagnostics }[],
+  metric: HeatmapMetric,
+): Heatmap | undefined {
+  const byLayer = new Map<number, (HeatmapCell | undefined)[]>();
+  for (const { tensor, diagnostics } of records) {
+    const at = layerModuleOf(tensor);
+    if (!at) continue;
+    const row = byLayer.get(at.layer) ?? MODULES.map(() => undefined);
+    byLayer.set(at.layer, row);
+    const value = metricValue(diagnostics, metric);
+    if (value !== undefined && Number.isFinite(value))
+      row[MODULES.indexOf(at.module)] = { ...at, tensor, value, diagnostics };
+  }
+  const layers = [...byLayer.keys()].sort((a, b) => a - b);
+  const values = layers.flatMap((l) => byLayer.get(l)!.flatMap((c) => (c ? [c.value] : [])));
+  if (!values.length) return undefined;
+  return {
+    metric,
+    layers,
+    rows: layers.map((l) => byLayer.get(l)!),
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
+}
