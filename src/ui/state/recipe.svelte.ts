@@ -43,7 +43,7 @@ export const PRESETS: readonly Preset[] = [
   {
     id: 'dare',
     label: 'DARE p=0.3',
-    description: 'Drop 30% of δ at random, rescale by 1/0.7, then TA α=0.7',
+    description: 'Drop 30% of δ at random, rescale by ‖δ‖₁ / ‖kept δ‖₁ (about 1/0.7), then TA α=0.7',
     build: (q, s) => base('dare_linear', q, [{ model: s, parameters: { weight: 0.7, density: 0.7 } }]),
   },
   {
