@@ -23,6 +23,21 @@ export interface ModelConfig {
   readonly raw: Readonly<Record<string, unknown>>;
 }
 
+/** Deeper than any real config.json (text_config → rope_scaling is 3); the raw JSON is re-serialised on output. */
+export const MAX_CONFIG_DEPTH = 32;
+
+/** Whether `v` nests deeper than `limit`, found without recursion (which a deep value would overflow). */
+function nestsDeeper(v: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [x, depth] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(x)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export function parseModelConfig(text: string, file = 'config.json'): ModelConfig {
   let raw: Record<string, unknown>;
   try {
@@ -32,6 +47,8 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelConfi
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw))
     throw new CheckpointError('bad-config', file, 'not a JSON object');
+  if (nestsDeeper(raw, MAX_CONFIG_DEPTH))
+    throw new CheckpointError('bad-config', file, `nests deeper than ${MAX_CONFIG_DEPTH} levels`);
   const num = (key: string, fallback?: number): number => {
     const v = raw[key];
     if (typeof v === 'number' && Number.isFinite(v)) return v;
