@@ -4,42 +4,17 @@
  * on the wasm EP, 8 new tokens. The browser's processes are sampled meanwhile: their peak RSS
  * (the renderer, which hosts the evaluation worker, and all together) is reported.
  */
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { type Lab, demoReady, openLab } from '../e2e/harness';
 import { gb, qwen15bCheckpoint } from './checkpoint';
-
-interface Sample {
-  renderer: number;
-  total: number;
-}
-
-/** RSS of the lab's Chromium processes (its profile folders are named merge-lab-chrome-*). */
-function sampleChromium(): Sample {
-  let out: string;
-  try {
-    out = execFileSync('ps', ['-eo', 'rss=,args='], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  } catch {
-    return { renderer: 0, total: 0 };
-  }
-  let renderer = 0;
-  let total = 0;
-  for (const line of out.split('\n')) {
-    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
-    if (!m || !m[2]!.includes('chromium') || !m[2]!.includes('merge-lab-chrome-')) continue;
-    const bytes = Number(m[1]) * 1024;
-    total += bytes;
-    if (m[2]!.includes('--type=renderer')) renderer = Math.max(renderer, bytes);
-  }
-  return { renderer, total };
-}
+import { type ChromiumSample, sampleChromium } from './chromium-rss';
 
 describe('scale: Qwen2.5-1.5B shape in the page (Chromium, wasm)', () => {
   it('loads from local files and evaluates one problem in q4, reporting memory', async () => {
     const model = await qwen15bCheckpoint();
     const name = model.split('/').pop()!;
     const lab: Lab = await openLab();
-    const peak: Sample = { renderer: 0, total: 0 };
+    const peak: ChromiumSample = { renderer: 0, total: 0 };
     const timer = setInterval(() => {
       const s = sampleChromium();
       peak.renderer = Math.max(peak.renderer, s.renderer);
