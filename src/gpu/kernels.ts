@@ -20,6 +20,7 @@ import type { BernoulliMaskParams } from '../core/kernels/bernoulli-mask';
 import type { DareMaskParams } from '../core/kernels/dare-mask';
 import { type MagnitudeBandParams, tieBound } from '../core/kernels/magnitude-band';
 import type { NearswapParams } from '../core/kernels/nearswap';
+import type { RamAccumulateParams } from '../core/kernels/ram';
 import { daresKeepThreshold } from '../core/kernels/rng';
 
 /** Uniform field types (their WGSL sizes and alignments are in uniforms.ts). */
@@ -192,6 +193,21 @@ export const KERNELS = {
     overrides: {},
     cpuTwin: 'kernels/nearswap',
     windowUniforms: (p: NearswapParams) => ({ t: p.t }),
+  }),
+  'ram-accumulate': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32', epsilon: 'f32', w: 'f32', count: 'u32' },
+    bindings: { x: 'read', acc: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/ram',
+    windowUniforms: (p: RamAccumulateParams) => ({ epsilon: p.epsilon, w: p.w, count: p.count ? 1 : 0 }),
+  }),
+  'ram-final': defineKernel({
+    ...ELEMENTWISE,
+    uniforms: { n: 'u32' },
+    bindings: { sum: 'read', weighted: 'read', count: 'read', out: 'rw' },
+    overrides: {},
+    cpuTwin: 'kernels/ram',
   }),
   'elect-sign': defineKernel({
     ...ELEMENTWISE,

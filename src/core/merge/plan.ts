@@ -225,14 +225,14 @@ export function planMerge(
                   ),
             density: numberSetting('density', model, name, t, DEFAULT_DENSITY, `models[${model}].parameters.density`),
             gamma: numberSetting('gamma', model, name, t, DEFAULT_GAMMA, `models[${model}].parameters.gamma`),
-            ...(spec.sparsification === 'della'
+            ...(spec.parameters.epsilon
               ? {
                   epsilon: numberSetting(
                     'epsilon',
                     model,
                     name,
                     t,
-                    DEFAULT_EPSILON,
+                    (parameterDefault(spec, 'epsilon') as number | undefined) ?? DEFAULT_EPSILON,
                     `models[${model}].parameters.epsilon`,
                   ),
                 }
@@ -240,7 +240,8 @@ export function planMerge(
           };
       if (Number.isNaN(params.weight))
         throw new RecipeError(`models[${model}].parameters.weight`, `no weight resolves for tensor '${name}'`);
-      if (params.epsilon !== undefined) checkDellaRange(model, name, params.density, params.epsilon);
+      if (params.epsilon !== undefined && spec.sparsification === 'della')
+        checkDellaRange(model, name, params.density, params.epsilon);
       const modelIndex = recipe.models.findIndex((m) => m.model === model);
       return { model, tensor, available, params, stream: (fnv1a(name) ^ lowbias32(modelIndex + 1)) >>> 0 };
     });

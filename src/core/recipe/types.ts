@@ -29,6 +29,8 @@ export const MERGE_METHODS = [
   'karcher',
   'nearswap',
   'arcee_fusion',
+  'ram',
+  'ramplus_tl',
   'slerp',
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',

@@ -7,6 +7,7 @@
  */
 import type { MergeMethodName } from '../../recipe/types';
 import { PARAMETERS, type ParameterName } from './parameters';
+import { TENSOR_ROWS } from './tensor-rows';
 
 /** `della`: mergekit's della_magprune (keep probabilities by magnitude rank within each row). */
 export type Sparsification = 'none' | 'magnitude' | 'random' | 'magnitude_outliers' | 'della';
@@ -72,6 +73,14 @@ export function numberDefault(spec: MethodRow, name: ParameterName): number {
 /** The parameters a method reads, in row order. */
 export function methodParameterNames(spec: MethodRow): ParameterName[] {
   return Object.keys(spec.parameters) as ParameterName[];
+}
+
+/** Method rows of one table as specs, keyed by name. */
+function methods<K extends MergeMethodName>(rows: Readonly<Record<K, MethodRow>>): Record<K, MethodSpec> {
+  return Object.fromEntries(Object.entries<MethodRow>(rows).map(([k, row]) => [k, method(row)])) as Record<
+    K,
+    MethodSpec
+  >;
 }
 
 function method(row: MethodRow): MethodSpec {
@@ -241,97 +250,7 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
       'θ = θ₀ + λ Σ w_t r_t (m_t ⊙ δ_t), m_t ~ Bernoulli(density − ε + 2ε · rank_row(|δ|)/(cols − 1)), r_t = ‖δ_t‖₁/‖m_t ⊙ δ_t‖₁',
     reference: 'https://arxiv.org/abs/2406.11617',
   }),
-  sce: method({
-    name: 'sce',
-    title: 'SCE (select, calculate, erase)',
-    family: 'tensor',
-    sparsification: 'none',
-    consensus: 'sign',
-    needsBase: true,
-    mergekit: true,
-    parameters: { select_topk: {}, int8_mask: {} },
-    formula:
-      'δ_t masked to the top select_topk of var_t(δ); w_t = mean(δ_t²)/Σ mean(δ²); θ = θ₀ + Σ_{sign δ_t = γ} w_t δ_t / Σ_{agree} w_t, γ = sign(Σ δ_t)',
-    reference: 'https://arxiv.org/abs/2408.07990',
-  }),
-  model_stock: method({
-    name: 'model_stock',
-    title: 'Model Stock',
-    family: 'tensor',
-    sparsification: 'none',
-    consensus: 'none',
-    needsBase: true,
-    mergekit: true,
-    others: { min: 2 },
-    parameters: { filter_wise: {} },
-    formula: 't = N cos θ / (1 + (N − 1) cos θ), cos θ = mean_{i<j} cos(δ_i, δ_j); θ = θ₀ + t (mean θ_i − θ₀)',
-    reference: 'https://arxiv.org/abs/2403.19522',
-  }),
-  nuslerp: method({
-    name: 'nuslerp',
-    title: 'NuSLERP',
-    family: 'tensor',
-    sparsification: 'none',
-    consensus: 'none',
-    needsBase: false,
-    mergekit: true,
-    others: { min: 2, max: 2 },
-    parameters: { weight: { required: true }, nuslerp_flatten: {}, nuslerp_row_wise: {} },
-    formula:
-      't = w₁/(w₀ + w₁); θ = [θ₀ +] slerp(t, v₀, v₁), v = θ_i (or δ_i with a base_model), per tensor, row or column',
-    reference: 'https://github.com/arcee-ai/mergekit',
-  }),
-  multislerp: method({
-    name: 'multislerp',
-    title: 'Multi-SLERP',
-    family: 'tensor',
-    sparsification: 'none',
-    consensus: 'none',
-    needsBase: false,
-    mergekit: true,
-    parameters: { weight: { required: true }, normalize_weights: {}, eps: {} },
-    formula:
-      'u_i = x_i/‖x_i‖; m̂ = normalize(Σ w_i u_i); r = Σ w_i (u_i − (u_i·m̂) m̂); θ = [θ₀ +] (m̂ cos‖r‖ + r̂ sin‖r‖) Σ w_i ‖x_i‖',
-    reference: 'https://goddard.blog/posts/multislerp-wow-what-a-cool-idea',
-  }),
-  karcher: method({
-    name: 'karcher',
-    title: 'Karcher mean',
-    family: 'tensor',
-    sparsification: 'none',
-    consensus: 'none',
-    needsBase: false,
-    mergekit: true,
-    parameters: { max_iter: {}, tol: {} },
-    formula: 'u = Riemannian mean of x_i/‖x_i‖ on the sphere (≤ max_iter steps, to tol); θ = mean(‖x_i‖) · u',
-    reference: 'https://en.wikipedia.org/wiki/Karcher_mean',
-  }),
-  nearswap: method({
-    name: 'nearswap',
-    title: 'NearSwap',
-    family: 'tensor',
-    sparsification: 'none',
-    consensus: 'none',
-    needsBase: true,
-    mergekit: true,
-    others: { min: 1, max: 1 },
-    parameters: { t: { required: true, note: 'the distance |θ₀ − θ₁| below which θ₁ is taken' } },
-    formula: 'w = clamp(t / max(|θ₀ − θ₁|, 1e-6), 0, 1); θ = w θ₁ + (1 − w) θ₀, element by element',
-    reference: 'https://huggingface.co/alchemonaut/QuartetAnemoi-70B-t0.0001',
-  }),
-  arcee_fusion: method({
-    name: 'arcee_fusion',
-    title: 'Arcee Fusion',
-    family: 'tensor',
-    sparsification: 'none',
-    consensus: 'none',
-    needsBase: true,
-    mergekit: true,
-    others: { min: 1, max: 1 },
-    parameters: {},
-    formula: 's = |θ₁ − θ₀| · KL(softmax θ₁ ‖ softmax θ₀) per row; θ = θ₀ + (θ₁ − θ₀) where s ≥ median(s) + 1.5 IQR(s)',
-    reference: 'https://arcee.ai',
-  }),
+  ...methods(TENSOR_ROWS),
   slerp: method({
     name: 'slerp',
     title: 'SLERP',

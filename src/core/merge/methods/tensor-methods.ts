@@ -9,6 +9,7 @@ import { mergeKarcher } from './karcher';
 import { mergeModelStock } from './model-stock';
 import { mergeMultislerp } from './multislerp';
 import { mergeNearswap } from './nearswap';
+import { mergeRam } from './ram';
 import { mergeNuslerp } from './nuslerp';
 import { mergeSce } from './sce';
 
@@ -31,6 +32,9 @@ export function mergeTensorMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promi
       return mergeNearswap(job);
     case 'arcee_fusion':
       return mergeArceeFusion(job);
+    case 'ram':
+    case 'ramplus_tl':
+      return mergeRam(job, spec.name === 'ramplus_tl');
     default:
       throw new Error(`${spec.name} is not a tensor-family method`);
   }
