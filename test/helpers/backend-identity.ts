@@ -38,6 +38,9 @@ export const ALL_METHOD_RECIPES: Record<string, string> = {
   karcher: 'merge_method: karcher\nmodels: [{model: base}, {model: a}, {model: b}]\nparameters: {max_iter: 5}',
   nearswap: 'merge_method: nearswap\nbase_model: base\nmodels: [{model: a}]\nparameters: {t: 0.01}',
   arcee_fusion: 'merge_method: arcee_fusion\nbase_model: base\nmodels: [{model: a}]',
+  ram: 'merge_method: ram\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {epsilon: 0.01}',
+  ramplus_tl:
+    'merge_method: ramplus_tl\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {epsilon: 0.01, r: 0.3}',
   slerp: 'merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: a}]\nparameters: {t: 0.3}',
   tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
   iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',
