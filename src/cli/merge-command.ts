@@ -10,7 +10,7 @@ import { mergekitWarnings, parseRecipe } from '../core/recipe/parse';
 import { FsOutputFolder } from '../node/fs-folder';
 import { UsageError, parse, parseBytes } from './args';
 import { selectBackend } from './backends';
-import { defaultThreads, nodeTensorWorkers } from '../node/merge-threads';
+import { defaultThreads, nodeTensorWorkers, threadsAvailable } from '../node/merge-threads';
 import { loadAimStats, openRecipeSources } from './load-sources';
 import { formatBytes, formatMs } from '../core/units';
 import { progressPrinter } from './progress';
@@ -46,8 +46,10 @@ export async function mergeCommand(argv: string[]): Promise<void> {
   const activationStats = await loadAimStats(recipe, path.dirname(path.resolve(recipeFile)));
   const { backend, kind, notice } = await selectBackend(values.backend!);
   // The fast CPU backend spreads tensors over worker threads; the reference stays the plain single-threaded spec.
-  const workers = kind === 'cpu' && threads > 1 ? nodeTensorWorkers(threads, 'cpu') : undefined;
+  const threaded = kind === 'cpu' && threads > 1;
+  const workers = threaded && threadsAvailable() ? nodeTensorWorkers(threads, 'cpu') : undefined;
   process.stderr.write(`${notice}${workers ? `, ${threads} threads` : ''}\n`);
+  if (threaded && !workers) process.stderr.write('notice: this build cannot start worker threads; merging on one\n');
   const bar = progressPrinter();
   const ac = new AbortController();
   const onSigint = () => ac.abort();

@@ -3,7 +3,9 @@
  * merge-thread.mjs, which loads the TypeScript sources through tsx (as bin/merge-lab.mjs does),
  * so the same files serve `npx merge-lab`, `tsx` and vitest.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { TensorWorkerPool, WorkerBackendKind, WorkerPort } from '../core/merge/parallel/protocol';
 
@@ -27,6 +29,9 @@ function threadPort(worker: Worker): WorkerPort {
     },
   };
 }
+
+/** Whether this copy of the CLI can start tensor threads (a bundle without merge-thread.mjs beside it cannot). */
+export const threadsAvailable = (): boolean => ENTRY.protocol === 'file:' && existsSync(fileURLToPath(ENTRY));
 
 /** The default thread count: the cores this process may use. */
 export const defaultThreads = (): number => availableParallelism();
