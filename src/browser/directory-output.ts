@@ -5,6 +5,7 @@
  */
 import { LabError } from '../core/errors';
 import type { FileWriter, OutputFolder } from '../core/io/output-folder';
+import { asStorageFull } from './opfs-room';
 
 /** A merge would replace a finished model in the folder it was given: refused, never overwritten. */
 export class OutputExistsError extends LabError {
@@ -50,10 +51,14 @@ export class DirectoryOutputFolder implements OutputFolder {
     let open = true;
     return {
       async write(bytes) {
-        await w.write(bytes as Uint8Array<ArrayBuffer>);
+        try {
+          await w.write(bytes as Uint8Array<ArrayBuffer>);
+        } catch (e) {
+          throw asStorageFull(e, file);
+        }
       },
       async close() {
-        if (open) await w.close();
+        if (open) await w.close().catch((e: unknown) => Promise.reject(asStorageFull(e, file)));
         open = false;
       },
       async abort() {

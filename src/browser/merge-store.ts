@@ -3,7 +3,8 @@
  * Each merge is a folder `merge-lab-<name>` written by the merge worker; once it is complete, the
  * page writes `merge-lab-recipe.json` beside the model files: the recipe that made it, its label
  * and, for a sweep point, the swept parameter and value. Folders of cancelled or failed merges
- * hold no config.json and are listed as incomplete, so that they can be deleted.
+ * (or of a tab closed mid-merge) hold no config.json: the next start removes them, unless a merge
+ * in another tab holds the folder's Web Lock while it writes.
  */
 
 /** OPFS folder of a merge named `name` (e.g. `merge-3-ties`). */
@@ -118,4 +119,29 @@ export async function writeMergeRecord(record: MergeRecord): Promise<void> {
 export async function deleteStoredMerge(name: string): Promise<void> {
   const root = await opfsRoot();
   await root?.removeEntry(mergeFolder(name), { recursive: true });
+}
+
+/** Web Locks where the browser has them: a merge holds its folder's lock while it writes. */
+function locks(): LockManager | undefined {
+  return typeof navigator !== 'undefined' ? navigator.locks : undefined;
+}
+
+/** Runs `work` holding the lock of a merge folder, so that another tab's start-up cleanup leaves it alone. */
+export async function whileWriting<T>(folder: string, work: () => Promise<T>): Promise<T> {
+  const manager = locks();
+  return manager ? manager.request(folder, () => work()) : work();
+}
+
+/** Runs `remove` unless a merge holds the folder's lock; whether it ran. */
+export async function removeIfUnlocked(folder: string, remove: () => Promise<void>): Promise<boolean> {
+  const manager = locks();
+  if (!manager) {
+    await remove();
+    return true;
+  }
+  return manager.request(folder, { ifAvailable: true }, async (lock) => {
+    if (!lock) return false;
+    await remove();
+    return true;
+  });
 }

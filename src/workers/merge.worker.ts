@@ -13,6 +13,7 @@ import { type LabWarning, MergeError, describeError } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { MapModelFolder } from '../core/io/byte-source';
 import { DirectoryOutputFolder } from '../browser/directory-output';
+import { checkOpfsRoom } from '../browser/opfs-room';
 import { MemoryOutputFolder } from '../core/io/output-folder';
 import { parseActivationStats } from '../core/merge/activation-stats';
 import type { TensorBackend } from '../core/merge/backend';
@@ -20,6 +21,7 @@ import { CpuBackend } from '../core/merge/cpu-backend';
 import { FastCpuBackend } from '../core/merge/fast/fast-cpu-backend';
 import type { TensorWorkerPool } from '../core/merge/parallel/protocol';
 import { type MergeProgress, type MergeSummary, merge } from '../core/merge/execute';
+import { planMerge } from '../core/merge/plan';
 import { parseRecipe } from '../core/recipe/parse';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../core/merge/diagnostics';
 import { WebGpuBackend } from '../gpu/backend';
@@ -123,6 +125,11 @@ export function createMergeWorkerApi(
         const sources = new Map<string, Checkpoint>();
         for (const [ref, files] of Object.entries(req.models))
           sources.set(ref, await Checkpoint.open(new MapModelFolder(ref, new Map(Object.entries(files)))));
+        const activationStats = req.activationStats
+          ? parseActivationStats(req.activationStats, recipe.aim?.calibration ?? 'activation statistics')
+          : undefined;
+        // OPFS: a merge the quota cannot hold is refused before anything is written.
+        if (req.opfsFolder) await checkOpfsRoom(planMerge(recipe, sources, activationStats).bytesOut, req.opfsFolder);
         const out = req.opfsFolder ? await DirectoryOutputFolder.opfs(req.opfsFolder) : new MemoryOutputFolder('merge');
         let last = 0;
         const summary = await merge(recipe, sources, backend, out, {
@@ -140,14 +147,7 @@ export function createMergeWorkerApi(
             : {}),
           ...(req.chunkElements ? { chunkElements: req.chunkElements } : {}),
           ...(req.shardBytes ? { shardBytes: req.shardBytes } : {}),
-          ...(req.activationStats
-            ? {
-                activationStats: parseActivationStats(
-                  req.activationStats,
-                  recipe.aim?.calibration ?? 'activation statistics',
-                ),
-              }
-            : {}),
+          ...(activationStats ? { activationStats } : {}),
           onProgress: (p) => {
             const t = Date.now();
             if (!onProgress || (t - last < 50 && p.tensorsDone < p.tensorsTotal)) return;

@@ -10,8 +10,11 @@ import {
   listStoredMerges,
   mergeFolder,
   mergeFolderExists,
+  removeIfUnlocked,
+  whileWriting,
   writeMergeRecord,
 } from '../../browser/merge-store';
+import { requestPersistentStorage } from '../../browser/opfs-room';
 import { type LabWarning, describeError, isAbortError } from '../../core/errors';
 import type { ActivationStats } from '../../core/merge/activation-stats';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../../core/merge/diagnostics';
@@ -47,6 +50,8 @@ export class MergeState {
   #records = $state.raw<Record<string, MergeRecord>>({});
   #incomplete = $state.raw<StoredMerge[]>([]);
   #storeError = $state<string | undefined>(undefined);
+  #cleanupNotice = $state<string | undefined>(undefined);
+  #persistent: Promise<boolean> | undefined;
   #count = 0;
   #abort: AbortController | undefined;
 
@@ -94,6 +99,10 @@ export class MergeState {
   get storeError(): string | undefined {
     return this.#storeError;
   }
+  /** What the start-up cleanup removed (folders of merges that never finished), if anything. */
+  get cleanupNotice(): string | undefined {
+    return this.#cleanupNotice;
+  }
   /** How a merge was made (its recipe, label, sweep value), by model name. */
   recordOf(name: string): MergeRecord | undefined {
     return this.#records[name];
@@ -108,7 +117,15 @@ export class MergeState {
     try {
       const stored = await listStoredMerges();
       this.#count = Math.max(this.#count, ...stored.map((s) => s.index));
-      this.#incomplete = stored.filter((s) => !s.complete);
+      // Folders of merges that were cancelled, failed or cut off by a closed tab: removed, unless a
+      // merge in another tab still writes one (it holds the folder's lock).
+      const leftovers = stored.filter((s) => !s.complete);
+      const removed: string[] = [];
+      for (const s of leftovers)
+        if (await removeIfUnlocked(s.folder, () => deleteStoredMerge(s.name))) removed.push(s.folder);
+      this.#incomplete = leftovers.filter((s) => !removed.includes(s.folder));
+      if (removed.length)
+        this.#cleanupNotice = `Removed what ${removed.length === 1 ? 'an unfinished merge' : `${removed.length} unfinished merges`} left behind (${removed.join(', ')}).`;
       for (const s of stored.filter((x) => x.complete && !this.models.byName(x.name))) {
         const label = s.record?.label ?? s.name;
         const entry = await this.models.add({ name: s.name, files: s.files }, 'merged', label);
@@ -176,25 +193,29 @@ export class MergeState {
     try {
       const name = await this.freshName(recipe.mergeMethod);
       const yaml = emitRecipe(recipe);
-      const res = await this.client.merge(
-        {
-          recipe: yaml,
-          models,
-          opfsFolder: mergeFolder(name),
-          ...(activationStats ? { activationStats: JSON.stringify(activationStats) } : {}),
-        },
-        {
-          signal: abort.signal,
-          onProgress: (p) => (this.#progress = p),
-          onSpectrum: (d) => (this.#spectra = [...this.#spectra, d]),
-          onTensor: (tensor, diagnostics) => {
-            pending.push({ tensor, diagnostics });
-            flush ??= setTimeout(() => {
-              this.#diagnostics = [...this.#diagnostics, ...pending.splice(0)];
-              flush = undefined;
-            }, 100);
+      // Kept merges should survive storage pressure: ask once for persistent storage.
+      await (this.#persistent ??= requestPersistentStorage());
+      const res = await whileWriting(mergeFolder(name), () =>
+        this.client.merge(
+          {
+            recipe: yaml,
+            models,
+            opfsFolder: mergeFolder(name),
+            ...(activationStats ? { activationStats: JSON.stringify(activationStats) } : {}),
           },
-        },
+          {
+            signal: abort.signal,
+            onProgress: (p) => (this.#progress = p),
+            onSpectrum: (d) => (this.#spectra = [...this.#spectra, d]),
+            onTensor: (tensor, diagnostics) => {
+              pending.push({ tensor, diagnostics });
+              flush ??= setTimeout(() => {
+                this.#diagnostics = [...this.#diagnostics, ...pending.splice(0)];
+                flush = undefined;
+              }, 100);
+            },
+          },
+        ),
       );
       if (flush) clearTimeout(flush);
       this.#diagnostics = [...this.#diagnostics, ...pending.splice(0)];
