@@ -55,15 +55,16 @@ function nodeDigests(dir: string): Record<string, string[]> {
   return out;
 }
 
-/** The same digests of the newest merge folder in the page's OPFS (the one holding `merge-lab-recipe.json`). */
+/** The same digests of the newest merge folder in the page's OPFS (`merge-lab-merge-<n>-<method>`). */
 async function pageDigests(page: Page, files: string[]): Promise<Record<string, string[]>> {
   return page.evaluate(
     async ([names, slice]) => {
       const root = await navigator.storage.getDirectory();
       const merges: string[] = [];
       for await (const [name, handle] of root as unknown as AsyncIterable<[string, FileSystemHandle]>)
-        if (handle.kind === 'directory' && /^merge-\d+/.test(name)) merges.push(name);
-      merges.sort((x, y) => Number(/\d+/.exec(y)![0]) - Number(/\d+/.exec(x)![0]));
+        if (handle.kind === 'directory' && /^merge-lab-merge-\d+-/.test(name)) merges.push(name);
+      const index = (n: string) => Number(/^merge-lab-merge-(\d+)-/.exec(n)![1]);
+      merges.sort((x, y) => index(y) - index(x));
       const dir = await root.getDirectoryHandle(merges[0]!);
       const hex = (b: ArrayBuffer) => [...new Uint8Array(b)].map((v) => v.toString(16).padStart(2, '0')).join('');
       const out: Record<string, string[]> = {};
