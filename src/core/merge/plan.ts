@@ -21,6 +21,7 @@ import {
 } from './methods/parameters';
 import { METHODS, type MethodSpec, numberDefault, parameterDefault } from './methods/registry';
 import { type ActivationStats, aimApplies, normalisedScale } from './activation-stats';
+import { planPassthrough } from './methods/passthrough-plan';
 import type { InputParameters, SvdSettings } from './tensor-job';
 
 export interface PlannedInput {
@@ -80,6 +81,8 @@ export interface MergePlan {
   readonly tieWordEmbeddings: boolean;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** passthrough with slices: the output's layer count (config.json's num_hidden_layers). */
+  readonly outputLayers?: number;
 }
 
 const LM_HEAD = 'lm_head.weight';
@@ -101,6 +104,7 @@ export function planMerge(
   stats?: ActivationStats,
 ): MergePlan {
   const spec = METHODS[recipe.mergeMethod];
+  if (spec.name === 'passthrough') return passthroughPlan(recipe, sources, spec);
   const refs = methodInputs(recipe, spec);
   const warnings: MergeWarning[] = [];
   const warn = (code: MergeWarningCode, tensor: string, message: string) => warnings.push({ code, tensor, message });
@@ -319,10 +323,30 @@ export function planMerge(
       `${m}: tied embeddings; lm_head.weight materialised from model.embed_tokens.weight`,
     );
 
-  const bytesIn = tensors.reduce((s, tp) => s + tp.inputs.reduce((a, i) => a + i.tensor.byteLength, 0), 0);
-  const bytesOut = tensors.reduce((s, tp) => s + tp.numel * (tp.outDtype === 'F32' ? 4 : 2), 0);
   const tieWordEmbeddings = !names.includes(LM_HEAD) && (primary.config?.tieWordEmbeddings ?? false);
-  return { spec, tensors, inputModels: refs, warnings, primary, tieWordEmbeddings, bytesIn, bytesOut };
+  return { spec, tensors, inputModels: refs, warnings, primary, tieWordEmbeddings, ...byteTotals(tensors) };
+}
+
+function byteTotals(tensors: readonly TensorPlan[]): { bytesIn: number; bytesOut: number } {
+  return {
+    bytesIn: tensors.reduce((s, tp) => s + tp.inputs.reduce((a, i) => a + i.tensor.byteLength, 0), 0),
+    bytesOut: tensors.reduce((s, tp) => s + tp.numel * (tp.outDtype === 'F32' ? 4 : 2), 0),
+  };
+}
+
+/** passthrough (with or without slices): tensors taken whole from one model each (methods/passthrough-plan.ts). */
+function passthroughPlan(recipe: Recipe, sources: ReadonlyMap<string, Checkpoint>, spec: MethodSpec): MergePlan {
+  const { tensors, primary, outputLayers } = planPassthrough(recipe, sources);
+  return {
+    spec,
+    tensors,
+    inputModels: recipe.models.map((m) => m.model),
+    warnings: [],
+    primary,
+    tieWordEmbeddings: !tensors.some((t) => t.name === LM_HEAD) && (primary.config?.tieWordEmbeddings ?? false),
+    ...byteTotals(tensors),
+    ...(outputLayers !== undefined ? { outputLayers } : {}),
+  };
 }
 
 /** mergekit's della_magprune refuses a density ± ε outside (0, 1) when it sparsifies (0 < density < 1). */

@@ -30,8 +30,13 @@ export const RECIPE_KEYS: readonly RecipeKeyDef[] = [
   },
   { key: 'vocab_policy', mergekit: false, description: "`error` (default) or `base`: keep the base's embedding rows" },
   { key: 'aim', mergekit: false, description: 'activation-informed merging after the method: `{omega, calibration}`' },
+  {
+    key: 'slices',
+    mergekit: true,
+    description: 'passthrough only: the output layers as `[{sources: [{model, layer_range: [start, end]}]}]`',
+  },
   { key: 'name', mergekit: true, description: 'a label for the recipe (mergekit-multi names its stages with it)' },
 ];
 
 /** Layer surgery: mergekit keys Merge Lab rejects with a pointer to `models`. */
-export const SURGERY_KEYS: readonly string[] = ['slices', 'modules'];
+export const SURGERY_KEYS: readonly string[] = ['modules'];

@@ -14,9 +14,20 @@ import { DEFAULT_SEED, type Recipe, type RecipeWarning, type RecipeWarningCode }
 export function recipeToObject(r: Recipe): Record<string, unknown> {
   const out: Record<string, unknown> = { merge_method: r.mergeMethod };
   if (r.baseModel) out.base_model = r.baseModel;
-  out.models = r.models.map((m) =>
-    Object.keys(m.parameters).length ? { model: m.model, parameters: { ...m.parameters } } : { model: m.model },
-  );
+  if (r.slices)
+    out.slices = r.slices.map((s) => ({
+      sources: [
+        {
+          model: s.model,
+          layer_range: [...s.layerRange],
+          ...(Object.keys(s.parameters).length ? { parameters: { ...s.parameters } } : {}),
+        },
+      ],
+    }));
+  else
+    out.models = r.models.map((m) =>
+      Object.keys(m.parameters).length ? { model: m.model, parameters: { ...m.parameters } } : { model: m.model },
+    );
   if (Object.keys(r.parameters).length) out.parameters = { ...r.parameters };
   if (r.dtype) out.dtype = recipeDTypeName(r.dtype);
   if (r.tokenizerSource) out.tokenizer_source = r.tokenizerSource;

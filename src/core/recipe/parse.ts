@@ -16,6 +16,7 @@ import {
 } from '../merge/methods/parameters';
 import { METHODS, type MethodSpec } from '../merge/methods/registry';
 import { RECIPE_KEYS, SURGERY_KEYS } from './keys';
+import { parseSlices } from './slices';
 import { closestName } from './suggest';
 import {
   type AimSettings,
@@ -174,9 +175,14 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   const baseModel =
     doc.base_model === undefined || doc.base_model === null ? undefined : modelRef(doc.base_model, 'base_model');
 
-  if (!Array.isArray(doc.models) || doc.models.length === 0)
-    throw new RecipeError('models', 'must list at least one model');
-  const models: RecipeModel[] = doc.models.map((entry, i) => {
+  const slices =
+    doc.slices === undefined
+      ? undefined
+      : parseSlices(doc.slices, m, (raw, field) => parseParameters(raw, field, spec, 'model', warnings));
+  if (slices && doc.models !== undefined) throw new RecipeError('models', 'give either slices or models, not both');
+  const listed = slices ? [...new Set(slices.map((s) => s.model))].map((model) => ({ model })) : doc.models;
+  if (!Array.isArray(listed) || listed.length === 0) throw new RecipeError('models', 'must list at least one model');
+  const models: RecipeModel[] = listed.map((entry, i) => {
     const f = `models[${i}]`;
     if (!isRecord(entry)) throw new RecipeError(f, 'must be a mapping with a `model` key');
     const model = modelRef(entry.model, `${f}.model`);
@@ -208,7 +214,7 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
     for (const n of spec.globalParameters)
       if (spec.parameters[n]?.required && parameters[n] === undefined)
         throw new RecipeError(`parameters.${n}`, `${m} needs ${n}`);
-    const { min = 0, max = Infinity } = spec.others ?? {};
+    const { min = 0, max = Infinity } = slices ? {} : (spec.others ?? {});
     if (others.length < min || others.length > max)
       throw new RecipeError(
         'models',
@@ -274,6 +280,7 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
   return {
     recipe: {
       mergeMethod: m as MergeMethodName,
+      ...(slices ? { slices } : {}),
       ...(baseModel !== undefined ? { baseModel } : {}),
       models,
       parameters,

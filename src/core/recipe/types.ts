@@ -31,6 +31,7 @@ export const MERGE_METHODS = [
   'arcee_fusion',
   'ram',
   'ramplus_tl',
+  'passthrough',
   'slerp',
   // SVD merges of whole 2-D weights (src/core/merge/methods/svd-merge.ts); Merge Lab extensions.
   'tsv',
@@ -50,8 +51,17 @@ export interface RecipeModel {
   readonly parameters: Readonly<Record<string, Setting>>;
 }
 
+/** One output slice of `passthrough`: layers [start, end) of one model (mergekit's `slices[].sources[0]`). */
+export interface RecipeSlice {
+  readonly model: string;
+  readonly layerRange: readonly [number, number];
+  readonly parameters: Readonly<Record<string, Setting>>;
+}
+
 export interface Recipe {
   readonly mergeMethod: MergeMethodName;
+  /** passthrough: the output's layers, slice by slice (then `models` lists the models they name). */
+  readonly slices?: readonly RecipeSlice[];
   readonly baseModel?: string;
   readonly models: readonly RecipeModel[];
   readonly parameters: Readonly<Record<string, Setting>>;

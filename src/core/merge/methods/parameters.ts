@@ -230,6 +230,17 @@ export const PARAMETERS = {
     label: 'alpha',
     description: 'ramplus_tl: the cap on the sharing ratio',
   },
+  scale: {
+    name: 'scale',
+    type: 'number',
+    scope: 'model',
+    range: [-1e6, 1e6],
+    slider: { min: 0, max: 2, step: 0.01 },
+    default: 1,
+    mergekit: true,
+    label: 'scale',
+    description: 'passthrough: multiplies the tensors taken from this model',
+  },
   t: {
     name: 't',
     type: 'number',

@@ -9,6 +9,7 @@ import { mergeKarcher } from './karcher';
 import { mergeModelStock } from './model-stock';
 import { mergeMultislerp } from './multislerp';
 import { mergeNearswap } from './nearswap';
+import { mergePassthrough } from './passthrough';
 import { mergeRam } from './ram';
 import { mergeNuslerp } from './nuslerp';
 import { mergeSce } from './sce';
@@ -32,6 +33,8 @@ export function mergeTensorMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promi
       return mergeNearswap(job);
     case 'arcee_fusion':
       return mergeArceeFusion(job);
+    case 'passthrough':
+      return mergePassthrough(job);
     case 'ram':
     case 'ramplus_tl':
       return mergeRam(job, spec.name === 'ramplus_tl');

@@ -1,9 +1,8 @@
 /**
  * The rows of mergekit's methods with a computation of their own (the `tensor` family,
  * tensor-methods.ts dispatches them): SCE, Model Stock, NuSLERP, Multi-SLERP, Karcher, NearSwap,
- * Arcee Fusion and RAM. Plain data, read by registry.ts like every other row.
+ * Arcee Fusion, RAM and passthrough. Plain data: registry.ts checks each against MethodRow.
  */
-import type { MethodRow } from './registry';
 
 const RAM_EPSILON_NOTE = 'set at the top level (mergekit reads it only there)';
 
@@ -124,4 +123,18 @@ export const TENSOR_ROWS = {
       'as ram, with the one model’s δ_t × λ_t, λ_t = 1 + r·clamp(shared_t / max(alone_t, ε), 0, α) (element counts per tensor)',
     reference: 'https://arxiv.org/abs/2601.13572',
   },
-} as const satisfies Record<string, MethodRow>;
+  passthrough: {
+    name: 'passthrough',
+    title: 'Passthrough (layer slices)',
+    family: 'tensor',
+    sparsification: 'none',
+    consensus: 'none',
+    needsBase: false,
+    mergekit: true,
+    others: { min: 1, max: 1 },
+    parameters: { scale: {} },
+    formula:
+      'θ = scale · θ_model, one model; with slices, the output layers are the slices’ layer ranges in order (embeddings from the first slice’s model, final norm and lm_head from the last)',
+    reference: 'https://github.com/arcee-ai/mergekit',
+  },
+} as const;
