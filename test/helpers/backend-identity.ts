@@ -41,6 +41,8 @@ export const ALL_METHOD_RECIPES: Record<string, string> = {
   ram: 'merge_method: ram\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {epsilon: 0.01}',
   ramplus_tl:
     'merge_method: ramplus_tl\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {epsilon: 0.01, r: 0.3}',
+  passthrough:
+    'merge_method: passthrough\nslices:\n  - sources: [{model: a, layer_range: [0, 1]}]\n  - sources: [{model: b, layer_range: [0, 1], parameters: {scale: 0.5}}]',
   slerp: 'merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: a}]\nparameters: {t: 0.3}',
   tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
   iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',

@@ -36,6 +36,7 @@ export async function writeExtras(
     config.tie_word_embeddings = plan.tieWordEmbeddings;
     const dtype = recipe.dtype ?? plan.tensors[0]?.outDtype;
     if (dtype) config.torch_dtype = recipeDTypeName(dtype);
+    if (plan.outputLayers !== undefined) config.num_hidden_layers = plan.outputLayers;
   }
   await writer.writeExtra('config.json', enc.encode(JSON.stringify(config, null, 2) + '\n'));
 }
