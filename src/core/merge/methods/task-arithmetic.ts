@@ -8,6 +8,7 @@
  * Sparsification (sparsify.ts) is per tensor, over the whole tensor, as mergekit and the papers do.
  */
 import { DELTA } from '../../kernels/delta';
+import { signConflictCount } from '../diagnostics';
 import type { IndexedChunkVisitor } from '../select';
 import type { TensorJob } from '../tensor-job';
 import type { MethodSpec } from './registry';
@@ -108,7 +109,7 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
 /** Per-tensor task-vector statistics: norms, pairwise cosines, sign-conflict rate, fraction trimmed. */
 class TaskVectorDiagnostics<T> {
   private readonly gram: number[][];
-  private conflicts: number | undefined = 0;
+  private conflicts = 0;
   private n = 0;
   constructor(k: number) {
     this.gram = Array.from({ length: k }, () => new Array<number>(k).fill(0));
@@ -116,8 +117,7 @@ class TaskVectorDiagnostics<T> {
   async add(be: TensorJob<T>['backend'], deltas: readonly T[]): Promise<void> {
     for (let i = 0; i < deltas.length; i++)
       for (let j = i; j < deltas.length; j++) this.gram[i]![j]! += await be.dot(deltas[i]!, deltas[j]!);
-    if (deltas.length > 1 && this.conflicts !== undefined)
-      this.conflicts = be.signConflicts ? this.conflicts + (await be.signConflicts(deltas)) : undefined;
+    if (deltas.length > 1) this.conflicts += await signConflictCount(be, deltas);
   }
   /** Writes the statistics into the job's diagnostics; `trims`: the method sparsifies (fraction trimmed = 1 − density). */
   report(
@@ -134,6 +134,6 @@ class TaskVectorDiagnostics<T> {
         d.cosines.push({ a: m, b: models[j]!, value: den > 0 ? this.gram[i]![j]! / den : 0 });
       }
     });
-    if (models.length > 1 && this.conflicts !== undefined) d.signConflicts = this.n ? this.conflicts / this.n : 0;
+    if (models.length > 1) d.signConflicts = this.n ? this.conflicts / this.n : 0;
   }
 }
