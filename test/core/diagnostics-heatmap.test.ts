@@ -11,7 +11,9 @@ import {
   heatmapOf,
   layerModuleOf,
   metricValue,
+  signConflictCount,
 } from '../../src/core/merge/diagnostics';
+import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { randomFloats } from '../helpers/checkpoints';
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
 
@@ -48,7 +50,14 @@ function signConflictFraction(a: Float64Array, b: Float64Array): number {
   return n / a.length;
 }
 
-async function mergedDiagnostics(method: string, params: string, global = '') {
+/** The CPU backend without its sign-conflict reduction (as the WebGPU backend is). */
+function withoutSignConflicts(): CpuBackend {
+  const be = new CpuBackend();
+  Object.defineProperty(be, 'signConflicts', { value: undefined });
+  return be;
+}
+
+async function mergedDiagnostics(method: string, params: string, global = '', backend = new CpuBackend()) {
   const base = values(1);
   const a = values(2);
   const b = values(3);
@@ -56,7 +65,7 @@ async function mergedDiagnostics(method: string, params: string, global = '') {
   const r = await runMerge(
     `merge_method: ${method}\nbase_model: base\nmodels:\n  - model: a\n    parameters: {${params}}\n  - model: b\n    parameters: {${params}}\n${global}`,
     ckpts,
-    { diagnostics: true },
+    { diagnostics: true, backend },
   );
   const records = Object.entries(r.summary.diagnostics).map(([tensor, diagnostics]) => ({ tensor, diagnostics }));
   return { base, a, b, records };
@@ -71,34 +80,41 @@ describe('layer × module heatmaps', () => {
     expect(layerModuleOf('model.embed_tokens.weight')).toBeUndefined();
   });
 
-  it('TA: norms, cosines and sign conflicts per cell equal the direct computation on the tensors', async () => {
-    const { base, a, b, records } = await mergedDiagnostics('task_arithmetic', 'weight: 0.5');
-    const maps = Object.fromEntries(HEATMAP_METRICS.map((m) => [m, heatmapOf(records, m)]));
-    expect(maps.trimmed).toBeUndefined(); // task arithmetic trims nothing
-    for (const metric of ['norm', 'cosine', 'signConflicts'] as const) {
-      const map = maps[metric]!;
-      expect(map.layers).toEqual([0, 1]);
-      expect(map.rows.map((r) => r.length)).toEqual([7, 7]);
-      for (const [i, layer] of map.layers.entries())
-        for (const [j, m] of MODULES.entries()) {
-          const tensor = moduleTensor(layer, m);
-          const cell = map.rows[i]![j]!;
-          expect(cell.tensor).toBe(tensor);
-          const da = delta(a.get(tensor)!, base.get(tensor)!);
-          const db = delta(b.get(tensor)!, base.get(tensor)!);
-          const want =
-            metric === 'norm'
-              ? (norm(da) + norm(db)) / 2
-              : metric === 'cosine'
-                ? dot(da, db) / (norm(da) * norm(db))
-                : signConflictFraction(da, db);
-          expect(cell.value, `${metric} ${tensor}`).toBeCloseTo(want, 5);
-        }
-      const all = map.rows.flat().map((c) => c!.value);
-      expect(map.min).toBe(Math.min(...all));
-      expect(map.max).toBe(Math.max(...all));
-    }
-  });
+  it.each([
+    ['with', new CpuBackend()],
+    ['without', withoutSignConflicts()],
+  ])(
+    'TA: norms, cosines and sign conflicts per cell equal the direct computation (backend %s a sign-conflict reduction)',
+    async (_, backend) => {
+      expect(!!backend.signConflicts).toBe(_ === 'with');
+      const { base, a, b, records } = await mergedDiagnostics('task_arithmetic', 'weight: 0.5', '', backend);
+      const maps = Object.fromEntries(HEATMAP_METRICS.map((m) => [m, heatmapOf(records, m)]));
+      expect(maps.trimmed).toBeUndefined(); // task arithmetic trims nothing
+      for (const metric of ['norm', 'cosine', 'signConflicts'] as const) {
+        const map = maps[metric]!;
+        expect(map.layers).toEqual([0, 1]);
+        expect(map.rows.map((r) => r.length)).toEqual([7, 7]);
+        for (const [i, layer] of map.layers.entries())
+          for (const [j, m] of MODULES.entries()) {
+            const tensor = moduleTensor(layer, m);
+            const cell = map.rows[i]![j]!;
+            expect(cell.tensor).toBe(tensor);
+            const da = delta(a.get(tensor)!, base.get(tensor)!);
+            const db = delta(b.get(tensor)!, base.get(tensor)!);
+            const want =
+              metric === 'norm'
+                ? (norm(da) + norm(db)) / 2
+                : metric === 'cosine'
+                  ? dot(da, db) / (norm(da) * norm(db))
+                  : signConflictFraction(da, db);
+            expect(cell.value, `${metric} ${tensor}`).toBeCloseTo(want, 5);
+          }
+        const all = map.rows.flat().map((c) => c!.value);
+        expect(map.min).toBe(Math.min(...all));
+        expect(map.max).toBe(Math.max(...all));
+      }
+    },
+  );
 
   it('TIES: the trimmed fraction per cell is 1 − density, and the statistics are of the untrimmed task vectors', async () => {
     const { base, a, records } = await mergedDiagnostics(
@@ -112,6 +128,17 @@ describe('layer × module heatmaps', () => {
     const tensor = moduleTensor(1, 'gate');
     const cell = norms.rows[1]![MODULES.indexOf('gate')]!;
     expect(cell.diagnostics.norms[0]!.value).toBeCloseTo(norm(delta(a.get(tensor)!, base.get(tensor)!)), 5);
+  });
+
+  it('counts sign conflicts of 3 task vectors with or without the backend reduction, zeros not counted', async () => {
+    const xs = [
+      [1, -2, 0, 3, 0, -1],
+      [2, 0, -1, -3, 0, -2],
+      [0, 1, 1, 3, 0, -1],
+    ].map((v) => Float32Array.from(v));
+    // element 0: +,+ · 1: −,+ conflict · 2: −,+ conflict · 3: +,−,+ conflict · 4: none · 5: −,−,−
+    expect(await signConflictCount(new CpuBackend(), xs)).toBe(3);
+    expect(await signConflictCount(withoutSignConflicts(), xs)).toBe(3);
   });
 
   it('one task vector: no cosine or sign-conflict map, and missing figures are absent cells', () => {

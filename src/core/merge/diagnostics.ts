@@ -3,8 +3,12 @@
  * cosines, sign conflicts, trimming thresholds), SLERP coefficients, and what the SVD merges
  * decided (kept ranks, spectra). Methods fill a tensor's record through its job; the merge hands
  * it to MergeOptions.onTensor and keeps it in MergeSummary.diagnostics. Plain data: it crosses
- * worker boundaries by structured clone.
+ * worker boundaries by structured clone. Also: where a tensor sits in the layer × module heatmaps,
+ * and the sign-conflict count on any backend.
  */
+import { decodeToF32 } from '../dtype';
+import { signConflicts } from '../kernels/sign-conflicts';
+import type { TensorBackend } from './backend';
 
 /** A value measured for one input model (its task vector, or its residual for Twin). */
 export interface ModelValue {
@@ -192,4 +196,14 @@ export function heatmapOf(
     min: Math.min(...values),
     max: Math.max(...values),
   };
+}
+
+/**
+ * Elements of one chunk where nonzero task vectors disagree in sign: the backend's reduction when it
+ * has one, else the CPU count over the task vectors read back as f32 (signs survive exactly).
+ */
+export async function signConflictCount<T>(be: TensorBackend<T>, deltas: readonly T[]): Promise<number> {
+  if (be.signConflicts) return be.signConflicts(deltas);
+  const values = await Promise.all(deltas.map(async (d) => decodeToF32(await be.store(d, 'F32'), 'F32')));
+  return signConflicts(values);
 }
