@@ -60,10 +60,19 @@ export const Q4_CHUNK_F32_BYTES = 64 * 2 ** 20;
 type Q4Tensors = { packed: DerivedTensor; scales: DerivedTensor };
 const LM_HEAD = 'lm_head.weight';
 
-/** Today's graph: weights read in place, f16/bf16 cast to f32 (folded by ORT). */
-function f32Emitter({ g, spec, checked, mount }: EmitterContext): WeightEmitter {
+/**
+ * f32 weights: f32 and f16 tensors read in place (f16 through a Cast that ORT folds); bf16 ones
+ * converted to f32 by the lab as ORT reads them (derived, as f16/q4 are), because the WebGPU EP has
+ * no bf16 Cast and session creation fails on one.
+ */
+function f32Emitter({ g, spec, checked, mount, externalFileBytes }: EmitterContext): WeightEmitter {
+  let derived: DerivedWeights | undefined;
   const w = (name: string, shape: number[]) => {
     const ref = checked(name, shape);
+    if (ref.dtype === 'BF16') {
+      derived ??= new DerivedWeights('merge-lab.weights', externalFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+      return g.derived(derived.f32(ref));
+    }
     mount(ref.location);
     return g.external(ref);
   };
@@ -75,11 +84,12 @@ function f32Emitter({ g, spec, checked, mount }: EmitterContext): WeightEmitter 
     embed: (ids) => g.op('Gather', [(embed = w(EMBED, [spec.vocab, spec.hidden])), ids], { axis: 0 }, 'embedded'),
     head: (x) => {
       const head = spec.tied ? embed! : w(LM_HEAD, [spec.vocab, spec.hidden]);
-      if (spec.tied) mount(checked(EMBED, [spec.vocab, spec.hidden]).location);
       return g.op('Gemm', [x, head], { transB: 1 }, 'logits');
     },
     microsoftOps: false,
-    derived: undefined,
+    get derived() {
+      return derived;
+    },
   };
 }
 

@@ -53,6 +53,26 @@ describe('WebGPU EP (Node, Dawn)', () => {
     expect(diff).toBeLessThan(1e-4);
   });
 
+  it(
+    'a bf16 checkpoint in f32 weights: the WebGPU EP loads it (no bf16 Cast) and gives the logits of wasm',
+    { timeout: 600_000 },
+    async () => {
+      const ckpt = await tinyCkpt({ ...TINY, seed: 23, hidden: 32, dtype: 'BF16' });
+      const wasm = await CausalLM.fromCheckpoint(ckpt, { ep: 'wasm', adapter, weights: 'f32' });
+      const gpu = await CausalLM.fromCheckpoint(ckpt, { ep: 'webgpu', adapter, weights: 'f32' });
+      models.push(wasm, gpu);
+      expect(gpu.ep.ep).toBe('webgpu');
+      const prompt = [3, 17, 0, 39, 8];
+      const a = await generate(wasm, prompt, { maxNewTokens: 8 });
+      const b = await generate(gpu, prompt, { maxNewTokens: 8 });
+      expect(b.ids).toEqual(a.ids);
+      const la = await wasm.forward(prompt);
+      const lb = await gpu.forward(prompt);
+      gpu.releaseCache(lb.cache);
+      expect(maxAbsDiff(la.logits, lb.logits)).toBeLessThan(1e-4);
+    },
+  );
+
   it('the demo model answers a text prompt with the same greedy tokens on both EPs', { timeout: 600_000 }, async () => {
     const prompt = 'Tom has 47 coins. #1 He finds 42. How many coins does he have now?';
     const answers = [];
