@@ -100,6 +100,11 @@ describe('sens_merging coefficients', () => {
     };
     for (const a of sensCoefficients([zero, inputs[1]!], DEFAULT_SENS_CHOICES).alpha[0]!)
       expect(a).toBeCloseTo(1 / Math.sqrt(6), 14);
+    // A recipe may name models by path: distances are looked up by the statistics' model names.
+    const byPath = inputs.map((x) => ({ ...x, model: `models/${x.model}` }));
+    expect(sensCoefficients(byPath, DEFAULT_SENS_CHOICES).tau).toEqual(
+      sensCoefficients(inputs, DEFAULT_SENS_CHOICES).tau,
+    );
     // blocks_only: the extra groups keep w = 1 and stay out of the L2 norm.
     const blocks = sensCoefficients(inputs, { ...DEFAULT_SENS_CHOICES, grouping: 'blocks_only' });
     expect(blocks.weight[0]!.slice(3)).toEqual([1, 1, 1]);
