@@ -2,30 +2,20 @@
  * issue 19 on WebGPU (lavapipe): arcee_fusion against mergekit's formula and byte for byte against
  * the CPU reference (its quantiles are exact radix selections on the GPU), whole and chunked.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebGpuBackend } from '../../src/gpu/backend';
+import { describe, expect, it } from 'vitest';
 import { FUSION_SHAPES, fusionRef, runFusion } from '../helpers/arcee-fusion-reference';
-import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+import { requireGpu, useGpuPair } from './gpu-env';
 
 await requireGpu();
 
 describe('arcee_fusion on WebGPU', () => {
-  let gpu: WebGpuBackend;
-  let tight: WebGpuBackend;
-  beforeAll(async () => {
-    gpu = await gpuBackend();
-    tight = await gpuBackend(TIGHT);
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-    await tight?.dispose();
-  });
+  const backends = useGpuPair();
 
   it('matches mergekit’s formula and the CPU reference’s bytes', async () => {
     for (const dtype of ['F32', 'BF16'] as const) {
       const cpu = await runFusion(dtype);
-      const g = await runFusion(dtype, { backend: gpu });
-      const gc = await runFusion(dtype, { backend: tight, chunkElements: 5 });
+      const g = await runFusion(dtype, { backend: backends.gpu });
+      const gc = await runFusion(dtype, { backend: backends.tight, chunkElements: 5 });
       expect(g.summary.backend).toMatch(/^webgpu/);
       for (const name of Object.keys(FUSION_SHAPES)) {
         const { values } = fusionRef(name, dtype);

@@ -4,34 +4,24 @@
  * reference, whole and in chunks that split rows on a windowed adapter; the per-element Bernoulli
  * mask bit-identical to its CPU twin.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BERNOULLI_MASK, bernoulliMask } from '../../src/core/kernels/bernoulli-mask';
-import type { WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats } from '../helpers/checkpoints';
 import { DELLA_SHAPES, dellaCase, dellaRef } from '../helpers/della-reference';
 import { runMerge } from '../helpers/merge-harness';
-import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+import { requireGpu, useGpuPair } from './gpu-env';
 
 await requireGpu();
 
 describe('DELLA on WebGPU', () => {
-  let gpu: WebGpuBackend;
-  let tight: WebGpuBackend;
-  beforeAll(async () => {
-    gpu = await gpuBackend();
-    tight = await gpuBackend(TIGHT);
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-    await tight?.dispose();
-  });
+  const backends = useGpuPair();
   const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
   it('every case matches mergekit’s formulas and the CPU reference’s bytes (whole and in row-splitting chunks)', async () => {
     for (const c of dellaCase.all) {
       const cpu = await runMerge(c.yaml, await c.checkpoints());
-      const g = await runMerge(c.yaml, await c.checkpoints(), { backend: gpu });
-      const gc = await runMerge(c.yaml, await c.checkpoints(), { backend: tight, chunkElements: 7 });
+      const g = await runMerge(c.yaml, await c.checkpoints(), { backend: backends.gpu });
+      const gc = await runMerge(c.yaml, await c.checkpoints(), { backend: backends.tight, chunkElements: 7 });
       expect(g.summary.backend).toMatch(/^webgpu/);
       for (const [name, shape] of Object.entries(DELLA_SHAPES)) {
         const want = dellaRef(c, name, shape);
@@ -47,8 +37,8 @@ describe('DELLA on WebGPU', () => {
 
   it('the per-element Bernoulli mask is bit-identical to its CPU twin', async () => {
     for (const [n, be] of [
-      [1003, gpu],
-      [300_001, tight],
+      [1003, backends.gpu],
+      [300_001, backends.tight],
     ] as const) {
       const x = randomFloats(n, 3);
       const keep = randomFloats(n, 4).map((v) => Math.round(Math.abs(v) * 2 ** 24) % (2 ** 24 + 1));

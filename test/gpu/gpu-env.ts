@@ -3,7 +3,8 @@
  * src/node/webgpu-env.ts exactly as for the CLI). No adapter: the tests fail, with the command
  * that installs the driver.
  */
-import type { WebGpuBackendOptions } from '../../src/gpu/backend';
+import { afterAll, beforeAll } from 'vitest';
+import type { WebGpuBackend, WebGpuBackendOptions } from '../../src/gpu/backend';
 import { createNodeWebGpuBackend } from '../../src/node/webgpu-backend';
 import { probeNodeAdapter } from '../../src/node/webgpu-env';
 
@@ -24,3 +25,17 @@ export const gpuBackend = (opts: WebGpuBackendOptions = {}) => createNodeWebGpuB
 
 /** Limits lowered so that small tensors exercise windowing (binding limit) and 2-D grid folding. */
 export const TIGHT: WebGpuBackendOptions = { maxBindingBytes: 512 * 1024, maxWorkgroupsPerDimension: 3 };
+
+/** The plain and the windowed (TIGHT) backend, created before a describe block's tests and disposed after. */
+export function useGpuPair(): { readonly gpu: WebGpuBackend; readonly tight: WebGpuBackend } {
+  const pair = {} as { gpu: WebGpuBackend; tight: WebGpuBackend };
+  beforeAll(async () => {
+    pair.gpu = await gpuBackend();
+    pair.tight = await gpuBackend(TIGHT);
+  });
+  afterAll(async () => {
+    await pair.gpu?.dispose();
+    await pair.tight?.dispose();
+  });
+  return pair;
+}

@@ -3,32 +3,22 @@
  * formulas (test/helpers/grouped-reference.ts) and the CPU reference, whole and in chunks on a
  * windowed adapter.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebGpuBackend } from '../../src/gpu/backend';
+import { describe, expect, it } from 'vitest';
 import { GROUPED_CASES, GROUPED_SHAPES, groupedRef } from '../helpers/grouped-reference';
 import { runMerge } from '../helpers/merge-harness';
 import { expectParity } from './parity';
-import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+import { requireGpu, useGpuPair } from './gpu-env';
 
 await requireGpu();
 
 describe('model_stock and nuslerp on WebGPU', () => {
-  let gpu: WebGpuBackend;
-  let tight: WebGpuBackend;
-  beforeAll(async () => {
-    gpu = await gpuBackend();
-    tight = await gpuBackend(TIGHT);
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-    await tight?.dispose();
-  });
+  const backends = useGpuPair();
 
   it('every case matches mergekit’s formulas and the CPU reference (whole and chunked)', async () => {
     for (const c of GROUPED_CASES) {
       const cpu = await runMerge(c.yaml, await c.checkpoints());
-      const g = await runMerge(c.yaml, await c.checkpoints(), { backend: gpu });
-      const gc = await runMerge(c.yaml, await c.checkpoints(), { backend: tight, chunkElements: 3 });
+      const g = await runMerge(c.yaml, await c.checkpoints(), { backend: backends.gpu });
+      const gc = await runMerge(c.yaml, await c.checkpoints(), { backend: backends.tight, chunkElements: 3 });
       expect(g.summary.backend).toMatch(/^webgpu/);
       for (const name of Object.keys(GROUPED_SHAPES)) {
         const want = groupedRef(c, name);

@@ -4,7 +4,7 @@
  * adapter too), the tie-bounded magnitude band and the fixed-point L1 digits against their CPU
  * twins, and exact top-k cuts with ties straddling chunks.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ABS_DIGITS, absDigits } from '../../src/core/kernels/abs-digits';
 import { MAGNITUDE_BAND, magnitudeBand } from '../../src/core/kernels/magnitude-band';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
@@ -12,21 +12,12 @@ import { topKCut } from '../../src/core/merge/select';
 import type { GpuTensor, WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats } from '../helpers/checkpoints';
 import { PARITY_CASES, expectMatchesReference, expectedTensors, runCase } from '../helpers/mergekit-cases';
-import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+import { requireGpu, useGpuPair } from './gpu-env';
 
 await requireGpu();
 
 describe('mergekit parity on WebGPU', () => {
-  let gpu: WebGpuBackend;
-  let tight: WebGpuBackend;
-  beforeAll(async () => {
-    gpu = await gpuBackend();
-    tight = await gpuBackend(TIGHT);
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-    await tight?.dispose();
-  });
+  const backends = useGpuPair();
 
   const up = (be: WebGpuBackend, x: Float32Array) =>
     be.load(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 'F32');
@@ -40,10 +31,10 @@ describe('mergekit parity on WebGPU', () => {
   it('every case matches mergekit’s formulas and the CPU reference’s bytes (whole and chunked)', async () => {
     for (const c of PARITY_CASES) {
       const cpu = await runCase(c);
-      const g = await runCase(c, { backend: gpu });
+      const g = await runCase(c, { backend: backends.gpu });
       expect(g.summary.backend).toMatch(/^webgpu/);
       await expectMatchesReference(c, g, `webgpu ${c.name}`);
-      const gc = await runCase(c, { backend: tight, chunkElements: 29 });
+      const gc = await runCase(c, { backend: backends.tight, chunkElements: 29 });
       for (const name of Object.keys(expectedTensors(c))) {
         expect(same(await g.tensor(name), await cpu.tensor(name)), `${c.name} ${name}`).toBe(true);
         expect(same(await gc.tensor(name), await cpu.tensor(name)), `${c.name} ${name} chunked`).toBe(true);
@@ -53,8 +44,8 @@ describe('mergekit parity on WebGPU', () => {
 
   it('the tie-bounded magnitude band and the L1 digits are bit-identical to their CPU twins', async () => {
     for (const [n, be] of [
-      [1003, gpu],
-      [300_001, tight],
+      [1003, backends.gpu],
+      [300_001, backends.tight],
     ] as const) {
       const x = randomFloats(n, 7).map((v) => Math.round(v * 16) / 16); // many ties
       x.set([NaN, Infinity, -Infinity, -0, 1e-40, -3e-39], 2);
@@ -83,20 +74,20 @@ describe('mergekit parity on WebGPU', () => {
     const x = randomFloats(5000, 11).map((v) => Math.round(v * 8) / 8);
     const chunk = 777;
     const parts = Array.from({ length: Math.ceil(x.length / chunk) }, (_, c) => x.slice(c * chunk, (c + 1) * chunk));
-    const gparts = await Promise.all(parts.map((p) => up(gpu, p)));
+    const gparts = await Promise.all(parts.map((p) => up(backends.gpu, p)));
     for (const k of [1, 100, 1234, 2500, 4999, 5000]) {
       const visit =
         <T>(ps: T[]) =>
         async (v: (x: T, c: number) => Promise<void>, only?: number) => {
           for (let c = 0; c < ps.length; c++) if (only === undefined || only === c) await v(ps[c]!, c);
         };
-      const g = await topKCut(gpu, visit(gparts), chunk, k);
+      const g = await topKCut(backends.gpu, visit(gparts), chunk, k);
       const c = await topKCut(cpu, visit(parts), chunk, k);
       expect(g, `k=${k}`).toEqual(c);
       // The cut holds exactly k elements.
       const inCut = [...x].filter((v, i) => Math.abs(v) > c.value || (Math.abs(v) === c.value && i < c.tieEnd));
       expect(inCut.length, `k=${k}`).toBe(k);
     }
-    gparts.forEach((p) => gpu.release(p));
+    gparts.forEach((p) => backends.gpu.release(p));
   });
 });

@@ -6,29 +6,19 @@
  * coefficients) are equal, thresholds exactly. Also: chunked merges (odd chunk sizes), windowed
  * tensors on a folded grid, empty and 1-element tensors.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DType } from '../../src/core/dtype';
 import type { Checkpoint } from '../../src/core/formats/checkpoint';
-import type { WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats, tinyCheckpoint } from '../helpers/checkpoints';
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
-import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+import { requireGpu, useGpuPair } from './gpu-env';
 import { expectParity } from './parity';
 import { RECIPES } from './recipes';
 
 await requireGpu();
 
 describe('whole-merge parity, WebGPU vs CPU reference', () => {
-  let gpu: WebGpuBackend;
-  let tight: WebGpuBackend;
-  beforeAll(async () => {
-    gpu = await gpuBackend();
-    tight = await gpuBackend(TIGHT);
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-    await tight?.dispose();
-  });
+  const backends = useGpuPair();
 
   const tiny = async (dtype: DType): Promise<Checkpoint[]> => {
     const o = { dtype, hidden: 24, intermediate: 40, vocab: 61, layers: 2 };
@@ -46,12 +36,12 @@ describe('whole-merge parity, WebGPU vs CPU reference', () => {
         for (const chunkElements of [undefined, dtype === 'F32' ? 101 : 1001]) {
           const opts = chunkElements ? { chunkElements } : {};
           const c = await runMerge(recipe, models, opts);
-          const g = await runMerge(recipe, models, { ...opts, backend: gpu });
+          const g = await runMerge(recipe, models, { ...opts, backend: backends.gpu });
           expect(g.summary.backend).toMatch(/^webgpu/);
           await expectParity(g, c, models[0]!.tensors.keys(), `${method} ${dtype} chunk=${chunkElements ?? 'whole'}`);
         }
       }
-      const s = gpu.stats().storage;
+      const s = backends.gpu.stats().storage;
       expect(s.allocatedBytes).toBe(s.inUseBytes + s.freeBytes);
     });
   }
@@ -74,12 +64,12 @@ describe('whole-merge parity, WebGPU vs CPU reference', () => {
     const models = [await make('base', 1, 0), await make('a', 2, 0.05), await make('b', 3, 0.07)];
     for (const [method, recipe] of Object.entries(RECIPES)) {
       const c = await runMerge(recipe, models);
-      const g = await runMerge(recipe, models, { backend: tight });
-      await expectParity(g, c, Object.keys(shapes), `${method} tight`);
+      const g = await runMerge(recipe, models, { backend: backends.tight });
+      await expectParity(g, c, Object.keys(shapes), `${method} backends.tight`);
       // chunked: 100_003-element chunks exceed the TIGHT window (131072 f32 / 65536 state) in part
       const cc = await runMerge(recipe, models, { chunkElements: 100_003 });
-      const gc = await runMerge(recipe, models, { backend: tight, chunkElements: 100_003 });
-      await expectParity(gc, cc, Object.keys(shapes), `${method} tight chunked`);
+      const gc = await runMerge(recipe, models, { backend: backends.tight, chunkElements: 100_003 });
+      await expectParity(gc, cc, Object.keys(shapes), `${method} backends.tight chunked`);
     }
   });
 });

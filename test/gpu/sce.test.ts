@@ -3,35 +3,25 @@
  * (test/helpers/sce-reference.ts) and the CPU reference, whole and in chunks on a windowed adapter;
  * its two kernels (squared deviation, keep-where) bit-identical to their CPU twins.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KEEP_WHERE, keepWhere } from '../../src/core/kernels/keep-where';
 import { SQUARED_DEVIATION, squaredDeviation } from '../../src/core/kernels/squared-deviation';
-import type { WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
 import { SCE_CASES, SCE_SHAPES, sceRef } from '../helpers/sce-reference';
 import { expectParity } from './parity';
-import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+import { requireGpu, useGpuPair } from './gpu-env';
 
 await requireGpu();
 
 describe('SCE on WebGPU', () => {
-  let gpu: WebGpuBackend;
-  let tight: WebGpuBackend;
-  beforeAll(async () => {
-    gpu = await gpuBackend();
-    tight = await gpuBackend(TIGHT);
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-    await tight?.dispose();
-  });
+  const backends = useGpuPair();
 
   it('every case matches mergekit’s formulas and the CPU reference (whole and chunked)', async () => {
     for (const c of SCE_CASES) {
       const cpu = await runMerge(c.yaml, await c.checkpoints());
-      const g = await runMerge(c.yaml, await c.checkpoints(), { backend: gpu });
-      const gc = await runMerge(c.yaml, await c.checkpoints(), { backend: tight, chunkElements: 3 });
+      const g = await runMerge(c.yaml, await c.checkpoints(), { backend: backends.gpu });
+      const gc = await runMerge(c.yaml, await c.checkpoints(), { backend: backends.tight, chunkElements: 3 });
       expect(g.summary.backend).toMatch(/^webgpu/);
       for (const name of Object.keys(SCE_SHAPES)) {
         const want = sceRef(c, name);
@@ -47,8 +37,8 @@ describe('SCE on WebGPU', () => {
 
   it('squared deviation and keep-where are bit-identical to their CPU twins', async () => {
     for (const [n, be] of [
-      [1003, gpu],
-      [300_001, tight],
+      [1003, backends.gpu],
+      [300_001, backends.tight],
     ] as const) {
       const [x, mean, acc] = [randomFloats(n, 1), randomFloats(n, 2), randomFloats(n, 3)];
       const key = randomFloats(n, 4).map((v) => (v > 0.2 ? v : 0));
