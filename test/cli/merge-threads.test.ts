@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AbortError, MergeError, RecipeError, SafetensorsError } from '../../src/core/errors';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
-import { MapModelFolder, type ModelFolder } from '../../src/core/io/byte-source';
+import { MapModelFolder } from '../../src/core/io/byte-source';
 import { MemoryOutputFolder } from '../../src/core/io/output-folder';
 import type { TensorBackend } from '../../src/core/merge/backend';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
@@ -24,6 +24,7 @@ import { tinyCheckpoint, tinyModelFiles, writeTinyModel } from '../helpers/check
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
 import { ALL_METHOD_RECIPES, firstDifference } from '../helpers/backend-identity';
 import { createMergeWorkerApi } from '../../src/workers/merge.worker';
+import { interceptShardReads } from '../helpers/shard-reads';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/merge-lab.mjs');
@@ -114,21 +115,10 @@ describe("the page's merge worker without WebGPU", () => {
 
 describe('errors and cancel on worker threads', () => {
   it('a shard cut short mid-merge: SafetensorsError naming file and tensor, nothing written', async () => {
-    const inner = new MapModelFolder('slow', tinyModelFiles({ seed: 2 }));
     let cut = false;
-    const shrinking: ModelFolder = {
-      name: 'slow',
-      list: () => inner.list(),
-      async open(f) {
-        const src = await inner.open(f);
-        if (!src || !f.endsWith('.safetensors')) return src;
-        return {
-          name: src.name,
-          size: src.size,
-          read: async (o, l) => (cut && o > 1000 ? src.read(o, 0) : src.read(o, l)),
-        };
-      },
-    };
+    const shrinking = interceptShardReads(new MapModelFolder('slow', tinyModelFiles({ seed: 2 })), (src, o, l) =>
+      cut && o > 1000 ? src.read(o, 0) : src.read(o, l),
+    );
     const slow = await Checkpoint.open(shrinking);
     cut = true;
     const out = new MemoryOutputFolder();

@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { type DType, decodeToF32, encodeFromF32 } from '../../src/core/dtype';
 import { AbortError, MergeError } from '../../src/core/errors';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
-import { type ByteSource, MapModelFolder, type ModelFolder } from '../../src/core/io/byte-source';
+import { MapModelFolder } from '../../src/core/io/byte-source';
 import { MemoryOutputFolder } from '../../src/core/io/output-folder';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { merge } from '../../src/core/merge/execute';
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { type TinyModelOptions, tinyCheckpoint, tinyModelFiles, tinyTensorShapes } from '../helpers/checkpoints';
 import { readOutputTensor, runMerge, valuesCheckpoint } from '../helpers/merge-harness';
+import { interceptShardReads } from '../helpers/shard-reads';
 
 const TA = `merge_method: task_arithmetic
 base_model: quick
@@ -122,23 +123,11 @@ describe('streaming', () => {
   it('reads tensors in bounded chunks, never whole files', async () => {
     const files = tinyModelFiles({ seed: 1, hidden: 16, intermediate: 32, vocab: 64 });
     let maxRead = 0;
-    const counting = (name: string, m: Map<string, Uint8Array>): ModelFolder => {
-      const inner = new MapModelFolder(name, m);
-      return {
-        name,
-        list: () => inner.list(),
-        async open(f) {
-          const src = await inner.open(f);
-          if (!src || !f.endsWith('.safetensors')) return src;
-          const wrapped: ByteSource = {
-            name: src.name,
-            size: src.size,
-            read: async (o, l) => ((maxRead = Math.max(maxRead, l)), src.read(o, l)),
-          };
-          return wrapped;
-        },
-      };
-    };
+    const counting = (name: string, m: Map<string, Uint8Array>) =>
+      interceptShardReads(
+        new MapModelFolder(name, m),
+        (src, o, l) => ((maxRead = Math.max(maxRead, l)), src.read(o, l)),
+      );
     const a = await Checkpoint.open(counting('quick', files));
     const b = await Checkpoint.open(
       counting('slow', tinyModelFiles({ seed: 2, hidden: 16, intermediate: 32, vocab: 64 })),
@@ -231,22 +220,10 @@ describe('cancel and failure', () => {
   });
 
   it('a read failure midway removes the partial output', async () => {
-    const files = tinyModelFiles({ seed: 2 });
-    const inner = new MapModelFolder('slow', files);
     let reads = 0;
-    const flaky: ModelFolder = {
-      name: 'slow',
-      list: () => inner.list(),
-      async open(f) {
-        const src = await inner.open(f);
-        if (!src || !f.endsWith('.safetensors')) return src;
-        return {
-          name: src.name,
-          size: src.size,
-          read: async (o, l) => (++reads > 10 ? Promise.reject(new Error('disk gone')) : src.read(o, l)),
-        };
-      },
-    };
+    const flaky = interceptShardReads(new MapModelFolder('slow', tinyModelFiles({ seed: 2 })), (src, o, l) =>
+      ++reads > 10 ? Promise.reject(new Error('disk gone')) : src.read(o, l),
+    );
     const a = await tinyCheckpoint('quick', { seed: 1 });
     const b = await Checkpoint.open(flaky);
     const out = new MemoryOutputFolder();
@@ -286,23 +263,11 @@ describe('output', () => {
 
 describe('typed errors during a merge', () => {
   it('a shard cut short after its header was read fails with SafetensorsError naming the file and tensor, and writes nothing', async () => {
-    const files = tinyModelFiles({ seed: 2 });
-    const inner = new MapModelFolder('slow', files);
     let cut = false;
-    const shrinking: ModelFolder = {
-      name: 'slow',
-      list: () => inner.list(),
-      async open(f) {
-        const src = await inner.open(f);
-        if (!src || !f.endsWith('.safetensors')) return src;
-        // The header is valid; the data then turns out shorter (a file truncated while merging).
-        return {
-          name: src.name,
-          size: src.size,
-          read: async (o, l) => (cut && o > 1000 ? src.read(o, 0) : src.read(o, l)),
-        };
-      },
-    };
+    // The header is valid; the data then turns out shorter (a file truncated while merging).
+    const shrinking = interceptShardReads(new MapModelFolder('slow', tinyModelFiles({ seed: 2 })), (src, o, l) =>
+      cut && o > 1000 ? src.read(o, 0) : src.read(o, l),
+    );
     const b = await Checkpoint.open(shrinking);
     cut = true;
     const out = new MemoryOutputFolder();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LabWarning } from '../../src/core/errors';
-import type { ByteSource, ModelFolder } from '../../src/core/io/byte-source';
+import type { ModelFolder } from '../../src/core/io/byte-source';
 import { ChatModel } from '../../src/infer/engine';
 import { InferError } from '../../src/infer/errors';
 import { generate } from '../../src/infer/generate';
@@ -16,6 +16,7 @@ import { type MemoryPlan, WASM_OVERHEAD_BYTES } from '../../src/infer/memory-pla
 import type { RuntimeAdapter } from '../../src/infer/runtime';
 import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { FsModelFolder } from '../../src/node/fs-folder';
+import { interceptShardReads } from '../helpers/shard-reads';
 
 const QUICK = 'public/models/demo-quick';
 const adapter = nodeRuntimeAdapter();
@@ -27,24 +28,11 @@ const TOKENS = 64;
 /** A folder that counts the bytes read from its safetensors shards. */
 function countingFolder(inner: ModelFolder): { folder: ModelFolder; weightBytesRead: () => number } {
   let bytes = 0;
-  const folder: ModelFolder = {
-    name: inner.name,
-    list: () => inner.list(),
-    open: async (file) => {
-      const src = await inner.open(file);
-      if (!src || !file.endsWith('.safetensors')) return src;
-      const counted: ByteSource = {
-        name: src.name,
-        size: src.size,
-        read: async (offset, length) => {
-          const b = await src.read(offset, length);
-          bytes += b.byteLength;
-          return b;
-        },
-      };
-      return counted;
-    },
-  };
+  const folder = interceptShardReads(inner, async (src, offset, length) => {
+    const b = await src.read(offset, length);
+    bytes += b.byteLength;
+    return b;
+  });
   return { folder, weightBytesRead: () => bytes };
 }
 
