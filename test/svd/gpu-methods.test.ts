@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebGpuBackend } from '../../src/gpu/backend';
+import { ALL_METHOD_RECIPES } from '../helpers/backend-identity';
 import { tinyCheckpoint, tinyTensorShapes } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
 import { gpuBackend, requireGpu } from '../gpu/gpu-env';
@@ -18,16 +19,8 @@ beforeAll(async () => {
 afterAll(() => gpu?.dispose());
 
 const SHAPE = { layers: 1, hidden: 16, intermediate: 24, vocab: 16 };
-const RECIPES: Record<string, string> = {
-  tsv: 'merge_method: tsv\nbase_model: base\nmodels: [{model: a}, {model: b, parameters: {weight: 0.5}}]\nparameters: {rank: 4}',
-  iso_c: 'merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 1.3}',
-  iso_cts:
-    'merge_method: iso_cts\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {common_fraction: 0.6}',
-  lore: 'merge_method: lore\nmodels: [{model: a}, {model: b}]\nparameters: {mu: 0.1, iterations: 2}',
-  twin: 'merge_method: twin\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.7}}, {model: b, parameters: {weight: 0.3}}]\nparameters: {rank: 3}',
-  low_rank_task_arithmetic:
-    'merge_method: low_rank_task_arithmetic\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {energy: 0.8, rank: 12}',
-};
+const SVD_METHODS = ['tsv', 'iso_c', 'iso_cts', 'lore', 'twin', 'low_rank_task_arithmetic'];
+const RECIPES = Object.fromEntries(SVD_METHODS.map((m) => [m, ALL_METHOD_RECIPES[m]!]));
 
 describe('SVD merges: WebGPU backend against the CPU reference', () => {
   it('uses the GPU matmul', () => {
