@@ -72,6 +72,14 @@ export function tsvRef(
   return axpy(Float64Array.from(base), lambda, D);
 }
 
+/** Σ_t w_t (θ_t − base) / Σ w: the weighted mean task vector both Iso-C variants start from. */
+function weightedMeanDelta(base: ArrayLike<number>, thetas: ArrayLike<number>[], ws: number[]): M {
+  const wsum = ws.reduce((a, b) => a + b, 0);
+  const mean = new Float64Array(base.length);
+  thetas.forEach((th, t) => axpy(mean, ws[t]! / wsum, sub(th, base)));
+  return mean;
+}
+
 export function isoCRef(
   base: ArrayLike<number>,
   thetas: ArrayLike<number>[],
@@ -81,9 +89,7 @@ export function isoCRef(
   k: number,
   lambda: number,
 ): M {
-  const wsum = ws.reduce((a, b) => a + b, 0);
-  const mean = new Float64Array(m * n);
-  thetas.forEach((th, t) => axpy(mean, ws[t]! / wsum, sub(th, base)));
+  const mean = weightedMeanDelta(base, thetas, ws);
   const f = truncSvd(mean, m, n, k);
   const sbar = f.s.reduce((a, b) => a + b, 0) / k;
   return axpy(
@@ -197,9 +203,7 @@ export function isoCtsRef(
   commonFraction: number,
   lambda: number,
 ): M {
-  const wsum = ws.reduce((a, b) => a + b, 0);
-  const mean = new Float64Array(m * n);
-  thetas.forEach((th, t) => axpy(mean, ws[t]! / wsum, sub(th, base)));
+  const mean = weightedMeanDelta(base, thetas, ws);
   const kc = Math.max(1, Math.min(k, Math.round(commonFraction * k)));
   const s = Math.floor((k - kc) / thetas.length);
   const fc = truncSvd(mean, m, n, kc);
