@@ -4,7 +4,7 @@
  * thresholds: exact. Sizes cover empty, 1 element, odd sizes that are not multiples of the
  * workgroup size, and (with TIGHT limits) tensors split into binding windows on a folded grid.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeToF32, encodeFromF32 } from '../../src/core/dtype';
 import { absHistogram } from '../../src/core/kernels/abs-histogram';
 import { AIM_SCALE, aimScale } from '../../src/core/kernels/aim-scale';
@@ -19,7 +19,7 @@ import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { kthLargestAbs } from '../../src/core/merge/select';
 import type { GpuTensor, WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats } from '../helpers/checkpoints';
-import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+import { requireGpu, useGpuPair } from './gpu-env';
 
 await requireGpu();
 
@@ -41,16 +41,7 @@ function expectRel(got: Float32Array, want: Float32Array, rel = 1e-6, scale?: Fl
 }
 
 describe('WGSL kernels = CPU twins', () => {
-  let gpu: WebGpuBackend;
-  let tight: WebGpuBackend;
-  beforeAll(async () => {
-    gpu = await gpuBackend();
-    tight = await gpuBackend(TIGHT);
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-    await tight?.dispose();
-  });
+  const backends = useGpuPair();
 
   const up = (be: WebGpuBackend, x: Float32Array) =>
     be.load(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 'F32');
@@ -61,21 +52,21 @@ describe('WGSL kernels = CPU twins', () => {
   };
   const cases = () =>
     [
-      ...SIZES.map((n) => ({ label: `n=${n}`, n, be: gpu })),
-      { label: `n=${BIG} windowed + 2-D grid`, n: BIG, be: tight },
+      ...SIZES.map((n) => ({ label: `n=${n}`, n, be: backends.gpu })),
+      { label: `n=${BIG} windowed + 2-D grid`, n: BIG, be: backends.tight },
     ] as const;
 
   it('adapter report and limits', () => {
-    expect(gpu.adapter.name.length).toBeGreaterThan(0);
-    expect(gpu.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 2 ** 20);
-    expect(gpu.name).toMatch(/^webgpu \(/);
+    expect(backends.gpu.adapter.name.length).toBeGreaterThan(0);
+    expect(backends.gpu.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 2 ** 20);
+    expect(backends.gpu.name).toMatch(/^webgpu \(/);
   });
 
   it('f16 and bf16 load: every one of the 65536 bit patterns decodes bit-exactly', async () => {
     const all = new Uint16Array(65536).map((_, i) => i);
     for (const dtype of ['F16', 'BF16'] as const) {
       for (const bytes of [new Uint8Array(all.buffer), new Uint8Array(all.buffer, 0, 2 * 65535) /* odd count */]) {
-        const g = await down(gpu, await gpu.load(bytes, dtype));
+        const g = await down(backends.gpu, await backends.gpu.load(bytes, dtype));
         const c = decodeToF32(bytes, dtype);
         expect(Buffer.from(g.buffer, g.byteOffset, g.byteLength).equals(Buffer.from(c.buffer))).toBe(true);
       }
@@ -116,7 +107,7 @@ describe('WGSL kernels = CPU twins', () => {
     let s = 12345;
     for (let i = 0; i < u.length; i++) u[i] = s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     const values = new Float32Array([...special, ...rnd, ...new Float32Array(u.buffer)]);
-    for (const be of [gpu, tight]) {
+    for (const be of [backends.gpu, backends.tight]) {
       for (const dtype of ['F16', 'BF16', 'F32'] as const) {
         for (const n of [0, 1, 2, 3, values.length]) {
           const x = values.subarray(0, n);
@@ -186,10 +177,10 @@ describe('WGSL kernels = CPU twins', () => {
     const cpu = new CpuBackend();
     const x = randomFloats(50_000, 9, 3);
     const parts = [x.subarray(0, 12_345), x.subarray(12_345, 40_000), x.subarray(40_000)];
-    const ts = await Promise.all(parts.map((p) => up(gpu, p)));
+    const ts = await Promise.all(parts.map((p) => up(backends.gpu, p)));
     for (const k of [1, 77, 25_000, 49_999, 50_000]) {
       const g = await kthLargestAbs(
-        gpu,
+        backends.gpu,
         async (visit) => {
           for (const t of ts) await visit(t);
         },
@@ -204,7 +195,7 @@ describe('WGSL kernels = CPU twins', () => {
       );
       expect(g).toBe(c);
     }
-    ts.forEach((t) => gpu.release(t));
+    ts.forEach((t) => backends.gpu.release(t));
   });
 
   it('magnitude band is bit-identical (TIES and breadcrumbs bands, thresholds on ties)', async () => {
@@ -333,19 +324,19 @@ describe('WGSL kernels = CPU twins', () => {
         void label;
       }
     }
-    const x = await up(gpu, randomFloats(8, 14, 1));
+    const x = await up(backends.gpu, randomFloats(8, 14, 1));
     const wrong = { omega: 0.4, offset: 0, cols: 7 };
-    await expect(gpu.elementwise(AIM_SCALE, [x, x, x], wrong)).rejects.toThrow(/scale has 8 entries, not 7/);
-    gpu.release(x);
+    await expect(backends.gpu.elementwise(AIM_SCALE, [x, x, x], wrong)).rejects.toThrow(/scale has 8 entries, not 7/);
+    backends.gpu.release(x);
   });
 
   it('pool: buffers are reused, byte counters balance', async () => {
-    const before = gpu.stats();
+    const before = backends.gpu.stats();
     for (let i = 0; i < 5; i++) {
-      const t = await up(gpu, randomFloats(1000, i));
-      gpu.release(t);
+      const t = await up(backends.gpu, randomFloats(1000, i));
+      backends.gpu.release(t);
     }
-    const after = gpu.stats();
+    const after = backends.gpu.stats();
     expect(after.storage.reused).toBeGreaterThan(before.storage.reused);
     expect(after.storage.allocatedBytes).toBe(after.storage.inUseBytes + after.storage.freeBytes);
     expect(after.pipelinesCompiled).toBeGreaterThan(0);

@@ -6,14 +6,14 @@
  * windows on a folded grid (TIGHT limits) and into upload chunks; one with more than 65,535 blocks.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type DType, decodeToF32 } from '../../src/core/dtype';
 import { Q4_BLOCK_SIZES, type Q4BlockSize, type Q4Packed, packQ4 } from '../../src/core/kernels/q4-pack';
 import { seededRandom } from '../../src/core/random';
 import type { WebGpuBackend } from '../../src/gpu/backend';
 import { GpuError } from '../../src/gpu/device';
 import { Q4_SPAN } from '../../src/gpu/kernels';
-import { TIGHT, gpuBackend, requireGpu } from './gpu-env';
+import { requireGpu, useGpuPair } from './gpu-env';
 
 await requireGpu();
 
@@ -88,16 +88,7 @@ function hardWeight(blockSize: number, blocks: number): Float32Array {
 }
 
 describe('WGSL 4-bit packer = packQ4, byte for byte', () => {
-  let gpu: WebGpuBackend;
-  let tight: WebGpuBackend;
-  beforeAll(async () => {
-    gpu = await gpuBackend();
-    tight = await gpuBackend(TIGHT);
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-    await tight?.dispose();
-  });
+  const backends = useGpuPair();
 
   /** Packs `w` on `be` as an f32 GPU tensor and as f32 bytes; both must equal packQ4. */
   async function check(be: WebGpuBackend, w: Float32Array, n: number, k: number, blockSize: Q4BlockSize) {
@@ -122,7 +113,7 @@ describe('WGSL 4-bit packer = packQ4, byte for byte', () => {
       [7, 384],
       [64, 1024],
     ] as const)
-      await check(gpu, randomWeight(n, k), n, k, blockSize);
+      await check(backends.gpu, randomWeight(n, k), n, k, blockSize);
   });
 
   it.each(Q4_BLOCK_SIZES)(
@@ -139,7 +130,7 @@ describe('WGSL 4-bit packer = packQ4, byte for byte', () => {
         return Number.isFinite(r) && Math.abs(r % 1) === 0.5;
       }).length;
       expect(ties).toBeGreaterThan((blocks / 8) * blockSize);
-      await check(gpu, w, blocks / 4, k, blockSize);
+      await check(backends.gpu, w, blocks / 4, k, blockSize);
     },
   );
 
@@ -156,41 +147,46 @@ describe('WGSL 4-bit packer = packQ4, byte for byte', () => {
           const bytes = new Uint8Array(values.buffer);
           const [n, k] = [256, 256];
           const want = packQ4(decodeToF32(bytes, dtype), n, k, blockSize);
-          expectIdentical(await gpu.packQ4({ bytes, dtype }, n, k, blockSize), want);
+          expectIdentical(await backends.gpu.packQ4({ bytes, dtype }, n, k, blockSize), want);
         }
   });
 
   it('a weight over several binding windows on a folded grid, and over several upload chunks', async () => {
     const [n, k] = [80, 4096]; // 327,680 elements: 3 windows of the TIGHT binding limit, 2-D grids
     const w = randomWeight(n, k);
-    const dispatches = () => tight.stats().dispatches;
+    const dispatches = () => backends.tight.stats().dispatches;
     let before = dispatches();
-    for (const blockSize of Q4_BLOCK_SIZES) await check(tight, w, n, k, blockSize);
+    for (const blockSize of Q4_BLOCK_SIZES) await check(backends.tight, w, n, k, blockSize);
     expect(dispatches() - before).toBe(3 * (3 + 3)); // 3 windows of the tensor, 3 chunks of 32 rows of its bytes
     const bf16 = new Uint8Array(n * k * 2).map((_, i) => (i % 2 ? 0x3c + (i % 7) : (i * 37) & 255));
     const want = packQ4(decodeToF32(bf16, 'BF16'), n, k, 32);
     before = dispatches();
-    expectIdentical(await tight.packQ4({ bytes: bf16, dtype: 'BF16' }, n, k, 32, { maxChunkBytes: 70_000 }), want);
+    expectIdentical(
+      await backends.tight.packQ4({ bytes: bf16, dtype: 'BF16' }, n, k, 32, { maxChunkBytes: 70_000 }),
+      want,
+    );
     expect(dispatches() - before).toBe(10); // chunks of 8 rows
   });
 
   it('a weight of more than 65,535 blocks', async () => {
     const [n, k] = [520, 4096]; // 66,560 blocks of 32
-    await check(gpu, randomWeight(n, k), n, k, 32);
+    await check(backends.gpu, randomWeight(n, k), n, k, 32);
   });
 
   it('refuses a shape it cannot pack, naming the tensor, before any GPU work', async () => {
     const w = new Float32Array(96);
     const bytes = { bytes: bytesOf(w), dtype: 'F32' as const };
-    const err = await gpu.packQ4(bytes, 1, 96, 64, { tensor: 'model.layers.0.mlp.up_proj.weight' }).catch((e) => e);
+    const err = await backends.gpu
+      .packQ4(bytes, 1, 96, 64, { tensor: 'model.layers.0.mlp.up_proj.weight' })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(GpuError);
     expect(err.tensor).toBe('model.layers.0.mlp.up_proj.weight');
     expect(err.message).toMatch(/K = 96 is not a multiple of the 4-bit block size 64/);
-    await expect(gpu.packQ4(bytes, 2, 64, 32)).rejects.toThrow(/96 values for a \[2, 64\] weight/);
-    await expect(gpu.packQ4(bytes, 1, 96, 48 as Q4BlockSize)).rejects.toThrow(/block size 48/);
-    const empty = await gpu.packQ4({ bytes: new Uint8Array(0), dtype: 'BF16' }, 0, 4096, 128);
+    await expect(backends.gpu.packQ4(bytes, 2, 64, 32)).rejects.toThrow(/96 values for a \[2, 64\] weight/);
+    await expect(backends.gpu.packQ4(bytes, 1, 96, 48 as Q4BlockSize)).rejects.toThrow(/block size 48/);
+    const empty = await backends.gpu.packQ4({ bytes: new Uint8Array(0), dtype: 'BF16' }, 0, 4096, 128);
     expect([empty.packed.length, empty.scales.length]).toEqual([0, 0]);
     const aborted = AbortSignal.abort();
-    await expect(gpu.packQ4(bytes, 3, 32, 32, { signal: aborted })).rejects.toThrow(/quantize cancelled/);
+    await expect(backends.gpu.packQ4(bytes, 3, 32, 32, { signal: aborted })).rejects.toThrow(/quantize cancelled/);
   });
 });
