@@ -14,7 +14,7 @@ import { defaultThreads, nodeTensorWorkers, threadsAvailable } from '../node/mer
 import { loadAimStats, openRecipeSources } from './load-sources';
 import { formatBytes, formatMs } from '../core/units';
 import { progressPrinter } from './progress';
-import { compileSensRecipeText } from './sens-recipe';
+import { compileRecipeSens } from './sens-recipe';
 
 export const MERGE_USAGE = `merge-lab merge RECIPE.yml --out DIR [--backend auto|cpu|cpu-reference|webgpu] [--threads N] [--shard-size 1GiB] [--force]`;
 
@@ -37,12 +37,12 @@ export async function mergeCommand(argv: string[]): Promise<void> {
     throw new UsageError(`${outDir} already holds a model; pass --force to overwrite`);
 
   const recipeText = await fs.readFile(recipeFile, 'utf8');
-  const { recipe, warnings } = parseRecipe(
-    await compileSensRecipeText(recipeText, path.dirname(path.resolve(recipeFile)), (l) =>
-      process.stderr.write(`${l}\n`),
-    ),
+  const parsed = parseRecipe(recipeText);
+  const { warnings } = parsed;
+  const sources = await openRecipeSources(parsed.recipe, path.dirname(path.resolve(recipeFile)));
+  const recipe = await compileRecipeSens(parsed.recipe, path.dirname(path.resolve(recipeFile)), sources, (l) =>
+    process.stderr.write(`${l}\n`),
   );
-  const sources = await openRecipeSources(recipe, path.dirname(path.resolve(recipeFile)));
   const activationStats = await loadAimStats(recipe, path.dirname(path.resolve(recipeFile)));
   const { backend, kind, notice } = await selectBackend(values.backend!);
   // The fast CPU backend spreads tensors over worker threads; the reference stays the plain single-threaded spec.

@@ -1,64 +1,48 @@
 /**
- * Reads a `merge_method: sens_merging` recipe's statistics files (relative to the recipe), checks
- * each against its model's checkpoint (name, shape, every layer present) and compiles the recipe to
- * the task_arithmetic recipe it stands for (src/core/sens/recipe.ts). Other recipes pass unchanged.
+ * The CLI side of a recipe with a `sens` block: reads the statistics files it names (relative to
+ * the recipe), and compiles it with the engine (src/core/sens/compile.ts) against the opened
+ * checkpoints, printing the per-layer coefficients. Recipes without a block pass unchanged.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import YAML from 'yaml';
 import { RecipeError } from '../core/errors';
-import { Checkpoint } from '../core/formats/checkpoint';
-import type { SensInput } from '../core/sens/coefficients';
-import { compileSensRecipe, describeCoefficients, readSensBlock } from '../core/sens/recipe';
-import { checkStatsFor, parseSensStats } from '../core/sens/stats';
-import { FsModelFolder } from '../node/fs-folder';
-import { resolveModelPath } from './load-sources';
+import type { Checkpoint } from '../core/formats/checkpoint';
+import type { Recipe } from '../core/recipe/types';
+import { type CompiledSens, compileSens, describeCoefficients } from '../core/sens/compile';
+import { SENS_METHOD } from '../core/sens/settings';
+import { type SensStats, parseSensStats } from '../core/sens/stats';
 
-/** The recipe text to parse: `text` itself, or for sens_merging the compiled task_arithmetic recipe. */
-export async function compileSensRecipeText(
-  text: string,
-  recipeDir: string,
-  log: (line: string) => void = () => {},
-): Promise<string> {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch {
-    return text; // the recipe parser reports it
-  }
-  const block = readSensBlock(doc);
-  if (!block) return text;
-  const inputs: SensInput[] = [];
-  for (const [model, name] of Object.entries(block.statistics)) {
+/** Every statistics file a recipe's `sens` block names, parsed, keyed by the name the recipe gives it. */
+export async function loadSensStats(recipe: Recipe, recipeDir: string): Promise<Map<string, SensStats>> {
+  const out = new Map<string, SensStats>();
+  for (const [model, name] of Object.entries(recipe.sens?.statistics ?? {})) {
     const file = path.resolve(recipeDir, name);
     if (!existsSync(file))
       throw new RecipeError(
         `sens.statistics.${model}`,
         `${file} not found; create it with: merge-lab sensitivity --model ${model} --set <problems.jsonl> --out ${name}`,
       );
-    const stats = parseSensStats(await readFile(file, 'utf8'), file);
-    const folder = new FsModelFolder(resolveModelPath(model, recipeDir));
-    try {
-      const ckpt = await Checkpoint.open(folder, { requireConfig: true });
-      const c = ckpt.config!;
-      checkStatsFor(stats, file, {
-        name: ckpt.name,
-        layers: c.numLayers,
-        hidden: c.hiddenSize,
-        vocab: c.vocabSize,
-        tensors: [...ckpt.tensors.keys()],
-      });
-    } finally {
-      await folder.close();
-    }
-    inputs.push({ model, file, stats });
+    out.set(name, parseSensStats(await readFile(file, 'utf8'), file));
   }
-  const compiled = compileSensRecipe(doc as Record<string, unknown>, block, inputs);
-  const params = (compiled.doc.parameters ?? {}) as { lambda?: unknown };
-  const lambda = typeof params.lambda === 'number' ? params.lambda : 1;
-  log(
-    `sens_merging (T=${block.choices.temperature}, λ=${lambda}): per-layer coefficients\n${describeCoefficients(compiled.coefficients, lambda)}`,
-  );
-  return YAML.stringify(compiled.doc);
+  return out;
+}
+
+/** The coefficients as the CLI prints them before a merge. */
+export function describeCompiled(recipe: Recipe, c: CompiledSens): string {
+  const name = recipe.mergeMethod === SENS_METHOD ? recipe.mergeMethod : `${recipe.mergeMethod} + sens`;
+  return `${name} (T=${recipe.sens?.temperature}, λ=${c.lambda}): per-layer coefficients\n${describeCoefficients(c.coefficients, c.lambda)}`;
+}
+
+/** The recipe to merge: compiled when it has a `sens` block (the coefficients logged), else itself. */
+export async function compileRecipeSens(
+  recipe: Recipe,
+  recipeDir: string,
+  sources: ReadonlyMap<string, Checkpoint>,
+  log: (line: string) => void = () => {},
+): Promise<Recipe> {
+  if (!recipe.sens && recipe.mergeMethod !== SENS_METHOD) return recipe;
+  const compiled = compileSens(recipe, await loadSensStats(recipe, recipeDir), sources);
+  log(describeCompiled(recipe, compiled));
+  return compiled.recipe;
 }

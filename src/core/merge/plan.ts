@@ -104,6 +104,11 @@ export function planMerge(
   stats?: ActivationStats,
 ): MergePlan {
   const spec = METHODS[recipe.mergeMethod];
+  if (recipe.sens || recipe.mergeMethod === 'sens_merging')
+    throw new RecipeError(
+      'sens',
+      'a recipe with a sens block is merged once compiled with its statistics (compileSens)',
+    );
   if (spec.name === 'passthrough') return passthroughPlan(recipe, sources, spec);
   const refs = methodInputs(recipe, spec);
   const warnings: MergeWarning[] = [];

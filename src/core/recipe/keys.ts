@@ -31,6 +31,12 @@ export const RECIPE_KEYS: readonly RecipeKeyDef[] = [
   { key: 'vocab_policy', mergekit: false, description: "`error` (default) or `base`: keep the base's embedding rows" },
   { key: 'aim', mergekit: false, description: 'activation-informed merging after the method: `{omega, calibration}`' },
   {
+    key: 'sens',
+    mergekit: false,
+    description:
+      'Sens-Merging per-layer weights on sens_merging, task_arithmetic, ties, dare_linear, dare_ties: `{statistics: {model: file}, temperature: 1, sensitivity: elementwise|tensorwise, cross_task: distance|inverse|uniform, grouping: blocks_and_extras|blocks_only}` (defaults first); export compiles it',
+  },
+  {
     key: 'slices',
     mergekit: true,
     description: 'passthrough only: the output layers as `[{sources: [{model, layer_range: [start, end]}]}]`',

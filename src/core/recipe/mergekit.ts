@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { type DType, recipeDTypeName } from '../dtype';
 import { PARAMETERS, isParameterName } from '../merge/methods/parameters';
 import { METHODS } from '../merge/methods/registry';
+import { SENS_MERGEKIT_NOTE, sensSettingsToObject } from '../sens/settings';
 import { DEFAULT_SEED, type Recipe, type RecipeWarning, type RecipeWarningCode } from './types';
 
 /** The recipe as a plain object in mergekit's schema (extensions only when not default). */
@@ -34,6 +35,7 @@ export function recipeToObject(r: Recipe): Record<string, unknown> {
   if (r.randomSeed !== DEFAULT_SEED) out.random_seed = r.randomSeed;
   if (r.vocabPolicy !== 'error') out.vocab_policy = r.vocabPolicy;
   if (r.aim) out.aim = { omega: r.aim.omega, calibration: r.aim.calibration };
+  if (r.sens) out.sens = sensSettingsToObject(r.sens);
   return out;
 }
 
@@ -72,6 +74,7 @@ export function mergekitWarnings(r: Recipe, { baseDtype }: { baseDtype?: DType }
       'aim: mergekit cannot apply activation-informed merging (AIM); ' +
         'it ignores this key and produces the plain merge',
     );
+  if (r.sens) warn('mergekit-ignores-key', 'sens', SENS_MERGEKIT_NOTE);
   if (r.vocabPolicy !== 'error')
     warn(
       'mergekit-ignores-key',

@@ -16,6 +16,7 @@ import {
 } from '../merge/methods/parameters';
 import { METHODS, type MethodSpec } from '../merge/methods/registry';
 import { RECIPE_KEYS, SURGERY_KEYS } from './keys';
+import { parseSensSettings } from '../sens/settings';
 import { parseSlices } from './slices';
 import { closestName } from './suggest';
 import {
@@ -277,6 +278,7 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
     aim = { omega, calibration: doc.aim.calibration };
   }
 
+  const sens = parseSensSettings(doc.sens, m);
   return {
     recipe: {
       mergeMethod: m as MergeMethodName,
@@ -289,6 +291,7 @@ export function parseRecipeObject(doc: unknown): ParsedRecipe {
       randomSeed: seed,
       vocabPolicy: vp,
       ...(aim ? { aim } : {}),
+      ...(sens ? { sens } : {}),
     },
     warnings,
   };

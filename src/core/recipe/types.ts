@@ -4,6 +4,7 @@
  */
 import type { DType } from '../dtype';
 import type { LabWarning } from '../errors';
+import type { SensSettings } from '../sens/coefficients';
 
 /** A scalar, a gradient across layer depth, or a list of tensor-name filters. */
 export type Setting = number | boolean | string | number[] | ConditionalSetting[];
@@ -40,6 +41,8 @@ export const MERGE_METHODS = [
   'lore',
   'twin',
   'low_rank_task_arithmetic',
+  // Sens-Merging: task arithmetic with per-layer weights from statistics files (src/core/sens/compile.ts).
+  'sens_merging',
 ] as const;
 export type MergeMethodName = (typeof MERGE_METHODS)[number];
 
@@ -72,6 +75,8 @@ export interface Recipe {
   readonly vocabPolicy: VocabPolicy;
   /** Activation-informed merging applied after the method (Merge Lab extension; mergekit ignores it). */
   readonly aim?: AimSettings;
+  /** Sens-Merging's per-layer weights (Merge Lab extension), compiled away before a merge (src/core/sens/compile.ts). */
+  readonly sens?: SensSettings;
 }
 
 export interface AimSettings {

@@ -18,6 +18,12 @@ export interface SensChoices {
   readonly grouping: GroupingReading;
 }
 
+/** A recipe's `sens` block (settings.ts parses it): the choices plus each model's statistics file. */
+export interface SensSettings extends SensChoices {
+  /** Model reference → statistics file (as named in the recipe; the CLI reads it relative to the recipe). */
+  readonly statistics: Readonly<Record<string, string>>;
+}
+
 export const DEFAULT_SENS_CHOICES: SensChoices = {
   temperature: 1,
   sensitivity: 'elementwise',

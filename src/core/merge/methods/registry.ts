@@ -250,6 +250,22 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
       'θ = θ₀ + λ Σ w_t r_t (m_t ⊙ δ_t), m_t ~ Bernoulli(density − ε + 2ε · rank_row(|δ|)/(cols − 1)), r_t = ‖δ_t‖₁/‖m_t ⊙ δ_t‖₁',
     reference: 'https://arxiv.org/abs/2406.11617',
   }),
+  sens_merging: method({
+    name: 'sens_merging',
+    title: 'Sens-Merging (task arithmetic, per-layer sensitivity weights)',
+    family: 'task_vector',
+    sparsification: 'none',
+    consensus: 'none',
+    needsBase: true,
+    mergekit: false,
+    parameters: {
+      weight: { default: 1, note: 'multiplies the per-layer weights' },
+      lambda: { note: "the paper's α (0.4 at 1.5B, 0.7 at 7B)" },
+    },
+    formula:
+      'θ = θ₀ + λ Σ_t w_t^l δ_t, w_t^l = K · softmax_t(α_t^l τ_t / T), α_t^l = S_t^l / ‖S_t‖₂ (the `sens` block: statistics, T, readings)',
+    reference: 'https://arxiv.org/abs/2502.12420',
+  }),
   ...methods(TENSOR_ROWS),
   slerp: method({
     name: 'slerp',
