@@ -10,16 +10,30 @@ import { paretoFrontier, pickShortestWithin } from '../core/eval/pareto';
 import { formatTable, tableRows } from '../core/eval/report';
 import { sweepRecipes } from '../core/eval/sweep';
 import { merge } from '../core/merge/execute';
-import { parseRecipe } from '../core/recipe/parse';
+import { RecipeError } from '../core/errors';
+import { parseRecipe, parseRecipeObject, recipeToObject } from '../core/recipe/parse';
+import type { Recipe } from '../core/recipe/types';
+import { compileSens } from '../core/sens/compile';
 import { formatMs } from '../core/units';
 import { FsOutputFolder } from '../node/fs-folder';
 import { UsageError, parse } from './args';
 import { selectBackend } from './backends';
 import { evalFlags, evalSettings, runEvaluation, writeOutputs } from './eval-command';
 import { loadAimStats, openRecipeSources, resolveModelPath } from './load-sources';
+import { describeCompiled, loadSensStats } from './sens-recipe';
 
 export const SWEEP_USAGE =
-  'merge-lab sweep RECIPE.yml --param weight|density|gamma|lambda|t|models.NAME.PARAM --values V1,V2,... --set FILE [--within POINTS] [--keep DIR] [eval flags]';
+  'merge-lab sweep RECIPE.yml --param weight|density|gamma|lambda|t|temperature|models.NAME.PARAM --values V1,V2,... --set FILE [--within POINTS] [--keep DIR] [eval flags]';
+
+/** The recipes of a sweep; `temperature` is the `sens` block's T (the statistics are loaded once, for every point). */
+function pointRecipes(recipe: Recipe, param: string, points: readonly number[]) {
+  if (param !== 'temperature' && param !== 'sens.temperature') return sweepRecipes(recipe, param, points);
+  if (!recipe.sens) throw new RecipeError('sweep', `cannot sweep '${param}': the recipe has no sens block`);
+  return points.map((value) => {
+    const r = parseRecipeObject(recipeToObject({ ...recipe, sens: { ...recipe.sens!, temperature: value } })).recipe;
+    return { value, recipe: r };
+  });
+}
 
 export async function sweepCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
@@ -43,13 +57,18 @@ export async function sweepCommand(argv: string[]): Promise<void> {
   const settings = await evalSettings(values);
   const sources = await openRecipeSources(recipe, recipeDir);
   const activationStats = await loadAimStats(recipe, recipeDir);
+  const sensStats = await loadSensStats(recipe, recipeDir);
+  const recipes = pointRecipes(recipe, values.param, points);
   const outRoot = values.keep ? path.resolve(values.keep) : await fs.mkdtemp(path.join(tmpdir(), 'merge-lab-sweep-'));
   const { backend, notice } = await selectBackend(values.backend!);
   process.stderr.write(`${notice}\n`);
 
   const mergedDirs: string[] = [];
   try {
-    for (const { value, recipe: r } of sweepRecipes(recipe, values.param, points)) {
+    for (const { value, recipe: point } of recipes) {
+      const compiled = compileSens(point, sensStats, sources);
+      if (point.sens) process.stderr.write(`${values.param}=${value}: ${describeCompiled(point, compiled)}\n`);
+      const r = compiled.recipe;
       const dir = path.join(outRoot, `${recipe.mergeMethod}-${values.param}-${value}`);
       await fs.rm(dir, { recursive: true, force: true });
       const s = await merge(r, sources, backend, new FsOutputFolder(dir), activationStats ? { activationStats } : {});
