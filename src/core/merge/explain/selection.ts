@@ -91,7 +91,7 @@ export function explainRam(run: ToyRun): ExplainedBody {
   const ds = taskVectors(ins);
   const epsilon = ds[0]!.input.params.epsilon ?? 1e-5;
   const o = options(run);
-  let count = new Float32Array(ds[0]!.values.length);
+  let count: Float32Array = new Float32Array(ds[0]!.values.length);
   for (const d of ds) count = ramAccumulate(d.values, count, { epsilon, w: 1, count: true });
   const marks = Array.from(count, (c): CellMark | undefined => (c === 1 ? 'alone' : c > 1 ? 'shared' : undefined));
   const facts = [{ label: 'ε', value: String(epsilon) }];

@@ -128,7 +128,7 @@ async function tensorToy(recipe: Recipe, spec: MethodSpec) {
     notes.push(
       `The toy merges the first ${count} of the recipe's ${given.length} models: ${spec.name} merges ${count}.`,
     );
-  const baseInModels = withBase && recipe.models.some((m) => m.model === recipe.baseModel);
+  const baseEntry = withBase ? recipe.models.find((m) => m.model === recipe.baseModel) : undefined;
   const sensMethod = recipe.mergeMethod === 'sens_merging';
   if (sensMethod || recipe.sens)
     notes.push(
@@ -140,7 +140,7 @@ async function tensorToy(recipe: Recipe, spec: MethodSpec) {
     ...(sensMethod ? { mergeMethod: 'task_arithmetic' as const } : {}),
     sens: undefined,
     baseModel: withBase ? 'base' : undefined,
-    models: [...(baseInModels ? [{ model: 'base', parameters: {} }] : []), ...toyModels],
+    models: [...(baseEntry ? [{ model: 'base', parameters: baseEntry.parameters }] : []), ...toyModels],
     slices: undefined,
     tokenizerSource: undefined,
     dtype: undefined,
