@@ -34,6 +34,8 @@ export interface OpContext {
   readonly counters: { submits: number; dispatches: number; readbackBytes: number };
   check(): void;
   fail(message: string): void;
+  /** `wait`, failed with the device's loss when the device is lost first (context.ts). */
+  whileAlive<T>(wait: Promise<T>): Promise<T>;
 }
 
 /** A binding's byte range in a buffer. */
@@ -204,7 +206,7 @@ export class GpuOp {
     this.enc.copyBufferToBuffer(src, 0, rb, 0, size);
     const scopes = this.submit();
     try {
-      await rb.mapAsync(MapModeRead, 0, size);
+      await this.ctx.whileAlive(rb.mapAsync(MapModeRead, 0, size));
     } catch (e) {
       this.ctx.check();
       throw new GpuError(`reading back from the GPU failed: ${(e as Error).message}`);
@@ -214,7 +216,7 @@ export class GpuOp {
     rb.unmap();
     this.ctx.readback.release(rb);
     this.ctx.counters.readbackBytes += size;
-    await scopes;
+    await this.ctx.whileAlive(scopes);
     this.ctx.check();
     return out;
   }
