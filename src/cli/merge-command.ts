@@ -5,7 +5,9 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { MergeError } from '../core/errors';
 import { merge } from '../core/merge/execute';
+import { GpuDeviceLostError } from '../gpu/device';
 import { mergekitWarnings, parseRecipe } from '../core/recipe/parse';
 import { FsOutputFolder } from '../node/fs-folder';
 import { UsageError, parse, parseBytes } from './args';
@@ -32,8 +34,9 @@ export async function mergeCommand(argv: string[]): Promise<void> {
   const recipeFile = positionals[0];
   if (!recipeFile || !values.out) throw new UsageError(`usage: ${MERGE_USAGE}`);
   const outDir = path.resolve(values.out);
-  const existing = await fs.readdir(outDir).catch(() => []);
-  if (existing.some((f) => f.endsWith('.safetensors') || f === 'config.json') && !values.force)
+  const existing = await fs.readdir(outDir).catch(() => undefined);
+  const outDirIsNew = existing === undefined;
+  if (existing?.some((f) => f.endsWith('.safetensors') || f === 'config.json') && !values.force)
     throw new UsageError(`${outDir} already holds a model; pass --force to overwrite`);
 
   const recipeText = await fs.readFile(recipeFile, 'utf8');
@@ -70,6 +73,13 @@ export async function mergeCommand(argv: string[]): Promise<void> {
     console.log(`output: ${outDir} (${summary.files.join(', ')})`);
     for (const w of [...warnings, ...summary.warnings, ...mergekitWarnings(recipe)])
       console.log(`warning: ${w.message}`);
+  } catch (e) {
+    bar.done();
+    // The writer has removed its partial files; a folder this command created, now empty, goes too.
+    if (outDirIsNew) await fs.rmdir(outDir).catch(() => undefined);
+    if (e instanceof MergeError && e.cause instanceof GpuDeviceLostError)
+      process.stderr.write(`hint: run the same command again (a new GPU device is requested), or add --backend cpu\n`);
+    throw e;
   } finally {
     process.off('SIGINT', onSigint);
     await backend.dispose?.();

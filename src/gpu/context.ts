@@ -12,6 +12,9 @@ import { PipelineCache } from './pipelines';
 import { loadShaders } from './shaders';
 import { BufferUsage } from './usage';
 
+/** How long a wait that failed looks for a device loss behind it before reporting its own error. */
+const LOSS_GRACE_MS = 200;
+
 /** The device limits work is planned with (the adapter's, or GPUDevice.limits). */
 export interface ContextLimits {
   readonly maxStorageBufferBindingSize: number;
@@ -55,6 +58,10 @@ export class GpuContext implements OpContext {
   readonly counters: GpuCounters = { submits: 0, dispatches: 0, uploadBytes: 0, readbackBytes: 0 };
   private failure: Error | undefined;
   private lost: GpuDeviceLostError | undefined;
+  /** Settles with the loss once the device is lost (never otherwise). */
+  private readonly lostSoon: Promise<GpuDeviceLostError>;
+  /** Rejecters of the waits in progress (whileAlive), failed at once when the device is lost. */
+  private readonly waits = new Set<(e: Error) => void>();
   private disposed = false;
 
   private constructor(
@@ -83,8 +90,10 @@ export class GpuContext implements OpContext {
     );
     this.readback = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback', free / 4);
     this.uniforms = new BufferPool(device, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform', 2 ** 20);
-    void device.lost.then((info) => {
-      this.lost = new GpuDeviceLostError(info.reason, info.message);
+    this.lostSoon = device.lost.then((info) => {
+      const lost = (this.lost = new GpuDeviceLostError(info.reason, info.message));
+      for (const cutShort of this.waits) cutShort(lost);
+      return lost;
     });
     device.addEventListener?.('uncapturederror', (ev) =>
       this.fail(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`),
@@ -105,6 +114,29 @@ export class GpuContext implements OpContext {
     if (this.lost) throw this.lost;
     if (this.failure) throw this.failure;
     if (this.disposed) throw new GpuError('the WebGPU backend was disposed');
+  }
+
+  /**
+   * `wait` (a mapAsync, a queue drain), cut short by a device loss: a lost device fails the wait with
+   * its GpuDeviceLostError instead of leaving it pending forever. A wait that fails as the device
+   * goes (Dawn rejects mapAsync before `device.lost` settles) reports the loss too.
+   */
+  async whileAlive<T>(wait: Promise<T>): Promise<T> {
+    if (this.lost) throw this.lost;
+    let cutShort: ((e: Error) => void) | undefined;
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        cutShort = reject;
+        this.waits.add(reject);
+        wait.then(resolve, reject);
+      });
+    } catch (e) {
+      if (this.lost) throw this.lost;
+      const loss = await Promise.race([this.lostSoon, new Promise<undefined>((r) => setTimeout(r, LOSS_GRACE_MS))]);
+      throw loss ?? e;
+    } finally {
+      this.waits.delete(cutShort!);
+    }
   }
 
   /** Records a GPU error for the next check (the first one wins). */
@@ -136,7 +168,7 @@ export class GpuContext implements OpContext {
   /** Waits until the GPU has finished all submitted work. */
   async sync(): Promise<void> {
     this.check();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.whileAlive(this.device.queue.onSubmittedWorkDone());
     this.check();
   }
 
@@ -148,7 +180,7 @@ export class GpuContext implements OpContext {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    if (!this.lost) await this.device.queue.onSubmittedWorkDone().catch(() => undefined);
+    if (!this.lost) await this.whileAlive(this.device.queue.onSubmittedWorkDone()).catch(() => undefined);
     this.storage.destroyAll();
     this.readback.destroyAll();
     this.uniforms.destroyAll();

@@ -22,7 +22,7 @@ import { ChunkReader } from './chunk-reader';
 import type { SpectrumDiagnostics, TensorDiagnostics } from './diagnostics';
 import { ChunkedTensorJob } from './job';
 import { resolveTokenizerSource, writeExtras } from './output-extras';
-import { runPooled } from './parallel/pool-run';
+import { MAX_TENSOR_ATTEMPTS, runPooled } from './parallel/pool-run';
 import type { TensorWorkerPool } from './parallel/protocol';
 import { runMethod } from './parallel/run-method';
 import { planMerge } from './plan';
@@ -76,6 +76,15 @@ export interface MergeSummary {
   readonly diagnostics: Readonly<Record<string, TensorDiagnostics>>;
 }
 
+/** A backend's own failure on tensor `tensor`, reported against it; a lost GPU device says what to do next. */
+function backendFailure(e: Error, backend: string, tensor: string): MergeError {
+  const detail =
+    e instanceof LabError && e.code === 'device-lost'
+      ? `the GPU device was lost while merging this tensor on ${backend}: ${e.message} Nothing of this merge is kept: run it again, or merge on the CPU.`
+      : `merging on ${backend} failed: ${e.message}`;
+  return new MergeError('backend', detail, tensor, e);
+}
+
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 export async function merge<T>(
@@ -104,6 +113,8 @@ export async function merge<T>(
   let bytesRead = 0;
   let bytesWritten = 0;
   const diagnostics: Record<string, TensorDiagnostics> = {};
+  /** Notes about the run itself (a worker restarted), after the plan's. */
+  const runWarnings: LabWarning[] = [];
 
   const report = (tensorsDone: number, currentTensor: string) => {
     const elapsedMs = now() - started;
@@ -147,6 +158,12 @@ export async function merge<T>(
           bytesDone += n;
         },
         onSpectrum: opts.onSpectrum,
+        onRetry: (tensor, attempt, why) =>
+          runWarnings.push({
+            code: 'worker-restarted',
+            tensor,
+            message: `a merge worker stopped while merging ${tensor} (${why}); merged again on a new worker (try ${attempt} of ${MAX_TENSOR_ATTEMPTS})`,
+          }),
       });
     } else {
       const reader = new ChunkReader(plan.tensors, chunkElements);
@@ -182,7 +199,7 @@ export async function merge<T>(
           // anything else (a lost GPU device, a backend bug) is reported against the tensor being merged.
           if (isAbortError(e) || e instanceof MergeError || (e instanceof LabError && (e.file || e.tensor || e.field)))
             throw e;
-          throw new MergeError('backend', `merging on ${backend.name} failed: ${(e as Error).message}`, tp.name, e);
+          throw backendFailure(e as Error, backend.name, tp.name);
         } finally {
           job.dispose();
         }
@@ -207,7 +224,7 @@ export async function merge<T>(
     bytesRead,
     bytesWritten,
     ms: now() - started,
-    warnings: plan.warnings,
+    warnings: [...plan.warnings, ...runWarnings],
     files: writer.files,
     diagnostics,
   };
