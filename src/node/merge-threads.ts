@@ -36,6 +36,17 @@ export const threadsAvailable = (): boolean => ENTRY.protocol === 'file:' && exi
 /** The default thread count: the cores this process may use. */
 export const defaultThreads = (): number => availableParallelism();
 
-export function nodeTensorWorkers(size: number, backend: WorkerBackendKind = 'cpu'): TensorWorkerPool {
-  return { size, backend, spawn: () => threadPort(new Worker(ENTRY)) };
+export interface ThreadOptions {
+  /** The thread's module (default merge-thread.mjs); tests start one that wraps it. */
+  readonly entry?: URL;
+  /** Passed to each thread as `workerData`. */
+  readonly workerData?: unknown;
+}
+
+export function nodeTensorWorkers(
+  size: number,
+  backend: WorkerBackendKind = 'cpu',
+  opts: ThreadOptions = {},
+): TensorWorkerPool {
+  return { size, backend, spawn: () => threadPort(new Worker(opts.entry ?? ENTRY, { workerData: opts.workerData })) };
 }

@@ -6,6 +6,11 @@
  * tensors wait in a buffer of at most `bufferBytes`, beyond which their worker waits for its ack.
  * The first error (a worker's, rebuilt with its class, or a read's, as it was) or a cancel stops
  * every worker; the promise settles only once no write is in progress.
+ *
+ * A worker that dies (a crash, out of memory, killed) does not lose the merge: the tensor it held is
+ * merged again from its start on a fresh worker, whose first chunks (those already taken from the
+ * dead one) are dropped, so the output is the same bytes. A tensor whose workers die
+ * MAX_TENSOR_ATTEMPTS times in a row fails the merge with a MergeError naming it.
  */
 import { AbortError, LabError, MergeError, isAbortError } from '../../errors';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../diagnostics';
@@ -34,7 +39,12 @@ export interface PooledRunContext {
   readonly tensorDone: (index: number, diagnostics: TensorDiagnostics) => void;
   readonly counted: (bytes: number) => void;
   readonly onSpectrum: ((d: SpectrumDiagnostics) => void) | undefined;
+  /** A worker died holding `tensor`; it is merged again on a new worker (`attempt` counts from 2). */
+  readonly onRetry?: (tensor: string, attempt: number, why: string) => void;
 }
+
+/** Tries per tensor before a dying worker fails the merge (the first and two more on fresh workers). */
+export const MAX_TENSOR_ATTEMPTS = 3;
 
 interface Pending {
   readonly bytes: Uint8Array;
@@ -47,6 +57,24 @@ interface TensorState {
   readonly chunks: Pending[];
   begun: boolean;
   diagnostics?: TensorDiagnostics;
+  /** Workers started on this tensor so far. */
+  attempts: number;
+  /** What was taken from earlier attempts (chunks, spectra, bytes read), and what a retry still has to skip of its own. */
+  readonly taken: Progress;
+  readonly skip: Progress;
+}
+
+interface Progress {
+  chunks: number;
+  spectra: number;
+  bytes: number;
+}
+
+/** One worker and the tensor it is merging (undefined when idle). */
+interface Slot {
+  readonly port: WorkerPort;
+  holding: number | undefined;
+  dead: boolean;
 }
 
 /** The error a worker's failure on tensor `tp` stands for (the single-threaded merge's rule). */
@@ -78,7 +106,7 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
   if (tensors.length === 0) return Promise.resolve();
   const backendName = `${ctx.pool.backend} worker`;
   const states = new Map<number, TensorState>();
-  const ports: WorkerPort[] = [];
+  const slots: Slot[] = [];
   let next = 0;
   let head = 0;
   let buffered = 0;
@@ -90,7 +118,7 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
       if (settled) return;
       settled = true;
       ctx.signal?.removeEventListener('abort', onAbort);
-      for (const p of ports) p.close();
+      for (const s of slots) s.port.close();
       // Settle only when no write is under way, so the caller's abort() never races a write.
       void (pumping ?? Promise.resolve()).finally(() => (e === undefined ? resolve() : reject(e)));
     };
@@ -98,11 +126,20 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
     if (ctx.signal?.aborted) return onAbort();
     ctx.signal?.addEventListener('abort', onAbort);
 
-    const assign = (port: WorkerPort) => {
+    const send = (slot: Slot, m: MainMessage, transfer?: ArrayBuffer[]) => {
+      if (!slot.dead) slot.port.post(m, transfer);
+    };
+    const start = (slot: Slot, id: number) => {
+      slot.holding = id;
+      send(slot, { type: 'task', task: taskOf(ctx, id) });
+    };
+    const assign = (slot: Slot) => {
+      slot.holding = undefined;
       if (next >= tensors.length || settled) return;
       const id = next++;
-      states.set(id, { chunks: [], begun: false });
-      port.post({ type: 'task', task: taskOf(ctx, id) } satisfies MainMessage);
+      const none = () => ({ chunks: 0, spectra: 0, bytes: 0 });
+      states.set(id, { chunks: [], begun: false, attempts: 1, taken: none(), skip: none() });
+      start(slot, id);
     };
 
     const pump = async () => {
@@ -136,49 +173,87 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
         .finally(() => (pumping = undefined));
     };
 
-    const onMessage = (port: WorkerPort, m: WorkerMessage) => {
-      if (settled) return;
+    const onMessage = (slot: Slot, m: WorkerMessage) => {
+      if (settled || slot.dead) return;
       const tp = tensors[m.id]!;
+      const st = states.get(m.id)!;
       switch (m.type) {
         case 'read': {
           const inp = tp.inputs[m.input]!;
           inp.tensor.file.readRange(inp.tensor.name, m.start, m.count).then((raw) => {
             if (settled) return;
             const { bytes, buffer } = transferable(raw);
-            port.post({ type: 'bytes', req: m.req, bytes } satisfies MainMessage, [buffer]);
+            send(slot, { type: 'bytes', req: m.req, bytes }, [buffer]);
           }, finish);
           return;
         }
         case 'chunk': {
-          const ack = () => port.post({ type: 'ack', req: m.req } satisfies MainMessage);
-          const st = states.get(m.id)!;
+          const ack = () => send(slot, { type: 'ack', req: m.req });
+          // A retry's chunks up to where its dead predecessor got are already taken: the same bytes.
+          if (st.skip.chunks > 0) {
+            st.skip.chunks--;
+            return ack();
+          }
+          st.taken.chunks++;
           const early = m.id !== head && buffered + m.bytes.byteLength <= ctx.bufferBytes;
           if (m.id !== head) buffered += m.bytes.byteLength;
           st.chunks.push({ bytes: m.bytes, ack: early ? undefined : ack, buffered: m.id !== head });
           if (early) ack();
           return kick();
         }
-        case 'counted':
-          return ctx.counted(m.bytes);
+        case 'counted': {
+          const skipped = Math.min(st.skip.bytes, m.bytes);
+          st.skip.bytes -= skipped;
+          st.taken.bytes += m.bytes - skipped;
+          return ctx.counted(m.bytes - skipped);
+        }
         case 'spectrum':
+          if (st.skip.spectra > 0) return void st.skip.spectra--;
+          st.taken.spectra++;
           return ctx.onSpectrum?.(m.spectrum);
         case 'done':
-          states.get(m.id)!.diagnostics = m.diagnostics;
-          assign(port);
+          st.diagnostics = m.diagnostics;
+          assign(slot);
           return kick();
         case 'failed':
           return finish(tensorError(rebuildError(m.error), tp, backendName));
       }
     };
 
-    for (let w = 0; w < Math.min(ctx.pool.size, tensors.length); w++) {
-      const port = ctx.pool.spawn();
-      ports.push(port);
-      port.listen(
-        (m: WorkerMessage) => onMessage(port, m),
-        (e) => finish(new MergeError('backend', `a merge worker stopped: ${e.message}`)),
+    /** A worker died: the tensor it held starts again on a new worker, up to MAX_TENSOR_ATTEMPTS tries. */
+    const onDeath = (slot: Slot, e: Error) => {
+      if (settled || slot.dead) return;
+      slot.dead = true;
+      slot.port.close();
+      const id = slot.holding;
+      if (id === undefined) return; // idle: nothing lost
+      const st = states.get(id)!;
+      const name = tensors[id]!.name;
+      if (st.attempts >= MAX_TENSOR_ATTEMPTS)
+        return finish(
+          new MergeError(
+            'backend',
+            `a merge worker stopped while merging this tensor (${e.message}), ${st.attempts} times in a row; nothing of this merge is kept`,
+            name,
+            e,
+          ),
+        );
+      st.attempts++;
+      Object.assign(st.skip, st.taken);
+      ctx.onRetry?.(name, st.attempts, e.message);
+      start(spawn(), id);
+    };
+
+    const spawn = (): Slot => {
+      const slot: Slot = { port: ctx.pool.spawn(), holding: undefined, dead: false };
+      slots.push(slot);
+      slot.port.listen(
+        (m: WorkerMessage) => onMessage(slot, m),
+        (e) => onDeath(slot, e),
       );
-      assign(port);
-    }
+      return slot;
+    };
+
+    for (let w = 0; w < Math.min(ctx.pool.size, tensors.length); w++) assign(spawn());
   });
 }
