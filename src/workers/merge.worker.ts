@@ -5,6 +5,9 @@
  * range) or transferred Uint8Arrays; output files come back transferred; progress goes through a
  * proxied callback; cancel() aborts the running merge. Errors cross the port as LabErrors with
  * their code, file and tensor (workers/errors.ts); a cancelled merge rejects with an AbortError.
+ * A GPU device lost mid-merge is reported as a GpuDeviceLostError (the next merge gets a new
+ * device), a tensor worker that died as a WorkerStoppedError; `fault` injects either for the tests
+ * (merge-faults.ts). The worker holds a life lock so that the page hears of its own death (worker-life.ts).
  * `createMergeWorkerApi` is the whole API, so tests can expose it over a MessageChannel in Node.
  */
 import { expose, transfer } from 'comlink';
@@ -26,9 +29,11 @@ import { parseRecipe } from '../core/recipe/parse';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../core/merge/diagnostics';
 import { WebGpuBackend } from '../gpu/backend';
 import { type DareProbeArgs, DEFAULT_DARE_PROBE, dareProbeBytes } from '../gpu/dare-probe';
-import { type AdapterReport, acquireGpuDevice, browserGpu } from '../gpu/device';
+import { type AdapterReport, type GpuDevice, GpuDeviceLostError, acquireGpuDevice, browserGpu } from '../gpu/device';
 import { installLabErrorTransfer } from './errors';
-import { webTensorWorkers } from './tensor-pool';
+import type { MergeFault } from './merge-faults';
+import { type WebTensorWorkerPool, webTensorWorkers } from './tensor-pool';
+import { holdLifeLock } from './worker-life';
 
 installLabErrorTransfer();
 
@@ -48,6 +53,8 @@ export interface WorkerMergeRequest {
   opfsFolder?: string;
   /** Activation statistics JSON for a recipe with `aim`. */
   activationStats?: string;
+  /** A fault to inject (end-to-end tests only; see merge-faults.ts). */
+  fault?: MergeFault;
 }
 
 export interface WorkerMergeResult {
@@ -72,28 +79,35 @@ export type SpectrumCallback = (d: SpectrumDiagnostics) => void | Promise<void>;
  */
 export function createMergeWorkerApi(
   getGpu: () => Promise<GPU | undefined> = async () => browserGpu(),
-  cpuWorkers: () => TensorWorkerPool | undefined = () => webTensorWorkers(),
+  // A tensor-worker fault needs a pool, even on one core.
+  cpuWorkers: (closeFirstAfter?: number) => TensorWorkerPool | WebTensorWorkerPool | undefined = (n) =>
+    webTensorWorkers(n === undefined ? undefined : Math.max(2, navigator.hardwareConcurrency), n),
 ) {
   let active: AbortController | undefined;
 
   interface Picked {
     backend: TensorBackend<unknown>;
     notice: string;
-    workers?: TensorWorkerPool | undefined;
+    workers?: TensorWorkerPool | WebTensorWorkerPool | undefined;
+    /** The GPU device a WebGPU backend runs on. */
+    device?: GpuDevice;
   }
-  const fastCpu = (why: string): Picked => {
-    const workers = cpuWorkers();
+  const fastCpu = (why: string, fault?: MergeFault): Picked => {
+    const workers = cpuWorkers(fault?.kind === 'tensor-worker-exit' ? fault.after : undefined);
     const threads = workers ? `, ${workers.size} workers` : '';
     return { backend: new FastCpuBackend() as TensorBackend<unknown>, notice: `cpu${threads}${why}`, workers };
   };
 
-  async function pickBackend(choice: WorkerMergeRequest['backend'] = 'auto'): Promise<Picked> {
+  async function pickBackend(choice: WorkerMergeRequest['backend'] = 'auto', fault?: MergeFault): Promise<Picked> {
     if (choice === 'cpu-reference')
       return { backend: new CpuBackend() as TensorBackend<unknown>, notice: 'cpu (reference)' };
-    if (choice === 'cpu') return fastCpu('');
+    if (choice === 'cpu' || fault?.kind === 'tensor-worker-exit') return fastCpu('', fault);
     try {
-      const be = await WebGpuBackend.create(await getGpu());
-      return { backend: be as TensorBackend<unknown>, notice: be.name };
+      const gpu = await getGpu();
+      // The backend runs on the shared device (acquired here first, so that its loss can be told).
+      const device = await acquireGpuDevice(gpu);
+      const be = await WebGpuBackend.create(gpu);
+      return { backend: be as TensorBackend<unknown>, notice: be.name, device };
     } catch (e) {
       if (choice === 'webgpu') throw e;
       return fastCpu(` (no WebGPU: ${describeError(e)})`);
@@ -101,6 +115,11 @@ export function createMergeWorkerApi(
   }
 
   return {
+    /** Holds the worker's life lock (worker-life.ts) until it ends; resolves once held. */
+    holdLifeLock(name: string): Promise<boolean> {
+      return holdLifeLock(name);
+    },
+
     /** The adapter a merge would use, or why there is none. */
     async gpuInfo(): Promise<AdapterReport | { error: string }> {
       try {
@@ -119,7 +138,9 @@ export function createMergeWorkerApi(
       if (active) throw new MergeError('busy', 'a merge is already running in this worker');
       const ac = new AbortController();
       active = ac;
-      const { backend, notice, workers } = await pickBackend(req.backend);
+      const picked = await pickBackend(req.backend, req.fault);
+      const { backend, notice, workers } = picked;
+      const injectFault = faultInjector(req.fault, picked.device);
       try {
         const { recipe, warnings } = parseRecipe(req.recipe);
         const sources = new Map<string, Checkpoint>();
@@ -149,6 +170,7 @@ export function createMergeWorkerApi(
           ...(req.shardBytes ? { shardBytes: req.shardBytes } : {}),
           ...(activationStats ? { activationStats } : {}),
           onProgress: (p) => {
+            injectFault?.(p.tensorsDone);
             const t = Date.now();
             if (!onProgress || (t - last < 50 && p.tensorsDone < p.tensorsTotal)) return;
             last = t;
@@ -166,6 +188,8 @@ export function createMergeWorkerApi(
         };
         const buffers = Object.values(files).flatMap((f) => (f instanceof Uint8Array ? [f.buffer as ArrayBuffer] : []));
         return transfer(result, [...new Set(buffers)]);
+      } catch (e) {
+        throw await whyMergeStopped(e, picked);
       } finally {
         active = undefined;
         await backend.dispose?.();
@@ -190,6 +214,39 @@ export function createMergeWorkerApi(
         await be.dispose?.();
       }
     },
+  };
+}
+
+/**
+ * The error a failed merge reports: the loss of its GPU device (whatever error the merge itself saw
+ * first), or the death of a tensor worker when that caused `e`; else `e`.
+ */
+async function whyMergeStopped(e: unknown, picked: { device?: GpuDevice; workers?: unknown }): Promise<unknown> {
+  const device = picked.device;
+  if (device) {
+    // device.lost settles a moment after the failure it caused.
+    await Promise.race([device.device.lost, new Promise((res) => setTimeout(res, 200))]);
+    if (device.lost) return new GpuDeviceLostError(device.lost.reason, device.lost.message);
+  }
+  return (picked.workers as Partial<WebTensorWorkerPool> | undefined)?.stoppedBy?.(e) ?? e;
+}
+
+/** The fault of a merge as a function of the tensors done (merge-faults.ts); undefined without one. */
+function faultInjector(
+  fault: MergeFault | undefined,
+  device: GpuDevice | undefined,
+): ((done: number) => void) | undefined {
+  if (!fault || fault.kind === 'tensor-worker-exit') return undefined;
+  let fired = false;
+  return (done) => {
+    if (fired || done < fault.after) return;
+    fired = true;
+    if (fault.kind === 'gpu-lost') device?.device.destroy();
+    else if (fault.kind === 'merge-worker-exit') (self as unknown as { close(): void }).close();
+    else
+      setTimeout(() => {
+        throw new Error(`fault injected after ${done} tensors (merge-worker-error)`);
+      });
   };
 }
 

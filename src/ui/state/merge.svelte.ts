@@ -1,7 +1,9 @@
 /**
  * Running a merge in the merge worker (progress, cancel, per-layer diagnostics, the result) and the
  * merges kept in OPFS: each new merge gets a folder no other merge holds, its recipe is written
- * beside it, and on start the stored merges come back with the recipes that made them.
+ * beside it, and on start the stored merges come back with the recipes that made them. A merge
+ * stopped by a lost GPU or a dead worker says so and what to do; nothing of it is kept, and the
+ * next merge gets a new device and new workers.
  */
 import {
   type MergeRecord,
@@ -16,6 +18,7 @@ import {
 } from '../../browser/merge-store';
 import { requestPersistentStorage } from '../../browser/opfs-room';
 import { type LabWarning, describeError, isAbortError } from '../../core/errors';
+import { type MergeFault, parseMergeFault } from '../../workers/merge-faults';
 import type { ActivationStats } from '../../core/merge/activation-stats';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../../core/merge/diagnostics';
 import type { MergeProgress, MergeSummary } from '../../core/merge/execute';
@@ -23,6 +26,7 @@ import { emitRecipe } from '../../core/recipe/parse';
 import type { Recipe } from '../../core/recipe/types';
 import type { MergeClient } from '../../workers/merge-client';
 import type { ModelEntry, ModelsState } from './models.svelte';
+import { compileForMerge } from './sens.svelte';
 
 export interface LayerDiagnostics {
   readonly tensor: string;
@@ -30,6 +34,28 @@ export interface LayerDiagnostics {
 }
 
 export type MergeStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'failed';
+
+/** Where merges run: WebGPU when there is an adapter (else the CPU), or the CPU on every core. */
+export type MergeBackendChoice = 'auto' | 'cpu';
+
+const KEPT = 'Nothing of this merge was kept; the merges made before it are kept.';
+
+/** What a user reads when a merge failed: for a lost GPU or a dead worker, what happened and what to do. */
+export function mergeFailureMessage(e: unknown): string {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (code === 'device-lost')
+    return `The GPU was lost in the middle of this merge. ${KEPT} Merge again to retry on a new GPU device, or set Run on to CPU. (${describeError(e)})`;
+  if (code === 'worker-stopped')
+    return `A worker stopped in the middle of this merge. ${KEPT} Merge again: the lab starts new workers. (${describeError(e)})`;
+  return describeError(e);
+}
+
+/** The fault the page's URL asks the next merge to suffer (`?fault=gpu-lost@3`; end-to-end tests only). */
+function faultFromUrl(): MergeFault | undefined {
+  return typeof location === 'undefined'
+    ? undefined
+    : parseMergeFault(new URLSearchParams(location.search).get('fault'));
+}
 
 /** A merge's place in a sweep: the parameter swept and this merge's value. */
 export interface SweepValue {
@@ -51,7 +77,9 @@ export class MergeState {
   #incomplete = $state.raw<StoredMerge[]>([]);
   #storeError = $state<string | undefined>(undefined);
   #cleanupNotice = $state<string | undefined>(undefined);
+  #backend = $state<MergeBackendChoice>('auto');
   #persistent: Promise<boolean> | undefined;
+  #fault = faultFromUrl();
   #count = 0;
   #abort: AbortController | undefined;
 
@@ -63,6 +91,13 @@ export class MergeState {
 
   get status(): MergeStatus {
     return this.#status;
+  }
+  /** Where the next merge runs. */
+  get backend(): MergeBackendChoice {
+    return this.#backend;
+  }
+  setBackend(choice: MergeBackendChoice): void {
+    this.#backend = choice;
   }
   get progress(): MergeProgress | undefined {
     return this.#progress;
@@ -190,9 +225,13 @@ export class MergeState {
     }
     const pending: LayerDiagnostics[] = [];
     let flush: ReturnType<typeof setTimeout> | undefined;
+    let started: string | undefined;
+    // An injected fault (tests) hits the first merge only.
+    const fault = this.#fault;
+    this.#fault = undefined;
     try {
-      const name = await this.freshName(recipe.mergeMethod);
-      const yaml = emitRecipe(recipe);
+      const name = (started = await this.freshName(recipe.mergeMethod));
+      const yaml = emitRecipe(await compileForMerge(recipe, models)); // a sens block compiles against its statistics
       // Kept merges should survive storage pressure: ask once for persistent storage.
       await (this.#persistent ??= requestPersistentStorage());
       const res = await whileWriting(mergeFolder(name), () =>
@@ -201,6 +240,8 @@ export class MergeState {
             recipe: yaml,
             models,
             opfsFolder: mergeFolder(name),
+            backend: this.#backend,
+            ...(fault ? { fault } : {}),
             ...(activationStats ? { activationStats: JSON.stringify(activationStats) } : {}),
           },
           {
@@ -245,7 +286,12 @@ export class MergeState {
       return entry;
     } catch (e) {
       this.#status = isAbortError(e) ? 'cancelled' : 'failed';
-      this.#error = this.#status === 'cancelled' ? 'Merge cancelled: partial output was discarded.' : describeError(e);
+      this.#error =
+        this.#status === 'cancelled' ? 'Merge cancelled: partial output was discarded.' : mergeFailureMessage(e);
+      // A worker that died left its folder as it was: remove it (or the next start will).
+      const folder = started;
+      if (folder && (e as { code?: unknown }).code === 'worker-stopped')
+        await removeIfUnlocked(mergeFolder(folder), () => deleteStoredMerge(folder)).catch(() => undefined);
       return undefined;
     } finally {
       this.#abort = undefined;

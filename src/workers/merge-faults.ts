@@ -1,0 +1,33 @@
+/**
+ * Faults injected into one merge in the page, for the end-to-end tests of what a user sees when
+ * the GPU or a worker dies mid-merge (test/e2e/faults-*.e2e.test.ts). The page reads them from
+ * its URL (`?fault=gpu-lost@3`) and hands them to its next merge only; each is a real failure of
+ * the real part, not a mocked error: the worker destroys its GPUDevice, closes itself, throws an
+ * uncaught error, or has one of its tensor workers close itself, once `after` tensors are done.
+ */
+
+export type MergeFaultKind = 'gpu-lost' | 'merge-worker-exit' | 'merge-worker-error' | 'tensor-worker-exit';
+
+export interface MergeFault {
+  readonly kind: MergeFaultKind;
+  /** Tensors finished before the fault (for `tensor-worker-exit`: tensors that worker finished). */
+  readonly after: number;
+}
+
+const KINDS: readonly MergeFaultKind[] = ['gpu-lost', 'merge-worker-exit', 'merge-worker-error', 'tensor-worker-exit'];
+
+/** `kind@after` (as in the URL's `fault` parameter); undefined for anything else. */
+export function parseMergeFault(text: string | null | undefined): MergeFault | undefined {
+  const m = /^([a-z-]+)@(\d{1,6})$/.exec(text ?? '');
+  const kind = KINDS.find((k) => k === m?.[1]);
+  return kind && m ? { kind, after: Number(m[2]) } : undefined;
+}
+
+/** The message a tensor worker is sent first when it is to close itself after `after` tensors. */
+export interface TensorWorkerFaultMessage {
+  readonly labFault: { readonly closeAfterTensors: number };
+}
+
+export function isTensorWorkerFault(data: unknown): data is TensorWorkerFaultMessage {
+  return typeof data === 'object' && data !== null && 'labFault' in data;
+}
