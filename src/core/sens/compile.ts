@@ -91,6 +91,8 @@ export function compileSens(
       'with a sens block nothing is renormalised by Σw (it would undo the coefficients)',
     );
   const inputs = sensInputs(recipe, stats, sources);
+  if (inputs.length === 0)
+    throw new RecipeError('sens.statistics', 'no statistics: calibrate or import a statistics file for each model');
   const listed = new Set(recipe.models.map((m) => m.model));
   for (const { model } of inputs)
     if (model !== base && !listed.has(model))

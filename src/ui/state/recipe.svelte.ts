@@ -4,6 +4,10 @@ import { PARAMETERS, type ParameterDef, type ParameterScope } from '../../core/m
 import { METHODS, type MethodSpec, methodParameterNames, parameterDefault } from '../../core/merge/methods/registry';
 import { emitRecipe, parseRecipe } from '../../core/recipe/parse';
 import type { MergeMethodName, Recipe, RecipeModel, Setting } from '../../core/recipe/types';
+import { DEFAULT_SENS_CHOICES } from '../../core/sens/coefficients';
+import { SENS_CARRIERS, SENS_METHOD, type SensSettings } from '../../core/sens/settings';
+
+const emptySens = (): SensSettings => ({ ...DEFAULT_SENS_CHOICES, statistics: {} });
 
 export interface Preset {
   readonly id: string;
@@ -195,7 +199,12 @@ export class RecipeState {
     for (const [k, v] of Object.entries(initialParameters(spec, 'global'))) parameters[k] ??= v;
     if (spec.family === 'linear' && r.baseModel && !models.some((m) => m.model === r.baseModel))
       models = [{ model: r.baseModel, parameters: { ...seed } }, ...models];
-    this.set({ ...r, mergeMethod: method, models, parameters });
+    // A sens block stays on the methods it weights; sens_merging starts one (its statistics come from the Sens panel).
+    const { sens, ...rest } = r;
+    const kept = SENS_CARRIERS.includes(method)
+      ? (sens ?? (method === SENS_METHOD ? emptySens() : undefined))
+      : undefined;
+    this.set({ ...rest, mergeMethod: method, models, parameters, ...(kept ? { sens: kept } : {}) });
   }
 
   setModelParameter(model: string, key: string, value: Setting | undefined): void {
