@@ -22,6 +22,7 @@ import { type MagnitudeBandParams, tieBound } from '../core/kernels/magnitude-ba
 import type { NearswapParams } from '../core/kernels/nearswap';
 import type { RamAccumulateParams } from '../core/kernels/ram';
 import { daresKeepThreshold } from '../core/kernels/rng';
+import { SENS_KERNELS } from './sens/kernels';
 
 /** Uniform field types (their WGSL sizes and alignments are in uniforms.ts). */
 export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4f';
@@ -275,6 +276,8 @@ export const KERNELS = {
     overrides: {},
     cpuTwin: 'kernels/matmul',
   }),
+  /** The Sens-Merging backward pass (src/infer/sens/gpu). */
+  ...SENS_KERNELS,
 };
 
 export type KernelName = keyof typeof KERNELS;
