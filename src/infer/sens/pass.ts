@@ -44,7 +44,8 @@ export interface PassResult {
   gradients: Map<string, number[]>;
 }
 
-function checkSample(weights: SensWeights, s: SensSample): void {
+/** Refuses ids outside the vocabulary and a sample without usable targets (shared by the WebGPU pass). */
+export function checkSample(weights: SensWeights, s: SensSample): void {
   const V = weights.spec.vocab;
   const bad = s.ids.find((t) => !Number.isInteger(t) || t < 0 || t >= V);
   if (bad !== undefined)
