@@ -3,6 +3,7 @@
  * - the Recipe step's words are right: SVD methods are not "a weighted average", oversample and
  *   power_iters show the engine's defaults (from the parameter table), the toy tensor follows the
  *   weight and λ fields, and the YAML view promises mergekit only for recipes mergekit runs;
+ * - the toy explanation of della, model_stock and passthrough (slices) follows their parameters;
  * - the Recipe form fits its column (nothing sticks out, the per-layer buttons included);
  * - no silent wait: the first Evaluate says it is starting the runtime and loading model n of m,
  *   a disabled Merge or Evaluate button says why, Max new tokens −5 and Problems 0 are refused,
@@ -36,8 +37,59 @@ const overflowing = (page: Page) =>
       .map((el) => `${el.tagName.toLowerCase()} "${(el.textContent ?? '').trim().slice(0, 20)}"`);
   });
 
+/** The explainer's merged row once it shows `method` (the engine computes it asynchronously). */
+async function toyOf(page: Page, method: string): Promise<string[]> {
+  await page.locator(`[data-testid=explainer][data-method=${method}] [data-testid=toy-merged]`).waitFor();
+  return toyMerged(page);
+}
+
+/** Waits until the merged toy row differs from `before` (a parameter changed it), and returns it. */
+async function toyChanged(page: Page, before: string[]): Promise<string[]> {
+  await expect.poll(() => toyMerged(page)).not.toEqual(before);
+  return toyMerged(page);
+}
+
 describe('the words of the lab', () => {
   const lab = freshLabPerTest();
+
+  it('explains della, model_stock and passthrough on the toy, following their parameters (issue 19)', async () => {
+    const { page } = lab();
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.click('[data-testid=step-recipe]');
+    const explainer = page.locator('[data-testid=explainer]');
+
+    // DELLA: keep probabilities by rank, dropped cells, the elected sign; ε moves the toy.
+    await page.selectOption('[data-testid=method]', 'della');
+    const della = await toyOf(page, 'della');
+    expect(della).toHaveLength(8);
+    expect(await explainer.locator('th', { hasText: /^keep p/ }).count()).toBeGreaterThan(0);
+    expect(await explainer.locator('td.dropped').count()).toBeGreaterThan(0);
+    await setNumber(page, 'epsilon (ε)', 0.05);
+    await toyChanged(page, della);
+
+    // Model Stock: the angle and t it computes; filter_wise gives one t per row.
+    await page.selectOption('[data-testid=method]', 'model_stock');
+    const stock = await toyOf(page, 'model_stock');
+    expect(await page.locator('[data-testid=toy-facts]').innerText()).toMatch(/cos θ[\s\S]*t = N cos θ/);
+    await page.getByLabel(PARAMETERS.filter_wise.description).check();
+    await toyChanged(page, stock);
+    expect(await page.locator('[data-testid=toy-facts]').innerText()).toMatch(/row 1: t/);
+
+    // Passthrough with slices: which layer of which model each output layer is.
+    await page
+      .locator('[data-testid=yaml]')
+      .fill(
+        [
+          'merge_method: passthrough',
+          'slices:',
+          '  - sources: [{model: demo-quick, layer_range: [0, 2]}]',
+          '  - sources: [{model: demo-slow, layer_range: [1, 3], parameters: {scale: 0.5}}]',
+        ].join('\n'),
+      );
+    await page.locator('[data-testid=explainer][data-method=passthrough]').waitFor();
+    await expect.poll(() => toyMerged(page)).toEqual(['demo-quick.0', 'demo-quick.1', 'demo-slow.1', 'demo-slow.2']);
+    expect(await explainer.innerText()).toMatch(/out layer 2 ← demo-slow layer 1 × 0.5/);
+  }, 60_000);
 
   it('explains methods and defaults, fits 1400 px, says what every wait and refusal is', async () => {
     const { page } = lab();
@@ -46,11 +98,11 @@ describe('the words of the lab', () => {
     // The toy tensor follows weight and λ: merged δ_0 = λ (w · 0.9 − 0.5).
     await page.click('[data-testid=step-recipe]');
     await page.click('[data-testid=preset-ta]');
-    expect((await toyMerged(page))[0]).toBe('0.13'); // w = 0.7, λ = 1
+    await expect.poll(async () => (await toyMerged(page))[0]).toBe('0.13'); // w = 0.7, λ = 1
     await setNumber(page, 'weight', 0.2);
-    expect((await toyMerged(page))[0]).toBe('-0.32');
+    await expect.poll(async () => (await toyMerged(page))[0]).toBe('-0.32');
     await setNumber(page, 'lambda (λ)', 2);
-    expect((await toyMerged(page))[0]).toBe('-0.64');
+    await expect.poll(async () => (await toyMerged(page))[0]).toBe('-0.64');
     expect(await page.locator('[data-testid=mergekit-note]').innerText()).toMatch(/runs unchanged in mergekit/);
     expect(await overflowing(page)).toEqual([]);
 
