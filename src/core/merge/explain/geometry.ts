@@ -53,6 +53,7 @@ export function explainModelStock(run: ToyRun): ExplainedBody {
   const n = vs.length;
   const grouping: Grouping = options(run).filter_wise === true ? 'rows' : 'all';
   const gs = groups(run, grouping);
+  let apart = false;
   const facts = gs.flatMap((which, k) => {
     const g = gramOver(
       vs.map((v) => v.values),
@@ -62,6 +63,7 @@ export function explainModelStock(run: ToyRun): ExplainedBody {
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sum += gramCos(g, n, i, j);
     const cos = sum / ((n * (n - 1)) / 2);
     const t = modelStockT(g, n);
+    if (t < 0) apart = true;
     const name = groupName(grouping, k, gs.length);
     return [
       { label: `${name}cos θ (mean over pairs)`, value: `${fmt(cos, 3)} (${degrees(cos)})` },
@@ -69,7 +71,9 @@ export function explainModelStock(run: ToyRun): ExplainedBody {
     ];
   });
   return {
-    summary: `Model Stock moves θ₀ towards the mean of the ${n} models by t, set by the angle between their task vectors: the more they agree, the further.`,
+    summary:
+      `Model Stock moves θ₀ towards the mean of the ${n} models by t, set by the angle between their task vectors: the more they agree, the further.` +
+      (apart ? ' Here they point apart (cos θ < 0), so t < 0 and θ moves away from their mean.' : ''),
     steps: [
       { caption: 'Task vectors δ_i = θ_i − θ₀.', rows: vs.map((v) => row(v.label, v.values)) },
       { caption: 'θ = θ₀ + t · mean(δ_i) (per row with filter_wise).', rows: [] },
