@@ -1,8 +1,24 @@
-/** Node adapters: a checkpoint folder read through file handles, and an output folder on disk. */
+/**
+ * Node adapters: a checkpoint folder read through file handles, and an output folder on disk.
+ * Files are opened once and read through their handles, so a shard deleted, renamed or chmodded
+ * mid-merge is still read whole (POSIX keeps an open file); one cut short fails its reads as
+ * truncated, and a read the OS refuses (EIO, a closed handle) is a FileReadError naming the file.
+ */
 import { promises as fs, readSync } from 'node:fs';
 import * as path from 'node:path';
+import { LabError } from '../core/errors';
 import type { ByteSource, ModelFolder } from '../core/io/byte-source';
 import type { FileWriter, OutputFolder } from '../core/io/output-folder';
+
+/** A read of a local file that the operating system refused. */
+export class FileReadError extends LabError {
+  override readonly name = 'FileReadError';
+  readonly code = 'unreadable';
+  declare readonly file: string;
+  constructor(file: string, cause: unknown) {
+    super(`${file}: the file could not be read (${(cause as Error).message})`, { file }, { cause });
+  }
+}
 
 export class FileByteSource implements ByteSource {
   private constructor(
@@ -19,10 +35,14 @@ export class FileByteSource implements ByteSource {
     const len = Math.max(0, Math.min(length, this.size - offset));
     const buf = new Uint8Array(len);
     let done = 0;
-    while (done < len) {
-      const { bytesRead } = await this.handle.read(buf, done, len - done, offset + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
+    try {
+      while (done < len) {
+        const { bytesRead } = await this.handle.read(buf, done, len - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (e) {
+      throw new FileReadError(this.name, e);
     }
     return done === len ? buf : buf.subarray(0, done);
   }
@@ -30,10 +50,14 @@ export class FileByteSource implements ByteSource {
     const len = Math.max(0, Math.min(length, this.size - offset));
     const buf = new Uint8Array(len);
     let done = 0;
-    while (done < len) {
-      const n = readSync(this.handle.fd, buf, done, len - done, offset + done);
-      if (n === 0) break;
-      done += n;
+    try {
+      while (done < len) {
+        const n = readSync(this.handle.fd, buf, done, len - done, offset + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      throw new FileReadError(this.name, e);
     }
     return done === len ? buf : buf.subarray(0, done);
   }

@@ -23,7 +23,7 @@ import type { SpectrumDiagnostics, TensorDiagnostics } from './diagnostics';
 import { ChunkedTensorJob } from './job';
 import { resolveTokenizerSource, writeExtras } from './output-extras';
 import { MAX_TENSOR_ATTEMPTS, runPooled } from './parallel/pool-run';
-import type { TensorWorkerPool } from './parallel/protocol';
+import { type TensorWorkerPool, atTensor } from './parallel/protocol';
 import { runMethod } from './parallel/run-method';
 import { planMerge } from './plan';
 
@@ -198,7 +198,7 @@ export async function merge<T>(
           // Errors that say where they are (a truncated shard, a bad recipe value) and cancels pass as they are;
           // anything else (a lost GPU device, a backend bug) is reported against the tensor being merged.
           if (isAbortError(e) || e instanceof MergeError || (e instanceof LabError && (e.file || e.tensor || e.field)))
-            throw e;
+            throw atTensor(e, tp.name);
           throw backendFailure(e as Error, backend.name, tp.name);
         } finally {
           job.dispose();

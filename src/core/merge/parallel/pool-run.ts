@@ -21,6 +21,7 @@ import {
   type TensorWorkerPool,
   type WorkerMessage,
   type WorkerPort,
+  atTensor,
   rebuildError,
   transferable,
 } from './protocol';
@@ -80,7 +81,7 @@ interface Slot {
 /** The error a worker's failure on tensor `tp` stands for (the single-threaded merge's rule). */
 function tensorError(e: Error, tp: TensorPlan, backend: string): Error {
   if (isAbortError(e) || e instanceof MergeError || (e instanceof LabError && (e.file || e.tensor || e.field)))
-    return e;
+    return atTensor(e, tp.name) as Error;
   return new MergeError('backend', `merging on ${backend} failed: ${e.message}`, tp.name, e);
 }
 
@@ -180,11 +181,14 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
       switch (m.type) {
         case 'read': {
           const inp = tp.inputs[m.input]!;
-          inp.tensor.file.readRange(inp.tensor.name, m.start, m.count).then((raw) => {
-            if (settled) return;
-            const { bytes, buffer } = transferable(raw);
-            send(slot, { type: 'bytes', req: m.req, bytes }, [buffer]);
-          }, finish);
+          inp.tensor.file.readRange(inp.tensor.name, m.start, m.count).then(
+            (raw) => {
+              if (settled) return;
+              const { bytes, buffer } = transferable(raw);
+              send(slot, { type: 'bytes', req: m.req, bytes }, [buffer]);
+            },
+            (e: unknown) => finish(atTensor(e, tp.name)),
+          );
           return;
         }
         case 'chunk': {

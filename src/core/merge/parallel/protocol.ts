@@ -114,3 +114,16 @@ export function rebuildError(r: ErrorRecord & { stack?: string | undefined }): E
   if (r.stack) Object.defineProperty(e, 'stack', { value: r.stack, writable: true, configurable: true });
   return e;
 }
+
+/**
+ * `e` located at `tensor` as well, when it names a file but no tensor (a read that failed while that
+ * tensor was being merged): a copy of the same class, code and file; anything else as it is.
+ */
+export function atTensor(e: unknown, tensor: string): unknown {
+  if (!(e instanceof LabError) || !e.file || e.tensor) return e;
+  const located = Object.create(Object.getPrototypeOf(e) as object) as LabError;
+  Object.assign(located, e, { tensor, message: `${e.message} (reading tensor '${tensor}')` });
+  for (const key of ['stack', 'cause'] as const)
+    if (key in e) Object.defineProperty(located, key, { value: e[key], writable: true, configurable: true });
+  return located;
+}
