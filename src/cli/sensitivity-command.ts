@@ -1,21 +1,26 @@
 /**
  * `merge-lab sensitivity --model DIR --set FILE`: Sens-Merging statistics of one model (per-layer
- * Σ|θ⊙∂L/∂θ| on calibration text, by the CPU backward pass), saved as a small JSON file keyed by
+ * Σ|θ⊙∂L/∂θ| on calibration text, by a backward pass), saved as a small JSON file keyed by
  * model and set (default `<model>.<set>.<answers>.sens-stats.json`) that `sens_merging` recipes
  * name. `--compare DIR` (repeatable) records the logit distance to another model on the same text.
- * Ctrl-C cancels; no file is written then.
+ * `--backend webgpu` runs the backward pass on WebGPU (Dawn in Node; f32, src/infer/sens/gpu)
+ * instead of the CPU twin (f64); the file's readings name the backend. Ctrl-C cancels; no file is
+ * written then.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseProblemSet } from '../core/eval/problem-set';
 import { chooseExamples, referenceExamples, responseExamples } from '../core/sens/calibration-text';
-import { sensCalibrate } from '../infer/sens/calibrate';
+import { type SensBackendPass, sensCalibrate } from '../infer/sens/calibrate';
+import { SensGpu } from '../infer/sens/gpu/context';
+import { webgpuBackend } from '../infer/sens/gpu/pass';
 import { FsModelFolder } from '../node/fs-folder';
+import { nodeGpu } from '../node/webgpu-env';
 import { UsageError, parse } from './args';
 import { positiveInt } from './eval-command';
 
 export const SENSITIVITY_USAGE =
-  'merge-lab sensitivity --model DIR --set FILE [--answers short|long] [--text reference|responses --responses RESULTS.json --responses-model NAME] [--samples 100] [--seed 1] [--max-tokens N] [--loss-on all|answer] [--compare DIR]... [--out FILE]';
+  'merge-lab sensitivity --model DIR --set FILE [--answers short|long] [--text reference|responses --responses RESULTS.json --responses-model NAME] [--samples 100] [--seed 1] [--max-tokens N] [--loss-on all|answer] [--compare DIR]... [--backend cpu|webgpu] [--out FILE]';
 
 export function defaultSensFile(modelDir: string, setFile: string, answers: string): string {
   const set = path.basename(setFile).replace(/\.[^.]+$/, '');
@@ -41,11 +46,13 @@ export async function sensitivityCommand(argv: string[]): Promise<void> {
     'loss-on': { type: 'string', default: 'all' },
     compare: { type: 'string', multiple: true },
     out: { type: 'string' },
+    backend: { type: 'string', default: 'cpu' },
   });
   if (!values.model || !values.set) throw new UsageError(`usage: ${SENSITIVITY_USAGE}`);
   const answers = choice(values.answers, '--answers', ['short', 'long'] as const);
   const text = choice(values.text, '--text', ['reference', 'responses'] as const);
   const lossOn = choice(values['loss-on'], '--loss-on', ['all', 'answer'] as const);
+  const backendName = choice(values.backend, '--backend', ['cpu', 'webgpu'] as const);
   const samples = positiveInt(values.samples, '--samples')!;
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError('--seed must be a non-negative integer');
@@ -68,7 +75,14 @@ export async function sensitivityCommand(argv: string[]): Promise<void> {
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
+  let gpu: SensGpu | undefined;
   try {
+    let backend: SensBackendPass | undefined;
+    if (backendName === 'webgpu') {
+      gpu = await SensGpu.create(await nodeGpu());
+      backend = webgpuBackend(gpu);
+      process.stderr.write(`backward pass on ${gpu.name}\n`);
+    }
     const stats = await sensCalibrate(folder, chosen, setName, {
       text,
       answers,
@@ -77,6 +91,7 @@ export async function sensitivityCommand(argv: string[]): Promise<void> {
       lossOn,
       compare,
       signal: abort.signal,
+      ...(backend ? { backend } : {}),
       onProgress: (d, n, phase) => {
         if (process.stderr.isTTY) process.stderr.write(`\r${phase} ${d}/${n}\x1b[K${d === n ? '\n' : ''}`);
         else if (d === n || d % Math.max(1, Math.round(n / 10)) === 0) process.stderr.write(`${phase} ${d}/${n}\n`);
@@ -91,6 +106,7 @@ export async function sensitivityCommand(argv: string[]): Promise<void> {
     );
   } finally {
     process.off('SIGINT', onSigint);
+    await gpu?.dispose();
     await Promise.all([folder, ...compare].map((f) => f.close()));
   }
 }

@@ -4,11 +4,14 @@
  * ragged tiles, a masked tied head), and the whole pass against the PyTorch goldens
  * (test/golden/sens-*.json: demo-quick, demo-slow, hd128). No adapter is a failure (requireGpu).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
+import { parseSensStats } from '../../src/core/sens/stats';
 import {
   type AttentionShape,
   applyRope,
@@ -307,5 +310,39 @@ describe.each(['demo-quick', 'demo-slow', 'hd128'])('WebGPU gradient parity with
     } finally {
       await folder.close();
     }
+  });
+});
+
+describe('merge-lab sensitivity --backend', () => {
+  const cli = (backend: string, out: string) =>
+    promisify(execFile)('node', [
+      path.resolve('bin/merge-lab.mjs'),
+      ...['sensitivity', '--model', 'public/models/demo-quick', '--set', 'public/data/arith-heldout.jsonl'],
+      ...['--samples', '1', '--backend', backend, '--out', out],
+    ]);
+
+  it(
+    'webgpu writes the statistics file the cpu backend writes, its readings naming the backend',
+    { timeout: 120_000 },
+    async () => {
+      const [cpuOut, gpuOut] = [path.join(tmp, 'cpu.json'), path.join(tmp, 'gpu.json')];
+      await cli('cpu', cpuOut);
+      await cli('webgpu', gpuOut);
+      const cpu = parseSensStats(readFileSync(cpuOut, 'utf8'), cpuOut);
+      const gpu = parseSensStats(readFileSync(gpuOut, 'utf8'), gpuOut);
+      expect(cpu.readings.backend).toMatch(/^cpu/);
+      expect(gpu.readings.backend).toMatch(/^webgpu \(/);
+      expect(gpu.readings.precision).toMatch(/f32/);
+      expect(gpu.samples).toEqual(cpu.samples);
+      expect(Object.keys(gpu.layers).sort()).toEqual(Object.keys(cpu.layers).sort());
+      for (const [layer, v] of Object.entries(cpu.layers))
+        expect(Math.abs(gpu.layers[layer]!.elementwise - v.elementwise) / v.elementwise, layer).toBeLessThan(REL);
+    },
+  );
+
+  it('refuses an unknown backend', async () => {
+    await expect(cli('tpu', path.join(tmp, 'x.json'))).rejects.toMatchObject({
+      stderr: expect.stringMatching(/--backend must be one of cpu, webgpu/),
+    });
   });
 });

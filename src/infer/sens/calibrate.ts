@@ -1,8 +1,8 @@
 /**
  * Sens-Merging calibration of one model: each calibration example is chat-templated, tokenised
- * once, differentiated by the CPU backward pass (batch 1, abs per sample, mean over samples), and
- * optionally compared with other models' logits on the same token ids (the cross-task distances).
- * The result is the statistics file of src/core/sens/stats.ts, with its samples and readings.
+ * once, differentiated by a backward pass (the CPU twin, or the WebGPU one; batch 1, abs per
+ * sample, mean over samples), and optionally compared with other models' logits on the same
+ * token ids (the cross-task distances). The result is the statistics file of src/core/sens/stats.ts, with its samples and readings.
  */
 import { throwIfAborted } from '../../core/errors';
 import { Checkpoint } from '../../core/formats/checkpoint';
@@ -32,6 +32,17 @@ export interface SensCalibrationOptions {
   signal?: AbortSignal;
   /** Progress over the samples' backward passes, then the comparisons. */
   onProgress?: (done: number, total: number, phase: 'gradients' | 'distances') => void;
+  /** The backward pass (default: the CPU twin) and how its numbers are made, for the readings. */
+  backend?: SensBackendPass;
+}
+
+/** A backward pass with the sensitivityPass signature (the WebGPU one: src/infer/sens/gpu/pass.ts). */
+export interface SensBackendPass {
+  readonly pass: typeof sensitivityPass;
+  /** readings.backend, e.g. `webgpu (llvmpipe …)`. */
+  readonly name: string;
+  /** readings.precision. */
+  readonly precision: string;
 }
 
 export const SENS_READINGS = (o: SensCalibrationOptions): Record<string, string> => ({
@@ -48,7 +59,8 @@ export const SENS_READINGS = (o: SensCalibrationOptions): Record<string, string>
     'model.layers.N = one decoder block (attention, MLP, its two norms); embed_tokens, norm, lm_head singletons; a tied head counted once, as embed_tokens',
   distance:
     'logits, per-position L2 norm (not squared), mean over positions then samples, same token ids for both models',
-  precision: 'f64 arithmetic on the stored weights (f32/f16/bf16 decoded exactly)',
+  precision: o.backend?.precision ?? 'f64 arithmetic on the stored weights (f32/f16/bf16 decoded exactly)',
+  backend: o.backend?.name ?? 'cpu (the plain-TS backward pass)',
 });
 
 /** Token ids of each example and the indices that enter the loss; examples left with no target are dropped. */
@@ -95,7 +107,8 @@ export async function sensCalibrate(
   const sums = new Map<string, { elementwise: number; tensorwise: number }>();
   for (const [i, sample] of samples.entries()) {
     throwIfAborted(o.signal, 'sensitivity calibration');
-    const r = await sensitivityPass(weights, sample, { ...(o.signal ? { signal: o.signal } : {}) });
+    const pass = o.backend?.pass ?? sensitivityPass;
+    const r = await pass(weights, sample, { ...(o.signal ? { signal: o.signal } : {}) });
     for (const [name, s] of r.tensors) {
       const acc = sums.get(name) ?? { elementwise: 0, tensorwise: 0 };
       acc.elementwise += s.abs;

@@ -12,6 +12,7 @@ import { ropeInvFreq } from '../../architecture';
 import { loadBlock } from '../block';
 import { ropeTables } from '../ops';
 import { type PassOptions, type PassResult, type SensSample, checkSample } from '../pass';
+import type { SensBackendPass } from '../calibrate';
 import type { SensWeights } from '../weights';
 import type { Buf, SensGpu } from './context';
 import { encodeBlockBackward, encodeBlockForward, releaseBlock, uploadBlock } from './block';
@@ -166,4 +167,14 @@ export async function gpuSensitivityPass(
     drop(...live);
     r.close();
   }
+}
+
+/** The WebGPU pass on `gpu` as a calibration backend (sensCalibrate's `backend`). */
+export function webgpuBackend(gpu: SensGpu): SensBackendPass {
+  return {
+    pass: (weights, sample, opts) => gpuSensitivityPass(gpu, weights, sample, opts),
+    name: gpu.name,
+    precision:
+      'f32 arithmetic on WebGPU (weights decoded exactly into f32), per-workgroup partial sums added in f64; logit distances on the CPU in f64',
+  };
 }
