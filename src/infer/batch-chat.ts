@@ -4,7 +4,7 @@
  * evaluation runner's CompletionModel it answers one prompt or many (continuous batching, greedy,
  * as the paper evaluates), streaming each response's text.
  */
-import type { ChatMessage, Completion, CompletionModel } from '../core/eval/run';
+import { type ChatMessage, type Completion, type CompletionModel, completionEnd } from '../core/eval/run';
 import { Checkpoint } from '../core/formats/checkpoint';
 import type { ModelFolder } from '../core/io/byte-source';
 import { batchGenerate } from './batch-generate';
@@ -64,7 +64,7 @@ export class BatchChatModel {
     const completion = (r: GenerateResult): Completion => ({
       text: r.text,
       tokens: r.ids.length,
-      hitLimit: r.finishReason === 'max-new-tokens',
+      ...completionEnd(r.finishReason),
     });
     return {
       name,

@@ -1,5 +1,5 @@
 /** A ChatModel as the evaluation runner's CompletionModel (greedy decoding, as the paper evaluates). */
-import type { CompletionModel } from '../core/eval/run';
+import { type CompletionModel, completionEnd } from '../core/eval/run';
 import type { ChatModel } from './engine';
 
 export function completionModel(model: ChatModel, name = model.name): CompletionModel {
@@ -20,7 +20,7 @@ export function completionModel(model: ChatModel, name = model.name): Completion
             }
           : {}),
       });
-      return { text: r.text, tokens: r.ids.length, hitLimit: r.finishReason === 'max-new-tokens' };
+      return { text: r.text, tokens: r.ids.length, ...completionEnd(r.finishReason) };
     },
   };
 }
