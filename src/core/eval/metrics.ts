@@ -1,5 +1,6 @@
 /** Metrics of one model on one problem set, and the paper's length change against a reference. */
 import { REFLECTION_KEYWORDS, countReflections, isReflective } from './reflection';
+import type { StopReason } from './run';
 
 export interface ResponseRecord {
   readonly problemId: string;
@@ -8,6 +9,8 @@ export interface ResponseRecord {
   /** Generated tokens, EOS excluded. */
   readonly tokens: number;
   readonly hitLimit: boolean;
+  /** Why generation ended (absent in records made before it was kept). */
+  readonly stop?: StopReason;
   readonly extracted: string | undefined;
   readonly rule: string;
   readonly correct: boolean;

@@ -13,11 +13,21 @@ export interface ChatMessage {
   readonly content: string;
 }
 
+/** Why a generation ended: its EOS token, a stop string, the new-token limit, or the model's context. */
+export type StopReason = 'eos' | 'stop-string' | 'max-new-tokens' | 'context';
+
 export interface Completion {
   readonly text: string;
   /** Generated tokens, EOS excluded. */
   readonly tokens: number;
+  /** Cut short by a limit (new tokens or context), not ended by the model. */
   readonly hitLimit: boolean;
+  readonly stop?: StopReason;
+}
+
+/** A completion's end from its stop reason: a model that never emits EOS is cut by one of the two limits. */
+export function completionEnd(stop: StopReason): { hitLimit: boolean; stop: StopReason } {
+  return { hitLimit: stop === 'max-new-tokens' || stop === 'context', stop };
 }
 
 export interface CompletionModel {
@@ -120,6 +130,7 @@ export async function evaluate(
         text: c.text,
         tokens: c.tokens,
         hitLimit: c.hitLimit,
+        ...(c.stop ? { stop: c.stop } : {}),
         extracted: ex.answer,
         rule: ex.rule,
         correct: answersMatch(ex.answer, p.answer),
