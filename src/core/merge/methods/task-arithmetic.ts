@@ -107,7 +107,7 @@ export async function mergeTaskVectors<T>(job: TensorJob<T>, spec: MethodSpec): 
 }
 
 /** Per-tensor task-vector statistics: norms, pairwise cosines, sign-conflict rate, fraction trimmed. */
-class TaskVectorDiagnostics<T> {
+export class TaskVectorDiagnostics<T> {
   private readonly gram: number[][];
   private conflicts = 0;
   private n = 0;
