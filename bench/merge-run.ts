@@ -53,12 +53,27 @@ models:
 random_seed: 1`,
 };
 
+/** The TensorBackend methods timed (all asynchronous). */
+const PROFILED = new Set<string | symbol>([
+  'load',
+  'store',
+  'elementwise',
+  'weightedSum',
+  'absHistogram',
+  'electSign',
+  'disjointMean',
+  'dot',
+  'signConflicts',
+  'matmul',
+]);
+
 /** Wall time spent awaiting each backend method (GPU work shows up at the sync points: store, absHistogram, dot). */
 function profiled<T>(be: TensorBackend<T>, ms: Record<string, number>): TensorBackend<T> {
   return new Proxy(be, {
     get(target, prop, recv) {
       const v = Reflect.get(target, prop, recv);
-      if (typeof v !== 'function' || prop === 'release') return typeof v === 'function' ? v.bind(target) : v;
+      if (typeof v !== 'function') return v;
+      if (!PROFILED.has(prop)) return v.bind(target); // release, and a backend's own synchronous helpers
       return async (...args: unknown[]) => {
         const t0 = performance.now();
         try {

@@ -44,6 +44,21 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
   private fresh(n: number): FastTensor {
     return this.wrap(this.pool.take(n));
   }
+  /** A pooled working buffer of `n` elements (contents unspecified); hand it back with `recycle`. */
+  scratch(n: number): Float32Array {
+    return this.pool.take(n);
+  }
+  recycle(x: Float32Array): void {
+    this.pool.give(x);
+  }
+  /** f32 values as a tensor of this backend (released into the pool). */
+  tensorOf(values: Float32Array): FastTensor {
+    return this.wrap(values);
+  }
+  /** The tensor's f32 values, decoding it on first use (the buffer is freed with the tensor). */
+  valuesOf(t: FastTensor): Float32Array {
+    return this.f32(t);
+  }
   /** The tensor's f32 values, decoding it on first use. */
   private f32(t: FastTensor): Float32Array {
     if (!t.values) {

@@ -41,3 +41,10 @@ export function deltaWords(model: Words, base: Words, out: Float32Array): void {
   const xb = base.words;
   for (let i = 0; i < out.length; i++) out[i] = tm[xm[i]!]! - tb[xb[i]!]!;
 }
+
+/** out = model − base, the model in storage form, the base already decoded (deltaInto). */
+export function deltaFromDecoded(model: Words, base: Float32Array, out: Float32Array): void {
+  const tm = model.table;
+  const xm = model.words;
+  for (let i = 0; i < out.length; i++) out[i] = tm[xm[i]!]! - base[i]!;
+}

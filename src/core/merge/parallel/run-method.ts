@@ -1,4 +1,6 @@
 /** Runs one tensor's method: the dispatch the merge entry point and the tensor workers share. */
+import { fastMagnitudeApplies, mergeMagnitudeFast } from '../fast/magnitude-merge';
+import type { FastTensor } from '../fast/fast-cpu-backend';
 import { mergeLinear } from '../methods/linear';
 import type { MethodSpec } from '../methods/registry';
 import { mergeSlerp } from '../methods/slerp';
@@ -10,6 +12,9 @@ import type { TensorJob } from '../tensor-job';
 export function runMethod<T>(job: TensorJob<T>, spec: MethodSpec): Promise<void> {
   switch (spec.family) {
     case 'task_vector':
+      // TIES and breadcrumbs on the fast CPU backend: fewer passes, same bytes.
+      if (fastMagnitudeApplies(job, spec))
+        return mergeMagnitudeFast(job as TensorJob<unknown> as TensorJob<FastTensor>, spec);
       return mergeTaskVectors(job, spec);
     case 'linear':
       return mergeLinear(job);

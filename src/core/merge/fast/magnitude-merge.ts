@@ -1,0 +1,225 @@
+/**
+ * TIES, breadcrumbs and breadcrumbs_ties (mergekit's magnitude and magnitude_outliers
+ * sparsification, sign or no consensus, without the L1 rescale) on the fast CPU backend, in few
+ * passes over each tensor:
+ *   one chunk (every Qwen-sized weight but the embedding): the task vectors are computed once,
+ *     counting the selection's first histogram as they are written, and kept; the selection's second
+ *     pass reads them; one fused merge pass;
+ *   several chunks: one read of the inputs computes every model's task vector and first histogram
+ *     at once, one read counts the boundary buckets (magnitude-cuts.ts), then the merge read.
+ * The shared path (methods/task-arithmetic.ts over select.ts) makes three histogram passes per
+ * model, each re-reading a multi-chunk tensor, and one intermediate array per step. Output bytes
+ * and diagnostics are the shared path's: test/core/fast-cpu.test.ts and fast-magnitude.test.ts.
+ */
+import type { MethodSpec } from '../methods/registry';
+import { keptRanks } from '../methods/sparsify';
+import { TaskVectorDiagnostics } from '../methods/task-arithmetic';
+import { bitsToF32 } from '../select';
+import type { TensorJob } from '../tensor-job';
+import { FastCpuBackend, type FastTensor } from './fast-cpu-backend';
+import { deltaInto } from './kernels';
+import {
+  type Band,
+  type Locate,
+  type Query,
+  type TaskVectorPass,
+  bandSplits,
+  bitsOf,
+  runBand,
+  selectCuts,
+} from './magnitude-cuts';
+import {
+  KEEP_ALL,
+  baseSumInto,
+  deltaCountHigh,
+  pairDivisors,
+  signMeanInto,
+  tiesPairRun,
+  weightBandRun,
+} from './magnitude-kernels';
+import { countHigh } from './magnitude-select';
+
+/** Whether this tensor's merge can take the fast magnitude path. */
+export function fastMagnitudeApplies<T>(job: TensorJob<T>, spec: MethodSpec): boolean {
+  const sparse = job.inputs.slice(1).some((m) => m.params.density < 1);
+  return (
+    job.backend instanceof FastCpuBackend &&
+    spec.family === 'task_vector' &&
+    (spec.sparsification === 'magnitude' || spec.sparsification === 'magnitude_outliers') &&
+    (spec.consensus === 'sign' || spec.consensus === 'none') &&
+    !(job.global.rescale && sparse)
+  );
+}
+
+/** δ_t = θ_t − θ₀ for the handles after the first (the base), into pooled buffers; hists[t]: count it. */
+function deltasOf(
+  be: FastCpuBackend,
+  ins: readonly FastTensor[],
+  hists: readonly (Uint32Array | undefined)[],
+): Float32Array[] {
+  const base = be.valuesOf(ins[0]!);
+  return ins.slice(1).map((m, t) => {
+    const d = be.scratch(base.length);
+    if (m.stored) deltaCountHigh(m.stored.words, m.stored.table.values, base, d, bitsOf(d), hists[t]);
+    else {
+      deltaInto(be.valuesOf(m), base, d);
+      if (hists[t]) countHigh(bitsOf(d), hists[t]);
+    }
+    return d;
+  });
+}
+
+/** Streams chunks of the base and the given models (indices into the models), one chunk read ahead. */
+async function eachChunk(
+  job: TensorJob<FastTensor>,
+  models: readonly number[],
+  hists: readonly (Uint32Array | undefined)[],
+  visit: ((ds: readonly Float32Array[], c: number) => void) | undefined,
+  chunks: readonly number[] = Array.from({ length: job.numChunks }, (_, c) => c),
+): Promise<void> {
+  const be = job.backend as FastCpuBackend;
+  const which = [0, ...models.map((t) => t + 1)];
+  let next = job.loadInputs(chunks[0]!, which);
+  for (const [k, c] of chunks.entries()) {
+    const ins = await next;
+    if (k + 1 < chunks.length) {
+      next = job.loadInputs(chunks[k + 1]!, which);
+      next.catch(() => undefined); // surfaced when awaited
+    }
+    const ds = deltasOf(be, ins, hists);
+    try {
+      visit?.(ds, c);
+    } finally {
+      ds.forEach((d) => be.recycle(d));
+      ins.forEach((h) => be.release(h));
+    }
+  }
+}
+
+/** One tensor of a magnitude merge (fastMagnitudeApplies must hold). */
+export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: MethodSpec): Promise<void> {
+  const be = job.backend as FastCpuBackend;
+  const models = job.inputs.slice(1);
+  const single = job.numChunks === 1;
+
+  // One chunk: every task vector computed once (with the first histogram), kept until the merge pass.
+  let cached: Float32Array[] | undefined;
+  const cache = async (ms: readonly number[], hists: readonly Uint32Array[] | undefined) => {
+    if (!cached)
+      cached = deltasOf(
+        be,
+        await job.load(0),
+        models.map((_, t) => hists?.[ms.indexOf(t)]),
+      );
+    else if (hists) ms.forEach((t, j) => countHigh(bitsOf(cached![t]!), hists[j]!));
+    return ms.map((t) => cached![t]!);
+  };
+  const pass: TaskVectorPass = async (ms, hists, visit) => {
+    if (!single) return eachChunk(job, ms, hists ?? [], visit);
+    const ds = await cache(ms, hists); // before visit?.(): an optional call skips its arguments
+    visit?.(ds, 0);
+  };
+  const locate: Locate = async (t, c, find) => {
+    let found = -1;
+    if (single) found = find(bitsOf((await cache([t], undefined))[0]!));
+    else await eachChunk(job, [t], [], (ds) => (found = find(bitsOf(ds[0]!))), [c]);
+    return found;
+  };
+
+  const bands = await chooseBands(job, spec, pass, locate);
+  const diag = job.diagnose ? new TaskVectorDiagnostics<FastTensor>(models.length) : undefined;
+  for (let c = 0; c < job.numChunks; c++) {
+    const ins = await job.load(c);
+    const ds = single ? await cache([...models.keys()], undefined) : deltasOf(be, ins, []);
+    if (diag)
+      await diag.add(
+        be,
+        ds.map((d) => be.tensorOf(d)),
+      );
+    const base = be.valuesOf(ins[0]!);
+    const out = be.scratch(base.length);
+    mergeChunk(job, spec, bands, ds, base, c * job.chunkElements, out);
+    ds.forEach((d) => be.recycle(d));
+    await job.emit(be.tensorOf(out));
+  }
+  diag?.report(job, {
+    models: models.map((m) => m.model),
+    densities: models.map((m) => m.params.density),
+    trims: true,
+  });
+}
+
+/** Each sparsified model's band (undefined: kept whole), recorded in the tensor's diagnostics. */
+async function chooseBands(
+  job: TensorJob<FastTensor>,
+  spec: MethodSpec,
+  pass: TaskVectorPass,
+  locate: Locate,
+): Promise<(Band | undefined)[]> {
+  const models = job.inputs.slice(1);
+  const sparsification = spec.sparsification as 'magnitude' | 'magnitude_outliers';
+  const queries = models.map((m, t) => {
+    if (m.params.density >= 1) return undefined;
+    const { top, target } = keptRanks(sparsification, job.numel, m.params.density, m.params.gamma);
+    return { lo: { model: t, rank: top + target } as Query, hi: { model: t, rank: top } as Query };
+  });
+  await selectCuts(
+    queries.flatMap((q) => (q ? [q.lo, q.hi] : [])),
+    pass,
+    locate,
+    job.chunkElements,
+  );
+  return queries.map((q, t) => {
+    if (!q) return undefined;
+    const band = { lo: q.lo.cut!, hi: q.hi.cut! };
+    const hi = bitsToF32(band.hi.bits);
+    job.diagnostics.thresholds.push({
+      model: models[t]!.model,
+      lo: bitsToF32(band.lo.bits),
+      ...(hi !== Infinity ? { hi } : {}),
+    });
+    return band;
+  });
+}
+
+/** One output chunk: trimmed, weighted task vectors combined onto the base (overwrites ds). */
+function mergeChunk(
+  job: TensorJob<FastTensor>,
+  spec: MethodSpec,
+  bands: readonly (Band | undefined)[],
+  ds: readonly Float32Array[],
+  base: Float32Array,
+  offset: number,
+  out: Float32Array,
+): void {
+  const models = job.inputs.slice(1);
+  const { lambda, normalize } = job.global;
+  const ws = models.map((m) => m.params.weight);
+  const sign = spec.consensus === 'sign';
+  const n = base.length;
+  // Runs of indices over which every band is one plain interval of |δ| bits.
+  const splits = [0, n, ...bands.flatMap((b) => (b ? bandSplits(b, offset, n) : []))];
+  const runs = [...new Set(splits)].sort((a, b) => a - b);
+  const bandAt = (t: number, i: number) => (bands[t] ? runBand(bands[t], offset + i) : KEEP_ALL);
+  if (sign && ds.length === 2) {
+    const pair = { d0: ds[0]!, b0: bitsOf(ds[0]!), d1: ds[1]!, b1: bitsOf(ds[1]!), w0: ws[0]!, w1: ws[1]! };
+    const divisors = pairDivisors(ws[0]!, ws[1]!, normalize);
+    for (let r = 0; r + 1 < runs.length; r++)
+      tiesPairRun(pair, bandAt(0, runs[r]!), bandAt(1, runs[r]!), divisors, base, lambda, out, runs[r]!, runs[r + 1]!);
+    return;
+  }
+  for (const [t, d] of ds.entries())
+    for (let r = 0; r + 1 < runs.length; r++)
+      weightBandRun(d, bitsOf(d), bandAt(t, runs[r]!), sign ? ws[t]! : 1, runs[r]!, runs[r + 1]!);
+  if (sign) signMeanInto(ds, ws, normalize, base, lambda, out);
+  else {
+    const wsum = ws.reduce((a, b) => a + b, 0);
+    const divisor = normalize && Math.abs(wsum) >= 1e-8 ? wsum : 1;
+    baseSumInto(
+      base,
+      ds,
+      ws.map((w) => (lambda * w) / divisor),
+      out,
+    );
+  }
+}
