@@ -6,11 +6,11 @@
 import type { MergeMethodName, Recipe } from '../../recipe/types';
 import { explainKarcher, explainModelStock, explainMultislerp, explainNuslerp } from './geometry';
 import { explainPassthrough, explainSvd } from './layers';
-import type { ExplainedBody } from './rows';
+import { type ExplainedBody, row } from './rows';
 import { explainArceeFusion, explainNearswap, explainRam, explainSce } from './selection';
 import { explainLinear, explainSlerp, explainTaskVector } from './task-vector';
-import { type ToyRun, isRefusal, runToy, toyShape } from './toy';
-import type { Explanation, ExplanationError } from './types';
+import { TOY_SHAPE, TOY_TENSOR, type ToyRun, isRefusal, runToy } from './toy';
+import type { Explanation, ExplanationError, ToyStep } from './types';
 
 export const EXPLAINERS: Readonly<Record<MergeMethodName, (run: ToyRun) => ExplainedBody>> = {
   linear: explainLinear,
@@ -53,16 +53,37 @@ export async function explainRecipe(recipe: Recipe): Promise<Explanation | Expla
     throw e;
   }
   const body = EXPLAINERS[method](run);
-  const shape = run.spec.name === 'passthrough' ? [2] : toyShape(run.spec);
+  const aim = aimStep(run);
+  const shape = run.spec.name === 'passthrough' ? [2] : TOY_SHAPE;
   return {
     method,
     cols: shape.at(-1)!,
     summary: body.summary,
-    steps: body.steps,
+    steps: aim ? [...body.steps, aim] : body.steps,
     facts: body.facts,
     merged: body.merged,
     mergedIsDelta: body.mergedIsDelta ?? false,
     notes: [...run.notes, ...standsFor(run)],
+  };
+}
+
+/** AIM's post-step, where the plan applies it: the merged task vector times 1 − (1 − ω)·s_j per input column j. */
+function aimStep(run: ToyRun): ToyStep | undefined {
+  const aim = run.plan.tensors.find((t) => t.name === TOY_TENSOR)?.aim;
+  if (!aim) return undefined;
+  const factor = Array.from(
+    { length: TOY_SHAPE.reduce((a, b) => a * b, 1) },
+    (_, e) => 1 - (1 - aim.omega) * aim.scale[e % aim.cols]!,
+  );
+  return {
+    caption: `AIM (ω = ${aim.omega}): θ = θ₀ + (θ_merged − θ₀) × (1 − (1 − ω)·s_j), s_j = the base's activation of input column j / the largest (toy statistics); the merged row includes it.`,
+    rows: [
+      row(
+        's_j',
+        Array.from({ length: factor.length }, (_, e) => aim.scale[e % aim.cols]!),
+      ),
+      row('AIM factor', factor),
+    ],
   };
 }
 

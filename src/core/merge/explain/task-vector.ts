@@ -1,15 +1,19 @@
 /**
  * Explanations of the weighted families: linear, SLERP and the task-vector core (task arithmetic,
  * TIES, DARE, breadcrumbs, DELLA): which entries each task vector keeps (sparsify-values.ts, the
- * engine's rules on a small vector), the elected sign, and the merged δ the engine produced.
+ * engine's rules on a small vector; DELLA's kernels row by row), the elected sign, and the merged δ
+ * the engine produced.
  */
 import { delta } from '../../kernels/delta';
+import { bernoulliMask } from '../../kernels/bernoulli-mask';
 import { dellaKeep } from '../../kernels/della-keep';
 import { dot } from '../../kernels/dot';
 import { electSign } from '../../kernels/elect-sign';
-import { keptRanks } from '../methods/sparsify';
+import { DEFAULT_EPSILON } from '../methods/parameters';
+import { RESCALE_EPS, keptRanks } from '../methods/sparsify';
+import type { InputParameters } from '../tensor-job';
 import { sparsifyValues } from '../methods/sparsify-values';
-import { TOY_TENSOR, type ToyRun, toyInputs } from './toy';
+import { TOY_SHAPE, TOY_TENSOR, type ToyRun, toyInputs } from './toy';
 import { type ExplainedBody, degrees, fmt, inputsOf, mergedOf, row, taskVectors, withWeight } from './rows';
 import type { CellMark } from './types';
 
@@ -26,7 +30,29 @@ function sparsifyCaption(run: ToyRun, n: number): string {
   }
   if (s === 'random')
     return `Drop: each entry is kept with probability density = ${fmt(p.density)} (a hash of random_seed).`;
-  return `MagPrune: keep probability density ± ε by |δ| rank (row p), then a seeded draw.`;
+  return `MagPrune: keep probability density ± ε by |δ| rank within each row of 4 (row p), then a seeded draw.`;
+}
+
+/**
+ * DELLA's sparsification of a small 2-D tensor as della.ts does it: keep probabilities ranked within
+ * each row of `cols` (dellaKeep), the hashed draws (bernoulliMask, from element 0), then mergekit's
+ * L1 rescale (as sparsify-values.ts does for one row).
+ */
+function dellaRows(
+  x: Float32Array,
+  cols: number,
+  p: InputParameters,
+  rescale: boolean,
+  seed: number,
+  stream: number,
+): Float32Array {
+  if (p.density >= 1) return Float32Array.from(x);
+  if (p.density <= 0) return new Float32Array(x.length);
+  const kept = bernoulliMask(x, dellaKeep(x, cols, p.density, p.epsilon ?? DEFAULT_EPSILON), seed, stream, 0);
+  if (!rescale) return kept;
+  const l1 = (v: Float32Array) => v.reduce((s, e) => s + Math.abs(e), 0);
+  const [before, after] = [l1(x), l1(kept)];
+  return before < RESCALE_EPS || after < RESCALE_EPS ? kept : kept.map((v) => v * (before / after));
 }
 
 export function explainTaskVector(run: ToyRun): ExplainedBody {
@@ -34,8 +60,11 @@ export function explainTaskVector(run: ToyRun): ExplainedBody {
   const ins = inputsOf(run);
   const deltas = taskVectors(ins);
   const g = global(run);
+  const cols = TOY_SHAPE.at(-1)!;
   const kept = deltas.map((d) => {
     const p = d.input.params;
+    if (spec.sparsification === 'della')
+      return dellaRows(d.values, cols, p, g.rescale, run.recipe.randomSeed, d.input.stream);
     return sparsifyValues(d.values, spec.sparsification, {
       density: p.density,
       gamma: p.gamma,
@@ -57,7 +86,7 @@ export function explainTaskVector(run: ToyRun): ExplainedBody {
       const out = [row(`kept ${d.label.replace('δ_', 'δ̂_')}`, kept[i]!, { marks })];
       if (spec.sparsification === 'della' && d.input.params.density < 1) {
         const p = d.input.params;
-        const keep = dellaKeep(d.values, d.values.length, p.density, p.epsilon ?? 0);
+        const keep = dellaKeep(d.values, cols, p.density, p.epsilon ?? 0);
         out.unshift(
           row(
             `keep p (${d.label})`,

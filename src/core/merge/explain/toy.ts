@@ -13,13 +13,14 @@ import { MapModelFolder, MemoryByteSource } from '../../io/byte-source';
 import { MemoryOutputFolder } from '../../io/output-folder';
 import { emitRecipe, parseRecipe } from '../../recipe/parse';
 import type { Recipe, RecipeModel } from '../../recipe/types';
+import { ACTIVATION_STATS_FORMAT, type ActivationStats } from '../activation-stats';
 import { CpuBackend } from '../cpu-backend';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../diagnostics';
 import { merge } from '../execute';
 import { METHODS, type MethodSpec } from '../methods/registry';
 import { type MergePlan, type PlannedInput, planMerge } from '../plan';
 
-/** The toy base θ₀ (a 2×4 weight, or 8 entries in one row for the task-vector family). */
+/** The toy base θ₀ (a 2×4 weight, row-major). */
 export const TOY_BASE = [0.2, -0.1, 0.5, 0.3, -0.4, 0.1, 0.6, -0.2] as const;
 /** The fine-tunes' task vectors δ = θ − θ₀ (zeros where RAM's count needs them). */
 export const TOY_DELTAS = [
@@ -58,10 +59,10 @@ export interface ToyRun {
   readonly notes: readonly string[];
 }
 
-/** The toy's shape for a method: one row of 8 for the task-vector family (as sparsify-values.ts ranks it), else 2×4. */
-export function toyShape(spec: MethodSpec): number[] {
-  return spec.family === 'task_vector' ? [8] : [2, 4];
-}
+/** The toy's shape: a 2×4 weight (DELLA ranks within its rows of 4, AIM scales its 4 input columns). */
+export const TOY_SHAPE: readonly number[] = [2, 4];
+/** The AIM toy's activation statistics: mean |x_j| of the 4 input channels, as a calibration would measure. */
+export const TOY_ACTIVATIONS: readonly number[] = [4, 1, 0.5, 2];
 
 function checkpoint(name: string, tensors: ReadonlyMap<string, { shape: number[]; values: Float32Array }>) {
   const planned = [...tensors].map(([n, t]) => ({ name: n, dtype: 'F32' as const, shape: t.shape }));
@@ -100,7 +101,7 @@ async function tensorToy(recipe: Recipe, spec: MethodSpec) {
   const notes: string[] = [];
   const models = new Map<string, ToyModel>();
   const rename = new Map<string, string>();
-  const shape = toyShape(spec);
+  const shape = [...TOY_SHAPE];
   const tensors = new Map<string, Float32Array>();
   const withBase = spec.family !== 'linear' && (spec.needsBase || recipe.baseModel !== undefined);
   if (withBase) {
@@ -144,9 +145,12 @@ async function tensorToy(recipe: Recipe, spec: MethodSpec) {
     slices: undefined,
     tokenizerSource: undefined,
     dtype: undefined,
-    aim: undefined,
+    aim: recipe.aim ? { ...recipe.aim, calibration: 'toy' } : undefined,
   };
-  if (recipe.aim) notes.push('AIM is left out: it needs activation statistics the toy does not have.');
+  if (recipe.aim)
+    notes.push(
+      `AIM uses toy activation statistics (mean |x_j| = ${TOY_ACTIVATIONS.join(', ')} for the 4 input columns), not the calibration's.`,
+    );
   const ckpts = await Promise.all(
     [...tensors].map(([n, v]) => checkpoint(n, new Map([[TOY_TENSOR, { shape, values: v }]]))),
   );
@@ -212,14 +216,24 @@ export async function runToy(recipe: Recipe): Promise<ToyRun> {
   const sources = new Map(built.ckpts.map((c) => [c.name, c]));
   const spectra: SpectrumDiagnostics[] = [];
   const out = new MemoryOutputFolder('toy');
+  const activationStats: ActivationStats | undefined = toy.aim
+    ? {
+        format: ACTIVATION_STATS_FORMAT,
+        version: 1,
+        model: 'base',
+        calibration: { set: 'toy', samples: 0, tokens: 0 },
+        channels: { [TOY_TENSOR]: TOY_ACTIVATIONS },
+      }
+    : undefined;
   const summary = await merge(toy, sources, new CpuBackend(), out, {
+    ...(activationStats ? { activationStats } : {}),
     diagnostics: true,
     onSpectrum: (d) => spectra.push(d),
   });
   return {
     spec,
     recipe: toy,
-    plan: planMerge(toy, sources),
+    plan: planMerge(toy, sources, activationStats),
     models: built.models,
     values: built.values,
     outputs: await readOutputs(out),
