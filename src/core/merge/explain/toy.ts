@@ -100,15 +100,13 @@ function toyCount(spec: MethodSpec, given: number): number {
 async function tensorToy(recipe: Recipe, spec: MethodSpec) {
   const notes: string[] = [];
   const models = new Map<string, ToyModel>();
-  const rename = new Map<string, string>();
   const shape = [...TOY_SHAPE];
   const tensors = new Map<string, Float32Array>();
   const withBase = spec.family !== 'linear' && (spec.needsBase || recipe.baseModel !== undefined);
   if (withBase) {
     models.set('base', { name: 'base', label: 'θ₀', stands: recipe.baseModel });
     tensors.set('base', Float32Array.from(TOY_BASE));
-    if (recipe.baseModel) rename.set(recipe.baseModel, 'base');
-    else notes.push('θ₀ stands in for the base_model the recipe lacks.');
+    if (!recipe.baseModel) notes.push('θ₀ stands in for the base_model the recipe lacks.');
   }
   const given = recipe.models.filter((m) => !withBase || m.model !== recipe.baseModel);
   const count = spec.family === 'linear' ? Math.min(Math.max(given.length, 2), 3) : toyCount(spec, given.length);
@@ -119,8 +117,7 @@ async function tensorToy(recipe: Recipe, spec: MethodSpec) {
     models.set(name, { name, label: `θ_${name}`, stands: real?.model });
     // linear has no base: its first model holds θ₀'s values, the others θ₀ + δ.
     tensors.set(name, spec.family === 'linear' && k === 0 ? Float32Array.from(TOY_BASE) : fineTune(k));
-    if (real) rename.set(real.model, name);
-    else notes.push(`θ_${name} stands in for a model the recipe does not name (the method merges ${count}).`);
+    if (!real) notes.push(`θ_${name} stands in for a model the recipe does not name (the method merges ${count}).`);
     const own = real ? { model: name, parameters: real.parameters } : standIn(given[0], name);
     const needsWeight = recipe.mergeMethod === 'sens_merging' && own.parameters.weight === undefined;
     toyModels.push(needsWeight ? { ...own, parameters: { ...own.parameters, weight: 1 } } : own);
@@ -155,7 +152,7 @@ async function tensorToy(recipe: Recipe, spec: MethodSpec) {
     [...tensors].map(([n, v]) => checkpoint(n, new Map([[TOY_TENSOR, { shape, values: v }]]))),
   );
   const values = new Map([[TOY_TENSOR, tensors]]);
-  return { toy, ckpts, models, values, notes, rename };
+  return { toy, ckpts, models, values, notes };
 }
 
 /** passthrough: toy models with TOY_LAYERS (or more) layers, one small tensor each. */
@@ -196,7 +193,7 @@ async function passthroughToy(recipe: Recipe) {
     dtype: undefined,
     aim: undefined,
   };
-  return { toy, ckpts, models, values, notes: [] as string[], rename };
+  return { toy, ckpts, models, values, notes: [] as string[] };
 }
 
 async function readOutputs(out: MemoryOutputFolder): Promise<Map<string, Float32Array>> {
