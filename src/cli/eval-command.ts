@@ -1,12 +1,13 @@
 /**
  * `merge-lab eval --models DIR1,DIR2,... --set FILE`: every model on every problem, greedy, and a
- * table shaped like the paper's Table 1. `--json`/`--csv` keep every response.
+ * table shaped like the paper's Table 1. `--json`/`--csv` keep every response; an evaluation that
+ * fails or is cancelled partway still shows and writes the responses that finished.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { type ProblemFormat, type ProblemSet, parseProblemSet } from '../core/eval/problem-set';
 import { formatTable, runsToCsv, runsToJson, tableRows } from '../core/eval/report';
-import { type CompletionModel, type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
+import { type CompletionModel, type EvalRun, type PromptStyle, evaluate, finishedBefore } from '../core/eval/run';
 import { formatMs } from '../core/units';
 import { completionModel } from '../infer/completion';
 import { BatchChatModel } from '../infer/batch-chat';
@@ -118,6 +119,8 @@ export async function runEvaluation(
   dirs: readonly string[],
   s: EvalSettings,
   signal?: AbortSignal,
+  /** Each set's run is added here as it completes (so a caller keeps them when a later set fails). */
+  runs: EvalRun[] = [],
 ): Promise<EvalRun[]> {
   const loaded: {
     chat: { release(): Promise<void> };
@@ -149,7 +152,6 @@ export async function runEvaluation(
         prompt: { template: s.prompt, fewShot: s.fewShot.get(name) ?? 0 },
       });
     }
-    const runs: EvalRun[] = [];
     for (const set of s.sets) {
       const run = await evaluate(
         loaded.map((l) => ({ model: l.model, prompt: l.prompt })),
@@ -191,10 +193,43 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const settings = await evalSettings(values);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  const runs = await runEvaluation(dirs, settings, ac.signal);
   const reference = values.reference ? path.basename(path.resolve(values.reference)) : undefined;
+  const runs: EvalRun[] = [];
+  try {
+    await runEvaluation(dirs, settings, ac.signal, runs);
+  } catch (e) {
+    await keepFinished(runs, finishedBefore(e), values, reference);
+    throw e;
+  }
   console.log(formatTable(tableRows(runs, reference)));
   await writeOutputs(runs, values);
+}
+
+/**
+ * An evaluation that failed or was cancelled: the sets it completed and the finished responses of
+ * the one it stopped in are shown and written to --json / --csv (the unfinished run says why and
+ * how far it got), before the error is reported.
+ */
+async function keepFinished(
+  complete: readonly EvalRun[],
+  partial: EvalRun | undefined,
+  values: Record<string, unknown>,
+  reference: string | undefined,
+): Promise<void> {
+  const kept = [...complete, ...(partial?.models.length ? [partial] : [])];
+  if (kept.length === 0) return;
+  if (complete.length) console.log(formatTable(tableRows(complete, reference)));
+  if (partial?.models.length) {
+    const { responses, of } = partial.unfinished!;
+    console.log(`${partial.set.name}, unfinished (${responses} of ${of} responses):`);
+    console.log(formatTable(tableRows([partial], reference)));
+  }
+  await writeOutputs(kept, values);
+  const files = [values.json, values.csv].filter((f): f is string => typeof f === 'string');
+  const finished = kept.reduce((n, r) => n + r.models.reduce((m, x) => m + x.responses.length, 0), 0);
+  process.stderr.write(
+    `merge-lab eval: stopped early; ${finished} finished responses kept${files.length ? ` in ${files.join(', ')}` : ''}\n`,
+  );
 }
 
 /** The default batch: the largest up to DEFAULT_BATCH that the memory plan fits (at least 1), said on stderr. */

@@ -1,9 +1,10 @@
 /**
  * The one entry point for an evaluation: run every model on every problem of a set, keep every
  * response, score it, and compute the metrics. Models are anything that can complete a chat
- * (src/infer's generator in practice); the runner knows nothing of ONNX or workers.
+ * (src/infer's generator in practice); the runner knows nothing of ONNX or workers. A run that
+ * fails or is cancelled partway keeps what finished, for its caller to save (finishedBefore).
  */
-import { throwIfAborted } from '../errors';
+import { describeError, throwIfAborted } from '../errors';
 import { answersMatch, extractAnswer } from './extract';
 import { type ResponseRecord, type SetMetrics, computeMetrics } from './metrics';
 import { type Problem, type ProblemSet, ProblemSetError } from './problem-set';
@@ -86,6 +87,8 @@ export interface EvalRun {
   readonly maxNewTokens: number;
   readonly models: readonly ModelResult[];
   readonly ms: number;
+  /** A run that stopped partway (finishedBefore): why, and how many of its responses finished. */
+  readonly unfinished?: { readonly reason: string; readonly responses: number; readonly of: number };
 }
 
 export function buildMessages(problem: Problem, style: PromptStyle, examples: readonly Problem[]): ChatMessage[] {
@@ -121,63 +124,94 @@ export async function evaluate(
   const total = problems.length * entries.length;
   let done = 0;
   const models: ModelResult[] = [];
-  for (const { model, prompt = DEFAULT_PROMPT } of entries) {
-    const record = (p: Problem, c: Completion): ResponseRecord => {
-      const ex = extractAnswer(c.text);
-      return {
-        problemId: p.id,
-        ...(p.level !== undefined ? { level: p.level } : {}),
-        text: c.text,
-        tokens: c.tokens,
-        hitLimit: c.hitLimit,
-        ...(c.stop ? { stop: c.stop } : {}),
-        extracted: ex.answer,
-        rule: ex.rule,
-        correct: answersMatch(ex.answer, p.answer),
-      };
-    };
-    if (opts.batched && model.completeMany) {
-      // Records in the problems' order; progress and responses as each answer finishes.
-      throwIfAborted(opts.signal, 'evaluation');
-      opts.onProgress?.({ done, total, model: model.name, problem: problems[0]!.id });
-      const onText = opts.onText;
-      const many = await model.completeMany(
-        problems.map((p) => buildMessages(p, prompt, examples)),
-        {
-          maxNewTokens: opts.maxNewTokens,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          ...(onText ? { onText: (i: number, t: string) => onText(model.name, problems[i]!.id, t) } : {}),
-          onCompletion: (i, c) => {
-            opts.onResponse?.(model.name, record(problems[i]!, c));
-            opts.onProgress?.({ done: ++done, total, model: model.name, problem: problems[i]!.id });
-          },
-        },
-      );
-      const responses = many.completions.map((c, i) => record(problems[i]!, c));
-      models.push({ name: model.name, prompt, responses, metrics: computeMetrics(responses), tokPerS: many.tokPerS });
-      continue;
-    }
-    const responses: ResponseRecord[] = [];
-    for (const p of problems) {
-      opts.onProgress?.({ done, total, model: model.name, problem: p.id });
-      throwIfAborted(opts.signal, 'evaluation');
-      const c = await model.complete(buildMessages(p, prompt, examples), {
-        maxNewTokens: opts.maxNewTokens,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onText ? { onText: (t: string) => opts.onText!(model.name, p.id, t) } : {}),
-      });
-      const r = record(p, c);
-      responses.push(r);
-      opts.onResponse?.(model.name, r);
-      done++;
-    }
-    models.push({ name: model.name, prompt, responses, metrics: computeMetrics(responses) });
-  }
-  opts.onProgress?.({ done, total, model: '', problem: '' });
-  return {
+  const runSoFar = (): EvalRun => ({
     set: { name: set.name, problems: problems.length, fewShotHeldOut: heldOut },
     maxNewTokens: opts.maxNewTokens,
     models,
     ms: Date.now() - started,
-  };
+  });
+  /** The model being evaluated and its finished responses by problem index. */
+  let current: { name: string; prompt: PromptStyle; finished: Map<number, ResponseRecord> } | undefined;
+  try {
+    for (const { model, prompt = DEFAULT_PROMPT } of entries) {
+      const finished = new Map<number, ResponseRecord>();
+      current = { name: model.name, prompt, finished };
+      const record = (p: Problem, c: Completion): ResponseRecord => {
+        const ex = extractAnswer(c.text);
+        return {
+          problemId: p.id,
+          ...(p.level !== undefined ? { level: p.level } : {}),
+          text: c.text,
+          tokens: c.tokens,
+          hitLimit: c.hitLimit,
+          ...(c.stop ? { stop: c.stop } : {}),
+          extracted: ex.answer,
+          rule: ex.rule,
+          correct: answersMatch(ex.answer, p.answer),
+        };
+      };
+      if (opts.batched && model.completeMany) {
+        // Records in the problems' order; progress and responses as each answer finishes.
+        throwIfAborted(opts.signal, 'evaluation');
+        opts.onProgress?.({ done, total, model: model.name, problem: problems[0]!.id });
+        const onText = opts.onText;
+        const many = await model.completeMany(
+          problems.map((p) => buildMessages(p, prompt, examples)),
+          {
+            maxNewTokens: opts.maxNewTokens,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            ...(onText ? { onText: (i: number, t: string) => onText(model.name, problems[i]!.id, t) } : {}),
+            onCompletion: (i, c) => {
+              const r = record(problems[i]!, c);
+              finished.set(i, r);
+              opts.onResponse?.(model.name, r);
+              done++; // not inside the call below: `?.` skips its arguments without onProgress
+              opts.onProgress?.({ done, total, model: model.name, problem: problems[i]!.id });
+            },
+          },
+        );
+        const responses = many.completions.map((c, i) => record(problems[i]!, c));
+        models.push({ name: model.name, prompt, responses, metrics: computeMetrics(responses), tokPerS: many.tokPerS });
+        continue;
+      }
+      const responses: ResponseRecord[] = [];
+      for (const [i, p] of problems.entries()) {
+        opts.onProgress?.({ done, total, model: model.name, problem: p.id });
+        throwIfAborted(opts.signal, 'evaluation');
+        const c = await model.complete(buildMessages(p, prompt, examples), {
+          maxNewTokens: opts.maxNewTokens,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...(opts.onText ? { onText: (t: string) => opts.onText!(model.name, p.id, t) } : {}),
+        });
+        const r = record(p, c);
+        responses.push(r);
+        finished.set(i, r);
+        opts.onResponse?.(model.name, r);
+        done++;
+      }
+      models.push({ name: model.name, prompt, responses, metrics: computeMetrics(responses) });
+    }
+    current = undefined;
+  } catch (e) {
+    // Keep what finished: the models done, and the current model's complete responses in problem order.
+    const kept = [...(current?.finished ?? [])].sort(([a], [b]) => a - b).map(([, r]) => r);
+    if (current && kept.length)
+      models.push({ name: current.name, prompt: current.prompt, responses: kept, metrics: computeMetrics(kept) });
+    if (typeof e === 'object' && e !== null)
+      unfinishedRuns.set(e, { ...runSoFar(), unfinished: { reason: describeError(e), responses: done, of: total } });
+    throw e;
+  }
+  opts.onProgress?.({ done, total, model: '', problem: '' });
+  return runSoFar();
+}
+
+const unfinishedRuns = new WeakMap<object, EvalRun>();
+
+/**
+ * What an evaluation that failed (or was cancelled) with `e` had finished: the models done, the
+ * complete responses of the one in progress, and `unfinished` saying why and how far it got; for
+ * saving and showing. Undefined for an error that did not come out of evaluate().
+ */
+export function finishedBefore(e: unknown): EvalRun | undefined {
+  return typeof e === 'object' && e !== null ? unfinishedRuns.get(e) : undefined;
 }
