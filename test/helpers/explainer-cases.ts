@@ -4,7 +4,7 @@
  * checkpoints written by this file, with its own mergekit recipe.
  */
 import { expect } from 'vitest';
-import { ACTIVATION_STATS_FORMAT } from '../../src/core/merge/activation-stats';
+import { ACTIVATION_STATS_FORMAT, type ActivationStats } from '../../src/core/merge/activation-stats';
 import { TOY_BASE, TOY_DELTAS, TOY_TENSOR } from '../../src/core/merge/explain/toy';
 import type { Explanation, ExplanationError } from '../../src/core/merge/explain/types';
 import { METHODS } from '../../src/core/merge/methods/registry';
@@ -66,9 +66,9 @@ export async function engineToy(r: Recipe, count: number, activations?: readonly
     valuesCheckpoint('base', { [TOY_TENSOR]: { shape, values: TOY_BASE } }),
     ...letters.map((name, k) => valuesCheckpoint(name, { [TOY_TENSOR]: { shape, values: values(k) } })),
   ]);
-  const activationStats = activations && {
+  const activationStats: ActivationStats | undefined = activations && {
     format: ACTIVATION_STATS_FORMAT,
-    version: 1 as const,
+    version: 1,
     model: 'base',
     calibration: { set: 'toy', samples: 0, tokens: 0 },
     channels: { [TOY_TENSOR]: activations },
