@@ -43,7 +43,7 @@ async function mergeWithFault(threads: number, shard: string, fault?: Fault) {
   }).catch((e: unknown) => e);
   await struck;
   await Promise.all(folders.map((f) => f.close()));
-  const files = readdirSync(out, { withFileTypes: false }).sort();
+  const files = readdirSync(out).sort();
   return { result, files, read: (f: string) => new Uint8Array(readFileSync(path.join(out, f))) };
 }
 

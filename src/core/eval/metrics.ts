@@ -1,6 +1,8 @@
 /** Metrics of one model on one problem set, and the paper's length change against a reference. */
 import { REFLECTION_KEYWORDS, countReflections, isReflective } from './reflection';
-import type { StopReason } from './run';
+
+/** Why a generation ended: its EOS token, a stop string, the new-token limit, or the model's context. */
+export type StopReason = 'eos' | 'stop-string' | 'max-new-tokens' | 'context';
 
 export interface ResponseRecord {
   readonly problemId: string;

@@ -6,16 +6,15 @@
  */
 import { describeError, throwIfAborted } from '../errors';
 import { answersMatch, extractAnswer } from './extract';
-import { type ResponseRecord, type SetMetrics, computeMetrics } from './metrics';
+import { type ResponseRecord, type SetMetrics, type StopReason, computeMetrics } from './metrics';
+
+export type { StopReason };
 import { type Problem, type ProblemSet, ProblemSetError } from './problem-set';
 
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant';
   readonly content: string;
 }
-
-/** Why a generation ended: its EOS token, a stop string, the new-token limit, or the model's context. */
-export type StopReason = 'eos' | 'stop-string' | 'max-new-tokens' | 'context';
 
 export interface Completion {
   readonly text: string;
