@@ -12,6 +12,7 @@
  * sequences); an evaluation with `batch` > 1 answers up to that many problems at once through the
  * same entry point as `merge-lab eval --batch` (continuous batching), every sequence's text
  * streaming as it grows, records in the problems' order; cancel() stops the whole batch.
+ * A resumed evaluation hands in the responses that finished before; only the other problems run.
  * `createEvalWorkerApi` is the whole API, so tests can expose it over a MessageChannel in Node.
  */
 import { expose } from 'comlink';
@@ -38,6 +39,7 @@ import { ChatTokenizer } from '../infer/tokenizer';
 import type { WeightOptions } from '../infer/weight-format';
 import { installLabErrorTransfer } from './errors';
 import { type LoadedChat, loadChat } from './load-chat';
+import { recordedCompletions, resumingModel } from './resume-model';
 
 export interface EvalRequest {
   models: { name: string; prompt?: PromptStyle }[];
@@ -48,6 +50,8 @@ export interface EvalRequest {
   maxNewTokens: number;
   /** Problems answered at once per model (continuous batching); > 1 needs models loaded with a `batchSize` at least this. Default 1. */
   batch?: number;
+  /** Resuming an interrupted evaluation: each model's responses already finished (those problems are not run again). */
+  finished?: Record<string, readonly ResponseRecord[]>;
 }
 
 /** The evaluation a load is planned for: the prompts it will read and the new tokens it allows. */
@@ -288,6 +292,7 @@ export function createEvalWorkerApi(
         const batch = req.batch ?? 1;
         if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be an integer ≥ 1 (got ${batch})`);
         const set = parseProblemSet(req.setText, req.setName, { format: req.format ?? 'auto' });
+        const heldOut = Math.max(0, ...req.models.map((m) => m.prompt?.fewShot ?? 0)); // as evaluate() holds them out
         const entries = req.models.map((m) => {
           const l = loaded.get(m.name);
           if (!l) throw new Error(`model '${m.name}' is not loaded in the evaluation worker`);
@@ -295,7 +300,8 @@ export function createEvalWorkerApi(
             throw new RangeError(`model '${m.name}' was loaded for batch ${l.batch}: load it with batchSize ${batch}`);
           const model =
             l.chat instanceof BatchChatModel ? l.chat.completionModel(m.name, batch) : completionModel(l.chat, m.name);
-          return { model, ...(m.prompt ? { prompt: m.prompt } : {}) };
+          const recorded = recordedCompletions(set.problems, heldOut, m.prompt, req.finished?.[m.name] ?? []);
+          return { model: resumingModel(model, recorded), ...(m.prompt ? { prompt: m.prompt } : {}) };
         });
         // Throttled per response: in a batch several grow at once, and each keeps streaming.
         const lastText = new Map<string, number>();

@@ -3,7 +3,10 @@
  * many, and what the wait is), streaming responses, results. `batch` problems are answered at once
  * per model (the worker's batched path); every response in flight streams into its model's column,
  * and Cancel stops the loads and the whole batch, leaving only the responses that finished.
+ * Each finished response is journaled in OPFS as it arrives (src/browser/eval-journal.ts): after a
+ * reload mid-evaluation the lab offers the interrupted evaluation, and Resume runs only its missing problems.
  */
+import { EvalJournal, type JournaledEval } from '../../browser/eval-journal';
 import type { ResponseRecord } from '../../core/eval/metrics';
 import { describeError, isAbortError } from '../../core/errors';
 import { type TableRow, tableRows } from '../../core/eval/report';
@@ -13,6 +16,7 @@ import type { EvalClient, FormatPlans, LoadProgress, LoadedFormat, PlannedEval }
 import type { EvalSettings } from './eval-settings.svelte';
 import type { MergeState } from './merge.svelte';
 import type { ModelsState } from './models.svelte';
+import { applyJournaledSettings, finishedCount, journaledSettings } from '../parts/interrupted-eval';
 
 /** Tokens planned for the prompt on top of Max new tokens while no problem set is chosen. */
 export const PROMPT_ALLOWANCE = 512;
@@ -54,6 +58,9 @@ export class CompareState {
   #runFormats = $state.raw<Record<string, LoadedFormat>>({});
   #runBatch = $state<number | undefined>(undefined);
   #partial = $state.raw<Record<string, ResponseRecord[]>>({});
+  #interrupted = $state.raw<JournaledEval | undefined>(undefined);
+  #saved = $state(0);
+  #resumedCounts = $state.raw<{ kept: number; ran: number } | undefined>(undefined);
   #runtimeStarted = false;
   #loaded = new Map<string, { files: Map<string, Blob>; ep: EpChoice; setup: string; budget: number }>();
   #planRequest = 0;
@@ -65,7 +72,45 @@ export class CompareState {
     private readonly models: ModelsState,
     private readonly merge: MergeState,
     private readonly client: EvalClient,
-  ) {}
+  ) {
+    void this.restoreInterrupted();
+  }
+
+  /** An evaluation the page was reloaded or closed in the middle of, with its finished responses. */
+  get interrupted(): JournaledEval | undefined {
+    return this.#interrupted;
+  }
+  /** Responses of the current evaluation written to the journal (kept if the page is reloaded). */
+  get saved(): number {
+    return this.#saved;
+  }
+
+  /** A resumed run: responses kept from before, and responses generated now. */
+  get resumedCounts(): { kept: number; ran: number } | undefined {
+    return this.#resumedCounts;
+  }
+
+  private async restoreInterrupted(): Promise<void> {
+    const journaled = await EvalJournal.read().catch(() => undefined);
+    if (journaled && finishedCount(journaled) > 0 && this.#status === 'idle') this.#interrupted = journaled;
+  }
+
+  /** Runs the interrupted evaluation's missing problems, with its settings (put back in the form). */
+  async resume(): Promise<EvalRun | undefined> {
+    const j = this.#interrupted;
+    if (!j || this.busy) return undefined;
+    applyJournaledSettings(this.settings, j.settings);
+    return this.evaluate(
+      j.settings.models.map((m) => m.name),
+      j,
+    );
+  }
+
+  /** Forgets the interrupted evaluation. */
+  async discardInterrupted(): Promise<void> {
+    this.#interrupted = undefined;
+    await EvalJournal.clear();
+  }
 
   /** What each format would take for the selected models, and whether it fits. */
   get formatPlans(): FormatPlans | undefined {
@@ -222,7 +267,11 @@ export class CompareState {
     this.#loadStep = undefined;
   }
 
-  async evaluate(names: readonly string[] = this.settings.selected): Promise<EvalRun | undefined> {
+  /** `resumed`: an interrupted evaluation of the same models and settings, whose finished responses are kept. */
+  async evaluate(
+    names: readonly string[] = this.settings.selected,
+    resumed?: JournaledEval,
+  ): Promise<EvalRun | undefined> {
     const s = this.settings;
     const set = s.current;
     if (!set || names.length === 0) return undefined;
@@ -234,23 +283,51 @@ export class CompareState {
     const { batch, limit, maxNewTokens } = s;
     this.#status = 'loading';
     this.#error = undefined;
-    this.#partial = {};
+    const finished = Object.fromEntries(names.map((n) => [n, [...(resumed?.records[n] ?? [])]]));
+    this.#partial = resumed ? finished : {};
+    this.#saved = resumed ? finishedCount(resumed) : 0;
+    this.#interrupted = undefined;
+    this.#resumedCounts = undefined;
+    const generated = new Set<string>(); // the responses the models produced text for in this run
     this.#live = {};
     this.#progress = undefined;
     this.#run = undefined;
     this.#runBatch = undefined;
     const abort = (this.#abort = new AbortController());
+    // Finished responses go to the journal one after another (a failing write loses only the journal).
+    let writes: Promise<unknown> = (
+      resumed ? EvalJournal.reopen() : EvalJournal.start(journaledSettings(s, this.models, names, set))
+    ).catch(() => undefined);
+    const journal = (model: string, r: ResponseRecord) =>
+      (writes = writes.then(async (j) => {
+        if (!(j instanceof EvalJournal)) return j;
+        await j.add(model, r).catch(() => undefined);
+        if (!abort.signal.aborted) this.#saved++;
+        return j;
+      }));
     try {
       await this.ensureLoaded(names, batch, abort.signal);
       this.#status = 'running';
       const run = await this.client.evaluate(
-        { models: names.map((name) => ({ name })), setText: set.text, setName: set.id, limit, maxNewTokens, batch },
+        {
+          models: names.map((name) => ({ name })),
+          setText: set.text,
+          setName: set.id,
+          limit,
+          maxNewTokens,
+          batch,
+          ...(resumed ? { finished } : {}),
+        },
         {
           signal: abort.signal,
           onProgress: (p) => !abort.signal.aborted && (this.#progress = p),
-          onText: (model, problem, text) => !abort.signal.aborted && this.showText(model, problem, text, false),
+          onText: (model, problem, text) => {
+            generated.add(`${model}\n${problem}`);
+            if (!abort.signal.aborted) this.showText(model, problem, text, false);
+          },
           onResponse: (model, r) => {
-            if (abort.signal.aborted) return;
+            if (abort.signal.aborted || finished[model]?.some((f) => f.problemId === r.problemId)) return;
+            journal(model, r);
             this.#partial = { ...this.#partial, [model]: [...(this.#partial[model] ?? []), r] };
             this.showText(model, r.problemId, r.text, true);
           },
@@ -258,7 +335,10 @@ export class CompareState {
       );
       // A cancel that arrives as the last token is produced still cancels.
       if (abort.signal.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
+      await writes;
+      await EvalJournal.clear();
       this.#runBatch = batch;
+      if (resumed) this.#resumedCounts = { kept: finishedCount(resumed), ran: generated.size };
       this.#runFormats = Object.fromEntries(names.flatMap((n) => (this.#formats[n] ? [[n, this.#formats[n]]] : [])));
       this.#run = run;
       this.#status = 'done';
@@ -266,6 +346,8 @@ export class CompareState {
     } catch (e) {
       this.#status = isAbortError(e) || abort.signal.aborted ? 'cancelled' : 'failed';
       this.#error = this.#status === 'cancelled' ? this.cancelledMessage() : describeError(e);
+      // A cancelled evaluation is not offered again; a failed one is, on the next start.
+      if (this.#status === 'cancelled') await writes.then(() => EvalJournal.clear());
       return undefined;
     } finally {
       this.#loadStep = undefined;
