@@ -1,0 +1,98 @@
+/**
+ * The WebGPU backward pass of Sens-Merging in headless Chromium (Debian's /usr/bin/chromium through
+ * playwright-core, the page served by Vite's dev server), on the page's own adapter: SwiftShader
+ * here, with no shader-f16 and 256 invocations per workgroup. The generated head_dim-128 checkpoint
+ * (bf16, GQA, tied head) against its PyTorch golden, as in Node. SwiftShader is slow (tens of
+ * seconds a demo-model sample on this machine), so the demo models' goldens run on lavapipe only
+ * (sens-backward.test.ts). Fails when Chromium is not installed.
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { type ViteDevServer, createServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SensGolden } from '../../tools/sens/make-goldens';
+import { writeRandomQwen } from '../../tools/random-qwen';
+import { expectGoldenParity } from './sens-golden';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!existsSync(CHROMIUM))
+  throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/test.sh does)`);
+
+interface PageResult {
+  adapter: string;
+  results: {
+    loss: number;
+    tensors: Record<string, { abs: number; signed: number }>;
+    gradients: Record<string, number[]>;
+    ms: number;
+  }[];
+}
+
+describe('Sens-Merging backward pass on WebGPU in Chromium', () => {
+  let server: ViteDevServer;
+  let context: BrowserContext;
+  let base: string;
+  const tmp = mkdtempSync(path.join(tmpdir(), 'sens-chromium-'));
+  beforeAll(async () => {
+    server = await createServer({
+      logLevel: 'warn',
+      server: { port: 0, host: '127.0.0.1' },
+      optimizeDeps: { entries: ['test/gpu/sens-browser/index.html'] },
+      cacheDir: 'node_modules/.vite-sens-test',
+    });
+    await server.listen();
+    const a = server.httpServer!.address();
+    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 5173}`;
+    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--enable-unsafe-webgpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    });
+  }, 300_000);
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('hd128 (bf16, GQA, tied head): PyTorch parity on SwiftShader', { timeout: 600_000 }, async () => {
+    const golden = JSON.parse(readFileSync('test/golden/sens-hd128.json', 'utf8')) as SensGolden;
+    if (!('randomQwen' in golden.source)) throw new Error('sens-hd128.json: expected a generated checkpoint');
+    const dir = path.join(tmp, 'hd128');
+    await writeRandomQwen(dir, golden.source.randomQwen);
+    const files = Object.fromEntries(
+      readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f)).toString('base64')]),
+    );
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/test/gpu/sens-browser/index.html`);
+    await page.waitForFunction(() => document.getElementById('out')?.textContent === 'ready', undefined, {
+      timeout: 120_000,
+    });
+    const r = await page.evaluate(
+      ([f, s, p]) => (window as unknown as { __sens: (...a: unknown[]) => Promise<PageResult> }).__sens(f, s, p),
+      [files, golden.samples, golden.probes] as const,
+    );
+    expect(r.adapter).toMatch(/swiftshader/i);
+    r.results.forEach((x, i) => {
+      const worst = expectGoldenParity(golden, i, {
+        loss: x.loss,
+        tensors: new Map(Object.entries(x.tensors)),
+        gradients: new Map(Object.entries(x.gradients)),
+      });
+      console.log(`Chromium ${r.adapter}, hd128 sample ${i}: ${x.ms.toFixed(0)} ms; worst ${JSON.stringify(worst)}`);
+    });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
