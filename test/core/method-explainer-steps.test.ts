@@ -162,6 +162,22 @@ describe('what the toy rows show accounts for the merged row (mergekit formulas 
     expect(labels[0]).toMatch(/embed_tokens ← quick/);
     expect(labels.at(-1)).toMatch(/lm_head ← slow lm_head × 0.5/);
     expect(fact(x, /output layers/)).toBe('5');
+    // Many layers: one row per run of consecutive layers from one model (first and last values).
+    const long = explained(
+      await explainRecipe({
+        ...recipe,
+        slices: [
+          { model: 'quick', layerRange: [0, 10], parameters: {} },
+          { model: 'slow', layerRange: [4, 12], parameters: { scale: 0.5 } },
+        ],
+      }),
+    );
+    const spans = long.steps[0]!.rows.filter((r) => /^out layers/.test(r.label));
+    expect(spans.map((r) => [r.label, ...r.values])).toEqual([
+      ['out layers 0–9 ← quick layers 0–9', 10, 19],
+      ['out layers 10–17 ← slow layers 4–11 × 0.5', 12, 15.5],
+    ]);
+    expect(long.merged.text).toHaveLength(18);
     // Without slices: the one model, every tensor × scale.
     const plain = explained(
       await explainRecipe(formRecipe('passthrough', [{}], { scale: 2 }, { baseModel: undefined })),

@@ -16,25 +16,47 @@ const place = (name: string) => {
   return m ? `layer ${m[1]}` : name.replace(/^model\./, '').replace(/\.weight$/, '');
 };
 
+/** More output layers than this are shown one row per run of consecutive layers from one model. */
+const MAX_LAYER_ROWS = 12;
+
 export function explainPassthrough(run: ToyRun): ExplainedBody {
   const label = (model: string) => run.models.get(model)?.stands ?? model;
-  const rows = run.plan.tensors.map((t) => {
+  const source = (t: ToyRun['plan']['tensors'][number]) => {
     const src = t.inputs[0]!;
     const scale = src.params.weight !== 1 ? ` × ${fmt(src.params.weight)}` : '';
-    return row(
-      `out ${place(t.name)} ← ${label(src.model)} ${place(src.tensor.name)}${scale}`,
-      run.outputs.get(t.name)!,
-    );
-  });
+    return { model: label(src.model), layer: Number(LAYER.exec(src.tensor.name)?.[1]), scale, name: src.tensor.name };
+  };
   const layers = run.plan.tensors.filter((t) => LAYER.test(t.name));
+  const rows = run.plan.tensors
+    .filter((t) => layers.length <= MAX_LAYER_ROWS || !LAYER.test(t.name))
+    .map((t) => {
+      const s = source(t);
+      return row(`out ${place(t.name)} ← ${s.model} ${place(s.name)}${s.scale}`, run.outputs.get(t.name)!);
+    });
+  if (layers.length > MAX_LAYER_ROWS) {
+    // Runs of consecutive layers from one model at one scale: first and last output values.
+    const runs: { first: number; last: number }[] = [];
+    layers.forEach((t, i) => {
+      const [a, b] = [source(t), i > 0 ? source(layers[i - 1]!) : undefined];
+      if (b && a.model === b.model && a.scale === b.scale && a.layer === b.layer + 1) runs.at(-1)!.last = i;
+      else runs.push({ first: i, last: i });
+    });
+    const spans = runs.map(({ first, last }) => {
+      const [a, b] = [source(layers[first]!), source(layers[last]!)];
+      const values = [run.outputs.get(layers[first]!.name)![0]!, run.outputs.get(layers[last]!.name)![0]!];
+      return row(`out layers ${first}–${last} ← ${a.model} layers ${a.layer}–${b.layer}${a.scale}`, values);
+    });
+    rows.splice(1, 0, ...spans);
+  }
   const slices = run.recipe.slices;
+  const origins = [...run.models.values()].map((m, k) => `${m.stands ?? m.name}: ${10 * (k + 1)} + l`).join(', ');
   return {
     summary: slices
       ? `Passthrough stacks the slices' layers in order: ${layers.length} output layers; embeddings from the first slice's model, the final norm and lm_head from the last's.`
       : 'Passthrough copies one model, every tensor times scale.',
     steps: [
       {
-        caption: `Toy models with layers whose values name them (model A layer l: 10 + l; model B: 20 + l). The output, tensor by tensor:`,
+        caption: `Toy models whose layer l holds a value that names it (${origins}). The output, tensor by tensor:`,
         rows,
       },
     ],
@@ -42,7 +64,7 @@ export function explainPassthrough(run: ToyRun): ExplainedBody {
     merged: row(
       'output layers',
       layers.map((t) => run.outputs.get(t.name)![0]!),
-      { text: layers.map((t) => `${label(t.inputs[0]!.model)}.${LAYER.exec(t.inputs[0]!.tensor.name)![1]}`) },
+      { text: layers.map((t) => `${source(t).model}.${source(t).layer}`) },
     ),
   };
 }
