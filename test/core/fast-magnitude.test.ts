@@ -2,7 +2,7 @@
  * The fast CPU backend's own TIES / breadcrumbs path (src/core/merge/fast/magnitude-merge.ts)
  * against the reference backend's shared path, byte for byte and diagnostics for diagnostics, on
  * task vectors built to stress the selection: |δ| drawn from a few values (ties at the threshold
- * straddling the cut, within and across chunks), long runs of exact zeros, NaN and ±∞, a tensor
+ * straddling the cut, within and across chunks), long runs of exact zeros, NaN and ±∞, a −0 base, a tensor
  * whose every |δ| is equal; densities 0 and 1; two and three models; chunk sizes that split the
  * ties; every storage dtype. Also the two-pass selection against select.ts's topKCut directly.
  */
@@ -40,7 +40,9 @@ async function models(dtype: DType, specials: boolean, k: number) {
     Object.entries(shapes).map(([name, shape]) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const random = seededRandom(name.length);
-      return [name, Float32Array.from({ length: n }, () => Math.round(random() * 8) * 0.5)];
+      const values = Float32Array.from({ length: n }, () => Math.round(random() * 8) * 0.5);
+      values[Math.floor(n / 3) + 1] = -0; // where no task vector is nonzero: θ₀ + λ·(+0) must stay +0
+      return [name, values];
     }),
   );
   const model = (seed: number) =>
@@ -71,6 +73,8 @@ const RECIPES: Record<string, string> = {
     'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0.2}}, {model: b, parameters: {weight: 0.5, density: 0.7}}, {model: c, parameters: {weight: 0.3, density: 0.45}}]\nparameters: {normalize: false}',
   'ties, densities 0 and 1':
     'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0}}, {model: b, parameters: {weight: 0.5, density: 1}}]',
+  'ties, negative weights':
+    'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: -0.6, density: 0.4}}, {model: b, parameters: {weight: -0.5, density: 0.3}}]',
   'ties, one model':
     'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.8, density: 0.35}}]',
   breadcrumbs:

@@ -1,20 +1,20 @@
 /**
- * The fused kernels of the fast magnitude merges (TIES, breadcrumbs): the task vector with the
- * selection's first histogram in one pass; the merge pass as trim, weight, sign election, disjoint
- * mean and θ₀ + λ·m in one loop for two models. Same f32 arithmetic, in the same order, as the
- * reference chain delta → magnitudeBand → weightedSum([x], [w]) → electSign → disjointMean →
- * weightedSum([θ₀, m], [1, λ]) (src/core/kernels), so the merged bits are identical.
- * Kept or not, agreeing or not, are random per element: they are computed as 0/1 integers and
- * applied as bit masks, never branched on (a mispredicted branch per element costs more than the
- * arithmetic).
+ * The kernels of the fast magnitude merges (TIES, breadcrumbs): the task vector and the selection's
+ * first histogram; the merge pass for two models as trim (an integer mask loop) then weight, sign
+ * election, disjoint mean and θ₀ + λ·m (one float loop), block by block so both loops run in L1.
+ * Same f32 arithmetic, in the same order, as the reference chain delta → magnitudeBand →
+ * weightedSum([x], [w]) → electSign → disjointMean → weightedSum([θ₀, m], [1, λ]) (src/core/kernels),
+ * so the merged bits are identical. Kept or not, agreeing or not, are random per element: they are
+ * 0/1 integers used as masks and factors, never branched on (a mispredicted branch per element
+ * costs more than the arithmetic). A loop never reads an element through the Int32 view right
+ * after writing it through the Float32 one (or back): that store-to-load stalls on every element.
  */
 // d, bits: [n] one chunk of δ (or of w·δ) and its Int32 view   base, out: [n]
-import { INF_BITS } from './magnitude-select';
+import { countHigh } from './magnitude-select';
 
 const f = Math.fround;
-const LOW_SHIFT = 15;
 
-/** d[i] = table[words[i]] − base[i], counting |d| bits by their top 16 bits (NaNs skipped) into `hist`. */
+/** d[i] = table[words[i]] − base[i], then (when `hist` is given) |d| bits counted by their top 16 bits. */
 export function deltaCountHigh(
   words: Uint16Array,
   table: Float32Array,
@@ -23,16 +23,9 @@ export function deltaCountHigh(
   bits: Int32Array,
   hist: Uint32Array | undefined,
 ): void {
-  const n = d.length;
-  if (!hist) {
-    for (let i = 0; i < n; i++) d[i] = table[words[i]!]! - base[i]!;
-    return;
-  }
-  for (let i = 0; i < n; i++) {
-    d[i] = table[words[i]!]! - base[i]!;
-    const a = bits[i]! & 0x7fffffff;
-    hist[a >>> LOW_SHIFT]! += +(a <= INF_BITS);
-  }
+  for (let i = 0; i < d.length; i++) d[i] = table[words[i]!]! - base[i]!;
+  // A separate loop: reading bits[i] right after writing d[i] stalls on every element.
+  if (hist) countHigh(bits, hist);
 }
 
 /**
@@ -48,13 +41,19 @@ export interface RunBand {
 /** Keeps every element, NaNs included (a model that is not sparsified). */
 export const KEEP_ALL: RunBand = { lo: 0, span: 2 ** 32 };
 
-/** The f32 bits of f32(w · 0): what a dropped element becomes. */
-function zeroBits(w: number): number {
-  const z = new Float32Array([f(w) * 0]);
-  return new Int32Array(z.buffer)[0]!;
+/** Elements per block of the merge loops: every array a block touches stays in L1. */
+const BLOCK = 4096;
+
+/** bits[i] ← bits[i] where the band keeps |x|, else +0, for i in [from, to). */
+function maskRun(bits: Int32Array, band: RunBand, from: number, to: number): void {
+  const { lo, span } = band;
+  for (let i = from; i < to; i++) {
+    const b = bits[i]!;
+    bits[i] = b & -+(((b & 0x7fffffff) - lo) >>> 0 < span);
+  }
 }
 
-/** d[i] ← f32(w · (kept ? d[i] : 0)) for i in [from, to). */
+/** d[i] ← f32(w · (kept ? d[i] : 0)) for i in [from, to): dropped elements zeroed, then scaled. */
 export function weightBandRun(
   d: Float32Array,
   bits: Int32Array,
@@ -64,16 +63,11 @@ export function weightBandRun(
   to: number,
 ): void {
   const wf = f(w);
-  const zero = zeroBits(w);
-  const { lo, span } = band;
-  for (let i = from; i < to; i++) {
-    const keep = +(((bits[i]! & 0x7fffffff) - lo) >>> 0 < span);
-    d[i] = wf * d[i]!;
-    bits[i] = (bits[i]! & -keep) | (zero & (keep - 1));
-  }
+  maskRun(bits, band, from, to);
+  for (let i = from; i < to; i++) d[i] = wf * d[i]!;
 }
 
-/** The two task vectors of a TIES merge: δ chunks, bit views, weights and bands for one run. */
+/** The two task vectors of a TIES merge: δ chunks, their bit views, and weights. */
 export interface TiesPair {
   readonly d0: Float32Array;
   readonly b0: Int32Array;
@@ -86,7 +80,7 @@ export interface TiesPair {
 /**
  * out = θ₀ + λ · disjointMean(x, electSign(x)) over [from, to) for two models, where
  * x_t = f32(w_t · band_t(δ_t)). `divisors[agree0 | agree1 << 1]`: the disjoint mean's divisor for
- * each agreement (1 where none agree, all 1 without normalize). Overwrites d0 and d1.
+ * each agreement (1 where none agree, all 1 without normalize). Zeroes d0 and d1 where dropped.
  */
 export function tiesPairRun(
   p: TiesPair,
@@ -99,29 +93,48 @@ export function tiesPairRun(
   from: number,
   to: number,
 ): void {
-  const { d0, b0, d1, b1 } = p;
-  const [w0, w1, lam] = [f(p.w0), f(p.w1), f(lambda)];
-  const [z0, z1] = [zeroBits(p.w0), zeroBits(p.w1)];
-  const [lo0, span0, lo1, span1] = [band0.lo, band0.span, band1.lo, band1.span];
+  for (let s = from; s < to; s += BLOCK) {
+    const e = Math.min(to, s + BLOCK);
+    maskRun(p.b0, band0, s, e);
+    maskRun(p.b1, band1, s, e);
+    combinePair(p.d0, p.d1, f(p.w0), f(p.w1), divisors, base, f(lambda), out, s, e);
+  }
+}
+
+/** tiesPairRun's arithmetic on trimmed δ: agreement as 0/1 integers, so nothing branches on data. */
+function combinePair(
+  d0: Float32Array,
+  d1: Float32Array,
+  w0: number,
+  w1: number,
+  divisors: Float64Array,
+  base: Float32Array,
+  lam: number,
+  out: Float32Array,
+  from: number,
+  to: number,
+): void {
   for (let i = from; i < to; i++) {
-    const k0 = +(((b0[i]! & 0x7fffffff) - lo0) >>> 0 < span0);
-    const k1 = +(((b1[i]! & 0x7fffffff) - lo1) >>> 0 < span1);
-    d0[i] = w0 * d0[i]!;
-    d1[i] = w1 * d1[i]!;
-    b0[i] = (b0[i]! & -k0) | (z0 & (k0 - 1));
-    b1[i] = (b1[i]! & -k1) | (z1 & (k1 - 1));
-    const x = d0[i]!;
-    const y = d1[i]!;
-    const pos = +(f(f(0 + x) + y) >= 0);
+    const x = f(w0 * d0[i]!);
+    const y = f(w1 * d1[i]!);
+    // electSign's f32(f32(0 + x) + y) has the sign of the exact x + y (also for ±0, ±∞ and NaN).
+    const pos = +(x + y >= 0);
     const neg = pos ^ 1;
     const a0 = (pos & +(x > 0)) | (neg & +(x < 0));
     const a1 = (pos & +(y > 0)) | (neg & +(y < 0));
-    // Disagreeing values become +0, so the sum is x, y, x + y or 0 as the reference's is.
-    b0[i] = b0[i]! & -a0;
-    b1[i] = b1[i]! & -a1;
-    const mixed = f(f(d0[i]! + d1[i]!) / divisors[a0 | (a1 << 1)]!);
-    out[i] = f(base[i]! + f(lam * mixed));
+    // The sum of the agreeing values: x·a + y·b is exact when both are finite (+0 turns −0 into
+    // the reference's +0); an infinite or NaN value takes the reference's branches.
+    const sum = x - x + (y - y) === 0 ? f(x * a0 + y * a1) + 0 : agreeingSum(x, y, a0, a1);
+    out[i] = f(base[i]! + f(lam * f(sum / divisors[a0 | (a1 << 1)]!)));
   }
+}
+
+/** disjointMean's sum of two values, as the reference adds them. */
+function agreeingSum(x: number, y: number, a0: number, a1: number): number {
+  let sum = 0;
+  if (a0) sum = x;
+  if (a1) sum = f(sum + y);
+  return sum;
 }
 
 /** The divisors tiesPairRun picks from: Σ of the agreeing weights in f32 (1 for none), or all 1. */
