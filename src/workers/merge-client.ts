@@ -83,6 +83,7 @@ export class MergeClient {
 
   /** Runs `call` on the live worker (started if need be); rejects with a WorkerStoppedError if it dies first. */
   private async call<T>(call: (api: Remote<MergeWorkerApi>) => Promise<T>): Promise<T> {
+    if (this.conn?.death()) this.drop(this.conn); // it died while idle
     const conn = (this.conn ??= this.respawn?.());
     if (!conn) throw new Error('the merge worker stopped and this client cannot start another');
     try {

@@ -12,7 +12,7 @@
  */
 import { expose, transfer } from 'comlink';
 import type { DType } from '../core/dtype';
-import { type LabWarning, MergeError, describeError } from '../core/errors';
+import { type LabWarning, MergeError, describeError, isAbortError } from '../core/errors';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { MapModelFolder } from '../core/io/byte-source';
 import { DirectoryOutputFolder } from '../browser/directory-output';
@@ -223,7 +223,7 @@ export function createMergeWorkerApi(
  */
 async function whyMergeStopped(e: unknown, picked: { device?: GpuDevice; workers?: unknown }): Promise<unknown> {
   const device = picked.device;
-  if (device) {
+  if (device && !isAbortError(e)) {
     // device.lost settles a moment after the failure it caused.
     await Promise.race([device.device.lost, new Promise((res) => setTimeout(res, 200))]);
     if (device.lost) return new GpuDeviceLostError(device.lost.reason, device.lost.message);

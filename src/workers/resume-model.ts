@@ -18,6 +18,12 @@ import {
 
 const keyOf = (messages: readonly ChatMessage[]) => JSON.stringify(messages);
 
+/** The completion a record was made from: the record less what scoring added (evaluate scores it again). */
+function completionOf(r: ResponseRecord): Completion {
+  const { problemId: _p, level: _l, extracted: _e, rule: _r, correct: _c, ...completion } = r;
+  return completion;
+}
+
 /**
  * The recorded completions of `model`, keyed by the conversation of their problem (as `evaluate`
  * builds it: `heldOut` few-shot examples from the head of the set, then the prompt style).
@@ -33,7 +39,7 @@ export function recordedCompletions(
   const out = new Map<string, Completion>();
   for (const p of problems.slice(heldOut)) {
     const r = byId.get(p.id);
-    if (r) out.set(keyOf(buildMessages(p, prompt, examples)), { text: r.text, tokens: r.tokens, hitLimit: r.hitLimit });
+    if (r) out.set(keyOf(buildMessages(p, prompt, examples)), completionOf(r));
   }
   return out;
 }
