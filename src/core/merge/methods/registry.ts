@@ -263,7 +263,7 @@ export const METHODS: Readonly<Record<MergeMethodName, MethodSpec>> = {
       lambda: { note: "the paper's α (0.4 at 1.5B, 0.7 at 7B)" },
     },
     formula:
-      'θ = θ₀ + λ Σ_t w_t^l δ_t, w_t^l = K · softmax_t(α_t^l τ_t / T), α_t^l = S_t^l / ‖S_t‖₂ (the `sens` block: statistics, T, readings)',
+      'θ = θ₀ + λ Σ_t w_t^l δ_t, w_t^l = K · softmax_t(α_t^l τ_t / T), α_t^l = S_t^l / ‖S_t‖₂; statistics, T and the readings in the sens block',
     reference: 'https://arxiv.org/abs/2502.12420',
   }),
   ...methods(TENSOR_ROWS),
