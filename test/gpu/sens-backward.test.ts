@@ -126,6 +126,26 @@ describe('sens kernels against the CPU twin', () => {
     expect(relErr(got.gradients.get('W')!, wantProbe.values)).toBeLessThan(1e-5);
   });
 
+  it('fused weight sensitivity in row windows under a small binding limit', async () => {
+    const tight = await SensGpu.create(await nodeGpu(), { maxBindingBytes: 16 * 1024 });
+    const [rows, inDim, outDim] = [7, 70, 100];
+    const [dy, x, w] = [random(rows * outDim, 21), random(rows * inDim, 22), random(outDim * inDim, 23)];
+    const flats = [3, 40 * inDim + 9, 70 * inDim, outDim * inDim - 2];
+    const wantProbe = { indices: flats, values: flats.map(() => 0) };
+    const want = linearWeightSensitivity(f64(dy), f64(x), w, rows, inDim, outDim, wantProbe);
+    const r = new SensRun(tight, new Map([['W', flats]]));
+    const bufs = [dy, x, w].map((a) => tight.upload(a, 'test'));
+    const op = tight.ctx.begin('test');
+    weightSensitivity(r, op, 'W', { dy: bufs[0]!, x: bufs[1]!, w: bufs[2]!, rows, inDim, outDim });
+    await op.submit();
+    const got = await r.finish();
+    r.close();
+    tight.release(...bufs);
+    await tight.dispose();
+    expect(Math.abs(got.tensors.get('W')!.abs - want.abs) / want.abs).toBeLessThan(1e-5);
+    expect(relErr(got.gradients.get('W')!, wantProbe.values)).toBeLessThan(1e-5);
+  });
+
   it('fused weight sensitivity leaves masked rows out (a tied head) and writes kept rows whole', async () => {
     const [rows, inDim, outDim] = [5, 24, 40];
     const dy = random(rows * outDim, 4);
@@ -285,6 +305,40 @@ describe.each(['demo-quick', 'demo-slow', 'hd128'])('WebGPU gradient parity with
       }
     } finally {
       await folder.close();
+    }
+  });
+});
+
+describe('what the WebGPU pass refuses', () => {
+  it("a head_dim past the kernels' registers, and a sample whose activations exceed one binding", async () => {
+    const dir = path.join(tmp, 'hd512');
+    const shape = {
+      layers: 1,
+      hidden: 512,
+      intermediate: 64,
+      heads: 1,
+      kvHeads: 1,
+      vocab: 64,
+      tied: true,
+      maxPositions: 64,
+    };
+    await writeRandomQwen(dir, { shape, dtype: 'F32', seed: 3 });
+    const wide = new FsModelFolder(dir);
+    const demo = new FsModelFolder('public/models/demo-quick');
+    const tight = await SensGpu.create(await nodeGpu(), { maxBindingBytes: 16 * 1024 });
+    try {
+      const sample = { ids: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], targets: [5, 6, 7] };
+      const hd512 = new SensWeights(await Checkpoint.open(wide, { requireConfig: true }));
+      await expect(gpuSensitivityPass(gpu, hd512, sample)).rejects.toMatchObject({ code: 'unsupported-feature' });
+      const small = new SensWeights(await Checkpoint.open(demo, { requireConfig: true }));
+      await expect(gpuSensitivityPass(tight, small, sample)).rejects.toMatchObject({
+        code: 'does-not-fit',
+        message: expect.stringMatching(/12-token sample needs .* MiB activations/),
+      });
+    } finally {
+      await tight.dispose();
+      await wide.close();
+      await demo.close();
     }
   });
 });

@@ -4,7 +4,7 @@
  * every linear product, and the results area where kernels leave their partial sums, probed
  * gradients and loss rows until a single readback at the end of a sample.
  */
-import { GpuContext } from '../../../gpu/context';
+import { GpuContext, type GpuContextOptions } from '../../../gpu/context';
 import { type AdapterReport, acquireGpuDevice, isSoftwareAdapter } from '../../../gpu/device';
 import { GpuLinalg } from '../../../gpu/linalg';
 import type { BufferRange, GpuOp } from '../../../gpu/op';
@@ -22,10 +22,12 @@ export class SensGpu {
     readonly adapter: AdapterReport,
   ) {}
 
-  /** A context on the shared device of `gpu` (navigator.gpu in a page, Dawn's in Node). */
-  static async create(gpu: GPU | undefined): Promise<SensGpu> {
+  /** A context on the shared device of `gpu` (navigator.gpu in a page, Dawn's in Node); `opts` lower its limits (tests). */
+  static async create(gpu: GPU | undefined, opts: GpuContextOptions = {}): Promise<SensGpu> {
     const dev = await acquireGpuDevice(gpu);
-    const ctx = await GpuContext.create(dev.device, dev.adapter.limits);
+    // The device's limits, not the adapter's: an adapter may offer a finer binding-offset
+    // alignment than the device, which was not asked for it, enforces.
+    const ctx = await GpuContext.create(dev.device, dev.device.limits, opts);
     const variant = isSoftwareAdapter(dev.adapter.name) ? 'registers' : 'tiled';
     return new SensGpu(ctx, new GpuLinalg(ctx, { variant }), dev.adapter);
   }

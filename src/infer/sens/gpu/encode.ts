@@ -4,11 +4,13 @@
  * Linear products go through the project's tiled matmul (shaders/matmul.wgsl, which splits
  * operands past the binding limit); everything else through shaders/sens-*.wgsl.
  */
+import { GpuError } from '../../../gpu/device';
 import type { GpuOp } from '../../../gpu/op';
 import type { Buf } from './context';
 import type { SensRun } from './run';
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** Y[rows, out] = X[rows, in]·Wᵀ (W stored [out, in]) (+ residual). */
 export function linear(
@@ -65,7 +67,11 @@ export interface WeightSensArgs {
 export function weightSensitivity(r: SensRun, op: GpuOp, name: string, a: WeightSensArgs): void {
   const { rows, inDim, outDim } = a;
   const rowBytes = inDim * 4;
-  const step = Math.max(64, Math.floor(r.gpu.maxBindingBytes / rowBytes / 64) * 64);
+  // Windows of whole rows whose start offsets keep the device's binding alignment.
+  const align = r.gpu.ctx.offsetAlignment;
+  const granule = align / gcd(rowBytes, align);
+  const step = Math.floor(r.gpu.maxBindingBytes / rowBytes / granule) * granule;
+  if (step === 0) throw new GpuError(`${name}: ${granule} rows of ${inDim} values exceed the storage-binding limit`);
   const flat0 = a.flatOffset ?? 0;
   for (let base = 0; base < outDim; base += step) {
     const count = Math.min(step, outDim - base);

@@ -9,6 +9,7 @@
  */
 import { throwIfAborted } from '../../../core/errors';
 import { ropeInvFreq } from '../../architecture';
+import { InferError } from '../../errors';
 import { loadBlock } from '../block';
 import { ropeTables } from '../ops';
 import { type PassOptions, type PassResult, type SensSample, checkSample } from '../pass';
@@ -43,6 +44,28 @@ function positionLists(of: Uint32Array, distinct: number): Uint32Array {
   return out;
 }
 
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 : 0);
+
+/** The head_dim the attention kernels hold in registers (MAX_HEAD_DIM of sens-attention.wgsl). */
+const MAX_HEAD_DIM = 256;
+
+/** Refuses what the kernels cannot bind: a head_dim past their registers, an activation past one binding. */
+function checkFits(gpu: SensGpu, weights: SensWeights, rows: number): void {
+  const s = weights.spec;
+  if (s.headDim > MAX_HEAD_DIM)
+    throw new InferError(
+      'unsupported-feature',
+      `${weights.name}: head_dim ${s.headDim} is past the WebGPU pass's ${MAX_HEAD_DIM}; use the CPU backward pass`,
+    );
+  const widest = Math.max(s.intermediate, s.heads * s.headDim, s.hidden) * rows * 4;
+  if (widest > gpu.maxBindingBytes)
+    throw new InferError(
+      'does-not-fit',
+      `${weights.name}: a ${rows}-token sample needs ${mib(widest)} MiB activations, past this ` +
+        `adapter's ${mib(gpu.maxBindingBytes)} MiB storage binding; cap the tokens (--max-tokens) or use the CPU backward pass`,
+    );
+}
+
 export async function gpuSensitivityPass(
   gpu: SensGpu,
   weights: SensWeights,
@@ -50,6 +73,7 @@ export async function gpuSensitivityPass(
   opts: PassOptions = {},
 ): Promise<PassResult> {
   checkSample(weights, sample);
+  checkFits(gpu, weights, sample.ids.length);
   const s = weights.spec;
   const { hidden: d, vocab: V } = s;
   const n = sample.ids.length;
