@@ -105,7 +105,8 @@ export async function batchGenerate(
         const starting: { index: number; seq: SequenceStream }[] = [];
         while (active.length + starting.length < batchSize && next < prompts.length) {
           const index = next++;
-          const onToken = (t: { id: number; text: string }) => opts.onToken?.(index, t);
+          const listener = opts.onToken;
+          const onToken = listener && ((t: { id: number; text: string }) => listener(index, t));
           starting.push({ index, seq: new SequenceStream(prompts[index]!, opts, (opts.seed ?? 0) + index, onToken) });
         }
         for (const group of opts.prefill === 'together' ? [starting] : starting.map((s) => [s])) {

@@ -13,7 +13,8 @@ import type { ModelFolder } from '../core/io/byte-source';
 import type { ModelSpec } from './architecture';
 import { InferError } from './errors';
 import type { BuiltGraph } from './graph';
-import { NEW_LENGTHS, PAST_LENGTHS } from './graph-batch';
+import { type KvData, appendNewRows, kvCapacity } from './batch-kv';
+import { NEW_LENGTHS, PAST_LENGTHS, newKey } from './graph-batch';
 import type { LoadPlan } from './load-plan';
 import { type LoadOptions, emptyKvTensors, openGraphSession, specOf } from './model';
 import { pastKey, pastValue, presentKey, presentValue } from './graph';
@@ -37,7 +38,14 @@ export interface BatchForwardResult {
   readonly cache: BatchCache;
 }
 
-type KvData = Float32Array | Uint16Array;
+export interface BatchLoadOptions extends LoadOptions {
+  /**
+   * Keep the KV cache in the lab's arrays and take only each call's new rows from ORT (./batch-kv.ts);
+   * default on the wasm EP with GroupQueryAttention. Off (and on WebGPU, where the cache stays in GPU
+   * buffers): ORT returns the whole grown cache at every call.
+   */
+  newKvOutputs?: boolean;
+}
 
 export class BatchLM {
   private queue: Promise<unknown> = Promise.resolve();
@@ -52,13 +60,19 @@ export class BatchLM {
     private readonly folder?: ModelFolder,
   ) {}
 
-  static async load(folder: ModelFolder, opts: LoadOptions = {}): Promise<BatchLM> {
+  /** The graph returns only new K/V rows, appended here (see BatchLoadOptions.newKvOutputs). */
+  private get appendsKv(): boolean {
+    return this.graph.outputNames.includes(newKey(0));
+  }
+
+  static async load(folder: ModelFolder, opts: BatchLoadOptions = {}): Promise<BatchLM> {
     return BatchLM.fromCheckpoint(await Checkpoint.open(folder, { requireConfig: true }), opts, folder);
   }
 
   /** `folder`: closed by `release` (file handles in Node). */
-  static async fromCheckpoint(ckpt: Checkpoint, opts: LoadOptions = {}, folder?: ModelFolder): Promise<BatchLM> {
-    const s = await openGraphSession(ckpt, { ...opts, batch: true }, (g) =>
+  static async fromCheckpoint(ckpt: Checkpoint, opts: BatchLoadOptions = {}, folder?: ModelFolder): Promise<BatchLM> {
+    const newKvOutputs = opts.newKvOutputs ?? opts.ep === 'wasm';
+    const s = await openGraphSession(ckpt, { ...opts, batch: true, newKvOutputs } as LoadOptions, (g) =>
       g.outputNames.filter((n) => n.startsWith('present.')),
     );
     return new BatchLM(specOf(ckpt), s.graph, s.report, s.plan, s.ort, s.session, folder);
@@ -111,13 +125,15 @@ export class BatchLM {
     const run = this.queue.then(() => this.session.run(feeds));
     this.queue = run.catch(() => undefined);
     const out = await run;
+    const logits = (await out.logits!.getData()) as Float32Array;
+    const added = ids.map((row) => row.length);
+    if (this.appendsKv) return { logits, cache: appendNewRows(this.ort, cache, out, added, this.spec.layers) };
     const next = new Map<string, Ort.Tensor>();
     for (let l = 0; l < this.spec.layers; l++) {
       next.set(pastKey(l), out[presentKey(l)]!);
       next.set(pastValue(l), out[presentValue(l)]!);
     }
-    const logits = (await out.logits!.getData()) as Float32Array;
-    return { logits, cache: { lengths: cache.lengths.map((n, b) => n + ids[b]!.length), tensors: next } };
+    return { logits, cache: { lengths: cache.lengths.map((n, b) => n + added[b]!), tensors: next } };
   }
 
   /**
@@ -127,7 +143,8 @@ export class BatchLM {
   async regroup(rows: readonly CacheRow[]): Promise<BatchCache> {
     const { kvHeads: kvH, headDim: D } = this.spec;
     const lengths = rows.map((r) => r.cache.lengths[r.row]!);
-    const P = Math.max(0, ...lengths);
+    // Appending caches get room for the coming steps (./batch-kv.ts); ORT's present is exactly as long as the longest.
+    const P = this.appendsKv ? kvCapacity(Math.max(0, ...lengths) + 1) : Math.max(0, ...lengths);
     const tensors = new Map<string, Ort.Tensor>();
     const read = new Map<Ort.Tensor, KvData>(); // GPU tensors are read back once, whatever rows they give
     const dataOf = async (t: Ort.Tensor): Promise<KvData> => {

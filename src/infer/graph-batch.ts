@@ -47,12 +47,25 @@ import { DataType, valueInfo } from './onnx-proto';
 
 export const PAST_LENGTHS = 'past_lengths';
 export const NEW_LENGTHS = 'new_lengths';
+/** With `newKvOutputs`: each call's new K (rotated, as the cache holds it) and V rows, [B, kvH, S, D]. */
+export const newKey = (l: number) => `new.${l}.key`;
+export const newValue = (l: number) => `new.${l}.value`;
+
+export interface BatchGraphOptions extends GraphOptions {
+  /**
+   * GroupQueryAttention only: output each call's new K/V rows (`new.{l}.key`, `new.{l}.value`) instead
+   * of the whole present cache; the caller appends them to its own cache (./batch-kv.ts). On wasm this
+   * saves copying the whole cache out of ORT's heap into a fresh array at every step. The past may then
+   * be longer than every sequence (room to append into): only its first past_lengths[b] positions are read.
+   */
+  newKvOutputs?: boolean;
+}
 
 /** The batch-1 graph, or the batched one with `opts.batch`. */
 export function buildDecoderGraph(
   spec: ModelSpec,
   weight: (name: string) => WeightRef | undefined,
-  opts: GraphOptions = {},
+  opts: BatchGraphOptions = {},
 ): BuiltGraph {
   return opts.batch ? buildBatchGraph(spec, weight, opts) : buildGraph(spec, weight, opts);
 }
@@ -60,7 +73,7 @@ export function buildDecoderGraph(
 export function buildBatchGraph(
   spec: ModelSpec,
   weight: (name: string) => WeightRef | undefined,
-  opts: GraphOptions = {},
+  opts: BatchGraphOptions = {},
 ): BuiltGraph {
   const { hidden: H, heads: nH, kvHeads: kvH, headDim: D, intermediate: I, vocab: V, layers: L } = spec;
   const g = new GraphWriter();
@@ -106,6 +119,7 @@ export function buildBatchGraph(
   ); // [B, S]
   const keyIdx = g.op('Range', [zero, tS, oneScalar], {}, 'key_index'); // [T]
 
+  const newKv = attention === 'gqa' && opts.newKvOutputs === true;
   let gqaExtra: string[] = [];
   if (attention === 'gqa') {
     const allFreqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [keyIdx], { to: DataType.FLOAT }), axis1]), invFreq]); // [T, D/2]
@@ -167,6 +181,28 @@ export function buildBatchGraph(
   const shapeKvGroupT = i64('kv_group_t', [0, kvH, -1, 0]);
   const shapeHeadsSD = i64('heads_s_d', [0, nH, -1, D]);
 
+  // newKvOutputs: the new keys rotated as GroupQueryAttention rotates them inside (x·cos − x₂·sin,
+  // x₂·cos + x·sin over the same cos/sin rows), so the appended cache holds the present's exact values.
+  const shapeBSHeadsKv = dims(B, S, i64('kvh_d', [kvH, D]));
+  let rotateKeys = (k: string): string => k;
+  if (newKv) {
+    const table = (t: string) => {
+      const rowsAt = g.op('Gather', [t, positions], { axis: 0 }); // [B, S, D/2]
+      return g.op('Unsqueeze', [g.op('Concat', [rowsAt, rowsAt], { axis: -1 }), i64('axes_2b', [2])]); // [B, S, 1, D]
+    };
+    const [cosTable, sinTable] = [table(gqaExtra[2]!), table(gqaExtra[3]!)];
+    const [lo, mid, hi, axis3] = [i64('half_0', [0]), i64('half_1', [D / 2]), i64('half_2', [D]), i64('axes_3', [3])];
+    rotateKeys = (k) => {
+      const k4 = g.op('Reshape', [k, shapeBSHeadsKv]); // [B, S, kvH, D]
+      const rotated = g.op(
+        'Concat',
+        [g.op('Neg', [g.op('Slice', [k4, mid, hi, axis3])]), g.op('Slice', [k4, lo, mid, axis3])],
+        { axis: -1 },
+      );
+      return g.op('Add', [g.op('Mul', [k4, cosTable]), g.op('Mul', [rotated, sinTable])]);
+    };
+  }
+
   let x = weights.embed(g.op('Reshape', ['input_ids', minusOne], {}, 'ids_flat')); // [B·S, H]
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}`;
@@ -193,7 +229,10 @@ export function buildBatchGraph(
         { num_heads: nH, kv_num_heads: kvH, do_rotary: 1, rotary_interleaved: 0 },
         'com.microsoft',
       );
-      if (f16) {
+      if (newKv) {
+        g.op('Transpose', [toKv(rotateKeys(k))], { perm: [0, 2, 1, 3] }, newKey(l));
+        g.op('Transpose', [toKv(g.op('Reshape', [v, shapeBSHeadsKv]))], { perm: [0, 2, 1, 3] }, newValue(l));
+      } else if (f16) {
         g.op('Cast', [presentK!], { to: DataType.FLOAT16 }, presentKey(l));
         g.op('Cast', [presentV!], { to: DataType.FLOAT16 }, presentValue(l));
       }
@@ -248,8 +287,10 @@ export function buildBatchGraph(
   for (let l = 0; l < L; l++) {
     inputs.push(valueInfo(pastKey(l), kvType, ['B', kvH, 'P', D]), valueInfo(pastValue(l), kvType, ['B', kvH, 'P', D]));
     outputs.push(
-      valueInfo(presentKey(l), kvType, ['B', kvH, 'T', D]),
-      valueInfo(presentValue(l), kvType, ['B', kvH, 'T', D]),
+      newKv ? valueInfo(newKey(l), kvType, ['B', kvH, 'S', D]) : valueInfo(presentKey(l), kvType, ['B', kvH, 'T', D]),
+      newKv
+        ? valueInfo(newValue(l), kvType, ['B', kvH, 'S', D])
+        : valueInfo(presentValue(l), kvType, ['B', kvH, 'T', D]),
     );
   }
   if (opts.activationSums) {

@@ -68,7 +68,11 @@ export class SequenceStream {
   private readonly eos: Set<number>;
   private readonly stops: string[];
   private readonly random: () => number;
+  private readonly onToken: (token: { id: number; text: string }) => void;
   private readonly maxNew: number;
+  /** Text is decoded token by token only when someone reads it as it grows (a listener, stop strings);
+   *  otherwise once, when the sequence finishes (the same text, without decoding every prefix). */
+  private readonly streaming: boolean;
   /** Wall times, ms: when its prefill started and ended, its first token, and its decode steps. */
   readonly started = performance.now();
   prefillMs = 0;
@@ -80,10 +84,12 @@ export class SequenceStream {
     private readonly opts: Omit<GenerateOptions, 'onToken' | 'onWarning'>,
     /** The sequence's own random stream: seed + its index among the prompts. */
     seed: number,
-    private readonly onToken: (token: { id: number; text: string }) => void = () => {},
+    onToken?: (token: { id: number; text: string }) => void,
   ) {
     this.eos = new Set(opts.eosIds ?? []);
     this.stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
+    this.onToken = onToken ?? (() => {});
+    this.streaming = onToken !== undefined || this.stops.length > 0;
     this.random = seededRandom(seed);
     this.maxNew = opts.maxNewTokens ?? 256;
   }
@@ -107,7 +113,7 @@ export class SequenceStream {
     if (this.eos.has(next)) return this.finish('eos');
     this.ids.push(next);
     const decode = this.opts.decode;
-    if (decode) {
+    if (decode && this.streaming) {
       this.text = decode(this.ids);
       const hit = this.stops.map((s) => this.text.indexOf(s)).filter((i) => i >= 0);
       if (hit.length) {
