@@ -2,16 +2,20 @@
  * The sensitivity worker: Sens-Merging calibration of one model in the page (per-layer
  * Σ|θ⊙∂L/∂θ| on calibration text, and the logit distances to the other models on the same token
  * ids), exposed with comlink. The backward pass is a parameter: `cpu` runs the plain-TS pass of
- * src/infer/sens/ (the only one so far; a WebGPU pass can join it as another backend). Progress goes
- * through a proxied callback; cancel() aborts the running calibration (it rejects with an
- * AbortError). `createSensitivityWorkerApi` is the whole API, so tests can expose it in Node.
+ * src/infer/sens/ (f64), `webgpu` the WGSL one of src/infer/sens/gpu (f32) on this worker's GPU.
+ * Progress goes through a proxied callback; cancel() aborts the running calibration (it rejects
+ * with an AbortError). `createSensitivityWorkerApi` is the whole API, so tests can run it in Node
+ * (with Dawn's GPU).
  */
 import { expose } from 'comlink';
 import { LabError } from '../core/errors';
 import { MapModelFolder } from '../core/io/byte-source';
 import { type AnswerLength, chooseExamples, referenceExamples } from '../core/sens/calibration-text';
 import type { SensStats } from '../core/sens/stats';
-import { sensCalibrate } from '../infer/sens/calibrate';
+import { browserGpu } from '../gpu/device';
+import { type SensBackendPass, sensCalibrate } from '../infer/sens/calibrate';
+import { SensGpu } from '../infer/sens/gpu/context';
+import { webgpuBackend } from '../infer/sens/gpu/pass';
 import { installLabErrorTransfer } from './errors';
 
 installLabErrorTransfer();
@@ -27,8 +31,8 @@ export class SensWorkerError extends LabError {
 }
 
 /** Which backward pass runs the calibration. */
-export type SensBackend = 'cpu';
-export const SENS_BACKENDS: readonly SensBackend[] = ['cpu'];
+export type SensBackend = 'cpu' | 'webgpu';
+export const SENS_BACKENDS: readonly SensBackend[] = ['cpu', 'webgpu'];
 
 export interface WorkerModel {
   readonly name: string;
@@ -53,7 +57,8 @@ export type SensProgress = (done: number, total: number, phase: 'gradients' | 'd
 
 const folder = (m: WorkerModel) => new MapModelFolder(m.name, new Map(Object.entries(m.files)));
 
-export function createSensitivityWorkerApi() {
+/** `getGpu`: the GPU a `webgpu` calibration runs on (navigator.gpu in a worker; tests pass Dawn's). */
+export function createSensitivityWorkerApi(getGpu: () => Promise<GPU | undefined> = async () => browserGpu()) {
   let active: AbortController | undefined;
   return {
     async calibrate(req: SensitivityRequest, onProgress?: SensProgress): Promise<SensStats> {
@@ -65,7 +70,10 @@ export function createSensitivityWorkerApi() {
           `no '${backend}' backward pass (available: ${SENS_BACKENDS.join(', ')})`,
         );
       const ac = (active = new AbortController());
+      let gpu: SensGpu | undefined;
       try {
+        let pass: SensBackendPass | undefined;
+        if (backend === 'webgpu') pass = webgpuBackend((gpu = await SensGpu.create(await getGpu())));
         const examples = chooseExamples(
           referenceExamples(req.setText, req.setName, req.answers),
           req.samples,
@@ -78,10 +86,12 @@ export function createSensitivityWorkerApi() {
           maxTokens: req.maxTokens,
           compare: req.compare.map(folder),
           signal: ac.signal,
+          ...(pass ? { backend: pass } : {}),
           onProgress: (d, n, phase) => void Promise.resolve(onProgress?.(d, n, phase)).catch(() => undefined),
         });
       } finally {
         active = undefined;
+        await gpu?.dispose();
       }
     },
 

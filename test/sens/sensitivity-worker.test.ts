@@ -46,9 +46,9 @@ describe('sensitivity worker API', () => {
     const none = await api.calibrate(request({ maxTokens: 1 })).catch((e) => e);
     expect(none).toBeInstanceOf(CalibrationTextError);
     expect(none.code).toBe('no-target-tokens');
-    const gpu = await api.calibrate(request({ backend: 'webgpu' as 'cpu' })).catch((e) => e);
-    expect(gpu).toBeInstanceOf(SensWorkerError);
-    expect(gpu.message).toMatch(/no 'webgpu' backward pass \(available: cpu\)/);
+    const tpu = await api.calibrate(request({ backend: 'tpu' as 'cpu' })).catch((e) => e);
+    expect(tpu).toBeInstanceOf(SensWorkerError);
+    expect(tpu.message).toMatch(/no 'tpu' backward pass \(available: cpu, webgpu\)/);
     const running = api.calibrate(request({ samples: 20 }), () => api.cancel());
     await expect(running).rejects.toBeInstanceOf(AbortError);
   }, 60_000);

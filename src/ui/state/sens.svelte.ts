@@ -1,6 +1,7 @@
 /**
  * Sens-Merging in the page: statistics files computed in the sensitivity worker or imported, kept
- * per (model, problem set, answers) so a calibration is reused (as AIM's are), each checked against
+ * per (model, problem set, answers) so a calibration is reused (as AIM's are; on the CPU or the
+ * WebGPU backward pass, the worker's parameter), each checked against
  * its model's checkpoint when it is assigned; the per-layer coefficients a recipe's `sens` block
  * gives; and the compile step a merge runs first (compileForMerge), with the same typed errors as
  * the CLI (the file and the missing layer named).
@@ -83,7 +84,10 @@ export class SensState {
   async calibrate(models: ModelsState, c: SensCalibration): Promise<string | undefined> {
     const name = sensFileName(c.model, c.set.id, c.answers);
     const cached = this.#stats[name];
-    if (cached && c.compare.every((m) => cached.logitDistances[m] !== undefined)) {
+    const backend = c.backend ?? 'cpu';
+    const sameRun = (s: SensStats) =>
+      c.compare.every((m) => s.logitDistances[m] !== undefined) && (s.readings.backend ?? 'cpu').startsWith(backend);
+    if (cached && sameRun(cached)) {
       this.say(`${name}: reused (${cached.calibration.samples} samples)`);
       return name;
     }
@@ -107,7 +111,7 @@ export class SensState {
           samples: c.samples,
           seed: 1,
           maxTokens: c.maxTokens,
-          backend: c.backend ?? 'cpu',
+          backend,
         },
         {
           signal: ac.signal,
