@@ -133,7 +133,7 @@ describe('two-pass selection = select.ts topKCut', () => {
       countLow(bits, at.bucket, low);
       const exact = exactOfRank(at, low);
       expect(bitsToF32(exact.bits), `k=${k}`).toBe(want.value);
-      const tieEnd = exact.tieRank === exact.ties ? Infinity : nthEqual(bits, exact.bits, exact.tieRank) + 1;
+      const tieEnd = exact.tieRank === exact.ties ? Infinity : nthEqual(bits, exact.bits, exact.tieRank).index + 1;
       expect(tieEnd, `k=${k}`).toBe(want.tieEnd);
     }
     expect(bucketOfRank(high, 500)).toBeUndefined(); // one NaN: 499 counted elements

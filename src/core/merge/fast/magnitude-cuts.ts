@@ -1,29 +1,35 @@
 /**
- * The exact top-k cuts of the fast magnitude merges, over task vectors seen chunk by chunk:
- * each query (a model, a rank k) is resolved by the two counting passes of magnitude-select.ts
- * (the first one fused into computing δ, see TaskVectorPass), then, when ties at the threshold
- * straddle the cut, by finding the index of the k-th element (one chunk scanned). A cut keeps,
- * in the order (|δ| descending, index ascending), exactly the top k, as select.ts's topKCut.
+ * The exact top-k cuts of the fast magnitude merges, over task vectors seen chunk by chunk, in
+ * one pass when the data allow (magnitude-select.ts counts on |δ| bit patterns):
+ *   the pass counts each model's top-16-bit histogram as δ is computed (TaskVectorPass); after the
+ *   first chunk it guesses, per query, the bucket where rank k falls (k scaled to that chunk) and
+ *   from then on also counts the low 15 bits of every element in a window of buckets around the
+ *   guess, that first chunk included. When the whole-tensor bucket is inside the window (always
+ *   for a one-chunk tensor, and for a tensor whose chunks look alike), the cut is exact at the end
+ *   of the pass; otherwise a second pass counts that bucket alone.
+ * Ties at the threshold are kept lowest index first: a cut says how many, and TieCursor finds
+ * where they stop while the merge pass walks the chunks in order. So a cut keeps, in the order
+ * (|δ| descending, index ascending), exactly the top k, as select.ts's topKCut.
  */
 import type { RunBand } from './magnitude-kernels';
 import {
   type BucketRank,
+  HIGH_BUCKETS,
   INF_BITS,
   LOW_BUCKETS,
   bucketOfRank,
   countLow,
   exactOfRank,
-  lowOf,
   nthEqual,
 } from './magnitude-select';
 
-/** Selected elements: |x| bits above `bits`, or equal at a tensor index below `tieEnd`. */
+/** Selected elements: |x| bits above `bits`, and the first `ties` (in index order) equal to it. */
 export interface Cut {
   readonly bits: number;
-  readonly tieEnd: number;
+  readonly ties: number;
 }
-export const EMPTY_CUT: Cut = { bits: INF_BITS, tieEnd: 0 };
-export const FULL_CUT: Cut = { bits: 0, tieEnd: Infinity };
+export const EMPTY_CUT: Cut = { bits: INF_BITS, ties: 0 };
+export const FULL_CUT: Cut = { bits: 0, ties: Infinity };
 
 /** A model's kept band: inside the `lo` cut and outside the `hi` one (breadcrumbs' dropped top). */
 export interface Band {
@@ -34,16 +40,14 @@ export interface Band {
 export const bitsOf = (x: Float32Array) => new Int32Array(x.buffer, x.byteOffset, x.length);
 
 /**
- * Visits the task vectors of some models (indices into the merge's models) chunk by chunk,
- * counting each one's top-16-bit histogram into `hists` (same order) when given.
+ * Visits the task vectors of some models (indices into the merge's models) chunk by chunk, in
+ * order, after counting each one's top-16-bit histogram into `hists` (same order) when given.
  */
 export type TaskVectorPass = (
   models: readonly number[],
   hists: readonly Uint32Array[] | undefined,
-  visit?: (ds: readonly Float32Array[], c: number) => void,
+  visit: (ds: readonly Float32Array[], c: number) => void,
 ) => Promise<void>;
-/** Index in chunk c of model `model`'s task vector where `find` points (−1: nowhere). */
-export type Locate = (model: number, c: number, find: (bits: Int32Array) => number) => Promise<number>;
 
 /** One top-k selection over model `model`'s task vector (rank ≤ 0: keep nothing). */
 export interface Query {
@@ -52,71 +56,99 @@ export interface Query {
   cut?: Cut;
 }
 
-interface Open {
+/** Buckets counted on each side of the guessed one when the guess comes from part of the tensor. */
+const WINDOW = 2;
+
+/** A query's low-bit counts over a window of high buckets [first, first + count). */
+interface Window {
   readonly query: Query;
-  readonly high: BucketRank;
+  readonly first: number;
+  readonly count: number;
   readonly low: Uint32Array;
-  /** Multi-chunk tensors: each chunk's low histogram, to find the chunk of a straddling tie. */
-  readonly perChunk: Uint32Array[];
 }
 
-/** Resolves every query to its exact cut. */
-export async function selectCuts(
-  queries: readonly Query[],
-  pass: TaskVectorPass,
-  locate: Locate,
-  chunkElements: number,
-): Promise<void> {
+/** Counts into a window the low bits of the elements whose high bucket falls in it. */
+function countWindow(bits: Int32Array, w: Window): void {
+  const { first, count, low } = w;
+  for (let i = 0; i < bits.length; i++) {
+    const a = bits[i]! & 0x7fffffff;
+    const slot = (a >>> 15) - first;
+    if (slot >= 0 && slot < count && a <= INF_BITS) low[(slot << 15) | (a & 0x7fff)]!++;
+  }
+}
+
+/** The cut of rank `high` once its bucket's low histogram is known. */
+function exactCut(high: BucketRank, low: Uint32Array): Cut {
+  const exact = exactOfRank(high, low);
+  return { bits: exact.bits, ties: exact.tieRank === exact.ties ? Infinity : exact.tieRank };
+}
+
+/** Resolves every query to its exact cut; `numel`: elements of the tensor. */
+export async function selectCuts(queries: readonly Query[], pass: TaskVectorPass, numel: number): Promise<void> {
   for (const q of queries) if (q.rank <= 0) q.cut = EMPTY_CUT;
-  const counted = [...new Set(queries.filter((q) => !q.cut).map((q) => q.model))];
+  const open = queries.filter((q) => !q.cut);
+  const counted = [...new Set(open.map((q) => q.model))];
   if (counted.length === 0) return;
-  const hists = counted.map(() => new Uint32Array(1 << 16));
-  await pass(counted, hists);
-  const open: Open[] = [];
-  for (const query of queries) {
-    if (query.cut) continue;
-    const high = bucketOfRank(hists[counted.indexOf(query.model)]!, query.rank);
-    if (!high) query.cut = FULL_CUT;
-    else open.push({ query, high, low: new Uint32Array(LOW_BUCKETS), perChunk: [] });
-  }
-  if (open.length === 0) return;
-  const lowModels = [...new Set(open.map((o) => o.query.model))];
-  let chunks = 0;
-  await pass(lowModels, undefined, (ds) => {
-    chunks++;
-    for (const o of open) {
-      const own = new Uint32Array(LOW_BUCKETS);
-      countLow(bitsOf(ds[lowModels.indexOf(o.query.model)]!), o.high.bucket, own);
-      o.perChunk.push(own);
-      for (let b = 0; b < LOW_BUCKETS; b++) o.low[b]! += own[b]!;
-    }
+  const hists = counted.map(() => new Uint32Array(HIGH_BUCKETS));
+  let windows: Window[] | undefined;
+  await pass(counted, hists, (ds) => {
+    windows ??= open.map((query) => guessWindow(query, hists[counted.indexOf(query.model)]!, ds[0]!.length, numel));
+    for (const w of windows) countWindow(bitsOf(ds[counted.indexOf(w.query.model)]!), w);
   });
-  for (const o of open) {
-    const exact = exactOfRank(o.high, o.low);
-    if (exact.tieRank === exact.ties) {
-      o.query.cut = { bits: exact.bits, tieEnd: Infinity };
-      continue;
+  const missed: { query: Query; high: BucketRank; low: Uint32Array }[] = [];
+  for (const [j, query] of open.entries()) {
+    const high = bucketOfRank(hists[counted.indexOf(query.model)]!, query.rank);
+    const w = windows![j]!;
+    if (!high) query.cut = FULL_CUT;
+    else if (high.bucket >= w.first && high.bucket < w.first + w.count) {
+      const slot = high.bucket - w.first;
+      query.cut = exactCut(high, w.low.subarray(slot * LOW_BUCKETS, (slot + 1) * LOW_BUCKETS));
+    } else missed.push({ query, high, low: new Uint32Array(LOW_BUCKETS) });
+  }
+  if (missed.length === 0) return;
+  // The guess missed (chunks unlike the first): count the right bucket in a second pass.
+  const models = [...new Set(missed.map((m) => m.query.model))];
+  await pass(models, undefined, (ds) => {
+    for (const m of missed) countLow(bitsOf(ds[models.indexOf(m.query.model)]!), m.high.bucket, m.low);
+  });
+  for (const m of missed) m.query.cut = exactCut(m.high, m.low);
+}
+
+/** The window around the bucket where a query's rank, scaled to the first chunk, falls in it. */
+function guessWindow(query: Query, firstChunk: Uint32Array, chunkElements: number, numel: number): Window {
+  const whole = chunkElements >= numel;
+  const guess = bucketOfRank(firstChunk, Math.max(1, Math.round((query.rank * chunkElements) / numel)));
+  const centre = guess?.bucket ?? 0;
+  const side = whole ? 0 : WINDOW;
+  const first = Math.max(0, centre - side);
+  const count = Math.min(HIGH_BUCKETS, centre + side + 1) - first;
+  return { query, first, count, low: new Uint32Array(count * LOW_BUCKETS) };
+}
+
+/** Where the kept ties of one cut stop, chunk by chunk, as the merge pass walks the chunks in order. */
+export class TieCursor {
+  private left: number;
+  constructor(private readonly cut: Cut) {
+    this.left = cut.ties;
+  }
+
+  /** The chunk-local index below which elements equal to the cut are kept, for the next chunk. */
+  next(bits: Int32Array): number {
+    if (this.left === Infinity) return bits.length;
+    if (this.left === 0) return 0;
+    const { index, seen } = nthEqual(bits, this.cut.bits, this.left);
+    if (index < 0) {
+      this.left -= seen;
+      return bits.length;
     }
-    // The ties at the threshold straddle the cut: find the index of the last one kept.
-    const at = lowOf(exact.bits);
-    let c = 0;
-    let before = 0;
-    while (c < chunks - 1 && before + o.perChunk[c]![at]! < exact.tieRank) before += o.perChunk[c++]![at]!;
-    const i = await locate(o.query.model, c, (bits) => nthEqual(bits, exact.bits, exact.tieRank - before));
-    if (i < 0) throw new Error(`fast magnitude select: tie ${exact.tieRank} not found in chunk ${c}`);
-    o.query.cut = { bits: exact.bits, tieEnd: c * chunkElements + i + 1 };
+    this.left = 0;
+    return index + 1;
   }
 }
 
-/** The chunk-local indices in [0, n) where a band's tie bounds fall (offset: the chunk's first index). */
-export function bandSplits(band: Band, offset: number, n: number): number[] {
-  const at = (end: number) => Math.min(Math.max(end - offset, 0), n);
-  return [at(band.lo.tieEnd), at(band.hi.tieEnd)];
-}
-
-/** The band over a run of indices starting at tensor index `index` (no run crosses a split). */
-export function runBand(band: Band, index: number): RunBand {
-  const lo = band.lo.bits + (index < band.lo.tieEnd ? 0 : 1);
-  const hi = band.hi.bits + (index < band.hi.tieEnd ? 0 : 1);
+/** The band over a run of a chunk's indices starting at `i` (splits: where the lo and hi ties stop). */
+export function runBand(band: Band, i: number, loSplit: number, hiSplit: number): RunBand {
+  const lo = band.lo.bits + (i < loSplit ? 0 : 1);
+  const hi = band.hi.bits + (i < hiSplit ? 0 : 1);
   return { lo, span: Math.max(0, hi - lo) };
 }

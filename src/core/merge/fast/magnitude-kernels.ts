@@ -1,7 +1,7 @@
 /**
  * The kernels of the fast magnitude merges (TIES, breadcrumbs): the task vector and the selection's
- * first histogram; the merge pass for two models as trim (an integer mask loop) then weight, sign
- * election, disjoint mean and θ₀ + λ·m (one float loop), block by block so both loops run in L1.
+ * first histogram; the merge pass for two models as one loop (trim, weight, sign election, disjoint
+ * mean and θ₀ + λ·m); for other model counts, trim (an integer mask loop) then weight per model.
  * Same f32 arithmetic, in the same order, as the reference chain delta → magnitudeBand →
  * weightedSum([x], [w]) → electSign → disjointMean → weightedSum([θ₀, m], [1, λ]) (src/core/kernels),
  * so the merged bits are identical. Kept or not, agreeing or not, are random per element: they are
@@ -41,9 +41,6 @@ export interface RunBand {
 /** Keeps every element, NaNs included (a model that is not sparsified). */
 export const KEEP_ALL: RunBand = { lo: 0, span: 2 ** 32 };
 
-/** Elements per block of the merge loops: every array a block touches stays in L1. */
-const BLOCK = 4096;
-
 /** bits[i] ← bits[i] where the band keeps |x|, else +0, for i in [from, to). */
 function maskRun(bits: Int32Array, band: RunBand, from: number, to: number): void {
   const { lo, span } = band;
@@ -80,7 +77,8 @@ export interface TiesPair {
 /**
  * out = θ₀ + λ · disjointMean(x, electSign(x)) over [from, to) for two models, where
  * x_t = f32(w_t · band_t(δ_t)). `divisors[agree0 | agree1 << 1]`: the disjoint mean's divisor for
- * each agreement (1 where none agree, all 1 without normalize). Zeroes d0 and d1 where dropped.
+ * each agreement (1 where none agree, all 1 without normalize). One loop that only loads from d
+ * and its bit view (no store-to-load); kept, sign and agreement are 0/1 factors.
  */
 export function tiesPairRun(
   p: TiesPair,
@@ -93,30 +91,22 @@ export function tiesPairRun(
   from: number,
   to: number,
 ): void {
-  for (let s = from; s < to; s += BLOCK) {
-    const e = Math.min(to, s + BLOCK);
-    maskRun(p.b0, band0, s, e);
-    maskRun(p.b1, band1, s, e);
-    combinePair(p.d0, p.d1, f(p.w0), f(p.w1), divisors, base, f(lambda), out, s, e);
-  }
-}
-
-/** tiesPairRun's arithmetic on trimmed δ: agreement as 0/1 integers, so nothing branches on data. */
-function combinePair(
-  d0: Float32Array,
-  d1: Float32Array,
-  w0: number,
-  w1: number,
-  divisors: Float64Array,
-  base: Float32Array,
-  lam: number,
-  out: Float32Array,
-  from: number,
-  to: number,
-): void {
+  const { d0, b0, d1, b1 } = p;
+  const [w0, w1, lam] = [f(p.w0), f(p.w1), f(lambda)];
+  const [lo0, span0, lo1, span1] = [band0.lo, band0.span, band1.lo, band1.span];
   for (let i = from; i < to; i++) {
-    const x = f(w0 * d0[i]!);
-    const y = f(w1 * d1[i]!);
+    const k0 = +(((b0[i]! & 0x7fffffff) - lo0) >>> 0 < span0);
+    const k1 = +(((b1[i]! & 0x7fffffff) - lo1) >>> 0 < span1);
+    // A dropped value is ±0 here where the reference has f32(w · +0): the sign of a zero never
+    // reaches the result (it neither agrees nor changes the elected sign's "≥ 0").
+    let x = f(w0 * (d0[i]! * k0));
+    let y = f(w1 * (d1[i]! * k1));
+    const finite = x - x + (y - y) === 0;
+    if (!finite) {
+      // ±∞ or NaN (δ · 0 is NaN for them): the reference's values, with branches.
+      x = k0 ? f(w0 * d0[i]!) : f(w0 * 0);
+      y = k1 ? f(w1 * d1[i]!) : f(w1 * 0);
+    }
     // electSign's f32(f32(0 + x) + y) has the sign of the exact x + y (also for ±0, ±∞ and NaN).
     const pos = +(x + y >= 0);
     const neg = pos ^ 1;
@@ -124,7 +114,7 @@ function combinePair(
     const a1 = (pos & +(y > 0)) | (neg & +(y < 0));
     // The sum of the agreeing values: x·a + y·b is exact when both are finite (+0 turns −0 into
     // the reference's +0); an infinite or NaN value takes the reference's branches.
-    const sum = x - x + (y - y) === 0 ? f(x * a0 + y * a1) + 0 : agreeingSum(x, y, a0, a1);
+    const sum = finite ? f(x * a0 + y * a1) + 0 : agreeingSum(x, y, a0, a1);
     out[i] = f(base[i]! + f(lam * f(sum / divisors[a0 | (a1 << 1)]!)));
   }
 }

@@ -3,10 +3,12 @@
  * sparsification, sign or no consensus, without the L1 rescale) on the fast CPU backend, in few
  * passes over each tensor:
  *   one chunk (every Qwen-sized weight but the embedding): the task vectors are computed once,
- *     counting the selection's first histogram as they are written, and kept; the selection's second
- *     pass reads them; one fused merge pass;
- *   several chunks: one read of the inputs computes every model's task vector and first histogram
- *     at once, one read counts the boundary buckets (magnitude-cuts.ts), then the merge read.
+ *     counting the selection's histogram as they are written, and kept; the selection's window
+ *     count reads them once (magnitude-cuts.ts); one fused merge pass;
+ *   several chunks: one read of the inputs computes every model's task vector and counts both the
+ *     histogram and a window of low bits guessed from the first chunk (a second read only when the
+ *     guess missed), then the merge read.
+ * Ties at a threshold are kept lowest index first, found as the merge pass reaches them.
  * The shared path (methods/task-arithmetic.ts over select.ts) makes three histogram passes per
  * model, each re-reading a multi-chunk tensor, and one intermediate array per step. Output bytes
  * and diagnostics are the shared path's: test/core/fast-cpu.test.ts and fast-magnitude.test.ts.
@@ -18,16 +20,7 @@ import { bitsToF32 } from '../select';
 import type { TensorJob } from '../tensor-job';
 import { FastCpuBackend, type FastTensor } from './fast-cpu-backend';
 import { deltaInto } from './kernels';
-import {
-  type Band,
-  type Locate,
-  type Query,
-  type TaskVectorPass,
-  bandSplits,
-  bitsOf,
-  runBand,
-  selectCuts,
-} from './magnitude-cuts';
+import { type Band, type Query, type TaskVectorPass, TieCursor, bitsOf, runBand, selectCuts } from './magnitude-cuts';
 import {
   KEEP_ALL,
   baseSumInto,
@@ -74,21 +67,20 @@ async function eachChunk(
   job: TensorJob<FastTensor>,
   models: readonly number[],
   hists: readonly (Uint32Array | undefined)[],
-  visit: ((ds: readonly Float32Array[], c: number) => void) | undefined,
-  chunks: readonly number[] = Array.from({ length: job.numChunks }, (_, c) => c),
+  visit: (ds: readonly Float32Array[], c: number) => void,
 ): Promise<void> {
   const be = job.backend as FastCpuBackend;
   const which = [0, ...models.map((t) => t + 1)];
-  let next = job.loadInputs(chunks[0]!, which);
-  for (const [k, c] of chunks.entries()) {
+  let next = job.loadInputs(0, which);
+  for (let c = 0; c < job.numChunks; c++) {
     const ins = await next;
-    if (k + 1 < chunks.length) {
-      next = job.loadInputs(chunks[k + 1]!, which);
+    if (c + 1 < job.numChunks) {
+      next = job.loadInputs(c + 1, which);
       next.catch(() => undefined); // surfaced when awaited
     }
     const ds = deltasOf(be, ins, hists);
     try {
-      visit?.(ds, c);
+      visit(ds, c);
     } finally {
       ds.forEach((d) => be.recycle(d));
       ins.forEach((h) => be.release(h));
@@ -116,17 +108,11 @@ export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: Metho
   };
   const pass: TaskVectorPass = async (ms, hists, visit) => {
     if (!single) return eachChunk(job, ms, hists ?? [], visit);
-    const ds = await cache(ms, hists); // before visit?.(): an optional call skips its arguments
-    visit?.(ds, 0);
-  };
-  const locate: Locate = async (t, c, find) => {
-    let found = -1;
-    if (single) found = find(bitsOf((await cache([t], undefined))[0]!));
-    else await eachChunk(job, [t], [], (ds) => (found = find(bitsOf(ds[0]!))), [c]);
-    return found;
+    visit(await cache(ms, hists), 0);
   };
 
-  const bands = await chooseBands(job, spec, pass, locate);
+  const bands = await chooseBands(job, spec, pass);
+  const cursors = bands.map((b) => b && { lo: new TieCursor(b.lo), hi: new TieCursor(b.hi) });
   const diag = job.diagnose ? new TaskVectorDiagnostics<FastTensor>(models.length) : undefined;
   for (let c = 0; c < job.numChunks; c++) {
     const ins = await job.load(c);
@@ -138,7 +124,10 @@ export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: Metho
       );
     const base = be.valuesOf(ins[0]!);
     const out = be.scratch(base.length);
-    mergeChunk(job, spec, bands, ds, base, c * job.chunkElements, out);
+    const splits = ds.map(
+      (d, t) => cursors[t] && { lo: cursors[t].lo.next(bitsOf(d)), hi: cursors[t].hi.next(bitsOf(d)) },
+    );
+    mergeChunk(job, spec, bands, splits, ds, base, out);
     ds.forEach((d) => be.recycle(d));
     await job.emit(be.tensorOf(out));
   }
@@ -154,7 +143,6 @@ async function chooseBands(
   job: TensorJob<FastTensor>,
   spec: MethodSpec,
   pass: TaskVectorPass,
-  locate: Locate,
 ): Promise<(Band | undefined)[]> {
   const models = job.inputs.slice(1);
   const sparsification = spec.sparsification as 'magnitude' | 'magnitude_outliers';
@@ -166,8 +154,7 @@ async function chooseBands(
   await selectCuts(
     queries.flatMap((q) => (q ? [q.lo, q.hi] : [])),
     pass,
-    locate,
-    job.chunkElements,
+    job.numel,
   );
   return queries.map((q, t) => {
     if (!q) return undefined;
@@ -187,9 +174,9 @@ function mergeChunk(
   job: TensorJob<FastTensor>,
   spec: MethodSpec,
   bands: readonly (Band | undefined)[],
+  splits: readonly ({ lo: number; hi: number } | undefined)[],
   ds: readonly Float32Array[],
   base: Float32Array,
-  offset: number,
   out: Float32Array,
 ): void {
   const models = job.inputs.slice(1);
@@ -198,9 +185,8 @@ function mergeChunk(
   const sign = spec.consensus === 'sign';
   const n = base.length;
   // Runs of indices over which every band is one plain interval of |δ| bits.
-  const splits = [0, n, ...bands.flatMap((b) => (b ? bandSplits(b, offset, n) : []))];
-  const runs = [...new Set(splits)].sort((a, b) => a - b);
-  const bandAt = (t: number, i: number) => (bands[t] ? runBand(bands[t], offset + i) : KEEP_ALL);
+  const runs = [...new Set([0, n, ...splits.flatMap((s) => (s ? [s.lo, s.hi] : []))])].sort((a, b) => a - b);
+  const bandAt = (t: number, i: number) => (bands[t] ? runBand(bands[t], i, splits[t]!.lo, splits[t]!.hi) : KEEP_ALL);
   if (sign && ds.length === 2) {
     const pair = { d0: ds[0]!, b0: bitsOf(ds[0]!), d1: ds[1]!, b1: bitsOf(ds[1]!), w0: ws[0]!, w1: ws[1]! };
     const divisors = pairDivisors(ws[0]!, ws[1]!, normalize);

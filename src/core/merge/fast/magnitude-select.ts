@@ -4,8 +4,7 @@
  *   one counting pass over the top 16 of the 31 bits finds the bucket where the k-th largest lies;
  *   one pass over that bucket's elements only counts its low 15 bits, giving the exact value;
  *   ties at that value are taken lowest index first (the reference's select.ts order), so the
- *   cut keeps exactly k elements. Two passes instead of the reference's three histogram passes,
- *   and each a single integer loop over a buffer already in memory.
+ *   cut keeps exactly k elements. magnitude-cuts.ts runs these over a tensor's chunks.
  */
 // bits: [n] Int32 view of a chunk of δ (f32)   hist: [2^16]   low: [2^15]
 
@@ -55,14 +54,10 @@ export function exactOfRank(high: BucketRank, low: Uint32Array): { bits: number;
   return { bits: (high.bucket << LOW_SHIFT) | inLow.bucket, tieRank: inLow.rank, ties: low[inLow.bucket]! };
 }
 
-/** Index (in `bits`) of the rank-th element (1-based) whose |x| bits equal `target`, or −1. */
-export function nthEqual(bits: Int32Array, target: number, rank: number): number {
+/** Index (in `bits`) of the rank-th element (1-based) whose |x| bits equal `target` (−1: fewer), and how many were seen. */
+export function nthEqual(bits: Int32Array, target: number, rank: number): { index: number; seen: number } {
   let seen = 0;
-  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7fffffff) === target && ++seen === rank) return i;
-  return -1;
-}
-
-/** The low 15 bits of a |x| bit pattern (its place in a low histogram). */
-export function lowOf(bits: number): number {
-  return bits & LOW_MASK;
+  for (let i = 0; i < bits.length; i++)
+    if ((bits[i]! & 0x7fffffff) === target && ++seen === rank) return { index: i, seen };
+  return { index: -1, seen };
 }
