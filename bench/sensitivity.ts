@@ -6,9 +6,11 @@
  * (random bf16 weights in .scale/qwen2.5-0.5b-random, written on first use as by test:scale).
  * The WebGPU context is warmed up first (pipelines compiled) on the demo model; each figure is the
  * best of BENCH_REPEAT runs (default 1; the machine is shared).
- * Environment: BENCH_DEMO_TOKENS (default 96), BENCH_05B_TOKENS (default 32), BENCH_SKIP_05B=1.
+ * Environment: BENCH_DEMO_TOKENS (default 96), BENCH_05B_TOKENS (default 32), BENCH_SKIP_05B=1,
+ * BENCH_ONLY=cpu|webgpu (one backend; with webgpu, the printed peak RSS is the WebGPU pass's memory:
+ * on a CPU adapter the "GPU" buffers are in this process too).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Checkpoint } from '../src/core/formats/checkpoint';
 import { SensGpu } from '../src/infer/sens/gpu/context';
@@ -20,6 +22,7 @@ import { nodeGpu } from '../src/node/webgpu-env';
 import { QWEN_SHAPES, writeRandomQwen, xorshift32 } from '../tools/random-qwen';
 
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
+const ONLY = process.env.BENCH_ONLY;
 const QWEN_05B = path.resolve('.scale/qwen2.5-0.5b-random');
 
 function sample(vocab: number, n: number): SensSample {
@@ -44,11 +47,12 @@ async function row(gpu: SensGpu, label: string, dir: string, tokens: number): Pr
     const weights = new SensWeights(await Checkpoint.open(folder, { requireConfig: true }));
     const s = sample(weights.spec.vocab, tokens);
     const onBlock = (d: number, n: number) => process.stderr.write(`\r${label}: block ${d}/${n}\x1b[K`);
-    const cpu = await best(() => sensitivityPass(weights, s, { onBlock }));
-    const webgpu = await best(() => gpuSensitivityPass(gpu, weights, s, { onBlock }));
+    const cpu = ONLY === 'webgpu' ? NaN : await best(() => sensitivityPass(weights, s, { onBlock }));
+    const webgpu = ONLY === 'cpu' ? NaN : await best(() => gpuSensitivityPass(gpu, weights, s, { onBlock }));
     process.stderr.write('\n');
-    const perToken = (t: number) => ((t * 1000) / tokens).toFixed(1);
-    return `| ${label} | ${tokens} | ${cpu.toFixed(1)} s (${perToken(cpu)} ms) | ${webgpu.toFixed(1)} s (${perToken(webgpu)} ms) | ${(cpu / webgpu).toFixed(2)}× |`;
+    const time = (t: number) => (Number.isNaN(t) ? '—' : `${t.toFixed(1)} s (${((t * 1000) / tokens).toFixed(1)} ms)`);
+    const ratio = Number.isNaN(cpu / webgpu) ? '—' : `${(cpu / webgpu).toFixed(2)}×`;
+    return `| ${label} | ${tokens} | ${time(cpu)} | ${time(webgpu)} | ${ratio} |`;
   } finally {
     await folder.close();
   }
@@ -72,5 +76,6 @@ if (!process.env.BENCH_SKIP_05B) {
     await writeRandomQwen(QWEN_05B, { shape: QWEN_SHAPES['0.5b'], dtype: 'BF16', seed: 1 });
   rows.push(await row(gpu, 'Qwen2.5-0.5B shape (bf16)', QWEN_05B, Number(process.env.BENCH_05B_TOKENS ?? 32)));
 }
-console.log(`adapter: ${gpu.name}\n${rows.join('\n')}`);
+const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+console.log(`adapter: ${gpu.name}\n${rows.join('\n')}\npeak RSS ${(peakKb / 2 ** 20).toFixed(2)} GiB`);
 await gpu.dispose();

@@ -9,6 +9,9 @@
 // - main: 8×8 invocations, 4×4 gradient elements each (a 32×32 tile); rows whose
 //   mask[maskBase + rowBase + o] is set are left out when useMask (a tied head's rows that the
 //   embedding still adds to).
+// - main_registers: the same sums with no workgroup memory and no barriers, for CPU adapters
+//   (lavapipe, SwiftShader: there every barrier is a context switch): one invocation owns a whole
+//   32×32 tile, 8×8 gradient elements at a time, and writes its partial at slot + 2·tile.
 // - probe: G at the flat indices idx[k] of the bound rows (the parity check's raw gradients).
 // - rows: whole gradient rows idx[2k] of the bound rows, written to out row idx[2k+1] (the tied
 //   head's rows, handed to the embedding); one workgroup row per listed row.
@@ -81,6 +84,54 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     results[k] = sumAbs[0];
     results[k + 1u] = sumSigned[0];
   }
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main_registers(lane: Lane) {
+  let tile = workgroup_index(lane) * WG_SIZE + lane.lid;
+  let tilesX = (p.inDim + 31u) / 32u;
+  if (tile >= tilesX * ((p.outCount + 31u) / 32u)) { return; }
+  let oTile = (tile / tilesX) * 32u;
+  let iTile = (tile % tilesX) * 32u;
+  let oLast = p.outCount - 1u;
+  let iLast = p.inDim - 1u;
+  var sa = 0.0;
+  var ss = 0.0;
+  for (var sub = 0u; sub < 16u; sub++) {
+    let o0 = oTile + (sub / 4u) * 8u;
+    let i0 = iTile + (sub % 4u) * 8u;
+    if (o0 >= p.outCount || i0 >= p.inDim) { continue; }
+    // Zeroed by hand: some compilers hoist a loop's `var` and keep its value between iterations.
+    var g: array<f32, 64>;
+    for (var e = 0u; e < 64u; e++) { g[e] = 0.0; }
+    for (var t = 0u; t < p.rows; t++) {
+      let dyRow = t * p.dyStride + p.rowBase;
+      let xRow = t * p.inDim;
+      var d: array<f32, 8>;
+      var xv: array<f32, 8>;
+      for (var a = 0u; a < 8u; a++) {
+        d[a] = dy[dyRow + min(o0 + a, oLast)];
+        xv[a] = x[xRow + min(i0 + a, iLast)];
+      }
+      for (var a = 0u; a < 8u; a++) {
+        for (var b = 0u; b < 8u; b++) { g[a * 8u + b] = fma(d[a], xv[b], g[a * 8u + b]); }
+      }
+    }
+    for (var a = 0u; a < 8u; a++) {
+      let o = o0 + a;
+      if (o >= p.outCount) { break; }
+      if (p.useMask != 0u && mask[p.maskBase + p.rowBase + o] != 0u) { continue; }
+      for (var b = 0u; b < 8u; b++) {
+        let i = i0 + b;
+        if (i >= p.inDim) { break; }
+        let v = w[o * p.inDim + i] * g[a * 8u + b];
+        sa += abs(v);
+        ss += v;
+      }
+    }
+  }
+  results[p.slot + 2u * tile] = sa;
+  results[p.slot + 2u * tile + 1u] = ss;
 }
 
 fn gradient(o: u32, i: u32) -> f32 {

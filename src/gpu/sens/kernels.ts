@@ -19,7 +19,7 @@ const R = 'read' as const;
 export const SENS_KERNELS = {
   /** Fused Σ|W⊙(dYᵀX)| of a linear weight, tile by tile; raw gradient probes; whole rows (tied head). */
   'sens-weight': sensKernel({
-    entryPoints: { main: [8, 8], probe: [64], rows: [64] },
+    entryPoints: { main: [8, 8], main_registers: [256], probe: [64], rows: [64] },
     uniforms: {
       rows: 'u32',
       inDim: 'u32',
@@ -33,6 +33,14 @@ export const SENS_KERNELS = {
       probeSlot: 'u32',
     },
     bindings: { dy: R, x: R, w: R, mask: R, idx: R, results: RW, out: RW },
+    overrides: {},
+    cpuTwin: '../infer/sens/ops',
+  }),
+  /** X·Wᵀ and dY·W in 8×8 register blocks (CPU adapters; real GPUs use matmul.wgsl). */
+  'sens-linear': sensKernel({
+    entryPoints: { forward: [64], input_grad: [64] },
+    uniforms: { rows: 'u32', inDim: 'u32', outDim: 'u32', residual: 'u32' },
+    bindings: { x: R, w: R, res: R, out: RW },
     overrides: {},
     cpuTwin: '../infer/sens/ops',
   }),

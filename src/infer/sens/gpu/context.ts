@@ -6,7 +6,7 @@
  */
 import { GpuContext, type GpuContextOptions } from '../../../gpu/context';
 import { type AdapterReport, acquireGpuDevice, isSoftwareAdapter } from '../../../gpu/device';
-import { GpuLinalg } from '../../../gpu/linalg';
+import { GpuLinalg, type MatmulVariant } from '../../../gpu/linalg';
 import type { BufferRange, GpuOp } from '../../../gpu/op';
 
 /** A buffer bound whole: `size` bytes (a multiple of 4, at least 16). */
@@ -16,6 +16,8 @@ export interface Buf extends BufferRange {
 }
 
 export class SensGpu {
+  private inFlight: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly ctx: GpuContext,
     readonly linalg: GpuLinalg,
@@ -23,13 +25,21 @@ export class SensGpu {
   ) {}
 
   /** A context on the shared device of `gpu` (navigator.gpu in a page, Dawn's in Node); `opts` lower its limits (tests). */
-  static async create(gpu: GPU | undefined, opts: GpuContextOptions = {}): Promise<SensGpu> {
+  static async create(
+    gpu: GPU | undefined,
+    opts: GpuContextOptions & { variant?: MatmulVariant } = {},
+  ): Promise<SensGpu> {
     const dev = await acquireGpuDevice(gpu);
     // The device's limits, not the adapter's: an adapter may offer a finer binding-offset
     // alignment than the device, which was not asked for it, enforces.
     const ctx = await GpuContext.create(dev.device, dev.device.limits, opts);
-    const variant = isSoftwareAdapter(dev.adapter.name) ? 'registers' : 'tiled';
+    const variant = opts.variant ?? (isSoftwareAdapter(dev.adapter.name) ? 'registers' : 'tiled');
     return new SensGpu(ctx, new GpuLinalg(ctx, { variant }), dev.adapter);
+  }
+
+  /** Kernels without workgroup memory or barriers (CPU adapters), or tiled ones (real GPUs). */
+  get registers(): boolean {
+    return this.linalg.variant === 'registers';
   }
 
   get name(): string {
@@ -39,6 +49,18 @@ export class SensGpu {
   /** The largest range one binding may hold. */
   get maxBindingBytes(): number {
     return this.ctx.maxBindingBytes;
+  }
+
+  /**
+   * Submits `op`, then waits until the op before it has finished: one op runs while the next is
+   * prepared (weights read and uploaded), and uploads never pile up ahead of the GPU.
+   */
+  async submit(op: GpuOp): Promise<void> {
+    void op.submit();
+    const previous = this.inFlight;
+    this.inFlight = this.ctx.device.queue.onSubmittedWorkDone();
+    await previous;
+    this.ctx.check();
   }
 
   /** A pooled storage buffer of `elements` 4-byte values (contents undefined). */

@@ -12,6 +12,31 @@ import type { SensRun } from './run';
 const ceil = (a: number, b: number) => Math.ceil(a / b);
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
+/**
+ * The register-block kernel (sens-linear.wgsl) on CPU adapters when every operand fits one binding;
+ * the project's tiled matmul otherwise (real GPUs, or operands past the binding limit).
+ */
+function registerLinear(
+  r: SensRun,
+  op: GpuOp,
+  entry: 'forward' | 'input_grad',
+  t: { x: Buf; w: Buf; out: Buf; res?: Buf | undefined },
+  rows: number,
+  inDim: number,
+  outDim: number,
+): boolean {
+  const cols = entry === 'forward' ? outDim : inDim;
+  const widest = 4 * Math.max(inDim * outDim, rows * inDim, rows * outDim);
+  if (!r.gpu.registers || widest > r.gpu.maxBindingBytes) return false;
+  op.dispatch('sens-linear', {
+    entry,
+    uniforms: { rows, inDim, outDim, residual: t.res ? 1 : 0 },
+    bind: { x: t.x, w: t.w, res: t.res ?? r.none, out: t.out },
+    workgroups: ceil(ceil(rows, 8) * ceil(cols, 8), 64),
+  });
+  return true;
+}
+
 /** Y[rows, out] = X[rows, in]·Wᵀ (W stored [out, in]) (+ residual). */
 export function linear(
   r: SensRun,
@@ -24,6 +49,7 @@ export function linear(
   outDim: number,
   residual?: Buf,
 ) {
+  if (registerLinear(r, op, 'forward', { x, w, out: y, res: residual }, rows, inDim, outDim)) return;
   const s = { m: rows, k: inDim, n: outDim, transA: false, transB: true };
   r.gpu.linalg.encodeMatmul(op, x.buffer, w.buffer, y.buffer, s, residual?.buffer);
 }
@@ -40,6 +66,7 @@ export function inputGrad(
   outDim: number,
   acc?: Buf,
 ) {
+  if (registerLinear(r, op, 'input_grad', { x: dy, w, out: dx, res: acc }, rows, inDim, outDim)) return;
   const s = { m: rows, k: outDim, n: inDim, transA: false, transB: false };
   r.gpu.linalg.encodeMatmul(op, dy.buffer, w.buffer, dx.buffer, s, acc?.buffer);
 }
@@ -92,9 +119,10 @@ export function weightSensitivity(r: SensRun, op: GpuOp, name: string, a: Weight
     const grid = [ceil(inDim, 32), ceil(count, 32)] as const;
     const slot = r.partial(name, grid[0] * grid[1]);
     op.dispatch('sens-weight', {
+      entry: r.gpu.registers ? 'main_registers' : 'main',
       uniforms: { ...uniforms, slot: slot.index },
       bind: { ...bind, results: slot.buf },
-      workgroups: grid,
+      workgroups: r.gpu.registers ? ceil(grid[0] * grid[1], 256) : grid,
     });
     const probes = r.probeList(name, (f) => {
       const local = f - flat0 - base * inDim;

@@ -21,7 +21,7 @@ async function forEachChunk(
   r: SensRun,
   weights: SensWeights,
   rows: number,
-  visit: (w: Buf, first: number, count: number) => void,
+  visit: (w: Buf, first: number, count: number) => Promise<void>,
   signal?: AbortSignal,
 ): Promise<void> {
   const { hidden: d, vocab: V } = weights.spec;
@@ -31,7 +31,7 @@ async function forEachChunk(
     throwIfAborted(signal, 'sensitivity pass');
     const count = Math.min(step, V - first);
     const w = r.gpu.upload(await weights.rows(weights.headName, [V, d], first, first + count), 'sens:head');
-    visit(w, first, count);
+    await visit(w, first, count);
     r.gpu.release(w);
   }
 }
@@ -53,18 +53,18 @@ export async function headLoss(
     r,
     weights,
     rows,
-    (w, first, count) => {
+    async (w, first, count) => {
       const op = r.gpu.ctx.begin('sens:head-loss');
       const z = r.gpu.temp(op, rows * count, 'sens:logits');
       linear(r, op, hs, w, z, rows, d, count);
       lseUpdate(r, op, z, labels, stats, rows, count, first);
-      void op.submit();
+      await r.gpu.submit(op);
     },
     signal,
   );
   const op = r.gpu.ctx.begin('sens:lse');
   lseFinal(r, op, labels, stats, rows);
-  void op.submit();
+  await r.gpu.submit(op);
   return stats;
 }
 
@@ -91,7 +91,7 @@ export async function headBackward(
     r,
     weights,
     rows,
-    (w, first, count) => {
+    async (w, first, count) => {
       const op = r.gpu.ctx.begin('sens:head-backward');
       const dz = r.gpu.temp(op, rows * count, 'sens:dlogits');
       linear(r, op, hs, w, dz, rows, d, count);
@@ -116,7 +116,7 @@ export async function headBackward(
             }
           : {}),
       });
-      void op.submit();
+      await r.gpu.submit(op);
       r.gpu.release(dHs);
       dHs = next;
     },

@@ -98,14 +98,14 @@ export async function gpuSensitivityPass(
     const inputs: Buf[] = [keep(gpu.alloc(n * d, 'sens:block-input'))];
     let op = gpu.ctx.begin('sens:embed');
     gatherRows(r, op, emb, gpu.uploadTemp(op, ids.of, 'sens:ids'), inputs[0]!, n, d);
-    void op.submit();
+    await gpu.submit(op);
     for (let l = 0; l < s.layers; l++) {
       throwIfAborted(signal, 'sensitivity pass');
       const w = uploadBlock(r, await loadBlock(weights, l));
       op = gpu.ctx.begin(`sens:forward ${l}`);
       const out = keep(gpu.alloc(n * d, 'sens:block-input'));
       encodeBlockForward(r, op, ctx, w, inputs[l]!, out);
-      void op.submit();
+      await gpu.submit(op);
       releaseBlock(r, w);
       inputs.push(out);
     }
@@ -123,7 +123,7 @@ export async function gpuSensitivityPass(
     op = gpu.ctx.begin('sens:final-norm');
     rmsNormForward(r, op, last, normW, normY, normInv, n, d, s.eps);
     gatherRows(r, op, normY, positions, hs, m, d);
-    void op.submit();
+    await gpu.submit(op);
 
     // Head and cross-entropy.
     const labels = keep(
@@ -136,7 +136,7 @@ export async function gpuSensitivityPass(
     const embGrad = keep(gpu.alloc(U * d, 'sens:embedding-grad'));
     op = gpu.ctx.begin('sens:clear');
     op.enc.clearBuffer(embGrad.buffer, 0, embGrad.size);
-    void op.submit();
+    await gpu.submit(op);
     let tied: TiedHead | undefined;
     if (s.tied) {
       const mask = new Uint32Array(V);
@@ -152,14 +152,14 @@ export async function gpuSensitivityPass(
     op.enc.clearBuffer(dNorm.buffer, 0, dNorm.size);
     scatterRows(r, op, dHs, positions, dNorm, m, d);
     rmsNormBackward(r, op, 'model.norm.weight', { dy: dNorm, x: last, w: normW, inv: normInv, dx }, n, d);
-    void op.submit();
+    await gpu.submit(op);
     for (let l = s.layers - 1; l >= 0; l--) {
       throwIfAborted(signal, 'sensitivity pass');
       const w = uploadBlock(r, await loadBlock(weights, l));
       op = gpu.ctx.begin(`sens:backward ${l}`);
       const next = keep(gpu.alloc(n * d, 'sens:dx'));
       encodeBlockBackward(r, op, ctx, l, w, inputs[l]!, dx, next);
-      void op.submit();
+      await gpu.submit(op);
       releaseBlock(r, w);
       drop(inputs[l]!, dx);
       dx = next;
@@ -181,7 +181,7 @@ export async function gpuSensitivityPass(
     });
     const lossRows = r.results.take(2 * m);
     op.enc.copyBufferToBuffer(stats.buffer, 3 * m * 4, lossRows.buf.buffer, lossRows.index * 4, 2 * m * 4);
-    void op.submit();
+    await gpu.submit(op);
 
     const { tensors, gradients, values } = await r.finish();
     let loss = 0;
