@@ -3,13 +3,15 @@
  * streamed progress, cancel through an AbortSignal (the call rejects with an AbortError), AIM
  * calibration. Batched evaluation: load with `batchSize` B and evaluate with `batch` ≤ B; every
  * sequence's text streams through onText as it grows, and the signal stops the whole batch. Errors arrive as LabErrors with their code and file (./errors.ts).
+ * A worker that dies mid-call rejects it with a WorkerStoppedError (live-worker.ts); the next call starts a new one.
  */
-import { type Endpoint, type Remote, proxy, releaseProxy, wrap } from 'comlink';
+import { type Remote, proxy } from 'comlink';
 import { throwIfAborted } from '../core/errors';
 import type { EvalRun } from '../core/eval/run';
 import type { ActivationStats } from '../core/merge/activation-stats';
 import type { EpChoice, EpReport } from '../infer/runtime';
 import { installLabErrorTransfer } from './errors';
+import { type Connection, LiveWorker, type WorkerEndpoint, watchedConnection } from './live-worker';
 import type {
   EvalCallbacks,
   EvalRequest,
@@ -33,16 +35,32 @@ export type {
 installLabErrorTransfer();
 
 export class EvalClient {
-  private readonly api: Remote<EvalWorkerApi>;
+  private readonly worker: LiveWorker<EvalWorkerApi>;
 
-  /** `endpoint`: a Worker running eval.worker.ts, or any comlink endpoint (tests: a MessagePort). */
-  constructor(private readonly endpoint: Endpoint & { terminate?: () => void }) {
-    this.api = wrap<EvalWorkerApi>(endpoint);
+  /**
+   * A Worker running eval.worker.ts, or any comlink endpoint (tests: a MessagePort); or a way to
+   * start one, used again once a worker died (spawn() gives that: its loaded models are then gone).
+   */
+  constructor(source: WorkerEndpoint | (() => Connection<EvalWorkerApi>)) {
+    this.worker = new LiveWorker(source);
   }
 
-  /** Starts the module worker (Vite bundles it from this URL pattern). */
+  /** Starts the module worker (Vite bundles it from this URL pattern), and a new one after a death. */
   static spawn(): EvalClient {
-    return new EvalClient(new Worker(new URL('./eval.worker.ts', import.meta.url), { type: 'module', name: 'eval' }));
+    return new EvalClient(() =>
+      watchedConnection<EvalWorkerApi>(
+        new Worker(new URL('./eval.worker.ts', import.meta.url), { type: 'module', name: 'eval' }),
+        'the evaluation worker',
+      ),
+    );
+  }
+
+  private call<T>(call: (api: Remote<EvalWorkerApi>) => Promise<T>): Promise<T> {
+    return this.worker.call(call);
+  }
+
+  private cancelWorker(): void {
+    if (this.worker.running) void this.call((api) => api.cancel()).catch(() => undefined);
   }
 
   /**
@@ -58,15 +76,11 @@ export class EvalClient {
     cb: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {},
   ): Promise<EpReport> {
     throwIfAborted(cb.signal, 'loading');
-    const onAbort = () => void this.api.cancel();
+    const onAbort = () => this.cancelWorker();
     cb.signal?.addEventListener('abort', onAbort);
     try {
-      return await this.api.load(
-        name,
-        Object.fromEntries(files),
-        ep,
-        opts,
-        cb.onProgress ? proxy(cb.onProgress) : undefined,
+      return await this.call((api) =>
+        api.load(name, Object.fromEntries(files), ep, opts, cb.onProgress ? proxy(cb.onProgress) : undefined),
       );
     } finally {
       cb.signal?.removeEventListener('abort', onAbort);
@@ -75,12 +89,12 @@ export class EvalClient {
 
   /** The weight format and plan summary a loaded model runs with, and where its weights came from. */
   loadedFormat(name: string): Promise<LoadedFormat | undefined> {
-    return this.api.loadedFormat(name);
+    return this.call((api) => api.loadedFormat(name));
   }
 
   /** The token budget an evaluation needs with a loaded model (its longest prompt + max new tokens). */
   tokenBudget(name: string, planned: PlannedEval): Promise<number | undefined> {
-    return this.api.tokenBudget(name, planned);
+    return this.call((api) => api.tokenBudget(name, planned));
   }
 
   /** The memory plans of f32, f16 and q4 for the largest of the models, on the EP choice's target. */
@@ -90,15 +104,17 @@ export class EvalClient {
     opts: Omit<ModelLoadOptions, 'weights' | 'force'> = {},
   ): Promise<FormatPlans | undefined> {
     const entries = [...models.entries()];
-    return this.api.planFormats(
-      entries.map(([, files]) => Object.fromEntries(files)),
-      ep,
-      { ...opts, names: entries.map(([name]) => name) },
+    return this.call((api) =>
+      api.planFormats(
+        entries.map(([, files]) => Object.fromEntries(files)),
+        ep,
+        { ...opts, names: entries.map(([name]) => name) },
+      ),
     );
   }
 
   unload(name: string): Promise<void> {
-    return this.api.unload(name);
+    return this.call((api) => api.unload(name));
   }
 
   async evaluate(req: EvalRequest, cb: EvalCallbacks & { signal?: AbortSignal } = {}): Promise<EvalRun> {
@@ -108,16 +124,18 @@ export class EvalClient {
     const flag = typeof SharedArrayBuffer === 'function' ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
     const onAbort = () => {
       if (flag) Atomics.store(flag, 0, 1);
-      void this.api.cancel();
+      this.cancelWorker();
     };
     cb.signal?.addEventListener('abort', onAbort);
     try {
-      return await this.api.evaluate(
-        req,
-        cb.onProgress ? proxy(cb.onProgress) : undefined,
-        cb.onResponse ? proxy(cb.onResponse) : undefined,
-        cb.onText ? proxy(cb.onText) : undefined,
-        flag,
+      return await this.call((api) =>
+        api.evaluate(
+          req,
+          cb.onProgress ? proxy(cb.onProgress) : undefined,
+          cb.onResponse ? proxy(cb.onResponse) : undefined,
+          cb.onText ? proxy(cb.onText) : undefined,
+          flag,
+        ),
       );
     } finally {
       cb.signal?.removeEventListener('abort', onAbort);
@@ -132,18 +150,19 @@ export class EvalClient {
     samples: number,
     onProgress?: (done: number, total: number) => void,
   ): Promise<ActivationStats> {
-    return this.api.calibrate(
-      name,
-      Object.fromEntries(files),
-      setText,
-      setName,
-      samples,
-      onProgress ? proxy(onProgress) : undefined,
+    return this.call((api) =>
+      api.calibrate(
+        name,
+        Object.fromEntries(files),
+        setText,
+        setName,
+        samples,
+        onProgress ? proxy(onProgress) : undefined,
+      ),
     );
   }
 
   dispose(): void {
-    this.api[releaseProxy]();
-    this.endpoint.terminate?.();
+    this.worker.dispose();
   }
 }

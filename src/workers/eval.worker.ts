@@ -39,7 +39,9 @@ import { ChatTokenizer } from '../infer/tokenizer';
 import type { WeightOptions } from '../infer/weight-format';
 import { installLabErrorTransfer } from './errors';
 import { type LoadedChat, loadChat } from './load-chat';
+import type { EvalFault } from './merge-faults';
 import { recordedCompletions, resumingModel } from './resume-model';
+import { holdLifeLock } from './worker-life';
 
 export interface EvalRequest {
   models: { name: string; prompt?: PromptStyle }[];
@@ -52,6 +54,8 @@ export interface EvalRequest {
   batch?: number;
   /** Resuming an interrupted evaluation: each model's responses already finished (those problems are not run again). */
   finished?: Record<string, readonly ResponseRecord[]>;
+  /** A fault to inject (end-to-end tests only; see merge-faults.ts). */
+  fault?: EvalFault;
 }
 
 /** The evaluation a load is planned for: the prompts it will read and the new tokens it allows. */
@@ -149,6 +153,11 @@ export function createEvalWorkerApi(
   let active: AbortController | undefined;
   const loads = new Set<AbortController>();
   return {
+    /** Holds the worker's life lock (worker-life.ts) until it ends; resolves once held. */
+    holdLifeLock(name: string): Promise<boolean> {
+      return holdLifeLock(name);
+    },
+
     /**
      * Loads (or reloads) a model from its files in a weight format; returns which execution
      * provider runs it, and why. A model that does not fit is refused (InferError 'does-not-fit')
@@ -305,14 +314,20 @@ export function createEvalWorkerApi(
         });
         // Throttled per response: in a batch several grow at once, and each keeps streaming.
         const lastText = new Map<string, number>();
+        let responses = 0;
         return await evaluate(entries, set, {
           maxNewTokens: req.maxNewTokens,
           batched: batch > 1,
           signal: active.signal,
           ...(req.limit !== undefined ? { limit: req.limit } : {}),
           ...(onProgress ? { onProgress: (p) => void Promise.resolve(onProgress(p)).catch(() => undefined) } : {}),
-          ...(onResponse
-            ? { onResponse: (m, r) => void Promise.resolve(onResponse(m, r)).catch(() => undefined) }
+          ...(onResponse || req.fault
+            ? {
+                onResponse: (m, r) => {
+                  void Promise.resolve(onResponse?.(m, r)).catch(() => undefined);
+                  if (req.fault && ++responses >= req.fault.after) (self as unknown as { close(): void }).close();
+                },
+              }
             : {}),
           ...(onText || cancelFlag
             ? {

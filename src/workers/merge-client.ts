@@ -6,14 +6,14 @@
  * A worker that dies mid-call (an uncaught error, close(), a crash) rejects the call with a
  * WorkerStoppedError instead of leaving it pending (worker-life.ts); the next call starts a new worker.
  */
-import { type Endpoint, type Remote, proxy, releaseProxy, transfer, wrap } from 'comlink';
+import { type Remote, proxy, transfer } from 'comlink';
 import { throwIfAborted } from '../core/errors';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../core/merge/diagnostics';
 import type { MergeProgress } from '../core/merge/execute';
 import type { AdapterReport } from '../gpu/device';
 import { installLabErrorTransfer } from './errors';
 import type { DareProbeArgs, MergeWorkerApi, WorkerMergeRequest, WorkerMergeResult } from './merge.worker';
-import { type WorkerStoppedError, lifeLockName, watchWorkerLife } from './worker-life';
+import { type Connection, LiveWorker, type WorkerEndpoint, watchedConnection } from './live-worker';
 
 installLabErrorTransfer();
 
@@ -28,76 +28,29 @@ export interface MergeCallOptions {
   signal?: AbortSignal;
 }
 
-type MergeEndpoint = Endpoint & { terminate?: () => void };
-
-/** One worker's connection: its API, and a promise that rejects when the worker dies. */
-interface Connection {
-  readonly endpoint: MergeEndpoint;
-  readonly api: Remote<MergeWorkerApi>;
-  readonly died: Promise<never>;
-  /** Set once the worker died. */
-  readonly death: () => WorkerStoppedError | undefined;
-  stop(): void;
-}
-
-type Watch = (api: Remote<MergeWorkerApi>, onDeath: (e: WorkerStoppedError) => void) => () => void;
-
-function connect(endpoint: MergeEndpoint, watch?: Watch): Connection {
-  const api = wrap<MergeWorkerApi>(endpoint);
-  let death: WorkerStoppedError | undefined;
-  let stop = () => undefined as void;
-  const died = new Promise<never>((_, reject) => {
-    if (watch) stop = watch(api, (e) => reject((death = e)));
-  });
-  died.catch(() => undefined); // observed by the calls racing it
-  return { endpoint, api, died, death: () => death, stop: () => stop() };
-}
-
-/** A new merge worker, watched for its death. */
-function spawnWorker(): Connection {
-  const worker = new Worker(new URL('./merge.worker.ts', import.meta.url), { type: 'module', name: 'merge' });
-  return connect(worker, (api, onDeath) => {
-    const lock = lifeLockName();
-    const held = api.holdLifeLock(lock).catch(() => false);
-    return watchWorkerLife(worker, 'the merge worker', lock, held, onDeath).stop;
-  });
-}
-
 export class MergeClient {
-  private conn: Connection | undefined;
-  private readonly respawn: (() => Connection) | undefined;
+  private readonly worker: LiveWorker<MergeWorkerApi>;
 
   /**
    * A Worker running merge.worker.ts, or any comlink endpoint (tests: a MessagePort); or a way to
    * start one, used again once a worker died (spawn() gives that).
    */
-  constructor(source: MergeEndpoint | (() => Connection)) {
-    this.respawn = typeof source === 'function' ? source : undefined;
-    this.conn = typeof source === 'function' ? source() : connect(source);
+  constructor(source: WorkerEndpoint | (() => Connection<MergeWorkerApi>)) {
+    this.worker = new LiveWorker(source);
   }
 
   /** Starts the module worker (Vite bundles it from this URL pattern), and a new one after a death. */
   static spawn(): MergeClient {
-    return new MergeClient(spawnWorker);
+    return new MergeClient(() =>
+      watchedConnection<MergeWorkerApi>(
+        new Worker(new URL('./merge.worker.ts', import.meta.url), { type: 'module', name: 'merge' }),
+        'the merge worker',
+      ),
+    );
   }
 
-  /** Runs `call` on the live worker (started if need be); rejects with a WorkerStoppedError if it dies first. */
-  private async call<T>(call: (api: Remote<MergeWorkerApi>) => Promise<T>): Promise<T> {
-    if (this.conn?.death()) this.drop(this.conn); // it died while idle
-    const conn = (this.conn ??= this.respawn?.());
-    if (!conn) throw new Error('the merge worker stopped and this client cannot start another');
-    try {
-      return await Promise.race([call(conn.api), conn.died]);
-    } finally {
-      if (conn.death()) this.drop(conn);
-    }
-  }
-
-  /** Forgets a dead worker (terminating what is left of it); the next call starts another. */
-  private drop(conn: Connection): void {
-    conn.stop();
-    conn.endpoint.terminate?.();
-    if (this.conn === conn) this.conn = undefined;
+  private call<T>(call: (api: Remote<MergeWorkerApi>) => Promise<T>): Promise<T> {
+    return this.worker.call(call);
   }
 
   async merge(req: WorkerMergeRequest, opts: MergeCallOptions = {}): Promise<WorkerMergeResult> {
@@ -123,7 +76,7 @@ export class MergeClient {
   }
 
   cancel(): Promise<void> {
-    return this.conn ? this.call((api) => api.cancel()) : Promise.resolve();
+    return this.worker.running ? this.call((api) => api.cancel()) : Promise.resolve();
   }
 
   gpuInfo(): Promise<AdapterReport | { error: string }> {
@@ -136,9 +89,6 @@ export class MergeClient {
   }
 
   dispose(): void {
-    const conn = this.conn;
-    if (!conn) return;
-    conn.api[releaseProxy]();
-    this.drop(conn);
+    this.worker.dispose();
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The Compare step's side of the evaluation journal (src/browser/eval-journal.ts): the settings an
  * evaluation is journaled with, whether an interrupted one can be resumed here (its models still
- * loaded, with the same files), and putting its settings back in the form before it resumes.
+ * loaded, with the same files), putting its settings back in the form before it resumes, and what
+ * a user reads when the evaluation worker died mid-run.
  */
 import { type JournaledEval, type JournaledSettings, filesFingerprint } from '../../browser/eval-journal';
+import { describeError } from '../../core/errors';
 import type { Q4BlockSize } from '../../core/kernels/q4-pack';
 import type { EpChoice } from '../../infer/runtime';
 import type { WeightFormat } from '../../infer/weight-format';
@@ -65,4 +67,20 @@ export function applyJournaledSettings(s: EvalSettings, j: JournaledSettings): v
   s.setBlockSize(j.blockSize as Q4BlockSize);
   s.setForce(j.force);
   s.setReference(j.reference);
+}
+
+/** What a user reads when an evaluation failed: for a dead worker, what happened and what is kept. */
+export function evalFailureMessage(e: unknown, finished: number): string {
+  if ((e as { code?: unknown } | undefined)?.code !== 'worker-stopped') return describeError(e);
+  const kept = finished
+    ? `Its ${finished} finished response${finished === 1 ? ' is' : 's are'} kept: Resume runs only the missing problems, on a new worker.`
+    : 'No response had finished; Evaluate starts a new worker.';
+  return `The evaluation stopped: ${kept} (${describeError(e)})`;
+}
+
+/** What a user reads when an evaluation was cancelled after `done` responses had finished. */
+export function cancelledMessage(done: number): string {
+  return done
+    ? `Evaluation cancelled: ${done} finished response${done === 1 ? '' : 's'} kept below, no results computed.`
+    : 'Evaluation cancelled before any response finished.';
 }

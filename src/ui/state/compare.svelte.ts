@@ -3,8 +3,8 @@
  * many, and what the wait is), streaming responses, results. `batch` problems are answered at once
  * per model (the worker's batched path); every response in flight streams into its model's column,
  * and Cancel stops the loads and the whole batch, leaving only the responses that finished.
- * Each finished response is journaled in OPFS as it arrives (src/browser/eval-journal.ts): after a
- * reload mid-evaluation the lab offers the interrupted evaluation, and Resume runs only its missing problems.
+ * Finished responses are journaled in OPFS (src/browser/eval-journal.ts): after a reload, or a worker
+ * that died, Resume runs only the missing problems.
  */
 import { EvalJournal, type JournaledEval } from '../../browser/eval-journal';
 import type { ResponseRecord } from '../../core/eval/metrics';
@@ -16,7 +16,14 @@ import type { EvalClient, FormatPlans, LoadProgress, LoadedFormat, PlannedEval }
 import type { EvalSettings } from './eval-settings.svelte';
 import type { MergeState } from './merge.svelte';
 import type { ModelsState } from './models.svelte';
-import { applyJournaledSettings, finishedCount, journaledSettings } from '../parts/interrupted-eval';
+import {
+  applyJournaledSettings,
+  cancelledMessage,
+  evalFailureMessage,
+  finishedCount,
+  journaledSettings,
+} from '../parts/interrupted-eval';
+import { parseEvalFault, urlFault } from '../../workers/merge-faults';
 
 /** Tokens planned for the prompt on top of Max new tokens while no problem set is chosen. */
 export const PROMPT_ALLOWANCE = 512;
@@ -61,6 +68,7 @@ export class CompareState {
   #interrupted = $state.raw<JournaledEval | undefined>(undefined);
   #saved = $state(0);
   #resumedCounts = $state.raw<{ kept: number; ran: number } | undefined>(undefined);
+  #fault = parseEvalFault(urlFault()); // end-to-end tests: the first evaluation's worker closes itself
   #runtimeStarted = false;
   #loaded = new Map<string, { files: Map<string, Blob>; ep: EpChoice; setup: string; budget: number }>();
   #planRequest = 0;
@@ -100,10 +108,8 @@ export class CompareState {
     const j = this.#interrupted;
     if (!j || this.busy) return undefined;
     applyJournaledSettings(this.settings, j.settings);
-    return this.evaluate(
-      j.settings.models.map((m) => m.name),
-      j,
-    );
+    const names = j.settings.models.map((m) => m.name);
+    return this.evaluate(names, j);
   }
 
   /** Forgets the interrupted evaluation. */
@@ -308,6 +314,8 @@ export class CompareState {
     try {
       await this.ensureLoaded(names, batch, abort.signal);
       this.#status = 'running';
+      const fault = this.#fault;
+      this.#fault = undefined;
       const run = await this.client.evaluate(
         {
           models: names.map((name) => ({ name })),
@@ -317,6 +325,7 @@ export class CompareState {
           maxNewTokens,
           batch,
           ...(resumed ? { finished } : {}),
+          ...(fault ? { fault } : {}),
         },
         {
           signal: abort.signal,
@@ -345,7 +354,9 @@ export class CompareState {
       return run;
     } catch (e) {
       this.#status = isAbortError(e) || abort.signal.aborted ? 'cancelled' : 'failed';
-      this.#error = this.#status === 'cancelled' ? this.cancelledMessage() : describeError(e);
+      const done = Object.values(this.#partial).reduce((a, rs) => a + rs.length, 0);
+      this.#error = this.#status === 'cancelled' ? cancelledMessage(done) : evalFailureMessage(e, done);
+      if ((e as { code?: unknown }).code === 'worker-stopped') await this.afterWorkerDied(writes);
       // A cancelled evaluation is not offered again; a failed one is, on the next start.
       if (this.#status === 'cancelled') await writes.then(() => EvalJournal.clear());
       return undefined;
@@ -355,11 +366,15 @@ export class CompareState {
     }
   }
 
-  private cancelledMessage(): string {
-    const done = Object.values(this.#partial).reduce((a, rs) => a + rs.length, 0);
-    return done
-      ? `Evaluation cancelled: ${done} finished response${done === 1 ? '' : 's'} kept below, no results computed.`
-      : 'Evaluation cancelled before any response finished.';
+  /** The worker died: its models are gone; the journaled responses are offered for Resume at once. */
+  private async afterWorkerDied(writes: Promise<unknown>): Promise<void> {
+    this.#loaded.clear();
+    this.#runtimeStarted = false;
+    this.#formats = {};
+    this.#eps = {};
+    await writes;
+    const journaled = await EvalJournal.read().catch(() => undefined);
+    if (journaled && finishedCount(journaled) > 0) this.#interrupted = journaled;
   }
 
   /**
