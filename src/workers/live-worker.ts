@@ -1,6 +1,6 @@
 /**
- * A comlink connection to a worker that can die: every call races the worker's death (seen by
- * worker-life.ts), so a worker that crashes, closes itself or is killed rejects the call in flight
+ * A comlink connection to a worker that can die: every call also ends at the worker's death (seen
+ * by worker-life.ts), so a worker that crashes, closes itself or is killed rejects the call in flight
  * with a WorkerStoppedError instead of leaving it pending forever; the dead worker is terminated
  * and the next call starts a new one. The merge and evaluation clients each own one.
  */
@@ -14,11 +14,12 @@ export interface LifeLockApi {
   holdLifeLock(name: string): boolean | Promise<boolean>;
 }
 
-/** One worker's connection: its API, and a promise that rejects when the worker dies. */
+/** One worker's connection: its API, and who to tell when the worker dies. */
 export interface Connection<Api> {
   readonly endpoint: WorkerEndpoint;
   readonly api: Remote<Api>;
-  readonly died: Promise<never>;
+  /** Calls `listener` with the death, once, if the worker dies; returns how to stop listening. */
+  whenDead(listener: (e: WorkerStoppedError) => void): () => void;
   /** Set once the worker died. */
   death(): WorkerStoppedError | undefined;
   stop(): void;
@@ -30,12 +31,27 @@ type Watch<Api> = (api: Remote<Api>, onDeath: (e: WorkerStoppedError) => void) =
 export function connect<Api>(endpoint: WorkerEndpoint, watch?: Watch<Api>): Connection<Api> {
   const api = wrap<Api>(endpoint);
   let death: WorkerStoppedError | undefined;
-  let stop = () => undefined as void;
-  const died = new Promise<never>((_, reject) => {
-    if (watch) stop = watch(api, (e) => reject((death = e)));
+  // Listeners, not a promise raced by every call: a call's result must not outlive it in a promise's reactions.
+  const listeners = new Set<(e: WorkerStoppedError) => void>();
+  const stop = watch?.(api, (e) => {
+    death = e;
+    for (const l of [...listeners]) l(e);
+    listeners.clear();
   });
-  died.catch(() => undefined); // observed by the calls racing it
-  return { endpoint, api, died, death: () => death, stop: () => stop() };
+  return {
+    endpoint,
+    api,
+    whenDead(listener) {
+      if (death) {
+        listener(death);
+        return () => undefined;
+      }
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    death: () => death,
+    stop: () => stop?.(),
+  };
 }
 
 /** A connection to a worker just started, watched for its death (`what` names it in messages). */
@@ -68,7 +84,10 @@ export class LiveWorker<Api> {
     const conn = (this.conn ??= this.respawn?.());
     if (!conn) throw new Error('the worker stopped and this client cannot start another');
     try {
-      return await Promise.race([call(conn.api), conn.died]);
+      return await new Promise<T>((resolve, reject) => {
+        const stopListening = conn.whenDead(reject);
+        call(conn.api).then(resolve, reject).finally(stopListening);
+      });
     } finally {
       if (conn.death()) this.drop(conn);
     }
