@@ -2,9 +2,8 @@
  * The WebGPU backward pass of Sens-Merging in headless Chromium (Debian's /usr/bin/chromium through
  * playwright-core, the page served by Vite's dev server), on the page's own adapter: SwiftShader
  * here, with no shader-f16 and 256 invocations per workgroup. The generated head_dim-128 checkpoint
- * (bf16, GQA, tied head) against its PyTorch golden, as in Node. SwiftShader is slow (tens of
- * seconds a demo-model sample on this machine), so the demo models' goldens run on lavapipe only
- * (sens-backward.test.ts). Fails when Chromium is not installed.
+ * (bf16, GQA, tied head) and both demo models (f32, GQA, q/k/v biases, untied head) against their
+ * PyTorch goldens, as in Node (sens-pass.test.ts). Fails when Chromium is not installed.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,14 +63,8 @@ describe('Sens-Merging backward pass on WebGPU in Chromium', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('hd128 (bf16, GQA, tied head): PyTorch parity on SwiftShader', { timeout: 600_000 }, async () => {
-    const golden = JSON.parse(readFileSync('test/golden/sens-hd128.json', 'utf8')) as SensGolden;
-    if (!('randomQwen' in golden.source)) throw new Error('sens-hd128.json: expected a generated checkpoint');
-    const dir = path.join(tmp, 'hd128');
-    await writeRandomQwen(dir, golden.source.randomQwen);
-    const files = Object.fromEntries(
-      readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f)).toString('base64')]),
-    );
+  async function run(name: string, model: Record<string, string> | string): Promise<void> {
+    const golden = JSON.parse(readFileSync(`test/golden/sens-${name}.json`, 'utf8')) as SensGolden;
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -80,8 +73,8 @@ describe('Sens-Merging backward pass on WebGPU in Chromium', () => {
       timeout: 120_000,
     });
     const r = await page.evaluate(
-      ([f, s, p]) => (window as unknown as { __sens: (...a: unknown[]) => Promise<PageResult> }).__sens(f, s, p),
-      [files, golden.samples, golden.probes] as const,
+      ([m, s, p]) => (window as unknown as { __sens: (...a: unknown[]) => Promise<PageResult> }).__sens(m, s, p),
+      [model, golden.samples, golden.probes] as const,
     );
     expect(r.adapter).toMatch(/swiftshader/i);
     r.results.forEach((x, i) => {
@@ -90,9 +83,28 @@ describe('Sens-Merging backward pass on WebGPU in Chromium', () => {
         tensors: new Map(Object.entries(x.tensors)),
         gradients: new Map(Object.entries(x.gradients)),
       });
-      console.log(`Chromium ${r.adapter}, hd128 sample ${i}: ${x.ms.toFixed(0)} ms; worst ${JSON.stringify(worst)}`);
+      console.log(`Chromium ${r.adapter}, ${name} sample ${i}: ${x.ms.toFixed(0)} ms; worst ${JSON.stringify(worst)}`);
     });
     expect(errors).toEqual([]);
     await page.close();
+  }
+
+  it('hd128 (bf16, GQA, tied head): PyTorch parity on SwiftShader', { timeout: 600_000 }, async () => {
+    const golden = JSON.parse(readFileSync('test/golden/sens-hd128.json', 'utf8')) as SensGolden;
+    if (!('randomQwen' in golden.source)) throw new Error('sens-hd128.json: expected a generated checkpoint');
+    const dir = path.join(tmp, 'hd128');
+    await writeRandomQwen(dir, golden.source.randomQwen);
+    await run(
+      'hd128',
+      Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(path.join(dir, f)).toString('base64')])),
+    );
   });
+
+  it.each(['demo-quick', 'demo-slow'])(
+    '%s (f32, q/k/v biases, untied head): PyTorch parity on SwiftShader',
+    { timeout: 600_000 },
+    async (name) => {
+      await run(name, name);
+    },
+  );
 });

@@ -1,8 +1,9 @@
 /**
  * Page for test/gpu/sens-chromium.test.ts: the WebGPU backward pass of Sens-Merging
  * (src/infer/sens/gpu) on the page's own navigator.gpu (SwiftShader in this Chromium), on a
- * checkpoint handed over as base64 files. `window.__sens(files, samples, probes)` resolves to the
- * adapter's name and, per sample, the loss, per-tensor sums and probed gradients.
+ * checkpoint handed over as base64 files or named among the built-in models (fetched from
+ * /models/). `window.__sens(model, samples, probes)` resolves to the adapter's name and, per
+ * sample, the loss, per-tensor sums and probed gradients.
  */
 import { Checkpoint } from '../../../src/core/formats/checkpoint';
 import { MapModelFolder } from '../../../src/core/io/byte-source';
@@ -13,8 +14,16 @@ import { SensWeights } from '../../../src/infer/sens/weights';
 
 const bytes = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 
-async function sens(files: Record<string, string>, samples: SensSample[], probes: Record<string, number[]>) {
-  const folder = new MapModelFolder('model', new Map(Object.entries(files).map(([n, b]) => [n, bytes(b)])));
+async function modelFiles(model: Record<string, string> | string): Promise<Map<string, Blob | Uint8Array>> {
+  if (typeof model !== 'string') return new Map(Object.entries(model).map(([n, b]) => [n, bytes(b)]));
+  const files = new Map<string, Blob>();
+  for (const n of ['config.json', 'model.safetensors'])
+    files.set(n, await (await fetch(`/models/${model}/${n}`)).blob());
+  return files;
+}
+
+async function sens(model: Record<string, string> | string, samples: SensSample[], probes: Record<string, number[]>) {
+  const folder = new MapModelFolder('model', await modelFiles(model));
   const weights = new SensWeights(await Checkpoint.open(folder, { requireConfig: true }));
   const gpu = await SensGpu.create(navigator.gpu);
   try {
