@@ -1,8 +1,9 @@
 /**
  * Each step of the sensitivity pass encoded into a GpuOp, one function per CPU-twin operation of
  * src/infer/sens/ops.ts (shapes as there: row-major [rows, cols], a row per token, f32 here).
- * Linear products go through the project's tiled matmul (shaders/matmul.wgsl, which splits
- * operands past the binding limit); everything else through shaders/sens-*.wgsl.
+ * Linear products: on CPU adapters the register-block kernel of sens-linear.wgsl, elsewhere (or
+ * past one binding) the project's tiled matmul (shaders/matmul.wgsl, which splits operands past
+ * the binding limit); everything else through shaders/sens-*.wgsl.
  */
 import { GpuError } from '../../../gpu/device';
 import type { GpuOp } from '../../../gpu/op';
@@ -26,7 +27,7 @@ function registerLinear(
   outDim: number,
 ): boolean {
   const cols = entry === 'forward' ? outDim : inDim;
-  const widest = 4 * Math.max(inDim * outDim, rows * inDim, rows * outDim);
+  const widest = Math.max(t.x.size, t.w.size, t.out.size, t.res?.size ?? 0);
   if (!r.gpu.registers || widest > r.gpu.maxBindingBytes) return false;
   op.dispatch('sens-linear', {
     entry,
