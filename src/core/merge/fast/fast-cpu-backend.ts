@@ -33,8 +33,11 @@ export class FastTensor {
 export class FastCpuBackend implements TensorBackend<FastTensor> {
   readonly name = 'cpu';
   private readonly pool = new Float32Pool(128 * 2 ** 20);
-  /** 6 Mi elements: Qwen-sized MLP weights (4.36 M) stay one chunk, so selection passes reuse their deltas. */
-  constructor(readonly maxChunkElements = 6 * 2 ** 20) {}
+  /**
+   * 4.5 Mi elements: Qwen2.5-0.5B's MLP weights (4.36 M) stay one chunk, so TIES keeps their task
+   * vectors between its passes; a multi-chunk tensor (the embedding) holds less at once.
+   */
+  constructor(readonly maxChunkElements = 4.5 * 2 ** 20) {}
 
   private wrap(values: Float32Array): FastTensor {
     const t = new FastTensor(values.length);

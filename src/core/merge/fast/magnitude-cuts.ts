@@ -7,11 +7,10 @@
  *   guess, that first chunk included. When the whole-tensor bucket is inside the window (always
  *   for a one-chunk tensor, and for a tensor whose chunks look alike), the cut is exact at the end
  *   of the pass; otherwise a second pass counts that bucket alone.
- * Ties at the threshold are kept lowest index first: a cut says how many, and TieCursor finds
- * where they stop while the merge pass walks the chunks in order. So a cut keeps, in the order
- * (|δ| descending, index ascending), exactly the top k, as select.ts's topKCut.
+ * Ties at the threshold are kept lowest index first: a cut says how many, and the merge pass counts
+ * them off as it walks the chunks in order (magnitude-kernels.ts's maskBand). So a cut keeps, in
+ * the order (|δ| descending, index ascending), exactly the top k, as select.ts's topKCut.
  */
-import type { RunBand } from './magnitude-kernels';
 import {
   type BucketRank,
   HIGH_BUCKETS,
@@ -20,7 +19,6 @@ import {
   bucketOfRank,
   countLow,
   exactOfRank,
-  nthEqual,
 } from './magnitude-select';
 
 /** Selected elements: |x| bits above `bits`, and the first `ties` (in index order) equal to it. */
@@ -68,12 +66,12 @@ interface Window {
 }
 
 /** Counts into a window the low bits of the elements whose high bucket falls in it. */
-function countWindow(bits: Int32Array, w: Window): void {
-  const { first, count, low } = w;
+function countWindow(bits: Int32Array, first: number, count: number, low: Uint32Array): void {
   for (let i = 0; i < bits.length; i++) {
     const a = bits[i]! & 0x7fffffff;
     const slot = (a >>> 15) - first;
-    if (slot >= 0 && slot < count && a <= INF_BITS) low[(slot << 15) | (a & 0x7fff)]!++;
+    // One unsigned compare: a bucket below the window wraps to a large slot.
+    if (slot >>> 0 < count) low[(slot << 15) | (a & 0x7fff)]! += +(a <= INF_BITS);
   }
 }
 
@@ -93,7 +91,7 @@ export async function selectCuts(queries: readonly Query[], pass: TaskVectorPass
   let windows: Window[] | undefined;
   await pass(counted, hists, (ds) => {
     windows ??= open.map((query) => guessWindow(query, hists[counted.indexOf(query.model)]!, ds[0]!.length, numel));
-    for (const w of windows) countWindow(bitsOf(ds[counted.indexOf(w.query.model)]!), w);
+    for (const w of windows) countWindow(bitsOf(ds[counted.indexOf(w.query.model)]!), w.first, w.count, w.low);
   });
   const missed: { query: Query; high: BucketRank; low: Uint32Array }[] = [];
   for (const [j, query] of open.entries()) {
@@ -123,32 +121,4 @@ function guessWindow(query: Query, firstChunk: Uint32Array, chunkElements: numbe
   const first = Math.max(0, centre - side);
   const count = Math.min(HIGH_BUCKETS, centre + side + 1) - first;
   return { query, first, count, low: new Uint32Array(count * LOW_BUCKETS) };
-}
-
-/** Where the kept ties of one cut stop, chunk by chunk, as the merge pass walks the chunks in order. */
-export class TieCursor {
-  private left: number;
-  constructor(private readonly cut: Cut) {
-    this.left = cut.ties;
-  }
-
-  /** The chunk-local index below which elements equal to the cut are kept, for the next chunk. */
-  next(bits: Int32Array): number {
-    if (this.left === Infinity) return bits.length;
-    if (this.left === 0) return 0;
-    const { index, seen } = nthEqual(bits, this.cut.bits, this.left);
-    if (index < 0) {
-      this.left -= seen;
-      return bits.length;
-    }
-    this.left = 0;
-    return index + 1;
-  }
-}
-
-/** The band over a run of a chunk's indices starting at `i` (splits: where the lo and hi ties stop). */
-export function runBand(band: Band, i: number, loSplit: number, hiSplit: number): RunBand {
-  const lo = band.lo.bits + (i < loSplit ? 0 : 1);
-  const hi = band.hi.bits + (i < hiSplit ? 0 : 1);
-  return { lo, span: Math.max(0, hi - lo) };
 }

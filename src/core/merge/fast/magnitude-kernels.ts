@@ -1,7 +1,7 @@
 /**
  * The kernels of the fast magnitude merges (TIES, breadcrumbs): the task vector and the selection's
- * first histogram; the merge pass for two models as one loop (trim, weight, sign election, disjoint
- * mean and θ₀ + λ·m); for other model counts, trim (an integer mask loop) then weight per model.
+ * first histogram; the merge pass as trim (an integer mask loop) then, for two models, weight, sign
+ * election, disjoint mean and θ₀ + λ·m in one float loop, block by block so both run in L1.
  * Same f32 arithmetic, in the same order, as the reference chain delta → magnitudeBand →
  * weightedSum([x], [w]) → electSign → disjointMean → weightedSum([θ₀, m], [1, λ]) (src/core/kernels),
  * so the merged bits are identical. Kept or not, agreeing or not, are random per element: they are
@@ -29,38 +29,51 @@ export function deltaCountHigh(
 }
 
 /**
- * Which |x| bits a band keeps over a run of indices: a − lo, as u32, below `span` (lo ≤ a < lo + span).
- * The tie bounds of the reference's band are folded in per run: below the index where ties stop
- * being kept the band starts at `lo`, above it at lo + 1.
+ * A kept band as the merge pass applies it, chunk after chunk in index order: |x| bits above `lo`
+ * and below `hi`; of the elements equal to `lo`, the next `loLeft` are kept (breadcrumbs: of those
+ * equal to `hi`, the next `hiLeft` are dropped). The counts go down as ties are met (∞: all).
  */
-export interface RunBand {
+export interface BandState {
   readonly lo: number;
-  readonly span: number;
+  loLeft: number;
+  readonly hi: number;
+  hiLeft: number;
 }
 
-/** Keeps every element, NaNs included (a model that is not sparsified). */
-export const KEEP_ALL: RunBand = { lo: 0, span: 2 ** 32 };
+/** Elements per block of the merge loops: every array a block touches stays in L1. */
+const BLOCK = 4096;
 
-/** bits[i] ← bits[i] where the band keeps |x|, else +0, for i in [from, to). */
-function maskRun(bits: Int32Array, band: RunBand, from: number, to: number): void {
-  const { lo, span } = band;
+/** bits[i] ← bits[i] where the band keeps |x|, else +0, for i in [from, to), counting ties off. */
+function maskBand(bits: Int32Array, band: BandState, from: number, to: number): void {
+  const { lo, hi } = band;
+  let { loLeft, hiLeft } = band;
   for (let i = from; i < to; i++) {
     const b = bits[i]!;
-    bits[i] = b & -+(((b & 0x7fffffff) - lo) >>> 0 < span);
+    const a = b & 0x7fffffff;
+    let keep = +(a > lo) & +(a < hi);
+    if (a === lo || a === hi) {
+      // A tie at a bound (rare): kept or dropped in index order; NaNs never equal a bound.
+      const inLo = a > lo || (a === lo && loLeft-- > 0);
+      const inHi = a > hi || (a === hi && hiLeft-- > 0);
+      keep = +(inLo && !inHi);
+    }
+    bits[i] = b & -keep;
   }
+  band.loLeft = loLeft;
+  band.hiLeft = hiLeft;
 }
 
-/** d[i] ← f32(w · (kept ? d[i] : 0)) for i in [from, to): dropped elements zeroed, then scaled. */
-export function weightBandRun(
+/** d[i] ← f32(w · (kept ? d[i] : 0)) for i in [from, to) (no band: every element kept, NaNs too). */
+export function weightBand(
   d: Float32Array,
   bits: Int32Array,
-  band: RunBand,
+  band: BandState | undefined,
   w: number,
   from: number,
   to: number,
 ): void {
   const wf = f(w);
-  maskRun(bits, band, from, to);
+  if (band) maskBand(bits, band, from, to);
   for (let i = from; i < to; i++) d[i] = wf * d[i]!;
 }
 
@@ -76,14 +89,15 @@ export interface TiesPair {
 
 /**
  * out = θ₀ + λ · disjointMean(x, electSign(x)) over [from, to) for two models, where
- * x_t = f32(w_t · band_t(δ_t)). `divisors[agree0 | agree1 << 1]`: the disjoint mean's divisor for
- * each agreement (1 where none agree, all 1 without normalize). One loop that only loads from d
- * and its bit view (no store-to-load); kept, sign and agreement are 0/1 factors.
+ * x_t = f32(w_t · band_t(δ_t)) (no band: δ_t kept whole). `divisors[agree0 | agree1 << 1]`: the disjoint mean's divisor for
+ * each agreement (1 where none agree, all 1 without normalize). Block by block: the trim as an
+ * integer mask loop per model (dropped values become +0, as the reference's), then one float loop
+ * (measured: twice as fast as one loop that multiplies by the 0/1 keep factors). Overwrites d0, d1.
  */
-export function tiesPairRun(
+export function tiesPair(
   p: TiesPair,
-  band0: RunBand,
-  band1: RunBand,
+  band0: BandState | undefined,
+  band1: BandState | undefined,
   divisors: Float64Array,
   base: Float32Array,
   lambda: number,
@@ -91,22 +105,30 @@ export function tiesPairRun(
   from: number,
   to: number,
 ): void {
-  const { d0, b0, d1, b1 } = p;
-  const [w0, w1, lam] = [f(p.w0), f(p.w1), f(lambda)];
-  const [lo0, span0, lo1, span1] = [band0.lo, band0.span, band1.lo, band1.span];
+  for (let s = from; s < to; s += BLOCK) {
+    const e = Math.min(to, s + BLOCK);
+    if (band0) maskBand(p.b0, band0, s, e);
+    if (band1) maskBand(p.b1, band1, s, e);
+    combinePair(p.d0, p.d1, f(p.w0), f(p.w1), divisors, base, f(lambda), out, s, e);
+  }
+}
+
+/** tiesPair's arithmetic on trimmed δ: agreement as 0/1 integers, so nothing branches on data. */
+function combinePair(
+  d0: Float32Array,
+  d1: Float32Array,
+  w0: number,
+  w1: number,
+  divisors: Float64Array,
+  base: Float32Array,
+  lam: number,
+  out: Float32Array,
+  from: number,
+  to: number,
+): void {
   for (let i = from; i < to; i++) {
-    const k0 = +(((b0[i]! & 0x7fffffff) - lo0) >>> 0 < span0);
-    const k1 = +(((b1[i]! & 0x7fffffff) - lo1) >>> 0 < span1);
-    // A dropped value is ±0 here where the reference has f32(w · +0): the sign of a zero never
-    // reaches the result (it neither agrees nor changes the elected sign's "≥ 0").
-    let x = f(w0 * (d0[i]! * k0));
-    let y = f(w1 * (d1[i]! * k1));
-    const finite = x - x + (y - y) === 0;
-    if (!finite) {
-      // ±∞ or NaN (δ · 0 is NaN for them): the reference's values, with branches.
-      x = k0 ? f(w0 * d0[i]!) : f(w0 * 0);
-      y = k1 ? f(w1 * d1[i]!) : f(w1 * 0);
-    }
+    const x = f(w0 * d0[i]!);
+    const y = f(w1 * d1[i]!);
     // electSign's f32(f32(0 + x) + y) has the sign of the exact x + y (also for ±0, ±∞ and NaN).
     const pos = +(x + y >= 0);
     const neg = pos ^ 1;
@@ -114,7 +136,7 @@ export function tiesPairRun(
     const a1 = (pos & +(y > 0)) | (neg & +(y < 0));
     // The sum of the agreeing values: x·a + y·b is exact when both are finite (+0 turns −0 into
     // the reference's +0); an infinite or NaN value takes the reference's branches.
-    const sum = finite ? f(x * a0 + y * a1) + 0 : agreeingSum(x, y, a0, a1);
+    const sum = x - x + (y - y) === 0 ? f(x * a0 + y * a1) + 0 : agreeingSum(x, y, a0, a1);
     out[i] = f(base[i]! + f(lam * f(sum / divisors[a0 | (a1 << 1)]!)));
   }
 }
@@ -127,7 +149,7 @@ function agreeingSum(x: number, y: number, a0: number, a1: number): number {
   return sum;
 }
 
-/** The divisors tiesPairRun picks from: Σ of the agreeing weights in f32 (1 for none), or all 1. */
+/** The divisors tiesPair picks from: Σ of the agreeing weights in f32 (1 for none), or all 1. */
 export function pairDivisors(w0: number, w1: number, normalize: boolean): Float64Array {
   if (!normalize) return new Float64Array([1, 1, 1, 1]);
   const nonzero = (v: number) => (v === 0 ? 1 : v);

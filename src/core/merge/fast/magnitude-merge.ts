@@ -8,7 +8,7 @@
  *   several chunks: one read of the inputs computes every model's task vector and counts both the
  *     histogram and a window of low bits guessed from the first chunk (a second read only when the
  *     guess missed), then the merge read.
- * Ties at a threshold are kept lowest index first, found as the merge pass reaches them.
+ * Ties at a threshold are kept lowest index first, counted off as the merge pass meets them.
  * The shared path (methods/task-arithmetic.ts over select.ts) makes three histogram passes per
  * model, each re-reading a multi-chunk tensor, and one intermediate array per step. Output bytes
  * and diagnostics are the shared path's: test/core/fast-cpu.test.ts and fast-magnitude.test.ts.
@@ -20,15 +20,15 @@ import { bitsToF32 } from '../select';
 import type { TensorJob } from '../tensor-job';
 import { FastCpuBackend, type FastTensor } from './fast-cpu-backend';
 import { deltaInto } from './kernels';
-import { type Band, type Query, type TaskVectorPass, TieCursor, bitsOf, runBand, selectCuts } from './magnitude-cuts';
+import { type Band, type Query, type TaskVectorPass, bitsOf, selectCuts } from './magnitude-cuts';
 import {
-  KEEP_ALL,
+  type BandState,
   baseSumInto,
   deltaCountHigh,
   pairDivisors,
   signMeanInto,
-  tiesPairRun,
-  weightBandRun,
+  tiesPair,
+  weightBand,
 } from './magnitude-kernels';
 import { countHigh } from './magnitude-select';
 
@@ -112,7 +112,10 @@ export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: Metho
   };
 
   const bands = await chooseBands(job, spec, pass);
-  const cursors = bands.map((b) => b && { lo: new TieCursor(b.lo), hi: new TieCursor(b.hi) });
+  // Ties at the cuts are counted off as the chunks go by, in index order.
+  const states: (BandState | undefined)[] = bands.map(
+    (b) => b && { lo: b.lo.bits, loLeft: b.lo.ties, hi: b.hi.bits, hiLeft: b.hi.ties },
+  );
   const diag = job.diagnose ? new TaskVectorDiagnostics<FastTensor>(models.length) : undefined;
   for (let c = 0; c < job.numChunks; c++) {
     const ins = await job.load(c);
@@ -124,10 +127,7 @@ export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: Metho
       );
     const base = be.valuesOf(ins[0]!);
     const out = be.scratch(base.length);
-    const splits = ds.map(
-      (d, t) => cursors[t] && { lo: cursors[t].lo.next(bitsOf(d)), hi: cursors[t].hi.next(bitsOf(d)) },
-    );
-    mergeChunk(job, spec, bands, splits, ds, base, out);
+    mergeChunk(job, spec, states, ds, base, out);
     ds.forEach((d) => be.recycle(d));
     await job.emit(be.tensorOf(out));
   }
@@ -173,8 +173,7 @@ async function chooseBands(
 function mergeChunk(
   job: TensorJob<FastTensor>,
   spec: MethodSpec,
-  bands: readonly (Band | undefined)[],
-  splits: readonly ({ lo: number; hi: number } | undefined)[],
+  bands: readonly (BandState | undefined)[],
   ds: readonly Float32Array[],
   base: Float32Array,
   out: Float32Array,
@@ -184,19 +183,12 @@ function mergeChunk(
   const ws = models.map((m) => m.params.weight);
   const sign = spec.consensus === 'sign';
   const n = base.length;
-  // Runs of indices over which every band is one plain interval of |δ| bits.
-  const runs = [...new Set([0, n, ...splits.flatMap((s) => (s ? [s.lo, s.hi] : []))])].sort((a, b) => a - b);
-  const bandAt = (t: number, i: number) => (bands[t] ? runBand(bands[t], i, splits[t]!.lo, splits[t]!.hi) : KEEP_ALL);
   if (sign && ds.length === 2) {
     const pair = { d0: ds[0]!, b0: bitsOf(ds[0]!), d1: ds[1]!, b1: bitsOf(ds[1]!), w0: ws[0]!, w1: ws[1]! };
-    const divisors = pairDivisors(ws[0]!, ws[1]!, normalize);
-    for (let r = 0; r + 1 < runs.length; r++)
-      tiesPairRun(pair, bandAt(0, runs[r]!), bandAt(1, runs[r]!), divisors, base, lambda, out, runs[r]!, runs[r + 1]!);
+    tiesPair(pair, bands[0], bands[1], pairDivisors(ws[0]!, ws[1]!, normalize), base, lambda, out, 0, n);
     return;
   }
-  for (const [t, d] of ds.entries())
-    for (let r = 0; r + 1 < runs.length; r++)
-      weightBandRun(d, bitsOf(d), bandAt(t, runs[r]!), sign ? ws[t]! : 1, runs[r]!, runs[r + 1]!);
+  for (const [t, d] of ds.entries()) weightBand(d, bitsOf(d), bands[t], sign ? ws[t]! : 1, 0, n);
   if (sign) signMeanInto(ds, ws, normalize, base, lambda, out);
   else {
     const wsum = ws.reduce((a, b) => a + b, 0);
