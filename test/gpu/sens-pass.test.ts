@@ -35,21 +35,29 @@ afterAll(async () => {
 const tmp = mkdtempSync(path.join(tmpdir(), 'sens-gpu-parity-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe.each(['demo-quick', 'demo-slow', 'hd128'])('WebGPU gradient parity with PyTorch: %s', (name) => {
+/** The pass's own kernels here (register blocks on lavapipe), and, on hd128, the tiled kernels real GPUs run. */
+describe.each([
+  ['demo-quick', 'own'],
+  ['demo-slow', 'own'],
+  ['hd128', 'own'],
+  ['hd128', 'tiled'],
+] as const)('WebGPU gradient parity with PyTorch: %s (%s kernels)', (name, kernels) => {
   const golden = JSON.parse(readFileSync(`test/golden/sens-${name}.json`, 'utf8')) as SensGolden;
 
   it('every sample: loss, per-tensor and per-layer Σ|θ⊙g| and Σθ⊙g, raw gradient probes', async () => {
     const dir = 'dir' in golden.source ? path.resolve(golden.source.dir) : path.join(tmp, golden.model);
     if ('randomQwen' in golden.source) await writeRandomQwen(dir, golden.source.randomQwen);
     const folder = new FsModelFolder(dir);
+    const on = kernels === 'own' ? gpu : await SensGpu.create(await nodeGpu(), { variant: 'tiled' });
     try {
       const weights = new SensWeights(await Checkpoint.open(folder, { requireConfig: true }));
       const probes = new Map(Object.entries(golden.probes));
       for (const [i, sample] of golden.samples.entries()) {
-        const worst = expectGoldenParity(golden, i, await gpuSensitivityPass(gpu, weights, sample, { probes }));
-        console.log(`${gpu.name}, ${name} sample ${i}: worst ${JSON.stringify(worst)}`);
+        const worst = expectGoldenParity(golden, i, await gpuSensitivityPass(on, weights, sample, { probes }));
+        console.log(`${on.name} (${on.linalg.variant}), ${name} sample ${i}: worst ${JSON.stringify(worst)}`);
       }
     } finally {
+      if (on !== gpu) await on.dispose();
       await folder.close();
     }
   });
