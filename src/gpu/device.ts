@@ -50,7 +50,7 @@ export class GpuDeviceLostError extends GpuError {
     detail: string,
   ) {
     super(
-      `WebGPU device lost (${reason || 'unknown'}): ${detail || 'no details'}. This merge stopped; the next merge requests a new device.`,
+      `WebGPU device lost (${reason || 'unknown'}): ${(detail || 'no details').replace(/\.$/, '')}. This merge stopped; the next merge requests a new device.`,
     );
   }
 }
