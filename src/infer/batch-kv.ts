@@ -8,7 +8,6 @@
  * outgrows them.
  */
 import type * as Ort from 'onnxruntime-web';
-import type { BatchCache } from './batch-model';
 import { newKey, newValue } from './graph-batch';
 import { pastKey, pastValue } from './graph';
 import type { OrtModule } from './runtime';
@@ -17,6 +16,12 @@ import type { OrtModule } from './runtime';
 export const KV_ROOM = 16;
 
 export type KvData = Float32Array | Uint16Array;
+
+/** B sequences' KV caches: [B, kvH, P, D] per layer; row b holds `lengths[b]` positions, then padding. */
+export interface BatchCache {
+  readonly lengths: readonly number[];
+  readonly tensors: ReadonlyMap<string, Ort.Tensor>;
+}
 
 /** `n` positions rounded up to a whole number of KV_ROOM (at least one). */
 export function kvCapacity(n: number): number {

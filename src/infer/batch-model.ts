@@ -13,18 +13,14 @@ import type { ModelFolder } from '../core/io/byte-source';
 import type { ModelSpec } from './architecture';
 import { InferError } from './errors';
 import type { BuiltGraph } from './graph';
-import { type KvData, appendNewRows, kvCapacity } from './batch-kv';
+import { type BatchCache, type KvData, appendNewRows, kvCapacity } from './batch-kv';
 import { NEW_LENGTHS, PAST_LENGTHS, newKey } from './graph-batch';
 import type { LoadPlan } from './load-plan';
 import { type LoadOptions, emptyKvTensors, openGraphSession, specOf } from './model';
 import { pastKey, pastValue, presentKey, presentValue } from './graph';
 import type { EpReport, OrtModule } from './runtime';
 
-/** B sequences' KV caches: [B, kvH, P, D] per layer; row b holds `lengths[b]` positions, then padding. */
-export interface BatchCache {
-  readonly lengths: readonly number[];
-  readonly tensors: ReadonlyMap<string, Ort.Tensor>;
-}
+export type { BatchCache } from './batch-kv';
 
 /** One sequence of a batch cache. */
 export interface CacheRow {
