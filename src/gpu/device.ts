@@ -115,6 +115,8 @@ export async function requestGpuDevice(
       maxStorageBufferBindingSize: rep.limits.maxStorageBufferBindingSize,
       maxBufferSize: rep.limits.maxBufferSize,
       maxStorageBuffersPerShaderStage: Math.min(rep.limits.maxStorageBuffersPerShaderStage, NEEDED_STORAGE_BUFFERS),
+      // The backend plans bindings with the adapter's alignment (16 on lavapipe); the default device enforces 256.
+      minStorageBufferOffsetAlignment: rep.limits.minStorageBufferOffsetAlignment,
     },
   });
   const handle: { device: GPUDevice; adapter: AdapterReport; lost: GpuDevice['lost'] } = {

@@ -19,6 +19,8 @@ describe('device acquisition and loss', () => {
     expect(dev.adapter.name).toBeTruthy();
     expect(dev.adapter.limits.maxComputeWorkgroupsPerDimension).toBeGreaterThanOrEqual(65535);
     expect(dev.device.limits.maxStorageBufferBindingSize).toBe(dev.adapter.limits.maxStorageBufferBindingSize);
+    // Windows are bound at offsets of the reported alignment, so the device must accept them.
+    expect(dev.device.limits.minStorageBufferOffsetAlignment).toBe(dev.adapter.limits.minStorageBufferOffsetAlignment);
     expect(await acquireGpuDevice(await nodeGpu())).toBe(dev); // shared while alive
   });
 
