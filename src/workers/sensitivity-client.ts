@@ -11,6 +11,7 @@ import type { SensProgress, SensitivityRequest, SensitivityWorkerApi } from './s
 installLabErrorTransfer();
 
 export type { SensBackend, SensitivityRequest, WorkerModel } from './sensitivity.worker';
+export type { ResponsesText } from './sens-calibration-text';
 
 export class SensitivityClient {
   private readonly api: Remote<SensitivityWorkerApi>;

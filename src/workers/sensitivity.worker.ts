@@ -1,7 +1,8 @@
 /**
  * The sensitivity worker: Sens-Merging calibration of one model in the page (per-layer
  * Σ|θ⊙∂L/∂θ| on calibration text, and the logit distances to the other models on the same token
- * ids), exposed with comlink. The backward pass is a parameter: `cpu` runs the plain-TS pass of
+ * ids), exposed with comlink. The text is the set's reference solutions or a model's responses
+ * from an eval results file (sens-calibration-text.ts, as the CLI's `--text responses`). The backward pass is a parameter: `cpu` runs the plain-TS pass of
  * src/infer/sens/ (f64), `webgpu` the WGSL one of src/infer/sens/gpu (f32) on this worker's GPU.
  * Progress goes through a proxied callback; cancel() aborts the running calibration (it rejects
  * with an AbortError). `createSensitivityWorkerApi` is the whole API, so tests can run it in Node
@@ -10,13 +11,14 @@
 import { expose } from 'comlink';
 import { LabError } from '../core/errors';
 import { MapModelFolder } from '../core/io/byte-source';
-import { type AnswerLength, chooseExamples, referenceExamples } from '../core/sens/calibration-text';
+import { type AnswerLength, chooseExamples } from '../core/sens/calibration-text';
 import type { SensStats } from '../core/sens/stats';
 import { browserGpu } from '../gpu/device';
 import { type SensBackendPass, sensCalibrate } from '../infer/sens/calibrate';
 import { SensGpu } from '../infer/sens/gpu/context';
 import { webgpuBackend } from '../infer/sens/gpu/pass';
 import { installLabErrorTransfer } from './errors';
+import { type ResponsesText, calibrationExamples } from './sens-calibration-text';
 
 installLabErrorTransfer();
 
@@ -43,9 +45,11 @@ export interface SensitivityRequest {
   readonly model: WorkerModel;
   /** Models whose logit distance to `model` is recorded (the cross-task factor). */
   readonly compare: readonly WorkerModel[];
-  /** The problem set (JSONL) whose reference solutions are the calibration text. */
+  /** The problem set (JSONL): its reference solutions are the calibration text, or its questions with `responses`. */
   readonly setText: string;
   readonly setName: string;
+  /** A model's responses (an `eval --json` file) as the answers, as `--text responses` in the CLI. */
+  readonly responses?: ResponsesText;
   readonly answers: AnswerLength;
   readonly samples: number;
   readonly seed: number;
@@ -75,12 +79,12 @@ export function createSensitivityWorkerApi(getGpu: () => Promise<GPU | undefined
         let pass: SensBackendPass | undefined;
         if (backend === 'webgpu') pass = webgpuBackend((gpu = await SensGpu.create(await getGpu())));
         const examples = chooseExamples(
-          referenceExamples(req.setText, req.setName, req.answers),
+          calibrationExamples(req.setText, req.setName, req.answers, req.responses),
           req.samples,
           req.seed,
         );
         return await sensCalibrate(folder(req.model), examples, req.setName, {
-          text: 'reference',
+          text: req.responses ? 'responses' : 'reference',
           answers: req.answers,
           seed: req.seed,
           maxTokens: req.maxTokens,

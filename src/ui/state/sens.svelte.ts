@@ -1,6 +1,6 @@
 /**
  * Sens-Merging in the page: statistics files computed in the sensitivity worker or imported, kept
- * per (model, problem set, answers) so a calibration is reused (as AIM's are; on the CPU or the
+ * per (model, problem set, answers, calibration text: sens-text.ts) so a calibration is reused (as AIM's are; on the CPU or the
  * WebGPU backward pass, the worker's parameter), each checked against
  * its model's checkpoint when it is assigned; the per-layer coefficients a recipe's `sens` block
  * gives; and the compile step a merge runs first (compileForMerge), with the same typed errors as
@@ -17,11 +17,19 @@ import { type SensStats, checkStatsFor, parseSensStats } from '../../core/sens/s
 import { type SensBackend, SensitivityClient } from '../../workers/sensitivity-client';
 import type { LoadedSet } from './eval-settings.svelte';
 import type { ModelsState } from './models.svelte';
+import {
+  type CalibrationText,
+  REFERENCE_TEXT,
+  type ResponsesSource,
+  describeText,
+  importedSource,
+  modelsWithoutStats,
+  responsesText,
+  sensFileName,
+  textKey,
+} from './sens-text';
 
-/** The CLI's default name: `<model>.<set>.<answers>.sens-stats.json`. */
-export function sensFileName(model: string, set: string, answers: AnswerLength): string {
-  return `${model}.${set.replace(/\.[^.]+$/, '')}.${answers}.sens-stats.json`;
-}
+export { sensFileName };
 
 export interface SensCalibration {
   readonly model: string;
@@ -29,6 +37,8 @@ export interface SensCalibration {
   readonly compare: readonly string[];
   readonly set: LoadedSet;
   readonly answers: AnswerLength;
+  /** The set's reference solutions (default) or a model's responses. */
+  readonly text?: CalibrationText;
   readonly samples: number;
   readonly maxTokens: number | null;
   readonly backend?: SensBackend;
@@ -52,6 +62,9 @@ export class SensState {
   #status = $state<string | undefined>(undefined);
   #error = $state<string | undefined>(undefined);
   #progress = $state<SensProgressState | undefined>(undefined);
+  #responseFiles = $state.raw<ResponsesSource[]>([]);
+  /** File name → the text its calibration was made from (textKey), so that no other text reuses it. */
+  #texts = new Map<string, string>();
   #abort: AbortController | undefined;
   #client: SensitivityClient | undefined;
 
@@ -74,6 +87,31 @@ export class SensState {
   get busy(): boolean {
     return this.#progress !== undefined;
   }
+  /** Imported `eval --json` files, as sources of calibration text. */
+  get responseFiles(): readonly ResponsesSource[] {
+    return this.#responseFiles;
+  }
+
+  /** Imports an `eval --json` file (the CLI's) whose responses can be calibration text; resolves to it, or undefined. */
+  async importResponses(file: File): Promise<ResponsesSource | undefined> {
+    try {
+      const source = importedSource(file.name, await file.text());
+      this.#responseFiles = [...this.#responseFiles.filter((s) => s.id !== source.id), source];
+      this.say(`${file.name}: responses of ${source.models.join(', ')}`);
+      return source;
+    } catch (e) {
+      this.say(undefined, e);
+      return undefined;
+    }
+  }
+
+  /** Why a merge of `recipe` cannot run yet: its `sens` block lacks some model's statistics. */
+  missingStatistics(recipe: Recipe): string | undefined {
+    const missing = modelsWithoutStats(recipe, (f) => this.#stats[f] !== undefined);
+    return missing.length
+      ? `Sens-Merging needs statistics for ${missing.join(', ')}: calibrate or import them in the Recipe step first.`
+      : undefined;
+  }
 
   private say(status: string | undefined, error?: unknown): void {
     this.#status = status;
@@ -82,11 +120,14 @@ export class SensState {
 
   /** Runs (or reuses) a calibration; resolves to the statistics' file name, or undefined on failure or cancel. */
   async calibrate(models: ModelsState, c: SensCalibration): Promise<string | undefined> {
-    const name = sensFileName(c.model, c.set.id, c.answers);
+    const text = c.text ?? REFERENCE_TEXT;
+    const name = sensFileName(c.model, c.set.id, c.answers, text);
     const cached = this.#stats[name];
     const backend = c.backend ?? 'cpu';
     const sameRun = (s: SensStats) =>
-      c.compare.every((m) => s.logitDistances[m] !== undefined) && (s.readings.backend ?? 'cpu').startsWith(backend);
+      (this.#texts.get(name) ?? 'reference') === textKey(text) &&
+      c.compare.every((m) => s.logitDistances[m] !== undefined) &&
+      (s.readings.backend ?? 'cpu').startsWith(backend);
     if (cached && sameRun(cached)) {
       this.say(`${name}: reused (${cached.calibration.samples} samples)`);
       return name;
@@ -96,9 +137,10 @@ export class SensState {
       if (!entry || entry.status !== 'ready') throw new Error(`model '${m}' is not loaded`);
       return { name: m, files: Object.fromEntries(entry.files) };
     };
+    const responses = responsesText(text);
     const ac = (this.#abort = new AbortController());
     this.#progress = { model: c.model, done: 0, total: 1, phase: 'gradients' };
-    this.say(`calibrating ${c.model} on ${c.set.id}…`);
+    this.say(`calibrating ${c.model} on ${c.set.id} (${describeText(text)})…`);
     try {
       const client = (this.#client ??= this.spawn());
       const stats = await client.calibrate(
@@ -107,6 +149,7 @@ export class SensState {
           compare: c.compare.map(worker),
           setText: c.set.text,
           setName: c.set.id,
+          ...(responses ? { responses } : {}),
           answers: c.answers,
           samples: c.samples,
           seed: 1,
@@ -121,6 +164,7 @@ export class SensState {
         },
       );
       this.#stats = { ...this.#stats, [name]: stats };
+      this.#texts.set(name, textKey(text));
       this.say(`${name}: ${stats.calibration.samples} samples, ${stats.calibration.targets} target tokens`);
       return name;
     } catch (e) {
@@ -148,6 +192,7 @@ export class SensState {
       const ckpt = await openCheckpoint(model, entry.files);
       checkStatsFor(stats, file.name, sensModelInfo(ckpt));
       this.#stats = { ...this.#stats, [file.name]: stats };
+      this.#texts.delete(file.name);
       this.say(`${file.name}: ${Object.keys(stats.layers).length} layer groups of ${stats.model}`);
       return file.name;
     } catch (e) {
