@@ -61,7 +61,7 @@ describe('merge-lab eval --batch', () => {
 
 describe('merge-lab eval --batch auto (the default)', () => {
   it(
-    'takes the memory plan’s largest batch up to 16, says so, and answers as --batch 1',
+    'takes the memory plan’s largest batch up to 32, says so, and answers as --batch 1',
     { timeout: 600_000 },
     async () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-batch-auto-'));
@@ -76,8 +76,8 @@ describe('merge-lab eval --batch auto (the default)', () => {
         json,
       ];
       const auto = await run('node', [BIN, 'eval', ...args(path.join(dir, 'auto.json'))]);
-      expect(auto.stderr).toMatch(/demo-quick: batch 16 \(the memory plan's largest up to 16; --batch N to choose\)/);
-      expect(auto.stderr).toMatch(/\(batch 16, tok\/s: demo-quick \d+\)/);
+      expect(auto.stderr).toMatch(/demo-quick: batch 32 \(the memory plan's largest up to 32; --batch N to choose\)/);
+      expect(auto.stderr).toMatch(/\(batch 32, tok\/s: demo-quick \d+\)/);
       // Two wasm threads at batch 1: the same answers (threads split work, not sums).
       await run('node', [BIN, 'eval', ...args(path.join(dir, 'one.json')), '--batch', '1', '--threads', '2']);
       const texts = (f: string) =>
