@@ -4,7 +4,10 @@
  * imports demo-quick's statistics file made by `merge-lab sensitivity` (files of another model or
  * with a layer missing are refused, naming it), draws the per-layer coefficients and merges; the
  * coefficients equal those the CLI prints and the merged tensors' bytes equal `merge-lab merge` of
- * the page's recipe with the CLI's statistics files.
+ * the page's recipe with the CLI's statistics files. Merge is disabled, saying why, until every
+ * model has statistics; demo-quick (System 1) is calibrated on demo-slow's responses from an
+ * imported `merge-lab eval --json` file (its default once the file is there), and the saved
+ * statistics file records that text.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -20,6 +23,7 @@ const SET = path.resolve('public/data/arith-heldout.jsonl');
 const dir = mkdtempSync(path.join(tmpdir(), 'sens-e2e-'));
 const SLOW_FILE = 'demo-slow.arith-heldout.short.sens-stats.json'; // the name the page gives its own calibration
 const QUICK_FILE = 'quick.sens-stats.json';
+const QUICK_ON_RESPONSES = 'demo-quick.arith-heldout.long.demo-slow-responses.sens-stats.json';
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 type Hook = {
@@ -43,7 +47,12 @@ beforeAll(async () => {
         cwd: dir,
       },
     );
-  await Promise.all([stats('demo-slow', 'demo-quick', SLOW_FILE), stats('demo-quick', 'demo-slow', QUICK_FILE)]);
+  const evalArgs = ['eval', '--models', 'demo-slow', '--set', SET, '--limit', '3', '--max-new-tokens', '48'];
+  await Promise.all([
+    stats('demo-slow', 'demo-quick', SLOW_FILE),
+    stats('demo-quick', 'demo-slow', QUICK_FILE),
+    run('node', [BIN, ...evalArgs, '--batch', '1', '--json', 'eval.json'], { cwd: dir }),
+  ]);
   const partial = JSON.parse(readFileSync(path.join(dir, QUICK_FILE), 'utf8'));
   delete partial.layers['model.layers.1'];
   writeFileSync(path.join(dir, 'partial.sens-stats.json'), JSON.stringify(partial));
@@ -59,6 +68,13 @@ describe('Sens-Merging in the page', () => {
     const panel = page.locator('[data-testid=sens-panel]');
     await panel.waitFor();
     const error = panel.locator('[data-testid=sens-error]');
+    const why = page.locator('[data-testid=merge-why]');
+    // No statistics yet: Merge is disabled and says why; System 1 takes the reference solutions, with a note.
+    expect(await panel.locator('[data-testid=sens-text-note]').innerText()).toMatch(/no evaluation with demo-slow/);
+    await page.click('[data-testid=step-merge]');
+    expect(await page.locator('[data-testid=run-merge]').isDisabled()).toBe(true);
+    expect(await why.innerText()).toMatch(/Sens-Merging needs statistics for demo-quick, demo-slow/);
+    await page.click('[data-testid=step-recipe]');
 
     // A calibration set with no usable target token: the worker's typed error, shown as the CLI words it.
     await panel.locator('[data-testid=sens-max-tokens]').fill('1');
@@ -96,6 +112,26 @@ describe('Sens-Merging in the page', () => {
     // Calibrating again reuses the statistics.
     await page.click('[data-testid=sens-calibrate-demo-slow]');
     await expect.poll(() => panel.locator('[data-testid=sens-status]').textContent()).toMatch(/reused/);
+    await page.click('[data-testid=step-merge]');
+    expect(await why.innerText()).toMatch(/needs statistics for demo-quick:/);
+    await page.click('[data-testid=step-recipe]');
+
+    // demo-quick on demo-slow's responses from the CLI's eval file: the default once it is imported.
+    await panel.locator('[data-testid=sens-import-responses]').setInputFiles(path.join(dir, 'eval.json'));
+    const text = panel.locator('[data-testid=sens-text-demo-quick]');
+    await expect.poll(() => text.locator('option:checked').textContent()).toBe('responses of demo-slow (eval.json)');
+    expect(await panel.locator('[data-testid=sens-text-note]').count()).toBe(0);
+    await panel.locator('[data-testid=sens-samples]').fill('2'); // the panel's fields start afresh after a step change
+    await page.click('[data-testid=sens-calibrate-demo-quick]');
+    const quickRow = page.locator('[data-testid=sens-model-demo-quick]');
+    await expect.poll(() => quickRow.innerText(), { timeout: 60_000 }).toContain(QUICK_ON_RESPONSES);
+    const [saved] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('[data-testid=sens-save-demo-quick]'),
+    ]);
+    const onResponses = JSON.parse(readFileSync((await saved.path())!, 'utf8'));
+    expect(onResponses.calibration).toMatchObject({ text: 'responses', answers: 'long', samples: 2 });
+    expect(onResponses.readings.text).toMatch(/long answer from a model's responses/);
 
     // Imports: another model's file and a file with a layer missing are refused, naming them.
     const importQuick = panel.locator('[data-testid=sens-import-demo-quick]');

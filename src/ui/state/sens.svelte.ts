@@ -63,6 +63,7 @@ export class SensState {
   #error = $state<string | undefined>(undefined);
   #progress = $state<SensProgressState | undefined>(undefined);
   #responseFiles = $state.raw<ResponsesSource[]>([]);
+  #textChoices = $state.raw<Record<string, string>>({});
   /** File name → the text its calibration was made from (textKey), so that no other text reuses it. */
   #texts = new Map<string, string>();
   #abort: AbortController | undefined;
@@ -86,6 +87,13 @@ export class SensState {
   }
   get busy(): boolean {
     return this.#progress !== undefined;
+  }
+  /** The calibration text chosen for each model (a select's value: sens-text.ts textValue), kept across steps. */
+  get textChoices(): Readonly<Record<string, string>> {
+    return this.#textChoices;
+  }
+  chooseText(model: string, value: string): void {
+    this.#textChoices = { ...this.#textChoices, [model]: value };
   }
   /** Imported `eval --json` files, as sources of calibration text. */
   get responseFiles(): readonly ResponsesSource[] {
