@@ -2,8 +2,8 @@
  * The sensitivity worker: Sens-Merging calibration of one model in the page (per-layer
  * Σ|θ⊙∂L/∂θ| on calibration text, and the logit distances to the other models on the same token
  * ids), exposed with comlink. The text is the set's reference solutions or a model's responses
- * from an eval results file (sens-calibration-text.ts, as the CLI's `--text responses`). The backward pass is a parameter: `cpu` runs the plain-TS pass of
- * src/infer/sens/ (f64), `webgpu` the WGSL one of src/infer/sens/gpu (f32) on this worker's GPU.
+ * from an eval results file (sens-calibration-text.ts, as the CLI's `--text responses`). The
+ * backward pass is a parameter: `cpu` runs the plain-TS pass of src/infer/sens/ (f64), `webgpu` the WGSL one of src/infer/sens/gpu (f32) on this worker's GPU.
  * Progress goes through a proxied callback; cancel() aborts the running calibration (it rejects
  * with an AbortError). `createSensitivityWorkerApi` is the whole API, so tests can run it in Node
  * (with Dawn's GPU).

@@ -93,8 +93,9 @@ export function defaultText(
   return {
     text: REFERENCE_TEXT,
     note:
-      `System 1 is calibrated on the set's reference solutions: no evaluation with ${system2}'s responses on this set ` +
-      "yet (the reference's long answers for System 1; run one in the Compare step, or import an eval --json file).",
+      "System 1 is calibrated on the set's reference solutions: " +
+      `no evaluation with ${system2}'s responses on this set yet (the reference calibrates System 1 on ` +
+      'long answers: run one in the Compare step, or import an eval --json file).',
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Sens-Merging in the page: statistics files computed in the sensitivity worker or imported, kept
- * per (model, problem set, answers, calibration text: sens-text.ts) so a calibration is reused (as AIM's are; on the CPU or the
- * WebGPU backward pass, the worker's parameter), each checked against
+ * per (model, problem set, answers, calibration text: sens-text.ts) so a calibration is reused
+ * (as AIM's are; on the CPU or the WebGPU backward pass, the worker's parameter), each checked against
  * its model's checkpoint when it is assigned; the per-layer coefficients a recipe's `sens` block
  * gives; and the compile step a merge runs first (compileForMerge), with the same typed errors as
  * the CLI (the file and the missing layer named).
@@ -100,7 +100,7 @@ export class SensState {
     return this.#responseFiles;
   }
 
-  /** Imports an `eval --json` file (the CLI's) whose responses can be calibration text; resolves to it, or undefined. */
+  /** Imports an `eval --json` file (the CLI's) as a source of calibration text; resolves to it, or undefined. */
   async importResponses(file: File): Promise<ResponsesSource | undefined> {
     try {
       const source = importedSource(file.name, await file.text());
