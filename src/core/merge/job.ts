@@ -44,6 +44,7 @@ export class ChunkedTensorJob<T> implements TensorJob<T> {
   readonly seed: number;
   readonly diagnose: boolean;
   readonly diagnostics: TensorDiagnostics = emptyDiagnostics();
+  readonly emitReadsInputs: boolean;
 
   private readonly tensor: TensorPlan;
   private readonly options: ChunkedTensorJobOptions<T>;
@@ -68,6 +69,7 @@ export class ChunkedTensorJob<T> implements TensorJob<T> {
     this.spectrum = options.onSpectrum;
     this.seed = options.seed;
     this.diagnose = options.diagnose;
+    this.emitReadsInputs = tp.aim !== undefined;
   }
 
   async loadInputs(c: number, which: readonly number[]): Promise<readonly T[]> {

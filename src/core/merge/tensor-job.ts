@@ -60,6 +60,11 @@ export interface TensorJob<T> {
   loadInputs(c: number, which: readonly number[]): Promise<readonly T[]>;
   /** Receives output chunks in order. The sink releases the handle. */
   emit(out: T): Promise<void>;
+  /**
+   * False when emit reads nothing of the loaded chunk once called (no AIM post-step against θ₀), so
+   * the next chunk may be loaded while an emit is still storing (run-method.ts pipelines it then).
+   */
+  readonly emitReadsInputs?: boolean;
   /** This tensor's diagnostics; methods add what they measure (thresholds, coefficients, ranks…). */
   readonly diagnostics: TensorDiagnostics;
   /** Whether to spend extra passes on diagnostics (task-vector norms, cosines, sign conflicts). */
