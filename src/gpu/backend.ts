@@ -4,12 +4,15 @@
  * (test/gpu). Simple element-wise kernels (delta, masks, AIM) share one method, `elementwise`,
  * driven by their descriptions; the rest (chained sums, histograms, dot, dtype codecs) have their own.
  *
- * Handles are 1-D f32 GPU buffers (GpuTensor). Every operation encodes its dispatches into one
- * GpuOp (op.ts) and submits it once before returning, so:
+ * Handles are 1-D f32 GPU buffers (GpuTensor). Operations are encoded into one open GpuOp (op.ts)
+ * that is submitted only when a result must come back (store, dot, absHistogram), before work that
+ * is encoded elsewhere (packQ4, sync), or when the buffers it holds grow past two chunks; so a
+ * chunk's uploads, kernels and readback are one submit and one mapAsync:
  *   - compute-only operations (load, delta, masks, sums) resolve without waiting for the GPU: the
  *     caller can read the next chunk from disk while the GPU works (queue order does the rest);
- *   - only store, dot and absHistogram wait, on a mapAsync of their (small or output) result;
- *   - temporaries and released handles go back to the pool after submit, never before.
+ *   - uploads (queue.writeBuffer) go only to buffers acquired while the op is open, never to one
+ *     the op's encoded work uses, because handles released while it is open go back to the pool
+ *     after its submit (GpuOp.releaseAfterSubmit), as its temporaries do.
  * Windowing past the storage-binding limit and 2-D grid folding happen in GpuOp.elementwise.
  * The radix-select histogram runs on the GPU; only its 2^width counts come back.
  */
@@ -57,11 +60,18 @@ const DEFAULT_CHUNK_ELEMENTS = 6 * 2 ** 20;
 
 const buffers = (xs: readonly GpuTensor[]) => xs.map((x) => x.buffer);
 
+/** Released bytes an open op may hold back from the pool, in f32 chunks: bounds GPU (on lavapipe, host) memory. */
+const HELD_CHUNKS = 2;
+
 export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly name: string;
   readonly maxChunkElements: number;
   /** The SVD merges' matmul (src/gpu/linalg.ts), on this backend's context. */
   private linalg: GpuLinalg | undefined;
+  /** The operation being encoded (not yet submitted), and the bytes released into it. */
+  private open: GpuOp | undefined;
+  private heldBytes = 0;
+  private openHoldsUpload = false;
 
   private constructor(
     private readonly gpu: GpuContext,
@@ -104,14 +114,41 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     return n;
   }
 
-  /** A new n-element tensor written by `encode` in one submitted operation (none when n = 0). */
+  /** The open operation new work is encoded into (begun when none is). */
+  private encoding(label: string): GpuOp {
+    this.gpu.check();
+    return (this.open ??= this.gpu.begin(label));
+  }
+
+  /** The open operation (or a new one), closed: the caller submits it, with a readback. */
+  private closing(label: string): GpuOp {
+    const op = this.encoding(label);
+    this.open = undefined;
+    this.heldBytes = 0;
+    this.openHoldsUpload = false;
+    return op;
+  }
+
+  /**
+   * Submits the open operation first when it already carries an upload: one upload per submit keeps
+   * the host memory that uploads are staged in (Dawn's, and lavapipe's device memory) at what one
+   * submit per operation used; batching a chunk's three uploads into one submit cost ~200 MB of peak RSS.
+   */
+  private beforeUpload(): void {
+    if (this.openHoldsUpload) this.flush();
+  }
+
+  /** Submits the open operation, if any. */
+  private flush(): void {
+    if (this.open) void this.closing('flush').submit();
+  }
+
+  /** A new n-element tensor written by `encode` into the open operation (nothing encoded when n = 0). */
   private produce(label: string, n: number, encode: (op: GpuOp, out: GPUBuffer) => void): GpuTensor {
     this.gpu.check();
     const out = this.alloc(n, label);
     if (n === 0) return out;
-    const op = this.gpu.begin(label);
-    encode(op, out.buffer);
-    void op.submit();
+    encode(this.encoding(label), out.buffer);
     return out;
   }
 
@@ -121,12 +158,15 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     this.gpu.check();
     const n = bytes.byteLength / itemSize(dtype);
     if (!Number.isInteger(n)) throw new GpuError(`${bytes.byteLength} bytes is not a whole number of ${dtype} values`);
+    if (n) this.beforeUpload();
     if (dtype === 'F32') {
       const out = this.alloc(n, 'load:F32');
       if (n) this.gpu.upload(out.buffer, bytes);
+      if (n) this.encoding('load:F32'); // the upload's staging goes with this op's submit
+      this.openHoldsUpload ||= n > 0;
       return out;
     }
-    return this.produce(`load:${dtype}`, n, (op, out) => {
+    const loaded = this.produce(`load:${dtype}`, n, (op, out) => {
       const staging = op.temp(Math.ceil(n / 2) * 4, 'staging16');
       const aligned = bytes.byteLength & ~3;
       if (aligned) this.gpu.upload(staging, bytes.subarray(0, aligned));
@@ -142,13 +182,15 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
         bind: { src: { buffer: staging, bytesPerElement: 2 }, dst: out },
       });
     });
+    this.openHoldsUpload ||= n > 0;
+    return loaded;
   }
 
   async store(x: GpuTensor, dtype: DType): Promise<Uint8Array> {
     const n = this.live(x).length;
     this.gpu.check();
     if (n === 0) return new Uint8Array(0);
-    const op = this.gpu.begin(`store:${dtype}`);
+    const op = this.closing(`store:${dtype}`);
     if (dtype === 'F32') return op.readBack(x.buffer, n * 4);
     const packed = op.temp(Math.ceil(n / 2) * 4, 'packed16');
     op.elementwise('dtype', {
@@ -163,7 +205,12 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   release(x: GpuTensor): void {
     if (x.released) return;
     x.released = true;
-    if (!this.gpu.isDisposed) this.gpu.storage.release(x.buffer);
+    if (this.gpu.isDisposed) return;
+    if (!this.open) return this.gpu.storage.release(x.buffer);
+    // Encoded work may still read it: back to the pool after the submit.
+    this.open.releaseAfterSubmit(x.buffer);
+    this.heldBytes += x.buffer.size;
+    if (this.heldBytes > HELD_CHUNKS * this.maxChunkElements * 4) this.flush();
   }
 
   /**
@@ -218,7 +265,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     if (counts.length !== bins || pass.width > 11)
       throw new GpuError(`absHistogram: ${counts.length} counts for width ${pass.width}`);
     if (n === 0) return;
-    const op = this.gpu.begin('abs-histogram');
+    const op = this.closing('abs-histogram');
     const hist = op.temp(bins * 4, 'histogram');
     op.enc.clearBuffer(hist, 0, bins * 4);
     op.elementwise('abs-histogram', {
@@ -260,7 +307,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const n = this.sameLength('dot', [a, b]);
     if (n === 0) return 0;
     const blocks = Math.ceil(n / DOT_BLOCK);
-    const op = this.gpu.begin('dot');
+    const op = this.closing('dot');
     const partial = op.temp(blocks * 4, 'dot-partials');
     op.elementwise('dot', {
       n,
@@ -281,11 +328,13 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     opts?: Q4PackOptions,
   ): Promise<Q4Packed> {
     if ('buffer' in source) this.live(source);
+    this.flush(); // packQ4OnGpu encodes and uploads on its own
     return packQ4OnGpu(this.gpu, source, n, k, blockSize, opts);
   }
 
   /** Waits until the GPU has finished all submitted work (benchmarks, profiling). */
   sync(): Promise<void> {
+    this.flush();
     return this.gpu.sync();
   }
 
@@ -304,13 +353,12 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const linalg = this.linalg;
     const [A, B, C0] = [this.live(a).buffer, this.live(b).buffer, acc && this.live(acc).buffer];
     const out = this.alloc(m * n, 'matmul');
-    const op = this.gpu.begin('matmul');
-    linalg.encodeMatmul(op, A, B, out.buffer, { m, k, n, transA, transB }, C0);
-    void op.submit();
+    linalg.encodeMatmul(this.encoding('matmul'), A, B, out.buffer, { m, k, n, transA, transB }, C0);
     return out;
   }
 
   dispose(): Promise<void> {
+    this.open = undefined; // never submitted: its buffers go with the pools
     return this.gpu.dispose();
   }
 }

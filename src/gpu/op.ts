@@ -1,6 +1,8 @@
 /**
  * One GPU operation: dispatches and copies encoded into one command encoder, submitted once, then
  * its temporaries and uniform buffers go back to their pools (queue order makes reuse safe).
+ * The uniforms of all its dispatches share slabs (one uniform buffer per 64 dispatches, at 256-byte
+ * offsets), each written with one writeBuffer just before the submit.
  *
  * - dispatch: any kernel of kernels.ts, with named uniforms and bindings; a workgroup count past
  *   maxComputeWorkgroupsPerDimension folds into a 2-D grid (common.wgsl unfolds it).
@@ -77,6 +79,18 @@ export type ElementwiseArgs<K extends KernelName> = {
 /** Window granule (elements): keeps every binding offset a multiple of 256 bytes. */
 export const GRANULE = 65536;
 
+/** Uniform offsets: 256 B, the largest minUniformBufferOffsetAlignment WebGPU allows (so every device's divides it). */
+const UNIFORM_ALIGN = 256;
+/** Bytes of one uniform slab: 64 dispatches' uniforms. */
+const UNIFORM_SLAB_BYTES = 64 * UNIFORM_ALIGN;
+
+/** A uniform buffer being filled: its bytes are staged on the CPU and written once, at submit. */
+interface UniformSlab {
+  readonly buffer: GPUBuffer;
+  readonly bytes: Uint8Array;
+  used: number;
+}
+
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 const isRange = (o: Operand): o is BufferRange => 'buffer' in o && !('bytesPerElement' in o);
 const bytesPerElement = (o: Operand) => ('buffer' in o ? ('bytesPerElement' in o ? o.bytesPerElement : 0) : 4);
@@ -101,7 +115,7 @@ export function foldGrid(workgroups: number, maxPerDim: number): [number, number
 export class GpuOp {
   readonly enc: GPUCommandEncoder;
   private readonly temps: GPUBuffer[] = [];
-  private readonly uniformBuffers: GPUBuffer[] = [];
+  private readonly slabs: UniformSlab[] = [];
 
   constructor(
     private readonly ctx: OpContext,
@@ -118,9 +132,7 @@ export class GpuOp {
     if (x <= 0 || y <= 0) return;
     const { device, pipelines } = this.ctx;
     const params = packUniforms(kernel, args.uniforms);
-    const ub = this.ctx.uniforms.acquire(params.byteLength, kernel);
-    device.queue.writeBuffer(ub, 0, params);
-    this.uniformBuffers.push(ub);
+    const uniform = this.uniformSlot(params);
     const constants = Object.fromEntries(Object.entries(args.constants ?? {}).map(([k, v]) => [k, Number(v)]));
     const pipeline = pipelines.get(kernel, args.entry ?? Object.keys(KERNELS[kernel].entryPoints)[0]!, constants);
     const ranges = args.bind as Readonly<Record<string, BufferRange>>;
@@ -128,7 +140,7 @@ export class GpuOp {
       label: `bg:${kernel}`,
       layout: pipelines.layout(kernel),
       entries: [
-        { binding: 0, resource: { buffer: ub, size: params.byteLength } },
+        { binding: 0, resource: { buffer: uniform.buffer, offset: uniform.offset, size: params.byteLength } },
         ...Object.keys(KERNELS[kernel].bindings).map((name, i) => {
           const r = ranges[name];
           if (!r) throw new GpuError(`${kernel}: binding '${name}' is not bound`);
@@ -176,6 +188,20 @@ export class GpuOp {
     }
   }
 
+  /** Where `params` go: the next 256-byte slot of the current slab (a new slab when it is full). */
+  private uniformSlot(params: ArrayBuffer): { buffer: GPUBuffer; offset: number } {
+    let slab = this.slabs[this.slabs.length - 1];
+    if (!slab || slab.used + params.byteLength > slab.bytes.byteLength) {
+      const size = Math.max(UNIFORM_SLAB_BYTES, roundUp(params.byteLength, UNIFORM_ALIGN));
+      slab = { buffer: this.ctx.uniforms.acquire(size, 'uniforms'), bytes: new Uint8Array(size), used: 0 };
+      this.slabs.push(slab);
+    }
+    const offset = slab.used;
+    slab.bytes.set(new Uint8Array(params), offset);
+    slab.used = roundUp(offset + params.byteLength, UNIFORM_ALIGN);
+    return { buffer: slab.buffer, offset };
+  }
+
   /** A scratch storage buffer, back to the pool after submit. */
   temp(bytes: number, label: string): GPUBuffer {
     const b = this.ctx.storage.acquire(Math.max(4, bytes), label);
@@ -183,11 +209,17 @@ export class GpuOp {
     return b;
   }
 
+  /** Hands a storage buffer the encoded work may still read back to the pool after submit, not before. */
+  releaseAfterSubmit(buffer: GPUBuffer): void {
+    this.temps.push(buffer);
+  }
+
   /** Submits the encoded work; resolves once its validation and out-of-memory scopes are checked. */
   submit(): Promise<void> {
     const { device } = this.ctx;
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
+    for (const slab of this.slabs) device.queue.writeBuffer(slab.buffer, 0, slab.bytes.buffer, 0, slab.used);
     device.queue.submit([this.enc.finish()]);
     this.ctx.counters.submits++;
     const scopes = Promise.all([device.popErrorScope(), device.popErrorScope()]).then(([oom, val]) => {
@@ -195,7 +227,7 @@ export class GpuOp {
       if (e) this.ctx.fail(`WebGPU ${oom ? 'out of memory' : 'validation error'} in ${this.label}: ${e.message}`);
     });
     for (const b of this.temps) this.ctx.storage.release(b);
-    for (const b of this.uniformBuffers) this.ctx.uniforms.release(b);
+    for (const slab of this.slabs) this.ctx.uniforms.release(slab.buffer);
     return scopes;
   }
 

@@ -1,0 +1,43 @@
+/**
+ * Queue submits per chunk on the WebGPU backend (src/gpu/backend.ts keeps one operation open across
+ * a chunk's kernels): task arithmetic and linear take at most 3 submits per chunk (one per input
+ * upload, the last one carrying the kernels and the readback; it was 5), with output byte-identical
+ * to the CPU reference, chunked and pipelined (run-method.ts); uniforms come from a slab or two.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Checkpoint } from '../../src/core/formats/checkpoint';
+import { tinyCheckpoint } from '../helpers/checkpoints';
+import { runMerge } from '../helpers/merge-harness';
+import { requireGpu, useGpuPair } from './gpu-env';
+import { RECIPES } from './recipes';
+
+await requireGpu();
+
+const CHUNK = 1001;
+
+describe('WebGPU submits per chunk', () => {
+  const backends = useGpuPair();
+
+  it('task arithmetic and linear: ≤ 3 submits per chunk, bytes equal to the CPU reference', async () => {
+    const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers: 2 };
+    const models: Checkpoint[] = [
+      await tinyCheckpoint('base', { ...o, seed: 1 }),
+      await tinyCheckpoint('a', { ...o, seed: 2, like: { seed: 1, scale: 0.05 } }),
+      await tinyCheckpoint('b', { ...o, seed: 3, like: { seed: 1, scale: 0.08 } }),
+    ];
+    const tensors = [...models[0]!.tensors.values()];
+    const chunks = tensors.reduce((n, t) => n + Math.max(1, Math.ceil(t.shape.reduce((a, b) => a * b, 1) / CHUNK)), 0);
+    expect(chunks).toBeGreaterThan(tensors.length); // some tensors are chunked (and pipelined)
+    for (const method of ['task_arithmetic', 'linear']) {
+      const before = backends.gpu.stats();
+      const g = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK, backend: backends.gpu });
+      const after = backends.gpu.stats();
+      const submits = after.submits - before.submits;
+      expect(submits, method).toBeLessThanOrEqual(3 * chunks);
+      expect(submits, method).toBeGreaterThanOrEqual(chunks); // one readback each
+      expect(after.uniform.created - before.uniform.created, method).toBeLessThanOrEqual(2);
+      const c = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK });
+      for (const t of tensors) expect(await g.raw(t.name), `${method} ${t.name}`).toEqual(await c.raw(t.name));
+    }
+  });
+});
