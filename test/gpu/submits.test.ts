@@ -1,14 +1,15 @@
 /**
- * Queue submits per chunk on the WebGPU backend (src/gpu/backend.ts keeps one operation open across
- * a chunk's kernels): task arithmetic and linear take at most 3 submits per chunk (one per input
- * upload, the last one carrying the kernels and the readback; it was 5), with output byte-identical
- * to the CPU reference, chunked and pipelined (run-method.ts); uniforms come from a slab or two.
+ * Queue submits per chunk on the WebGPU backend with `batchSubmits` (src/gpu/backend.ts keeps one
+ * operation open across a chunk's kernels; the default on hardware adapters, off on lavapipe):
+ * task arithmetic and linear take at most 3 submits per chunk (one per input upload, the last one
+ * carrying the kernels and the readback; 5 without), with output byte-identical to the CPU reference
+ * and to the per-operation mode, chunked and pipelined (run-method.ts); uniforms come from a slab or two.
  */
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/core/formats/checkpoint';
 import { tinyCheckpoint } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
-import { requireGpu, useGpuPair } from './gpu-env';
+import { gpuBackend, requireGpu, useGpuPair } from './gpu-env';
 import { RECIPES } from './recipes';
 
 await requireGpu();
@@ -18,7 +19,7 @@ const CHUNK = 1001;
 describe('WebGPU submits per chunk', () => {
   const backends = useGpuPair();
 
-  it('task arithmetic and linear: ≤ 3 submits per chunk, bytes equal to the CPU reference', async () => {
+  it('task arithmetic and linear: ≤ 3 submits per chunk batched, bytes equal to the CPU reference', async () => {
     const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers: 2 };
     const models: Checkpoint[] = [
       await tinyCheckpoint('base', { ...o, seed: 1 }),
@@ -28,16 +29,27 @@ describe('WebGPU submits per chunk', () => {
     const tensors = [...models[0]!.tensors.values()];
     const chunks = tensors.reduce((n, t) => n + Math.max(1, Math.ceil(t.shape.reduce((a, b) => a * b, 1) / CHUNK)), 0);
     expect(chunks).toBeGreaterThan(tensors.length); // some tensors are chunked (and pipelined)
-    for (const method of ['task_arithmetic', 'linear']) {
-      const before = backends.gpu.stats();
-      const g = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK, backend: backends.gpu });
-      const after = backends.gpu.stats();
-      const submits = after.submits - before.submits;
-      expect(submits, method).toBeLessThanOrEqual(3 * chunks);
-      expect(submits, method).toBeGreaterThanOrEqual(chunks); // one readback each
-      expect(after.uniform.created - before.uniform.created, method).toBeLessThanOrEqual(2);
-      const c = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK });
-      for (const t of tensors) expect(await g.raw(t.name), `${method} ${t.name}`).toEqual(await c.raw(t.name));
+    const batched = await gpuBackend({ batchSubmits: true });
+    try {
+      for (const method of ['task_arithmetic', 'linear']) {
+        const before = batched.stats();
+        const g = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK, backend: batched });
+        const after = batched.stats();
+        const submits = after.submits - before.submits;
+        expect(submits, method).toBeLessThanOrEqual(3 * chunks);
+        expect(submits, method).toBeGreaterThanOrEqual(chunks); // one readback each
+        expect(after.uniform.created - before.uniform.created, method).toBeLessThanOrEqual(2);
+        const perOp = backends.gpu.stats().submits;
+        const p = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK, backend: backends.gpu });
+        expect(backends.gpu.stats().submits - perOp, method).toBeGreaterThanOrEqual(4 * chunks);
+        const c = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK });
+        for (const t of tensors) {
+          expect(await g.raw(t.name), `${method} ${t.name}`).toEqual(await c.raw(t.name));
+          expect(await p.raw(t.name), `${method} ${t.name}`).toEqual(await c.raw(t.name));
+        }
+      }
+    } finally {
+      await batched.dispose();
     }
   });
 });
