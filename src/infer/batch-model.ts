@@ -37,8 +37,8 @@ export interface BatchForwardResult {
 export interface BatchLoadOptions extends LoadOptions {
   /**
    * Keep the KV cache in the lab's arrays and take only each call's new rows from ORT (./batch-kv.ts);
-   * default on the wasm EP with GroupQueryAttention. Off (and on WebGPU, where the cache stays in GPU
-   * buffers): ORT returns the whole grown cache at every call.
+   * default on the wasm EP (chosen, or reached by `auto`) with GroupQueryAttention. Off (and on
+   * WebGPU, where the cache stays in GPU buffers): ORT returns the whole grown cache at every call.
    */
   newKvOutputs?: boolean;
 }
@@ -67,8 +67,7 @@ export class BatchLM {
 
   /** `folder`: closed by `release` (file handles in Node). */
   static async fromCheckpoint(ckpt: Checkpoint, opts: BatchLoadOptions = {}, folder?: ModelFolder): Promise<BatchLM> {
-    const newKvOutputs = opts.newKvOutputs ?? opts.ep === 'wasm';
-    const s = await openGraphSession(ckpt, { ...opts, batch: true, newKvOutputs } as LoadOptions, (g) =>
+    const s = await openGraphSession(ckpt, { ...opts, batch: true } as LoadOptions, (g) =>
       g.outputNames.filter((n) => n.startsWith('present.')),
     );
     return new BatchLM(specOf(ckpt), s.graph, s.report, s.plan, s.ort, s.session, folder);

@@ -10,7 +10,7 @@ import { type ModelSpec, modelSpec } from './architecture';
 import { throwIfAborted } from '../core/errors';
 import { InferError } from './errors';
 import { type BuiltGraph, type GraphOptions, pastKey, pastValue, presentKey, presentValue } from './graph';
-import { buildDecoderGraph } from './graph-batch';
+import { type BatchGraphOptions, buildDecoderGraph } from './graph-batch';
 import type { WeightRef } from './graph-writer';
 import { type LoadPlan, type PlanLoadOptions, checkLoadPlan } from './load-plan';
 import { resolvePrecision } from './precision';
@@ -139,17 +139,26 @@ export async function openGraphSession(
   resolveWeightOptions(opts); // a bad option is refused before the adapter is requested
   const decision = await chooseEp(opts.ep ?? 'auto', opts.adapter);
   const precision = resolvePrecision(opts, decision);
-  const build = (compute: typeof precision.compute) =>
-    buildDecoderGraph(spec, weightRefs(ckpt, opts.shardSegmentBytes), { ...opts, kvCache: precision.kvCache, compute });
-  let graph = build(precision.compute);
+  // The batched graph hands back only new K/V rows on wasm (./batch-kv.ts) unless told otherwise.
+  const newKvOutputs = (ep: EpName) => (opts as BatchGraphOptions).newKvOutputs ?? ep === 'wasm';
+  const build = (compute: typeof precision.compute, ep: EpName) =>
+    buildDecoderGraph(spec, weightRefs(ckpt, opts.shardSegmentBytes), {
+      ...opts,
+      kvCache: precision.kvCache,
+      compute,
+      newKvOutputs: newKvOutputs(ep),
+    });
+  let builtFor = decision.ep;
+  let graph = build(precision.compute, builtFor);
   // Refuses a model that does not fit before any weight is read, packed or handed to ORT.
   const plan = await checkLoadPlan(spec, opts, ckpt.name, { decision, precision });
   throwIfAborted(opts.signal, 'loading');
   const externalData = await graphExternalData(graph, ckpt, opts);
   // f16 compute runs on WebGPU only: should its session fail and `auto` fall back to wasm, the
-  // same weights run through the f32-compute graph.
+  // same weights run through the f32-compute graph (and the batched graph takes wasm's K/V outputs).
   const forEp = (ep: EpName) => {
-    if (ep === 'wasm' && graph.compute === 'f16') graph = build('f32');
+    const compute = ep === 'wasm' && graph.compute === 'f16' ? 'f32' : graph.compute;
+    if (ep !== builtFor || compute !== graph.compute) [graph, builtFor] = [build(compute, ep), ep];
     return graph.model;
   };
   try {

@@ -103,3 +103,19 @@ describe.each(['f32', 'q4'] as WeightFormat[])('the lab-kept KV cache (gqa, %s w
     expect(rowValues(grown, pastKey(0), 0)).toEqual(before);
   });
 });
+
+describe('which EP keeps the cache in the lab', () => {
+  it('auto that settles on wasm (no adapter, or only a CPU one) returns new rows; asked off, the present cache', async () => {
+    const opts = { ep: 'auto' as const, adapter: nodeRuntimeAdapter(), attention: 'gqa' as const };
+    const lm = await BatchLM.load(new FsModelFolder(DEMO), opts);
+    const off = await BatchLM.load(new FsModelFolder(DEMO), { ...opts, newKvOutputs: false });
+    try {
+      expect(lm.ep.ep).toBe('wasm');
+      expect(lm.graph.outputNames).toContain(newKey(0));
+      expect(off.graph.outputNames).toContain(presentKey(0));
+    } finally {
+      await lm.release();
+      await off.release();
+    }
+  }, 300_000);
+});
