@@ -6,18 +6,13 @@
  * tok/s (also in q4 weights); cancelling mid-batch rejects with an AbortError and frees the worker; a batch larger than
  * the one a model was loaded for, or not a positive integer, is refused.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { MessageChannel } from 'node:worker_threads';
-import { expose } from 'comlink';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { AbortError } from '../../src/core/errors';
 import type { EvalRequest } from '../../src/workers/eval-client';
-import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
-import { EvalClient } from '../../src/workers/eval-client';
-import { createEvalWorkerApi } from '../../src/workers/eval.worker';
+import { folderBlobs, useEvalWorker } from '../helpers/eval-worker';
 
 const SET = readFileSync('public/data/arith-heldout.jsonl', 'utf8');
-const blobs = (dir: string) => new Map(readdirSync(dir).map((f) => [f, new Blob([readFileSync(`${dir}/${f}`)])]));
 const request = (models: string[], batch: number, limit = 12, maxNewTokens = 96): EvalRequest => ({
   models: models.map((name) => ({ name })),
   setText: SET,
@@ -28,20 +23,14 @@ const request = (models: string[], batch: number, limit = 12, maxNewTokens = 96)
 });
 
 describe('batched evaluation in the worker (the Compare step with Batch > 1)', () => {
-  const { port1, port2 } = new MessageChannel();
-  expose(createEvalWorkerApi(nodeRuntimeAdapter()), port1 as never);
-  const client = new EvalClient(port2 as never);
-  afterAll(() => {
-    client.dispose();
-    port1.close();
-  });
+  const client = useEvalWorker();
 
   it(
     'batch 4 gives batch 1 responses on 12 problems, streaming every one, in the problems order',
     { timeout: 600_000 },
     async () => {
       for (const name of ['demo-slow', 'demo-quick']) {
-        const files = blobs(`public/models/${name}`);
+        const files = folderBlobs(`public/models/${name}`);
         await client.load(`${name}@1`, files, 'wasm');
         await client.load(`${name}@4`, files, 'wasm', { batchSize: 4, tokenBudget: 256 });
       }
@@ -101,7 +90,7 @@ describe('batched evaluation in the worker (the Compare step with Batch > 1)', (
   });
 
   it('q4 weights: batch 4 gives batch 1 responses, planned for the batch', { timeout: 300_000 }, async () => {
-    const files = blobs('public/models/demo-slow');
+    const files = folderBlobs('public/models/demo-slow');
     await client.load('slow-q4@1', files, 'wasm', { weights: 'q4', tokenBudget: 256 });
     await client.load('slow-q4@4', files, 'wasm', { weights: 'q4', tokenBudget: 256, batchSize: 4 });
     const one = await client.loadedFormat('slow-q4@1');
@@ -115,7 +104,7 @@ describe('batched evaluation in the worker (the Compare step with Batch > 1)', (
   });
 
   it('planFormats gives, per format, the largest batch up to 8 the plan fits (the Batch default)', async () => {
-    const models = new Map([['demo-slow', blobs('public/models/demo-slow')]]);
+    const models = new Map([['demo-slow', folderBlobs('public/models/demo-slow')]]);
     const roomy = await client.planFormats(models, 'wasm', { tokenBudget: 512 });
     expect(roomy!.plans.map((p) => p.format)).toEqual(['f32', 'f16', 'q4']);
     expect(roomy!.batches).toEqual([8, 8, 8]);

@@ -4,17 +4,12 @@
  * before, the worker generates only the missing ones and returns the run an uninterrupted
  * evaluation returns (records equal, metrics equal), one problem at a time and batched.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { MessageChannel } from 'node:worker_threads';
-import { expose } from 'comlink';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import type { EvalRun } from '../../src/core/eval/run';
-import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
-import { EvalClient } from '../../src/workers/eval-client';
-import { createEvalWorkerApi } from '../../src/workers/eval.worker';
+import { folderBlobs, useEvalWorker } from '../helpers/eval-worker';
 
 const SET = readFileSync('public/data/arith-heldout.jsonl', 'utf8');
-const blobs = (dir: string) => new Map(readdirSync(dir).map((f) => [f, new Blob([readFileSync(`${dir}/${f}`)])]));
 const MODELS = ['demo-quick', 'demo-slow'];
 const withoutTiming = (run: EvalRun) => ({
   ...run,
@@ -23,16 +18,10 @@ const withoutTiming = (run: EvalRun) => ({
 });
 
 describe('resuming an evaluation in the evaluation worker', () => {
-  const { port1, port2 } = new MessageChannel();
-  expose(createEvalWorkerApi(nodeRuntimeAdapter()), port1 as never);
-  const client = new EvalClient(port2 as never);
-  afterAll(() => {
-    client.dispose();
-    port1.close();
-  });
+  const client = useEvalWorker();
 
   it('generates only the missing responses and returns the uninterrupted run', { timeout: 300_000 }, async () => {
-    for (const name of MODELS) await client.load(name, blobs(`public/models/${name}`), 'wasm', { batchSize: 3 });
+    for (const name of MODELS) await client.load(name, folderBlobs(`public/models/${name}`), 'wasm', { batchSize: 3 });
     for (const batch of [1, 3]) {
       const req = {
         models: MODELS.map((name) => ({ name })),

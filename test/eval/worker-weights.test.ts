@@ -7,10 +7,8 @@
  * model the plan refuses; plans and loads use the evaluation's real budget (its longest tokenized
  * prompt + max new tokens); cancel() stops a load. The OPFS cache itself is tested in Chromium (test/e2e).
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { MessageChannel } from 'node:worker_threads';
-import { expose } from 'comlink';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
 import { WebGpuBackend } from '../../src/gpu/backend';
 import type { WeightsStore } from '../../src/browser/opfs-weights-cache';
 import { type WeightFileData, filePieces } from '../../src/infer/on-demand-weights';
@@ -25,12 +23,12 @@ import { ChatTokenizer } from '../../src/infer/tokenizer';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { checkpointKey } from '../../src/node/weights-cache';
-import { EvalClient, type LoadProgress } from '../../src/workers/eval-client';
+import { type EvalClient, type LoadProgress } from '../../src/workers/eval-client';
 import { createEvalWorkerApi } from '../../src/workers/eval.worker';
+import { folderBlobs, useEvalWorker } from '../helpers/eval-worker';
 
 const QUICK = 'public/models/demo-quick';
 const SET = readFileSync('public/data/arith-heldout.jsonl', 'utf8');
-const blobs = (dir: string) => new Map(readdirSync(dir).map((f) => [f, new Blob([readFileSync(`${dir}/${f}`)])]));
 const EVAL = { setText: SET, setName: 'arith-heldout', limit: 2, maxNewTokens: 16 };
 
 /** A cache in memory, with the OPFS cache's contract (complete entries only, same manifest). */
@@ -59,17 +57,6 @@ class MemoryStore implements WeightsStore {
   }
 }
 
-function connect(store?: () => Promise<WeightsStore>): EvalClient {
-  const { port1, port2 } = new MessageChannel();
-  expose(createEvalWorkerApi(nodeRuntimeAdapter(), store), port1 as never);
-  const client = new EvalClient(port2 as never);
-  afterAll(() => {
-    client.dispose();
-    port1.close();
-  });
-  return client;
-}
-
 async function answers(client: EvalClient, name: string): Promise<string[]> {
   const run = await client.evaluate({ models: [{ name }], ...EVAL });
   return run.models[0]!.responses.map((r) => r.text);
@@ -77,12 +64,18 @@ async function answers(client: EvalClient, name: string): Promise<string[]> {
 
 describe('evaluation worker: cached, forced and planned loads', () => {
   const store = new MemoryStore();
-  const cached = connect(async () => store);
-  const noOpfs = connect(); // Node has no OPFS: the default store cannot open
+  const cached = useEvalWorker(async () => store);
+  const noOpfs = useEvalWorker(); // Node has no OPFS: the default store cannot open
 
   it('packs q4 once into the cache, and the next load reuses it with the same answers', async () => {
     const progress: LoadProgress[] = [];
-    await cached.load('q4', blobs(QUICK), 'wasm', { weights: 'q4' }, { onProgress: (p) => void progress.push(p) });
+    await cached.load(
+      'q4',
+      folderBlobs(QUICK),
+      'wasm',
+      { weights: 'q4' },
+      { onProgress: (p) => void progress.push(p) },
+    );
     expect(await cached.loadedFormat('q4')).toMatchObject({ weights: 'packed', cached: true, warnings: [] });
     expect([...store.entries.keys()]).toEqual([`${await checkpointKey(QUICK)}.q4-32`]);
     await expect.poll(() => progress.some((p) => p.stage === 'packing' && p.done === p.total)).toBe(true);
@@ -91,7 +84,13 @@ describe('evaluation worker: cached, forced and planned loads', () => {
     const first = await answers(cached, 'q4');
 
     progress.length = 0;
-    await cached.load('q4', blobs(QUICK), 'wasm', { weights: 'q4' }, { onProgress: (p) => void progress.push(p) });
+    await cached.load(
+      'q4',
+      folderBlobs(QUICK),
+      'wasm',
+      { weights: 'q4' },
+      { onProgress: (p) => void progress.push(p) },
+    );
     expect(await cached.loadedFormat('q4')).toMatchObject({ weights: 'cache', format: 'q4', blockSize: 32 });
     expect(await answers(cached, 'q4')).toEqual(first);
     await new Promise((r) => setTimeout(r, 50));
@@ -100,9 +99,9 @@ describe('evaluation worker: cached, forced and planned loads', () => {
 
   it('the WGSL packer (packer: webgpu, lavapipe) writes the cache entry the CPU spec writes, and answers the same', async () => {
     const gpuStore = new MemoryStore();
-    const gpu = connect(async () => gpuStore);
+    const gpu = useEvalWorker(async () => gpuStore);
     const packQ4 = vi.spyOn(WebGpuBackend.prototype, 'packQ4');
-    await gpu.load('q4', blobs(QUICK), 'wasm', { weights: 'q4', packer: 'webgpu' });
+    await gpu.load('q4', folderBlobs(QUICK), 'wasm', { weights: 'q4', packer: 'webgpu' });
     expect(packQ4).toHaveBeenCalled();
     const [entry] = [...gpuStore.entries.keys()];
     expect(entry).toBe(`${await checkpointKey(QUICK)}.q4-32`);
@@ -116,7 +115,7 @@ describe('evaluation worker: cached, forced and planned loads', () => {
   it('an entry the load cannot read is passed over with a warning and the weights packed again', async () => {
     store.lose = ['merge-lab.weights.0.bin'];
     try {
-      await cached.load('q4-lost', blobs(QUICK), 'wasm', { weights: 'q4' });
+      await cached.load('q4-lost', folderBlobs(QUICK), 'wasm', { weights: 'q4' });
     } finally {
       store.lose = [];
     }
@@ -132,7 +131,7 @@ describe('evaluation worker: cached, forced and planned loads', () => {
   }, 120_000);
 
   it('without OPFS, or over quota, packs for this load only and says so in a warning', async () => {
-    await noOpfs.load('q4', blobs(QUICK), 'wasm', { weights: 'q4' });
+    await noOpfs.load('q4', folderBlobs(QUICK), 'wasm', { weights: 'q4' });
     const f = await noOpfs.loadedFormat('q4');
     expect(f).toMatchObject({ weights: 'packed', cached: false });
     expect(f!.warnings.map((w) => w.code)).toEqual(['weights-cache-unavailable']);
@@ -140,7 +139,7 @@ describe('evaluation worker: cached, forced and planned loads', () => {
 
     store.failWith = new DOMException('quota exceeded', 'QuotaExceededError');
     try {
-      await cached.load('f16', blobs(QUICK), 'wasm', { weights: 'f16' });
+      await cached.load('f16', folderBlobs(QUICK), 'wasm', { weights: 'f16' });
     } finally {
       store.failWith = undefined;
     }
@@ -152,7 +151,7 @@ describe('evaluation worker: cached, forced and planned loads', () => {
   it("cancel() during a load's hashing stops it with an AbortError and leaves nothing loaded", async () => {
     // The API in-process: cancel() lands exactly at the first progress report.
     const api = createEvalWorkerApi(nodeRuntimeAdapter(), async () => new MemoryStore());
-    const files = Object.fromEntries(blobs(QUICK));
+    const files = Object.fromEntries(folderBlobs(QUICK));
     const stages: string[] = [];
     const e = await api
       .load('cancelled', files, 'wasm', { weights: 'q4' }, (p) => {
@@ -166,12 +165,18 @@ describe('evaluation worker: cached, forced and planned loads', () => {
   });
 
   it('q4 block sizes reach the graph; one the shapes cannot use names the tensor before hashing', async () => {
-    await cached.load('q4-64', blobs(QUICK), 'wasm', { weights: 'q4', blockSize: 64 });
+    await cached.load('q4-64', folderBlobs(QUICK), 'wasm', { weights: 'q4', blockSize: 64 });
     expect(await cached.loadedFormat('q4-64')).toMatchObject({ format: 'q4', blockSize: 64, weights: 'packed' });
     expect([...store.entries.keys()].some((k) => k.endsWith('.q4-64'))).toBe(true);
     const progress: LoadProgress[] = [];
     const e = await cached
-      .load('q4-128', blobs(QUICK), 'wasm', { weights: 'q4', blockSize: 128 }, { onProgress: (p) => progress.push(p) })
+      .load(
+        'q4-128',
+        folderBlobs(QUICK),
+        'wasm',
+        { weights: 'q4', blockSize: 128 },
+        { onProgress: (p) => progress.push(p) },
+      )
       .catch((err: unknown) => err);
     expect(e).toBeInstanceOf(LabError);
     // The first q4 tensor the graph packs (every one has K = 192 = hidden size).
@@ -186,9 +191,9 @@ describe('evaluation worker: cached, forced and planned loads', () => {
 
   it('force loads a model the plan refuses, with the advice as a warning', async () => {
     const tight = { tokenBudget: 256, wasmHeapBytes: WASM_OVERHEAD_BYTES + 10e6 };
-    const refused = await cached.load('tight', blobs(QUICK), 'wasm', tight).catch((e: unknown) => e);
+    const refused = await cached.load('tight', folderBlobs(QUICK), 'wasm', tight).catch((e: unknown) => e);
     expect(refused).toMatchObject({ name: 'InferError', code: 'does-not-fit' });
-    await cached.load('tight', blobs(QUICK), 'wasm', { ...tight, force: true });
+    await cached.load('tight', folderBlobs(QUICK), 'wasm', { ...tight, force: true });
     const f = await cached.loadedFormat('tight');
     expect(f).toMatchObject({ format: 'f32', weights: 'checkpoint', summary: /does not fit/ });
     expect(f!.warnings.map((w) => w.code)).toContain('forced-load');
@@ -212,14 +217,16 @@ describe('evaluation worker: cached, forced and planned loads', () => {
     const all = promptTokens() + 100;
     expect(all).toBeGreaterThan(expected); // the selection matters
 
-    const plans = await cached.planFormats(new Map([['demo-quick', blobs(QUICK)]]), 'wasm', { plannedEval: planned });
+    const plans = await cached.planFormats(new Map([['demo-quick', folderBlobs(QUICK)]]), 'wasm', {
+      plannedEval: planned,
+    });
     expect(plans!.plans.map((p) => p.tokenBudget)).toEqual([expected, expected, expected]);
-    const whole = await cached.planFormats(new Map([['demo-quick', blobs(QUICK)]]), 'wasm', {
+    const whole = await cached.planFormats(new Map([['demo-quick', folderBlobs(QUICK)]]), 'wasm', {
       plannedEval: { ...planned, limit: undefined },
     });
     expect(whole!.plans[0]!.tokenBudget).toBe(all);
 
-    await cached.load('planned', blobs(QUICK), 'wasm', { plannedEval: planned });
+    await cached.load('planned', folderBlobs(QUICK), 'wasm', { plannedEval: planned });
     expect(await cached.loadedFormat('planned')).toMatchObject({ tokenBudget: expected });
     expect(await cached.tokenBudget('planned', { ...planned, maxNewTokens: 300 })).toBe(expected + 200);
   }, 120_000);

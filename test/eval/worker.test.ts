@@ -6,10 +6,8 @@
  * load evaluates and reports its format, the plans of every format come back for the page's
  * selector, and a model over the heap is refused with a typed 'does-not-fit' error.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { MessageChannel } from 'node:worker_threads';
-import { expose } from 'comlink';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { AbortError, LabError } from '../../src/core/errors';
 import { parseProblemSet } from '../../src/core/eval/problem-set';
 import { evaluate } from '../../src/core/eval/run';
@@ -18,27 +16,19 @@ import { ChatModel } from '../../src/infer/engine';
 import { WASM_OVERHEAD_BYTES } from '../../src/infer/memory-plan';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
-import { EvalClient } from '../../src/workers/eval-client';
-import { createEvalWorkerApi } from '../../src/workers/eval.worker';
+import { folderBlobs, useEvalWorker } from '../helpers/eval-worker';
 
 const SET = readFileSync('public/data/arith-heldout.jsonl', 'utf8');
-const blobs = (dir: string) => new Map(readdirSync(dir).map((f) => [f, new Blob([readFileSync(`${dir}/${f}`)])]));
 
 describe('evaluation worker (comlink, as the Compare step uses it)', () => {
-  const { port1, port2 } = new MessageChannel();
-  expose(createEvalWorkerApi(nodeRuntimeAdapter()), port1 as never);
-  const client = new EvalClient(port2 as never);
-  afterAll(() => {
-    client.dispose();
-    port1.close();
-  });
+  const client = useEvalWorker();
 
   it(
     'loads models from Blobs and evaluates them with streamed progress, the same run as in-process',
     { timeout: 300_000 },
     async () => {
       for (const name of ['demo-quick', 'demo-slow'])
-        expect(await client.load(name, blobs(`public/models/${name}`), 'wasm')).toEqual({
+        expect(await client.load(name, folderBlobs(`public/models/${name}`), 'wasm')).toEqual({
           ep: 'wasm',
           reason: 'requested',
         });
@@ -117,7 +107,7 @@ describe('evaluation worker (comlink, as the Compare step uses it)', () => {
     expect(bad).toMatchObject({ name: 'ProblemSetError', code: 'empty', file: 'broken.jsonl' });
     expect(bad.message).toMatch(/broken\.jsonl: no usable problems/);
 
-    const files = blobs('public/models/demo-quick');
+    const files = folderBlobs('public/models/demo-quick');
     files.delete('tokenizer.json');
     const missing = await client.load('no-tokenizer', files, 'wasm').catch((e) => e);
     expect(missing).toBeInstanceOf(LabError);
@@ -128,7 +118,7 @@ describe('evaluation worker (comlink, as the Compare step uses it)', () => {
     const done: number[] = [];
     const stats = await client.calibrate(
       'demo-quick',
-      blobs('public/models/demo-quick'),
+      folderBlobs('public/models/demo-quick'),
       SET,
       'arith-heldout',
       2,
@@ -140,7 +130,7 @@ describe('evaluation worker (comlink, as the Compare step uses it)', () => {
   });
 
   it('evaluates in q4 weights and reports the format and plan', { timeout: 120_000 }, async () => {
-    const files = blobs('public/models/demo-quick');
+    const files = folderBlobs('public/models/demo-quick');
     await client.load('quick-q4', files, 'wasm', { weights: 'q4', tokenBudget: 64 });
     expect(await client.loadedFormat('quick-q4')).toMatchObject({
       format: 'q4',
@@ -160,12 +150,12 @@ describe('evaluation worker (comlink, as the Compare step uses it)', () => {
   });
 
   it('plans every format for the selector; a model over the heap is refused across the boundary', async () => {
-    const files = blobs('public/models/demo-quick');
+    const files = folderBlobs('public/models/demo-quick');
     const heap = WASM_OVERHEAD_BYTES + 10e6;
     const plans = await client.planFormats(
       new Map([
         ['demo-quick', files],
-        ['demo-slow', blobs('public/models/demo-slow')],
+        ['demo-slow', folderBlobs('public/models/demo-slow')],
       ]),
       'wasm',
       { tokenBudget: 256, wasmHeapBytes: heap },
