@@ -12,33 +12,12 @@ import { emitRecipe, exportRecipe, parseRecipe } from '../../src/core/recipe/par
 import type { Recipe } from '../../src/core/recipe/types';
 import { DEFAULT_SENS_CHOICES, sensCoefficients } from '../../src/core/sens/coefficients';
 import { compileSens, layerCoefficients, sensExportNotes } from '../../src/core/sens/compile';
-import { SENS_STATS_FORMAT, type SensStats, SensStatsError } from '../../src/core/sens/stats';
+import { SensStatsError } from '../../src/core/sens/stats';
 import { tinyCheckpoint } from '../helpers/checkpoints';
+import { toySensStats } from '../helpers/sens-stats';
 
-const GROUPS = ['model.layers.0', 'model.layers.1', 'model.embed_tokens', 'model.norm', 'lm_head'];
-function stats(model: string, values: number[], distances: Record<string, number>): SensStats {
-  return {
-    format: SENS_STATS_FORMAT,
-    version: 1,
-    model,
-    architecture: { layers: 2, hidden: 8, vocab: 16 },
-    calibration: {
-      set: 'toy',
-      text: 'reference',
-      answers: 'short',
-      samples: 1,
-      tokens: 3,
-      targets: 2,
-      seed: 1,
-      maxTokens: null,
-    },
-    readings: {},
-    samples: [{ ids: [1, 2, 3], targets: [1, 2] }],
-    tensors: {},
-    layers: Object.fromEntries(GROUPS.map((g, i) => [g, { elementwise: values[i]!, tensorwise: values[i]! + i }])),
-    logitDistances: distances,
-  };
-}
+const stats = (model: string, values: number[], distances: Record<string, number>) =>
+  toySensStats(model, { layers: 2, hidden: 8, vocab: 16 }, values, distances, (v, i) => v + i);
 const STATS = new Map([
   ['slow.json', stats('slow', [4, 1, 20, 0.5, 9], { quick: 3 })],
   ['quick.json', stats('quick', [1, 3, 5, 0.2, 12], { slow: 7 })],

@@ -11,41 +11,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeToF32 } from '../../src/core/dtype';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
 import { DEFAULT_SENS_CHOICES, type SensInput, sensCoefficients } from '../../src/core/sens/coefficients';
-import { SENS_STATS_FORMAT, type SensStats, sensGroup } from '../../src/core/sens/stats';
+import { sensGroup } from '../../src/core/sens/stats';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { writeTinyModel } from '../helpers/checkpoints';
+import { sensGroups, toySensStats } from '../helpers/sens-stats';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/merge-lab.mjs');
 const dir = mkdtempSync(path.join(tmpdir(), 'sens-merge-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SHAPE = { hidden: 8, intermediate: 12, vocab: 16, layers: 3 };
-const GROUPS = ['model.layers.0', 'model.layers.1', 'model.layers.2', 'model.embed_tokens', 'model.norm', 'lm_head'];
-
-function stats(model: string, layerValues: number[], distances: Record<string, number>): SensStats {
-  const layers = Object.fromEntries(GROUPS.map((g, i) => [g, { elementwise: layerValues[i]!, tensorwise: 1 + i }]));
-  return {
-    format: SENS_STATS_FORMAT,
-    version: 1,
-    model,
-    architecture: { layers: 3, hidden: 8, vocab: 16 },
-    calibration: {
-      set: 'toy',
-      text: 'reference',
-      answers: 'short',
-      samples: 1,
-      tokens: 3,
-      targets: 2,
-      seed: 1,
-      maxTokens: null,
-    },
-    readings: {},
-    samples: [{ ids: [1, 2, 3], targets: [1, 2] }],
-    tensors: {},
-    layers,
-    logitDistances: distances,
-  };
-}
+const GROUPS = sensGroups(SHAPE.layers);
+const stats = (model: string, layerValues: number[], distances: Record<string, number>) =>
+  toySensStats(model, SHAPE, layerValues, distances);
 
 // R (System 2, "slow") calibrated on short answers, S (System 1, the base) on long ones.
 const S_R = [4, 1, 2, 30, 0.5, 9];
