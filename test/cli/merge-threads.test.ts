@@ -4,8 +4,6 @@
  * errors keep their class, code, file and tensor; a failed or cancelled merge leaves no output.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -20,11 +18,12 @@ import { errorRecord, rebuildError } from '../../src/core/merge/parallel/protoco
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { FsModelFolder } from '../../src/node/fs-folder';
 import { nodeTensorWorkers } from '../../src/node/merge-threads';
-import { tinyCheckpoint, tinyModelFiles, writeTinyModel } from '../helpers/checkpoints';
+import { tinyCheckpoint, tinyModelFiles } from '../helpers/checkpoints';
 import { runMerge, valuesCheckpoint } from '../helpers/merge-harness';
 import { ALL_METHOD_RECIPES, firstDifference } from '../helpers/backend-identity';
 import { createMergeWorkerApi } from '../../src/workers/merge.worker';
 import { interceptShardReads } from '../helpers/shard-reads';
+import { folderFiles, tiesOnDisk } from '../helpers/ties-on-disk';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/merge-lab.mjs');
@@ -184,14 +183,8 @@ describe('errors and cancel on worker threads', () => {
 });
 
 describe('merge-lab merge --threads', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-threads-'));
-  writeTinyModel(path.join(dir, 'base'), { seed: 1, dtype: 'BF16', shards: 2, ...SHAPE });
-  writeTinyModel(path.join(dir, 'a'), { seed: 2, dtype: 'BF16', like: { seed: 1, scale: 0.05 }, ...SHAPE });
-  writeTinyModel(path.join(dir, 'b'), { seed: 3, dtype: 'BF16', like: { seed: 1, scale: 0.08 }, ...SHAPE });
-  const recipe = path.join(dir, 'ties.yml');
-  writeFileSync(recipe, ALL_METHOD_RECIPES.ties!);
-  const files = (out: string) =>
-    new Map(readdirSync(out).map((f) => [f, new Uint8Array(readFileSync(path.join(out, f)))]));
+  const { dir, recipe } = tiesOnDisk('merge-lab-threads-', SHAPE);
+  const files = folderFiles;
 
   it('--threads 3 = --threads 1 = --backend cpu-reference, file for file', async () => {
     const outs: Record<string, string> = {};

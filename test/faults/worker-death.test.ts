@@ -7,8 +7,7 @@
  * (fixtures/kill-merge-thread.mjs).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -21,8 +20,9 @@ import type { TensorWorkerPool } from '../../src/core/merge/parallel/protocol';
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { nodeTensorWorkers } from '../../src/node/merge-threads';
 import { ALL_METHOD_RECIPES, firstDifference } from '../helpers/backend-identity';
-import { tinyCheckpoint, writeTinyModel } from '../helpers/checkpoints';
+import { tinyCheckpoint } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
+import { folderFiles, tiesOnDisk } from '../helpers/ties-on-disk';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/merge-lab.mjs');
@@ -95,14 +95,8 @@ describe('a merge thread that dies', () => {
 });
 
 describe('merge-lab merge --threads 3 with a thread terminated mid-merge', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-thread-death-'));
-  writeTinyModel(path.join(dir, 'base'), { seed: 1, dtype: 'BF16', shards: 2, ...SHAPE });
-  writeTinyModel(path.join(dir, 'a'), { seed: 2, dtype: 'BF16', like: { seed: 1, scale: 0.05 }, ...SHAPE });
-  writeTinyModel(path.join(dir, 'b'), { seed: 3, dtype: 'BF16', like: { seed: 1, scale: 0.08 }, ...SHAPE });
-  const recipe = path.join(dir, 'ties.yml');
-  writeFileSync(recipe, ALL_METHOD_RECIPES.ties!);
-  const files = (out: string) =>
-    new Map(readdirSync(out).map((f) => [f, new Uint8Array(readFileSync(path.join(out, f)))]));
+  const { dir, recipe } = tiesOnDisk('merge-lab-thread-death-', SHAPE);
+  const files = folderFiles;
   const killing = (times: number) => ({
     env: { ...process.env, KILL_MERGE_THREAD_TENSOR: VICTIM, KILL_MERGE_THREAD_TIMES: String(times) },
   });
