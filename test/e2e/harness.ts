@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { type PreviewServer, build, preview } from 'vite';
 import { afterAll, afterEach, beforeEach, expect } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/dev-page';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export { CHROMIUM } from '../helpers/dev-page';
 
 export interface Lab {
   url: string;
@@ -43,16 +44,7 @@ export async function openPage(
   const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'merge-lab-chrome-')), {
     executablePath: CHROMIUM,
     viewport,
-    args: [
-      '--no-sandbox',
-      '--enable-unsafe-webgpu',
-      '--enable-features=Vulkan',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
+    args: [...CHROMIUM_ARGS, '--enable-features=Vulkan'],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const requests: string[] = [];

@@ -5,19 +5,13 @@
  * (bf16, GQA, tied head) and both demo models (f32, GQA, q/k/v biases, untied head) against their
  * PyTorch goldens, as in Node (sens-pass.test.ts). Fails when Chromium is not installed.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
-import { type ViteDevServer, createServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SensGolden } from '../../tools/sens/make-goldens';
 import { writeRandomQwen } from '../../tools/random-qwen';
 import { expectGoldenParity } from './sens-golden';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!existsSync(CHROMIUM))
-  throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/test.sh does)`);
+import { useDevPage } from '../helpers/dev-page';
 
 interface PageResult {
   adapter: string;
@@ -30,45 +24,14 @@ interface PageResult {
 }
 
 describe('Sens-Merging backward pass on WebGPU in Chromium', () => {
-  let server: ViteDevServer;
-  let context: BrowserContext;
-  let base: string;
-  const tmp = mkdtempSync(path.join(tmpdir(), 'sens-chromium-'));
-  beforeAll(async () => {
-    server = await createServer({
-      logLevel: 'warn',
-      server: { port: 0, host: '127.0.0.1' },
-      optimizeDeps: { entries: ['test/gpu/sens-browser/index.html'] },
-      cacheDir: 'node_modules/.vite-sens-test',
-    });
-    await server.listen();
-    const a = server.httpServer!.address();
-    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 5173}`;
-    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--enable-unsafe-webgpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
-  }, 300_000);
-  afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  const dev = useDevPage('test/gpu/sens-browser/index.html', 'node_modules/.vite-sens-test');
 
   async function run(name: string, model: Record<string, string> | string): Promise<void> {
     const golden = JSON.parse(readFileSync(`test/golden/sens-${name}.json`, 'utf8')) as SensGolden;
-    const page = await context.newPage();
+    const page = await dev.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/test/gpu/sens-browser/index.html`);
+    await page.goto(`${dev.base}/test/gpu/sens-browser/index.html`);
     await page.waitForFunction(() => document.getElementById('out')?.textContent === 'ready', undefined, {
       timeout: 120_000,
     });
@@ -92,7 +55,7 @@ describe('Sens-Merging backward pass on WebGPU in Chromium', () => {
   it('hd128 (bf16, GQA, tied head): PyTorch parity on SwiftShader', { timeout: 600_000 }, async () => {
     const golden = JSON.parse(readFileSync('test/golden/sens-hd128.json', 'utf8')) as SensGolden;
     if (!('randomQwen' in golden.source)) throw new Error('sens-hd128.json: expected a generated checkpoint');
-    const dir = path.join(tmp, 'hd128');
+    const dir = path.join(dev.tmp, 'hd128');
     await writeRandomQwen(dir, golden.source.randomQwen);
     await run(
       'hd128',

@@ -5,20 +5,13 @@
  * text streamed while it was generated; and batched evaluation in the worker (batch 3 against batch
  * 1 on SwiftShader's WebGPU; the wasm EP's is test/e2e/batch.e2e.test.ts). Fails when Chromium is not installed.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
-import { type ViteDevServer, createServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { completionModel } from '../../src/infer/completion';
 import { ChatModel } from '../../src/infer/engine';
 import { nodeRuntimeAdapter } from '../../src/node/ort-adapter';
 import { FsModelFolder } from '../../src/node/fs-folder';
+import { useDevPage } from '../helpers/dev-page';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!existsSync(CHROMIUM))
-  throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (scripts/test.sh does)`);
 /** What test/infer/browser/main.ts leaves on the page. */
 type EvalPage = Window & {
   __evalResult?: { ep: { ep: string }; text: string; tokens: number; streamed: string; error: unknown };
@@ -34,34 +27,9 @@ type BatchPage = EvalPage & {
 const PROMPT = 'Tom has 47 coins. #1 He finds 42. How many coins does he have now?';
 
 describe('evaluation worker in Chromium', () => {
-  let server: ViteDevServer;
-  let context: BrowserContext;
-  let base: string;
+  const dev = useDevPage('test/infer/browser/index.html', 'node_modules/.vite-infer-test');
   let expected: { text: string; tokens: number };
   beforeAll(async () => {
-    // The page's imports are crawled at start-up, so Vite never discovers a dependency late and
-    // reloads the page mid-run.
-    server = await createServer({
-      logLevel: 'warn',
-      server: { port: 0, host: '127.0.0.1' },
-      optimizeDeps: { entries: ['test/infer/browser/index.html'] },
-      cacheDir: 'node_modules/.vite-infer-test',
-    });
-    await server.listen();
-    const a = server.httpServer!.address();
-    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 5173}`;
-    context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'merge-lab-infer-')), {
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--enable-unsafe-webgpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
     const local = await ChatModel.load(new FsModelFolder('public/models/demo-base'), {
       ep: 'wasm',
       adapter: nodeRuntimeAdapter(),
@@ -70,19 +38,14 @@ describe('evaluation worker in Chromium', () => {
     expected = { text: answer.text, tokens: answer.tokens };
     await local.release();
   }, 300_000);
-  afterAll(async () => {
-    await context?.close();
-    await server?.close();
-  });
-
   it.each(['wasm', 'webgpu'])(
     '%s EP: the same greedy answer as Node, streamed as it was generated',
     { timeout: 300_000 },
     async (ep) => {
-      const page = await context.newPage();
+      const page = await dev.context.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`${base}/test/infer/browser/index.html?ep=${ep}&n=16`);
+      await page.goto(`${dev.base}/test/infer/browser/index.html?ep=${ep}&n=16`);
       await page.waitForFunction(
         () => (window as EvalPage).__evalResult || (window as EvalPage).__evalError,
         undefined,
@@ -116,10 +79,10 @@ describe('evaluation worker in Chromium', () => {
     '%s EP: batch 3 in the worker answers 6 problems as batch 1, several streaming at once',
     { timeout: 600_000 },
     async (ep) => {
-      const page = await context.newPage();
+      const page = await dev.context.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`${base}/test/infer/browser/index.html?ep=${ep}&batch=3&problems=6&n=24`);
+      await page.goto(`${dev.base}/test/infer/browser/index.html?ep=${ep}&batch=3&problems=6&n=24`);
       await page.waitForFunction(
         () => (window as BatchPage).__batchResult || (window as BatchPage).__evalError,
         undefined,
