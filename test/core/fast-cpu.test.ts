@@ -19,6 +19,7 @@ import { FsModelFolder } from '../../src/node/fs-folder';
 import { tinyCheckpoint } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
 import { ALL_METHOD_RECIPES, firstDifference } from '../helpers/backend-identity';
+import { SENS_METHOD } from '../../src/core/sens/settings';
 
 /** f32 bit patterns that reach every branch of the 16-bit encoders, plus random ones. */
 function edgeAndRandomBits(count: number): Uint32Array {
@@ -134,7 +135,7 @@ async function expectSameOutput(recipe: string, models: () => Promise<Checkpoint
 describe('whole merges: fast CPU backend = reference, byte for byte', () => {
   // sens_merging never reaches a backend: it compiles to task_arithmetic first (src/core/sens/compile.ts),
   // and test/sens/sens-block.test.ts checks those bytes.
-  const methods = Object.keys(METHODS).filter((m) => m !== 'sens_merging');
+  const methods = Object.keys(METHODS).filter((m) => m !== SENS_METHOD);
   it('has a recipe for every method in the registry', () => {
     expect(methods.filter((m) => !ALL_METHOD_RECIPES[m])).toEqual([]);
   });

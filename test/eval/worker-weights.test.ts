@@ -69,13 +69,9 @@ describe('evaluation worker: cached, forced and planned loads', () => {
 
   it('packs q4 once into the cache, and the next load reuses it with the same answers', async () => {
     const progress: LoadProgress[] = [];
-    await cached.load(
-      'q4',
-      folderBlobs(QUICK),
-      'wasm',
-      { weights: 'q4' },
-      { onProgress: (p) => void progress.push(p) },
-    );
+    const loadQ4 = () =>
+      cached.load('q4', folderBlobs(QUICK), 'wasm', { weights: 'q4' }, { onProgress: (p) => void progress.push(p) });
+    await loadQ4();
     expect(await cached.loadedFormat('q4')).toMatchObject({ weights: 'packed', cached: true, warnings: [] });
     expect([...store.entries.keys()]).toEqual([`${await checkpointKey(QUICK)}.q4-32`]);
     await expect.poll(() => progress.some((p) => p.stage === 'packing' && p.done === p.total)).toBe(true);
@@ -84,13 +80,7 @@ describe('evaluation worker: cached, forced and planned loads', () => {
     const first = await answers(cached, 'q4');
 
     progress.length = 0;
-    await cached.load(
-      'q4',
-      folderBlobs(QUICK),
-      'wasm',
-      { weights: 'q4' },
-      { onProgress: (p) => void progress.push(p) },
-    );
+    await loadQ4();
     expect(await cached.loadedFormat('q4')).toMatchObject({ weights: 'cache', format: 'q4', blockSize: 32 });
     expect(await answers(cached, 'q4')).toEqual(first);
     await new Promise((r) => setTimeout(r, 50));

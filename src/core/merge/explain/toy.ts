@@ -19,6 +19,7 @@ import type { SpectrumDiagnostics, TensorDiagnostics } from '../diagnostics';
 import { merge } from '../execute';
 import { METHODS, type MethodSpec } from '../methods/registry';
 import { type MergePlan, type PlannedInput, planMerge } from '../plan';
+import { SENS_METHOD } from '../../sens/settings';
 
 /** The toy base θ₀ (a 2×4 weight, row-major). */
 export const TOY_BASE = [0.2, -0.1, 0.5, 0.3, -0.4, 0.1, 0.6, -0.2] as const;
@@ -119,7 +120,7 @@ async function tensorToy(recipe: Recipe, spec: MethodSpec) {
     tensors.set(name, spec.family === 'linear' && k === 0 ? Float32Array.from(TOY_BASE) : fineTune(k));
     if (!real) notes.push(`θ_${name} stands in for a model the recipe does not name (the method merges ${count}).`);
     const own = real ? { model: name, parameters: real.parameters } : standIn(given[0], name);
-    const needsWeight = recipe.mergeMethod === 'sens_merging' && own.parameters.weight === undefined;
+    const needsWeight = recipe.mergeMethod === SENS_METHOD && own.parameters.weight === undefined;
     toyModels.push(needsWeight ? { ...own, parameters: { ...own.parameters, weight: 1 } } : own);
   }
   if (given.length > count)
@@ -127,7 +128,7 @@ async function tensorToy(recipe: Recipe, spec: MethodSpec) {
       `The toy merges the first ${count} of the recipe's ${given.length} models: ${spec.name} merges ${count}.`,
     );
   const baseEntry = withBase ? recipe.models.find((m) => m.model === recipe.baseModel) : undefined;
-  const sensMethod = recipe.mergeMethod === 'sens_merging';
+  const sensMethod = recipe.mergeMethod === SENS_METHOD;
   if (sensMethod || recipe.sens)
     notes.push(
       'Sens-Merging’s per-layer weights come from sensitivity statistics the toy does not have: the toy merges with the weights as set (what the sens block compiles to, with each w_t^l = 1).',
