@@ -41,7 +41,8 @@ export async function openPage(
 ): Promise<Omit<Lab, 'close'> & { close(): Promise<void> }> {
   if (!existsSync(CHROMIUM))
     throw new Error(`Chromium not found at ${CHROMIUM} (scripts/test.sh installs Debian's chromium)`);
-  const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'merge-lab-chrome-')), {
+  const profile = mkdtempSync(path.join(tmpdir(), 'merge-lab-chrome-'));
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     viewport,
     args: [...CHROMIUM_ARGS, '--enable-features=Vulkan'],
@@ -53,7 +54,12 @@ export async function openPage(
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(e.message));
   await page.goto(url);
-  return { url, context, page, requests, consoleErrors, close: () => context.close() };
+  // The profile holds OPFS (a merged model can be gigabytes): removed with the browser.
+  const close = async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { url, context, page, requests, consoleErrors, close };
 }
 
 export async function openLab(): Promise<Lab> {
