@@ -18,6 +18,11 @@ npx svelte-check --tsconfig tsconfig.json --threshold error --output machine >/d
 
 echo "== tests" >&2
 mkdir -p .cache
+# Every temporary folder the tests make (checkpoints, merges, browser profiles) goes under one
+# folder that is removed at the end, whatever a test left behind.
+TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/merge-lab-tests-XXXXXX")"
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest.json || status=$?
 # A closing line any CI can read.
