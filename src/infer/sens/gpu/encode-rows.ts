@@ -118,49 +118,36 @@ export function attentionBackward(
   });
 }
 
-/** Folds one head chunk's logits z [rows, width] (vocabulary ids first …) into the running log-sum-exp. */
-export function lseUpdate(
-  r: SensRun,
-  op: GpuOp,
-  z: Buf,
-  labels: Buf,
-  stats: Buf,
-  rowCount: number,
-  width: number,
-  first: number,
-) {
+interface HeadChunk {
+  labels: Buf;
+  stats: Buf;
+  /** Logits of `width` vocabulary ids from `first` ([rows, width]); unused by lse_final. */
+  z: Buf;
+  rows: number;
+  width: number;
+  first: number;
+}
+
+/** One step of the streamed cross-entropy (sens-head.wgsl), one thread per row or per logit. */
+function headStep(op: GpuOp, entry: 'lse_update' | 'lse_final' | 'dlogits', c: HeadChunk, perLogit: boolean) {
   op.dispatch('sens-head', {
-    entry: 'lse_update',
-    uniforms: { rows: rowCount, width, first, scale: 1 },
-    bind: { labels, z, stats },
-    workgroups: Math.ceil(rowCount / 64),
+    entry,
+    uniforms: { rows: c.rows, width: c.width, first: c.first, scale: entry === 'dlogits' ? 1 / c.rows : 1 },
+    bind: { labels: c.labels, z: c.z, stats: c.stats },
+    workgroups: perLogit ? Math.ceil((c.rows * c.width) / 256) : Math.ceil(c.rows / 64),
   });
 }
 
-export function lseFinal(r: SensRun, op: GpuOp, labels: Buf, stats: Buf, rowCount: number) {
-  op.dispatch('sens-head', {
-    entry: 'lse_final',
-    uniforms: { rows: rowCount, width: 0, first: 0, scale: 1 },
-    bind: { labels, z: r.spare[0], stats },
-    workgroups: Math.ceil(rowCount / 64),
-  });
+/** Folds one head chunk's logits z [rows, width] (vocabulary ids first …) into the running log-sum-exp. */
+export function lseUpdate(op: GpuOp, z: Buf, labels: Buf, stats: Buf, rows: number, width: number, first: number) {
+  headStep(op, 'lse_update', { labels, stats, z, rows, width, first }, false);
+}
+
+export function lseFinal(r: SensRun, op: GpuOp, labels: Buf, stats: Buf, rows: number) {
+  headStep(op, 'lse_final', { labels, stats, z: r.spare[0], rows, width: 0, first: 0 }, false);
 }
 
 /** z ← dL/dz = (softmax(z) − onehot)/rows, in place. */
-export function dLogits(
-  r: SensRun,
-  op: GpuOp,
-  z: Buf,
-  labels: Buf,
-  stats: Buf,
-  rowCount: number,
-  width: number,
-  first: number,
-) {
-  op.dispatch('sens-head', {
-    entry: 'dlogits',
-    uniforms: { rows: rowCount, width, first, scale: 1 / rowCount },
-    bind: { labels, z, stats },
-    workgroups: Math.ceil((rowCount * width) / 256),
-  });
+export function dLogits(op: GpuOp, z: Buf, labels: Buf, stats: Buf, rows: number, width: number, first: number) {
+  headStep(op, 'dlogits', { labels, stats, z, rows, width, first }, true);
 }

@@ -57,7 +57,7 @@ export async function headLoss(
       const op = r.gpu.ctx.begin('sens:head-loss');
       const z = r.gpu.temp(op, rows * count, 'sens:logits');
       linear(r, op, hs, w, z, rows, d, count);
-      lseUpdate(r, op, z, labels, stats, rows, count, first);
+      lseUpdate(op, z, labels, stats, rows, count, first);
       await r.gpu.submit(op);
     },
     signal,
@@ -95,7 +95,7 @@ export async function headBackward(
       const op = r.gpu.ctx.begin('sens:head-backward');
       const dz = r.gpu.temp(op, rows * count, 'sens:dlogits');
       linear(r, op, hs, w, dz, rows, d, count);
-      dLogits(r, op, dz, labels, stats, rows, count, first);
+      dLogits(op, dz, labels, stats, rows, count, first);
       const next = r.gpu.alloc(rows * d, 'sens:dhs');
       inputGrad(r, op, dz, w, next, rows, d, count, dHs);
       const kept = tied
