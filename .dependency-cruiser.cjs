@@ -26,7 +26,7 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/ui/' },
       to: {
-        path: `${ENGINE_RUNTIME}|^src/workers/[^/]+\\.worker\\.ts$|^src/core/merge/(execute|plan|cpu-backend)\\.ts$`,
+        path: `${ENGINE_RUNTIME}|^src/workers/[^/]+\\.worker\\.ts$|^src/core/merge/(execute|plan|cpu-backend|explain/explain)\\.ts$`,
         dependencyTypesNot: ['type-only'],
       },
     },

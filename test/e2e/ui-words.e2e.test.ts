@@ -62,6 +62,8 @@ describe('the words of the lab', () => {
     await page.selectOption('[data-testid=method]', 'della');
     const della = await toyOf(page, 'della');
     expect(della).toHaveLength(8);
+    // The toy merge runs in the explain worker, not on the page's main thread.
+    expect(page.workers().map((w) => w.url())).toContainEqual(expect.stringMatching(/explain\.worker/));
     expect(await explainer.locator('th', { hasText: /^keep p/ }).count()).toBeGreaterThan(0);
     expect(await explainer.locator('td.dropped').count()).toBeGreaterThan(0);
     await setNumber(page, 'epsilon (ε)', 0.05);
