@@ -75,6 +75,11 @@ const RECIPES: Record<string, string> = {
     'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.6, density: 0}}, {model: b, parameters: {weight: 0.5, density: 1}}]',
   'ties, negative weights':
     'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: -0.6, density: 0.4}}, {model: b, parameters: {weight: -0.5, density: 0.3}}]',
+  // Weights whose disjoint-mean divisors are powers of two: the merge multiplies by exact reciprocals.
+  'ties, weights 0.5':
+    'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.5, density: 0.3}}, {model: b, parameters: {weight: 0.5, density: 0.65}}]',
+  'ties, unnormalized':
+    'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.7, density: 0.45}}, {model: b, parameters: {weight: 0.3, density: 0.25}}]\nparameters: {normalize: false, lambda: 1.3}',
   'ties, one model':
     'merge_method: ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.8, density: 0.35}}]',
   breadcrumbs:

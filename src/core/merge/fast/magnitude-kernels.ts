@@ -41,10 +41,10 @@ export interface BandState {
 }
 
 /** Elements per block of the merge loops: every array a block touches stays in L1. */
-const BLOCK = 4096;
+export const BLOCK = 4096;
 
 /** bits[i] ← bits[i] where the band keeps |x|, else +0, for i in [from, to), counting ties off. */
-function maskBand(bits: Int32Array, band: BandState, from: number, to: number): void {
+export function maskBand(bits: Int32Array, band: BandState, from: number, to: number): void {
   const { lo, hi } = band;
   let { loLeft, hiLeft } = band;
   for (let i = from; i < to; i++) {
@@ -88,17 +88,26 @@ export interface TiesPair {
 }
 
 /**
+ * The disjoint mean's divisor for each agreement `agree0 | agree1 << 1` (1 where none agree, all 1
+ * without normalize), and their reciprocals when every divisor is a power of two: then sum · (1/d)
+ * is the same real number as sum / d, so rounds to the same bits, and a multiply is much cheaper.
+ */
+export interface PairDivisors {
+  readonly divisors: Float64Array;
+  readonly reciprocals: Float64Array | undefined;
+}
+
+/**
  * out = θ₀ + λ · disjointMean(x, electSign(x)) over [from, to) for two models, where
- * x_t = f32(w_t · band_t(δ_t)) (no band: δ_t kept whole). `divisors[agree0 | agree1 << 1]`: the disjoint mean's divisor for
- * each agreement (1 where none agree, all 1 without normalize). Block by block: the trim as an
- * integer mask loop per model (dropped values become +0, as the reference's), then one float loop
+ * x_t = f32(w_t · band_t(δ_t)) (no band: δ_t kept whole). Block by block: the trim as an integer
+ * mask loop per model (dropped values become +0, as the reference's), then one float loop
  * (measured: twice as fast as one loop that multiplies by the 0/1 keep factors). Overwrites d0, d1.
  */
 export function tiesPair(
   p: TiesPair,
   band0: BandState | undefined,
   band1: BandState | undefined,
-  divisors: Float64Array,
+  divisors: PairDivisors,
   base: Float32Array,
   lambda: number,
   out: Float32Array,
@@ -109,17 +118,33 @@ export function tiesPair(
     const e = Math.min(to, s + BLOCK);
     if (band0) maskBand(p.b0, band0, s, e);
     if (band1) maskBand(p.b1, band1, s, e);
-    combinePair(p.d0, p.d1, f(p.w0), f(p.w1), divisors, base, f(lambda), out, s, e);
+    combinePair(p, divisors, base, lambda, out, s, e);
   }
 }
 
-/** tiesPair's arithmetic on trimmed δ: agreement as 0/1 integers, so nothing branches on data. */
-function combinePair(
+/** tiesPair's arithmetic on trimmed δ over [from, to): out only (d0, d1 are read). */
+export function combinePair(
+  p: TiesPair,
+  divisors: PairDivisors,
+  base: Float32Array,
+  lambda: number,
+  out: Float32Array,
+  from: number,
+  to: number,
+): void {
+  if (divisors.reciprocals)
+    combineScaled(p.d0, p.d1, f(p.w0), f(p.w1), divisors.reciprocals, true, base, f(lambda), out, from, to);
+  else combineScaled(p.d0, p.d1, f(p.w0), f(p.w1), divisors.divisors, false, base, f(lambda), out, from, to);
+}
+
+/** combinePair's loop: agreement as 0/1 integers, so nothing branches on data; `multiply`: scales are reciprocals. */
+function combineScaled(
   d0: Float32Array,
   d1: Float32Array,
   w0: number,
   w1: number,
-  divisors: Float64Array,
+  scales: Float64Array,
+  multiply: boolean,
   base: Float32Array,
   lam: number,
   out: Float32Array,
@@ -135,9 +160,12 @@ function combinePair(
     const a0 = (pos & +(x > 0)) | (neg & +(x < 0));
     const a1 = (pos & +(y > 0)) | (neg & +(y < 0));
     // The sum of the agreeing values: x·a + y·b is exact when both are finite (+0 turns −0 into
-    // the reference's +0); an infinite or NaN value takes the reference's branches.
-    const sum = x - x + (y - y) === 0 ? f(x * a0 + y * a1) + 0 : agreeingSum(x, y, a0, a1);
-    out[i] = f(base[i]! + f(lam * f(sum / divisors[a0 | (a1 << 1)]!)));
+    // the reference's +0); it is NaN exactly when an infinite or NaN value is not agreeing (∞·0),
+    // or a NaN is: then the reference's branches.
+    let sum = f(x * a0 + y * a1) + 0;
+    if (sum !== sum) sum = agreeingSum(x, y, a0, a1);
+    const scale = scales[a0 | (a1 << 1)]!;
+    out[i] = f(base[i]! + f(lam * f(multiply ? sum * scale : sum / scale)));
   }
 }
 
@@ -150,10 +178,17 @@ function agreeingSum(x: number, y: number, a0: number, a1: number): number {
 }
 
 /** The divisors tiesPair picks from: Σ of the agreeing weights in f32 (1 for none), or all 1. */
-export function pairDivisors(w0: number, w1: number, normalize: boolean): Float64Array {
-  if (!normalize) return new Float64Array([1, 1, 1, 1]);
+export function pairDivisors(w0: number, w1: number, normalize: boolean): PairDivisors {
   const nonzero = (v: number) => (v === 0 ? 1 : v);
-  return new Float64Array([1, nonzero(f(w0)), nonzero(f(w1)), nonzero(f(f(w0) + f(w1)))]);
+  const ds = normalize ? [1, nonzero(f(w0)), nonzero(f(w1)), nonzero(f(f(w0) + f(w1)))] : [1, 1, 1, 1];
+  const divisors = new Float64Array(ds);
+  return { divisors, reciprocals: ds.every(isPowerOfTwo) ? new Float64Array(ds.map((d) => 1 / d)) : undefined };
+}
+
+/** ±2^k for a finite f32 (its mantissa bits all zero, a normal exponent): 1/x is then exact. */
+function isPowerOfTwo(x: number): boolean {
+  const bits = new Int32Array(new Float32Array([x]).buffer)[0]! & 0x7fffffff;
+  return (bits & 0x7fffff) === 0 && bits >= 0x00800000 && bits < 0x7f000000;
 }
 
 // xs: K × [n] weighted trimmed task vectors   ws: [K]   base, out: [n]

@@ -20,7 +20,17 @@ import { bitsToF32 } from '../select';
 import type { TensorJob } from '../tensor-job';
 import { FastCpuBackend, type FastTensor } from './fast-cpu-backend';
 import { deltaInto } from './kernels';
-import { type Band, type Query, type TaskVectorPass, bitsOf, selectCuts } from './magnitude-cuts';
+import {
+  type Band,
+  type Cut,
+  EMPTY_CUT,
+  FULL_CUT,
+  type Query,
+  type TaskVectorPass,
+  bitsOf,
+  selectCuts,
+} from './magnitude-cuts';
+import { type PairBand, deferredBand, tiesPairDeferred } from './magnitude-deferred';
 import {
   type BandState,
   baseSumInto,
@@ -30,7 +40,7 @@ import {
   tiesPair,
   weightBand,
 } from './magnitude-kernels';
-import { countHigh } from './magnitude-select';
+import { HIGH_BUCKETS, bucketOfRank, countHigh } from './magnitude-select';
 
 /** Whether this tensor's merge can take the fast magnitude path. */
 export function fastMagnitudeApplies<T>(job: TensorJob<T>, spec: MethodSpec): boolean {
@@ -93,6 +103,8 @@ export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: Metho
   const be = job.backend as FastCpuBackend;
   const models = job.inputs.slice(1);
   const single = job.numChunks === 1;
+  if (single && models.length === 2 && spec.consensus === 'sign' && spec.sparsification === 'magnitude')
+    return mergeDeferred(job);
 
   // One chunk: every task vector computed once (with the first histogram), kept until the merge pass.
   let cached: Float32Array[] | undefined;
@@ -113,9 +125,7 @@ export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: Metho
 
   const bands = await chooseBands(job, spec, pass);
   // Ties at the cuts are counted off as the chunks go by, in index order.
-  const states: (BandState | undefined)[] = bands.map(
-    (b) => b && { lo: b.lo.bits, loLeft: b.lo.ties, hi: b.hi.bits, hiLeft: b.hi.ties },
-  );
+  const states: (BandState | undefined)[] = bands.map((b) => b && bandState(b.lo, b.hi));
   const diag = job.diagnose ? new TaskVectorDiagnostics<FastTensor>(models.length) : undefined;
   for (let c = 0; c < job.numChunks; c++) {
     const ins = await job.load(c);
@@ -159,13 +169,63 @@ async function chooseBands(
   return queries.map((q, t) => {
     if (!q) return undefined;
     const band = { lo: q.lo.cut!, hi: q.hi.cut! };
-    const hi = bitsToF32(band.hi.bits);
-    job.diagnostics.thresholds.push({
-      model: models[t]!.model,
-      lo: bitsToF32(band.lo.bits),
-      ...(hi !== Infinity ? { hi } : {}),
-    });
+    recordThreshold(job, models[t]!.model, band);
     return band;
+  });
+}
+
+/** A model's kept band in the tensor's diagnostics. */
+function recordThreshold(job: TensorJob<FastTensor>, model: string, band: Band): void {
+  const hi = bitsToF32(band.hi.bits);
+  job.diagnostics.thresholds.push({ model, lo: bitsToF32(band.lo.bits), ...(hi !== Infinity ? { hi } : {}) });
+}
+
+/** A counted cut as the merge pass applies it (ties counted off in index order). */
+const bandState = (lo: Cut, hi: Cut): BandState => ({ lo: lo.bits, loLeft: lo.ties, hi: hi.bits, hiLeft: hi.ties });
+
+/**
+ * TIES (magnitude, sign consensus) of two models on a one-chunk tensor: each δ computed once with
+ * its histogram, then one merge pass whose cuts are settled afterwards (magnitude-deferred.ts).
+ */
+async function mergeDeferred(job: TensorJob<FastTensor>): Promise<void> {
+  const be = job.backend as FastCpuBackend;
+  const models = job.inputs.slice(1);
+  const ranks = models.map((m) =>
+    m.params.density < 1 ? keptRanks('magnitude', job.numel, m.params.density, m.params.gamma).target : undefined,
+  );
+  const hists = ranks.map((k) => (k !== undefined && k > 0 ? new Uint32Array(HIGH_BUCKETS) : undefined));
+  const ins = await job.load(0);
+  const ds = deltasOf(be, ins, hists);
+  const cuts: (Cut | undefined)[] = [];
+  const bands = ranks.map((k, t): PairBand => {
+    if (k === undefined) return undefined;
+    const high = k > 0 ? bucketOfRank(hists[t]!, k) : undefined;
+    if (high) return deferredBand(high, hists[t]![high.bucket]!);
+    cuts[t] = k > 0 ? FULL_CUT : EMPTY_CUT;
+    return bandState(cuts[t], EMPTY_CUT);
+  }) as [PairBand, PairBand];
+  const diag = job.diagnose ? new TaskVectorDiagnostics<FastTensor>(2) : undefined;
+  if (diag)
+    await diag.add(
+      be,
+      ds.map((d) => be.tensorOf(d)),
+    );
+  const base = be.valuesOf(ins[0]!);
+  const out = be.scratch(base.length);
+  const [d0, d1] = ds as [Float32Array, Float32Array];
+  const pair = { d0, b0: bitsOf(d0), d1, b1: bitsOf(d1), w0: models[0]!.params.weight, w1: models[1]!.params.weight };
+  const { lambda, normalize } = job.global;
+  const settled = tiesPairDeferred(pair, bands, pairDivisors(pair.w0, pair.w1, normalize), base, lambda, out);
+  ds.forEach((d) => be.recycle(d));
+  models.forEach((m, t) => {
+    const lo = cuts[t] ?? settled[t];
+    if (lo) recordThreshold(job, m.model, { lo, hi: EMPTY_CUT });
+  });
+  await job.emit(be.tensorOf(out));
+  diag?.report(job, {
+    models: models.map((m) => m.model),
+    densities: models.map((m) => m.params.density),
+    trims: true,
   });
 }
 

@@ -1,0 +1,96 @@
+/**
+ * TIES on a one-chunk tensor without the selection's low-bit counting pass: the top-16-bit
+ * histogram (counted as δ is computed) already names the bucket where the k-th largest |δ| lies;
+ * the merge pass keeps that whole bucket provisionally and records its elements' indices (the
+ * histogram says how many: a few per thousand), then the exact cut is found among those alone,
+ * the ones it drops are zeroed, and only their outputs are merged again. The result is the
+ * counted path's (magnitude-cuts.ts then maskBand) bit for bit: the same kept set, ties at the
+ * cut kept lowest index first (the recorded indices are in index order).
+ */
+// bits: [n] Int32 view of δ_t (trimmed in place)   list: [hist[bucket]] indices in the bucket
+import type { Cut } from './magnitude-cuts';
+import { type BandState, BLOCK, type PairDivisors, type TiesPair, combinePair, maskBand } from './magnitude-kernels';
+import { type BucketRank, INF_BITS, LOW_BUCKETS, exactOfRank } from './magnitude-select';
+
+const LOW_SHIFT = 15;
+
+/** A model's trim while its cut is known only to its high bucket. */
+export interface DeferredBand {
+  readonly high: BucketRank;
+  /** Indices of the elements in the bucket, in index order; `count` filled so far. */
+  readonly list: Int32Array;
+  count: number;
+}
+
+/** A deferred band for rank `high`, the bucket holding `inBucket` counted elements. */
+export function deferredBand(high: BucketRank, inBucket: number): DeferredBand {
+  return { high, list: new Int32Array(inBucket), count: 0 };
+}
+
+/** bits[i] ← bits[i] where |x| is in the cut's bucket or above (NaNs dropped), else +0; records the bucket's indices. */
+function maskProvisional(bits: Int32Array, band: DeferredBand, from: number, to: number): void {
+  const bucket = band.high.bucket;
+  const start = bucket << LOW_SHIFT;
+  const list = band.list;
+  let count = band.count;
+  for (let i = from; i < to; i++) {
+    const b = bits[i]!;
+    const a = b & 0x7fffffff;
+    const keep = +(a >= start) & +(a <= INF_BITS);
+    bits[i] = b & -keep;
+    if (a >>> LOW_SHIFT === bucket && keep) list[count++] = i;
+  }
+  band.count = count;
+}
+
+/** The exact cut from the recorded elements; zeroes the ones it drops and returns their indices. */
+function resolve(bits: Int32Array, band: DeferredBand): { cut: Cut; dropped: Int32Array } {
+  const { list, count } = band;
+  const low = new Uint32Array(LOW_BUCKETS);
+  for (let j = 0; j < count; j++) low[bits[list[j]!]! & (LOW_BUCKETS - 1)]!++;
+  const exact = exactOfRank(band.high, low);
+  const cut = { bits: exact.bits, ties: exact.tieRank === exact.ties ? Infinity : exact.tieRank };
+  const dropped = new Int32Array(count);
+  let nd = 0;
+  let left = cut.ties;
+  for (let j = 0; j < count; j++) {
+    const i = list[j]!;
+    const a = bits[i]! & 0x7fffffff;
+    if (a > cut.bits || (a === cut.bits && left-- > 0)) continue;
+    bits[i] = 0;
+    dropped[nd++] = i;
+  }
+  return { cut, dropped: dropped.subarray(0, nd) };
+}
+
+/** A model's trim in the deferred merge: counted cut, deferred cut, or none (kept whole). */
+export type PairBand = BandState | DeferredBand | undefined;
+const isDeferred = (b: PairBand): b is DeferredBand => b !== undefined && 'list' in b;
+
+/**
+ * out = θ₀ + λ · disjointMean(x, electSign(x)) for two models over a whole one-chunk tensor, as
+ * tiesPair, with deferred bands resolved after the pass. Returns each deferred band's exact cut.
+ */
+export function tiesPairDeferred(
+  p: TiesPair,
+  bands: readonly [PairBand, PairBand],
+  divisors: PairDivisors,
+  base: Float32Array,
+  lambda: number,
+  out: Float32Array,
+): (Cut | undefined)[] {
+  const views = [p.b0, p.b1];
+  const n = out.length;
+  for (let s = 0; s < n; s += BLOCK) {
+    const e = Math.min(n, s + BLOCK);
+    bands.forEach((band, t) => {
+      if (isDeferred(band)) maskProvisional(views[t]!, band, s, e);
+      else if (band) maskBand(views[t]!, band, s, e);
+    });
+    combinePair(p, divisors, base, lambda, out, s, e);
+  }
+  const resolved = bands.map((band, t) => (isDeferred(band) ? resolve(views[t]!, band) : undefined));
+  // Every output whose trim changed is merged again from the final trims.
+  for (const r of resolved) if (r) for (const i of r.dropped) combinePair(p, divisors, base, lambda, out, i, i + 1);
+  return resolved.map((r) => r?.cut);
+}
