@@ -4,8 +4,11 @@
  * (test/gpu). Simple element-wise kernels (delta, masks, AIM) share one method, `elementwise`,
  * driven by their descriptions; the rest (chained sums, histograms, dot, dtype codecs) have their own.
  *
- * Handles are 1-D f32 GPU buffers (GpuTensor). With `batchSubmits` (the default on hardware
- * adapters), operations are encoded into one open GpuOp (op.ts) that is submitted only when a result
+ * Handles are GpuTensors (gpu-tensor.ts): 1-D f32 GPU buffers, except that a loaded f16/bf16 chunk
+ * stays packed (its 16-bit words, half the bytes) until a kernel needs f32 values, and a weighted sum
+ * of packed tensors stays pending until it is used: `store` then reads the 16-bit inputs and writes
+ * the 16-bit result in one kernel (fused.ts): ~8 bytes moved per element of a 3-model TA, not ~44.
+ * With `batchSubmits` (the default on hardware adapters), operations are encoded into one open GpuOp (op.ts) that is submitted only when a result
  * must come back (store, dot, absHistogram), before the next upload, before work encoded elsewhere
  * (packQ4, sync), or when the buffers it holds grow past two chunks: a TA chunk is 3 submits and one
  * mapAsync. Without it, every operation is submitted as it is encoded, as before.
@@ -23,49 +26,23 @@ import type { HistogramPass } from '../core/kernels/abs-histogram';
 import type { Q4BlockSize, Q4Packed } from '../core/kernels/q4-pack';
 import type { ElementwiseKernel, Operands } from '../core/kernels/elementwise';
 import type { TensorBackend } from '../core/merge/backend';
-import type { PoolStats } from './buffer-pool';
-import { GpuContext, type GpuContextOptions } from './context';
+import type { WebGpuBackendOptions, WebGpuStats } from './backend-options';
+import { GpuContext } from './context';
 import { type AdapterReport, GpuError, acquireGpuDevice, isSoftwareAdapter } from './device';
 import { DOT_BLOCK, KERNELS, type KernelDescription, type KernelName } from './kernels';
 import { encodeDisjointMean, encodeWeightedSum, fourInputs } from './chained';
+import { FUSED_MAX_INPUTS, encodeDecode16, encodeEncode16, encodePackedSum } from './fused';
+import { BufferPins, GpuTensor } from './gpu-tensor';
 import { GpuLinalg } from './linalg';
 import { type ElementwiseArgs, GRANULE, type GpuOp, type Operand } from './op';
 import { type Q4PackOptions, type Q4Source, packQ4OnGpu } from './quantize';
 
-/** A 1-D f32 working tensor on the GPU: `length` elements at the start of `buffer`. */
-export interface GpuTensor {
-  readonly buffer: GPUBuffer;
-  readonly length: number;
-  released: boolean;
-}
+export { GpuTensor } from './gpu-tensor';
 
-export interface WebGpuBackendOptions extends GpuContextOptions {
-  /** Chunk size the executor should use (elements); default 6 Mi, capped by the buffer limit. */
-  maxChunkElements?: number;
-  /**
-   * Encode a chunk's operations into few submits (3 per TA chunk; one per operation otherwise, 5).
-   * Default: on a hardware adapter. On a software one (lavapipe, a CPU) one submit per operation
-   * measured 10-15% faster side by side, so it is the default there.
-   */
-  batchSubmits?: boolean;
-}
-
-export interface WebGpuStats {
-  storage: PoolStats;
-  readback: PoolStats;
-  uniform: PoolStats;
-  pipelinesCompiled: number;
-  submits: number;
-  dispatches: number;
-  /** Bytes written to the GPU / read back from it. */
-  uploadBytes: number;
-  readbackBytes: number;
-}
+export type { WebGpuBackendOptions, WebGpuStats } from './backend-options';
 
 // 6 Mi elements keeps a Qwen2.5-0.5B MLP weight (4.36 M) in one chunk, so TIES ranks it in memory.
 const DEFAULT_CHUNK_ELEMENTS = 6 * 2 ** 20;
-
-const buffers = (xs: readonly GpuTensor[]) => xs.map((x) => x.buffer);
 
 /** Released bytes an open op may hold back from the pool, in f32 chunks: bounds GPU (on lavapipe, host) memory. */
 const HELD_CHUNKS = 2;
@@ -79,6 +56,8 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   private open: GpuOp | undefined;
   private heldBytes = 0;
   private openHoldsUpload = false;
+  /** Buffers that pending sums still read. */
+  private readonly pins = new BufferPins();
   private readonly batchSubmits: boolean;
 
   private constructor(
@@ -108,7 +87,33 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   }
 
   private alloc(n: number, label: string): GpuTensor {
-    return { buffer: this.gpu.storage.acquire(Math.max(4, n * 4), label), length: n, released: false };
+    return new GpuTensor(n, this.gpu.storage.acquire(Math.max(4, n * 4), label));
+  }
+
+  /** x's f32 values: a packed tensor is decoded, a pending sum computed (into the open operation), once. */
+  private f32(x: GpuTensor): GPUBuffer {
+    const n = this.live(x).length;
+    if (x.pending) {
+      const sum = x.pending;
+      x.pending = undefined;
+      x.buffer = this.gpu.storage.acquire(Math.max(4, n * 4), 'weighted-sum16');
+      if (n) encodePackedSum(this.encoding('weighted-sum16'), sum, n, x.buffer);
+      for (const input of sum.inputs) if (this.pins.unpin(input.buffer)) this.toPool(input.buffer);
+    } else if (x.packed) {
+      const words = x.buffer!;
+      x.buffer = this.gpu.storage.acquire(Math.max(4, n * 4), `decode:${x.packed}`);
+      if (n) encodeDecode16(this.encoding('decode'), words, n, x.packed, x.buffer);
+      x.packed = undefined;
+      this.free(words);
+    } else {
+      return x.buffer!;
+    }
+    if (!this.batchSubmits) this.flush();
+    return x.buffer;
+  }
+
+  private f32s(xs: readonly GpuTensor[]): GPUBuffer[] {
+    return xs.map((x) => this.f32(x));
   }
 
   private live(x: GpuTensor): GpuTensor {
@@ -157,7 +162,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     this.gpu.check();
     const out = this.alloc(n, label);
     if (n === 0) return out;
-    encode(this.encoding(label), out.buffer);
+    encode(this.encoding(label), out.buffer!);
     if (!this.batchSubmits) this.flush();
     return out;
   }
@@ -169,29 +174,11 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const n = bytes.byteLength / itemSize(dtype);
     if (!Number.isInteger(n)) throw new GpuError(`${bytes.byteLength} bytes is not a whole number of ${dtype} values`);
     if (n) this.beforeUpload();
-    if (dtype === 'F32') {
-      const out = this.alloc(n, 'load:F32');
-      if (n) this.gpu.upload(out.buffer, bytes);
-      if (n) this.encoding('load:F32'); // the upload's staging goes with this op's submit
-      this.openHoldsUpload ||= n > 0;
-      return out;
-    }
-    const loaded = this.produce(`load:${dtype}`, n, (op, out) => {
-      const staging = op.temp(Math.ceil(n / 2) * 4, 'staging16');
-      const aligned = bytes.byteLength & ~3;
-      if (aligned) this.gpu.upload(staging, bytes.subarray(0, aligned));
-      if (aligned < bytes.byteLength) {
-        const tail = new Uint8Array(4);
-        tail.set(bytes.subarray(aligned));
-        this.gpu.upload(staging, tail, aligned);
-      }
-      op.elementwise('dtype', {
-        n,
-        entry: 'load16',
-        constants: { BF16: dtype === 'BF16' },
-        bind: { src: { buffer: staging, bytesPerElement: 2 }, dst: out },
-      });
-    });
+    // F32 as is; F16/BF16 packed: the raw words, decoded only if a kernel needs f32 (f32()).
+    const loaded = new GpuTensor(n, this.gpu.storage.acquire(Math.max(4, bytes.byteLength), 'load'));
+    if (dtype !== 'F32') loaded.packed = dtype;
+    this.gpu.upload(loaded.buffer!, bytes);
+    if (n) this.encoding(`load:${dtype}`); // the upload's staging goes with this op's submit
     this.openHoldsUpload ||= n > 0;
     return loaded;
   }
@@ -200,26 +187,42 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const n = this.live(x).length;
     this.gpu.check();
     if (n === 0) return new Uint8Array(0);
+    if (x.packed === dtype) return this.closing(`store:${dtype}`).readBack(x.buffer!, n * 2);
+    if (x.pending && dtype !== 'F32') {
+      // The sum narrowed to 16 bits in the kernel that computes it: 2 bytes per element written and read back.
+      const op = this.closing(`store:${dtype}`);
+      const packed = op.temp(Math.ceil(n / 2) * 4, 'packed16');
+      encodePackedSum(op, x.pending, n, packed, dtype);
+      return op.readBack(packed, n * 2);
+    }
+    const values = this.f32(x);
     const op = this.closing(`store:${dtype}`);
-    if (dtype === 'F32') return op.readBack(x.buffer, n * 4);
+    if (dtype === 'F32') return op.readBack(values, n * 4);
     const packed = op.temp(Math.ceil(n / 2) * 4, 'packed16');
-    op.elementwise('dtype', {
-      n,
-      entry: 'store16',
-      constants: { BF16: dtype === 'BF16' },
-      bind: { src: x.buffer, dst: { buffer: packed, bytesPerElement: 2 } },
-    });
+    encodeEncode16(op, values, n, dtype, packed);
     return op.readBack(packed, n * 2);
   }
 
   release(x: GpuTensor): void {
     if (x.released) return;
     x.released = true;
+    const sum = x.pending;
+    x.pending = undefined;
+    if (sum) for (const input of sum.inputs) if (this.pins.unpin(input.buffer)) this.toPool(input.buffer);
+    if (x.buffer) this.free(x.buffer);
+  }
+
+  /** A buffer its tensor no longer needs: to the pool, once no pending sum reads it. */
+  private free(buffer: GPUBuffer): void {
+    if (this.pins.drop(buffer)) this.toPool(buffer);
+  }
+
+  private toPool(buffer: GPUBuffer): void {
     if (this.gpu.isDisposed) return;
-    if (!this.open) return this.gpu.storage.release(x.buffer);
+    if (!this.open) return this.gpu.storage.release(buffer);
     // Encoded work may still read it: back to the pool after the submit.
-    this.open.releaseAfterSubmit(x.buffer);
-    this.heldBytes += x.buffer.size;
+    this.open.releaseAfterSubmit(buffer);
+    this.heldBytes += buffer.size;
     if (this.heldBytes > HELD_CHUNKS * this.maxChunkElements * 4) this.flush();
   }
 
@@ -244,11 +247,12 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
         throw new GpuError(`${kernel.name}: ${kernel.sides[i]} has ${side.length} entries, not ${want[i]}`);
     });
     const windowUniforms = description.windowUniforms as ((params: P, start: number) => object) | undefined;
+    const [inputBuffers, sideBuffers] = [this.f32s(inputs), this.f32s(sides)];
     return this.produce(kernel.name, n, (op, out) => {
       const bind: Record<string, Operand> = { out };
-      kernel.inputs.forEach((input, i) => (bind[input] = inputs[i]!.buffer));
+      kernel.inputs.forEach((input, i) => (bind[input] = inputBuffers[i]!));
       kernel.sides.forEach(
-        (side, i) => (bind[side] = { buffer: sides[i]!.buffer, size: Math.max(4, sides[i]!.length * 4) }),
+        (side, i) => (bind[side] = { buffer: sideBuffers[i]!, size: Math.max(4, sides[i]!.length * 4) }),
       );
       // Bindings and uniforms are checked when dispatched (GpuOp.dispatch, packUniforms), not by type.
       op.elementwise(
@@ -262,11 +266,21 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     });
   }
 
-  /** Σ w_t x_t in input order, four inputs per dispatch, chained through an accumulator (chained.ts). */
+  /**
+   * Σ w_t x_t in input order: over up to four packed tensors, a pending sum (fused.ts); otherwise in f32,
+   * four inputs per dispatch, chained through an accumulator (chained.ts).
+   */
   async weightedSum(xs: readonly GpuTensor[], ws: readonly number[]): Promise<GpuTensor> {
     const n = this.sameLength('weightedSum', xs);
     if (xs.length === 0) return this.alloc(n, 'weighted-sum');
-    return this.produce('weighted-sum', n, (op, out) => encodeWeightedSum(op, buffers(xs), ws, n, out));
+    if (xs.length <= FUSED_MAX_INPUTS && xs.every((x) => x.packed)) {
+      const sum = new GpuTensor(n);
+      sum.pending = { inputs: xs.map((x) => ({ buffer: x.buffer!, dtype: x.packed! })), ws: [...ws] };
+      for (const input of sum.pending.inputs) this.pins.pin(input.buffer);
+      return sum;
+    }
+    const values = this.f32s(xs);
+    return this.produce('weighted-sum', n, (op, out) => encodeWeightedSum(op, values, ws, n, out));
   }
 
   async absHistogram(x: GpuTensor, pass: HistogramPass, counts: Uint32Array): Promise<void> {
@@ -275,13 +289,14 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     if (counts.length !== bins || pass.width > 11)
       throw new GpuError(`absHistogram: ${counts.length} counts for width ${pass.width}`);
     if (n === 0) return;
+    const values = this.f32(x);
     const op = this.closing('abs-histogram');
     const hist = op.temp(bins * 4, 'histogram');
     op.enc.clearBuffer(hist, 0, bins * 4);
     op.elementwise('abs-histogram', {
       n,
       uniforms: { prefix: pass.prefix >>> 0, prefixShift: pass.prefixShift, shift: pass.shift, mask: bins - 1 },
-      bind: { x: x.buffer, counts: { buffer: hist, size: bins * 4 } },
+      bind: { x: values, counts: { buffer: hist, size: bins * 4 } },
     });
     const got = new Uint32Array((await op.readBack(hist, bins * 4)).buffer);
     for (let i = 0; i < bins; i++) counts[i]! += got[i]!;
@@ -299,17 +314,19 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
       }
     }
     const n = this.sameLength('electSign', xs);
+    const values = this.f32s(xs);
     return this.produce('elect-sign', n, (op, out) =>
-      op.elementwise('elect-sign', { n, constants: { K: xs.length }, bind: { ...fourInputs(buffers(xs)), out } }),
+      op.elementwise('elect-sign', { n, constants: { K: xs.length }, bind: { ...fourInputs(values), out } }),
     );
   }
 
   async disjointMean(xs: readonly GpuTensor[], ws: readonly number[], sign: GpuTensor, normalize: boolean) {
     const n = this.sameLength('disjointMean', xs, this.live(sign).length);
+    const [values, signs] = [this.f32s(xs), this.f32(sign)];
     return this.produce('disjoint-mean', n, (op, out) =>
       xs.length === 0
         ? op.enc.clearBuffer(out, 0, n * 4)
-        : encodeDisjointMean(op, buffers(xs), ws, sign.buffer, normalize, n, out),
+        : encodeDisjointMean(op, values, ws, signs, normalize, n, out),
     );
   }
 
@@ -317,11 +334,12 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const n = this.sameLength('dot', [a, b]);
     if (n === 0) return 0;
     const blocks = Math.ceil(n / DOT_BLOCK);
+    const [av, bv] = [this.f32(a), this.f32(b)];
     const op = this.closing('dot');
     const partial = op.temp(blocks * 4, 'dot-partials');
     op.elementwise('dot', {
       n,
-      bind: { a: a.buffer, b: b.buffer, partial: { buffer: partial, bytesPerElement: 4 / DOT_BLOCK } },
+      bind: { a: av, b: bv, partial: { buffer: partial, bytesPerElement: 4 / DOT_BLOCK } },
     });
     const parts = new Float32Array((await op.readBack(partial, blocks * 4)).buffer);
     let total = 0;
@@ -337,9 +355,9 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     blockSize: Q4BlockSize,
     opts?: Q4PackOptions,
   ): Promise<Q4Packed> {
-    if ('buffer' in source) this.live(source);
+    const q4Source = source instanceof GpuTensor ? { buffer: this.f32(source), length: source.length } : source;
     this.flush(); // packQ4OnGpu encodes and uploads on its own
-    return packQ4OnGpu(this.gpu, source, n, k, blockSize, opts);
+    return packQ4OnGpu(this.gpu, q4Source, n, k, blockSize, opts);
   }
 
   /** Waits until the GPU has finished all submitted work (benchmarks, profiling). */
@@ -361,9 +379,9 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   ): Promise<GpuTensor> {
     this.linalg ??= new GpuLinalg(this.gpu, { variant: isSoftwareAdapter(this.adapter.name) ? 'registers' : 'tiled' });
     const linalg = this.linalg;
-    const [A, B, C0] = [this.live(a).buffer, this.live(b).buffer, acc && this.live(acc).buffer];
+    const [A, B, C0] = [this.f32(a), this.f32(b), acc && this.f32(acc)];
     const out = this.alloc(m * n, 'matmul');
-    linalg.encodeMatmul(this.encoding('matmul'), A, B, out.buffer, { m, k, n, transA, transB }, C0);
+    linalg.encodeMatmul(this.encoding('matmul'), A, B, out.buffer!, { m, k, n, transA, transB }, C0);
     if (!this.batchSubmits) this.flush();
     return out;
   }

@@ -150,9 +150,18 @@ export class GpuContext implements OpContext {
     return new GpuOp(this, label);
   }
 
-  /** Writes `bytes` to the start of `buffer` (queue order: before any later submit). */
+  /**
+   * Writes `bytes` at `offset` in `buffer` (queue order: before any later submit). writeBuffer takes
+   * whole 4-byte words: an odd tail (an odd count of 16-bit values) goes as one zero-padded word.
+   */
   upload(buffer: GPUBuffer, bytes: Uint8Array, offset = 0): void {
-    this.device.queue.writeBuffer(buffer, offset, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const aligned = bytes.byteLength & ~3;
+    if (aligned) this.device.queue.writeBuffer(buffer, offset, bytes.buffer, bytes.byteOffset, aligned);
+    if (aligned < bytes.byteLength) {
+      const tail = new Uint8Array(4);
+      tail.set(bytes.subarray(aligned));
+      this.device.queue.writeBuffer(buffer, offset + aligned, tail.buffer, 0, 4);
+    }
     this.counters.uploadBytes += bytes.byteLength;
   }
 

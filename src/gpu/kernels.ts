@@ -112,6 +112,16 @@ export const KERNELS = {
     overrides: { K: 'u32', ACC: 'bool' },
     cpuTwin: 'kernels/weighted-sum',
   }),
+  /** weighted-sum over 16-bit storage words (`main`: f32 out; `main16`: 16-bit words out), driven by fused.ts. */
+  'weighted-sum16': defineKernel({
+    ...ELEMENTWISE,
+    entryPoints: { main: [WG_SIZE], main16: [WG_SIZE] },
+    uniforms: { n: 'u32', w: 'vec4f' },
+    bindings: { ...FOUR_INPUTS, out: 'rw' },
+    overrides: { K: 'u32', BF16_IN: 'u32', BF16_OUT: 'bool' },
+    includes: ['f16-bits'],
+    cpuTwin: 'kernels/weighted-sum',
+  }),
   'abs-histogram': defineKernel({
     ...ELEMENTWISE,
     uniforms: { n: 'u32', prefix: 'u32', prefixShift: 'u32', shift: 'u32', mask: 'u32' },

@@ -95,9 +95,17 @@ const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 const isRange = (o: Operand): o is BufferRange => 'buffer' in o && !('bytesPerElement' in o);
 const bytesPerElement = (o: Operand) => ('buffer' in o ? ('bytesPerElement' in o ? o.bytesPerElement : 0) : 4);
 
-/** [start, count] windows of `n` elements that keep `bytesPerElem`-byte bindings under `maxBindingBytes`. */
-export function windows(n: number, bytesPerElem: number, maxBindingBytes: number): [number, number][] {
-  const cap = Math.max(GRANULE, Math.floor(maxBindingBytes / bytesPerElem / GRANULE) * GRANULE);
+/**
+ * [start, count] windows of `n` elements that keep `bytesPerElem`-byte bindings under `maxBindingBytes`
+ * (and each window at most `maxElements`, when given: what one dispatch's grid covers).
+ */
+export function windows(
+  n: number,
+  bytesPerElem: number,
+  maxBindingBytes: number,
+  maxElements = Infinity,
+): [number, number][] {
+  const cap = Math.max(GRANULE, Math.floor(Math.min(maxBindingBytes / bytesPerElem, maxElements) / GRANULE) * GRANULE);
   if (n <= cap) return [[0, n]];
   const out: [number, number][] = [];
   for (let s = 0; s < n; s += cap) out.push([s, Math.min(cap, n - s)]);
@@ -161,7 +169,8 @@ export class GpuOp {
     if (!perWorkgroup) throw new GpuError(`${kernel} is not an element-wise kernel`);
     const operands = Object.entries(args.bind as Readonly<Record<string, Operand>>);
     const widest = Math.max(...operands.map(([, o]) => bytesPerElement(o)));
-    for (const [start, count] of windows(args.n, widest, this.ctx.maxBindingBytes)) {
+    const gridElements = this.ctx.maxWorkgroupsPerDimension ** 2 * perWorkgroup;
+    for (const [start, count] of windows(args.n, widest, this.ctx.maxBindingBytes, gridElements)) {
       const bind = Object.fromEntries(
         operands.map(([name, o]) => {
           const r = isRange(o)

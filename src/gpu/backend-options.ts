@@ -1,0 +1,26 @@
+/** The WebGPU backend's (backend.ts) options and statistics. */
+import type { PoolStats } from './buffer-pool';
+import type { GpuContextOptions } from './context';
+
+export interface WebGpuBackendOptions extends GpuContextOptions {
+  /** Chunk size the executor should use (elements); default 6 Mi, capped by the buffer limit. */
+  maxChunkElements?: number;
+  /**
+   * Encode a chunk's operations into few submits (3 per TA chunk; one per operation otherwise, 5).
+   * Default: on a hardware adapter. On a software one (lavapipe, a CPU) one submit per operation
+   * measured 10-15% faster side by side, so it is the default there.
+   */
+  batchSubmits?: boolean;
+}
+
+export interface WebGpuStats {
+  storage: PoolStats;
+  readback: PoolStats;
+  uniform: PoolStats;
+  pipelinesCompiled: number;
+  submits: number;
+  dispatches: number;
+  /** Bytes written to the GPU / read back from it. */
+  uploadBytes: number;
+  readbackBytes: number;
+}
