@@ -27,6 +27,7 @@ import type { ResponseRecord } from '../core/eval/metrics';
 import { type EvalRun, type PromptStyle, evaluate } from '../core/eval/run';
 import { Checkpoint } from '../core/formats/checkpoint';
 import { BatchChatModel } from '../infer/batch-chat';
+import { MAX_AUTO_BATCH } from '../infer/batch-plan';
 import { completionModel } from '../infer/completion';
 import { calibrate, calibrationMessages } from '../infer/calibrate';
 import type { ActivationStats } from '../core/merge/activation-stats';
@@ -113,8 +114,8 @@ export interface FormatPlans {
   readonly batches: readonly number[];
 }
 
-/** The most sequences the page's Batch defaults to (bench:batch: B = 8 gives 3.3× B = 1 on the 0.5B shape). */
-export const MAX_PLANNED_BATCH = 8;
+/** The most sequences the page's Batch "auto" takes: the same cap as `merge-lab eval --batch auto`. */
+export const MAX_PLANNED_BATCH = MAX_AUTO_BATCH;
 
 export interface EvalCallbacks {
   onProgress?: (p: { done: number; total: number; model: string; problem: string }) => void;
