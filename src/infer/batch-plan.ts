@@ -4,6 +4,12 @@
  */
 import { type PlanRequest, planInferenceMemory } from './memory-plan';
 
+/**
+ * The most sequences an evaluation's automatic batch takes: the page's Batch "auto" and, at the same
+ * value, `merge-lab eval --batch auto` (the 360-problem demo eval takes the fewest CPU-seconds at 32).
+ */
+export const MAX_AUTO_BATCH = 32;
+
 /** The largest batch ≤ `req.batch` that fits, or 0 when not even one sequence does. */
 export function largestBatch(req: PlanRequest): number {
   const fits = (batch: number) => planInferenceMemory({ ...req, batch }).fits;

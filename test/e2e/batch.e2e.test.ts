@@ -1,8 +1,10 @@
 /**
  * Batched evaluation in the page (Chromium, wasm EP): the Compare step's Batch control reaches the
- * worker. demo-slow and demo-quick on 8 problems answer identically at batch 1 and batch 4, batch 4
- * streams several responses into a model's column at once and reports its aggregate tokens/s, a
- * Batch that is not a whole number ≥ 1 is refused, and Cancel during a batched run stops it with
+ * worker. Batch starts at "auto (B = 32)", the memory plan's batch for the demo models (the cap of
+ * `merge-lab eval --batch auto`); a typed batch the plan cannot fit is refused naming the batch that
+ * fits. demo-slow and demo-quick on 8 problems answer identically at batch 1, batch 4 and auto;
+ * batched runs stream several responses into a model's column at once and report their aggregate
+ * tokens/s, a Batch that is not a whole number ≥ 1 is refused, and Cancel during a batched run stops it with
  * no results shown (the worker sees the cancel through shared memory: its message would wait behind
  * the generation loop's scheduler.yield in Chromium).
  */
@@ -43,9 +45,10 @@ async function twoStreamingAtOnce(page: Page): Promise<void> {
   );
 }
 
-/** Runs the evaluation at a batch size; resolves with every response's full text once shown. */
-async function evaluateAt(page: Page, batch: number, whileRunning?: () => Promise<void>): Promise<string[]> {
-  await page.locator('[data-testid=batch-input]').fill(String(batch));
+/** Runs the evaluation at a batch size (auto: the plan's); resolves with every response's full text once shown. */
+async function evaluateAt(page: Page, batch: number | 'auto', whileRunning?: () => Promise<void>): Promise<string[]> {
+  if (batch === 'auto') await page.locator('[data-testid=batch-auto] input').check();
+  else await page.locator('[data-testid=batch-input]').fill(String(batch));
   await page.click('[data-testid=run-eval]');
   await whileRunning?.();
   await page.locator('[data-testid=results-table]').waitFor({ timeout: 600_000 });
@@ -60,25 +63,43 @@ async function evaluateAt(page: Page, batch: number, whileRunning?: () => Promis
 describe('batched evaluation in the page', () => {
   const lab = freshLabPerTest();
 
-  it('batch 4 answers 8 problems exactly as batch 1, streaming several at once', async () => {
+  it('auto and batch 4 answer 8 problems exactly as batch 1, streaming several at once', async () => {
     const { page } = lab();
     await setUp(page, 192);
-    // Until the user sets it, Batch is the memory plan's largest fitting batch up to 8 (the demo
-    // models fit 8); the page now starts its evaluation worker at once, so the plan is in by here.
-    await expect.poll(() => page.locator('[data-testid=batch-input]').inputValue(), { timeout: 60_000 }).toBe('8');
+    // Batch starts at auto: the memory plan's largest fitting batch up to 32 (the demo models fit 32);
+    // the page starts its evaluation worker at once, so the plan is in by here.
+    const auto = page.locator('[data-testid=batch-auto]');
+    await expect.poll(() => auto.innerText(), { timeout: 60_000 }).toMatch(/^auto \(B = 32\)/);
+    expect(await auto.locator('input').isChecked()).toBe(true);
+    expect(await page.locator('[data-testid=batch-input]').inputValue()).toBe('32');
     for (const bad of ['0', '2.5']) {
       await page.locator('[data-testid=batch-input]').fill(bad);
       await page.locator('[data-testid=batch-error]').waitFor();
+      expect(await auto.locator('input').isChecked()).toBe(false); // a typed batch overrides auto
       expect(await page.locator('[data-testid=run-eval]').isDisabled()).toBe(true);
     }
+    // A typed batch whose KV cache cannot fit is refused by the plan, naming the batch that fits.
+    await page.locator('[data-testid=batch-input]').fill('100000');
+    const refusal = page.locator('[data-testid=batch-refusal]');
+    await refusal.waitFor({ timeout: 60_000 });
+    expect(await refusal.innerText()).toBe(
+      'Batch 100000 does not fit the memory plan: a batch of 32 fits (auto takes 32)',
+    );
+    expect(await page.locator('[data-testid=eval-why]').innerText()).toBe(await refusal.innerText());
+    expect(await page.locator('[data-testid=run-eval]').isDisabled()).toBe(true);
     const one = await evaluateAt(page, 1);
     expect(one).toHaveLength(8);
+    expect(await refusal.count()).toBe(0);
     expect(await page.locator('[data-testid=run-batch]').innerText()).toMatch(/Batch 1 \(one problem at a time\)/);
     const four = await evaluateAt(page, 4, () => twoStreamingAtOnce(page));
     expect(four).toEqual(one);
     expect(await page.locator('[data-testid=run-batch]').innerText()).toMatch(
       /Batch 4 · aggregate demo-(slow|quick) \d+ tokens\/s · demo-(slow|quick) \d+ tokens\/s/,
     );
+    const all = await evaluateAt(page, 'auto', () => twoStreamingAtOnce(page));
+    expect(await page.locator('[data-testid=batch-input]').inputValue()).toBe('32');
+    expect(all).toEqual(one);
+    expect(await page.locator('[data-testid=run-batch]').innerText()).toMatch(/^Batch 32 · aggregate /);
   }, 900_000);
 
   it('Cancel during a batched run stops the whole batch, with no results shown', async () => {

@@ -103,11 +103,11 @@ describe('batched evaluation in the worker (the Compare step with Batch > 1)', (
     for (const n of ['slow-q4@1', 'slow-q4@4']) await client.unload(n);
   });
 
-  it('planFormats gives, per format, the largest batch up to 8 the plan fits (the Batch default)', async () => {
+  it('planFormats gives, per format, the largest batch up to 32 the plan fits (Batch "auto")', async () => {
     const models = new Map([['demo-slow', folderBlobs('public/models/demo-slow')]]);
     const roomy = await client.planFormats(models, 'wasm', { tokenBudget: 512 });
     expect(roomy!.plans.map((p) => p.format)).toEqual(['f32', 'f16', 'q4']);
-    expect(roomy!.batches).toEqual([8, 8, 8]);
+    expect(roomy!.batches).toEqual([32, 32, 32]); // the same cap as merge-lab eval --batch auto
     // A heap that holds the weights and only a few sequences' KV cache and activations: fewer fit.
     const tight = await client.planFormats(models, 'wasm', { tokenBudget: 4096, wasmHeapBytes: 300 * 2 ** 20 });
     expect(tight!.batches[0]).toBeLessThan(8);

@@ -24,6 +24,7 @@ import {
   journaledSettings,
 } from '../parts/interrupted-eval';
 import { parseEvalFault, urlFault } from '../../workers/merge-faults';
+import { batchPlansOf } from './batch-choice';
 
 /** Tokens planned for the prompt on top of Max new tokens while no problem set is chosen. */
 export const PROMPT_ALLOWANCE = 512;
@@ -224,9 +225,7 @@ export class CompareState {
       if (request !== this.#planRequest) return;
       this.#formatPlans = plans;
       this.#planError = undefined;
-      // Until the user picks a batch, it is the largest (up to 8) the chosen format's plan fits.
-      const fitting = plans?.batches[plans.plans.findIndex((p) => p.format === s.weights)];
-      if (fitting) s.suggestBatch(fitting);
+      s.setBatchPlans(batchPlansOf(plans)); // Batch "auto", and the refusal of a typed batch past it
     } catch (e) {
       if (request !== this.#planRequest) return;
       this.#formatPlans = undefined;
@@ -286,6 +285,7 @@ export class CompareState {
       this.#error = s.problem;
       return undefined;
     }
+    if (s.batchAuto && !s.batchPlan) await this.refreshPlans(names); // auto's batch is the plan's
     const { batch, limit, maxNewTokens } = s;
     this.#status = 'loading';
     this.#error = undefined;

@@ -2,7 +2,8 @@
  * What an evaluation runs on, as the Compare step edits it: the problem sets, the models, the
  * length reference, Problems, Max new tokens, Batch, the execution provider and the weight format.
  * Every change goes through a method; a value out of range is kept (so the field shows what was
- * typed) but refused: `problem` says why, and Evaluate waits until it is fixed.
+ * typed) but refused: `problem` says why, and Evaluate waits until it is fixed. Batch is "auto" (the
+ * memory plan's batch, ./batch-choice.ts) until a number is typed; a typed batch the plan cannot fit is refused.
  */
 import { DEMO_SETS, fetchDemoText } from '../../browser/model-files';
 import { describeError } from '../../core/errors';
@@ -11,6 +12,7 @@ import type { Q4BlockSize } from '../../core/kernels/q4-pack';
 import type { EpChoice } from '../../infer/runtime';
 import type { WeightFormat } from '../../infer/weight-format';
 import type { PlannedEval } from '../../workers/eval-client';
+import { type BatchPlanView, autoBatch, batchProblem, batchRefusal } from './batch-choice';
 
 export interface LoadedSet {
   readonly id: string;
@@ -18,8 +20,6 @@ export interface LoadedSet {
   readonly set: ProblemSet;
 }
 
-/** Problems answered at once per model until the memory plan gives its largest fitting batch (up to 8). */
-export const DEFAULT_BATCH = 4;
 /** The accepted range of Max new tokens and of Problems. */
 export const MAX_NEW_TOKENS_RANGE = [1, 8192] as const;
 export const PROBLEMS_RANGE = [1, 10000] as const;
@@ -31,13 +31,6 @@ function wholeProblem(label: string, value: unknown, [lo, hi]: readonly [number,
     : `${label} must be a whole number from ${lo} to ${hi.toLocaleString('en-US')}`;
 }
 
-/** Why a Batch value cannot be used, or undefined when it is an integer ≥ 1. */
-export function batchProblem(value: unknown): string | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 1
-    ? undefined
-    : 'Batch must be a whole number ≥ 1';
-}
-
 export class EvalSettings {
   #sets = $state.raw<LoadedSet[]>([]);
   #setId = $state<string | undefined>(undefined);
@@ -47,8 +40,11 @@ export class EvalSettings {
   #reference = $state<string | undefined>(undefined);
   #limit = $state<number>(24);
   #maxNewTokens = $state<number>(192);
-  #batch = $state<number>(DEFAULT_BATCH);
-  #batchChosen = false;
+  /** The typed batch, used unless `#batchAuto`. */
+  #batch = $state<number>(1);
+  #batchAuto = $state(true);
+  /** Per weight format, its plan as far as the batch goes (from the Compare state's plans). */
+  #batchPlans = $state.raw<Partial<Record<WeightFormat, BatchPlanView>>>({});
   #ep = $state<EpChoice>('auto');
   #weights = $state<WeightFormat>('f32');
   #blockSize = $state<Q4BlockSize>(32);
@@ -81,10 +77,18 @@ export class EvalSettings {
   get maxNewTokens(): number {
     return this.#maxNewTokens;
   }
-  /** Problems answered at once per model (continuous batching); 1 answers one at a time. */
+  /**
+   * Problems answered at once per model (continuous batching); 1 answers one at a time. Auto: the
+   * memory plan's largest fitting batch (1 until the plan is in; Evaluate waits for it).
+   */
   get batch(): number {
-    return this.#batch;
+    return this.#batchAuto ? (autoBatch(this.batchPlan) ?? 1) : this.#batch;
   }
+  /** Whether Batch follows the memory plan (the default) rather than a typed number. */
+  get batchAuto(): boolean {
+    return this.#batchAuto;
+  }
+
   /** Execution provider for inference: WebGPU when there is an adapter, else wasm (auto). */
   get ep(): EpChoice {
     return this.#ep;
@@ -104,9 +108,15 @@ export class EvalSettings {
   readonly current = $derived(this.#sets.find((s) => s.id === this.#setId));
   readonly limitError = $derived(wholeProblem('Problems', this.#limit, PROBLEMS_RANGE));
   readonly maxNewTokensError = $derived(wholeProblem('Max new tokens', this.#maxNewTokens, MAX_NEW_TOKENS_RANGE));
-  readonly batchError = $derived(batchProblem(this.#batch));
+  /** The chosen format's plan as far as the batch goes (undefined until it is in). */
+  readonly batchPlan = $derived(this.#batchPlans[this.#weights]);
+  readonly batchError = $derived(this.#batchAuto ? undefined : batchProblem(this.#batch));
+  /** A typed batch the memory plan cannot fit, refused with the batch that would. */
+  readonly batchFitError = $derived(
+    this.#batchAuto || this.batchError ? undefined : batchRefusal(this.#batch, this.batchPlan),
+  );
   /** The first reason the settings cannot run, if any. */
-  readonly problem = $derived(this.limitError ?? this.maxNewTokensError ?? this.batchError);
+  readonly problem = $derived(this.limitError ?? this.maxNewTokensError ?? this.batchError ?? this.batchFitError);
 
   /** The evaluation the plans and loads are sized for (its prompts and max new tokens). */
   get plannedEval(): PlannedEval | undefined {
@@ -125,14 +135,18 @@ export class EvalSettings {
   setMaxNewTokens(n: number): void {
     this.#maxNewTokens = n;
   }
-  /** The user's batch: from now on the memory plan no longer picks it. */
+  /** The user's batch: the memory plan no longer picks it (until `useAutoBatch`). */
   setBatch(n: number): void {
     this.#batch = n;
-    this.#batchChosen = true;
+    this.#batchAuto = false;
   }
-  /** The memory plan's largest fitting batch, taken while the user has not chosen one. */
-  suggestBatch(n: number): void {
-    if (!this.#batchChosen && n !== this.#batch) this.#batch = n;
+  /** Back to the memory plan's batch. */
+  useAutoBatch(): void {
+    this.#batchAuto = true;
+  }
+  /** Every format's plan (its largest fitting batch), as the Compare state receives them. */
+  setBatchPlans(plans: Partial<Record<WeightFormat, BatchPlanView>>): void {
+    if (JSON.stringify(plans) !== JSON.stringify(this.#batchPlans)) this.#batchPlans = plans;
   }
   setEp(ep: EpChoice): void {
     this.#ep = ep;
