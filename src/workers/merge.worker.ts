@@ -37,6 +37,16 @@ import { holdLifeLock } from './worker-life';
 
 installLabErrorTransfer();
 
+/**
+ * The page's WebGPU backend holds less than the CLI's: a browser tab shares the machine with
+ * everything else, and with a software adapter (SwiftShader) every GPU buffer, and every upload and
+ * readback staged in shared memory, is CPU memory of the GPU process (and of the page). Smaller
+ * chunks (2.25 Mi elements, 9 MiB as f32: a 1536×1536 projection, Qwen2.5-1.5B's q/o, still fits in
+ * one, so TIES ranks it in memory) and a small free-buffer pool (the CLI keeps 192 MiB) bound both;
+ * the merged bytes are the same at any chunk size.
+ */
+export const PAGE_GPU_OPTIONS = { maxChunkElements: 2.25 * 2 ** 20, maxPoolFreeBytes: 32 * 2 ** 20 } as const;
+
 export interface WorkerMergeRequest {
   /** The recipe, as YAML. */
   recipe: string;
@@ -106,7 +116,7 @@ export function createMergeWorkerApi(
       const gpu = await getGpu();
       // The backend runs on the shared device (acquired here first, so that its loss can be told).
       const device = await acquireGpuDevice(gpu);
-      const be = await WebGpuBackend.create(gpu);
+      const be = await WebGpuBackend.create(gpu, PAGE_GPU_OPTIONS);
       return { backend: be as TensorBackend<unknown>, notice: be.name, device };
     } catch (e) {
       if (choice === 'webgpu') throw e;

@@ -5,6 +5,7 @@
  * OPFS. Each merged folder equals, file for file (SHA-256 of every 64 MiB slice), `merge-lab merge`
  * in Node on the same recipe; the browser's memory (all of its processes, sampled from outside)
  * stays ≤ 1.5 GB and within 20% of the same TA merge on two 0.5B-shaped checkpoints (1 GB each).
+ * The report breaks each peak down by kind of process, beside the idle lab (demo loaded) as the floor.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -15,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { QWEN_SHAPES, writeRandomQwen } from '../../tools/random-qwen';
 import { type Lab, demoReady, openLab } from '../e2e/harness';
 import { SCALE_DIR, gb } from './checkpoint';
-import { watchChromium } from './chromium-rss';
+import { describeKinds, sampleChromium, watchChromium } from './chromium-rss';
 
 const SLICE = 64 << 20;
 const BIN = path.resolve('bin/merge-lab.mjs');
@@ -132,19 +133,24 @@ describe('scale: merges of Qwen2.5-1.5B-shaped checkpoints in the page (Chromium
         const lab: Lab = await openLab();
         try {
           await demoReady(lab);
+          const idle = sampleChromium();
           const watch = watchChromium();
           let seconds = 0;
+          let peak: ReturnType<ReturnType<typeof watchChromium>['stop']> | undefined;
           try {
             await loadFolders(lab.page, [...dirs]);
             seconds = await mergeInPage(lab.page, recipe);
           } finally {
-            peaks[`${label} ${method}`] = watch.stop().total;
+            peak = watch.stop();
+            peaks[`${label} ${method}`] = peak.total;
           }
           const notice = await lab.page.locator('[data-testid=backend-notice]').innerText();
           const got = await pageDigests(lab.page, Object.keys(expected));
           expect(got).toEqual(expected);
           report.push(
-            `${label} ${method}: ${seconds.toFixed(0)} s on ${notice}; all Chromium processes peak ${gb(peaks[`${label} ${method}`]!)}`,
+            `${label} ${method}: ${seconds.toFixed(0)} s on ${notice}; all Chromium processes peak ${gb(peak.total)}` +
+              ` (${describeKinds(peak.atPeak)}; PSS peak ${gb(peak.pss)});` +
+              ` idle lab with the demo ${gb(idle.total)} (${describeKinds(idle.byKind)})`,
           );
         } finally {
           await lab.close();
