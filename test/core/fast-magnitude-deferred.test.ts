@@ -67,7 +67,7 @@ function deferred(ds: Float32Array[], ranks: number[], w: [number, number], base
 }
 
 describe('deferred TIES cuts = counted cuts', () => {
-  const n = 9000; // more than two merge blocks
+  const n = 30000; // several merge blocks; with 7 levels, thousands of ties dropped after the pass
   const base = taskVector(n, 99, 'continuous').map((x) => x * 50);
   it.each(['continuous', 'levels', 'zeros', 'specials'] as const)('%s task vectors', async (shape) => {
     const ds = [taskVector(n, 1, shape), taskVector(n, 2, shape)];
