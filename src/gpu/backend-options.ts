@@ -24,3 +24,9 @@ export interface WebGpuStats {
   uploadBytes: number;
   readbackBytes: number;
 }
+
+// 6 Mi elements keeps a Qwen2.5-0.5B MLP weight (4.36 M) in one chunk, so TIES ranks it in memory.
+export const DEFAULT_CHUNK_ELEMENTS = 6 * 2 ** 20;
+
+/** Released bytes an open op may hold back from the pool, in f32 chunks: bounds GPU (on lavapipe, host) memory. */
+export const HELD_CHUNKS = 2;

@@ -5,9 +5,9 @@
  * driven by their descriptions; the rest (chained sums, histograms, dot, dtype codecs) have their own.
  *
  * Handles are GpuTensors (gpu-tensor.ts): 1-D f32 GPU buffers, except that a loaded f16/bf16 chunk
- * stays packed (its 16-bit words, half the bytes) until a kernel needs f32 values, and a weighted sum
- * of packed tensors stays pending until it is used: `store` then reads the 16-bit inputs and writes
- * the 16-bit result in one kernel (fused.ts): ~8 bytes moved per element of a 3-model TA, not ~44.
+ * stays packed (16-bit words) until a kernel needs f32, and a weighted sum (or delta) of packed tensors
+ * reads the words directly (fused.ts); the sum, pending until used, is narrowed to 16 bits in the same
+ * kernel by `store`: ~8 bytes moved per element of a 3-model TA, not ~44.
  * With `batchSubmits` (the default on hardware adapters), operations are encoded into one open GpuOp (op.ts) that is submitted only when a result
  * must come back (store, dot, absHistogram), before the next upload, before work encoded elsewhere
  * (packQ4, sync), or when the buffers it holds grow past two chunks: a TA chunk is 3 submits and one
@@ -26,7 +26,7 @@ import type { HistogramPass } from '../core/kernels/abs-histogram';
 import type { Q4BlockSize, Q4Packed } from '../core/kernels/q4-pack';
 import type { ElementwiseKernel, Operands } from '../core/kernels/elementwise';
 import type { TensorBackend } from '../core/merge/backend';
-import type { WebGpuBackendOptions, WebGpuStats } from './backend-options';
+import { DEFAULT_CHUNK_ELEMENTS, HELD_CHUNKS, type WebGpuBackendOptions, type WebGpuStats } from './backend-options';
 import { GpuContext } from './context';
 import { type AdapterReport, GpuError, acquireGpuDevice, isSoftwareAdapter } from './device';
 import { DOT_BLOCK, KERNELS, type KernelDescription, type KernelName } from './kernels';
@@ -40,12 +40,6 @@ import { type Q4PackOptions, type Q4Source, packQ4OnGpu } from './quantize';
 export { GpuTensor } from './gpu-tensor';
 
 export type { WebGpuBackendOptions, WebGpuStats } from './backend-options';
-
-// 6 Mi elements keeps a Qwen2.5-0.5B MLP weight (4.36 M) in one chunk, so TIES ranks it in memory.
-const DEFAULT_CHUNK_ELEMENTS = 6 * 2 ** 20;
-
-/** Released bytes an open op may hold back from the pool, in f32 chunks: bounds GPU (on lavapipe, host) memory. */
-const HELD_CHUNKS = 2;
 
 export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly name: string;
@@ -112,9 +106,22 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     return x.buffer;
   }
 
-  private f32s(xs: readonly GpuTensor[]): GPUBuffer[] {
-    return xs.map((x) => this.f32(x));
+  /** Σ w_t x_t over packed `xs`, computed when first used (by `store`, in 16 bits). */
+  private pendingSum(xs: readonly GpuTensor[], ws: readonly number[]): GpuTensor {
+    const sum = new GpuTensor(xs[0]!.length);
+    sum.pending = { inputs: xs.map((x) => ({ buffer: x.buffer!, dtype: x.packed! })), ws: [...ws] };
+    for (const input of sum.pending.inputs) this.pins.pin(input.buffer);
+    return sum;
   }
+
+  /** Σ w_t x_t over packed `xs`, in f32 now. */
+  private f32Sum(xs: readonly GpuTensor[], ws: readonly number[]): GpuTensor {
+    const sum = this.pendingSum(xs, ws);
+    this.f32(sum);
+    return sum;
+  }
+
+  private f32s = (xs: readonly GpuTensor[]): GPUBuffer[] => xs.map((x) => this.f32(x));
 
   private live(x: GpuTensor): GpuTensor {
     if (x.released) throw new GpuError('a released GPU tensor was used');
@@ -247,6 +254,8 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
         throw new GpuError(`${kernel.name}: ${kernel.sides[i]} has ${side.length} entries, not ${want[i]}`);
     });
     const windowUniforms = description.windowUniforms as ((params: P, start: number) => object) | undefined;
+    // model − base of two packed tensors = 1·model + (−1)·base, both products exact: the fused sum, no decoded copies.
+    if (kernel.name === 'delta' && inputs.every((x) => x.packed)) return this.f32Sum(inputs, [1, -1]);
     const [inputBuffers, sideBuffers] = [this.f32s(inputs), this.f32s(sides)];
     return this.produce(kernel.name, n, (op, out) => {
       const bind: Record<string, Operand> = { out };
@@ -273,12 +282,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   async weightedSum(xs: readonly GpuTensor[], ws: readonly number[]): Promise<GpuTensor> {
     const n = this.sameLength('weightedSum', xs);
     if (xs.length === 0) return this.alloc(n, 'weighted-sum');
-    if (xs.length <= FUSED_MAX_INPUTS && xs.every((x) => x.packed)) {
-      const sum = new GpuTensor(n);
-      sum.pending = { inputs: xs.map((x) => ({ buffer: x.buffer!, dtype: x.packed! })), ws: [...ws] };
-      for (const input of sum.pending.inputs) this.pins.pin(input.buffer);
-      return sum;
-    }
+    if (xs.length <= FUSED_MAX_INPUTS && xs.every((x) => x.packed)) return this.pendingSum(xs, ws);
     const values = this.f32s(xs);
     return this.produce('weighted-sum', n, (op, out) => encodeWeightedSum(op, values, ws, n, out));
   }

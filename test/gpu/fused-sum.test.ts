@@ -2,7 +2,8 @@
  * The WebGPU backend's packed 16-bit path (src/gpu/gpu-tensor.ts, fused.ts, shaders/weighted-sum16.wgsl)
  * against the plain-TS reference backend (src/core/merge/cpu-backend.ts), byte for byte: f16/bf16
  * chunks loaded as raw words, a weighted sum of 1–4 of them computed in one kernel and narrowed to
- * 16 bits in the same kernel by `store` (or kept in f32 for any other use). Inputs cover every 16-bit
+ * 16 bits in the same kernel by `store` (or kept in f32 for any other use), and the task vector
+ * (DELTA) of two packed tensors by the same kernel. Inputs cover every 16-bit
  * pattern (NaN payloads, ±Inf, subnormals, ±0), random words, odd lengths, windowed bindings on a
  * folded grid; weights produce round-to-nearest-even ties, overflow and subnormal results. Also: the
  * inputs' buffers stay intact while a pending sum reads them after their release or decode.
@@ -145,6 +146,28 @@ describe('fused 16-bit weighted sum = plain-TS reference, byte for byte', () => 
       const got = await fused(backends.gpu, inputs, mixed, [0.4, 0.3, 0.2, 0.1], out);
       expect(mismatches(got, want, out), out).toEqual([]);
     }
+  });
+
+  it('delta of two packed tensors (model − base as 1·model + (−1)·base) = the reference delta', async () => {
+    for (const [model, base] of [
+      ['F16', 'F16'],
+      ['BF16', 'BF16'],
+      ['F16', 'BF16'],
+    ] as const)
+      for (const n of [1, 3, 65_537]) {
+        const [m, b] = [words(n, 17, 5), words(n, 40_000, 6)];
+        const want = await cpu.store(
+          await cpu.elementwise(DELTA, [await cpu.load(m, model), await cpu.load(b, base)], {}),
+          'F32',
+        );
+        for (const be of [backends.gpu, backends.tight]) {
+          const [gm, gb] = [await be.load(m, model), await be.load(b, base)];
+          const d = await be.elementwise(DELTA, [gm, gb], {});
+          expect(mismatches(await be.store(d, 'F32'), want, 'F32'), `${model} − ${base}, n=${n}`).toEqual([]);
+          expect(same(await be.store(gm, model), m), 'the model stays packed').toBe(true);
+          for (const x of [gm, gb, d]) be.release(x);
+        }
+      }
   });
 
   it('windowed bindings on a folded 2-D grid (tight limits)', async () => {
