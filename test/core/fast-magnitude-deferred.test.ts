@@ -101,3 +101,19 @@ describe('pairDivisors', () => {
     expect(pairDivisors(-0.5, 0, true).reciprocals).toEqual(new Float64Array([1, -2, 1, -2]));
   });
 });
+
+describe('countHigh', () => {
+  it('counts long arrays (two histograms, an odd tail) as one plain loop does', () => {
+    for (const n of [HIGH_BUCKETS - 1, 3 * HIGH_BUCKETS + 1]) {
+      const x = taskVector(n, 5, 'specials').map((v, i) => (i % 5 === 0 ? 0.25 : v)); // runs of one bucket
+      x[n - 1] = 7; // the odd tail
+      const bits = bitsOf(x);
+      const want = new Uint32Array(HIGH_BUCKETS);
+      for (const b of bits) if ((b & 0x7fffffff) <= INF_BITS) want[(b & 0x7fffffff) >>> 15]!++;
+      const got = new Uint32Array(HIGH_BUCKETS);
+      countHigh(bits, got);
+      countHigh(bits, got); // counts add up; nothing left over between calls
+      expect(got, `n=${n}`).toEqual(want.map((c) => 2 * c));
+    }
+  });
+});

@@ -10,6 +10,7 @@
  * after writing it through the Float32 one (or back): that store-to-load stalls on every element.
  */
 // d, bits: [n] one chunk of δ (or of w·δ) and its Int32 view   base, out: [n]
+import type { DecodeTable } from './codec';
 import { countHigh } from './magnitude-select';
 
 const f = Math.fround;
@@ -26,6 +27,27 @@ export function deltaCountHigh(
   for (let i = 0; i < d.length; i++) d[i] = table[words[i]!]! - base[i]!;
   // A separate loop: reading bits[i] right after writing d[i] stalls on every element.
   if (hist) countHigh(bits, hist);
+}
+
+/**
+ * d[i] = table[words[i]] − θ₀[i] with θ₀ decoded in the same loop from its own words: θ₀'s values
+ * are written to `base` (bits copied from the table, exactly as decodeWords) for the later steps.
+ */
+export function deltaDecodingBase(
+  words: Uint16Array,
+  table: Float32Array,
+  baseWords: Uint16Array,
+  baseTable: DecodeTable,
+  base: Float32Array,
+  d: Float32Array,
+): void {
+  const baseBits = new Int32Array(base.buffer, base.byteOffset, base.length);
+  const { values, bits } = baseTable;
+  for (let i = 0; i < d.length; i++) {
+    const w = baseWords[i]!;
+    baseBits[i] = bits[w]!;
+    d[i] = table[words[i]!]! - values[w]!;
+  }
 }
 
 /**

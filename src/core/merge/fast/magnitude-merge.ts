@@ -35,6 +35,7 @@ import {
   type BandState,
   baseSumInto,
   deltaCountHigh,
+  deltaDecodingBase,
   pairDivisors,
   signMeanInto,
   tiesPair,
@@ -60,8 +61,21 @@ function deltasOf(
   ins: readonly FastTensor[],
   hists: readonly (Uint32Array | undefined)[],
 ): Float32Array[] {
-  const base = be.valuesOf(ins[0]!);
+  const baseTensor = ins[0]!;
+  const first = ins[1];
+  let firstDelta: Float32Array | undefined;
+  if (first?.stored && baseTensor.stored && !baseTensor.values) {
+    // θ₀ decoded in the first task vector's loop, not in a pass of its own.
+    const values = be.scratch(baseTensor.length);
+    firstDelta = be.scratch(baseTensor.length);
+    const { words, table } = baseTensor.stored;
+    deltaDecodingBase(first.stored.words, first.stored.table.values, words, table, values, firstDelta);
+    baseTensor.values = values;
+    if (hists[0]) countHigh(bitsOf(firstDelta), hists[0]);
+  }
+  const base = be.valuesOf(baseTensor);
   return ins.slice(1).map((m, t) => {
+    if (t === 0 && firstDelta) return firstDelta;
     const d = be.scratch(base.length);
     if (m.stored) deltaCountHigh(m.stored.words, m.stored.table.values, base, d, bitsOf(d), hists[t]);
     else {

@@ -15,12 +15,38 @@ const LOW_MASK = LOW_BUCKETS - 1;
 /** |x| bits of +∞; anything above is a NaN. */
 export const INF_BITS = 0x7f800000;
 
-/** Counts |x| bits by their top 16 bits (NaNs skipped). */
+/** A second histogram for countHigh's odd elements, all zero between calls. */
+const oddCounts = new Uint32Array(HIGH_BUCKETS);
+
+/**
+ * Counts |x| bits by their top 16 bits (NaNs skipped). Long arrays are counted into two
+ * histograms, even and odd elements, added up at the end: quantized δ (bf16) puts runs of
+ * elements in one bucket, and one histogram makes each count wait for the previous store
+ * (measured: half the time).
+ */
 export function countHigh(bits: Int32Array, hist: Uint32Array): void {
-  for (let i = 0; i < bits.length; i++) {
+  const n = bits.length;
+  if (n < HIGH_BUCKETS) {
+    for (let i = 0; i < n; i++) {
+      const a = bits[i]! & 0x7fffffff;
+      hist[a >>> LOW_SHIFT]! += +(a <= INF_BITS);
+    }
+    return;
+  }
+  const odd = oddCounts;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const a = bits[i]! & 0x7fffffff;
+    const b = bits[i + 1]! & 0x7fffffff;
+    hist[a >>> LOW_SHIFT]! += +(a <= INF_BITS);
+    odd[b >>> LOW_SHIFT]! += +(b <= INF_BITS);
+  }
+  if (i < n) {
     const a = bits[i]! & 0x7fffffff;
     hist[a >>> LOW_SHIFT]! += +(a <= INF_BITS);
   }
+  for (let k = 0; k < HIGH_BUCKETS; k++) hist[k]! += odd[k]!;
+  odd.fill(0);
 }
 
 /** Counts, by their low 15 bits, the elements whose top 16 bits are `bucket` (NaNs skipped). */
