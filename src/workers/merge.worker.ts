@@ -41,11 +41,12 @@ installLabErrorTransfer();
  * The page's WebGPU backend holds less than the CLI's: a browser tab shares the machine with
  * everything else, and with a software adapter (SwiftShader) every GPU buffer, and every upload and
  * readback staged in shared memory, is CPU memory of the GPU process (and of the page). Smaller
- * chunks (2.25 Mi elements, 9 MiB as f32: a 1536×1536 projection, Qwen2.5-1.5B's q/o, still fits in
- * one, so TIES ranks it in memory) and a small free-buffer pool (the CLI keeps 192 MiB) bound both;
- * the merged bytes are the same at any chunk size.
+ * chunks (1.5 Mi elements, 6 MiB as f32; the CLI's are 6 Mi) and a small free-buffer pool (the CLI
+ * keeps 192 MiB) bound both: measured in Chromium, the GPU process and the page grow with the chunk.
+ * The merged bytes are the same at any chunk size; TIES re-reads a tensor of several chunks once
+ * per selection pass, so it is somewhat slower on the 1536×1536 projections that no longer fit one.
  */
-export const PAGE_GPU_OPTIONS = { maxChunkElements: 2.25 * 2 ** 20, maxPoolFreeBytes: 32 * 2 ** 20 } as const;
+export const PAGE_GPU_OPTIONS = { maxChunkElements: 1.5 * 2 ** 20, maxPoolFreeBytes: 32 * 2 ** 20 } as const;
 
 export interface WorkerMergeRequest {
   /** The recipe, as YAML. */

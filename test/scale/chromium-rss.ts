@@ -11,6 +11,10 @@ export interface ChromiumSample {
   renderer: number;
   /** Every process of the lab's browser together. */
   total: number;
+}
+
+/** A sample broken down: per kind of process, and the PSS sum. */
+export interface ChromiumBreakdown extends ChromiumSample {
   /** RSS summed per kind of process. */
   byKind: Record<ProcessKind, number>;
   /**
@@ -44,8 +48,8 @@ function kindOf(args: string): ProcessKind {
  * RSS of the lab's Chromium processes: those under this process (playwright launches the browser as
  * its child), so another lab running on the same machine is never counted.
  */
-export function sampleChromium(root = process.pid): ChromiumSample {
-  const sample: ChromiumSample = { renderer: 0, total: 0, byKind: emptyByKind(), pss: 0 };
+export function sampleChromium(root = process.pid): ChromiumBreakdown {
+  const sample: ChromiumBreakdown = { renderer: 0, total: 0, byKind: emptyByKind(), pss: 0 };
   let out: string;
   try {
     out = execFileSync('ps', ['-eo', 'pid=,ppid=,rss=,args='], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -78,8 +82,8 @@ export function sampleChromium(root = process.pid): ChromiumSample {
  * and per kind of process (each kind's own peak, so they need not add up to the total's), plus
  * `atPeak`, each kind's share at the moment the total peaked; `pss`: the peak of the PSS sum.
  */
-export function watchChromium(ms = 500): { stop(): ChromiumSample & { atPeak: Record<ProcessKind, number> } } {
-  const peak: ChromiumSample = { renderer: 0, total: 0, byKind: emptyByKind(), pss: 0 };
+export function watchChromium(ms = 500): { stop(): ChromiumBreakdown & { atPeak: Record<ProcessKind, number> } } {
+  const peak: ChromiumBreakdown = { renderer: 0, total: 0, byKind: emptyByKind(), pss: 0 };
   let atPeak = emptyByKind();
   const timer = setInterval(() => {
     const s = sampleChromium();
