@@ -37,6 +37,8 @@ export interface TorchBatchMeasured {
 export interface BatchRow {
   shape: string;
   key: string;
+  /** The thread count on both sides (ORT's wasm numThreads; PyTorch's and OpenBLAS's pools). */
+  threads: number;
   B: number;
   newTokens: number;
   reps: number;

@@ -8,11 +8,12 @@
  * per CPU-second. Shapes: the demo model (public/models/demo-base) and the random f32
  * Qwen2.5-0.5B-shaped checkpoint (bench/.data/qwen2.5-0.5b-random, made by bench/make_random_qwen.py).
  * The batch-1 graph's decode (bench/infer-ort.ts, generate) on the first prompt is measured beside.
- * Options: --threads N (default 1), --batches 1,2,4,8,16, --shapes demo,0.5b, --prompt-tokens N
+ * Options: --threads N or a list N,M (default 1; the same count on both sides: ORT's wasm numThreads, PyTorch's
+ * and OpenBLAS's pools; the table's CPU ÷ wall column shows whether more than one thread worked), --batches 1,2,4,8,16, --shapes demo,0.5b, --prompt-tokens N
  * (default 16), --new-tokens N / --reps N / --warmup-new-tokens N (0.5B; default 24 / 2 / 4),
  * --demo-new-tokens N / --demo-reps N / --demo-warmup-s S (default 64 / 3 / 5; warm-up runs the same length),
  * --prefill together|alone (batchGenerate's prefill; default together, the B prompts in one call: faster
- * here, and the decode steps measured are the same).
+ * here, and the decode steps measured are the same), --no-batch1 (skip the batch-1 graph's run).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -37,9 +38,10 @@ const { values } = parseArgs({
     'demo-reps': { type: 'string', default: '3' },
     'demo-warmup-s': { type: 'string', default: '5' },
     prefill: { type: 'string', default: 'together' },
+    'no-batch1': { type: 'boolean', default: false },
   },
 });
-const threads = Number(values.threads);
+const threadCounts = values.threads!.split(',').map(Number);
 const promptTokens = Number(values['prompt-tokens']);
 const prefill = values.prefill as 'alone' | 'together';
 const batches = values.batches!.split(',').map(Number);
@@ -90,7 +92,7 @@ const prompts = (B: number, vocab: number) =>
   );
 
 /** The batch-1 graph (generate on CausalLM) on one prompt, as bench:infer measures it. */
-function runBatch1(dir: string, prompt: number[], shape: Shape): Measured | undefined {
+function runBatch1(dir: string, prompt: number[], shape: Shape, threads: number): Measured | undefined {
   const args = ['--import', 'tsx', path.join(import.meta.dirname, 'infer-ort.ts'), '--model', dir, '--weights', 'f32'];
   args.push('--prompt-ids', prompt.join(','), '--new-tokens', String(shape.newTokens), '--reps', String(shape.reps));
   args.push('--warmup-s', String(shape.warmupS), '--threads', String(threads));
@@ -103,51 +105,60 @@ function runBatch1(dir: string, prompt: number[], shape: Shape): Measured | unde
   }
 }
 
+/** /proc/loadavg's 1 / 5 / 15-minute averages (the machine is shared). */
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
+
 ensureOpenBlas();
 const started = performance.now();
 const rows: BatchRow[] = [];
 const batch1: { shape: string; m: Measured | undefined }[] = [];
+const s = (n: number) => `${n} thread${n > 1 ? 's' : ''}`;
 const shapes = SHAPES.filter((s) => values.shapes!.split(',').includes(s.key));
 for (const shape of shapes) {
   const dir = shape.dir();
   const vocab = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).vocab_size as number;
-  for (const B of batches) {
-    const { newTokens, reps, warmupNewTokens, warmupS } = shape;
-    const run: BatchRun = {
-      dir,
-      prompts: prompts(B, vocab),
-      threads,
-      newTokens,
-      reps,
-      warmupNewTokens,
-      warmupS,
-      prefill,
-    };
-    process.stderr.write(`${shape.label}, B=${B}: onnxruntime-web\n`);
-    const ort = runOrtBatch(run, true);
-    process.stderr.write(`${shape.label}, B=${B}: PyTorch\n`);
-    const torch = runTorchBatch(run);
-    process.stderr.write(
-      `  PyTorch decode ${torch.decode_tok_s.toFixed(2)} tok/s (${torch.decode_step_ms.toFixed(0)} ms a step)\n`,
-    );
-    rows.push({ shape: shape.label, key: shape.key, B, newTokens: shape.newTokens, reps: shape.reps, ort, torch });
+  for (const threads of threadCounts) {
+    for (const B of batches) {
+      const { newTokens, reps, warmupNewTokens, warmupS } = shape;
+      const run: BatchRun = {
+        dir,
+        prompts: prompts(B, vocab),
+        threads,
+        newTokens,
+        reps,
+        warmupNewTokens,
+        warmupS,
+        prefill,
+      };
+      process.stderr.write(`${shape.label}, ${s(threads)}, B=${B}: onnxruntime-web (load average ${loadavg()})\n`);
+      const ort = runOrtBatch(run, true);
+      process.stderr.write(`${shape.label}, ${s(threads)}, B=${B}: PyTorch\n`);
+      const torch = runTorchBatch(run);
+      process.stderr.write(
+        `  PyTorch decode ${torch.decode_tok_s.toFixed(2)} tok/s (${torch.decode_step_ms.toFixed(0)} ms a step)\n`,
+      );
+      rows.push({ shape: shape.label, key: shape.key, threads, B, newTokens, reps, ort, torch });
+    }
+    if (values['no-batch1']) continue;
+    process.stderr.write(`${shape.label}, ${s(threads)}: the batch-1 graph\n`);
+    batch1.push({ shape: `${shape.label} (${s(threads)})`, m: runBatch1(dir, prompts(1, vocab)[0]!, shape, threads) });
   }
-  process.stderr.write(`${shape.label}: the batch-1 graph\n`);
-  batch1.push({ shape: shape.label, m: runBatch1(dir, prompts(1, vocab)[0]!, shape) });
 }
 
 const torch = rows[0]?.torch;
-const s = (n: number) => `${n} thread${n > 1 ? 's' : ''}`;
+const threadsText = threadCounts.map(s).join(', then ');
 console.log(
-  `\nNode ${process.version}, onnxruntime-web wasm EP (${s(threads)}), PyTorch ${torch?.torch} eager f32 (${s(threads)}), ` +
-    `${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(
-        ' / ',
-      )} (1 / 5 / 15 min) at the end; the bench took ${((performance.now() - started) / 60000).toFixed(1)} min.`,
+  `\nNode ${process.version}, onnxruntime-web wasm EP and PyTorch ${torch?.torch} eager f32 with the same thread count (${threadsText}), ` +
+    `${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load average ${loadavg()} (1 / 5 / 15 min) at the end; the bench took ${((performance.now() - started) / 60000).toFixed(1)} min.`,
 );
-if (torch) console.log(describeBlas(torch.blas, torch.threads));
+for (const threads of threadCounts) {
+  const peer = rows.find((r) => r.threads === threads)?.torch;
+  if (peer) console.log(describeBlas(peer.blas, peer.threads));
+}
 console.log(
   `B distinct prompts of ${promptTokens} tokens (prefill: ${prefill}), greedy, no EOS, a fixed number of new tokens per sequence (all B decode ` +
     `at every step); decode rates only (prefill excluded); best of the timed runs after untimed warm-up runs; ` +
@@ -160,4 +171,8 @@ console.log(
     '.\n',
 );
 printBatchTable(rows, batch1);
-printTargets(rows.filter((r) => r.key === '0.5b'));
+for (const threads of threadCounts)
+  printTargets(
+    rows.filter((r) => r.key === '0.5b' && r.threads === threads),
+    s(threads),
+  );
