@@ -112,6 +112,8 @@ export interface FormatPlans {
   readonly plans: readonly MemoryPlan[];
   /** Per format (as `plans`), the largest batch up to MAX_PLANNED_BATCH that fits (0: not even one). */
   readonly batches: readonly number[];
+  /** MAX_PLANNED_BATCH: the most `batches` gives. */
+  readonly maxBatch: number;
 }
 
 /** The most sequences the page's Batch "auto" takes: the same cap as `merge-lab eval --batch auto`. */
@@ -276,6 +278,7 @@ export function createEvalWorkerApi(
         note: first.note,
         plans: plans.map((p) => p.plan),
         batches,
+        maxBatch: MAX_PLANNED_BATCH,
       };
     },
 
