@@ -10,14 +10,8 @@ import { fittingBatch, planModelOf } from '../../src/infer/load-plan';
 import { planInferenceMemory } from '../../src/infer/memory-plan';
 import { specOf } from '../../src/infer/model';
 import { FsModelFolder } from '../../src/node/fs-folder';
-import {
-  MAX_AUTO_BATCH,
-  autoBatch,
-  autoLabel,
-  batchPlansOf,
-  batchProblem,
-  batchRefusal,
-} from '../../src/ui/state/batch-choice';
+import { MAX_AUTO_BATCH } from '../../src/infer/batch-plan';
+import { autoBatch, autoLabel, batchPlansOf, batchProblem, batchRefusal } from '../../src/ui/state/batch-choice';
 import type { FormatPlans } from '../../src/workers/eval-client';
 
 const DEMO = 'public/models/demo-slow';
@@ -41,19 +35,20 @@ describe('Batch auto and its refusal', () => {
     expect(planInferenceMemory({ ...req, batch: largest }).fits).toBe(true);
     expect(planInferenceMemory({ ...req, batch: largest + 1 }).fits).toBe(false);
 
-    const plan = { largest, fits: true };
+    const cap = MAX_AUTO_BATCH;
+    const plan = { largest, cap, fits: true };
     expect(autoBatch(plan)).toBe(largest);
     expect(autoLabel(plan)).toBe(`auto (B = ${largest})`);
     expect(batchRefusal(largest, plan)).toBeUndefined();
-    expect(batchRefusal(largest + 1, { largest, fits: false })).toBe(
+    expect(batchRefusal(largest + 1, { largest, cap, fits: false })).toBe(
       `Batch ${largest + 1} does not fit the memory plan: at most ${largest} fit (auto takes ${largest})`,
     );
     // Plenty of room: auto takes the cap, and a typed batch past the cap that fits is not refused.
     const roomy = await fittingBatch(spec, { ep: 'wasm', weights: 'f32', tokenBudget: 512 }, MAX_AUTO_BATCH);
     expect(roomy).toBe(MAX_AUTO_BATCH);
-    expect(autoLabel({ largest: roomy, fits: true })).toBe('auto (B = 32)');
-    expect(batchRefusal(64, { largest: roomy, fits: true })).toBeUndefined();
-    expect(batchRefusal(100_000, { largest: roomy, fits: false })).toBe(
+    expect(autoLabel({ largest: roomy, cap, fits: true })).toBe('auto (B = 32)');
+    expect(batchRefusal(64, { largest: roomy, cap, fits: true })).toBeUndefined();
+    expect(batchRefusal(100_000, { largest: roomy, cap, fits: false })).toBe(
       'Batch 100000 does not fit the memory plan: a batch of 32 fits (auto takes 32)',
     );
   });
@@ -61,10 +56,10 @@ describe('Batch auto and its refusal', () => {
   it('leaves the refusal to the format when not even one sequence fits, and waits for the plan', () => {
     expect(autoLabel(undefined)).toBe('auto (planning…)');
     expect(autoBatch(undefined)).toBeUndefined();
-    expect(autoBatch({ largest: 0, fits: false })).toBe(1);
-    expect(batchRefusal(8, { largest: 0, fits: false })).toBeUndefined();
+    expect(autoBatch({ largest: 0, cap: 32, fits: false })).toBe(1);
+    expect(batchRefusal(8, { largest: 0, cap: 32, fits: false })).toBeUndefined();
     expect(batchRefusal(8, undefined)).toBeUndefined();
-    expect(batchRefusal(1, { largest: 4, fits: false })).toBeUndefined();
+    expect(batchRefusal(1, { largest: 4, cap: 32, fits: false })).toBeUndefined();
     for (const bad of [0, -1, 2.5, Number.NaN, undefined])
       expect(batchProblem(bad)).toBe('Batch must be a whole number ≥ 1');
     expect(batchProblem(3)).toBeUndefined();
@@ -81,11 +76,12 @@ describe('Batch auto and its refusal', () => {
         { format: 'q4', fits: true },
       ],
       batches: [3, 7, 32],
+      maxBatch: 32,
     } as unknown as FormatPlans;
     expect(batchPlansOf(plans)).toEqual({
-      f32: { largest: 3, fits: false },
-      f16: { largest: 7, fits: true },
-      q4: { largest: 32, fits: true },
+      f32: { largest: 3, cap: 32, fits: false },
+      f16: { largest: 7, cap: 32, fits: true },
+      q4: { largest: 32, cap: 32, fits: true },
     });
     expect(batchPlansOf(undefined)).toEqual({});
   });

@@ -108,6 +108,7 @@ describe('batched evaluation in the worker (the Compare step with Batch > 1)', (
     const roomy = await client.planFormats(models, 'wasm', { tokenBudget: 512 });
     expect(roomy!.plans.map((p) => p.format)).toEqual(['f32', 'f16', 'q4']);
     expect(roomy!.batches).toEqual([32, 32, 32]); // the same cap as merge-lab eval --batch auto
+    expect(roomy!.maxBatch).toBe(32);
     // A heap that holds the weights and only a few sequences' KV cache and activations: fewer fit.
     const tight = await client.planFormats(models, 'wasm', { tokenBudget: 4096, wasmHeapBytes: 300 * 2 ** 20 });
     expect(tight!.batches[0]).toBeLessThan(8);

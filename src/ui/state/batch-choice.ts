@@ -1,18 +1,18 @@
 /**
- * The Compare step's Batch: "auto" (the memory plan's largest fitting batch up to MAX_AUTO_BATCH for
- * the chosen models, format and token budget, as `merge-lab eval --batch auto` takes) or a number the
- * user typed. A typed batch the plan cannot fit is refused, naming the batch that would.
+ * The Compare step's Batch: "auto" (the memory plan's largest fitting batch for the chosen models,
+ * format and token budget, up to the cap of `merge-lab eval --batch auto`: MAX_AUTO_BATCH in
+ * src/infer/batch-plan.ts, which the worker's plans carry) or a number the user typed. A typed batch
+ * the plan cannot fit is refused, naming the batch that would.
  */
-import { MAX_AUTO_BATCH } from '../../infer/batch-plan';
 import type { WeightFormat } from '../../infer/weight-format';
 import type { FormatPlans } from '../../workers/eval-client';
 
-export { MAX_AUTO_BATCH };
-
 /** What the plan says for the chosen weight format. */
 export interface BatchPlanView {
-  /** The plan's largest fitting batch up to MAX_AUTO_BATCH (0: not even one sequence fits). */
+  /** The plan's largest fitting batch up to `cap` (0: not even one sequence fits). */
   readonly largest: number;
+  /** The most sequences auto takes (MAX_AUTO_BATCH). */
+  readonly cap: number;
   /** Whether the plan made for the batch in use fits. */
   readonly fits: boolean;
 }
@@ -42,11 +42,12 @@ export function autoLabel(plan: BatchPlanView | undefined): string {
  */
 export function batchRefusal(batch: number, plan: BatchPlanView | undefined): string | undefined {
   if (!plan || plan.fits || batch <= 1 || plan.largest < 1 || batch <= plan.largest) return undefined;
-  const which = plan.largest >= MAX_AUTO_BATCH ? `a batch of ${plan.largest} fits` : `at most ${plan.largest} fit`;
+  const which = plan.largest >= plan.cap ? `a batch of ${plan.largest} fits` : `at most ${plan.largest} fit`;
   return `Batch ${batch} does not fit the memory plan: ${which} (auto takes ${plan.largest})`;
 }
 
 /** Each weight format's plan as far as the batch goes, from the worker's format plans. */
 export function batchPlansOf(plans: FormatPlans | undefined): Partial<Record<WeightFormat, BatchPlanView>> {
-  return Object.fromEntries(plans?.plans.map((p, i) => [p.format, { largest: plans.batches[i]!, fits: p.fits }]) ?? []);
+  const view = (fits: boolean, i: number) => ({ largest: plans!.batches[i]!, cap: plans!.maxBatch, fits });
+  return Object.fromEntries(plans?.plans.map((p, i) => [p.format, view(p.fits, i)]) ?? []);
 }
