@@ -2,16 +2,19 @@
  * TIES, breadcrumbs and breadcrumbs_ties (mergekit's magnitude and magnitude_outliers
  * sparsification, sign or no consensus, without the L1 rescale) on the fast CPU backend, in few
  * passes over each tensor:
- *   one chunk (every Qwen-sized weight but the embedding): the task vectors are computed once,
- *     counting the selection's histogram as they are written, and kept; the selection's window
- *     count reads them once (magnitude-cuts.ts); one fused merge pass;
+ *   one chunk (every Qwen-sized weight but the embedding): the task vectors are computed once
+ *     (θ₀ decoded in the first one's loop), counting the selection's histogram as they are
+ *     written, and kept; TIES of two models then runs one merge pass and settles each cut inside
+ *     its bucket afterwards (magnitude-deferred.ts); other merges count the window first
+ *     (magnitude-cuts.ts), then one fused merge pass;
  *   several chunks: one read of the inputs computes every model's task vector and counts both the
  *     histogram and a window of low bits guessed from the first chunk (a second read only when the
  *     guess missed), then the merge read.
  * Ties at a threshold are kept lowest index first, counted off as the merge pass meets them.
  * The shared path (methods/task-arithmetic.ts over select.ts) makes three histogram passes per
  * model, each re-reading a multi-chunk tensor, and one intermediate array per step. Output bytes
- * and diagnostics are the shared path's: test/core/fast-cpu.test.ts and fast-magnitude.test.ts.
+ * and diagnostics are the shared path's: test/core/fast-cpu.test.ts, fast-magnitude.test.ts and
+ * fast-magnitude-deferred.test.ts.
  */
 import type { MethodSpec } from '../methods/registry';
 import { keptRanks } from '../methods/sparsify';
