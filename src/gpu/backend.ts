@@ -106,10 +106,10 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     return x.buffer;
   }
 
-  /** Σ w_t x_t over packed `xs`, computed when first used (by `store`, in 16 bits). */
+  /** Σ w_t x_t over `xs` (packed, or f32 values), computed when first used (by `store`, in 16 bits). */
   private pendingSum(xs: readonly GpuTensor[], ws: readonly number[]): GpuTensor {
     const sum = new GpuTensor(xs[0]!.length);
-    sum.pending = { inputs: xs.map((x) => ({ buffer: x.buffer!, dtype: x.packed! })), ws: [...ws] };
+    sum.pending = { inputs: xs.map((x) => ({ buffer: x.buffer!, dtype: x.packed ?? 'F32' })), ws: [...ws] };
     for (const input of sum.pending.inputs) this.pins.pin(input.buffer);
     return sum;
   }
@@ -276,13 +276,15 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   }
 
   /**
-   * Σ w_t x_t in input order: over up to four packed tensors, a pending sum (fused.ts); otherwise in f32,
+   * Σ w_t x_t in input order: over up to four tensors, some packed, a pending sum (fused.ts); otherwise in f32,
    * four inputs per dispatch, chained through an accumulator (chained.ts).
    */
   async weightedSum(xs: readonly GpuTensor[], ws: readonly number[]): Promise<GpuTensor> {
     const n = this.sameLength('weightedSum', xs);
     if (xs.length === 0) return this.alloc(n, 'weighted-sum');
-    if (xs.length <= FUSED_MAX_INPUTS && xs.every((x) => x.packed)) return this.pendingSum(xs, ws);
+    // Fused when any input is packed and none pending: TA's sum, and TIES's θ₀ + λ·merged (f32) with θ₀ packed.
+    if (xs.length <= FUSED_MAX_INPUTS && xs.some((x) => x.packed) && !xs.some((x) => x.pending))
+      return this.pendingSum(xs, ws);
     const values = this.f32s(xs);
     return this.produce('weighted-sum', n, (op, out) => encodeWeightedSum(op, values, ws, n, out));
   }

@@ -14,27 +14,28 @@ export type Dtype16 = 'F16' | 'BF16';
 /** Most inputs one fused sum takes (one dispatch: x0..x3). */
 export const FUSED_MAX_INPUTS = 4;
 
-/** A weighted sum of 16-bit inputs, not computed yet. */
+/** A weighted sum of 16-bit inputs (some may be f32, e.g. TIES's θ₀ + λ·merged), not computed yet. */
 export interface PackedSum {
-  readonly inputs: readonly { readonly buffer: GPUBuffer; readonly dtype: Dtype16 }[];
+  readonly inputs: readonly { readonly buffer: GPUBuffer; readonly dtype: Dtype16 | 'F32' }[];
   readonly ws: readonly number[];
 }
 
 /** Encodes `sum` over n elements into `out`: [n] f32, or [ceil(n/2)] u32 of `outDtype` words. */
 export function encodePackedSum(op: GpuOp, sum: PackedSum, n: number, out: GPUBuffer, outDtype?: Dtype16): void {
   const { inputs, ws } = sum;
-  const bf16In = inputs.reduce((mask, x, t) => (x.dtype === 'BF16' ? mask | (1 << t) : mask), 0);
+  const mask = (dtype: Dtype16 | 'F32') => inputs.reduce((m, x, t) => (x.dtype === dtype ? m | (1 << t) : m), 0);
   const words = fourInputs(inputs.map((x) => x.buffer));
+  const width = (t: number) => ((inputs[t] ?? inputs[0]!).dtype === 'F32' ? 4 : 2);
   op.elementwise('weighted-sum16', {
     n,
     entry: outDtype ? 'main16' : 'main',
-    constants: { K: inputs.length, BF16_IN: bf16In, BF16_OUT: outDtype === 'BF16' },
+    constants: { K: inputs.length, BF16_IN: mask('BF16'), F32_IN: mask('F32'), BF16_OUT: outDtype === 'BF16' },
     uniforms: { w: ws },
     bind: {
-      x0: { buffer: words.x0, bytesPerElement: 2 },
-      x1: { buffer: words.x1, bytesPerElement: 2 },
-      x2: { buffer: words.x2, bytesPerElement: 2 },
-      x3: { buffer: words.x3, bytesPerElement: 2 },
+      x0: { buffer: words.x0, bytesPerElement: width(0) },
+      x1: { buffer: words.x1, bytesPerElement: width(1) },
+      x2: { buffer: words.x2, bytesPerElement: width(2) },
+      x3: { buffer: words.x3, bytesPerElement: width(3) },
       out: { buffer: out, bytesPerElement: outDtype ? 2 : 4 },
     },
   });

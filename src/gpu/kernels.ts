@@ -118,7 +118,7 @@ export const KERNELS = {
     entryPoints: { main: [WG_SIZE], main16: [WG_SIZE] },
     uniforms: { n: 'u32', w: 'vec4f' },
     bindings: { ...FOUR_INPUTS, out: 'rw' },
-    overrides: { K: 'u32', BF16_IN: 'u32', BF16_OUT: 'bool' },
+    overrides: { K: 'u32', BF16_IN: 'u32', F32_IN: 'u32', BF16_OUT: 'bool' },
     includes: ['f16-bits'],
     cpuTwin: 'kernels/weighted-sum',
   }),

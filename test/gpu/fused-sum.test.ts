@@ -6,7 +6,8 @@
  * (DELTA) of two packed tensors by the same kernel. Inputs cover every 16-bit
  * pattern (NaN payloads, ±Inf, subnormals, ±0), random words, odd lengths, windowed bindings on a
  * folded grid; weights produce round-to-nearest-even ties, overflow and subnormal results. Also: the
- * inputs' buffers stay intact while a pending sum reads them after their release or decode.
+ * inputs' buffers stay intact while a pending sum reads them after their release or decode. Sums
+ * that mix packed and f32 inputs (TIES's θ₀ + λ·merged) go through the same kernel, f32 bits as they are.
  */
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../../src/core/dtype';
@@ -43,12 +44,12 @@ function edgeWords(n: number, dtype: D16, seed: number): Uint8Array {
   return new Uint8Array(w.buffer);
 }
 
-async function reference(inputs: Uint8Array[], dtypes: D16[], ws: number[], out: DType): Promise<Uint8Array> {
+async function reference(inputs: Uint8Array[], dtypes: DType[], ws: number[], out: DType): Promise<Uint8Array> {
   const xs = await Promise.all(inputs.map((b, i) => cpu.load(b, dtypes[i]!)));
   return cpu.store(await cpu.weightedSum(xs, ws), out);
 }
 
-async function fused(be: WebGpuBackend, inputs: Uint8Array[], dtypes: D16[], ws: number[], out: DType) {
+async function fused(be: WebGpuBackend, inputs: Uint8Array[], dtypes: DType[], ws: number[], out: DType) {
   const xs = await Promise.all(inputs.map((b, i) => be.load(b, dtypes[i]!)));
   const sum = await be.weightedSum(xs, ws);
   const bytes = await be.store(sum, out);
@@ -212,7 +213,39 @@ describe('fused 16-bit weighted sum = plain-TS reference, byte for byte', () => 
     for (const x of [sum, d, overwritten, ...other]) be.release(x);
   });
 
-  it('five or more inputs, or an f32 one, take the f32 path with the same bytes', async () => {
+  it('packed and f32 inputs mixed (TIES: θ₀ + λ·merged), every slot, windowed, f32 released before the store', async () => {
+    /** n f32 values: random bits (NaN, Inf, subnormals among them), and every 4th one a small ordinary value. */
+    const f32Bytes = (n: number, seed: number) => {
+      const w = new Uint8Array(words(2 * n, seed * 977, seed).buffer);
+      const f = new Float32Array(w.buffer);
+      for (let i = 0; i < n; i += 4) f[i] = ((i % 97) - 48) / 1024;
+      return w;
+    };
+    const cases: DType[][] = [
+      ['BF16', 'F32'],
+      ['F32', 'F16'],
+      ['F16', 'F32', 'BF16'],
+      ['F32', 'BF16', 'F32', 'F16'],
+    ];
+    for (const dtypes of cases)
+      for (const n of [1, 3, 5, 300_001]) {
+        const inputs = dtypes.map((d, t) => (d === 'F32' ? f32Bytes(n, t + 41) : edgeWords(n, d as D16, t + 51)));
+        const ws = [1, 0.3, -0.7, 2 ** -12].slice(0, dtypes.length);
+        for (const out of ['BF16', 'F16', 'F32'] as const) {
+          const want = await reference(inputs, dtypes, ws, out);
+          for (const be of [backends.gpu, backends.tight]) {
+            const xs = await Promise.all(inputs.map((b, t) => be.load(b, dtypes[t]!)));
+            const sum = await be.weightedSum(xs, ws);
+            for (const x of xs) be.release(x); // as TIES releases `mixed` before emitting
+            const label = `${dtypes.join('+')} → ${out}, n=${n}`;
+            expect(mismatches(await be.store(sum, out), want, out), label).toEqual([]);
+            be.release(sum);
+          }
+        }
+      }
+  });
+
+  it('five or more inputs take the f32 path with the same bytes', async () => {
     const n = 10_001;
     const ws = [0.2, 0.2, 0.2, 0.2, 0.2];
     const inputs = ws.map((_, t) => edgeWords(n, 'F16', t + 31));
