@@ -5,20 +5,18 @@
  * driven by their descriptions; the rest (chained sums, histograms, dot, dtype codecs) have their own.
  *
  * Handles are GpuTensors (gpu-tensor.ts): 1-D f32 GPU buffers, except that a loaded f16/bf16 chunk
- * stays packed (16-bit words) until a kernel needs f32, and a weighted sum (or delta) of packed tensors
- * reads the words directly (fused.ts); the sum, pending until used, is narrowed to 16 bits in the same
- * kernel by `store`: ~8 bytes moved per element of a 3-model TA, not ~44.
- * With `batchSubmits` (the default on hardware adapters), operations are encoded into one open GpuOp (op.ts) that is submitted only when a result
- * must come back (store, dot, absHistogram), before the next upload, before work encoded elsewhere
- * (packQ4, sync), or when the buffers it holds grow past two chunks: a TA chunk is 3 submits and one
- * mapAsync. Without it, every operation is submitted as it is encoded, as before.
+ * stays packed (16-bit words) until a kernel needs f32, and a weighted sum (or delta) with packed
+ * inputs reads the words directly (fused.ts); the sum, pending, is narrowed to 16 bits in the same
+ * kernel by `store` (~8 bytes moved per element of a 3-model TA, not ~44), or computed per f32 use.
+ * With `batchSubmits` (the default on hardware adapters), operations are encoded into one open GpuOp
+ * (op.ts) submitted only when a result must come back (store, dot, absHistogram), before the next
+ * upload, before work encoded elsewhere (packQ4, sync), or when the buffers it holds grow past two
+ * chunks: a TA chunk is 3 submits and one mapAsync. Without it, each operation is submitted as encoded.
  *   - compute-only operations (load, delta, masks, sums) resolve without waiting for the GPU: the
  *     caller can read the next chunk from disk while the GPU works (queue order does the rest);
- *   - uploads (queue.writeBuffer) go only to buffers acquired while the op is open, never to one
- *     the op's encoded work uses, because handles released while it is open go back to the pool
- *     after its submit (GpuOp.releaseAfterSubmit), as its temporaries do.
- * Windowing past the storage-binding limit and 2-D grid folding happen in GpuOp.elementwise.
- * The radix-select histogram runs on the GPU; only its 2^width counts come back.
+ *   - uploads go only to buffers acquired while the op is open, never to one its encoded work uses:
+ *     handles released while it is open go back to the pool after its submit, as its temporaries do.
+ * Windowing and 2-D grid folding happen in GpuOp.elementwise; the radix-select histogram runs on the GPU.
  */
 import type { DType } from '../core/dtype';
 import { itemSize } from '../core/dtype';
@@ -32,7 +30,7 @@ import { type AdapterReport, GpuError, acquireGpuDevice, isSoftwareAdapter } fro
 import { DOT_BLOCK, KERNELS, type KernelDescription, type KernelName } from './kernels';
 import { encodeDisjointMean, encodeWeightedSum, fourInputs } from './chained';
 import { FUSED_MAX_INPUTS, encodeDecode16, encodeEncode16, encodePackedSum } from './fused';
-import { BufferPins, GpuTensor } from './gpu-tensor';
+import { BufferPins, GpuTensor, live } from './gpu-tensor';
 import { GpuLinalg } from './linalg';
 import { type ElementwiseArgs, GRANULE, type GpuOp, type Operand } from './op';
 import { type Q4PackOptions, type Q4Source, packQ4OnGpu } from './quantize';
@@ -46,13 +44,15 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly maxChunkElements: number;
   /** The SVD merges' matmul (src/gpu/linalg.ts), on this backend's context. */
   private linalg: GpuLinalg | undefined;
-  /** The operation being encoded (not yet submitted), and the bytes released into it. */
+  /** The operation being encoded (not yet submitted), the bytes released into it, whether it uploads. */
   private open: GpuOp | undefined;
   private heldBytes = 0;
   private openHoldsUpload = false;
   /** Buffers that pending sums still read. */
   private readonly pins = new BufferPins();
   private readonly batchSubmits: boolean;
+  /** The open op holds a pending sum's values (f32()) for work not yet encoded: no submit till it closes. */
+  private lendsTemps = false;
 
   private constructor(
     private readonly gpu: GpuContext,
@@ -84,9 +84,19 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     return new GpuTensor(n, this.gpu.storage.acquire(Math.max(4, n * 4), label));
   }
 
-  /** x's f32 values: a packed tensor is decoded, a pending sum computed (into the open operation), once. */
-  private f32(x: GpuTensor): GPUBuffer {
-    const n = this.live(x).length;
+  /**
+   * x's f32 values, for work encoded next into the open operation: a packed tensor decoded once; a pending sum computed
+   * afresh into a temporary of that operation at each use (TIES's cached task vectors hold no f32 copy), or, with `keep`, once.
+   */
+  private f32(x: GpuTensor, keep = false): GPUBuffer {
+    const n = live(x).length;
+    if (x.pending && !keep) {
+      const op = this.encoding('weighted-sum16');
+      const values = op.temp(n * 4, 'weighted-sum16');
+      if (n) encodePackedSum(op, x.pending, n, values);
+      this.lendsTemps = true;
+      return values;
+    }
     if (x.pending) {
       const sum = x.pending;
       x.pending = undefined;
@@ -102,7 +112,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     } else {
       return x.buffer!;
     }
-    if (!this.batchSubmits) this.flush();
+    if (!this.batchSubmits && !this.lendsTemps) this.flush();
     return x.buffer;
   }
 
@@ -114,24 +124,11 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     return sum;
   }
 
-  /** Σ w_t x_t over packed `xs`, in f32 now. */
-  private f32Sum(xs: readonly GpuTensor[], ws: readonly number[]): GpuTensor {
-    const sum = this.pendingSum(xs, ws);
-    this.f32(sum);
-    return sum;
-  }
-
   private f32s = (xs: readonly GpuTensor[]): GPUBuffer[] => xs.map((x) => this.f32(x));
 
-  private live(x: GpuTensor): GpuTensor {
-    if (x.released) throw new GpuError('a released GPU tensor was used');
-    return x;
-  }
-
   /** The common length of `xs` (all live), or a GpuError naming `what`. */
-  private sameLength(what: string, xs: readonly GpuTensor[], n = xs[0] ? this.live(xs[0]).length : 0): number {
-    for (const x of xs)
-      if (this.live(x).length !== n) throw new GpuError(`${what}: lengths differ (${n} vs ${x.length})`);
+  private sameLength(what: string, xs: readonly GpuTensor[], n = xs[0] ? live(xs[0]).length : 0): number {
+    for (const x of xs) if (live(x).length !== n) throw new GpuError(`${what}: lengths differ (${n} vs ${x.length})`);
     return n;
   }
 
@@ -147,6 +144,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     this.open = undefined;
     this.heldBytes = 0;
     this.openHoldsUpload = false;
+    this.lendsTemps = false;
     return op;
   }
 
@@ -191,7 +189,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   }
 
   async store(x: GpuTensor, dtype: DType): Promise<Uint8Array> {
-    const n = this.live(x).length;
+    const n = live(x).length;
     this.gpu.check();
     if (n === 0) return new Uint8Array(0);
     if (x.packed === dtype) return this.closing(`store:${dtype}`).readBack(x.buffer!, n * 2);
@@ -230,7 +228,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     // Encoded work may still read it: back to the pool after the submit.
     this.open.releaseAfterSubmit(buffer);
     this.heldBytes += buffer.size;
-    if (this.heldBytes > HELD_CHUNKS * this.maxChunkElements * 4) this.flush();
+    if (this.heldBytes > HELD_CHUNKS * this.maxChunkElements * 4 && !this.lendsTemps) this.flush();
   }
 
   /**
@@ -250,12 +248,12 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const n = this.sameLength(kernel.name, inputs);
     const want = kernel.sideLengths?.(params) as readonly number[] | undefined;
     sides.forEach((side, i) => {
-      if (want && this.live(side).length !== want[i])
+      if (want && live(side).length !== want[i])
         throw new GpuError(`${kernel.name}: ${kernel.sides[i]} has ${side.length} entries, not ${want[i]}`);
     });
     const windowUniforms = description.windowUniforms as ((params: P, start: number) => object) | undefined;
     // model − base of two packed tensors = 1·model + (−1)·base, both products exact: the fused sum, no decoded copies.
-    if (kernel.name === 'delta' && inputs.every((x) => x.packed)) return this.f32Sum(inputs, [1, -1]);
+    if (kernel.name === 'delta' && inputs.every((x) => x.packed)) return this.pendingSum(inputs, [1, -1]);
     const [inputBuffers, sideBuffers] = [this.f32s(inputs), this.f32s(sides)];
     return this.produce(kernel.name, n, (op, out) => {
       const bind: Record<string, Operand> = { out };
@@ -290,7 +288,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   }
 
   async absHistogram(x: GpuTensor, pass: HistogramPass, counts: Uint32Array): Promise<void> {
-    const n = this.live(x).length;
+    const n = live(x).length;
     const bins = 1 << pass.width;
     if (counts.length !== bins || pass.width > 11)
       throw new GpuError(`absHistogram: ${counts.length} counts for width ${pass.width}`);
@@ -327,7 +325,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   }
 
   async disjointMean(xs: readonly GpuTensor[], ws: readonly number[], sign: GpuTensor, normalize: boolean) {
-    const n = this.sameLength('disjointMean', xs, this.live(sign).length);
+    const n = this.sameLength('disjointMean', xs, live(sign).length);
     const [values, signs] = [this.f32s(xs), this.f32(sign)];
     return this.produce('disjoint-mean', n, (op, out) =>
       xs.length === 0
@@ -361,7 +359,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     blockSize: Q4BlockSize,
     opts?: Q4PackOptions,
   ): Promise<Q4Packed> {
-    const q4Source = source instanceof GpuTensor ? { buffer: this.f32(source), length: source.length } : source;
+    const q4Source = source instanceof GpuTensor ? { buffer: this.f32(source, true), length: source.length } : source;
     this.flush(); // packQ4OnGpu encodes and uploads on its own
     return packQ4OnGpu(this.gpu, q4Source, n, k, blockSize, opts);
   }

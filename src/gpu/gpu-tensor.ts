@@ -9,6 +9,7 @@
  * A pending sum reads its inputs' buffers after they may have been released: BufferPins keeps such
  * a buffer out of the pool until the last sum that reads it is computed or released.
  */
+import { GpuError } from './device';
 import type { Dtype16, PackedSum } from './fused';
 
 export class GpuTensor {
@@ -24,6 +25,12 @@ export class GpuTensor {
   ) {
     this.buffer = buffer;
   }
+}
+
+/** `x`, or a GpuError when it was released. */
+export function live(x: GpuTensor): GpuTensor {
+  if (x.released) throw new GpuError('a released GPU tensor was used');
+  return x;
 }
 
 /** Counts of the pending sums reading each buffer; a buffer dropped while pinned is freed at its last unpin. */
