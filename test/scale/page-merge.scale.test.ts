@@ -148,7 +148,7 @@ describe('scale: merges of Qwen2.5-1.5B-shaped checkpoints in the page (Chromium
           const got = await pageDigests(lab.page, Object.keys(expected));
           expect(got).toEqual(expected);
           report.push(
-            `${label} ${method}: ${seconds.toFixed(0)} s on ${notice}; all Chromium processes peak ${gb(peak.total)}` +
+            `${label} ${method}: ${seconds.toFixed(0)} s ${notice}; all Chromium processes peak ${gb(peak.total)}` +
               ` (${describeKinds(peak.atPeak)}; PSS peak ${gb(peak.pss)});` +
               ` idle lab with the demo ${gb(idle.total)} (${describeKinds(idle.byKind)})`,
           );
