@@ -5,7 +5,9 @@
  * carrying the kernels and the readback), with output byte-identical to the CPU reference and to the
  * per-operation mode, chunked and pipelined (run-method.ts); uniforms come from a slab or two. On bf16
  * checkpoints either mode runs one dispatch per chunk: the fused 16-bit weighted sum (src/gpu/fused.ts),
- * so the per-operation mode also takes 3 submits per chunk (5 before the fused sum).
+ * so the per-operation mode also takes 3 submits per chunk (5 before the fused sum). The task-vector
+ * methods (whose deltas of packed tensors are computed afresh at each use, into the open operation)
+ * give the CPU reference's bytes in batched mode too.
  */
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/core/formats/checkpoint';
@@ -53,6 +55,26 @@ describe('WebGPU submits per chunk', () => {
           expect(await g.raw(t.name), `${method} ${t.name}`).toEqual(await c.raw(t.name));
           expect(await p.raw(t.name), `${method} ${t.name}`).toEqual(await c.raw(t.name));
         }
+      }
+    } finally {
+      await batched.dispose();
+    }
+  });
+
+  it('ties, dare_ties, breadcrumbs batched: bytes equal to the CPU reference', async () => {
+    const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers: 1 };
+    const models: Checkpoint[] = [
+      await tinyCheckpoint('base', { ...o, seed: 4 }),
+      await tinyCheckpoint('a', { ...o, seed: 5, like: { seed: 4, scale: 0.05 } }),
+      await tinyCheckpoint('b', { ...o, seed: 6, like: { seed: 4, scale: 0.08 } }),
+    ];
+    const batched = await gpuBackend({ batchSubmits: true });
+    try {
+      for (const method of ['ties', 'dare_ties', 'breadcrumbs']) {
+        const g = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK, backend: batched });
+        const c = await runMerge(RECIPES[method]!, models, { chunkElements: CHUNK });
+        for (const t of models[0]!.tensors.values())
+          expect(await g.raw(t.name), `${method} ${t.name}`).toEqual(await c.raw(t.name));
       }
     } finally {
       await batched.dispose();
