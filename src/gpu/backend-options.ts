@@ -25,8 +25,10 @@ export interface WebGpuStats {
   readbackBytes: number;
 }
 
-// 6 Mi elements keeps a Qwen2.5-0.5B MLP weight (4.36 M) in one chunk, so TIES ranks it in memory.
-export const DEFAULT_CHUNK_ELEMENTS = 6 * 2 ** 20;
+// 4.5 Mi elements keeps a Qwen2.5-0.5B MLP weight (4.36 M) in one chunk, so TIES ranks it in memory;
+// with the 96 MiB pool cap (context.ts) it measured TIES's peak RSS 580 MB, 6 Mi with 192 MiB 677-704 MB,
+// at the same CPU time (3 × 1 GB bf16, bench/merge-run.ts).
+export const DEFAULT_CHUNK_ELEMENTS = 4.5 * 2 ** 20;
 
 /** Released bytes an open op may hold back from the pool, in f32 chunks: bounds GPU (on lavapipe, host) memory. */
 export const HELD_CHUNKS = 2;

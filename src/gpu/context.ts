@@ -28,7 +28,7 @@ export interface GpuContextOptions {
   maxBindingBytes?: number;
   /** Lowers the workgroups-per-dimension limit (tests use it to exercise 2-D folding). */
   maxWorkgroupsPerDimension?: number;
-  /** Free storage-pool bytes kept for reuse (default 192 MiB). */
+  /** Free storage-pool bytes kept for reuse (default 96 MiB: TIES's peak RSS with 4.5 Mi chunks, backend-options.ts). */
   maxPoolFreeBytes?: number;
 }
 
@@ -81,7 +81,7 @@ export class GpuContext implements OpContext {
       limits.maxComputeWorkgroupsPerDimension,
     );
     this.offsetAlignment = limits.minStorageBufferOffsetAlignment;
-    const free = opts.maxPoolFreeBytes ?? 192 * 2 ** 20;
+    const free = opts.maxPoolFreeBytes ?? 96 * 2 ** 20;
     this.storage = new BufferPool(
       device,
       BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
