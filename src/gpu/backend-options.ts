@@ -25,10 +25,11 @@ export interface WebGpuStats {
   readbackBytes: number;
 }
 
-// 4.5 Mi elements keeps a Qwen2.5-0.5B MLP weight (4.36 M) in one chunk, so TIES ranks it in memory;
-// with the 96 MiB pool cap (context.ts) it measured TIES's peak RSS 580 MB, 6 Mi with 192 MiB 677-704 MB,
-// at the same CPU time (3 × 1 GB bf16, bench/merge-run.ts).
-export const DEFAULT_CHUNK_ELEMENTS = 4.5 * 2 ** 20;
+// 67 × 64 Ki = 4.19 Mi elements: the smallest multiple of 64 Ki that keeps a Qwen2.5-0.5B MLP weight
+// (896 × 4864 = 4.36 M) in one chunk, so TIES ranks it in memory, while every f32 working tensor stays
+// small. With the 96 MiB pool cap (context.ts), TIES on 3 × 1 GB bf16 (bench/merge-run.ts) measured
+// peak RSS 548 MB (4.5 Mi: 580-600; 6 Mi with a 192 MiB cap: 677-704) at the same CPU time.
+export const DEFAULT_CHUNK_ELEMENTS = 67 * 2 ** 16;
 
 /** Released bytes an open op may hold back from the pool, in f32 chunks: bounds GPU (on lavapipe, host) memory. */
 export const HELD_CHUNKS = 2;

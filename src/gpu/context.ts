@@ -28,7 +28,7 @@ export interface GpuContextOptions {
   maxBindingBytes?: number;
   /** Lowers the workgroups-per-dimension limit (tests use it to exercise 2-D folding). */
   maxWorkgroupsPerDimension?: number;
-  /** Free storage-pool bytes kept for reuse (default 96 MiB: TIES's peak RSS with 4.5 Mi chunks, backend-options.ts). */
+  /** Free storage-pool bytes kept for reuse (default 96 MiB: TIES's peak RSS, see backend-options.ts; 64 MiB cost ~15% CPU). */
   maxPoolFreeBytes?: number;
 }
 
