@@ -154,9 +154,9 @@ export function combinePair(
   from: number,
   to: number,
 ): void {
-  if (divisors.reciprocals)
-    combineScaled(p.d0, p.d1, f(p.w0), f(p.w1), divisors.reciprocals, true, base, f(lambda), out, from, to);
-  else combineScaled(p.d0, p.d1, f(p.w0), f(p.w1), divisors.divisors, false, base, f(lambda), out, from, to);
+  const multiply = divisors.reciprocals !== undefined;
+  const scales = divisors.reciprocals ?? divisors.divisors;
+  combineScaled(p.d0, p.d1, f(p.w0), f(p.w1), scales, multiply, base, f(lambda), out, from, to);
 }
 
 /** combinePair's loop: agreement as 0/1 integers, so nothing branches on data; `multiply`: scales are reciprocals. */
