@@ -353,10 +353,12 @@ export class CompareState {
       this.#status = 'done';
       return run;
     } catch (e) {
-      this.#status = isAbortError(e) || abort.signal.aborted ? 'cancelled' : 'failed';
+      const cancelled = isAbortError(e) || abort.signal.aborted;
       const done = Object.values(this.#partial).reduce((a, rs) => a + rs.length, 0);
-      this.#error = this.#status === 'cancelled' ? cancelledMessage(done) : evalFailureMessage(e, done);
+      // The kept responses are read back first, so the message and the responses it names appear together.
       if ((e as { code?: unknown }).code === 'worker-stopped') await this.afterWorkerDied(writes);
+      this.#status = cancelled ? 'cancelled' : 'failed';
+      this.#error = cancelled ? cancelledMessage(done) : evalFailureMessage(e, done);
       // A cancelled evaluation is not offered again; a failed one is, on the next start.
       if (this.#status === 'cancelled') await writes.then(() => EvalJournal.clear());
       return undefined;
