@@ -31,9 +31,9 @@ export class FileByteSource implements ByteSource {
     const { size } = await handle.stat();
     return new FileByteSource(handle, path.basename(file), size);
   }
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const len = Math.max(0, Math.min(length, this.size - offset));
-    const buf = new Uint8Array(len);
+    const buf = into && into.byteLength >= len ? into.subarray(0, len) : new Uint8Array(len);
     let done = 0;
     try {
       while (done < len) {

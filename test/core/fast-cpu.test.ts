@@ -12,6 +12,7 @@ import type { TensorBackend } from '../../src/core/merge/backend';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { decodeInto, encodeFrom } from '../../src/core/merge/fast/codec';
 import { FastCpuBackend } from '../../src/core/merge/fast/fast-cpu-backend';
+import { simdKernels } from '../../src/core/merge/fast/simd/simd-kernels';
 import { DELTA } from '../../src/core/kernels/delta';
 import { METHODS } from '../../src/core/merge/methods/registry';
 import { type ActivationStats } from '../../src/core/merge/activation-stats';
@@ -66,9 +67,12 @@ describe('fast codec = dtype.ts', () => {
   });
 });
 
-describe('fast kernels = reference kernels', () => {
+describe.each([
+  ['wasm SIMD', simdKernels()],
+  ['scalar', undefined],
+])('fast kernels (%s) = reference kernels', (_, simd) => {
   const ref = new CpuBackend();
-  const fast = new FastCpuBackend();
+  const fast = new FastCpuBackend(undefined, simd);
   /** Storage bytes: every pattern for 16-bit types (NaN, inf, subnormals, ±0), wide-ranged values for f32. */
   const rnd = (n: number, seed: number, dtype: DType) => {
     const words = new Uint16Array(dtype === 'F32' ? n * 2 : n);

@@ -142,10 +142,10 @@ export class SafetensorsFile {
     return t;
   }
 
-  /** Reads `count` elements starting at element `start` of a tensor (its raw storage bytes). */
-  async readRange(name: string, start = 0, count?: number): Promise<Uint8Array> {
+  /** Reads `count` elements starting at element `start` of a tensor (its raw storage bytes), into `into` where the source can. */
+  async readRange(name: string, start = 0, count?: number, into?: Uint8Array): Promise<Uint8Array> {
     const { at, bytes } = this.span(name, start, count);
-    return this.checked(name, at, bytes, await this.source.read(at, bytes));
+    return this.checked(name, at, bytes, await this.source.read(at, bytes, into));
   }
 
   /** Whether `readRangeSync` works on this file's source. */

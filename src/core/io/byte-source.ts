@@ -6,8 +6,12 @@ export interface ByteSource {
   /** File name shown in errors, e.g. `model-00001-of-00002.safetensors`. */
   readonly name: string;
   readonly size: number;
-  /** Reads exactly `length` bytes at `offset`, or fewer when the file ends first. */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads exactly `length` bytes at `offset`, or fewer when the file ends first. `into` (at least
+   * `length` bytes) is a buffer the source may read into, returning a view of it; sources that
+   * cannot (Blobs) return fresh bytes.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /**
    * The same read, synchronously, where the platform allows it (Node files, memory, Blobs in a
    * worker); lets onnxruntime-web pull weights while it builds a session (../../infer/on-demand-weights.ts).

@@ -355,7 +355,7 @@ export class CompareState {
     } catch (e) {
       const cancelled = isAbortError(e) || abort.signal.aborted;
       const done = Object.values(this.#partial).reduce((a, rs) => a + rs.length, 0);
-      // The kept responses are read back first, so the message and the responses it names appear together.
+      // Read back the kept responses first, so the message and the responses it names appear together.
       if ((e as { code?: unknown }).code === 'worker-stopped') await this.afterWorkerDied(writes);
       this.#status = cancelled ? 'cancelled' : 'failed';
       this.#error = cancelled ? cancelledMessage(done) : evalFailureMessage(e, done);
@@ -371,9 +371,7 @@ export class CompareState {
   /** The worker died: its models are gone; the journaled responses are offered for Resume at once. */
   private async afterWorkerDied(writes: Promise<unknown>): Promise<void> {
     this.#loaded.clear();
-    this.#runtimeStarted = false;
-    this.#formats = {};
-    this.#eps = {};
+    [this.#runtimeStarted, this.#formats, this.#eps] = [false, {}, {}];
     await writes;
     const journaled = await EvalJournal.read().catch(() => undefined);
     if (journaled && finishedCount(journaled) > 0) this.#interrupted = journaled;

@@ -22,11 +22,42 @@ import { Float32Pool } from './buffer-pool';
 import { type DecodeTable, decodeInto, decodeTable, decodeWords, encodeFrom, words16 } from './codec';
 import { type Words, deltaWords, weightedSumWords } from './fused';
 import { deltaInto, disjointMeanInto, electSignInto, weightedSumInto } from './kernels';
+import { type SimdKernels, type SimdOperand, simdKernels } from './simd/simd-kernels';
 
-/** A working tensor: f32 values, or 16-bit storage words not decoded yet. */
+/**
+ * 16-bit words as loaded (a view of the loaded bytes), shared by their tensor and the weighted sums
+ * waiting to read them; `free` runs when the last of those lets go, and the bytes may be reused.
+ */
+export class StoredWords {
+  private refs = 1;
+  constructor(
+    readonly words: Uint16Array,
+    readonly table: DecodeTable,
+    readonly dtype: 'F16' | 'BF16',
+    private readonly free: (() => void) | undefined,
+  ) {}
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+  drop(): void {
+    if (--this.refs === 0) this.free?.();
+  }
+}
+
+/** Σ w_t · words_t, not computed yet, and the words it holds on to. */
+interface PendingSum {
+  readonly operands: readonly SimdOperand[];
+  readonly ws: readonly number[];
+  readonly holds: readonly StoredWords[];
+}
+
+/** A working tensor: f32 values, 16-bit storage words not decoded yet, or a weighted sum of such words not computed yet. */
 export class FastTensor {
   values: Float32Array | undefined;
-  stored: { readonly words: Uint16Array; readonly table: DecodeTable } | undefined;
+  stored: StoredWords | undefined;
+  /** Computed on first use: by `store` straight into 16-bit words (task arithmetic's one pass). */
+  pending: PendingSum | undefined;
   constructor(readonly length: number) {}
 }
 
@@ -34,10 +65,19 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
   readonly name = 'cpu';
   private readonly pool = new Float32Pool(128 * 2 ** 20);
   /**
+   * Told when this backend no longer reads a loaded byte buffer (its tensor and every sum over it
+   * released), so the buffer may be reused: a tensor worker hands it back to the merge for its next read.
+   */
+  onBytesFree: ((buffer: ArrayBuffer) => void) | undefined;
+  /**
    * 4.5 Mi elements: Qwen2.5-0.5B's MLP weights (4.36 M) stay one chunk, so TIES keeps their task
    * vectors between its passes; a multi-chunk tensor (the embedding) holds less at once.
    */
-  constructor(readonly maxChunkElements = 4.5 * 2 ** 20) {}
+  constructor(
+    readonly maxChunkElements = 4.5 * 2 ** 20,
+    /** The wasm SIMD kernels; undefined (where wasm SIMD is missing, or asked for) runs the scalar kernels. */
+    private readonly simd: SimdKernels | undefined = simdKernels(),
+  ) {}
 
   private wrap(values: Float32Array): FastTensor {
     const t = new FastTensor(values.length);
@@ -66,10 +106,22 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
   private f32(t: FastTensor): Float32Array {
     if (!t.values) {
       const out = this.pool.take(t.length);
-      decodeWords(t.stored!.words, t.stored!.table, out);
+      if (t.pending) this.simd!.weightedSum(t.pending.operands, t.pending.ws, { values: out });
+      else if (this.simd) this.simd.decode(t.stored!.words, t.stored!.dtype, out);
+      else decodeWords(t.stored!.words, t.stored!.table, out);
       t.values = out;
+      this.settle(t);
     }
     return t.values;
+  }
+  /** A pending sum is computed (or dropped): it lets go of the words it read. */
+  private settle(t: FastTensor): void {
+    t.pending?.holds.forEach((h) => h.drop());
+    t.pending = undefined;
+  }
+  /** The tensor as a SIMD operand: its words while it is in storage form, else its f32 values. */
+  private operand(t: FastTensor): SimdOperand {
+    return t.stored && !t.values ? { words: t.stored.words, dtype: t.stored.dtype } : { values: this.f32(t) };
   }
   /** Storage form of every tensor, or undefined when one is decoded only. */
   private words(ts: readonly FastTensor[]): Words[] | undefined {
@@ -79,22 +131,35 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
 
   async load(bytes: Uint8Array, dtype: DType): Promise<FastTensor> {
     const n = bytes.byteLength / itemSize(dtype);
+    const freeBytes = () => this.onBytesFree?.(bytes.buffer as ArrayBuffer);
     if (dtype === 'F32') {
       const out = this.pool.take(n);
       decodeInto(bytes, dtype, out);
+      freeBytes();
       return this.wrap(out);
     }
     const t = new FastTensor(n);
-    t.stored = { words: words16(bytes, n), table: decodeTable(dtype) };
+    const words = words16(bytes, n);
+    const view = words.buffer === bytes.buffer;
+    t.stored = new StoredWords(words, decodeTable(dtype), dtype, view ? freeBytes : undefined);
+    if (!view) freeBytes(); // words16 copied them
     return t;
   }
   async store(x: FastTensor, dtype: DType): Promise<Uint8Array> {
-    return encodeFrom(this.f32(x), dtype);
+    if (!this.simd || dtype === 'F32') return encodeFrom(this.f32(x), dtype);
+    const out = new Uint16Array(x.length);
+    if (x.pending) {
+      this.simd.weightedSum(x.pending.operands, x.pending.ws, { words: out, dtype });
+      this.settle(x);
+    } else this.simd.encode(this.f32(x), dtype, out);
+    return new Uint8Array(out.buffer);
   }
   release(x: FastTensor): void {
     if (x.values) this.pool.give(x.values);
     x.values = undefined;
+    x.stored?.drop();
     x.stored = undefined;
+    this.settle(x);
   }
 
   async elementwise<P, I extends readonly string[], S extends readonly string[]>(
@@ -107,7 +172,8 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
       const [model, base] = ts as [FastTensor, FastTensor];
       const out = this.fresh(model.length);
       const stored = this.words([model, base]);
-      if (stored) deltaWords(stored[0]!, stored[1]!, out.values!);
+      if (this.simd) this.simd.subtract(this.operand(model), this.operand(base), out.values!);
+      else if (stored) deltaWords(stored[0]!, stored[1]!, out.values!);
       else deltaInto(this.f32(model), this.f32(base), out.values!);
       return out;
     }
@@ -115,6 +181,15 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
     return this.wrap(kernel.cpu(values, params));
   }
   async weightedSum(xs: readonly FastTensor[], ws: readonly number[]): Promise<FastTensor> {
+    if (this.simd && xs.length > 0) {
+      // Storage words are never written after load, so the sum can wait for its use; f32 buffers can be recycled, so not those.
+      const t = new FastTensor(xs[0]!.length);
+      const operands = xs.map((x) => this.operand(x));
+      if (operands.every((o) => 'words' in o))
+        t.pending = { operands, ws: [...ws], holds: xs.map((x) => x.stored!.retain()) };
+      else this.simd.weightedSum(operands, ws, { values: (t.values = this.pool.take(t.length)) });
+      return t;
+    }
     const out = this.fresh(xs[0]?.length ?? 0);
     const stored = xs.length > 0 && xs.length <= 3 ? this.words(xs) : undefined;
     if (stored) weightedSumWords(stored, ws, out.values!);

@@ -14,7 +14,9 @@
  */
 import { AbortError, LabError, MergeError, isAbortError } from '../../errors';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../diagnostics';
+import { itemSize } from '../../dtype';
 import type { MergePlan, TensorPlan } from '../plan';
+import { ReadBuffers } from './read-buffers';
 import {
   type MainMessage,
   type TensorTask,
@@ -46,6 +48,9 @@ export interface PooledRunContext {
 
 /** Tries per tensor before a dying worker fails the merge (the first and two more on fresh workers). */
 export const MAX_TENSOR_ATTEMPTS = 3;
+
+/** Input buffers handed back by workers and kept for later reads, at most. */
+const SPARE_READ_BYTES = 48 * 2 ** 20;
 
 interface Pending {
   readonly bytes: Uint8Array;
@@ -113,6 +118,9 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
   let buffered = 0;
   let pumping: Promise<void> | undefined;
   let settled = false;
+  const spare = new ReadBuffers(SPARE_READ_BYTES);
+  /** Whether the inputs' sources read into a given buffer (known after the first read offered one). */
+  let readsInto: boolean | undefined;
 
   return new Promise<void>((resolve, reject) => {
     const finish = (e?: unknown) => {
@@ -176,16 +184,22 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
 
     const onMessage = (slot: Slot, m: WorkerMessage) => {
       if (settled || slot.dead) return;
+      if (m.type === 'recycle') return readsInto === false ? undefined : spare.give(m.buffer);
       const tp = tensors[m.id]!;
       const st = states.get(m.id)!;
       switch (m.type) {
         case 'read': {
           const inp = tp.inputs[m.input]!;
-          inp.tensor.file.readRange(inp.tensor.name, m.start, m.count).then(
+          const into = readsInto === false ? undefined : spare.take(m.count * itemSize(inp.tensor.dtype));
+          inp.tensor.file.readRange(inp.tensor.name, m.start, m.count, into).then(
             (raw) => {
               if (settled) return;
-              const { bytes, buffer } = transferable(raw);
-              send(slot, { type: 'bytes', req: m.req, bytes }, [buffer]);
+              const intoUsed = into !== undefined && raw.buffer === into.buffer;
+              if (into) readsInto = intoUsed;
+              if (readsInto === false) spare.clear(); // Blobs: spares are of no use
+              // The spare goes whole; other bytes in their own buffer, or a copy. Either comes back once merged.
+              const { bytes, buffer } = transferable(raw, intoUsed ? (into.buffer as ArrayBuffer) : undefined);
+              send(slot, { type: 'bytes', req: m.req, bytes, recycle: readsInto !== false }, [buffer]);
             },
             (e: unknown) => finish(atTensor(e, tp.name)),
           );

@@ -59,7 +59,8 @@ export interface TensorTask {
 
 export type MainMessage =
   | { readonly type: 'task'; readonly task: TensorTask }
-  | { readonly type: 'bytes'; readonly req: number; readonly bytes: Uint8Array }
+  /** `recycle`: hand the buffer back (`recycle` message) once merged, for the main side to read into again. */
+  | { readonly type: 'bytes'; readonly req: number; readonly bytes: Uint8Array; readonly recycle: boolean }
   | { readonly type: 'ack'; readonly req: number };
 
 export type WorkerMessage =
@@ -73,6 +74,7 @@ export type WorkerMessage =
     }
   | { readonly type: 'chunk'; readonly id: number; readonly req: number; readonly bytes: Uint8Array }
   | { readonly type: 'counted'; readonly id: number; readonly bytes: number }
+  | { readonly type: 'recycle'; readonly buffer: ArrayBuffer }
   | { readonly type: 'spectrum'; readonly id: number; readonly spectrum: SpectrumDiagnostics }
   | { readonly type: 'done'; readonly id: number; readonly diagnostics: TensorDiagnostics }
   | { readonly type: 'failed'; readonly id: number; readonly error: ErrorRecord };
@@ -81,8 +83,9 @@ export type ErrorRecord =
   | LabErrorInfo
   | { readonly lab?: undefined; readonly name: string; readonly message: string; readonly stack?: string | undefined };
 
-/** Bytes ready to transfer: the array's own whole buffer, or a copy that is. */
-export function transferable(bytes: Uint8Array): { bytes: Uint8Array; buffer: ArrayBuffer } {
+/** Bytes ready to transfer: the array's own whole buffer (or `whole`, when it is theirs), or a copy that is. */
+export function transferable(bytes: Uint8Array, whole?: ArrayBuffer): { bytes: Uint8Array; buffer: ArrayBuffer } {
+  if (whole && bytes.buffer === whole) return { bytes, buffer: whole };
   const own =
     bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
   const out = own ? bytes : bytes.slice();

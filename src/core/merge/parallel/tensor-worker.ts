@@ -26,6 +26,11 @@ import {
 export function serveTensorWorker(port: WorkerPort): void {
   const pending = new Map<number, (m: MainMessage) => void>();
   const backends = new Map<WorkerBackendKind, TensorBackend<unknown>>();
+  /** Input buffers the main side wants back once merged (to read into again). */
+  const recyclable = new WeakSet<ArrayBuffer>();
+  const handBack = (buffer: ArrayBuffer) => {
+    if (recyclable.delete(buffer)) port.post({ type: 'recycle', buffer }, [buffer]);
+  };
   let nextReq = 0;
   const request = <M extends MainMessage>(send: (req: number) => void): Promise<M> =>
     new Promise((resolve) => {
@@ -36,8 +41,11 @@ export function serveTensorWorker(port: WorkerPort): void {
 
   const backendFor = (kind: WorkerBackendKind) => {
     let be = backends.get(kind);
-    if (!be)
-      backends.set(kind, (be = (kind === 'cpu' ? new FastCpuBackend() : new CpuBackend()) as TensorBackend<unknown>));
+    if (!be) {
+      const fast = kind === 'cpu' ? new FastCpuBackend() : undefined;
+      if (fast) fast.onBytesFree = handBack;
+      backends.set(kind, (be = (fast ?? new CpuBackend()) as TensorBackend<unknown>));
+    }
     return be;
   };
 
@@ -54,6 +62,7 @@ export function serveTensorWorker(port: WorkerPort): void {
             const reply = await request<Extract<MainMessage, { type: 'bytes' }>>((req) =>
               port.post({ type: 'read', id: task.id, req, input: i, start, count }),
             );
+            if (reply.recycle) recyclable.add(reply.bytes.buffer as ArrayBuffer);
             return reply.bytes;
           },
         },

@@ -1,0 +1,173 @@
+;; The fast CPU backend's vector kernels (wasm SIMD, 4 lanes of f32): 16-bit decode, the weighted
+;; sum's two steps, task vectors, and round-to-nearest-even encode. Each is the same IEEE f32
+;; arithmetic as its scalar twin in ../codec.ts and ../kernels.ts (wasm never fuses a·b + c), so the
+;; bits match the reference backend. Pointers are byte offsets into the exported memory; `n` counts
+;; elements and is a multiple of 4 (the caller pads a block; lanes past its length are never read back).
+;; Compiled by scripts/build-simd.ts into merge-kernels.wasm.ts (checked by test/core/simd-kernels.test.ts).
+(module
+  (memory (export "memory") 1)
+
+  ;; dst[i] = f32 of the bf16 word src[i], bit for bit (the word is the top half of the pattern;
+  ;; no arithmetic, so a signaling NaN stays as it is).
+  (func (export "decode_bf16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (v128.store (local.get $dst) (i32x4.shl (v128.load16x4_u (local.get $src)) (i32.const 16)))
+        (local.set $src (i32.add (local.get $src) (i32.const 8)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (br $next))))
+
+  ;; dst[i] = f32 of the f16 word src[i], as f16BitsToF32: exponent and mantissa shifted into place
+  ;; and scaled by 2^112 (exact for normal and subnormal halves), ±inf kept, every NaN → 0x7fc00000.
+  (func (export "decode_f16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $h v128) (local $em v128) (local $sign v128) (local $v v128)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $h (v128.load16x4_u (local.get $src)))
+        (local.set $em (v128.and (local.get $h) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $sign
+          (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16)))
+        (local.set $v
+          (v128.or
+            (f32x4.mul (i32x4.shl (local.get $em) (i32.const 13)) (v128.const i32x4 0x77800000 0x77800000 0x77800000 0x77800000))
+            (local.get $sign)))
+        ;; exponent all ones: infinity keeps its sign; NaN is the canonical quiet NaN
+        (local.set $v
+          (v128.bitselect
+            (v128.or (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000) (local.get $sign))
+            (local.get $v)
+            (i32x4.eq (local.get $em) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (local.set $v
+          (v128.bitselect
+            (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000)
+            (local.get $v)
+            (i32x4.gt_s (local.get $em) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))))
+        (v128.store (local.get $dst) (local.get $v))
+        (local.set $src (i32.add (local.get $src) (i32.const 8)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (br $next))))
+
+  ;; The weighted sum, one operand at a time: t = w · x[i] (f32), then dst[i] = t (the first
+  ;; operand, `add` = 0) or dst[i] = t + dst[i] (each further one, in input order). The new term is
+  ;; the add's first operand, so where both are NaN the result carries the new term's NaN, as the
+  ;; scalar twin's does on x86 (which NaN an add returns is the one thing IEEE leaves to the hardware).
+  (func (export "accumulate_f32") (param $x i32) (param $w f32) (param $dst i32) (param $n i32) (param $add i32)
+    (local $end i32) (local $ws v128) (local $t v128)
+    (local.set $ws (f32x4.splat (local.get $w)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $t (f32x4.mul (local.get $ws) (v128.load (local.get $x))))
+        (if (local.get $add) (then (local.set $t (f32x4.add (local.get $t) (v128.load (local.get $dst))))))
+        (v128.store (local.get $dst) (local.get $t))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (br $next))))
+
+  ;; The same with a bf16 operand, decoded on the way (the word is the top half of the f32 pattern).
+  ;; (An f16 operand is decoded by decode_f16 first: wasm calls are not inlined, and its decode is long.)
+  (func (export "accumulate_bf16") (param $x i32) (param $w f32) (param $dst i32) (param $n i32) (param $add i32)
+    (local $end i32) (local $ws v128) (local $t v128)
+    (local.set $ws (f32x4.splat (local.get $w)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 1))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $t (f32x4.mul (local.get $ws) (i32x4.shl (v128.load16x4_u (local.get $x)) (i32.const 16))))
+        (if (local.get $add) (then (local.set $t (f32x4.add (local.get $t) (v128.load (local.get $dst))))))
+        (v128.store (local.get $dst) (local.get $t))
+        (local.set $x (i32.add (local.get $x) (i32.const 8)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (br $next))))
+
+  ;; dst[i] = a[i] − b[i] (a task vector).
+  (func (export "subtract") (param $a i32) (param $b i32) (param $dst i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+        (v128.store (local.get $dst) (f32x4.sub (v128.load (local.get $a)) (v128.load (local.get $b))))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (br $next))))
+
+  ;; dst[i] = the bf16 word of the f32 src[i], rounded to nearest even; NaN keeps its top bits, made quiet.
+  (func (export "encode_bf16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $b v128) (local $h v128)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $b (v128.load (local.get $src)))
+        ;; (b + 0x7fff + ((b >> 16) & 1)) >>> 16, wrapping as the scalar twin's ToUint32 does
+        (local.set $h
+          (i32x4.shr_u
+            (i32x4.add
+              (i32x4.add (local.get $b) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+              (v128.and (i32x4.shr_u (local.get $b) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+            (i32.const 16)))
+        (local.set $h
+          (v128.bitselect
+            (v128.or (i32x4.shr_u (local.get $b) (i32.const 16)) (v128.const i32x4 0x40 0x40 0x40 0x40))
+            (local.get $h)
+            (i32x4.gt_s
+              (v128.and (local.get $b) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+              (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+        (v128.store64_lane 0 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $h) (local.get $h)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+        (br $next))))
+
+  ;; dst[i] = the f16 word of the f32 src[i], as f32ToF16Bits: normal halves by integer RNE on the
+  ;; pattern, subnormal halves (and zero) by rounding |x| · 2^24 to the nearest even integer (exact:
+  ;; a power-of-two scale), overflow to ±inf, NaN to the quiet 0x7e00.
+  (func (export "encode_f16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $b v128) (local $a v128) (local $h v128) (local $sub v128)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $b (v128.load (local.get $src)))
+        (local.set $a (v128.and (local.get $b) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        ;; normal: (a − 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13 (a carry may reach inf)
+        (local.set $h
+          (i32x4.shr_u
+            (i32x4.add
+              (i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+              (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+            (i32.const 13)))
+        ;; |x| ≥ 65520 rounds past the largest half: inf, or a quiet NaN
+        (local.set $h
+          (v128.bitselect
+            (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
+            (local.get $h)
+            (i32x4.ge_s (local.get $a) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))))
+        (local.set $h
+          (v128.bitselect
+            (v128.const i32x4 0x7e00 0x7e00 0x7e00 0x7e00)
+            (local.get $h)
+            (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+        ;; below the smallest normal half: round(|x| · 2^24) to even
+        (local.set $sub
+          (i32x4.trunc_sat_f32x4_s
+            (f32x4.nearest (f32x4.mul (local.get $a) (v128.const f32x4 0x1p24 0x1p24 0x1p24 0x1p24)))))
+        (local.set $h
+          (v128.bitselect
+            (local.get $sub)
+            (local.get $h)
+            (i32x4.lt_s (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $h
+          (v128.or (local.get $h)
+            (v128.and (i32x4.shr_u (local.get $b) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+        (v128.store64_lane 0 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $h) (local.get $h)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+        (br $next)))))
