@@ -2,8 +2,9 @@
  * The fast CPU backend's wasm SIMD kernels (src/core/merge/fast/simd/) against their scalar twins,
  * bit for bit: decode of every f16 and bf16 pattern, encode of edge-case and random f32 patterns,
  * weighted sums of 1–5 operands mixing f16, bf16 and f32 at lengths around the 4-lane width and the
- * 4,096-element block, task vectors; that the committed module is the assembled .wat; and that the
- * backend frees a loaded buffer only once nothing reads it (its tensor and every pending sum over it).
+ * 4,096-element block, task vectors; that the committed module is the assembled .wat; that the
+ * backend frees a loaded buffer only once nothing reads it (its tensor and every pending sum over
+ * it), and fills a written output buffer again; and the main side's shared read buffers.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { decodeTable, decodeWords, encodeFrom } from '../../src/core/merge/fast/
 import { FastCpuBackend } from '../../src/core/merge/fast/fast-cpu-backend';
 import { deltaInto, weightedSumInto } from '../../src/core/merge/fast/kernels';
 import { type Half, type SimdOperand, simdKernels } from '../../src/core/merge/fast/simd/simd-kernels';
-import { ReadBuffers } from '../../src/core/merge/parallel/read-buffers';
+import { SharedReadBuffers } from '../../src/core/merge/parallel/shared-reads';
 import { firstDifference } from '../helpers/backend-identity';
 
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -118,7 +119,7 @@ describe('wasm SIMD kernels = scalar kernels', () => {
 describe('the fast backend frees loaded bytes only once nothing reads them', () => {
   it('a pending sum keeps its inputs; the sum computed after they are released is still right', async () => {
     const be = new FastCpuBackend();
-    const freed: ArrayBuffer[] = [];
+    const freed: ArrayBufferLike[] = [];
     be.onBytesFree = (b) => freed.push(b);
     const raw = [words(5000, 1), words(5000, 2)];
     const want = new Float32Array(5000);
@@ -140,7 +141,7 @@ describe('the fast backend frees loaded bytes only once nothing reads them', () 
 
   it('f32 inputs, and 16-bit ones that had to be copied (odd offset), are free at once', async () => {
     const be = new FastCpuBackend();
-    const freed: ArrayBuffer[] = [];
+    const freed: ArrayBufferLike[] = [];
     be.onBytesFree = (b) => freed.push(b);
     const f32 = new Float32Array([1, 2, 3]);
     await be.load(bytesOf(f32), 'F32');
@@ -150,20 +151,39 @@ describe('the fast backend frees loaded bytes only once nothing reads them', () 
   });
 });
 
-describe('ReadBuffers', () => {
-  it('hands a spare buffer back for a read it holds (up to 1.5× larger), and keeps at most its cap', () => {
+describe('the fast backend fills a written output buffer again', () => {
+  it('a buffer handed back serves the next store of its size, with that store’s bytes', async () => {
+    const be = new FastCpuBackend();
+    const raw = words(6000, 9);
+    const want = new Float32Array(6000);
+    weightedSumInto([scalarDecode(raw, 'F16')], [0.5], want);
+    const first = await be.store(await be.weightedSum([await be.load(bytesOf(raw), 'F16')], [0.5]), 'F16');
+    be.reuseOutput(first.buffer as ArrayBuffer);
+    const again = await be.store(await be.weightedSum([await be.load(bytesOf(raw), 'F16')], [0.5]), 'F16');
+    expect(again.buffer).toBe(first.buffer);
+    expect(firstDifference(again, encodeFrom(want, 'F16'))).toBe(-1);
+    const other = await be.store(await be.weightedSum([await be.load(bytesOf(raw.subarray(1)), 'F16')], [1]), 'F16');
+    expect(other.buffer).not.toBe(first.buffer); // another size: a new buffer
+  });
+});
+
+describe('SharedReadBuffers', () => {
+  it('reuses an idle buffer that holds a read (up to 1.5× larger), else makes one; keeps at most its cap idle', () => {
     const MiB = 2 ** 20;
-    const spare = new ReadBuffers(3 * MiB);
-    expect(spare.take(MiB)).toBeUndefined();
-    spare.give(new ArrayBuffer(MiB));
-    spare.give(new ArrayBuffer(1.25 * MiB));
-    spare.give(new ArrayBuffer(MiB)); // over the cap: dropped
-    expect(spare.take(2 * MiB)).toBeUndefined(); // none large enough
-    const a = spare.take(0.875 * MiB)!;
-    expect([a.byteLength, a.buffer.byteLength]).toEqual([0.875 * MiB, MiB]);
-    const b = spare.take(0.875 * MiB)!; // 1.25 MiB ≤ 1.5 × 0.875 MiB
-    expect(b.buffer.byteLength).toBe(1.25 * MiB);
-    expect(spare.take(0.875 * MiB)).toBeUndefined(); // the dropped one is gone
-    expect(spare.take(1000)).toBeUndefined(); // small reads allocate
+    const reads = new SharedReadBuffers(3 * MiB);
+    const first = reads.take(MiB)!;
+    expect(first.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect([first.byteLength, first.buffer.byteLength]).toEqual([MiB, MiB]);
+    const big = new SharedArrayBuffer(1.25 * MiB);
+    reads.give(first.buffer as SharedArrayBuffer);
+    reads.give(big);
+    reads.give(new SharedArrayBuffer(MiB)); // over the cap: dropped
+    expect(reads.idleBytes).toBe(2.25 * MiB);
+    expect(reads.take(0.875 * MiB)!.buffer).toBe(first.buffer); // the smallest that holds it
+    expect(reads.take(0.875 * MiB)!.buffer).toBe(big); // 1.25 MiB ≤ 1.5 × 0.875 MiB
+    expect(reads.idleBytes).toBe(0);
+    const fresh = reads.take(0.875 * MiB)!; // none idle: a new one of its size class
+    expect([fresh.byteLength, fresh.buffer.byteLength]).toEqual([0.875 * MiB, 0.875 * MiB]);
+    expect(reads.take(1000)).toBeUndefined(); // small reads are sent as they are
   });
 });

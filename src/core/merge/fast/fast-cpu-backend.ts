@@ -61,6 +61,9 @@ export class FastTensor {
   constructor(readonly length: number) {}
 }
 
+/** Written output buffers kept for reuse, at most. */
+const SPARE_OUTPUT_BYTES = 32 * 2 ** 20;
+
 export class FastCpuBackend implements TensorBackend<FastTensor> {
   readonly name = 'cpu';
   private readonly pool = new Float32Pool(128 * 2 ** 20);
@@ -68,7 +71,10 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
    * Told when this backend no longer reads a loaded byte buffer (its tensor and every sum over it
    * released), so the buffer may be reused: a tensor worker hands it back to the merge for its next read.
    */
-  onBytesFree: ((buffer: ArrayBuffer) => void) | undefined;
+  onBytesFree: ((buffer: ArrayBufferLike) => void) | undefined;
+  /** Output buffers handed back once written (`reuseOutput`), by byte length, for `store` to fill again. */
+  private readonly spareOutputs = new Map<number, ArrayBuffer[]>();
+  private spareOutputBytes = 0;
   /**
    * 4.5 Mi elements: Qwen2.5-0.5B's MLP weights (4.36 M) stay one chunk, so TIES keeps their task
    * vectors between its passes; a multi-chunk tensor (the embedding) holds less at once.
@@ -131,7 +137,7 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
 
   async load(bytes: Uint8Array, dtype: DType): Promise<FastTensor> {
     const n = bytes.byteLength / itemSize(dtype);
-    const freeBytes = () => this.onBytesFree?.(bytes.buffer as ArrayBuffer);
+    const freeBytes = () => this.onBytesFree?.(bytes.buffer);
     if (dtype === 'F32') {
       const out = this.pool.take(n);
       decodeInto(bytes, dtype, out);
@@ -145,9 +151,23 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
     if (!view) freeBytes(); // words16 copied them
     return t;
   }
+  /** A buffer `store` returned, written out and no longer read: the next store of its size may fill it. */
+  reuseOutput(buffer: ArrayBuffer): void {
+    if (this.spareOutputBytes + buffer.byteLength > SPARE_OUTPUT_BYTES) return;
+    let list = this.spareOutputs.get(buffer.byteLength);
+    if (!list) this.spareOutputs.set(buffer.byteLength, (list = []));
+    list.push(buffer);
+    this.spareOutputBytes += buffer.byteLength;
+  }
+  private outputWords(n: number): Uint16Array {
+    const spare = this.spareOutputs.get(n * 2)?.pop();
+    if (!spare) return new Uint16Array(n);
+    this.spareOutputBytes -= spare.byteLength;
+    return new Uint16Array(spare);
+  }
   async store(x: FastTensor, dtype: DType): Promise<Uint8Array> {
     if (!this.simd || dtype === 'F32') return encodeFrom(this.f32(x), dtype);
-    const out = new Uint16Array(x.length);
+    const out = this.outputWords(x.length);
     if (x.pending) {
       this.simd.weightedSum(x.pending.operands, x.pending.ws, { words: out, dtype });
       this.settle(x);

@@ -16,7 +16,7 @@ import { AbortError, LabError, MergeError, isAbortError } from '../../errors';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../diagnostics';
 import { itemSize } from '../../dtype';
 import type { MergePlan, TensorPlan } from '../plan';
-import { ReadBuffers } from './read-buffers';
+import { SharedReadBuffers, canShareMemory } from './shared-reads';
 import {
   type MainMessage,
   type TensorTask,
@@ -49,11 +49,13 @@ export interface PooledRunContext {
 /** Tries per tensor before a dying worker fails the merge (the first and two more on fresh workers). */
 export const MAX_TENSOR_ATTEMPTS = 3;
 
-/** Input buffers handed back by workers and kept for later reads, at most. */
-const SPARE_READ_BYTES = 48 * 2 ** 20;
+/** Shared read buffers kept idle for later reads, at most. */
+const IDLE_READ_BYTES = 48 * 2 ** 20;
 
 interface Pending {
   readonly bytes: Uint8Array;
+  /** The worker that made it, which gets the buffer back once written (undefined: it is not wanted back). */
+  readonly from: Slot | undefined;
   /** Tells the worker to go on; undefined once told. */
   ack: (() => void) | undefined;
   readonly buffered: boolean;
@@ -118,8 +120,11 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
   let buffered = 0;
   let pumping: Promise<void> | undefined;
   let settled = false;
-  const spare = new ReadBuffers(SPARE_READ_BYTES);
-  /** Whether the inputs' sources read into a given buffer (known after the first read offered one). */
+  // Shared read buffers, where workers hand them back (the fast CPU backend does) and memory can be shared.
+  const shared = ctx.pool.backend === 'cpu' && canShareMemory() ? new SharedReadBuffers(IDLE_READ_BYTES) : undefined;
+  /** Output buffers go back to the worker once written, for its next chunks (the fast CPU backend reuses them). */
+  const reusesOutputs = ctx.pool.backend === 'cpu';
+  /** Whether the inputs' sources read into a given buffer (Node files do, Blobs do not); known after the first try. */
   let readsInto: boolean | undefined;
 
   return new Promise<void>((resolve, reject) => {
@@ -165,6 +170,8 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
           await ctx.write(head, c.bytes);
           if (c.buffered) buffered -= c.bytes.byteLength;
           c.ack?.();
+          if (c.from)
+            send(c.from, { type: 'written', buffer: c.bytes.buffer as ArrayBuffer }, [c.bytes.buffer as ArrayBuffer]);
           continue;
         }
         if (!st.diagnostics) return;
@@ -184,22 +191,21 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
 
     const onMessage = (slot: Slot, m: WorkerMessage) => {
       if (settled || slot.dead) return;
-      if (m.type === 'recycle') return readsInto === false ? undefined : spare.give(m.buffer);
+      if (m.type === 'recycle') return shared?.give(m.buffer);
       const tp = tensors[m.id]!;
       const st = states.get(m.id)!;
       switch (m.type) {
         case 'read': {
           const inp = tp.inputs[m.input]!;
-          const into = readsInto === false ? undefined : spare.take(m.count * itemSize(inp.tensor.dtype));
+          const into = readsInto === false ? undefined : shared?.take(m.count * itemSize(inp.tensor.dtype));
           inp.tensor.file.readRange(inp.tensor.name, m.start, m.count, into).then(
             (raw) => {
               if (settled) return;
-              const intoUsed = into !== undefined && raw.buffer === into.buffer;
-              if (into) readsInto = intoUsed;
-              if (readsInto === false) spare.clear(); // Blobs: spares are of no use
-              // The spare goes whole; other bytes in their own buffer, or a copy. Either comes back once merged.
-              const { bytes, buffer } = transferable(raw, intoUsed ? (into.buffer as ArrayBuffer) : undefined);
-              send(slot, { type: 'bytes', req: m.req, bytes, recycle: readsInto !== false }, [buffer]);
+              const inPlace = into !== undefined && raw.buffer === into.buffer;
+              if (into) readsInto = inPlace;
+              if (inPlace) return send(slot, { type: 'bytes', req: m.req, bytes: raw, shared: true });
+              const { bytes, buffer } = transferable(raw);
+              send(slot, { type: 'bytes', req: m.req, bytes, shared: false }, [buffer]);
             },
             (e: unknown) => finish(atTensor(e, tp.name)),
           );
@@ -215,7 +221,8 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
           st.taken.chunks++;
           const early = m.id !== head && buffered + m.bytes.byteLength <= ctx.bufferBytes;
           if (m.id !== head) buffered += m.bytes.byteLength;
-          st.chunks.push({ bytes: m.bytes, ack: early ? undefined : ack, buffered: m.id !== head });
+          const from = reusesOutputs ? slot : undefined;
+          st.chunks.push({ bytes: m.bytes, from, ack: early ? undefined : ack, buffered: m.id !== head });
           if (early) ack();
           return kick();
         }

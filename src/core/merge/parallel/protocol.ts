@@ -59,9 +59,11 @@ export interface TensorTask {
 
 export type MainMessage =
   | { readonly type: 'task'; readonly task: TensorTask }
-  /** `recycle`: hand the buffer back (`recycle` message) once merged, for the main side to read into again. */
-  | { readonly type: 'bytes'; readonly req: number; readonly bytes: Uint8Array; readonly recycle: boolean }
-  | { readonly type: 'ack'; readonly req: number };
+  /** `shared`: the bytes are in a shared buffer, handed back (`recycle`) once merged for the next read. */
+  | { readonly type: 'bytes'; readonly req: number; readonly bytes: Uint8Array; readonly shared: boolean }
+  | { readonly type: 'ack'; readonly req: number }
+  /** An output chunk's buffer, written: the worker may fill it again. */
+  | { readonly type: 'written'; readonly buffer: ArrayBuffer };
 
 export type WorkerMessage =
   | {
@@ -74,7 +76,7 @@ export type WorkerMessage =
     }
   | { readonly type: 'chunk'; readonly id: number; readonly req: number; readonly bytes: Uint8Array }
   | { readonly type: 'counted'; readonly id: number; readonly bytes: number }
-  | { readonly type: 'recycle'; readonly buffer: ArrayBuffer }
+  | { readonly type: 'recycle'; readonly buffer: SharedArrayBuffer }
   | { readonly type: 'spectrum'; readonly id: number; readonly spectrum: SpectrumDiagnostics }
   | { readonly type: 'done'; readonly id: number; readonly diagnostics: TensorDiagnostics }
   | { readonly type: 'failed'; readonly id: number; readonly error: ErrorRecord };
@@ -83,9 +85,8 @@ export type ErrorRecord =
   | LabErrorInfo
   | { readonly lab?: undefined; readonly name: string; readonly message: string; readonly stack?: string | undefined };
 
-/** Bytes ready to transfer: the array's own whole buffer (or `whole`, when it is theirs), or a copy that is. */
-export function transferable(bytes: Uint8Array, whole?: ArrayBuffer): { bytes: Uint8Array; buffer: ArrayBuffer } {
-  if (whole && bytes.buffer === whole) return { bytes, buffer: whole };
+/** Bytes ready to transfer: the array's own whole buffer, or a copy that is. */
+export function transferable(bytes: Uint8Array): { bytes: Uint8Array; buffer: ArrayBuffer } {
   const own =
     bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
   const out = own ? bytes : bytes.slice();

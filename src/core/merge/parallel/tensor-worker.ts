@@ -26,11 +26,12 @@ import {
 export function serveTensorWorker(port: WorkerPort): void {
   const pending = new Map<number, (m: MainMessage) => void>();
   const backends = new Map<WorkerBackendKind, TensorBackend<unknown>>();
-  /** Input buffers the main side wants back once merged (to read into again). */
-  const recyclable = new WeakSet<ArrayBuffer>();
-  const handBack = (buffer: ArrayBuffer) => {
-    if (recyclable.delete(buffer)) port.post({ type: 'recycle', buffer }, [buffer]);
+  /** Shared input buffers, handed back to the main side once merged (to read into again). */
+  const shared = new WeakSet<ArrayBufferLike>();
+  const handBack = (buffer: ArrayBufferLike) => {
+    if (shared.delete(buffer)) port.post({ type: 'recycle', buffer: buffer as SharedArrayBuffer });
   };
+  let fastBackend: FastCpuBackend | undefined;
   let nextReq = 0;
   const request = <M extends MainMessage>(send: (req: number) => void): Promise<M> =>
     new Promise((resolve) => {
@@ -44,6 +45,7 @@ export function serveTensorWorker(port: WorkerPort): void {
     if (!be) {
       const fast = kind === 'cpu' ? new FastCpuBackend() : undefined;
       if (fast) fast.onBytesFree = handBack;
+      fastBackend ??= fast;
       backends.set(kind, (be = (fast ?? new CpuBackend()) as TensorBackend<unknown>));
     }
     return be;
@@ -62,7 +64,7 @@ export function serveTensorWorker(port: WorkerPort): void {
             const reply = await request<Extract<MainMessage, { type: 'bytes' }>>((req) =>
               port.post({ type: 'read', id: task.id, req, input: i, start, count }),
             );
-            if (reply.recycle) recyclable.add(reply.bytes.buffer as ArrayBuffer);
+            if (reply.shared) shared.add(reply.bytes.buffer);
             return reply.bytes;
           },
         },
@@ -99,6 +101,7 @@ export function serveTensorWorker(port: WorkerPort): void {
 
   port.listen((m: MainMessage) => {
     if (m.type === 'task') void run(m.task);
+    else if (m.type === 'written') fastBackend?.reuseOutput(m.buffer);
     else {
       const resolve = pending.get(m.req);
       pending.delete(m.req);
