@@ -11,6 +11,7 @@ import type { DType } from '../../src/core/dtype';
 import type { TensorBackend } from '../../src/core/merge/backend';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { FastCpuBackend } from '../../src/core/merge/fast/fast-cpu-backend';
+import { simdKernels } from '../../src/core/merge/fast/simd/simd-kernels';
 import {
   HIGH_BUCKETS,
   LOW_BUCKETS,
@@ -109,11 +110,14 @@ describe('fast magnitude merges = reference, byte for byte', () => {
             diagnostics,
           });
         const want = await run(new CpuBackend() as TensorBackend<unknown>);
-        const got = await run(new FastCpuBackend() as TensorBackend<unknown>);
-        const where = `${name} ${dtype} specials=${specials} chunk=${chunkElements} diagnostics=${diagnostics}`;
-        for (const [file, bytes] of want.out.files)
-          expect(firstDifference(got.out.files.get(file), bytes), `${where} ${file}`).toBe(-1);
-        expect(got.summary.diagnostics, where).toEqual(want.summary.diagnostics);
+        // On the wasm SIMD kernels, and on the scalar ones (where wasm SIMD is missing).
+        for (const simd of [simdKernels(), undefined]) {
+          const got = await run(new FastCpuBackend(undefined, simd) as TensorBackend<unknown>);
+          const where = `${name} ${dtype} specials=${specials} chunk=${chunkElements} diagnostics=${diagnostics} simd=${!!simd}`;
+          for (const [file, bytes] of want.out.files)
+            expect(firstDifference(got.out.files.get(file), bytes), `${where} ${file}`).toBe(-1);
+          expect(got.summary.diagnostics, where).toEqual(want.summary.diagnostics);
+        }
       }
     });
   });

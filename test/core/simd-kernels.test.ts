@@ -2,7 +2,7 @@
  * The fast CPU backend's wasm SIMD kernels (src/core/merge/fast/simd/) against their scalar twins,
  * bit for bit: decode of every f16 and bf16 pattern, encode of edge-case and random f32 patterns,
  * weighted sums of 1–5 operands mixing f16, bf16 and f32 at lengths around the 4-lane width and the
- * 4,096-element block, task vectors; that the committed module is the assembled .wat; that the
+ * 4,096-element block, task vectors, TIES's two-model merge; that the committed module is the assembled .wat; that the
  * backend frees a loaded buffer only once nothing reads it (its tensor and every pending sum over
  * it), and fills a written output buffer again; and the main side's shared read buffers.
  */
@@ -12,6 +12,7 @@ import { assembleSimdKernels, MODULE_PATH, moduleSource } from '../../scripts/bu
 import { decodeTable, decodeWords, encodeFrom } from '../../src/core/merge/fast/codec';
 import { FastCpuBackend } from '../../src/core/merge/fast/fast-cpu-backend';
 import { deltaInto, weightedSumInto } from '../../src/core/merge/fast/kernels';
+import { combinePair, pairDivisors } from '../../src/core/merge/fast/magnitude-kernels';
 import { type Half, type SimdOperand, simdKernels } from '../../src/core/merge/fast/simd/simd-kernels';
 import { SharedReadBuffers } from '../../src/core/merge/parallel/shared-reads';
 import { firstDifference } from '../helpers/backend-identity';
@@ -113,6 +114,37 @@ describe('wasm SIMD kernels = scalar kernels', () => {
       simd!.subtract({ words: a, dtype: da }, { words: b, dtype: db }, got);
       expect(firstDifference(bytesOf(got), bytesOf(want)), `${da} − ${db}`).toBe(-1);
     }
+  });
+});
+
+describe('TIES for two models on the SIMD kernels = combinePair’s scalar loop', () => {
+  /** f32 values of random 16-bit patterns, with zeros (trimmed), ±0, ±∞ and NaN mixed in. */
+  const values = (n: number, seed: number) => {
+    const v = scalarDecode(words(n, seed), 'BF16');
+    for (let i = 0; i < n; i += 3) v[i] = 0; // a third trimmed
+    [v[1], v[4], v[7], v[10]] = [-0, Infinity, -Infinity, NaN];
+    return v;
+  };
+  it.each([
+    [0.5, 0.5, 1, true],
+    [0.6, 0.3, 0.9, true],
+    [0.6, 0.3, 0.9, false],
+    [1, -0.7, 0, true],
+    [0, 0.4, 2.5, true],
+  ])('w0 %f, w1 %f, λ %f, normalize %s', (w0, w1, lambda, normalize) => {
+    const n = 9003;
+    const [d0, d1, base] = [values(n, 1), values(n, 2), values(n, 3)];
+    base[4] = NaN;
+    const divisors = pairDivisors(w0, w1, normalize);
+    const pair = { d0, b0: new Int32Array(d0.buffer), d1, b1: new Int32Array(d1.buffer), w0, w1 };
+    const want = new Float32Array(n);
+    combinePair(pair, divisors, base, lambda, want, 0, n);
+    const got = new Float32Array(n).fill(7);
+    combinePair({ ...pair, simd: simdKernels() }, divisors, base, lambda, got, 5, n - 2);
+    combinePair({ ...pair, simd: simdKernels() }, divisors, base, lambda, got, 0, 5);
+    expect(got[n - 1]).toBe(7); // outside [from, to): untouched
+    combinePair({ ...pair, simd: simdKernels() }, divisors, base, lambda, got, n - 2, n);
+    expect(firstDifference(bytesOf(got), bytesOf(want))).toBe(-1);
   });
 });
 

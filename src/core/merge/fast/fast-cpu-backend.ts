@@ -93,6 +93,10 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
   private fresh(n: number): FastTensor {
     return this.wrap(this.pool.take(n));
   }
+  /** The wasm SIMD kernels this backend runs on (undefined: the scalar ones). */
+  get simdKernels(): SimdKernels | undefined {
+    return this.simd;
+  }
   /** A pooled working buffer of `n` elements (contents unspecified); hand it back with `recycle`. */
   scratch(n: number): Float32Array {
     return this.pool.take(n);
@@ -107,6 +111,19 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
   /** The tensor's f32 values, decoding it on first use (the buffer is freed with the tensor). */
   valuesOf(t: FastTensor): Float32Array {
     return this.f32(t);
+  }
+  /**
+   * The task vector model − base into `out` (pooled, from `scratch`), on the SIMD kernels; θ₀ is
+   * decoded in the same pass when it is still in storage form. False where wasm SIMD is missing.
+   */
+  simdDelta(model: FastTensor, base: FastTensor, out: Float32Array): boolean {
+    if (!this.simd) return false;
+    if (base.stored && !base.values) {
+      const values = this.pool.take(base.length);
+      this.simd.subtract(this.operand(model), this.operand(base), out, values);
+      base.values = values;
+    } else this.simd.subtract(this.operand(model), { values: this.f32(base) }, out);
+    return true;
   }
   /** The tensor's f32 values, decoding it on first use. */
   private f32(t: FastTensor): Float32Array {

@@ -12,6 +12,7 @@
 // d, bits: [n] one chunk of δ (or of w·δ) and its Int32 view   base, out: [n]
 import type { DecodeTable } from './codec';
 import { countHigh } from './magnitude-select';
+import type { SimdKernels } from './simd/simd-kernels';
 
 const f = Math.fround;
 
@@ -107,6 +108,8 @@ export interface TiesPair {
   readonly b1: Int32Array;
   readonly w0: number;
   readonly w1: number;
+  /** The wasm SIMD kernels, where the backend has them: the merge arithmetic runs there. */
+  readonly simd?: SimdKernels | undefined;
 }
 
 /**
@@ -156,6 +159,7 @@ export function combinePair(
 ): void {
   const multiply = divisors.reciprocals !== undefined;
   const scales = divisors.reciprocals ?? divisors.divisors;
+  if (p.simd) return p.simd.tiesPair({ ...p, scales, multiply, base, lambda }, out, from, to);
   combineScaled(p.d0, p.d1, f(p.w0), f(p.w1), scales, multiply, base, f(lambda), out, from, to);
 }
 

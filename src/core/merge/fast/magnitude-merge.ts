@@ -67,6 +67,17 @@ function deltasOf(
   const baseTensor = ins[0]!;
   const first = ins[1];
   let firstDelta: Float32Array | undefined;
+  if (first && be.simdDelta(first, baseTensor, (firstDelta = be.scratch(baseTensor.length)))) {
+    // On the SIMD kernels, θ₀ decoded in the first task vector's pass.
+    return ins.slice(1).map((m, t) => {
+      const d = t === 0 ? firstDelta! : be.scratch(baseTensor.length);
+      if (t > 0) be.simdDelta(m, baseTensor, d);
+      if (hists[t]) countHigh(bitsOf(d), hists[t]);
+      return d;
+    });
+  }
+  if (firstDelta) be.recycle(firstDelta);
+  firstDelta = undefined;
   if (first?.stored && baseTensor.stored && !baseTensor.values) {
     // θ₀ decoded in the first task vector's loop, not in a pass of its own.
     const values = be.scratch(baseTensor.length);
@@ -230,7 +241,8 @@ async function mergeDeferred(job: TensorJob<FastTensor>): Promise<void> {
   const base = be.valuesOf(ins[0]!);
   const out = be.scratch(base.length);
   const [d0, d1] = ds as [Float32Array, Float32Array];
-  const pair = { d0, b0: bitsOf(d0), d1, b1: bitsOf(d1), w0: models[0]!.params.weight, w1: models[1]!.params.weight };
+  const [w0, w1] = [models[0]!.params.weight, models[1]!.params.weight];
+  const pair = { d0, b0: bitsOf(d0), d1, b1: bitsOf(d1), w0, w1, simd: be.simdKernels };
   const { lambda, normalize } = job.global;
   const settled = tiesPairDeferred(pair, bands, pairDivisors(pair.w0, pair.w1, normalize), base, lambda, out);
   ds.forEach((d) => be.recycle(d));
@@ -261,7 +273,16 @@ function mergeChunk(
   const sign = spec.consensus === 'sign';
   const n = base.length;
   if (sign && ds.length === 2) {
-    const pair = { d0: ds[0]!, b0: bitsOf(ds[0]!), d1: ds[1]!, b1: bitsOf(ds[1]!), w0: ws[0]!, w1: ws[1]! };
+    const [d0, d1] = [ds[0]!, ds[1]!];
+    const pair = {
+      d0,
+      b0: bitsOf(d0),
+      d1,
+      b1: bitsOf(d1),
+      w0: ws[0]!,
+      w1: ws[1]!,
+      simd: (job.backend as FastCpuBackend).simdKernels,
+    };
     tiesPair(pair, bands[0], bands[1], pairDivisors(ws[0]!, ws[1]!, normalize), base, lambda, out, 0, n);
     return;
   }

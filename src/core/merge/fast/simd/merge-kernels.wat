@@ -1,11 +1,11 @@
 ;; The fast CPU backend's vector kernels (wasm SIMD, 4 lanes of f32): 16-bit decode, the weighted
-;; sum's two steps, task vectors, and round-to-nearest-even encode. Each is the same IEEE f32
+;; sum's steps, task vectors, round-to-nearest-even encode, and TIES's merge of two trimmed task vectors. Each is the same IEEE f32
 ;; arithmetic as its scalar twin in ../codec.ts and ../kernels.ts (wasm never fuses a·b + c), so the
 ;; bits match the reference backend. Pointers are byte offsets into the exported memory; `n` counts
 ;; elements and is a multiple of 4 (the caller pads a block; lanes past its length are never read back).
 ;; Compiled by scripts/build-simd.ts into merge-kernels.wasm.ts (checked by test/core/simd-kernels.test.ts).
 (module
-  (memory (export "memory") 1)
+  (memory (export "memory") 2)
 
   ;; dst[i] = f32 of the bf16 word src[i], bit for bit (the word is the top half of the pattern;
   ;; no arithmetic, so a signaling NaN stays as it is).
@@ -97,6 +97,47 @@
         (local.set $a (i32.add (local.get $a) (i32.const 16)))
         (local.set $b (i32.add (local.get $b) (i32.const 16)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (br $next))))
+
+  ;; TIES for two models (magnitude-kernels.ts combineScaled): x = w0·d0[i], y = w1·d1[i] (trimmed
+  ;; task vectors, dropped values +0); the elected sign is that of x + y (≥ 0: +); of x and y, those
+  ;; agreeing with it are summed as disjointMean adds them (x first, then + y); the sum is divided by
+  ;; (or, `multiply` ≠ 0, multiplied by the reciprocal of) the divisor for its agreement, s0 none,
+  ;; s1 x only, s2 y only, s3 both; out[i] = base[i] + λ · that. A value that agrees is never ±0 or
+  ;; NaN, so the agreeing sum never meets a NaN.
+  (func (export "ties_pair") (param $d0 i32) (param $d1 i32) (param $base i32) (param $out i32) (param $n i32)
+    (param $w0 f32) (param $w1 f32) (param $lam f32)
+    (param $s0 f32) (param $s1 f32) (param $s2 f32) (param $s3 f32) (param $multiply i32)
+    (local $end i32) (local $x v128) (local $y v128) (local $pos v128) (local $a0 v128) (local $a1 v128)
+    (local $sum v128) (local $scale v128) (local $zero v128)
+    (local.set $end (i32.add (local.get $d0) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $d0) (local.get $end)))
+        (local.set $x (f32x4.mul (f32x4.splat (local.get $w0)) (v128.load (local.get $d0))))
+        (local.set $y (f32x4.mul (f32x4.splat (local.get $w1)) (v128.load (local.get $d1))))
+        (local.set $pos (f32x4.ge (f32x4.add (local.get $x) (local.get $y)) (local.get $zero)))
+        (local.set $a0
+          (v128.bitselect (f32x4.gt (local.get $x) (local.get $zero)) (f32x4.lt (local.get $x) (local.get $zero)) (local.get $pos)))
+        (local.set $a1
+          (v128.bitselect (f32x4.gt (local.get $y) (local.get $zero)) (f32x4.lt (local.get $y) (local.get $zero)) (local.get $pos)))
+        (local.set $sum (v128.and (local.get $x) (local.get $a0)))
+        (local.set $sum (v128.bitselect (f32x4.add (local.get $sum) (local.get $y)) (local.get $sum) (local.get $a1)))
+        (local.set $scale
+          (v128.bitselect
+            (v128.bitselect (f32x4.splat (local.get $s3)) (f32x4.splat (local.get $s2)) (local.get $a0))
+            (v128.bitselect (f32x4.splat (local.get $s1)) (f32x4.splat (local.get $s0)) (local.get $a0))
+            (local.get $a1)))
+        (if (local.get $multiply)
+          (then (local.set $sum (f32x4.mul (local.get $sum) (local.get $scale))))
+          (else (local.set $sum (f32x4.div (local.get $sum) (local.get $scale)))))
+        ;; λ·q first: where base and λ·q are both NaN (λ = 0 times ∞), the scalar twin returns λ·q's
+        (v128.store (local.get $out)
+          (f32x4.add (f32x4.mul (f32x4.splat (local.get $lam)) (local.get $sum)) (v128.load (local.get $base))))
+        (local.set $d0 (i32.add (local.get $d0) (i32.const 16)))
+        (local.set $d1 (i32.add (local.get $d1) (i32.const 16)))
+        (local.set $base (i32.add (local.get $base) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (br $next))))
 
   ;; dst[i] = the bf16 word of the f32 src[i], rounded to nearest even; NaN keeps its top bits, made quiet.

@@ -25,9 +25,37 @@ interface Exports {
   subtract(a: number, b: number, dst: number, n: number): void;
   encode_bf16(src: number, dst: number, n: number): void;
   encode_f16(src: number, dst: number, n: number): void;
+  ties_pair(
+    d0: number,
+    d1: number,
+    base: number,
+    out: number,
+    n: number,
+    w0: number,
+    w1: number,
+    lambda: number,
+    s0: number,
+    s1: number,
+    s2: number,
+    s3: number,
+    multiply: number,
+  ): void;
 }
 
-/** Elements per block: 8 KiB of words and 16 KiB per f32 region. */
+/** TIES for two models: the trimmed task vectors, weights, θ₀, λ, and the divisor per agreement (as magnitude-kernels.ts). */
+export interface TiesPairArgs {
+  readonly d0: Float32Array;
+  readonly d1: Float32Array;
+  readonly w0: number;
+  readonly w1: number;
+  /** Divisor (or reciprocal, with `multiply`) for none, the first, the second, both agreeing. */
+  readonly scales: ArrayLike<number>;
+  readonly multiply: boolean;
+  readonly base: Float32Array;
+  readonly lambda: number;
+}
+
+/** Elements per block: 8 KiB of words and 16 KiB per f32 region (two 64 KiB pages in all). */
 const BLOCK = 4096;
 /** Byte offsets of the regions in the module's page. */
 const WORDS_IN = 0;
@@ -35,6 +63,7 @@ const F32_A = 8192;
 const F32_B = 24576;
 const ACC = 40960;
 const WORDS_OUT = 57344;
+const OUT32 = 65536;
 
 export class SimdKernels {
   private readonly u16: Uint16Array;
@@ -71,8 +100,8 @@ export class SimdKernels {
     }
   }
 
-  /** out = a − b (a task vector), each operand in storage form or f32. */
-  subtract(a: SimdOperand, b: SimdOperand, out: Float32Array): void {
+  /** out = a − b (a task vector), each operand in storage form or f32; `bValues` also gets b's f32 values. */
+  subtract(a: SimdOperand, b: SimdOperand, out: Float32Array, bValues?: Float32Array): void {
     for (let s = 0; s < out.length; s += BLOCK) {
       const m = Math.min(BLOCK, out.length - s);
       const p = (m + 3) & ~3;
@@ -80,6 +109,21 @@ export class SimdKernels {
       const bt = this.blockIn(b, s, m, p, F32_B);
       this.k.subtract(at, bt, ACC, p);
       out.set(this.f32.subarray(ACC / 4, ACC / 4 + m), s);
+      bValues?.set(this.f32.subarray(F32_B / 4, F32_B / 4 + m), s);
+    }
+  }
+
+  /** out[i] for i in [from, to) of TIES's merge of two trimmed task vectors (combineScaled's arithmetic). */
+  tiesPair(a: TiesPairArgs, out: Float32Array, from: number, to: number): void {
+    const { scales: sc } = a;
+    for (let s = from; s < to; s += BLOCK) {
+      const m = Math.min(BLOCK, to - s);
+      this.f32.set(a.d0.subarray(s, s + m), F32_A / 4);
+      this.f32.set(a.d1.subarray(s, s + m), F32_B / 4);
+      this.f32.set(a.base.subarray(s, s + m), ACC / 4);
+      const p = (m + 3) & ~3;
+      this.k.ties_pair(F32_A, F32_B, ACC, OUT32, p, a.w0, a.w1, a.lambda, sc[0]!, sc[1]!, sc[2]!, sc[3]!, +a.multiply);
+      out.set(this.f32.subarray(OUT32 / 4, OUT32 / 4 + m), s);
     }
   }
 
