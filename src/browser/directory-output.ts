@@ -57,6 +57,13 @@ export class DirectoryOutputFolder implements OutputFolder {
           throw asStorageFull(e, file);
         }
       },
+      async writeAt(position, bytes) {
+        try {
+          await w.write({ type: 'write', position, data: bytes as Uint8Array<ArrayBuffer> });
+        } catch (e) {
+          throw asStorageFull(e, file);
+        }
+      },
       async close() {
         if (open) await w.close().catch((e: unknown) => Promise.reject(asStorageFull(e, file)));
         open = false;

@@ -109,6 +109,11 @@ export class FsOutputFolder implements OutputFolder {
         let done = 0;
         while (done < bytes.byteLength) done += (await handle.write(bytes, done, bytes.byteLength - done)).bytesWritten;
       },
+      async writeAt(position, bytes) {
+        let done = 0;
+        while (done < bytes.byteLength)
+          done += (await handle.write(bytes, done, bytes.byteLength - done, position + done)).bytesWritten;
+      },
       async close() {
         if (!closed) await handle.close();
         closed = true;

@@ -1,7 +1,8 @@
 /**
  * Streaming, sharded safetensors writer. The layout (which tensor goes in which shard, at which
  * offset) is planned up front from names, dtypes and shapes, so each shard's header is written
- * first and tensor data then streams through in plan order, chunk by chunk.
+ * first and tensor data then streams through, chunk by chunk: in plan order (begin/write, one
+ * thread), or each chunk at its place as it comes (writeTensorAt, parallel merges).
  *
  * Every file is written under a `.partial` name and renamed only by `finalize()`; `abort()`
  * removes them. A cancelled or failed merge therefore never leaves output that looks complete.
@@ -58,6 +59,16 @@ export function encodeHeader(shard: ShardPlan, metadata: Record<string, string>)
   return out;
 }
 
+/** Where a tensor's bytes go in positional mode, and how many it got. */
+interface Placed {
+  readonly name: string;
+  readonly shard: number;
+  /** Byte offset of the tensor's data in its shard's file (header included). */
+  readonly at: number;
+  readonly size: number;
+  received: number;
+}
+
 export class ShardedSafetensorsWriter {
   private shardIndex = -1;
   private tensorIndex = -1;
@@ -65,6 +76,10 @@ export class ShardedSafetensorsWriter {
   private writer: FileWriter | undefined;
   private readonly partials: string[] = [];
   private done = false;
+  /** Positional mode: every shard's file, opened (header written) on the first writeTensorAt. */
+  private opening: Promise<FileWriter[]> | undefined;
+  private readonly opened: FileWriter[] = [];
+  private placed: Placed[] | undefined;
 
   constructor(
     private readonly out: OutputFolder,
@@ -83,6 +98,7 @@ export class ShardedSafetensorsWriter {
 
   /** Starts the next tensor; its name must match the plan's order. */
   async begin(name: string): Promise<void> {
+    if (this.opening) throw new Error('writer: begin() after writeTensorAt()');
     const cur = this.currentTensor;
     if (cur && this.written !== cur.end - cur.begin)
       throw new Error(`writer: tensor '${cur.name}' got ${this.written} of ${cur.end - cur.begin} bytes`);
@@ -111,6 +127,40 @@ export class ShardedSafetensorsWriter {
     this.written += bytes.byteLength;
   }
 
+  /**
+   * Positional mode: writes `bytes` of the tensor at `index` in plan order (every shard's tensors,
+   * shard after shard), `offset` bytes into its data, whatever was written before. Every shard's
+   * file is opened, its header written, on the first call. Calls may overlap.
+   */
+  async writeTensorAt(index: number, offset: number, bytes: Uint8Array): Promise<void> {
+    if (this.shardIndex >= 0) throw new Error('writer: writeTensorAt() after begin()');
+    const files = await (this.opening ??= this.openAll());
+    const t = this.placed![index];
+    if (!t) throw new Error(`writer: no tensor #${index} in the shard plan`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + bytes.byteLength > t.size)
+      throw new Error(
+        `writer: ${bytes.byteLength} bytes at ${offset} do not fit in tensor '${t.name}' (${t.size} bytes)`,
+      );
+    t.received += bytes.byteLength;
+    await files[t.shard]!.writeAt(t.at + offset, bytes);
+  }
+
+  private async openAll(): Promise<FileWriter[]> {
+    const placed: Placed[] = [];
+    for (const [i, shard] of this.shards.entries()) {
+      const header = encodeHeader(shard, this.metadata);
+      for (const t of shard.tensors)
+        placed.push({ name: t.name, shard: i, at: header.byteLength + t.begin, size: t.end - t.begin, received: 0 });
+      const partial = shard.file + PARTIAL_SUFFIX;
+      this.partials.push(partial);
+      const w = await this.out.create(partial);
+      this.opened.push(w);
+      await w.write(header);
+    }
+    this.placed = placed;
+    return this.opened;
+  }
+
   /** Writes an extra file (config, tokenizer) under a partial name; it is renamed by finalize(). */
   async writeExtra(file: string, bytes: Uint8Array): Promise<void> {
     const partial = file + PARTIAL_SUFFIX;
@@ -122,13 +172,8 @@ export class ShardedSafetensorsWriter {
 
   /** Closes the last shard, writes the index, and renames every file to its final name (config.json last). */
   async finalize(): Promise<void> {
-    const cur = this.currentTensor;
-    if (cur && this.written !== cur.end - cur.begin) throw new Error(`writer: tensor '${cur.name}' is incomplete`);
-    const last = this.shards[this.shards.length - 1]!;
-    if (this.shardIndex !== this.shards.length - 1 || this.tensorIndex !== last.tensors.length - 1)
-      throw new Error('writer: finalize() before every planned tensor was written');
-    await this.writer?.close();
-    this.writer = undefined;
+    if (this.opening) await this.closePositional(await this.opening);
+    else await this.closeSequential();
     if (this.shards.length > 1) {
       const weightMap: Record<string, string> = {};
       let total = 0;
@@ -149,15 +194,36 @@ export class ShardedSafetensorsWriter {
     this.done = true;
   }
 
+  private async closeSequential(): Promise<void> {
+    const cur = this.currentTensor;
+    if (cur && this.written !== cur.end - cur.begin) throw new Error(`writer: tensor '${cur.name}' is incomplete`);
+    const last = this.shards[this.shards.length - 1]!;
+    if (this.shardIndex !== this.shards.length - 1 || this.tensorIndex !== last.tensors.length - 1)
+      throw new Error('writer: finalize() before every planned tensor was written');
+    await this.writer?.close();
+    this.writer = undefined;
+  }
+
+  private async closePositional(files: FileWriter[]): Promise<void> {
+    for (const t of this.placed!)
+      if (t.received !== t.size)
+        throw new Error(`writer: tensor '${t.name}' is incomplete (${t.received} of ${t.size} bytes)`);
+    for (const w of files) await w.close();
+  }
+
   /** Removes every partial file written so far. Safe to call more than once. */
   async abort(): Promise<void> {
     if (this.done) return;
-    try {
-      await this.writer?.abort();
-    } catch {
-      /* already closed */
+    await this.opening?.catch(() => undefined);
+    for (const w of this.writer ? [this.writer] : this.opened) {
+      try {
+        await w.abort();
+      } catch {
+        /* already closed */
+      }
     }
     this.writer = undefined;
+    this.opened.length = 0;
     for (const p of this.partials) await this.out.remove(p).catch(() => undefined);
     this.partials.length = 0;
   }

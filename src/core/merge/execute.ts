@@ -8,7 +8,7 @@
  * finalised only when every tensor is written; on error or cancel the partial files are removed.
  * Reading is in chunk-reader.ts, the per-tensor job a method sees in job.ts. With `workers`, the
  * tensors are merged by a pool of tensor workers instead (parallel/pool-run.ts): the same method
- * code on the workers' CPU backends, the same output bytes in the same order.
+ * code on the workers' CPU backends, the same output bytes, each chunk written at its place.
  */
 import { LabError, type LabWarning, MergeError, isAbortError, throwIfAborted } from '../errors';
 import type { Checkpoint } from '../formats/checkpoint';
@@ -58,9 +58,6 @@ export interface MergeOptions {
    */
   workers?: TensorWorkerPool;
 }
-
-/** Output of later tensors held while an earlier one is written, per worker, in f32 chunks' worth of bytes (pool-run.ts). */
-const BUFFER_CHUNKS_PER_WORKER = 1;
 
 export interface MergeSummary {
   readonly method: string;
@@ -113,6 +110,7 @@ export async function merge<T>(
   let bytesRead = 0;
   let bytesWritten = 0;
   const diagnostics: Record<string, TensorDiagnostics> = {};
+  let tensorsDone = 0;
   /** Notes about the run itself (a worker restarted), after the plan's. */
   const runWarnings: LabWarning[] = [];
 
@@ -139,19 +137,19 @@ export async function merge<T>(
         seed: recipe.randomSeed,
         diagnose: opts.diagnostics ?? false,
         signal: opts.signal,
-        bufferBytes: BUFFER_CHUNKS_PER_WORKER * opts.workers.size * chunkElements * 4,
-        begin: (tp) => writer.begin(tp.name),
-        write: async (ti, bytes) => {
-          await writer.write(bytes);
+        // Each chunk at its place as it comes; tensors are done in plan order, so the count only grows.
+        write: async (ti, offset, bytes) => {
+          await writer.writeTensorAt(ti, offset, bytes);
           bytesWritten += bytes.byteLength;
           bytesDone += bytes.byteLength;
-          report(ti, plan.tensors[ti]!.name);
+          report(tensorsDone, plan.tensors[ti]!.name);
         },
         tensorDone: (ti, d) => {
           const name = plan.tensors[ti]!.name;
           diagnostics[name] = d;
           opts.onTensor?.(name, d);
-          report(ti + 1, name);
+          tensorsDone = ti + 1;
+          report(tensorsDone, name);
         },
         counted: (n) => {
           bytesRead += n;

@@ -1,11 +1,12 @@
 /**
  * The main side of a parallel merge: spreads a plan's tensors over tensor workers (first come,
- * first served, in plan order), serves their reads from the open checkpoints, and writes their
- * output chunks in plan order, exactly as the single-threaded loop would. Memory stays bounded:
- * each worker holds one tensor; the tensor being written streams through; chunks of later
- * tensors wait in a buffer of at most `bufferBytes`, beyond which their worker waits for its ack.
- * The first error (a worker's, rebuilt with its class, or a read's, as it was) or a cancel stops
- * every worker; the promise settles only once no write is in progress.
+ * first served, in plan order), serves their reads from the open checkpoints, and writes each
+ * output chunk as soon as it comes, at its place in the output (`write(tensor, offset, bytes)`),
+ * so no tensor waits for the one before it. A worker waits for each chunk's ack, sent once the
+ * chunk is written: memory stays bounded at one tensor and one chunk per worker. Tensors are
+ * reported done (`tensorDone`) in plan order, exactly as the single-threaded loop would. The first
+ * error (a worker's, rebuilt with its class, or a read's, as it was) or a cancel stops every
+ * worker; the promise settles only once no write is in progress.
  *
  * A worker that dies (a crash, out of memory, killed) does not lose the merge: the tensor it held is
  * merged again from its start on a fresh worker, whose first chunks (those already taken from the
@@ -35,10 +36,9 @@ export interface PooledRunContext {
   readonly seed: number;
   readonly diagnose: boolean;
   readonly signal: AbortSignal | undefined;
-  /** Output chunks of tensors not yet being written, in bytes, before their workers wait. */
-  readonly bufferBytes: number;
-  readonly begin: (tensor: TensorPlan) => Promise<void>;
-  readonly write: (index: number, bytes: Uint8Array) => Promise<void>;
+  /** Writes output bytes of the tensor at `index` in the plan, `offset` bytes into it. */
+  readonly write: (index: number, offset: number, bytes: Uint8Array) => Promise<void>;
+  /** Called in plan order, once the tensor's bytes are all written. */
   readonly tensorDone: (index: number, diagnostics: TensorDiagnostics) => void;
   readonly counted: (bytes: number) => void;
   readonly onSpectrum: ((d: SpectrumDiagnostics) => void) | undefined;
@@ -52,18 +52,9 @@ export const MAX_TENSOR_ATTEMPTS = 3;
 /** Shared read buffers kept idle for later reads, at most. */
 const IDLE_READ_BYTES = 48 * 2 ** 20;
 
-interface Pending {
-  readonly bytes: Uint8Array;
-  /** The worker that made it, which gets the buffer back once written (undefined: it is not wanted back). */
-  readonly from: Slot | undefined;
-  /** Tells the worker to go on; undefined once told. */
-  ack: (() => void) | undefined;
-  readonly buffered: boolean;
-}
-
 interface TensorState {
-  readonly chunks: Pending[];
-  begun: boolean;
+  /** Output bytes taken so far: where the next chunk goes. */
+  outBytes: number;
   diagnostics?: TensorDiagnostics;
   /** Workers started on this tensor so far. */
   attempts: number;
@@ -116,9 +107,10 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
   const states = new Map<number, TensorState>();
   const slots: Slot[] = [];
   let next = 0;
+  /** The first tensor, in plan order, not yet reported done. */
   let head = 0;
-  let buffered = 0;
-  let pumping: Promise<void> | undefined;
+  /** Writes (and done reports) in the order they were asked for; it never rejects. */
+  let writing: Promise<void> = Promise.resolve();
   let settled = false;
   // Shared read buffers, where workers hand them back (the fast CPU backend does) and memory can be shared.
   const shared = ctx.pool.backend === 'cpu' && canShareMemory() ? new SharedReadBuffers(IDLE_READ_BYTES) : undefined;
@@ -134,7 +126,7 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
       ctx.signal?.removeEventListener('abort', onAbort);
       for (const s of slots) s.port.close();
       // Settle only when no write is under way, so the caller's abort() never races a write.
-      void (pumping ?? Promise.resolve()).finally(() => (e === undefined ? resolve() : reject(e)));
+      void writing.then(() => (e === undefined ? resolve() : reject(e)));
     };
     const onAbort = () => finish(new AbortError('merge'));
     if (ctx.signal?.aborted) return onAbort();
@@ -152,41 +144,22 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
       if (next >= tensors.length || settled) return;
       const id = next++;
       const none = () => ({ chunks: 0, spectra: 0, bytes: 0 });
-      states.set(id, { chunks: [], begun: false, attempts: 1, taken: none(), skip: none() });
+      states.set(id, { outBytes: 0, attempts: 1, taken: none(), skip: none() });
       start(slot, id);
     };
 
-    const pump = async () => {
-      while (!settled && head < tensors.length) {
-        const st = states.get(head);
-        if (!st) return;
-        if (!st.begun) {
-          await ctx.begin(tensors[head]!);
-          st.begun = true;
-        }
-        const c = st.chunks.shift();
-        if (c) {
-          if (ctx.signal?.aborted) throw new AbortError('merge');
-          await ctx.write(head, c.bytes);
-          if (c.buffered) buffered -= c.bytes.byteLength;
-          c.ack?.();
-          if (c.from)
-            send(c.from, { type: 'written', buffer: c.bytes.buffer as ArrayBuffer }, [c.bytes.buffer as ArrayBuffer]);
-          continue;
-        }
-        if (!st.diagnostics) return;
+    /** Runs `step` after every write asked for before it; its error fails the merge. */
+    const enqueue = (step: () => Promise<void> | void) => {
+      writing = writing.then(() => (settled ? undefined : step())).catch((e: unknown) => finish(e));
+    };
+    /** Reports done, in plan order, the tensors whose workers finished them (their bytes all written). */
+    const reportDone = () => {
+      for (let st = states.get(head); st?.diagnostics; st = states.get(head)) {
         states.delete(head);
         ctx.tensorDone(head, st.diagnostics);
         head++;
       }
       if (head === tensors.length) finish();
-    };
-    const kick = () => {
-      if (pumping || settled) return;
-      // Messages are tasks, so none arrives between pump() returning and `pumping` being cleared.
-      pumping = pump()
-        .catch((e: unknown) => finish(e))
-        .finally(() => (pumping = undefined));
     };
 
     const onMessage = (slot: Slot, m: WorkerMessage) => {
@@ -219,12 +192,16 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
             return ack();
           }
           st.taken.chunks++;
-          const early = m.id !== head && buffered + m.bytes.byteLength <= ctx.bufferBytes;
-          if (m.id !== head) buffered += m.bytes.byteLength;
-          const from = reusesOutputs ? slot : undefined;
-          st.chunks.push({ bytes: m.bytes, from, ack: early ? undefined : ack, buffered: m.id !== head });
-          if (early) ack();
-          return kick();
+          const offset = st.outBytes;
+          st.outBytes += m.bytes.byteLength;
+          return enqueue(async () => {
+            if (ctx.signal?.aborted) throw new AbortError('merge');
+            await ctx.write(m.id, offset, m.bytes);
+            // The buffer first, so that the worker's next chunk can go into it.
+            const buffer = m.bytes.buffer as ArrayBuffer;
+            if (reusesOutputs) send(slot, { type: 'written', buffer }, [buffer]);
+            ack();
+          });
         }
         case 'counted': {
           const skipped = Math.min(st.skip.bytes, m.bytes);
@@ -239,7 +216,8 @@ export function runPooled(ctx: PooledRunContext): Promise<void> {
         case 'done':
           st.diagnostics = m.diagnostics;
           assign(slot);
-          return kick();
+          // After the writes asked for so far: a dead predecessor's last chunk may still be going in.
+          return enqueue(reportDone);
         case 'failed':
           return finish(tensorError(rebuildError(m.error), tp, backendName));
       }
