@@ -42,6 +42,8 @@ export type { WebGpuBackendOptions, WebGpuStats } from './backend-options';
 export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly name: string;
   readonly maxChunkElements: number;
+  /** Uploads copy the bytes (writeBuffer) before load resolves. */
+  readonly loadCopies = true;
   /** The SVD merges' matmul (src/gpu/linalg.ts), on this backend's context. */
   private linalg: GpuLinalg | undefined;
   /** The operation being encoded (not yet submitted), the bytes released into it, whether it uploads. */

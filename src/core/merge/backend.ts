@@ -13,6 +13,8 @@ export interface TensorBackend<T = unknown> {
   readonly name: string;
   /** Largest chunk, in elements, the backend wants to process at once. */
   readonly maxChunkElements: number;
+  /** `load` copies the bytes it is given, so they may be reused once it resolves (else it may keep views of them). */
+  readonly loadCopies?: boolean;
 
   /** Storage bytes → f32 working tensor. */
   load(bytes: Uint8Array, dtype: DType): Promise<T>;

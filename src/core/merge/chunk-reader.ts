@@ -5,6 +5,7 @@
  */
 import { decodeToF32, encodeFromF32, itemSize } from '../dtype';
 import type { TensorPlan } from './plan';
+import { ReadBuffers } from './read-buffers';
 
 /** Elements per chunk of a tensor: SVD merges take their 2-D weights whole. */
 export function tensorChunk(tp: TensorPlan, chunkElements: number): number {
@@ -14,6 +15,8 @@ export function tensorChunk(tp: TensorPlan, chunkElements: number): number {
 /** Reads chunk bytes of every input, one chunk ahead of the consumer, in plan order. */
 export class ChunkReader {
   private readonly pending = new Map<string, Promise<Uint8Array[]>>();
+  /** Buffers read into again once the backend has copied what was read (see ChunkedTensorJob.load). */
+  readonly buffers = new ReadBuffers();
   constructor(
     private readonly tensors: readonly TensorPlan[],
     private readonly chunkElements: number,
@@ -33,7 +36,7 @@ export class ChunkReader {
     const k = this.key(ti, c);
     let p = this.pending.get(k);
     if (!p) {
-      p = readChunk(this.tensors[ti]!, c, tensorChunk(this.tensors[ti]!, this.chunkElements));
+      p = readChunk(this.tensors[ti]!, c, tensorChunk(this.tensors[ti]!, this.chunkElements), undefined, this.buffers);
       p.catch(() => undefined); // surfaced when awaited
       this.pending.set(k, p);
     }
@@ -56,20 +59,25 @@ export async function readChunk(
   c: number,
   chunkElements: number,
   which?: readonly number[],
+  buffers?: ReadBuffers,
 ): Promise<Uint8Array[]> {
   const start = c * chunkElements;
   const count = Math.min(chunkElements, tp.numel - start);
-  const readInput = (i: number) => {
+  const readInput = async (i: number) => {
     const inp = tp.inputs[i]!;
     const have = Math.max(0, Math.min(count, inp.available - start));
-    return have > 0 ? inp.tensor.file.readRange(inp.tensor.name, start, have) : Promise.resolve(new Uint8Array(0));
+    if (have <= 0) return new Uint8Array(0);
+    const into = buffers?.take(have * itemSize(inp.tensor.dtype));
+    const bytes = await inp.tensor.file.readRange(inp.tensor.name, start, have, into);
+    buffers?.readDone(bytes, into);
+    return bytes;
   };
   if (which) {
     // Only the asked-for inputs (selection passes): padding needs the base's bytes too.
     const short = which.some((i) => tp.inputs[i]!.available < start + count);
     const raw = await Promise.all(which.map(readInput));
     if (!short) return raw;
-    const all = await readChunk(tp, c, chunkElements);
+    const all = await readChunk(tp, c, chunkElements, undefined, buffers);
     return which.map((i) => all[i]!);
   }
   const raw = await Promise.all(tp.inputs.map((_, i) => readInput(i)));

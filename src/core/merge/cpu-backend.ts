@@ -12,6 +12,8 @@ import type { TensorBackend } from './backend';
 
 export class CpuBackend implements TensorBackend<Float32Array> {
   readonly name = 'cpu';
+  /** load decodes into a new array. */
+  readonly loadCopies = true;
   constructor(readonly maxChunkElements = 1 << 22) {}
   async load(bytes: Uint8Array, dtype: DType) {
     return decodeToF32(bytes, dtype);
