@@ -44,6 +44,10 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly maxChunkElements: number;
   /** Uploads copy the bytes (writeBuffer) before load resolves. */
   readonly loadCopies = true;
+  /** A stored chunk's buffer, written out: a later read-back fills it again. */
+  reuseOutput(buffer: ArrayBuffer): void {
+    this.gpu.spareOutputs.give(buffer);
+  }
   /** The SVD merges' matmul (src/gpu/linalg.ts), on this backend's context. */
   private linalg: GpuLinalg | undefined;
   /** The operation being encoded (not yet submitted), the bytes released into it, whether it uploads. */

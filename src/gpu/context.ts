@@ -5,6 +5,7 @@
  * around a submit or raised by the device, become GpuErrors thrown by the next operation.
  * Work is encoded and submitted through GpuOp (op.ts), one per operation.
  */
+import { SpareBuffers } from '../core/merge/spare-buffers';
 import { BufferPool, type PoolStats } from './buffer-pool';
 import { GpuDeviceLostError, GpuError } from './device';
 import { GpuOp, type OpContext } from './op';
@@ -50,6 +51,7 @@ export interface GpuPoolStats {
 export class GpuContext implements OpContext {
   readonly storage: BufferPool;
   readonly readback: BufferPool;
+  readonly spareOutputs = new SpareBuffers(32 * 2 ** 20);
   readonly uniforms: BufferPool;
   readonly pipelines: PipelineCache;
   readonly maxBindingBytes: number;

@@ -10,6 +10,7 @@
  *   storage-binding limit are processed in windows (buffer sub-ranges at aligned offsets); each
  *   window gets its own `n` and, through a function of the window's start, its own uniforms.
  */
+import type { SpareBuffers } from '../core/merge/spare-buffers';
 import type { BufferPool } from './buffer-pool';
 import { GpuError } from './device';
 import {
@@ -29,6 +30,8 @@ export interface OpContext {
   readonly device: GPUDevice;
   readonly storage: BufferPool;
   readonly readback: BufferPool;
+  /** Read-back buffers the merge has written and handed back (WebGpuBackend.reuseOutput), filled again. */
+  readonly spareOutputs: SpareBuffers;
   readonly uniforms: BufferPool;
   readonly pipelines: PipelineCache;
   readonly maxBindingBytes: number;
@@ -252,7 +255,8 @@ export class GpuOp {
       this.ctx.check();
       throw new GpuError(`reading back from the GPU failed: ${(e as Error).message}`);
     }
-    const out = new Uint8Array(bytes);
+    const spare = this.ctx.spareOutputs.take(bytes);
+    const out = spare ? new Uint8Array(spare) : new Uint8Array(bytes);
     out.set(new Uint8Array(rb.getMappedRange(0, size), 0, bytes));
     rb.unmap();
     this.ctx.readback.release(rb);

@@ -13,6 +13,7 @@ import { Checkpoint } from '../../src/core/formats/checkpoint';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { merge } from '../../src/core/merge/execute';
 import { ReadBuffers } from '../../src/core/merge/read-buffers';
+import { SpareBuffers } from '../../src/core/merge/spare-buffers';
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { FsModelFolder, FsOutputFolder } from '../../src/node/fs-folder';
 import { firstDifference } from '../helpers/backend-identity';
@@ -47,6 +48,20 @@ describe('ReadBuffers', () => {
     buffers.readDone(await blob.read(0, 100 * KiB, into), into);
     buffers.recycle(into.buffer);
     expect(buffers.take(100 * KiB)).toBeUndefined();
+  });
+});
+
+describe('SpareBuffers (output buffers handed back once written)', () => {
+  it('gives a buffer back for a store of exactly its length, once, and keeps at most its cap', () => {
+    const spare = new SpareBuffers(3 * KiB);
+    const [a, b, c] = [new ArrayBuffer(KiB), new ArrayBuffer(2 * KiB), new ArrayBuffer(KiB)];
+    spare.give(a);
+    spare.give(b);
+    spare.give(c); // over the cap: left to the garbage collector
+    expect(spare.take(KiB + 4)).toBeUndefined();
+    expect(spare.take(KiB)).toBe(a);
+    expect(spare.take(KiB)).toBeUndefined();
+    expect(spare.take(2 * KiB)).toBe(b);
   });
 });
 

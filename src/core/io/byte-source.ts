@@ -41,7 +41,8 @@ export class BlobByteSource implements ByteSource {
       };
     }
   }
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  /** Always fresh bytes: a Blob cannot read into a given buffer (`_into` is ignored). */
+  async read(offset: number, length: number, _into?: Uint8Array): Promise<Uint8Array> {
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return new Uint8Array(0);
     return new Uint8Array(await this.blob.slice(offset, end).arrayBuffer());

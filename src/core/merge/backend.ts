@@ -15,6 +15,8 @@ export interface TensorBackend<T = unknown> {
   readonly maxChunkElements: number;
   /** `load` copies the bytes it is given, so they may be reused once it resolves (else it may keep views of them). */
   readonly loadCopies?: boolean;
+  /** A buffer `store` returned, now written and no longer read: a later `store` may fill it again. */
+  reuseOutput?(buffer: ArrayBuffer): void;
 
   /** Storage bytes → f32 working tensor. */
   load(bytes: Uint8Array, dtype: DType): Promise<T>;

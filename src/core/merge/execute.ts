@@ -187,6 +187,8 @@ export async function merge<T>(
             await writer.write(bytes);
             bytesWritten += bytes.byteLength;
             bytesDone += bytes.byteLength;
+            if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
+              backend.reuseOutput?.(bytes.buffer as ArrayBuffer);
             report(ti, tp.name);
           },
         });

@@ -18,6 +18,7 @@ import type { ElementwiseKernel, Operands } from '../../kernels/elementwise';
 import { matmul } from '../../kernels/matmul';
 import { signConflicts } from '../../kernels/sign-conflicts';
 import type { TensorBackend } from '../backend';
+import { SpareBuffers } from '../spare-buffers';
 import { Float32Pool } from './buffer-pool';
 import { type DecodeTable, decodeInto, decodeTable, decodeWords, encodeFrom, words16 } from './codec';
 import { type Words, deltaWords, weightedSumWords } from './fused';
@@ -61,9 +62,6 @@ export class FastTensor {
   constructor(readonly length: number) {}
 }
 
-/** Written output buffers kept for reuse, at most. */
-const SPARE_OUTPUT_BYTES = 32 * 2 ** 20;
-
 export class FastCpuBackend implements TensorBackend<FastTensor> {
   readonly name = 'cpu';
   private readonly pool = new Float32Pool(128 * 2 ** 20);
@@ -72,9 +70,8 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
    * released), so the buffer may be reused: a tensor worker hands it back to the merge for its next read.
    */
   onBytesFree: ((buffer: ArrayBufferLike) => void) | undefined;
-  /** Output buffers handed back once written (`reuseOutput`), by byte length, for `store` to fill again. */
-  private readonly spareOutputs = new Map<number, ArrayBuffer[]>();
-  private spareOutputBytes = 0;
+  /** Output buffers handed back once written (`reuseOutput`), for `store` to fill again. */
+  private readonly spareOutputs = new SpareBuffers(32 * 2 ** 20);
   /**
    * 4.5 Mi elements: Qwen2.5-0.5B's MLP weights (4.36 M) stay one chunk, so TIES keeps their task
    * vectors between its passes; a multi-chunk tensor (the embedding) holds less at once.
@@ -170,17 +167,11 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
   }
   /** A buffer `store` returned, written out and no longer read: the next store of its size may fill it. */
   reuseOutput(buffer: ArrayBuffer): void {
-    if (this.spareOutputBytes + buffer.byteLength > SPARE_OUTPUT_BYTES) return;
-    let list = this.spareOutputs.get(buffer.byteLength);
-    if (!list) this.spareOutputs.set(buffer.byteLength, (list = []));
-    list.push(buffer);
-    this.spareOutputBytes += buffer.byteLength;
+    this.spareOutputs.give(buffer);
   }
   private outputWords(n: number): Uint16Array {
-    const spare = this.spareOutputs.get(n * 2)?.pop();
-    if (!spare) return new Uint16Array(n);
-    this.spareOutputBytes -= spare.byteLength;
-    return new Uint16Array(spare);
+    const spare = this.spareOutputs.take(n * 2);
+    return spare ? new Uint16Array(spare) : new Uint16Array(n);
   }
   async store(x: FastTensor, dtype: DType): Promise<Uint8Array> {
     if (!this.simd || dtype === 'F32') return encodeFrom(this.f32(x), dtype);
