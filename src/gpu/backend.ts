@@ -42,12 +42,9 @@ export type { WebGpuBackendOptions, WebGpuStats } from './backend-options';
 export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly name: string;
   readonly maxChunkElements: number;
-  /** Uploads copy the bytes (writeBuffer) before load resolves. */
-  readonly loadCopies = true;
+  readonly loadCopies = true; // uploads copy the bytes (writeBuffer) before load resolves
   /** A stored chunk's buffer, written out: a later read-back fills it again. */
-  reuseOutput(buffer: ArrayBuffer): void {
-    this.gpu.spareOutputs.give(buffer);
-  }
+  reuseOutput = (buffer: ArrayBuffer): void => this.gpu.spareOutputs.give(buffer);
   /** The SVD merges' matmul (src/gpu/linalg.ts), on this backend's context. */
   private linalg: GpuLinalg | undefined;
   /** The operation being encoded (not yet submitted), the bytes released into it, whether it uploads. */
