@@ -23,7 +23,7 @@ import { itemSize } from '../core/dtype';
 import type { HistogramPass } from '../core/kernels/abs-histogram';
 import type { Q4BlockSize, Q4Packed } from '../core/kernels/q4-pack';
 import type { ElementwiseKernel, Operands } from '../core/kernels/elementwise';
-import type { TensorBackend } from '../core/merge/backend';
+import type { InputBuffers, TensorBackend } from '../core/merge/backend';
 import { DEFAULT_CHUNK_ELEMENTS, HELD_CHUNKS, type WebGpuBackendOptions, type WebGpuStats } from './backend-options';
 import { GpuContext } from './context';
 import { type AdapterReport, GpuError, acquireGpuDevice, isSoftwareAdapter } from './device';
@@ -43,16 +43,15 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly name: string;
   readonly maxChunkElements: number;
   readonly loadCopies = true; // uploads copy the bytes (writeBuffer) before load resolves
-  /** A stored chunk's buffer, written out: a later read-back fills it again. */
-  reuseOutput = (buffer: ArrayBuffer): void => this.gpu.spareOutputs.give(buffer);
+  reuseOutput = (buffer: ArrayBuffer): void => this.gpu.spareOutputs.give(buffer); // a read-back fills it again
+  readonly inputBuffers: InputBuffers; // mapped staging buffers input chunks are read into (Node files)
   /** The SVD merges' matmul (src/gpu/linalg.ts), on this backend's context. */
   private linalg: GpuLinalg | undefined;
   /** The operation being encoded (not yet submitted), the bytes released into it, whether it uploads. */
   private open: GpuOp | undefined;
   private heldBytes = 0;
   private openHoldsUpload = false;
-  /** Buffers that pending sums still read. */
-  private readonly pins = new BufferPins();
+  private readonly pins = new BufferPins(); // buffers that pending sums still read
   private readonly batchSubmits: boolean;
   /** The open op holds a pending sum's values (f32()) for work not yet encoded: no submit till it closes. */
   private lendsTemps = false;
@@ -63,6 +62,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     opts: WebGpuBackendOptions,
   ) {
     this.name = `webgpu (${adapter.name})`;
+    this.inputBuffers = gpu.staging;
     if (gpu.maxBindingBytes < 8 * GRANULE)
       throw new GpuError(
         `storage binding limit ${gpu.maxBindingBytes} B is below the ${8 * GRANULE} B the backend needs`,
@@ -185,7 +185,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     // F32 as is; F16/BF16 packed: the raw words, decoded only if a kernel needs f32 (f32()).
     const loaded = new GpuTensor(n, this.gpu.storage.acquire(Math.max(4, bytes.byteLength), 'load'));
     if (dtype !== 'F32') loaded.packed = dtype;
-    this.gpu.upload(loaded.buffer!, bytes);
+    this.gpu.upload(loaded.buffer!, bytes, 0, () => this.encoding(`load:${dtype}`));
     if (n) this.encoding(`load:${dtype}`); // the upload's staging goes with this op's submit
     this.openHoldsUpload ||= n > 0;
     return loaded;

@@ -11,6 +11,7 @@ import { GpuDeviceLostError, GpuError } from './device';
 import { GpuOp, type OpContext } from './op';
 import { PipelineCache } from './pipelines';
 import { loadShaders } from './shaders';
+import { StagingUploads } from './staging';
 import { BufferUsage } from './usage';
 
 /** How long a wait that failed looks for a device loss behind it before reporting its own error. */
@@ -52,6 +53,8 @@ export class GpuContext implements OpContext {
   readonly storage: BufferPool;
   readonly readback: BufferPool;
   readonly spareOutputs = new SpareBuffers(32 * 2 ** 20);
+  /** Staging buffers input chunks are read straight into (see staging.ts). */
+  readonly staging: StagingUploads;
   readonly uniforms: BufferPool;
   readonly pipelines: PipelineCache;
   readonly maxBindingBytes: number;
@@ -92,6 +95,7 @@ export class GpuContext implements OpContext {
     );
     this.readback = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback', free / 4);
     this.uniforms = new BufferPool(device, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform', 2 ** 20);
+    this.staging = new StagingUploads(device, 64 * 2 ** 20);
     this.lostSoon = device.lost.then((info) => {
       const lost = (this.lost = new GpuDeviceLostError(info.reason, info.message));
       for (const cutShort of this.waits) cutShort(lost);
@@ -153,10 +157,27 @@ export class GpuContext implements OpContext {
   }
 
   /**
+   * Encodes into `op()` the GPU's copy of the staging buffer `bytes` were read into (staging.ts) to
+   * `buffer`; the staging buffer is mapped again once submitted. False when they were not read into one.
+   */
+  uploadStaged(buffer: GPUBuffer, bytes: Uint8Array, op: () => GpuOp): boolean {
+    const size = bytes.byteLength; // read before the unmap detaches the bytes
+    const staging = this.staging.claim(bytes);
+    if (!staging) return false;
+    const into = op();
+    into.enc.copyBufferToBuffer(staging, 0, buffer, 0, Math.ceil(size / 4) * 4);
+    into.afterSubmit(() => this.staging.remap(staging, (wait) => this.whileAlive(wait)));
+    this.counters.uploadBytes += size;
+    return true;
+  }
+
+  /**
    * Writes `bytes` at `offset` in `buffer` (queue order: before any later submit). writeBuffer takes
    * whole 4-byte words: an odd tail (an odd count of 16-bit values) goes as one zero-padded word.
+   * Bytes read into a staging buffer are copied by the GPU instead, in `op()` (uploadStaged).
    */
-  upload(buffer: GPUBuffer, bytes: Uint8Array, offset = 0): void {
+  upload(buffer: GPUBuffer, bytes: Uint8Array, offset = 0, op?: () => GpuOp): void {
+    if (op && offset === 0 && this.uploadStaged(buffer, bytes, op)) return;
     const aligned = bytes.byteLength & ~3;
     if (aligned) this.device.queue.writeBuffer(buffer, offset, bytes.buffer, bytes.byteOffset, aligned);
     if (aligned < bytes.byteLength) {
@@ -195,5 +216,6 @@ export class GpuContext implements OpContext {
     this.storage.destroyAll();
     this.readback.destroyAll();
     this.uniforms.destroyAll();
+    this.staging.destroyAll();
   }
 }

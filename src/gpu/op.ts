@@ -127,6 +127,8 @@ export class GpuOp {
   readonly enc: GPUCommandEncoder;
   private readonly temps: GPUBuffer[] = [];
   private readonly slabs: UniformSlab[] = [];
+  /** Run right after the submit (a staging buffer mapped again once the GPU has copied it). */
+  private readonly submitted: (() => void)[] = [];
 
   constructor(
     private readonly ctx: OpContext,
@@ -226,6 +228,11 @@ export class GpuOp {
     this.temps.push(buffer);
   }
 
+  /** `then` runs once this operation is submitted. */
+  afterSubmit(then: () => void): void {
+    this.submitted.push(then);
+  }
+
   /** Submits the encoded work; resolves once its validation and out-of-memory scopes are checked. */
   submit(): Promise<void> {
     const { device } = this.ctx;
@@ -234,6 +241,7 @@ export class GpuOp {
     for (const slab of this.slabs) device.queue.writeBuffer(slab.buffer, 0, slab.bytes.buffer, 0, slab.used);
     device.queue.submit([this.enc.finish()]);
     this.ctx.counters.submits++;
+    for (const then of this.submitted) then();
     const scopes = Promise.all([device.popErrorScope(), device.popErrorScope()]).then(([oom, val]) => {
       const e = oom ?? val;
       if (e) this.ctx.fail(`WebGPU ${oom ? 'out of memory' : 'validation error'} in ${this.label}: ${e.message}`);

@@ -8,6 +8,14 @@ import type { DType } from '../dtype';
 import type { HistogramPass } from '../kernels/abs-histogram';
 import type { ElementwiseKernel, Operands } from '../kernels/elementwise';
 
+/** Where a backend wants input chunks read (see TensorBackend.inputBuffers). */
+export interface InputBuffers {
+  /** A buffer to read `bytes` into (a view of exactly that length), or undefined to read as usual. */
+  take(bytes: number): Uint8Array | undefined;
+  /** A buffer taken but not read into: the read failed or was dropped, or (`readInto` false) the source returned bytes of its own. */
+  unused(view: Uint8Array, readInto?: boolean): void;
+}
+
 export interface TensorBackend<T = unknown> {
   /** e.g. `cpu` or `webgpu (llvmpipe …)`. */
   readonly name: string;
@@ -17,6 +25,8 @@ export interface TensorBackend<T = unknown> {
   readonly loadCopies?: boolean;
   /** A buffer `store` returned, now written and no longer read: a later `store` may fill it again. */
   reuseOutput?(buffer: ArrayBuffer): void;
+  /** Buffers to read input chunks into that `load` takes without a copy (mapped GPU staging memory). */
+  readonly inputBuffers?: InputBuffers;
 
   /** Storage bytes → f32 working tensor. */
   load(bytes: Uint8Array, dtype: DType): Promise<T>;

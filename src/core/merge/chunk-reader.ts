@@ -4,6 +4,7 @@
  * bytes arrive while the backend works on the current one.
  */
 import { decodeToF32, encodeFromF32, itemSize } from '../dtype';
+import type { InputBuffers } from './backend';
 import type { TensorPlan } from './plan';
 import { ReadBuffers } from './read-buffers';
 
@@ -20,6 +21,8 @@ export class ChunkReader {
   constructor(
     private readonly tensors: readonly TensorPlan[],
     private readonly chunkElements: number,
+    /** The backend's own buffers to read into (TensorBackend.inputBuffers), tried before `buffers`. */
+    readonly inputs?: InputBuffers,
   ) {}
 
   private key(ti: number, c: number) {
@@ -36,7 +39,7 @@ export class ChunkReader {
     const k = this.key(ti, c);
     let p = this.pending.get(k);
     if (!p) {
-      p = readChunk(this.tensors[ti]!, c, tensorChunk(this.tensors[ti]!, this.chunkElements), undefined, this.buffers);
+      p = readChunk(this.tensors[ti]!, c, tensorChunk(this.tensors[ti]!, this.chunkElements), undefined, this);
       p.catch(() => undefined); // surfaced when awaited
       this.pending.set(k, p);
     }
@@ -59,7 +62,7 @@ export async function readChunk(
   c: number,
   chunkElements: number,
   which?: readonly number[],
-  buffers?: ReadBuffers,
+  into?: { readonly buffers?: ReadBuffers; readonly inputs?: InputBuffers | undefined },
 ): Promise<Uint8Array[]> {
   const start = c * chunkElements;
   const count = Math.min(chunkElements, tp.numel - start);
@@ -67,9 +70,19 @@ export async function readChunk(
     const inp = tp.inputs[i]!;
     const have = Math.max(0, Math.min(count, inp.available - start));
     if (have <= 0) return new Uint8Array(0);
-    const into = buffers?.take(have * itemSize(inp.tensor.dtype));
-    const bytes = await inp.tensor.file.readRange(inp.tensor.name, start, have, into);
-    buffers?.readDone(bytes, into);
+    const want = have * itemSize(inp.tensor.dtype);
+    const staged = into?.inputs?.take(want);
+    if (staged) {
+      const bytes = await inp.tensor.file.readRange(inp.tensor.name, start, have, staged).catch((e: unknown) => {
+        into!.inputs!.unused(staged);
+        throw e;
+      });
+      if (bytes.buffer !== staged.buffer) into!.inputs!.unused(staged, false);
+      return bytes;
+    }
+    const spare = into?.buffers?.take(want);
+    const bytes = await inp.tensor.file.readRange(inp.tensor.name, start, have, spare);
+    into?.buffers?.readDone(bytes, spare);
     return bytes;
   };
   if (which) {
@@ -77,7 +90,8 @@ export async function readChunk(
     const short = which.some((i) => tp.inputs[i]!.available < start + count);
     const raw = await Promise.all(which.map(readInput));
     if (!short) return raw;
-    const all = await readChunk(tp, c, chunkElements, undefined, buffers);
+    for (const r of raw) into?.inputs?.unused(r);
+    const all = await readChunk(tp, c, chunkElements, undefined, into);
     return which.map((i) => all[i]!);
   }
   const raw = await Promise.all(tp.inputs.map((_, i) => readInput(i)));

@@ -164,7 +164,7 @@ export async function merge<T>(
           }),
       });
     } else {
-      const reader = new ChunkReader(plan.tensors, chunkElements);
+      const reader = new ChunkReader(plan.tensors, chunkElements, backend.inputBuffers);
       for (let ti = 0; ti < plan.tensors.length; ti++) {
         const tp = plan.tensors[ti]!;
         throwIfAborted(opts.signal, 'merge');

@@ -73,7 +73,7 @@ export class ChunkedTensorJob<T> implements TensorJob<T> {
   }
 
   async loadInputs(c: number, which: readonly number[]): Promise<readonly T[]> {
-    const bytes = await readChunk(this.tensor, c, this.chunkElements, which, this.options.reader.buffers);
+    const bytes = await readChunk(this.tensor, c, this.chunkElements, which, this.options.reader);
     const loaded = await Promise.all(
       bytes.map((b, k) => this.backend.load(b, this.tensor.inputs[which[k]!]!.tensor.dtype)),
     );
