@@ -5,29 +5,26 @@
  * collector would later have to free. Only buffers a read of this merge made are taken back (never
  * a view of a source's own memory), and at most `maxIdleBytes` wait idle.
  */
+import { IdleBuffers } from './idle-buffers';
+
 const MIN_BYTES = 64 * 1024;
 
 export class ReadBuffers {
-  /** Idle buffers by byte length. */
-  private readonly idle = new Map<number, ArrayBuffer[]>();
+  private readonly idle: IdleBuffers<ArrayBuffer>;
   /** Buffers our reads filled whole, which may come back. */
   private readonly ours = new WeakSet<ArrayBufferLike>();
-  private held = 0;
   /** Whether the sources read into a buffer offered (Blobs do not); known after the first offer. */
   private readsInto: boolean | undefined;
 
-  constructor(private readonly maxIdleBytes = 64 * 2 ** 20) {}
+  constructor(maxIdleBytes = 64 * 2 ** 20) {
+    this.idle = new IdleBuffers(maxIdleBytes);
+  }
 
   /** An idle buffer for a read of `bytes` (a view of exactly that length, on a buffer up to 1.5× larger), if any. */
   take(bytes: number): Uint8Array | undefined {
     if (bytes < MIN_BYTES || this.readsInto === false) return undefined;
-    let best: number | undefined;
-    for (const [size, list] of this.idle)
-      if (list.length && size >= bytes && size <= 1.5 * bytes && (best ?? Infinity) > size) best = size;
-    if (best === undefined) return undefined;
-    const buffer = this.idle.get(best)!.pop()!;
-    this.held -= buffer.byteLength;
-    return new Uint8Array(buffer, 0, bytes);
+    const buffer = this.idle.take(bytes, 1.5);
+    return buffer && new Uint8Array(buffer, 0, bytes);
   }
 
   /** What a read returned (`into`: the buffer it was offered): bytes in a buffer of their own may come back. */
@@ -43,11 +40,6 @@ export class ReadBuffers {
 
   /** A buffer nothing reads any more; kept for a later read if one of ours. */
   recycle(buffer: ArrayBufferLike): void {
-    if (!this.ours.delete(buffer) || this.readsInto === false) return;
-    if (this.held + buffer.byteLength > this.maxIdleBytes) return;
-    let list = this.idle.get(buffer.byteLength);
-    if (!list) this.idle.set(buffer.byteLength, (list = []));
-    list.push(buffer as ArrayBuffer);
-    this.held += buffer.byteLength;
+    if (this.ours.delete(buffer) && this.readsInto !== false) this.idle.give(buffer as ArrayBuffer);
   }
 }

@@ -4,25 +4,22 @@
  * is stored into it instead of a new allocation the garbage collector would later have to free.
  * Buffers are matched by exact length (a tensor's chunks, and the same tensor in every layer).
  */
+import { IdleBuffers } from './idle-buffers';
+
 export class SpareBuffers {
-  private readonly idle = new Map<number, ArrayBuffer[]>();
-  private held = 0;
+  private readonly idle: IdleBuffers<ArrayBuffer>;
 
   /** `maxBytes`: buffers handed back beyond this are left to the garbage collector. */
-  constructor(private readonly maxBytes: number) {}
+  constructor(maxBytes: number) {
+    this.idle = new IdleBuffers(maxBytes);
+  }
 
   give(buffer: ArrayBuffer): void {
-    if (this.held + buffer.byteLength > this.maxBytes) return;
-    let list = this.idle.get(buffer.byteLength);
-    if (!list) this.idle.set(buffer.byteLength, (list = []));
-    list.push(buffer);
-    this.held += buffer.byteLength;
+    this.idle.give(buffer);
   }
 
   /** A spare buffer of exactly `bytes` bytes, if one is idle. */
   take(bytes: number): ArrayBuffer | undefined {
-    const buffer = this.idle.get(bytes)?.pop();
-    if (buffer) this.held -= buffer.byteLength;
-    return buffer;
+    return this.idle.take(bytes, 1);
   }
 }

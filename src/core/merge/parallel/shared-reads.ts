@@ -8,6 +8,7 @@
  * under MIN_BYTES are sent as before.
  */
 import { sizeClass } from '../fast/buffer-pool';
+import { IdleBuffers } from '../idle-buffers';
 
 const MIN_BYTES = 64 * 1024;
 
@@ -15,36 +16,27 @@ const MIN_BYTES = 64 * 1024;
 export const canShareMemory = (): boolean => typeof SharedArrayBuffer !== 'undefined';
 
 export class SharedReadBuffers {
-  /** Idle buffers by byte length. */
-  private readonly idle = new Map<number, SharedArrayBuffer[]>();
-  private held = 0;
+  private readonly idle: IdleBuffers<SharedArrayBuffer>;
 
   /** `maxIdleBytes`: idle buffers beyond this are dropped. */
-  constructor(private readonly maxIdleBytes: number) {}
+  constructor(maxIdleBytes: number) {
+    this.idle = new IdleBuffers(maxIdleBytes);
+  }
 
   /** A view of exactly `bytes` bytes to read into: an idle buffer's, or a new one's; undefined for a small read. */
   take(bytes: number): Uint8Array | undefined {
     if (bytes < MIN_BYTES) return undefined;
-    let best: number | undefined;
-    for (const [size, list] of this.idle)
-      if (list.length && size >= bytes && size <= 1.5 * bytes && (best ?? Infinity) > size) best = size;
-    if (best === undefined) return new Uint8Array(new SharedArrayBuffer(sizeClass(bytes)), 0, bytes);
-    const buffer = this.idle.get(best)!.pop()!;
-    this.held -= buffer.byteLength;
+    const buffer = this.idle.take(bytes, 1.5) ?? new SharedArrayBuffer(sizeClass(bytes));
     return new Uint8Array(buffer, 0, bytes);
   }
 
   /** A buffer nothing reads any more. */
   give(buffer: SharedArrayBuffer): void {
-    if (this.held + buffer.byteLength > this.maxIdleBytes) return;
-    let list = this.idle.get(buffer.byteLength);
-    if (!list) this.idle.set(buffer.byteLength, (list = []));
-    list.push(buffer);
-    this.held += buffer.byteLength;
+    this.idle.give(buffer);
   }
 
   /** Bytes held idle. */
   get idleBytes(): number {
-    return this.held;
+    return this.idle.bytes;
   }
 }
