@@ -110,17 +110,16 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
     return this.f32(t);
   }
   /**
-   * The task vector model − base into `out` (pooled, from `scratch`), on the SIMD kernels; θ₀ is
-   * decoded in the same pass when it is still in storage form. False where wasm SIMD is missing.
+   * The task vector model − base into `out`, on the SIMD kernels (only where `simdKernels` is set);
+   * θ₀ is decoded in the same pass when it is still in storage form, and keeps its values.
    */
-  simdDelta(model: FastTensor, base: FastTensor, out: Float32Array): boolean {
-    if (!this.simd) return false;
+  simdDelta(model: FastTensor, base: FastTensor, out: Float32Array): void {
+    const simd = this.simd!;
     if (base.stored && !base.values) {
       const values = this.pool.take(base.length);
-      this.simd.subtract(this.operand(model), this.operand(base), out, values);
+      simd.subtract(this.operand(model), this.operand(base), out, values);
       base.values = values;
-    } else this.simd.subtract(this.operand(model), { values: this.f32(base) }, out);
-    return true;
+    } else simd.subtract(this.operand(model), { values: this.f32(base) }, out);
   }
   /** The tensor's f32 values, decoding it on first use. */
   private f32(t: FastTensor): Float32Array {

@@ -64,20 +64,10 @@ function deltasOf(
   ins: readonly FastTensor[],
   hists: readonly (Uint32Array | undefined)[],
 ): Float32Array[] {
+  if (be.simdKernels) return simdDeltasOf(be, ins, hists);
   const baseTensor = ins[0]!;
   const first = ins[1];
   let firstDelta: Float32Array | undefined;
-  if (first && be.simdDelta(first, baseTensor, (firstDelta = be.scratch(baseTensor.length)))) {
-    // On the SIMD kernels, θ₀ decoded in the first task vector's pass.
-    return ins.slice(1).map((m, t) => {
-      const d = t === 0 ? firstDelta! : be.scratch(baseTensor.length);
-      if (t > 0) be.simdDelta(m, baseTensor, d);
-      if (hists[t]) countHigh(bitsOf(d), hists[t]);
-      return d;
-    });
-  }
-  if (firstDelta) be.recycle(firstDelta);
-  firstDelta = undefined;
   if (first?.stored && baseTensor.stored && !baseTensor.values) {
     // θ₀ decoded in the first task vector's loop, not in a pass of its own.
     const values = be.scratch(baseTensor.length);
@@ -96,6 +86,21 @@ function deltasOf(
       deltaInto(be.valuesOf(m), base, d);
       if (hists[t]) countHigh(bitsOf(d), hists[t]);
     }
+    return d;
+  });
+}
+
+/** deltasOf on the SIMD kernels: θ₀ decoded in the first task vector's pass. */
+function simdDeltasOf(
+  be: FastCpuBackend,
+  ins: readonly FastTensor[],
+  hists: readonly (Uint32Array | undefined)[],
+): Float32Array[] {
+  const base = ins[0]!;
+  return ins.slice(1).map((m, t) => {
+    const d = be.scratch(base.length);
+    be.simdDelta(m, base, d);
+    if (hists[t]) countHigh(bitsOf(d), hists[t]);
     return d;
   });
 }
