@@ -42,11 +42,10 @@ export type { WebGpuBackendOptions, WebGpuStats } from './backend-options';
 export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly name: string;
   readonly maxChunkElements: number;
-  readonly loadCopies = true; // uploads copy the bytes (writeBuffer) before load resolves
+  onBytesFree: ((buffer: ArrayBufferLike) => void) | undefined; // told at once: uploads copy the bytes
   reuseOutput = (buffer: ArrayBuffer): void => this.gpu.spareOutputs.give(buffer); // a read-back fills it again
   readonly inputBuffers: InputBuffers; // mapped staging buffers input chunks are read into (Node files)
-  /** The SVD merges' matmul (src/gpu/linalg.ts), on this backend's context. */
-  private linalg: GpuLinalg | undefined;
+  private linalg: GpuLinalg | undefined; // the SVD merges' matmul (src/gpu/linalg.ts), on this backend's context
   /** The operation being encoded (not yet submitted), the bytes released into it, whether it uploads. */
   private open: GpuOp | undefined;
   private heldBytes = 0;
@@ -186,6 +185,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const loaded = new GpuTensor(n, this.gpu.storage.acquire(Math.max(4, bytes.byteLength), 'load'));
     if (dtype !== 'F32') loaded.packed = dtype;
     this.gpu.upload(loaded.buffer!, bytes, 0, () => this.encoding(`load:${dtype}`));
+    this.onBytesFree?.(bytes.buffer);
     if (n) this.encoding(`load:${dtype}`); // the upload's staging goes with this op's submit
     this.openHoldsUpload ||= n > 0;
     return loaded;

@@ -5,7 +5,7 @@
  * around a submit or raised by the device, become GpuErrors thrown by the next operation.
  * Work is encoded and submitted through GpuOp (op.ts), one per operation.
  */
-import { SpareBuffers } from '../core/merge/spare-buffers';
+import { IdleBuffers } from '../core/merge/idle-buffers';
 import { BufferPool, type PoolStats } from './buffer-pool';
 import { GpuDeviceLostError, GpuError } from './device';
 import { GpuOp, type OpContext } from './op';
@@ -52,7 +52,7 @@ export interface GpuPoolStats {
 export class GpuContext implements OpContext {
   readonly storage: BufferPool;
   readonly readback: BufferPool;
-  readonly spareOutputs = new SpareBuffers(16 * 2 ** 20);
+  readonly spareOutputs = new IdleBuffers<ArrayBuffer>(16 * 2 ** 20);
   /** Staging buffers input chunks are read straight into (see staging.ts); 48 MiB, not 64: TIES peak 568 MB, not 580. */
   readonly staging: StagingUploads;
   readonly uniforms: BufferPool;

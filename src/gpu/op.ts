@@ -10,7 +10,7 @@
  *   storage-binding limit are processed in windows (buffer sub-ranges at aligned offsets); each
  *   window gets its own `n` and, through a function of the window's start, its own uniforms.
  */
-import type { SpareBuffers } from '../core/merge/spare-buffers';
+import type { IdleBuffers } from '../core/merge/idle-buffers';
 import type { BufferPool } from './buffer-pool';
 import { GpuError } from './device';
 import {
@@ -31,7 +31,7 @@ export interface OpContext {
   readonly storage: BufferPool;
   readonly readback: BufferPool;
   /** Read-back buffers the merge has written and handed back (WebGpuBackend.reuseOutput), filled again. */
-  readonly spareOutputs: SpareBuffers;
+  readonly spareOutputs: IdleBuffers<ArrayBuffer>;
   readonly uniforms: BufferPool;
   readonly pipelines: PipelineCache;
   readonly maxBindingBytes: number;
@@ -263,7 +263,7 @@ export class GpuOp {
       this.ctx.check();
       throw new GpuError(`reading back from the GPU failed: ${(e as Error).message}`);
     }
-    const spare = this.ctx.spareOutputs.take(bytes);
+    const spare = this.ctx.spareOutputs.take(bytes, 1);
     const out = spare ? new Uint8Array(spare) : new Uint8Array(bytes);
     out.set(new Uint8Array(rb.getMappedRange(0, size), 0, bytes));
     rb.unmap();

@@ -1,6 +1,7 @@
 /**
- * A single-threaded merge reads into its buffers again once the backend has copied them
- * (src/core/merge/read-buffers.ts): on real files, a later read lands in an earlier read's buffer
+ * A single-threaded merge reads into its buffers again once the backend no longer reads them
+ * (src/core/merge/read-buffers.ts, TensorBackend.onBytesFree): on real files, on the reference and
+ * the fast CPU backend, a later read lands in an earlier read's buffer
  * and the merge's bytes are unchanged; a source's own memory (a view into it) is never taken over,
  * and a source that cannot read into a buffer (a Blob) is not offered one again.
  */
@@ -10,10 +11,12 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobByteSource } from '../../src/core/io/byte-source';
 import { Checkpoint } from '../../src/core/formats/checkpoint';
+import type { TensorBackend } from '../../src/core/merge/backend';
 import { CpuBackend } from '../../src/core/merge/cpu-backend';
+import { FastCpuBackend } from '../../src/core/merge/fast/fast-cpu-backend';
 import { merge } from '../../src/core/merge/execute';
 import { ReadBuffers } from '../../src/core/merge/read-buffers';
-import { SpareBuffers } from '../../src/core/merge/spare-buffers';
+import { IdleBuffers } from '../../src/core/merge/idle-buffers';
 import { parseRecipe } from '../../src/core/recipe/parse';
 import { FsModelFolder, FsOutputFolder } from '../../src/node/fs-folder';
 import { firstDifference } from '../helpers/backend-identity';
@@ -51,21 +54,24 @@ describe('ReadBuffers', () => {
   });
 });
 
-describe('SpareBuffers (output buffers handed back once written)', () => {
+describe('IdleBuffers with no slack (output buffers handed back once written)', () => {
   it('gives a buffer back for a store of exactly its length, once, and keeps at most its cap', () => {
-    const spare = new SpareBuffers(3 * KiB);
+    const spare = new IdleBuffers<ArrayBuffer>(3 * KiB);
     const [a, b, c] = [new ArrayBuffer(KiB), new ArrayBuffer(2 * KiB), new ArrayBuffer(KiB)];
     spare.give(a);
     spare.give(b);
     spare.give(c); // over the cap: left to the garbage collector
-    expect(spare.take(KiB + 4)).toBeUndefined();
-    expect(spare.take(KiB)).toBe(a);
-    expect(spare.take(KiB)).toBeUndefined();
-    expect(spare.take(2 * KiB)).toBe(b);
+    expect(spare.take(KiB + 4, 1)).toBeUndefined();
+    expect(spare.take(KiB, 1)).toBe(a);
+    expect(spare.take(KiB, 1)).toBeUndefined();
+    expect(spare.take(2 * KiB, 1)).toBe(b);
   });
 });
 
-describe('a merge from files on a backend that copies its inputs', () => {
+describe.each([
+  ['the reference backend (it copies its inputs)', () => new CpuBackend() as TensorBackend<unknown>],
+  ['the fast CPU backend (it frees them once released)', () => new FastCpuBackend() as TensorBackend<unknown>],
+])('a merge from files on %s', (_, backendOf) => {
   it('reads into earlier reads’ buffers, with the bytes of a merge that does not', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'merge-lab-read-buffers-'));
     const shape = { layers: 2, hidden: 64, intermediate: 256, vocab: 512 };
@@ -89,7 +95,7 @@ describe('a merge from files on a backend that copies its inputs', () => {
             return bytes;
           };
         }
-      await merge(recipe, new Map(models.map((m) => [m.name, m])), new CpuBackend(), new FsOutputFolder(out), {
+      await merge(recipe, new Map(models.map((m) => [m.name, m])), backendOf(), new FsOutputFolder(out), {
         chunkElements: 16 * KiB,
       });
       await Promise.all(folders.map((f) => f.close()));

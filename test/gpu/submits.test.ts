@@ -20,16 +20,21 @@ await requireGpu();
 
 const CHUNK = 1001;
 
+/** A bf16 base and two fine-tunes of it (noise 0.05 and 0.08), seeds from `seed` on. */
+async function family(layers: number, seed: number): Promise<Checkpoint[]> {
+  const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers };
+  return Promise.all([
+    tinyCheckpoint('base', { ...o, seed }),
+    tinyCheckpoint('a', { ...o, seed: seed + 1, like: { seed, scale: 0.05 } }),
+    tinyCheckpoint('b', { ...o, seed: seed + 2, like: { seed, scale: 0.08 } }),
+  ]);
+}
+
 describe('WebGPU submits per chunk', () => {
   const backends = useGpuPair();
 
   it('task arithmetic and linear: ≤ 3 submits per chunk batched, bytes equal to the CPU reference', async () => {
-    const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers: 2 };
-    const models: Checkpoint[] = [
-      await tinyCheckpoint('base', { ...o, seed: 1 }),
-      await tinyCheckpoint('a', { ...o, seed: 2, like: { seed: 1, scale: 0.05 } }),
-      await tinyCheckpoint('b', { ...o, seed: 3, like: { seed: 1, scale: 0.08 } }),
-    ];
+    const models = await family(2, 1);
     const tensors = [...models[0]!.tensors.values()];
     const chunks = tensors.reduce((n, t) => n + Math.max(1, Math.ceil(t.shape.reduce((a, b) => a * b, 1) / CHUNK)), 0);
     expect(chunks).toBeGreaterThan(tensors.length); // some tensors are chunked (and pipelined)
@@ -62,12 +67,7 @@ describe('WebGPU submits per chunk', () => {
   });
 
   it('ties, dare_ties, breadcrumbs batched: bytes equal to the CPU reference', async () => {
-    const o = { dtype: 'BF16' as const, hidden: 24, intermediate: 40, vocab: 61, layers: 1 };
-    const models: Checkpoint[] = [
-      await tinyCheckpoint('base', { ...o, seed: 4 }),
-      await tinyCheckpoint('a', { ...o, seed: 5, like: { seed: 4, scale: 0.05 } }),
-      await tinyCheckpoint('b', { ...o, seed: 6, like: { seed: 4, scale: 0.08 } }),
-    ];
+    const models = await family(1, 4);
     const batched = await gpuBackend({ batchSubmits: true });
     try {
       for (const method of ['ties', 'dare_ties', 'breadcrumbs']) {

@@ -21,8 +21,12 @@ export interface TensorBackend<T = unknown> {
   readonly name: string;
   /** Largest chunk, in elements, the backend wants to process at once. */
   readonly maxChunkElements: number;
-  /** `load` copies the bytes it is given, so they may be reused once it resolves (else it may keep views of them). */
-  readonly loadCopies?: boolean;
+  /**
+   * Told when the backend no longer reads a buffer it was given to `load` (at once where load copies
+   * it; for the fast CPU backend, once its tensor and every sum over it are released), so whoever
+   * reads for it may read into that buffer again: the merge's reader, or a tensor worker.
+   */
+  onBytesFree?: ((buffer: ArrayBufferLike) => void) | undefined;
   /** A buffer `store` returned, now written and no longer read: a later `store` may fill it again. */
   reuseOutput?(buffer: ArrayBuffer): void;
   /** Buffers to read input chunks into that `load` takes without a copy (mapped GPU staging memory). */

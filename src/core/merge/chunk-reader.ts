@@ -16,7 +16,7 @@ export function tensorChunk(tp: TensorPlan, chunkElements: number): number {
 /** Reads chunk bytes of every input, one chunk ahead of the consumer, in plan order. */
 export class ChunkReader {
   private readonly pending = new Map<string, Promise<Uint8Array[]>>();
-  /** Buffers read into again once the backend has copied what was read (see ChunkedTensorJob.load). */
+  /** Buffers read into again once the backend no longer reads them (TensorBackend.onBytesFree). */
   readonly buffers = new ReadBuffers();
   constructor(
     private readonly tensors: readonly TensorPlan[],

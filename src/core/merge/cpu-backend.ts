@@ -12,11 +12,12 @@ import type { TensorBackend } from './backend';
 
 export class CpuBackend implements TensorBackend<Float32Array> {
   readonly name = 'cpu';
-  /** load decodes into a new array. */
-  readonly loadCopies = true;
+  onBytesFree: ((buffer: ArrayBufferLike) => void) | undefined;
   constructor(readonly maxChunkElements = 1 << 22) {}
   async load(bytes: Uint8Array, dtype: DType) {
-    return decodeToF32(bytes, dtype);
+    const values = decodeToF32(bytes, dtype);
+    this.onBytesFree?.(bytes.buffer); // decoded into a new array
+    return values;
   }
   async store(x: Float32Array, dtype: DType) {
     return encodeFromF32(x, dtype);

@@ -128,6 +128,7 @@ export async function merge<T>(
     });
   };
 
+  const othersFree = backend.onBytesFree; // the single-threaded merge points it at its reader meanwhile
   try {
     if (opts.workers) {
       await runPooled({
@@ -165,6 +166,8 @@ export async function merge<T>(
       });
     } else {
       const reader = new ChunkReader(plan.tensors, chunkElements, backend.inputBuffers);
+      // Buffers the backend is done with go back to the reader, for its next reads.
+      backend.onBytesFree = (buffer) => reader.buffers.recycle(buffer);
       for (let ti = 0; ti < plan.tensors.length; ti++) {
         const tp = plan.tensors[ti]!;
         throwIfAborted(opts.signal, 'merge');
@@ -214,6 +217,8 @@ export async function merge<T>(
   } catch (e) {
     await writer.abort();
     throw e;
+  } finally {
+    backend.onBytesFree = othersFree;
   }
   return {
     method: recipe.mergeMethod,

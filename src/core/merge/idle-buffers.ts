@@ -1,7 +1,8 @@
 /**
  * Idle buffers kept for reuse, by byte length: a request takes the smallest that holds it, if that
  * is at most `slack` times its size (1: exactly its size); at most `maxBytes` wait idle, the rest
- * are left to the garbage collector. Shared by the merge's read and output buffer pools.
+ * are left to the garbage collector. The merge's read buffers use it, and the backends' spare
+ * output buffers (slack 1: a chunk's store fills a buffer of exactly its length).
  */
 export class IdleBuffers<B extends ArrayBufferLike> {
   private readonly idle = new Map<number, B[]>();
@@ -20,14 +21,13 @@ export class IdleBuffers<B extends ArrayBufferLike> {
     return buffer;
   }
 
-  /** A buffer nothing reads any more; false when it is over the cap (not kept). */
-  give(buffer: B): boolean {
-    if (this.held + buffer.byteLength > this.maxBytes) return false;
+  /** A buffer nothing reads any more (not kept when over the cap). */
+  give(buffer: B): void {
+    if (this.held + buffer.byteLength > this.maxBytes) return;
     let list = this.idle.get(buffer.byteLength);
     if (!list) this.idle.set(buffer.byteLength, (list = []));
     list.push(buffer);
     this.held += buffer.byteLength;
-    return true;
   }
 
   clear(): void {

@@ -74,16 +74,7 @@ export class ChunkedTensorJob<T> implements TensorJob<T> {
 
   async loadInputs(c: number, which: readonly number[]): Promise<readonly T[]> {
     const bytes = await readChunk(this.tensor, c, this.chunkElements, which, this.options.reader);
-    const loaded = await Promise.all(
-      bytes.map((b, k) => this.backend.load(b, this.tensor.inputs[which[k]!]!.tensor.dtype)),
-    );
-    this.recycle(bytes);
-    return loaded;
-  }
-
-  /** Read buffers the backend has copied go back to the reader, for its next reads. */
-  private recycle(bytes: readonly Uint8Array[]): void {
-    if (this.backend.loadCopies) for (const b of bytes) this.options.reader.buffers.recycle(b.buffer);
+    return Promise.all(bytes.map((b, k) => this.backend.load(b, this.tensor.inputs[which[k]!]!.tensor.dtype)));
   }
 
   async load(c: number): Promise<readonly T[]> {
@@ -98,7 +89,6 @@ export class ChunkedTensorJob<T> implements TensorJob<T> {
       this.chunksCounted = c + 1;
     }
     this.loaded = await Promise.all(bytes.map((b, i) => this.backend.load(b, tp.inputs[i]!.tensor.dtype)));
-    this.recycle(bytes);
     this.loadedChunk = c;
     return this.loaded;
   }

@@ -18,7 +18,7 @@ import type { ElementwiseKernel, Operands } from '../../kernels/elementwise';
 import { matmul } from '../../kernels/matmul';
 import { signConflicts } from '../../kernels/sign-conflicts';
 import type { TensorBackend } from '../backend';
-import { SpareBuffers } from '../spare-buffers';
+import { IdleBuffers } from '../idle-buffers';
 import { Float32Pool } from './buffer-pool';
 import { type DecodeTable, decodeInto, decodeTable, decodeWords, encodeFrom, words16 } from './codec';
 import { type Words, deltaWords, weightedSumWords } from './fused';
@@ -65,13 +65,10 @@ export class FastTensor {
 export class FastCpuBackend implements TensorBackend<FastTensor> {
   readonly name = 'cpu';
   private readonly pool = new Float32Pool(128 * 2 ** 20);
-  /**
-   * Told when this backend no longer reads a loaded byte buffer (its tensor and every sum over it
-   * released), so the buffer may be reused: a tensor worker hands it back to the merge for its next read.
-   */
+  /** See TensorBackend.onBytesFree: a loaded buffer is free once its tensor and every sum over it are released. */
   onBytesFree: ((buffer: ArrayBufferLike) => void) | undefined;
   /** Output buffers handed back once written (`reuseOutput`), for `store` to fill again. */
-  private readonly spareOutputs = new SpareBuffers(32 * 2 ** 20);
+  private readonly spareOutputs = new IdleBuffers<ArrayBuffer>(32 * 2 ** 20);
   /**
    * 4.5 Mi elements: Qwen2.5-0.5B's MLP weights (4.36 M) stay one chunk, so TIES keeps their task
    * vectors between its passes; a multi-chunk tensor (the embedding) holds less at once.
@@ -169,7 +166,7 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
     this.spareOutputs.give(buffer);
   }
   private outputWords(n: number): Uint16Array {
-    const spare = this.spareOutputs.take(n * 2);
+    const spare = this.spareOutputs.take(n * 2, 1);
     return spare ? new Uint16Array(spare) : new Uint16Array(n);
   }
   async store(x: FastTensor, dtype: DType): Promise<Uint8Array> {
@@ -198,10 +195,12 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
     if (kernel === (DELTA as unknown)) {
       const [model, base] = ts as [FastTensor, FastTensor];
       const out = this.fresh(model.length);
-      const stored = this.words([model, base]);
       if (this.simd) this.simd.subtract(this.operand(model), this.operand(base), out.values!);
-      else if (stored) deltaWords(stored[0]!, stored[1]!, out.values!);
-      else deltaInto(this.f32(model), this.f32(base), out.values!);
+      else {
+        const stored = this.words([model, base]);
+        if (stored) deltaWords(stored[0]!, stored[1]!, out.values!);
+        else deltaInto(this.f32(model), this.f32(base), out.values!);
+      }
       return out;
     }
     const values = ts.map((t) => this.f32(t)) as unknown as Operands<I, S, Float32Array>;

@@ -279,15 +279,8 @@ function mergeChunk(
   const n = base.length;
   if (sign && ds.length === 2) {
     const [d0, d1] = [ds[0]!, ds[1]!];
-    const pair = {
-      d0,
-      b0: bitsOf(d0),
-      d1,
-      b1: bitsOf(d1),
-      w0: ws[0]!,
-      w1: ws[1]!,
-      simd: (job.backend as FastCpuBackend).simdKernels,
-    };
+    const simd = (job.backend as FastCpuBackend).simdKernels;
+    const pair = { d0, b0: bitsOf(d0), d1, b1: bitsOf(d1), w0: ws[0]!, w1: ws[1]!, simd };
     tiesPair(pair, bands[0], bands[1], pairDivisors(ws[0]!, ws[1]!, normalize), base, lambda, out, 0, n);
     return;
   }

@@ -74,7 +74,7 @@ export class SimdKernels {
     this.f32 = new Float32Array(k.memory.buffer);
   }
 
-  /** out = Σ_t f32(w_t · x_t), summed in operand order, as f32 values or rounded into 16-bit words. */
+  /** out = Σ_t f32(w_t · x_t) over one or more operands, summed in order, as f32 values or rounded into 16-bit words. */
   weightedSum(xs: readonly SimdOperand[], ws: readonly number[], out: SimdTarget): void {
     const n = 'values' in out ? out.values.length : out.words.length;
     for (let s = 0; s < n; s += BLOCK) {
@@ -83,19 +83,15 @@ export class SimdKernels {
       for (let t = 0; t < xs.length; t++) {
         const x = xs[t]!;
         const add = t === 0 ? 0 : 1;
-        if ('values' in x) {
-          this.f32.set(x.values.subarray(s, s + m), F32_A / 4);
-          this.k.accumulate_f32(F32_A, ws[t]!, ACC, p, add);
-        } else {
+        if ('words' in x && x.dtype === 'BF16') {
+          // bf16 is decoded inside the accumulation; f16 and f32 go through F32_A.
           this.u16.set(x.words.subarray(s, s + m), WORDS_IN / 2);
-          if (x.dtype === 'BF16') this.k.accumulate_bf16(WORDS_IN, ws[t]!, ACC, p, add);
-          else {
-            this.k.decode_f16(WORDS_IN, F32_A, p);
-            this.k.accumulate_f32(F32_A, ws[t]!, ACC, p, add);
-          }
+          this.k.accumulate_bf16(WORDS_IN, ws[t]!, ACC, p, add);
+        } else {
+          this.blockIn(x, s, m, p, F32_A);
+          this.k.accumulate_f32(F32_A, ws[t]!, ACC, p, add);
         }
       }
-      if (xs.length === 0) this.f32.fill(0, ACC / 4, ACC / 4 + p);
       this.blockOut(out, s, m, p);
     }
   }
@@ -105,9 +101,9 @@ export class SimdKernels {
     for (let s = 0; s < out.length; s += BLOCK) {
       const m = Math.min(BLOCK, out.length - s);
       const p = (m + 3) & ~3;
-      const at = this.blockIn(a, s, m, p, F32_A);
-      const bt = this.blockIn(b, s, m, p, F32_B);
-      this.k.subtract(at, bt, ACC, p);
+      this.blockIn(a, s, m, p, F32_A);
+      this.blockIn(b, s, m, p, F32_B);
+      this.k.subtract(F32_A, F32_B, ACC, p);
       out.set(this.f32.subarray(ACC / 4, ACC / 4 + m), s);
       bValues?.set(this.f32.subarray(F32_B / 4, F32_B / 4 + m), s);
     }
@@ -146,16 +142,12 @@ export class SimdKernels {
     }
   }
 
-  /** Copies operand x's block [s, s + m) into the module as f32 at `region` (decoding words); its address. */
-  private blockIn(x: SimdOperand, s: number, m: number, p: number, region: number): number {
-    if ('values' in x) {
-      this.f32.set(x.values.subarray(s, s + m), region / 4);
-      return region;
-    }
+  /** Copies operand x's block [s, s + m) into the module as f32 at `region` (decoding words). */
+  private blockIn(x: SimdOperand, s: number, m: number, p: number, region: number): void {
+    if ('values' in x) return this.f32.set(x.values.subarray(s, s + m), region / 4);
     this.u16.set(x.words.subarray(s, s + m), WORDS_IN / 2);
     if (x.dtype === 'BF16') this.k.decode_bf16(WORDS_IN, region, p);
     else this.k.decode_f16(WORDS_IN, region, p);
-    return region;
   }
 
   /** Copies the accumulator's first m elements out at s, encoded when the target is 16-bit. */
