@@ -11,6 +11,12 @@ export interface WebGpuBackendOptions extends GpuContextOptions {
    * measured 10-15% faster side by side, so it is the default there.
    */
   batchSubmits?: boolean;
+  /**
+   * The radix select's histograms (TIES's magnitude cuts) counted per workgroup in workgroup memory,
+   * then added to the global counts; otherwise with atomics straight into the global counts. Same
+   * counts. Default: except on SwiftShader, where barriers are costly (device.ts, barriersAreCostly).
+   */
+  workgroupHistograms?: boolean;
 }
 
 export interface WebGpuStats {

@@ -26,7 +26,7 @@ import type { ElementwiseKernel, Operands } from '../core/kernels/elementwise';
 import type { InputBuffers, TensorBackend } from '../core/merge/backend';
 import { DEFAULT_CHUNK_ELEMENTS, HELD_CHUNKS, type WebGpuBackendOptions, type WebGpuStats } from './backend-options';
 import { GpuContext } from './context';
-import { type AdapterReport, GpuError, acquireGpuDevice, isSoftwareAdapter } from './device';
+import { type AdapterReport, GpuError, acquireGpuDevice, barriersAreCostly, isSoftwareAdapter } from './device';
 import { DOT_BLOCK, KERNELS, type KernelDescription, type KernelName } from './kernels';
 import { encodeDisjointMean, encodeWeightedSum, fourInputs } from './chained';
 import { FUSED_MAX_INPUTS, encodeDecode16, encodeEncode16, encodePackedSum } from './fused';
@@ -52,6 +52,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
   private openHoldsUpload = false;
   private readonly pins = new BufferPins(); // buffers that pending sums still read
   private readonly batchSubmits: boolean;
+  private readonly histogramEntry: 'main' | 'main_global';
   /** The open op holds a pending sum's values (f32()) for work not yet encoded: no submit till it closes. */
   private lendsTemps = false;
 
@@ -70,6 +71,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const bufferElems = Math.floor(Math.min(adapter.limits.maxBufferSize, 2 ** 32) / 8);
     this.maxChunkElements = Math.max(1, Math.min(opts.maxChunkElements ?? DEFAULT_CHUNK_ELEMENTS, bufferElems));
     this.batchSubmits = opts.batchSubmits ?? !isSoftwareAdapter(adapter.name);
+    this.histogramEntry = (opts.workgroupHistograms ?? !barriersAreCostly(adapter.name)) ? 'main' : 'main_global';
   }
 
   /** A backend on the shared device of `gpu` (a new device if the last one was lost). */
@@ -111,9 +113,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
       if (n) encodeDecode16(this.encoding('decode'), words, n, x.packed, x.buffer);
       x.packed = undefined;
       this.free(words);
-    } else {
-      return x.buffer!;
-    }
+    } else return x.buffer!;
     if (!this.batchSubmits && !this.lendsTemps) this.flush();
     return x.buffer;
   }
@@ -301,6 +301,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     const hist = op.temp(bins * 4, 'histogram');
     op.enc.clearBuffer(hist, 0, bins * 4);
     op.elementwise('abs-histogram', {
+      entry: this.histogramEntry,
       n,
       uniforms: { prefix: pass.prefix >>> 0, prefixShift: pass.prefixShift, shift: pass.shift, mask: bins - 1 },
       bind: { x: values, counts: { buffer: hist, size: bins * 4 } },
@@ -348,10 +349,8 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
       n,
       bind: { a: av, b: bv, partial: { buffer: partial, bytesPerElement: 4 / DOT_BLOCK } },
     });
-    const parts = new Float32Array((await op.readBack(partial, blocks * 4)).buffer);
-    let total = 0;
-    for (let i = 0; i < blocks; i++) total += parts[i]!;
-    return total;
+    const parts = new Float32Array((await op.readBack(partial, blocks * 4)).buffer, 0, blocks);
+    return parts.reduce((total, part) => total + part, 0);
   }
 
   /** A [n, k] weight (a tensor of this backend, or raw f32/f16/bf16 bytes) in MatMulNBits' 4-bit blocks. */

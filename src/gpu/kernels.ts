@@ -122,8 +122,10 @@ export const KERNELS = {
     includes: ['f16-bits'],
     cpuTwin: 'kernels/weighted-sum',
   }),
+  /** `main`: per-workgroup histograms in workgroup memory; `main_global`: atomics straight into `counts` (SwiftShader). */
   'abs-histogram': defineKernel({
     ...ELEMENTWISE,
+    entryPoints: { main: [WG_SIZE], main_global: [WG_SIZE] },
     uniforms: { n: 'u32', prefix: 'u32', prefixShift: 'u32', shift: 'u32', mask: 'u32' },
     bindings: { x: 'read', counts: 'rw' },
     overrides: {},

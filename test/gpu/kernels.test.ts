@@ -19,7 +19,7 @@ import { CpuBackend } from '../../src/core/merge/cpu-backend';
 import { kthLargestAbs } from '../../src/core/merge/select';
 import type { GpuTensor, WebGpuBackend } from '../../src/gpu/backend';
 import { randomFloats } from '../helpers/checkpoints';
-import { requireGpu, useGpuPair } from './gpu-env';
+import { TIGHT, gpuBackend, requireGpu, useGpuPair } from './gpu-env';
 
 await requireGpu();
 
@@ -149,9 +149,19 @@ describe('WGSL kernels = CPU twins', () => {
     }
   });
 
-  it('abs-histogram counts are exact, and the radix-selected thresholds equal the CPU reference bit for bit', async () => {
+  it('abs-histogram counts are exact, and the radix-selected thresholds equal the CPU reference bit for bit (both entries)', async () => {
     const cpu = new CpuBackend();
-    for (const { label, n, be } of cases()) {
+    // main_global, SwiftShader's: atomics straight into the counts (windowed too).
+    const globals = [
+      await gpuBackend({ workgroupHistograms: false }),
+      await gpuBackend({ ...TIGHT, workgroupHistograms: false }),
+    ];
+    const globalCases = cases().map((c) => ({
+      ...c,
+      label: `${c.label} main_global`,
+      be: globals[c.be === backends.gpu ? 0 : 1]!,
+    }));
+    for (const { label, n, be } of [...cases(), ...globalCases]) {
       const x = randomFloats(n, 7, 0.02);
       // ties and specials: repeated values, zeros, ±inf, NaN
       for (let i = 0; i < n; i += 97) x[i] = x[(i * 7) % n]!;
@@ -171,6 +181,7 @@ describe('WGSL kernels = CPU twins', () => {
       }
       be.release(t);
     }
+    for (const be of globals) await be.dispose();
   });
 
   it('radix select over a chunked tensor (histograms accumulate across chunks)', async () => {

@@ -2,7 +2,8 @@
  * The same WGSL on Chromium's SwiftShader, the adapter of the browser worker in headless
  * Chromium (no shader-f16: the u32 bit-op codecs are the only path). Runs swiftshader-probe.ts in
  * a subprocess with VK_ICD_FILENAMES at SwiftShader: the DARE probe bytes must equal the CPU
- * reference's (hence lavapipe's), and every method's merge must match the CPU reference.
+ * reference's (hence lavapipe's), every method's merge must match the CPU reference, and the radix
+ * select's histogram must not cost the process the ~205 MB the workgroup version did there.
  * Needs Debian's `chromium` (scripts/test.sh installs it); under CI its absence is a failure.
  */
 import { execFileSync } from 'node:child_process';
@@ -31,10 +32,13 @@ describe('WGSL on SwiftShader (the browser adapter)', () => {
     const r = JSON.parse(stdout.trim().split('\n').pop()!) as {
       adapter: string;
       shaderF16: boolean;
+      histogramPeakMB: number;
       dare: Record<string, string>;
       merges: Record<string, { file: string; diagnostics: MergeSummary['diagnostics'] }>;
     };
     expect(r.adapter).toMatch(/SwiftShader/i);
+    // The barrier-free histogram: the workgroup one raised this peak by ~205 MB (its coroutines, and compiling them).
+    expect(r.histogramPeakMB).toBeLessThan(80);
     for (const dtype of ['F32', 'F16', 'BF16'] as const)
       expect(r.dare[dtype], dtype).toBe(
         await sha256Hex(await dareProbeBytes(new CpuBackend(), { ...DEFAULT_DARE_PROBE, dtype })),
