@@ -23,7 +23,7 @@ import { Float32Pool } from './buffer-pool';
 import { type DecodeTable, decodeInto, decodeTable, decodeWords, encodeFrom, words16 } from './codec';
 import { type Words, deltaWords, weightedSumWords } from './fused';
 import { deltaInto, disjointMeanInto, electSignInto, weightedSumInto } from './kernels';
-import { type SimdKernels, type SimdOperand, simdKernels } from './simd/simd-kernels';
+import { type SimdKernels, type SimdOperand, type SimdTarget, simdKernels } from './simd/simd-kernels';
 
 /**
  * 16-bit words as loaded (a view of the loaded bytes), shared by their tensor and the weighted sums
@@ -46,19 +46,19 @@ export class StoredWords {
   }
 }
 
-/** Σ w_t · words_t, not computed yet, and the words it holds on to. */
-interface PendingSum {
-  readonly operands: readonly SimdOperand[];
-  readonly ws: readonly number[];
+/** A result over storage words not computed yet (Σ w_t · words_t, TIES of two models), and the words it holds on to. */
+export interface Pending {
+  /** Computes the result into f32 values or 16-bit words, on the SIMD kernels. */
+  readonly compute: (target: SimdTarget) => void;
   readonly holds: readonly StoredWords[];
 }
 
-/** A working tensor: f32 values, 16-bit storage words not decoded yet, or a weighted sum of such words not computed yet. */
+/** A working tensor: f32 values, 16-bit storage words not decoded yet, or a result over such words not computed yet. */
 export class FastTensor {
   values: Float32Array | undefined;
   stored: StoredWords | undefined;
-  /** Computed on first use: by `store` straight into 16-bit words (task arithmetic's one pass). */
-  pending: PendingSum | undefined;
+  /** Computed on first use: by `store` straight into 16-bit words (task arithmetic's and TIES's last pass). */
+  pending: Pending | undefined;
   constructor(readonly length: number) {}
 }
 
@@ -108,21 +108,22 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
   }
   /**
    * The task vector model − base into `out`, on the SIMD kernels (only where `simdKernels` is set);
-   * θ₀ is decoded in the same pass when it is still in storage form, and keeps its values.
+   * θ₀ is decoded in the same pass when it is still in storage form, and keeps its values; `hist`
+   * gets the |δ| bits counted by their top 16 bits (magnitude-select.ts's countHigh).
    */
-  simdDelta(model: FastTensor, base: FastTensor, out: Float32Array): void {
+  simdDelta(model: FastTensor, base: FastTensor, out: Float32Array, hist?: Uint32Array): void {
     const simd = this.simd!;
     if (base.stored && !base.values) {
       const values = this.pool.take(base.length);
-      simd.subtract(this.operand(model), this.operand(base), out, values);
+      simd.subtract(this.operand(model), this.operand(base), out, values, hist);
       base.values = values;
-    } else simd.subtract(this.operand(model), { values: this.f32(base) }, out);
+    } else simd.subtract(this.operand(model), { values: this.f32(base) }, out, undefined, hist);
   }
   /** The tensor's f32 values, decoding it on first use. */
   private f32(t: FastTensor): Float32Array {
     if (!t.values) {
       const out = this.pool.take(t.length);
-      if (t.pending) this.simd!.weightedSum(t.pending.operands, t.pending.ws, { values: out });
+      if (t.pending) t.pending.compute({ values: out });
       else if (this.simd) this.simd.decode(t.stored!.words, t.stored!.dtype, out);
       else decodeWords(t.stored!.words, t.stored!.table, out);
       t.values = out;
@@ -135,8 +136,17 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
     t.pending?.holds.forEach((h) => h.drop());
     t.pending = undefined;
   }
+  /**
+   * A tensor computed on first use from storage-form inputs (SIMD kernels only): `compute` may read
+   * their words until then, which the tensor holds on to.
+   */
+  pendingOver(inputs: readonly FastTensor[], compute: (target: SimdTarget) => void): FastTensor {
+    const t = new FastTensor(inputs[0]!.length);
+    t.pending = { compute, holds: inputs.flatMap((x) => (x.stored ? [x.stored.retain()] : [])) };
+    return t;
+  }
   /** The tensor as a SIMD operand: its words while it is in storage form, else its f32 values. */
-  private operand(t: FastTensor): SimdOperand {
+  operand(t: FastTensor): SimdOperand {
     return t.stored && !t.values ? { words: t.stored.words, dtype: t.stored.dtype } : { values: this.f32(t) };
   }
   /** Storage form of every tensor, or undefined when one is decoded only. */
@@ -173,7 +183,7 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
     if (!this.simd || dtype === 'F32') return encodeFrom(this.f32(x), dtype);
     const out = this.outputWords(x.length);
     if (x.pending) {
-      this.simd.weightedSum(x.pending.operands, x.pending.ws, { words: out, dtype });
+      x.pending.compute({ words: out, dtype });
       this.settle(x);
     } else this.simd.encode(this.f32(x), dtype, out);
     return new Uint8Array(out.buffer);
@@ -211,9 +221,14 @@ export class FastCpuBackend implements TensorBackend<FastTensor> {
       // Storage words are never written after load, so the sum can wait for its use; f32 buffers can be recycled, so not those.
       const t = new FastTensor(xs[0]!.length);
       const operands = xs.map((x) => this.operand(x));
-      if (operands.every((o) => 'words' in o))
-        t.pending = { operands, ws: [...ws], holds: xs.map((x) => x.stored!.retain()) };
-      else this.simd.weightedSum(operands, ws, { values: (t.values = this.pool.take(t.length)) });
+      if (operands.every((o) => 'words' in o)) {
+        const simd = this.simd;
+        const weights = [...ws];
+        t.pending = {
+          compute: (to) => simd.weightedSum(operands, weights, to),
+          holds: xs.map((x) => x.stored!.retain()),
+        };
+      } else this.simd.weightedSum(operands, ws, { values: (t.values = this.pool.take(t.length)) });
       return t;
     }
     const out = this.fresh(xs[0]?.length ?? 0);

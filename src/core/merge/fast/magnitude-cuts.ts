@@ -11,15 +11,7 @@
  * them off as it walks the chunks in order (magnitude-kernels.ts's maskBand). So a cut keeps, in
  * the order (|δ| descending, index ascending), exactly the top k, as select.ts's topKCut.
  */
-import {
-  type BucketRank,
-  HIGH_BUCKETS,
-  INF_BITS,
-  LOW_BUCKETS,
-  bucketOfRank,
-  countLow,
-  exactOfRank,
-} from './magnitude-select';
+import { type BucketRank, HIGH_BUCKETS, INF_BITS, LOW_BUCKETS, bucketOfRank, exactOfRank } from './magnitude-select';
 
 /** Selected elements: |x| bits above `bits`, and the first `ties` (in index order) equal to it. */
 export interface Cut {
@@ -76,13 +68,24 @@ function countWindow(bits: Int32Array, first: number, count: number, low: Uint32
 }
 
 /** The cut of rank `high` once its bucket's low histogram is known. */
-function exactCut(high: BucketRank, low: Uint32Array): Cut {
+export function exactCut(high: BucketRank, low: Uint32Array): Cut {
   const exact = exactOfRank(high, low);
   return { bits: exact.bits, ties: exact.tieRank === exact.ties ? Infinity : exact.tieRank };
 }
 
+/** The window count's loop: countWindow here, or the SIMD kernels' twin (simd/simd-kernels.ts). */
+export interface WindowCounter {
+  countWindow(bits: Int32Array, first: number, count: number, low: Uint32Array): void;
+}
+const SCALAR_COUNTER: WindowCounter = { countWindow };
+
 /** Resolves every query to its exact cut; `numel`: elements of the tensor. */
-export async function selectCuts(queries: readonly Query[], pass: TaskVectorPass, numel: number): Promise<void> {
+export async function selectCuts(
+  queries: readonly Query[],
+  pass: TaskVectorPass,
+  numel: number,
+  counter: WindowCounter = SCALAR_COUNTER,
+): Promise<void> {
   for (const q of queries) if (q.rank <= 0) q.cut = EMPTY_CUT;
   const open = queries.filter((q) => !q.cut);
   const counted = [...new Set(open.map((q) => q.model))];
@@ -91,7 +94,7 @@ export async function selectCuts(queries: readonly Query[], pass: TaskVectorPass
   let windows: Window[] | undefined;
   await pass(counted, hists, (ds) => {
     windows ??= open.map((query) => guessWindow(query, hists[counted.indexOf(query.model)]!, ds[0]!.length, numel));
-    for (const w of windows) countWindow(bitsOf(ds[counted.indexOf(w.query.model)]!), w.first, w.count, w.low);
+    for (const w of windows) counter.countWindow(bitsOf(ds[counted.indexOf(w.query.model)]!), w.first, w.count, w.low);
   });
   const missed: { query: Query; high: BucketRank; low: Uint32Array }[] = [];
   for (const [j, query] of open.entries()) {
@@ -107,7 +110,7 @@ export async function selectCuts(queries: readonly Query[], pass: TaskVectorPass
   // The guess missed (chunks unlike the first): count the right bucket in a second pass.
   const models = [...new Set(missed.map((m) => m.query.model))];
   await pass(models, undefined, (ds) => {
-    for (const m of missed) countLow(bitsOf(ds[models.indexOf(m.query.model)]!), m.high.bucket, m.low);
+    for (const m of missed) counter.countWindow(bitsOf(ds[models.indexOf(m.query.model)]!), m.high.bucket, 1, m.low);
   });
   for (const m of missed) m.query.cut = exactCut(m.high, m.low);
 }

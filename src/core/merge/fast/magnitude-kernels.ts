@@ -11,8 +11,9 @@
  */
 // d, bits: [n] one chunk of δ (or of w·δ) and its Int32 view   base, out: [n]
 import type { DecodeTable } from './codec';
+import { type BandState, BLOCK, maskBand } from './magnitude-band';
 import { countHigh } from './magnitude-select';
-import type { SimdKernels } from './simd/simd-kernels';
+import type { SimdKernels, TiesPairArgs } from './simd/simd-kernels';
 
 const f = Math.fround;
 
@@ -49,41 +50,6 @@ export function deltaDecodingBase(
     baseBits[i] = bits[w]!;
     d[i] = table[words[i]!]! - values[w]!;
   }
-}
-
-/**
- * A kept band as the merge pass applies it, chunk after chunk in index order: |x| bits above `lo`
- * and below `hi`; of the elements equal to `lo`, the next `loLeft` are kept (breadcrumbs: of those
- * equal to `hi`, the next `hiLeft` are dropped). The counts go down as ties are met (∞: all).
- */
-export interface BandState {
-  readonly lo: number;
-  loLeft: number;
-  readonly hi: number;
-  hiLeft: number;
-}
-
-/** Elements per block of the merge loops: every array a block touches stays in L1. */
-export const BLOCK = 4096;
-
-/** bits[i] ← bits[i] where the band keeps |x|, else +0, for i in [from, to), counting ties off. */
-export function maskBand(bits: Int32Array, band: BandState, from: number, to: number): void {
-  const { lo, hi } = band;
-  let { loLeft, hiLeft } = band;
-  for (let i = from; i < to; i++) {
-    const b = bits[i]!;
-    const a = b & 0x7fffffff;
-    let keep = +(a > lo) & +(a < hi);
-    if (a === lo || a === hi) {
-      // A tie at a bound (rare): kept or dropped in index order; NaNs never equal a bound.
-      const inLo = a > lo || (a === lo && loLeft-- > 0);
-      const inHi = a > hi || (a === hi && hiLeft-- > 0);
-      keep = +(inLo && !inHi);
-    }
-    bits[i] = b & -keep;
-  }
-  band.loLeft = loLeft;
-  band.hiLeft = hiLeft;
 }
 
 /** d[i] ← f32(w · (kept ? d[i] : 0)) for i in [from, to) (no band: every element kept, NaNs too). */
@@ -126,7 +92,8 @@ export interface PairDivisors {
  * out = θ₀ + λ · disjointMean(x, electSign(x)) over [from, to) for two models, where
  * x_t = f32(w_t · band_t(δ_t)) (no band: δ_t kept whole). Block by block: the trim as an integer
  * mask loop per model (dropped values become +0, as the reference's), then one float loop
- * (measured: twice as fast as one loop that multiplies by the 0/1 keep factors). Overwrites d0, d1.
+ * (measured: twice as fast as one loop that multiplies by the 0/1 keep factors). Without SIMD it
+ * overwrites d0, d1 (with SIMD both steps run on the kernels' copy of the block).
  */
 export function tiesPair(
   p: TiesPair,
@@ -139,6 +106,7 @@ export function tiesPair(
   from: number,
   to: number,
 ): void {
+  if (p.simd) return p.simd.tiesPair(simdArgs(p, divisors, base, lambda), out, from, to, [band0, band1]);
   for (let s = from; s < to; s += BLOCK) {
     const e = Math.min(to, s + BLOCK);
     if (band0) maskBand(p.b0, band0, s, e);
@@ -157,10 +125,27 @@ export function combinePair(
   from: number,
   to: number,
 ): void {
-  const multiply = divisors.reciprocals !== undefined;
+  if (p.simd) return p.simd.tiesPair(simdArgs(p, divisors, base, lambda), out, from, to);
   const scales = divisors.reciprocals ?? divisors.divisors;
-  if (p.simd) return p.simd.tiesPair({ ...p, scales, multiply, base, lambda }, out, from, to);
-  combineScaled(p.d0, p.d1, f(p.w0), f(p.w1), scales, multiply, base, f(lambda), out, from, to);
+  combineScaled(
+    p.d0,
+    p.d1,
+    f(p.w0),
+    f(p.w1),
+    scales,
+    divisors.reciprocals !== undefined,
+    base,
+    f(lambda),
+    out,
+    from,
+    to,
+  );
+}
+
+/** The SIMD kernel's arguments for a pair. */
+function simdArgs(p: TiesPair, divisors: PairDivisors, base: Float32Array, lambda: number): TiesPairArgs {
+  const multiply = divisors.reciprocals !== undefined;
+  return { ...p, scales: divisors.reciprocals ?? divisors.divisors, multiply, base, lambda };
 }
 
 /** combinePair's loop: agreement as 0/1 integers, so nothing branches on data; `multiply`: scales are reciprocals. */

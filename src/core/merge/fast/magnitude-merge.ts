@@ -1,12 +1,11 @@
 /**
  * TIES, breadcrumbs and breadcrumbs_ties (mergekit's magnitude and magnitude_outliers
  * sparsification, sign or no consensus, without the L1 rescale) on the fast CPU backend, in few
- * passes over each tensor:
+ * passes over each tensor. TIES of two models on the SIMD kernels streams from the inputs
+ * (ties-pair-stream.ts); the rest here:
  *   one chunk (every Qwen-sized weight but the embedding): the task vectors are computed once
  *     (θ₀ decoded in the first one's loop), counting the selection's histogram as they are
- *     written, and kept; TIES of two models then runs one merge pass and settles each cut inside
- *     its bucket afterwards (magnitude-deferred.ts); other merges count the window first
- *     (magnitude-cuts.ts), then one fused merge pass;
+ *     written, and kept; the window count (magnitude-cuts.ts), then one fused merge pass;
  *   several chunks: one read of the inputs computes every model's task vector and counts both the
  *     histogram and a window of low bits guessed from the first chunk (a second read only when the
  *     guess missed), then the merge read.
@@ -14,7 +13,7 @@
  * The shared path (methods/task-arithmetic.ts over select.ts) makes three histogram passes per
  * model, each re-reading a multi-chunk tensor, and one intermediate array per step. Output bytes
  * and diagnostics are the shared path's: test/core/fast-cpu.test.ts, fast-magnitude.test.ts and
- * fast-magnitude-deferred.test.ts.
+ * fast-ties-stream.test.ts.
  */
 import type { MethodSpec } from '../methods/registry';
 import { keptRanks } from '../methods/sparsify';
@@ -23,19 +22,9 @@ import { bitsToF32 } from '../select';
 import type { TensorJob } from '../tensor-job';
 import { FastCpuBackend, type FastTensor } from './fast-cpu-backend';
 import { deltaInto } from './kernels';
+import { type Band, type Cut, EMPTY_CUT, type Query, type TaskVectorPass, bitsOf, selectCuts } from './magnitude-cuts';
+import type { BandState } from './magnitude-band';
 import {
-  type Band,
-  type Cut,
-  EMPTY_CUT,
-  FULL_CUT,
-  type Query,
-  type TaskVectorPass,
-  bitsOf,
-  selectCuts,
-} from './magnitude-cuts';
-import { type PairBand, deferredBand, tiesPairDeferred } from './magnitude-deferred';
-import {
-  type BandState,
   baseSumInto,
   deltaCountHigh,
   deltaDecodingBase,
@@ -44,7 +33,8 @@ import {
   tiesPair,
   weightBand,
 } from './magnitude-kernels';
-import { HIGH_BUCKETS, bucketOfRank, countHigh } from './magnitude-select';
+import { countHigh } from './magnitude-select';
+import { mergeTiesPairStream, tiesPairStreamApplies } from './ties-pair-stream';
 
 /** Whether this tensor's merge can take the fast magnitude path. */
 export function fastMagnitudeApplies<T>(job: TensorJob<T>, spec: MethodSpec): boolean {
@@ -99,10 +89,15 @@ function simdDeltasOf(
   const base = ins[0]!;
   return ins.slice(1).map((m, t) => {
     const d = be.scratch(base.length);
-    be.simdDelta(m, base, d);
-    if (hists[t]) countHigh(bitsOf(d), hists[t]);
+    be.simdDelta(m, base, d, hists[t]);
     return d;
   });
+}
+
+/** countHigh on the backend's SIMD kernels where it has them. */
+function countHighOn(be: FastCpuBackend, bits: Int32Array, hist: Uint32Array): void {
+  if (be.simdKernels) be.simdKernels.countHigh(bits, hist);
+  else countHigh(bits, hist);
 }
 
 /** Streams chunks of the base and the given models (indices into the models), one chunk read ahead. */
@@ -136,8 +131,8 @@ export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: Metho
   const be = job.backend as FastCpuBackend;
   const models = job.inputs.slice(1);
   const single = job.numChunks === 1;
-  if (single && models.length === 2 && spec.consensus === 'sign' && spec.sparsification === 'magnitude')
-    return mergeDeferred(job);
+  if (tiesPairStreamApplies(job, spec))
+    return mergeTiesPairStream(job, (t, lo) => recordThreshold(job, models[t]!.model, { lo, hi: EMPTY_CUT }));
 
   // One chunk: every task vector computed once (with the first histogram), kept until the merge pass.
   let cached: Float32Array[] | undefined;
@@ -148,7 +143,7 @@ export async function mergeMagnitudeFast(job: TensorJob<FastTensor>, spec: Metho
         await job.load(0),
         models.map((_, t) => hists?.[ms.indexOf(t)]),
       );
-    else if (hists) ms.forEach((t, j) => countHigh(bitsOf(cached![t]!), hists[j]!));
+    else if (hists) ms.forEach((t, j) => countHighOn(be, bitsOf(cached![t]!), hists[j]!));
     return ms.map((t) => cached![t]!);
   };
   const pass: TaskVectorPass = async (ms, hists, visit) => {
@@ -198,6 +193,7 @@ async function chooseBands(
     queries.flatMap((q) => (q ? [q.lo, q.hi] : [])),
     pass,
     job.numel,
+    (job.backend as FastCpuBackend).simdKernels,
   );
   return queries.map((q, t) => {
     if (!q) return undefined;
@@ -215,53 +211,6 @@ function recordThreshold(job: TensorJob<FastTensor>, model: string, band: Band):
 
 /** A counted cut as the merge pass applies it (ties counted off in index order). */
 const bandState = (lo: Cut, hi: Cut): BandState => ({ lo: lo.bits, loLeft: lo.ties, hi: hi.bits, hiLeft: hi.ties });
-
-/**
- * TIES (magnitude, sign consensus) of two models on a one-chunk tensor: each δ computed once with
- * its histogram, then one merge pass whose cuts are settled afterwards (magnitude-deferred.ts).
- */
-async function mergeDeferred(job: TensorJob<FastTensor>): Promise<void> {
-  const be = job.backend as FastCpuBackend;
-  const models = job.inputs.slice(1);
-  const ranks = models.map((m) =>
-    m.params.density < 1 ? keptRanks('magnitude', job.numel, m.params.density, m.params.gamma).target : undefined,
-  );
-  const hists = ranks.map((k) => (k !== undefined && k > 0 ? new Uint32Array(HIGH_BUCKETS) : undefined));
-  const ins = await job.load(0);
-  const ds = deltasOf(be, ins, hists);
-  const cuts: (Cut | undefined)[] = [];
-  const bands = ranks.map((k, t): PairBand => {
-    if (k === undefined) return undefined;
-    const high = k > 0 ? bucketOfRank(hists[t]!, k) : undefined;
-    if (high) return deferredBand(high, hists[t]![high.bucket]!);
-    cuts[t] = k > 0 ? FULL_CUT : EMPTY_CUT;
-    return bandState(cuts[t], EMPTY_CUT);
-  }) as [PairBand, PairBand];
-  const diag = job.diagnose ? new TaskVectorDiagnostics<FastTensor>(2) : undefined;
-  if (diag)
-    await diag.add(
-      be,
-      ds.map((d) => be.tensorOf(d)),
-    );
-  const base = be.valuesOf(ins[0]!);
-  const out = be.scratch(base.length);
-  const [d0, d1] = ds as [Float32Array, Float32Array];
-  const [w0, w1] = [models[0]!.params.weight, models[1]!.params.weight];
-  const pair = { d0, b0: bitsOf(d0), d1, b1: bitsOf(d1), w0, w1, simd: be.simdKernels };
-  const { lambda, normalize } = job.global;
-  const settled = tiesPairDeferred(pair, bands, pairDivisors(pair.w0, pair.w1, normalize), base, lambda, out);
-  ds.forEach((d) => be.recycle(d));
-  models.forEach((m, t) => {
-    const lo = cuts[t] ?? settled[t];
-    if (lo) recordThreshold(job, m.model, { lo, hi: EMPTY_CUT });
-  });
-  await job.emit(be.tensorOf(out));
-  diag?.report(job, {
-    models: models.map((m) => m.model),
-    densities: models.map((m) => m.params.density),
-    trims: true,
-  });
-}
 
 /** One output chunk: trimmed, weighted task vectors combined onto the base (overwrites ds). */
 function mergeChunk(

@@ -5,6 +5,7 @@
  * the core's cache and the module never grows. Bit-identical to the scalar kernels (codec.ts,
  * kernels.ts), which remain the path where wasm SIMD is missing (`simdKernels()` is undefined).
  */
+import { type BandState, blockTies, maskBand } from '../magnitude-band';
 import { MERGE_KERNELS_WASM } from './merge-kernels.wasm';
 
 /** A 16-bit storage dtype the kernels decode and encode. */
@@ -40,6 +41,11 @@ interface Exports {
     s3: number,
     multiply: number,
   ): void;
+  count_high(src: number, n: number, hist: number, stride: number): void;
+  count_window(src: number, n: number, first: number, count: number, low: number, trash: number, totals: number): void;
+  fold_copies(at: number, copies: number, stride: number, n: number): void;
+  count_eq(src: number, n: number, v: number): number;
+  mask_band(src: number, n: number, lo: number, hi: number, loEq: number, hiEq: number): void;
 }
 
 /** TIES for two models: the trimmed task vectors, weights, θ₀, λ, and the divisor per agreement (as magnitude-kernels.ts). */
@@ -55,6 +61,29 @@ export interface TiesPairArgs {
   readonly lambda: number;
 }
 
+/** TIES of two models from their inputs (tiesPairFrom): as TiesPairArgs, with the inputs in place of the task vectors. */
+export interface TiesFromArgs extends Omit<TiesPairArgs, 'd0' | 'd1' | 'base'> {
+  readonly x0: SimdOperand;
+  readonly x1: SimdOperand;
+  readonly base: SimdOperand;
+}
+
+/** An operand counted by countDeltas: its window of high buckets and the module's window it counts into. */
+export interface WindowedOperand {
+  readonly x: SimdOperand;
+  readonly first: number;
+  readonly count: number;
+  readonly slot: 0 | 1;
+}
+
+/** A window's counts: the low bits of the |δ| inside it, and how many lie below it, above it, or are NaN. */
+export interface WindowCounts {
+  readonly low: Uint32Array;
+  readonly below: number;
+  readonly above: number;
+  readonly nan: number;
+}
+
 /** Elements per block: 8 KiB of words and 16 KiB per f32 region (two 64 KiB pages in all). */
 const BLOCK = 4096;
 /** Byte offsets of the regions in the module's page. */
@@ -64,14 +93,34 @@ const F32_B = 24576;
 const ACC = 40960;
 const WORDS_OUT = 57344;
 const OUT32 = 65536;
+/**
+ * The selection's histograms (magnitude-select.ts): top-16-bit counts in 8 copies that the kernels
+ * fold into the first (a slot past the buckets takes NaNs); two windows of low-15-bit counts (one per
+ * model of a pair), each with its totals outside (below, above, NaN) and 64 slots the rest bump.
+ */
+const COPIES = 8;
+const HIGH = 1 << 16;
+const LOW = 1 << 15;
+/** High buckets a window may span (magnitude-cuts.ts counts at most 5). */
+export const MAX_WINDOW = 5;
+const HIST_AT = 131072;
+const HIST_STRIDE = 4 * (HIGH + 16);
+const WINDOW_AT = HIST_AT + COPIES * HIST_STRIDE;
+const WINDOW_BYTES = 4 * MAX_WINDOW * LOW;
+const TRASH_AT = WINDOW_AT + 2 * WINDOW_BYTES;
+const TOTALS_AT = TRASH_AT + 256;
 
 export class SimdKernels {
   private readonly u16: Uint16Array;
   private readonly f32: Float32Array;
+  private readonly i32: Int32Array;
+  private readonly u32: Uint32Array;
 
   constructor(private readonly k: Exports) {
     this.u16 = new Uint16Array(k.memory.buffer);
     this.f32 = new Float32Array(k.memory.buffer);
+    this.i32 = new Int32Array(k.memory.buffer);
+    this.u32 = new Uint32Array(k.memory.buffer);
   }
 
   /** out = Σ_t f32(w_t · x_t) over one or more operands, summed in order, as f32 values or rounded into 16-bit words. */
@@ -96,21 +145,136 @@ export class SimdKernels {
     }
   }
 
-  /** out = a − b (a task vector), each operand in storage form or f32; `bValues` also gets b's f32 values. */
-  subtract(a: SimdOperand, b: SimdOperand, out: Float32Array, bValues?: Float32Array): void {
+  /**
+   * out = a − b (a task vector), each operand in storage form or f32; `bValues` also gets b's f32
+   * values; `hist` also gets out's |x| bits counted by their top 16 bits (added to its counts).
+   */
+  subtract(a: SimdOperand, b: SimdOperand, out: Float32Array, bValues?: Float32Array, hist?: Uint32Array): void {
     for (let s = 0; s < out.length; s += BLOCK) {
       const m = Math.min(BLOCK, out.length - s);
       const p = (m + 3) & ~3;
       this.blockIn(a, s, m, p, F32_A);
       this.blockIn(b, s, m, p, F32_B);
       this.k.subtract(F32_A, F32_B, ACC, p);
+      if (hist) this.k.count_high(ACC, m, HIST_AT, HIST_STRIDE);
       out.set(this.f32.subarray(ACC / 4, ACC / 4 + m), s);
       bValues?.set(this.f32.subarray(F32_B / 4, F32_B / 4 + m), s);
     }
+    if (hist) this.drain(HIST_AT, HIST_STRIDE, HIGH, hist);
   }
 
-  /** out[i] for i in [from, to) of TIES's merge of two trimmed task vectors (combineScaled's arithmetic). */
-  tiesPair(a: TiesPairArgs, out: Float32Array, from: number, to: number): void {
+  /** |x| bits (f32 patterns) counted by their top 16 bits into hist (magnitude-select.ts's countHigh). */
+  countHigh(bits: Int32Array, hist: Uint32Array): void {
+    for (let s = 0; s < bits.length; s += BLOCK) {
+      const m = Math.min(BLOCK, bits.length - s);
+      this.i32.set(bits.subarray(s, s + m), F32_A / 4);
+      this.k.count_high(F32_A, m, HIST_AT, HIST_STRIDE);
+    }
+    this.drain(HIST_AT, HIST_STRIDE, HIGH, hist);
+  }
+
+  /** Low 15 bits of the |x| whose top 16 bits are in [first, first + count), at (bucket − first) · 2^15 + low in `low` (magnitude-cuts.ts's countWindow). */
+  countWindow(bits: Int32Array, first: number, count: number, low: Uint32Array): void {
+    if (count > MAX_WINDOW) throw new RangeError(`a window of ${count} buckets (at most ${MAX_WINDOW})`);
+    for (let s = 0; s < bits.length; s += BLOCK) {
+      const m = Math.min(BLOCK, bits.length - s);
+      const p = (m + 3) & ~3;
+      this.i32.set(bits.subarray(s, s + m), F32_A / 4);
+      if (p > m) this.i32.fill(-1, F32_A / 4 + m, F32_A / 4 + p); // NaN patterns: counted apart
+      this.k.count_window(F32_A, p, first, count, WINDOW_AT, TRASH_AT, TOTALS_AT);
+    }
+    const counted = this.window(0, count).low;
+    for (let i = 0; i < counted.length; i++) low[i]! += counted[i]!;
+    this.clearWindow(0, count);
+  }
+
+  /**
+   * Task vectors x − base counted for the selection without keeping them: block by block, θ₀ decoded
+   * once, each x decoded and subtracted, the low 15 bits of each |δ| whose top 16 are in its window
+   * [first, first + count) counted into window `slot` (see `window`), and every |δ| into `hist` by
+   * its top 16 bits (as countHigh) when given. Counts add up over calls until clearWindow.
+   */
+  countDeltas(base: SimdOperand, xs: readonly WindowedOperand[], hist?: Uint32Array): void {
+    if (xs.some((x) => x.count > MAX_WINDOW)) throw new RangeError(`a window of more than ${MAX_WINDOW} buckets`);
+    const n = 'values' in base ? base.values.length : base.words.length;
+    for (let s = 0; s < n; s += BLOCK) {
+      const m = Math.min(BLOCK, n - s);
+      const p = (m + 3) & ~3;
+      this.blockIn(base, s, m, p, ACC);
+      for (const { x, first, count, slot } of xs) {
+        this.blockIn(x, s, m, p, F32_A);
+        this.k.subtract(F32_A, ACC, F32_A, p);
+        if (hist) this.k.count_high(F32_A, m, HIST_AT, HIST_STRIDE);
+        if (p > m) this.i32.fill(-1, F32_A / 4 + m, F32_A / 4 + p);
+        const totals = TOTALS_AT + 16 * slot;
+        this.k.count_window(F32_A, p, first, count, WINDOW_AT + slot * WINDOW_BYTES, TRASH_AT, totals);
+        this.i32[totals / 4 + 2]! -= p - m; // the pad lanes counted as NaNs
+      }
+    }
+    if (hist) this.drain(HIST_AT, HIST_STRIDE, HIGH, hist);
+  }
+
+  /** A window's counts (views into the module, valid until it is cleared): low bits inside, and the totals outside. */
+  window(slot: 0 | 1, count: number): WindowCounts {
+    const at = WINDOW_AT + slot * WINDOW_BYTES;
+    const totals = this.u32.subarray(TOTALS_AT / 4 + 4 * slot, TOTALS_AT / 4 + 4 * slot + 3);
+    return {
+      low: this.u32.subarray(at / 4, at / 4 + count * LOW),
+      below: totals[0]!,
+      above: totals[1]!,
+      nan: totals[2]!,
+    };
+  }
+
+  /** Zeroes a window's first `count` buckets and its totals. */
+  clearWindow(slot: 0 | 1, count: number): void {
+    this.window(slot, count).low.fill(0);
+    this.u32.fill(0, TOTALS_AT / 4 + 4 * slot, TOTALS_AT / 4 + 4 * slot + 3);
+  }
+
+  /** Adds a histogram's copies (its first `slots`) into `into`, and clears them (with the slots past them). */
+  private drain(at: number, stride: number, slots: number, into: Uint32Array): void {
+    const n = slots + 4;
+    this.k.fold_copies(at, COPIES, stride, n);
+    const counted = this.u32.subarray(at / 4, at / 4 + n);
+    for (let i = 0; i < slots; i++) into[i]! += counted[i]!;
+    counted.fill(0);
+  }
+
+  /**
+   * TIES of two models from their inputs in storage form (or f32): per block, δ_t = x_t − base,
+   * each trimmed to its band, merged as tiesPair, and written to `out` (16-bit words rounded to
+   * nearest even, or f32). No task vector is kept between blocks.
+   */
+  tiesPairFrom(a: TiesFromArgs, bands: readonly (BandState | undefined)[], out: SimdTarget): void {
+    const { scales: sc } = a;
+    const n = 'values' in out ? out.values.length : out.words.length;
+    for (let s = 0; s < n; s += BLOCK) {
+      const m = Math.min(BLOCK, n - s);
+      const p = (m + 3) & ~3;
+      this.blockIn(a.base, s, m, p, ACC);
+      this.blockIn(a.x0, s, m, p, F32_A);
+      this.k.subtract(F32_A, ACC, F32_A, p);
+      this.blockIn(a.x1, s, m, p, F32_B);
+      this.k.subtract(F32_B, ACC, F32_B, p);
+      this.trim(F32_A, m, p, bands[0]);
+      this.trim(F32_B, m, p, bands[1]);
+      this.k.ties_pair(F32_A, F32_B, ACC, OUT32, p, a.w0, a.w1, a.lambda, sc[0]!, sc[1]!, sc[2]!, sc[3]!, +a.multiply);
+      this.blockOut(out, s, m, p, OUT32);
+    }
+  }
+
+  /**
+   * out[i] for i in [from, to) of TIES's merge of two task vectors (combineScaled's arithmetic),
+   * each trimmed to its band first where one is given (maskBand's trim; d0, d1 are left as they are).
+   */
+  tiesPair(
+    a: TiesPairArgs,
+    out: Float32Array,
+    from: number,
+    to: number,
+    bands?: readonly (BandState | undefined)[],
+  ): void {
     const { scales: sc } = a;
     for (let s = from; s < to; s += BLOCK) {
       const m = Math.min(BLOCK, to - s);
@@ -118,9 +282,21 @@ export class SimdKernels {
       this.f32.set(a.d1.subarray(s, s + m), F32_B / 4);
       this.f32.set(a.base.subarray(s, s + m), ACC / 4);
       const p = (m + 3) & ~3;
+      this.trim(F32_A, m, p, bands?.[0]);
+      this.trim(F32_B, m, p, bands?.[1]);
       this.k.ties_pair(F32_A, F32_B, ACC, OUT32, p, a.w0, a.w1, a.lambda, sc[0]!, sc[1]!, sc[2]!, sc[3]!, +a.multiply);
       out.set(this.f32.subarray(OUT32 / 4, OUT32 / 4 + m), s);
     }
+  }
+
+  /** A block's trim in place: whole-block ties in SIMD, a block where a bound's ties are split element by element. */
+  private trim(region: number, m: number, p: number, band: BandState | undefined): void {
+    if (!band) return;
+    const at = region / 4;
+    if (p > m) this.i32.fill(-1, at + m, at + p); // pad lanes: a NaN pattern, never equal to a bound
+    const ties = blockTies(band, (v) => this.k.count_eq(region, p, v));
+    if (ties) this.k.mask_band(region, p, band.lo, band.hi, +ties.keepLo, +ties.dropHi);
+    else maskBand(this.i32, band, at, at + m);
   }
 
   /** f32 values of 16-bit words, bit for bit. */
@@ -150,11 +326,11 @@ export class SimdKernels {
     else this.k.decode_f16(WORDS_IN, region, p);
   }
 
-  /** Copies the accumulator's first m elements out at s, encoded when the target is 16-bit. */
-  private blockOut(out: SimdTarget, s: number, m: number, p: number): void {
-    if ('values' in out) return out.values.set(this.f32.subarray(ACC / 4, ACC / 4 + m), s);
-    if (out.dtype === 'BF16') this.k.encode_bf16(ACC, WORDS_OUT, p);
-    else this.k.encode_f16(ACC, WORDS_OUT, p);
+  /** Copies the first m elements of `region` (the accumulator by default) out at s, encoded when the target is 16-bit. */
+  private blockOut(out: SimdTarget, s: number, m: number, p: number, region = ACC): void {
+    if ('values' in out) return out.values.set(this.f32.subarray(region / 4, region / 4 + m), s);
+    if (out.dtype === 'BF16') this.k.encode_bf16(region, WORDS_OUT, p);
+    else this.k.encode_f16(region, WORDS_OUT, p);
     out.words.set(this.u16.subarray(WORDS_OUT / 2, WORDS_OUT / 2 + m), s);
   }
 }
