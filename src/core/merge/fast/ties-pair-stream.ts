@@ -174,20 +174,42 @@ function guessWindow(x: SimdOperand, base: SimdOperand, k: number, numel: number
   const n = 'values' in x ? x.values.length : x.words.length;
   const run = n <= SAMPLE ? n : Math.floor(SAMPLE / RUNS);
   const starts = n <= SAMPLE ? [0] : Array.from({ length: RUNS }, (_, r) => Math.floor((r * (n - run)) / (RUNS - 1)));
-  const sample = new Float32Array(starts.length * run);
-  const [xv, bv] = [valueAt(x), valueAt(base)];
-  starts.forEach((start, r) => {
-    for (let i = 0; i < run; i++) sample[r * run + i] = xv(start + i) - bv(start + i);
-  });
-  const bits = new Int32Array(sample.buffer);
-  for (let j = 0; j < bits.length; j++) {
-    const a = bits[j]! & 0x7fffffff;
-    sampleCounts[a >>> 15]! += +(a <= INF_BITS);
-  }
-  const guess = bucketOfRank(sampleCounts, Math.max(1, Math.round((k * sample.length) / numel)))?.bucket ?? 0;
-  sampleCounts.fill(0);
+  const lowest = countSample(x, base, starts, run);
+  const sampled = starts.length * run;
+  const guess = bucketOfRank(sampleCounts, Math.max(1, Math.round((k * sampled) / numel)))?.bucket ?? 0;
+  sampleCounts.fill(0, lowest);
   const first = Math.max(0, guess - SIDE);
   return { first, count: Math.min(HIGH_BUCKETS, guess + SIDE + 1) - first }; // count ≤ MAX_WINDOW
+}
+
+/** Counts the sample's |δ| into sampleCounts by their top 16 bits; returns the lowest bucket counted. */
+function countSample(x: SimdOperand, base: SimdOperand, starts: readonly number[], run: number): number {
+  const delta = new Float32Array(1);
+  const bits = new Int32Array(delta.buffer);
+  let lowest = HIGH_BUCKETS;
+  const count = () => {
+    const a = bits[0]! & 0x7fffffff;
+    sampleCounts[a >>> 15]! += +(a <= INF_BITS);
+    lowest = Math.min(lowest, a >>> 15);
+  };
+  if ('words' in x && 'words' in base) {
+    // The common case, storage words: a tight loop through the decode tables.
+    const [xw, bw] = [x.words, base.words];
+    const [xt, bt] = [decodeTable(x.dtype).values, decodeTable(base.dtype).values];
+    for (const start of starts)
+      for (let i = start; i < start + run; i++) {
+        delta[0] = xt[xw[i]!]! - bt[bw[i]!]!;
+        count();
+      }
+  } else {
+    const [xv, bv] = [valueAt(x), valueAt(base)];
+    for (const start of starts)
+      for (let i = start; i < start + run; i++) {
+        delta[0] = xv(i) - bv(i);
+        count();
+      }
+  }
+  return lowest;
 }
 
 /** Element i of an operand as f32. */
