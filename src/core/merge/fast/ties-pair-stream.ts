@@ -39,8 +39,8 @@ export function tiesPairStreamApplies<T>(job: TensorJob<T>, spec: MethodSpec): b
 }
 
 /** Elements of the first chunk sampled for the guess, in RUNS contiguous runs (all of a smaller chunk). */
-const SAMPLE = 1 << 16;
-const RUNS = 256;
+const SAMPLE = 1 << 15;
+const RUNS = 128;
 /** Buckets counted on each side of the guessed one. */
 const SIDE = 2;
 
