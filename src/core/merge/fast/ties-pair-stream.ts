@@ -3,8 +3,8 @@
  * inputs without keeping a task vector:
  *   a sample of the first chunk's task vectors guesses, per model, the top-16-bit bucket of |δ|
  *     where the k-th largest lies; a window of buckets around it is set;
- *   one counting pass (countDelta: δ decoded and subtracted block by block, never stored) counts
- *     the low 15 bits of every |δ| in the window and how many lie above it, which makes the cut
+ *   one counting pass (countDeltas: θ₀ and both models decoded block by block, δ never stored)
+ *     counts the low 15 bits of every |δ| in each window and how many lie above it, which makes the cut
  *     exact when rank k falls inside (a missed guess costs two more passes: the whole histogram,
  *     then its bucket);
  *   the merge pass computes δ again block by block, trims it to the cut (ties kept lowest index
@@ -15,12 +15,12 @@
 import type { MethodSpec } from '../methods/registry';
 import { keptRanks } from '../methods/sparsify';
 import type { TensorJob } from '../tensor-job';
+import { decodeTable } from './codec';
 import { FastCpuBackend, type FastTensor } from './fast-cpu-backend';
 import type { BandState } from './magnitude-band';
 import { type Cut, EMPTY_CUT, FULL_CUT, exactCut } from './magnitude-cuts';
 import { pairDivisors } from './magnitude-kernels';
 import { HIGH_BUCKETS, INF_BITS, LOW_BUCKETS, bucketOfRank } from './magnitude-select';
-import { decodeTable } from './codec';
 import type { SimdKernels, SimdOperand } from './simd/simd-kernels';
 
 /** Whether a tensor's merge can take this path (else magnitude-merge.ts's). */
