@@ -1,14 +1,16 @@
 /**
  * The page's WebGPU merges (the merge worker's PAGE_GPU_OPTIONS: chunks smaller than the CLI's, a
- * small buffer pool) give the plain-TS reference's bytes on a tensor that spans several of the
- * page's chunks: TIES ranks the whole tensor across them, TA streams them.
+ * small buffer pool; smaller still for TIES, PAGE_GPU_SELECTING_CHUNK) give the plain-TS reference's
+ * bytes on a tensor that spans several of the page's chunks: TIES ranks the whole tensor across
+ * them, TA streams them. Each loads chunks of its own size (what the page's memory follows).
  */
 import { MessageChannel } from 'node:worker_threads';
 import { expose } from 'comlink';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { nodeGpu } from '../../src/node/webgpu-env';
 import { MergeClient } from '../../src/workers/merge-client';
-import { PAGE_GPU_OPTIONS, createMergeWorkerApi } from '../../src/workers/merge.worker';
+import { WebGpuBackend } from '../../src/gpu/backend';
+import { PAGE_GPU_OPTIONS, PAGE_GPU_SELECTING_CHUNK, createMergeWorkerApi } from '../../src/workers/merge.worker';
 import { tinyCheckpoint, tinyModelFiles } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
 import { requireGpu } from './gpu-env';
@@ -35,7 +37,11 @@ describe("the page's WebGPU chunking", () => {
 
   it('splits the embedding into several chunks', () => {
     expect(opts.vocab * opts.hidden).toBeGreaterThan(PAGE_GPU_OPTIONS.maxChunkElements);
+    expect(PAGE_GPU_SELECTING_CHUNK).toBeLessThan(PAGE_GPU_OPTIONS.maxChunkElements);
   });
+
+  /** The largest chunk (elements) the backend loaded, for 16-bit inputs. */
+  const CHUNKS = { ties: PAGE_GPU_SELECTING_CHUNK, ta: PAGE_GPU_OPTIONS.maxChunkElements };
 
   const files = Object.entries(models).map(([name, o]) => [name, tinyModelFiles({ ...opts, ...o })] as const);
 
@@ -45,8 +51,16 @@ describe("the page's WebGPU chunking", () => {
       const input = Object.fromEntries(
         files.map(([name, f]) => [name, Object.fromEntries([...f].map(([file, bytes]) => [file, bytes.slice()]))]),
       );
-      const r = await client.merge({ recipe, models: input, backend: 'webgpu' });
+      const loaded: number[] = []; // elements per load, as called (the bytes are reused after)
+      const load = WebGpuBackend.prototype.load;
+      const spy = vi.spyOn(WebGpuBackend.prototype, 'load').mockImplementation(function (this: WebGpuBackend, b, d) {
+        loaded.push(b.byteLength / 2);
+        return load.call(this, b, d);
+      });
+      const r = await client.merge({ recipe, models: input, backend: 'webgpu' }).finally(() => spy.mockRestore());
       expect(r.backendNotice).toMatch(/^webgpu \(/);
+      const largest = Math.max(...loaded);
+      expect(largest).toBe(CHUNKS[method as keyof typeof CHUNKS]);
       const reference = await runMerge(
         recipe,
         await Promise.all(Object.entries(models).map(([name, o]) => tinyCheckpoint(name, { ...opts, ...o }))),
