@@ -24,7 +24,9 @@ import type { HistogramPass } from '../core/kernels/abs-histogram';
 import type { Q4BlockSize, Q4Packed } from '../core/kernels/q4-pack';
 import type { ElementwiseKernel, Operands } from '../core/kernels/elementwise';
 import type { InputBuffers, TensorBackend } from '../core/merge/backend';
-import { DEFAULT_CHUNK_ELEMENTS, HELD_CHUNKS, type WebGpuBackendOptions, type WebGpuStats } from './backend-options';
+import type { MethodRow } from '../core/merge/methods/registry';
+import { DEFAULT_CHUNK_ELEMENTS, HELD_CHUNKS, methodChunks, type WebGpuBackendOptions } from './backend-options';
+import type { WebGpuStats } from './backend-options';
 import { GpuContext } from './context';
 import { type AdapterReport, GpuError, acquireGpuDevice, barriersAreCostly, isSoftwareAdapter } from './device';
 import { DOT_BLOCK, KERNELS, type KernelDescription, type KernelName } from './kernels';
@@ -36,12 +38,12 @@ import { type ElementwiseArgs, GRANULE, type GpuOp, type Operand } from './op';
 import { type Q4PackOptions, type Q4Source, packQ4OnGpu } from './quantize';
 
 export { GpuTensor } from './gpu-tensor';
-
 export type { WebGpuBackendOptions, WebGpuStats } from './backend-options';
 
 export class WebGpuBackend implements TensorBackend<GpuTensor> {
   readonly name: string;
   readonly maxChunkElements: number;
+  readonly chunkElementsFor: (spec: MethodRow) => number; // holdsTaskVectors: selectChunkElements, else streamChunkElements
   onBytesFree: ((buffer: ArrayBufferLike) => void) | undefined; // told at once: uploads copy the bytes
   reuseOutput = (buffer: ArrayBuffer): void => this.gpu.spareOutputs.give(buffer); // a read-back fills it again
   readonly inputBuffers: InputBuffers; // mapped staging buffers input chunks are read into (Node files)
@@ -70,6 +72,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     // A whole chunk must fit in one buffer; windows handle the binding limit.
     const bufferElems = Math.floor(Math.min(adapter.limits.maxBufferSize, 2 ** 32) / 8);
     this.maxChunkElements = Math.max(1, Math.min(opts.maxChunkElements ?? DEFAULT_CHUNK_ELEMENTS, bufferElems));
+    this.chunkElementsFor = methodChunks(opts, this.maxChunkElements);
     this.batchSubmits = opts.batchSubmits ?? !isSoftwareAdapter(adapter.name);
     this.histogramEntry = (opts.workgroupHistograms ?? !barriersAreCostly(adapter.name)) ? 'main' : 'main_global';
   }
@@ -80,9 +83,7 @@ export class WebGpuBackend implements TensorBackend<GpuTensor> {
     return new WebGpuBackend(await GpuContext.create(dev.device, dev.adapter.limits, opts), dev.adapter, opts);
   }
 
-  stats(): WebGpuStats {
-    return { ...this.gpu.poolStats(), ...this.gpu.counters };
-  }
+  stats = (): WebGpuStats => ({ ...this.gpu.poolStats(), ...this.gpu.counters });
 
   private alloc(n: number, label: string): GpuTensor {
     return new GpuTensor(n, this.gpu.storage.acquire(Math.max(4, n * 4), label));

@@ -24,10 +24,8 @@ import { CpuBackend } from '../core/merge/cpu-backend';
 import { FastCpuBackend } from '../core/merge/fast/fast-cpu-backend';
 import type { TensorWorkerPool } from '../core/merge/parallel/protocol';
 import { type MergeProgress, type MergeSummary, merge } from '../core/merge/execute';
-import { METHODS } from '../core/merge/methods/registry';
 import { planMerge } from '../core/merge/plan';
 import { parseRecipe } from '../core/recipe/parse';
-import type { MergeMethodName } from '../core/recipe/types';
 import type { SpectrumDiagnostics, TensorDiagnostics } from '../core/merge/diagnostics';
 import { WebGpuBackend } from '../gpu/backend';
 import { type DareProbeArgs, DEFAULT_DARE_PROBE, dareProbeBytes } from '../gpu/dare-probe';
@@ -43,28 +41,19 @@ installLabErrorTransfer();
  * The page's WebGPU backend holds less than the CLI's: a browser tab shares the machine with
  * everything else, and with a software adapter (SwiftShader) every GPU buffer, and every upload and
  * readback staged in shared memory, is CPU memory of the GPU process (and of the page). Smaller
- * chunks (1.5 Mi elements, 6 MiB as f32; the CLI's are 4.2 Mi) and a small free-buffer pool (the
- * CLI keeps 96 MiB) bound both: measured in Chromium, the GPU process and the page grow with the chunk.
- * The merged bytes are the same at any chunk size; TIES re-reads a tensor of several chunks once
- * per selection pass, so it is somewhat slower on the 1536×1536 projections that no longer fit one.
+ * chunks (1.5 Mi elements, 6 MiB as f32; the CLI's are 2 Mi, and 4.2 Mi for TIES) and a small
+ * free-buffer pool (the CLI keeps 96 MiB) bound both: measured in Chromium, the GPU process and the
+ * page grow with the chunk. Methods that hold task vectors (holdsTaskVectors: TIES, DARE, breadcrumbs,
+ * DELLA) keep a chunk's task vectors and trimmed values (with a sign consensus also its weighted, sign
+ * and mixed values) in f32 at once, where TA holds its 16-bit inputs: they run on 1 Mi-element chunks
+ * (the 1.5B-shaped TIES merge with these settings on SwiftShader, Dawn in Node: peak RSS 345 → 309 MB,
+ * TA 298, same bytes, no slower: 88 against 112 s). The merged bytes are the same at any chunk size.
  */
-export const PAGE_GPU_OPTIONS = { maxChunkElements: 1.5 * 2 ** 20, maxPoolFreeBytes: 32 * 2 ** 20 } as const;
-
-/**
- * Task-vector methods that sparsify or elect signs (TIES, DARE, breadcrumbs, DELLA) hold a chunk's
- * task vector and sparsified values (with a sign consensus also its weighted, sign and mixed values)
- * in f32 at once, where TA holds its 16-bit inputs: in the page they run on 1 Mi-element chunks. The
- * 1.5B-shaped TIES merge with the page's settings on SwiftShader (Dawn in Node): peak RSS 345 → 309 MB
- * (TA 298), same bytes, no slower in that run (88 against 112 s).
- */
-export const PAGE_GPU_SELECTING_CHUNK = 2 ** 20;
-
-/** The chunk the page's WebGPU merge of `method` uses where it is not PAGE_GPU_OPTIONS's. */
-export function pageGpuChunkElements(method: MergeMethodName): number | undefined {
-  const spec = METHODS[method];
-  const selects = spec.sparsification !== 'none' || spec.consensus !== 'none';
-  return spec.family === 'task_vector' && selects ? PAGE_GPU_SELECTING_CHUNK : undefined;
-}
+export const PAGE_GPU_OPTIONS = {
+  maxChunkElements: 1.5 * 2 ** 20,
+  selectChunkElements: 2 ** 20,
+  maxPoolFreeBytes: 32 * 2 ** 20,
+} as const;
 
 export interface WorkerMergeRequest {
   /** The recipe, as YAML. */
@@ -181,9 +170,6 @@ export function createMergeWorkerApi(
         // OPFS: a merge the quota cannot hold is refused before anything is written.
         if (req.opfsFolder) await checkOpfsRoom(planMerge(recipe, sources, activationStats).bytesOut, req.opfsFolder);
         const out = req.opfsFolder ? await DirectoryOutputFolder.opfs(req.opfsFolder) : new MemoryOutputFolder('merge');
-        const chunkElements =
-          req.chunkElements ??
-          (backend instanceof WebGpuBackend ? pageGpuChunkElements(recipe.mergeMethod) : undefined);
         let last = 0;
         const summary = await merge(recipe, sources, backend, out, {
           signal: ac.signal,
@@ -198,7 +184,7 @@ export function createMergeWorkerApi(
                   void Promise.resolve(onTensor(name, d)).catch(() => undefined),
               }
             : {}),
-          ...(chunkElements ? { chunkElements } : {}),
+          ...(req.chunkElements ? { chunkElements: req.chunkElements } : {}), // else the backend's, per method
           ...(req.shardBytes ? { shardBytes: req.shardBytes } : {}),
           ...(activationStats ? { activationStats } : {}),
           onProgress: (p) => {

@@ -1,6 +1,6 @@
 /**
  * The page's WebGPU merges (the merge worker's PAGE_GPU_OPTIONS: chunks smaller than the CLI's, a
- * small buffer pool; smaller still for TIES, PAGE_GPU_SELECTING_CHUNK) give the plain-TS reference's
+ * small buffer pool; smaller still for TIES, selectChunkElements) give the plain-TS reference's
  * bytes on a tensor that spans several of the page's chunks: TIES ranks the whole tensor across
  * them, TA streams them. Each loads chunks of its own size (what the page's memory follows).
  */
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { nodeGpu } from '../../src/node/webgpu-env';
 import { MergeClient } from '../../src/workers/merge-client';
 import { WebGpuBackend } from '../../src/gpu/backend';
-import { PAGE_GPU_OPTIONS, PAGE_GPU_SELECTING_CHUNK, createMergeWorkerApi } from '../../src/workers/merge.worker';
+import { PAGE_GPU_OPTIONS, createMergeWorkerApi } from '../../src/workers/merge.worker';
 import { tinyCheckpoint, tinyModelFiles } from '../helpers/checkpoints';
 import { runMerge } from '../helpers/merge-harness';
 import { requireGpu } from './gpu-env';
@@ -37,11 +37,11 @@ describe("the page's WebGPU chunking", () => {
 
   it('splits the embedding into several chunks', () => {
     expect(opts.vocab * opts.hidden).toBeGreaterThan(PAGE_GPU_OPTIONS.maxChunkElements);
-    expect(PAGE_GPU_SELECTING_CHUNK).toBeLessThan(PAGE_GPU_OPTIONS.maxChunkElements);
+    expect(PAGE_GPU_OPTIONS.selectChunkElements).toBeLessThan(PAGE_GPU_OPTIONS.maxChunkElements);
   });
 
   /** The largest chunk (elements) the backend loaded, for 16-bit inputs. */
-  const CHUNKS = { ties: PAGE_GPU_SELECTING_CHUNK, ta: PAGE_GPU_OPTIONS.maxChunkElements };
+  const CHUNKS = { ties: PAGE_GPU_OPTIONS.selectChunkElements, ta: PAGE_GPU_OPTIONS.maxChunkElements };
 
   const files = Object.entries(models).map(([name, o]) => [name, tinyModelFiles({ ...opts, ...o })] as const);
 

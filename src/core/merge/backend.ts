@@ -7,6 +7,7 @@
 import type { DType } from '../dtype';
 import type { HistogramPass } from '../kernels/abs-histogram';
 import type { ElementwiseKernel, Operands } from '../kernels/elementwise';
+import type { MethodSpec } from './methods/registry';
 
 /** Where a backend wants input chunks read (see TensorBackend.inputBuffers). */
 export interface InputBuffers {
@@ -21,6 +22,8 @@ export interface TensorBackend<T = unknown> {
   readonly name: string;
   /** Largest chunk, in elements, the backend wants to process at once. */
   readonly maxChunkElements: number;
+  /** The chunk (elements, at most maxChunkElements) for a merge by this method, where it depends on the method. */
+  chunkElementsFor?(spec: MethodSpec): number;
   /**
    * Told when the backend no longer reads a buffer it was given to `load` (at once where load copies
    * it; for the fast CPU backend, once its tensor and every sum over it are released), so whoever

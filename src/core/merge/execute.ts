@@ -104,7 +104,10 @@ export async function merge<T>(
     merged_by: 'merge-lab',
     merge_recipe: emitRecipe(recipe),
   });
-  const chunkElements = Math.max(1, opts.chunkElements ?? backend.maxChunkElements);
+  const chunkElements = Math.max(
+    1,
+    opts.chunkElements ?? backend.chunkElementsFor?.(plan.spec) ?? backend.maxChunkElements,
+  );
   const bytesTotal = plan.bytesIn + plan.bytesOut;
   let bytesDone = 0;
   let bytesRead = 0;

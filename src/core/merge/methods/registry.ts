@@ -57,6 +57,15 @@ export interface MethodSpec extends MethodRow {
   readonly defaultRescale: boolean;
 }
 
+/**
+ * A task-vector method that sparsifies or elects signs (TIES, DARE, breadcrumbs, DELLA): it holds a
+ * chunk's task vectors and their trimmed (with a consensus also weighted, sign and mixed) values in
+ * f32 at once, and a magnitude trim ranks over the whole tensor, in passes.
+ */
+export function holdsTaskVectors(spec: MethodRow): boolean {
+  return spec.family === 'task_vector' && (spec.sparsification !== 'none' || spec.consensus !== 'none');
+}
+
 /** The method's default for a parameter (its own, else the table's); undefined when there is none. */
 export function parameterDefault(spec: MethodRow, name: ParameterName): number | boolean | undefined {
   const own = spec.parameters[name];
