@@ -70,3 +70,27 @@ export interface TensorJob<T> {
   /** Whether to spend extra passes on diagnostics (task-vector norms, cosines, sign conflicts). */
   readonly diagnose: boolean;
 }
+
+/**
+ * A pass over some inputs (`which`: indices into `inputs`) chunk after chunk, with the next chunk
+ * read while one is visited; each chunk's handles are released after its visit.
+ */
+export async function eachInputChunk<T>(
+  job: TensorJob<T>,
+  which: readonly number[],
+  visit: (ins: readonly T[], c: number) => void,
+): Promise<void> {
+  let next = job.loadInputs(0, which);
+  for (let c = 0; c < job.numChunks; c++) {
+    const ins = await next;
+    if (c + 1 < job.numChunks) {
+      next = job.loadInputs(c + 1, which);
+      next.catch(() => undefined); // surfaced when awaited
+    }
+    try {
+      visit(ins, c);
+    } finally {
+      ins.forEach((h) => job.backend.release(h));
+    }
+  }
+}

@@ -6,6 +6,7 @@
  * (norms, projections, embedding chunks) share a few buffers instead of each length keeping its
  * own. Only views the pool made are taken back.
  */
+import { IdleBuffers } from '../idle-buffers';
 
 /** Elements of the size class holding n: at least 1024, then 8 classes per power of two. */
 export function sizeClass(n: number): number {
@@ -15,31 +16,21 @@ export function sizeClass(n: number): number {
 }
 
 export class Float32Pool {
-  private readonly free = new Map<number, Float32Array[]>();
+  private readonly idle: IdleBuffers<ArrayBuffer>;
   /** The whole buffer behind each view handed out. */
-  private readonly owners = new WeakMap<Float32Array, Float32Array>();
-  private held = 0;
+  private readonly owners = new WeakMap<Float32Array, ArrayBuffer>();
 
   /** `maxBytes`: free buffers kept beyond this are left to the garbage collector. */
-  constructor(private readonly maxBytes = 256 * 2 ** 20) {}
-
-  /** A buffer of `n` elements with unspecified contents. */
-  take(n: number): Float32Array {
-    const size = sizeClass(n);
-    let whole = this.free.get(size)?.pop() ?? this.larger(size);
-    if (whole) this.held -= whole.byteLength;
-    else whole = new Float32Array(size);
-    const view = whole.subarray(0, n);
-    this.owners.set(view, whole);
-    return view;
+  constructor(maxBytes = 256 * 2 ** 20) {
+    this.idle = new IdleBuffers(maxBytes);
   }
 
-  /** A free buffer of a class up to 1.5× `size` (an embedding chunk's serves a projection), if any. */
-  private larger(size: number): Float32Array | undefined {
-    let best: number | undefined;
-    for (const [c, list] of this.free)
-      if (list.length && c > size && c <= 1.5 * size && (best ?? Infinity) > c) best = c;
-    return best === undefined ? undefined : this.free.get(best)!.pop();
+  /** A buffer of `n` elements with unspecified contents: its class's, or one of a class up to 1.5× larger. */
+  take(n: number): Float32Array {
+    const bytes = 4 * sizeClass(n);
+    const view = new Float32Array(this.idle.take(bytes, 1.5) ?? new ArrayBuffer(bytes), 0, n);
+    this.owners.set(view, view.buffer as ArrayBuffer);
+    return view;
   }
 
   /** Returns a buffer taken from this pool (anything else, or a view already returned, is ignored). */
@@ -47,15 +38,10 @@ export class Float32Pool {
     const whole = this.owners.get(x);
     if (!whole) return;
     this.owners.delete(x);
-    if (this.held + whole.byteLength > this.maxBytes) return;
-    let list = this.free.get(whole.length);
-    if (!list) this.free.set(whole.length, (list = []));
-    list.push(whole);
-    this.held += whole.byteLength;
+    this.idle.give(whole);
   }
 
   clear(): void {
-    this.free.clear();
-    this.held = 0;
+    this.idle.clear();
   }
 }

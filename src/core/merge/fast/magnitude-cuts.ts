@@ -46,7 +46,7 @@ export interface Query {
   cut?: Cut;
 }
 
-/** Buckets counted on each side of the guessed one when the guess comes from part of the tensor. */
+/** Buckets counted on each side of a guessed one (a guess from part of the tensor: its first chunk, or a sample). */
 const WINDOW = 2;
 
 /** A query's low-bit counts over a window of high buckets [first, first + count). */
@@ -58,7 +58,7 @@ interface Window {
 }
 
 /** Counts into a window the low bits of the elements whose high bucket falls in it. */
-function countWindow(bits: Int32Array, first: number, count: number, low: Uint32Array): void {
+export function countWindow(bits: Int32Array, first: number, count: number, low: Uint32Array): void {
   for (let i = 0; i < bits.length; i++) {
     const a = bits[i]! & 0x7fffffff;
     const slot = (a >>> 15) - first;
@@ -67,10 +67,16 @@ function countWindow(bits: Int32Array, first: number, count: number, low: Uint32
   }
 }
 
+/** The cut at the k-th largest's bits, k being the `tieRank`-th of its `ties` equals (all of them: no count). */
+export const cutAt = (bits: number, tieRank: number, ties: number): Cut => ({
+  bits,
+  ties: tieRank === ties ? Infinity : tieRank,
+});
+
 /** The cut of rank `high` once its bucket's low histogram is known. */
 export function exactCut(high: BucketRank, low: Uint32Array): Cut {
   const exact = exactOfRank(high, low);
-  return { bits: exact.bits, ties: exact.tieRank === exact.ties ? Infinity : exact.tieRank };
+  return cutAt(exact.bits, exact.tieRank, exact.ties);
 }
 
 /** The window count's loop: countWindow here, or the SIMD kernels' twin (simd/simd-kernels.ts). */
@@ -119,9 +125,12 @@ export async function selectCuts(
 function guessWindow(query: Query, firstChunk: Uint32Array, chunkElements: number, numel: number): Window {
   const whole = chunkElements >= numel;
   const guess = bucketOfRank(firstChunk, Math.max(1, Math.round((query.rank * chunkElements) / numel)));
-  const centre = guess?.bucket ?? 0;
-  const side = whole ? 0 : WINDOW;
-  const first = Math.max(0, centre - side);
-  const count = Math.min(HIGH_BUCKETS, centre + side + 1) - first;
+  const { first, count } = windowAround(guess?.bucket ?? 0, whole ? 0 : WINDOW);
   return { query, first, count, low: new Uint32Array(count * LOW_BUCKETS) };
+}
+
+/** High buckets [first, first + count): `side` on each side of `centre`, inside the histogram (count ≤ 2·side + 1). */
+export function windowAround(centre: number, side = WINDOW): { first: number; count: number } {
+  const first = Math.max(0, centre - side);
+  return { first, count: Math.min(HIGH_BUCKETS, centre + side + 1) - first };
 }

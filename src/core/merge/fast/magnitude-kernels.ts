@@ -126,26 +126,18 @@ export function combinePair(
   to: number,
 ): void {
   if (p.simd) return p.simd.tiesPair(simdArgs(p, divisors, base, lambda), out, from, to);
-  const scales = divisors.reciprocals ?? divisors.divisors;
-  combineScaled(
-    p.d0,
-    p.d1,
-    f(p.w0),
-    f(p.w1),
-    scales,
-    divisors.reciprocals !== undefined,
-    base,
-    f(lambda),
-    out,
-    from,
-    to,
-  );
+  const { scales, multiply } = divisorScales(divisors);
+  combineScaled(p.d0, p.d1, f(p.w0), f(p.w1), scales, multiply, base, f(lambda), out, from, to);
 }
 
-/** The SIMD kernel's arguments for a pair. */
+/** A pair's arguments as the SIMD kernels take them. */
 function simdArgs(p: TiesPair, divisors: PairDivisors, base: Float32Array, lambda: number): TiesPairArgs {
-  const multiply = divisors.reciprocals !== undefined;
-  return { ...p, scales: divisors.reciprocals ?? divisors.divisors, multiply, base, lambda };
+  return { ...p, ...divisorScales(divisors), base, lambda };
+}
+
+/** The scales the merge loops apply: the reciprocals (multiplied by) where every divisor is a power of two, else the divisors. */
+export function divisorScales(d: PairDivisors): { scales: Float64Array; multiply: boolean } {
+  return { scales: d.reciprocals ?? d.divisors, multiply: d.reciprocals !== undefined };
 }
 
 /** combinePair's loop: agreement as 0/1 integers, so nothing branches on data; `multiply`: scales are reciprocals. */

@@ -19,7 +19,7 @@ import type { MethodSpec } from '../methods/registry';
 import { keptRanks } from '../methods/sparsify';
 import { TaskVectorDiagnostics } from '../methods/task-arithmetic';
 import { bitsToF32 } from '../select';
-import type { TensorJob } from '../tensor-job';
+import { type TensorJob, eachInputChunk } from '../tensor-job';
 import { FastCpuBackend, type FastTensor } from './fast-cpu-backend';
 import { deltaInto } from './kernels';
 import { type Band, type Cut, EMPTY_CUT, type Query, type TaskVectorPass, bitsOf, selectCuts } from './magnitude-cuts';
@@ -108,22 +108,14 @@ async function eachChunk(
   visit: (ds: readonly Float32Array[], c: number) => void,
 ): Promise<void> {
   const be = job.backend as FastCpuBackend;
-  const which = [0, ...models.map((t) => t + 1)];
-  let next = job.loadInputs(0, which);
-  for (let c = 0; c < job.numChunks; c++) {
-    const ins = await next;
-    if (c + 1 < job.numChunks) {
-      next = job.loadInputs(c + 1, which);
-      next.catch(() => undefined); // surfaced when awaited
-    }
+  await eachInputChunk(job, [0, ...models.map((t) => t + 1)], (ins, c) => {
     const ds = deltasOf(be, ins, hists);
     try {
       visit(ds, c);
     } finally {
       ds.forEach((d) => be.recycle(d));
-      ins.forEach((h) => be.release(h));
     }
-  }
+  });
 }
 
 /** One tensor of a magnitude merge (fastMagnitudeApplies must hold). */

@@ -11,7 +11,6 @@
 export const HIGH_BUCKETS = 1 << 16;
 export const LOW_BUCKETS = 1 << 15;
 const LOW_SHIFT = 15;
-const LOW_MASK = LOW_BUCKETS - 1;
 /** |x| bits of +∞; anything above is a NaN. */
 export const INF_BITS = 0x7f800000;
 
@@ -47,14 +46,6 @@ export function countHigh(bits: Int32Array, hist: Uint32Array): void {
   }
   for (let k = 0; k < HIGH_BUCKETS; k++) hist[k]! += odd[k]!;
   odd.fill(0);
-}
-
-/** Counts, by their low 15 bits, the elements whose top 16 bits are `bucket` (NaNs skipped). */
-export function countLow(bits: Int32Array, bucket: number, low: Uint32Array): void {
-  for (let i = 0; i < bits.length; i++) {
-    const a = bits[i]! & 0x7fffffff;
-    if (a >>> LOW_SHIFT === bucket && a <= INF_BITS) low[a & LOW_MASK]!++;
-  }
 }
 
 /** Where rank `k` (1-based, from the largest) falls in a histogram: its bucket and its rank inside it. */

@@ -14,35 +14,30 @@
  */
 import type { MethodSpec } from '../methods/registry';
 import { keptRanks } from '../methods/sparsify';
-import type { TensorJob } from '../tensor-job';
+import { type TensorJob, eachInputChunk } from '../tensor-job';
 import { decodeTable } from './codec';
-import { FastCpuBackend, type FastTensor } from './fast-cpu-backend';
+import type { FastCpuBackend, FastTensor } from './fast-cpu-backend';
 import type { BandState } from './magnitude-band';
-import { type Cut, EMPTY_CUT, FULL_CUT, exactCut } from './magnitude-cuts';
-import { pairDivisors } from './magnitude-kernels';
+import { type Cut, EMPTY_CUT, FULL_CUT, cutAt, exactCut, windowAround } from './magnitude-cuts';
+import { divisorScales, pairDivisors } from './magnitude-kernels';
 import { HIGH_BUCKETS, INF_BITS, LOW_BUCKETS, bucketOfRank } from './magnitude-select';
 import type { SimdKernels, SimdOperand } from './simd/simd-kernels';
 
-/** Whether a tensor's merge can take this path (else magnitude-merge.ts's). */
-export function tiesPairStreamApplies<T>(job: TensorJob<T>, spec: MethodSpec): boolean {
-  const be = job.backend;
+/** Whether a fast magnitude merge (magnitude-merge.ts's fastMagnitudeApplies holds) can take this path. */
+export function tiesPairStreamApplies(job: TensorJob<FastTensor>, spec: MethodSpec): boolean {
+  const be = job.backend as FastCpuBackend;
   return (
-    be instanceof FastCpuBackend &&
     be.simdKernels !== undefined &&
-    spec.family === 'task_vector' &&
     spec.sparsification === 'magnitude' &&
     spec.consensus === 'sign' &&
     job.inputs.length === 3 &&
-    !job.diagnose &&
-    !(job.global.rescale && job.inputs.slice(1).some((m) => m.params.density < 1))
+    !job.diagnose
   );
 }
 
 /** Elements of the first chunk sampled for the guess, in RUNS contiguous runs (all of a smaller chunk). */
 const SAMPLE = 1 << 15;
 const RUNS = 128;
-/** Buckets counted on each side of the guessed one. */
-const SIDE = 2;
 
 /** One tensor (tiesPairStreamApplies must hold); `record` gets each trimmed model's cut. */
 export async function mergeTiesPairStream(
@@ -62,9 +57,7 @@ export async function mergeTiesPairStream(
   );
 
   const [w0, w1] = models.map((m) => m.params.weight) as [number, number];
-  const divisors = pairDivisors(w0, w1, job.global.normalize);
-  const scales = divisors.reciprocals ?? divisors.divisors;
-  const common = { w0, w1, scales, multiply: divisors.reciprocals !== undefined, lambda: job.global.lambda };
+  const common = { w0, w1, ...divisorScales(pairDivisors(w0, w1, job.global.normalize)), lambda: job.global.lambda };
   for (let c = 0; c < job.numChunks; c++) {
     const ins = await job.load(c);
     const [x0, x1, base] = [ins[1]!, ins[2]!, ins[0]!].map((h) => be.operand(h)) as [
@@ -84,23 +77,10 @@ export async function mergeTiesPairStream(
   }
 }
 
-/** Visits every chunk's inputs [base, model 1, model 2] in order (one chunk read ahead). */
+/** Visits every chunk's inputs [base, model 1, model 2] in order. */
 async function eachChunk(job: TensorJob<FastTensor>, visit: (ins: readonly FastTensor[]) => void): Promise<void> {
   if (job.numChunks === 1) return visit(await job.load(0)); // kept by the job for the merge pass
-  const be = job.backend as FastCpuBackend;
-  let next = job.loadInputs(0, [0, 1, 2]);
-  for (let c = 0; c < job.numChunks; c++) {
-    const ins = await next;
-    if (c + 1 < job.numChunks) {
-      next = job.loadInputs(c + 1, [0, 1, 2]);
-      next.catch(() => undefined); // surfaced when awaited
-    }
-    try {
-      visit(ins);
-    } finally {
-      ins.forEach((h) => be.release(h));
-    }
-  }
+  await eachInputChunk(job, [0, 1, 2], visit);
 }
 
 /** A model's counting window: high buckets [first, first + count). */
@@ -138,7 +118,7 @@ async function countCuts(
     if (k > job.numel - nan) cuts[t] = FULL_CUT;
     else if (k > above && k <= above + inside) {
       const at = bucketOfRank(low, k - above)!;
-      cuts[t] = { bits: first * LOW_BUCKETS + at.bucket, ties: at.rank === low[at.bucket] ? Infinity : at.rank };
+      cuts[t] = cutAt(first * LOW_BUCKETS + at.bucket, at.rank, low[at.bucket]!);
     } else missed.push(t);
     simd.clearWindow(j as 0 | 1, count);
   }
@@ -178,8 +158,7 @@ function guessWindow(x: SimdOperand, base: SimdOperand, k: number, numel: number
   const sampled = starts.length * run;
   const guess = bucketOfRank(sampleCounts, Math.max(1, Math.round((k * sampled) / numel)))?.bucket ?? 0;
   sampleCounts.fill(0, lowest);
-  const first = Math.max(0, guess - SIDE);
-  return { first, count: Math.min(HIGH_BUCKETS, guess + SIDE + 1) - first }; // count ≤ MAX_WINDOW
+  return windowAround(guess); // 5 buckets at most: simd-kernels.ts's MAX_WINDOW
 }
 
 /** Counts the sample's |δ| into sampleCounts by their top 16 bits; returns the lowest bucket counted. */

@@ -1,9 +1,10 @@
 /**
  * The fast CPU backend's vector kernels (merge-kernels.wat, wasm SIMD) behind a small TypeScript
- * API. Tensors stay in JS memory; each call streams them through the module's one 64 KiB page in
- * blocks of BLOCK elements (copy in, decode, weighted sum, encode, copy out), so the work stays in
- * the core's cache and the module never grows. Bit-identical to the scalar kernels (codec.ts,
- * kernels.ts), which remain the path where wasm SIMD is missing (`simdKernels()` is undefined).
+ * API. Tensors stay in JS memory; each call streams them through the module's first two 64 KiB
+ * pages in blocks of BLOCK elements (copy in, decode, weighted sum, encode, copy out), so the work
+ * stays in the core's cache; the magnitude selection's histograms live in the module after them.
+ * The module never grows. Bit-identical to the scalar kernels (codec.ts, kernels.ts,
+ * magnitude-*.ts), which remain the path where wasm SIMD is missing (`simdKernels()` is undefined).
  */
 import { type BandState, blockTies, maskBand } from '../magnitude-band';
 import { MERGE_KERNELS_WASM } from './merge-kernels.wasm';
@@ -48,21 +49,25 @@ interface Exports {
   mask_band(src: number, n: number, lo: number, hi: number, loEq: number, hiEq: number): void;
 }
 
-/** TIES for two models: the trimmed task vectors, weights, θ₀, λ, and the divisor per agreement (as magnitude-kernels.ts). */
-export interface TiesPairArgs {
-  readonly d0: Float32Array;
-  readonly d1: Float32Array;
+/** TIES's weights, λ and the disjoint mean's divisor per agreement (as magnitude-kernels.ts). */
+export interface TiesScalars {
   readonly w0: number;
   readonly w1: number;
   /** Divisor (or reciprocal, with `multiply`) for none, the first, the second, both agreeing. */
   readonly scales: ArrayLike<number>;
   readonly multiply: boolean;
-  readonly base: Float32Array;
   readonly lambda: number;
 }
 
-/** TIES of two models from their inputs (tiesPairFrom): as TiesPairArgs, with the inputs in place of the task vectors. */
-export interface TiesFromArgs extends Omit<TiesPairArgs, 'd0' | 'd1' | 'base'> {
+/** TIES for two models: the trimmed task vectors and θ₀. */
+export interface TiesPairArgs extends TiesScalars {
+  readonly d0: Float32Array;
+  readonly d1: Float32Array;
+  readonly base: Float32Array;
+}
+
+/** TIES of two models from their inputs (tiesPairFrom): the inputs in place of the task vectors. */
+export interface TiesFromArgs extends TiesScalars {
   readonly x0: SimdOperand;
   readonly x1: SimdOperand;
   readonly base: SimdOperand;
@@ -178,10 +183,8 @@ export class SimdKernels {
     if (count > MAX_WINDOW) throw new RangeError(`a window of ${count} buckets (at most ${MAX_WINDOW})`);
     for (let s = 0; s < bits.length; s += BLOCK) {
       const m = Math.min(BLOCK, bits.length - s);
-      const p = (m + 3) & ~3;
       this.i32.set(bits.subarray(s, s + m), F32_A / 4);
-      if (p > m) this.i32.fill(-1, F32_A / 4 + m, F32_A / 4 + p); // NaN patterns: counted apart
-      this.k.count_window(F32_A, p, first, count, WINDOW_AT, TRASH_AT, TOTALS_AT);
+      this.countBlock(m, first, count, 0);
     }
     const counted = this.window(0, count).low;
     for (let i = 0; i < counted.length; i++) low[i]! += counted[i]!;
@@ -192,7 +195,7 @@ export class SimdKernels {
    * Task vectors x − base counted for the selection without keeping them: block by block, θ₀ decoded
    * once, each x decoded and subtracted, the low 15 bits of each |δ| whose top 16 are in its window
    * [first, first + count) counted into window `slot` (see `window`), and every |δ| into `hist` by
-   * its top 16 bits (as countHigh) when given. Counts add up over calls until clearWindow.
+   * its top 16 bits (as countHigh) when given (with one operand). Counts add up over calls until clearWindow.
    */
   countDeltas(base: SimdOperand, xs: readonly WindowedOperand[], hist?: Uint32Array): void {
     if (xs.some((x) => x.count > MAX_WINDOW)) throw new RangeError(`a window of more than ${MAX_WINDOW} buckets`);
@@ -205,13 +208,19 @@ export class SimdKernels {
         this.blockIn(x, s, m, p, F32_A);
         this.k.subtract(F32_A, ACC, F32_A, p);
         if (hist) this.k.count_high(F32_A, m, HIST_AT, HIST_STRIDE);
-        if (p > m) this.i32.fill(-1, F32_A / 4 + m, F32_A / 4 + p);
-        const totals = TOTALS_AT + 16 * slot;
-        this.k.count_window(F32_A, p, first, count, WINDOW_AT + slot * WINDOW_BYTES, TRASH_AT, totals);
-        this.i32[totals / 4 + 2]! -= p - m; // the pad lanes counted as NaNs
+        this.countBlock(m, first, count, slot);
       }
     }
     if (hist) this.drain(HIST_AT, HIST_STRIDE, HIGH, hist);
+  }
+
+  /** The window count of the m values at F32_A into window `slot` (the lanes padding them to 4 are not counted). */
+  private countBlock(m: number, first: number, count: number, slot: 0 | 1): void {
+    const p = (m + 3) & ~3;
+    if (p > m) this.i32.fill(-1, F32_A / 4 + m, F32_A / 4 + p); // NaN patterns
+    const totals = TOTALS_AT + 16 * slot;
+    this.k.count_window(F32_A, p, first, count, WINDOW_AT + slot * WINDOW_BYTES, TRASH_AT, totals);
+    this.i32[totals / 4 + 2]! -= p - m; // the pad lanes, counted as NaNs
   }
 
   /** A window's counts (views into the module, valid until it is cleared): low bits inside, and the totals outside. */
@@ -247,7 +256,6 @@ export class SimdKernels {
    * nearest even, or f32). No task vector is kept between blocks.
    */
   tiesPairFrom(a: TiesFromArgs, bands: readonly (BandState | undefined)[], out: SimdTarget): void {
-    const { scales: sc } = a;
     const n = 'values' in out ? out.values.length : out.words.length;
     for (let s = 0; s < n; s += BLOCK) {
       const m = Math.min(BLOCK, n - s);
@@ -257,9 +265,7 @@ export class SimdKernels {
       this.k.subtract(F32_A, ACC, F32_A, p);
       this.blockIn(a.x1, s, m, p, F32_B);
       this.k.subtract(F32_B, ACC, F32_B, p);
-      this.trim(F32_A, m, p, bands[0]);
-      this.trim(F32_B, m, p, bands[1]);
-      this.k.ties_pair(F32_A, F32_B, ACC, OUT32, p, a.w0, a.w1, a.lambda, sc[0]!, sc[1]!, sc[2]!, sc[3]!, +a.multiply);
+      this.tiesBlock(a, m, p, bands);
       this.blockOut(out, s, m, p, OUT32);
     }
   }
@@ -275,18 +281,22 @@ export class SimdKernels {
     to: number,
     bands?: readonly (BandState | undefined)[],
   ): void {
-    const { scales: sc } = a;
     for (let s = from; s < to; s += BLOCK) {
       const m = Math.min(BLOCK, to - s);
       this.f32.set(a.d0.subarray(s, s + m), F32_A / 4);
       this.f32.set(a.d1.subarray(s, s + m), F32_B / 4);
       this.f32.set(a.base.subarray(s, s + m), ACC / 4);
-      const p = (m + 3) & ~3;
-      this.trim(F32_A, m, p, bands?.[0]);
-      this.trim(F32_B, m, p, bands?.[1]);
-      this.k.ties_pair(F32_A, F32_B, ACC, OUT32, p, a.w0, a.w1, a.lambda, sc[0]!, sc[1]!, sc[2]!, sc[3]!, +a.multiply);
+      this.tiesBlock(a, m, (m + 3) & ~3, bands);
       out.set(this.f32.subarray(OUT32 / 4, OUT32 / 4 + m), s);
     }
+  }
+
+  /** TIES of the block's task vectors at F32_A and F32_B, each trimmed to its band, onto θ₀ at ACC: into OUT32. */
+  private tiesBlock(a: TiesScalars, m: number, p: number, bands: readonly (BandState | undefined)[] = []): void {
+    const sc = a.scales;
+    this.trim(F32_A, m, p, bands[0]);
+    this.trim(F32_B, m, p, bands[1]);
+    this.k.ties_pair(F32_A, F32_B, ACC, OUT32, p, a.w0, a.w1, a.lambda, sc[0]!, sc[1]!, sc[2]!, sc[3]!, +a.multiply);
   }
 
   /** A block's trim in place: whole-block ties in SIMD, a block where a bound's ties are split element by element. */
