@@ -3,7 +3,8 @@
 ;; and the magnitude selection's counts and trim (on |x| bit patterns). Each is the same IEEE f32
 ;; arithmetic as its scalar twin in ../codec.ts and ../kernels.ts (wasm never fuses a·b + c), so the
 ;; bits match the reference backend. Pointers are byte offsets into the exported memory; `n` counts
-;; elements and is a multiple of 4 (the caller pads a block; lanes past its length are never read back).
+;; elements and is a multiple of 4 (the caller pads a block; lanes past its length are never read back),
+;; except count_high's, which counts exactly n.
 ;; Compiled by scripts/build-simd.ts into merge-kernels.wasm.ts (checked by test/core/simd-kernels.test.ts).
 (module
   (memory (export "memory") 56)
